@@ -1,0 +1,130 @@
+//! The OS boundary: everything that reads sockets and processes from the system.
+//!
+//! [`Collector::snapshot`] returns a complete [`Snapshot`]. On Linux the default is
+//! [`linux::SockDiagCollector`] (sock_diag netlink + incremental /proc owners); elsewhere,
+//! or on request, [`portable::PortableCollector`] (netstat2 + sysinfo).
+
+pub mod owners;
+pub mod portable;
+pub mod procs;
+#[cfg(target_os = "linux")]
+pub mod sockdiag;
+
+use crate::error::Result;
+use crate::model::{Scope, Snapshot};
+
+/// Something that can take a snapshot, repeatedly and cheaply when kept alive.
+pub trait Collector: Send {
+    /// Takes one snapshot of `scope`.
+    fn snapshot(&mut self, scope: Scope) -> Result<Snapshot>;
+    /// Short name shown in the status bar and JSON (`sockdiag`, `portable`).
+    fn name(&self) -> &'static str;
+}
+
+/// Which collector to use (`--collector`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CollectorKind {
+    /// sock_diag where available, else portable.
+    #[default]
+    Auto,
+    /// Linux sock_diag netlink + /proc (full columns).
+    Sockdiag,
+    /// netstat2 + sysinfo (fewer columns: no queues, timers or UDP peers).
+    Portable,
+}
+
+/// Opens the chosen collector.
+pub fn open(kind: CollectorKind) -> Result<Box<dyn Collector>> {
+    match kind {
+        CollectorKind::Portable => Ok(Box::new(portable::PortableCollector::new()?)),
+        #[cfg(target_os = "linux")]
+        CollectorKind::Sockdiag => Ok(Box::new(linux::SockDiagCollector::new()?)),
+        #[cfg(target_os = "linux")]
+        CollectorKind::Auto => match linux::SockDiagCollector::new() {
+            Ok(c) => Ok(Box::new(c)),
+            Err(_) => Ok(Box::new(portable::PortableCollector::new()?)),
+        },
+        #[cfg(not(target_os = "linux"))]
+        CollectorKind::Sockdiag => Err(crate::error::Error::Unsupported),
+        #[cfg(not(target_os = "linux"))]
+        CollectorKind::Auto => Ok(Box::new(portable::PortableCollector::new()?)),
+    }
+}
+
+/// Fills a snapshot's processes and user names from its sockets' owners and uids.
+pub(crate) fn fill_details(snap: &mut Snapshot, procs: &mut procs::Procs) {
+    let mut pids: Vec<u32> = snap.sockets.iter().flat_map(|s| s.owners.iter().copied()).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    snap.processes = procs.refresh(&pids);
+    let mut uids: Vec<u32> = snap.sockets.iter().map(|s| s.uid).collect();
+    uids.extend(snap.processes.values().filter_map(|p| p.uid));
+    uids.sort_unstable();
+    uids.dedup();
+    for uid in uids {
+        if let Some(name) = procs.user_name(uid) {
+            snap.users.insert(uid, name);
+        }
+    }
+    snap.count_hidden();
+}
+
+#[cfg(target_os = "linux")]
+pub mod linux {
+    //! The Linux collector: sock_diag rows, /proc owners, sysinfo details.
+
+    use super::owners::Owners;
+    use super::procs::Procs;
+    use super::sockdiag::SockDiag;
+    use super::{Collector, fill_details};
+    use crate::error::Result;
+    use crate::model::{Scope, Snapshot, Visibility};
+    use std::time::SystemTime;
+
+    pub struct SockDiagCollector {
+        diag: SockDiag,
+        owners: Owners,
+        procs: Procs,
+        capacity: usize,
+    }
+
+    impl SockDiagCollector {
+        pub fn new() -> Result<Self> {
+            Ok(SockDiagCollector { diag: SockDiag::open()?, owners: Owners::new(), procs: Procs::new()?, capacity: 64 })
+        }
+
+        /// Counters of the last owner walk (for the benchmark).
+        pub fn owner_stats(&self) -> super::owners::WalkStats {
+            self.owners.stats()
+        }
+    }
+
+    impl Collector for SockDiagCollector {
+        fn snapshot(&mut self, scope: Scope) -> Result<Snapshot> {
+            let taken_at = SystemTime::now();
+            let mut sockets = Vec::with_capacity(self.capacity);
+            self.diag.dump(scope, &mut sockets)?;
+            self.capacity = sockets.len() + sockets.len() / 8 + 16;
+            self.owners.update(&mut sockets);
+            let mut snap = Snapshot {
+                taken_at,
+                scope,
+                collector: "sockdiag",
+                sockets,
+                processes: Default::default(),
+                users: Default::default(),
+                visibility: Visibility {
+                    euid: rustix::process::geteuid().as_raw(),
+                    unreadable_pids: self.owners.unreadable_pids(),
+                    hidden_sockets: 0,
+                },
+            };
+            fill_details(&mut snap, &mut self.procs);
+            Ok(snap)
+        }
+
+        fn name(&self) -> &'static str {
+            "sockdiag"
+        }
+    }
+}

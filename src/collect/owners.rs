@@ -1,0 +1,343 @@
+//! inode → every pid holding it, from `/proc/*/fd`, kept up to date incrementally.
+//!
+//! A full walk reads one link per open fd (~4 µs each): far too slow to repeat every
+//! second on a busy host. So the map is kept between snapshots and only what can have
+//! changed is walked again: new pids, pids whose fd count (`stat(/proc/PID/fd).st_size`)
+//! changed, and pids that held a socket which has since vanished. Inodes nobody visible
+//! owns go to a negative cache; a periodic full resync repairs whatever slipped through.
+//! Races (a pid exiting mid-walk, EACCES, ENOENT) skip that pid; they never fail a snapshot.
+
+use crate::model::{OwnerStatus, Pids, Socket};
+use rustix::fd::OwnedFd;
+use rustix::fs::{AtFlags, Dir, Mode, OFlags, openat, readlinkat_raw, statat};
+use std::collections::{HashMap, HashSet};
+use std::io::Write as _;
+use std::mem::MaybeUninit;
+use std::time::{Duration, Instant};
+
+/// How often every pid is walked again regardless of what changed.
+pub const DEFAULT_RESYNC: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Default)]
+struct PidEntry {
+    /// fd count at the last walk.
+    fd_count: i64,
+    /// Socket inodes the pid held at the last walk.
+    inodes: Vec<u64>,
+    uid: u32,
+    /// False when its fd table was not readable for us (EACCES).
+    readable: bool,
+    /// Its main thread is gone; fds were read from `task/*/fd`, and are read again each time.
+    via_tasks: bool,
+    seen: u64,
+}
+
+/// Counters from the last [`Owners::update`], for benchmarks and the status bar.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalkStats {
+    pub pids: usize,
+    pub walked: usize,
+    pub links_read: usize,
+    pub full: bool,
+}
+
+/// The incremental inode → pids map.
+pub struct Owners {
+    proc: Option<OwnedFd>,
+    euid: u32,
+    pids: HashMap<u32, PidEntry>,
+    by_inode: HashMap<u64, Pids>,
+    negative: HashSet<u64>,
+    /// Socket inodes of the previous update, to notice sockets that went away.
+    last_inodes: HashSet<u64>,
+    generation: u64,
+    last_full: Option<Instant>,
+    resync: Duration,
+    path: Vec<u8>,
+    link: Vec<MaybeUninit<u8>>,
+    stats: WalkStats,
+}
+
+impl Owners {
+    /// Reads `/proc`; a missing or unreadable `/proc` yields owners that are all unknown.
+    pub fn new() -> Self {
+        Owners::with_root("/proc", DEFAULT_RESYNC)
+    }
+
+    pub fn with_root(root: &str, resync: Duration) -> Self {
+        let proc = openat(rustix::fs::CWD, root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
+        Owners {
+            proc,
+            euid: rustix::process::geteuid().as_raw(),
+            pids: HashMap::new(),
+            by_inode: HashMap::new(),
+            negative: HashSet::new(),
+            last_inodes: HashSet::new(),
+            generation: 0,
+            last_full: None,
+            resync,
+            path: Vec::with_capacity(64),
+            link: vec![MaybeUninit::uninit(); 64],
+            stats: WalkStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> WalkStats {
+        self.stats
+    }
+
+    /// Number of pids whose fd table we could not read at the last update.
+    pub fn unreadable_pids(&self) -> usize {
+        self.pids.values().filter(|p| !p.readable).count()
+    }
+
+    /// Fills `owners` and `owner_status` of every socket.
+    pub fn update(&mut self, sockets: &mut [Socket]) {
+        let now = Instant::now();
+        let full = self.last_full.is_none_or(|t| now.duration_since(t) >= self.resync);
+        self.stats = WalkStats { full, ..WalkStats::default() };
+        self.generation += 1;
+        if full {
+            self.negative.clear();
+            self.last_full = Some(now);
+        }
+
+        let current: HashSet<u64> = sockets.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
+        // Pids that held a socket which is gone have closed it, maybe opening another.
+        let mut dirty: HashSet<u32> = HashSet::new();
+        for inode in self.last_inodes.difference(&current) {
+            if let Some(pids) = self.by_inode.remove(inode) {
+                dirty.extend(pids);
+            }
+        }
+
+        let mut to_walk = Vec::new();
+        if let Some(proc) = &self.proc {
+            if let Ok(mut dir) = Dir::read_from(proc) {
+                while let Some(Ok(entry)) = dir.read() {
+                    let Some(pid) = parse_u32(entry.file_name().to_bytes()) else { continue };
+                    self.stats.pids += 1;
+                    self.path.clear();
+                    let _ = write!(self.path, "{pid}/fd");
+                    let Ok(st) = statat(proc, self.path.as_slice(), AtFlags::empty()) else { continue };
+                    let e = self.pids.entry(pid).or_insert_with(|| PidEntry { fd_count: -1, readable: true, ..Default::default() });
+                    e.seen = self.generation;
+                    let changed = e.fd_count != st.st_size || e.uid != st.st_uid;
+                    e.uid = st.st_uid;
+                    if full || changed || e.via_tasks || dirty.contains(&pid) {
+                        e.fd_count = st.st_size;
+                        to_walk.push(pid);
+                    }
+                }
+            }
+        }
+
+        // Forget pids that exited.
+        let generation = self.generation;
+        let by_inode = &mut self.by_inode;
+        self.pids.retain(|&pid, e| {
+            if e.seen != generation {
+                for inode in &e.inodes {
+                    remove_pid(by_inode, *inode, pid);
+                }
+                false
+            } else {
+                true
+            }
+        });
+        if full {
+            self.by_inode.clear();
+        }
+
+        for &pid in &to_walk {
+            self.walk(pid, full);
+        }
+        if !full {
+            self.search_unknown(sockets, &to_walk);
+        }
+
+        let unreadable_uids: HashSet<u32> = self.pids.values().filter(|p| !p.readable).map(|p| p.uid).collect();
+        for s in sockets.iter_mut() {
+            s.owners.clear();
+            if s.inode == 0 {
+                s.owner_status = OwnerStatus::Kernel;
+                continue;
+            }
+            match self.by_inode.get(&s.inode) {
+                Some(pids) if !pids.is_empty() => {
+                    s.owners.extend_from_slice(pids);
+                    s.owners.sort_unstable();
+                    s.owner_status = OwnerStatus::Known;
+                }
+                _ => {
+                    self.negative.insert(s.inode);
+                    let hidden = unreadable_uids.contains(&s.uid) || (self.euid != 0 && s.uid != self.euid);
+                    s.owner_status = if hidden { OwnerStatus::Hidden } else { OwnerStatus::Unknown };
+                }
+            }
+        }
+        self.last_inodes = current;
+    }
+
+    /// Sockets that are neither mapped nor known to be ownerless were opened by a pid whose
+    /// fd count did not change (it closed something else). Walk the readable pids of the
+    /// sockets' uids that were not walked already; whatever stays unfound goes to the
+    /// negative cache until the next full resync.
+    fn search_unknown(&mut self, sockets: &[Socket], walked: &[u32]) {
+        let uids: HashSet<u32> = sockets
+            .iter()
+            .filter(|s| s.inode != 0 && !self.by_inode.contains_key(&s.inode) && !self.negative.contains(&s.inode))
+            .map(|s| s.uid)
+            .collect();
+        if uids.is_empty() {
+            return;
+        }
+        let walked: HashSet<u32> = walked.iter().copied().collect();
+        let candidates: Vec<u32> = self
+            .pids
+            .iter()
+            .filter(|(pid, e)| e.readable && uids.contains(&e.uid) && !walked.contains(pid))
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in candidates {
+            self.walk(pid, false);
+        }
+    }
+
+    /// Re-reads one pid's socket fds and updates the map.
+    fn walk(&mut self, pid: u32, full: bool) {
+        let Some(proc) = &self.proc else { return };
+        let old = self.pids.get_mut(&pid).map(|e| std::mem::take(&mut e.inodes)).unwrap_or_default();
+        if !full {
+            for inode in &old {
+                remove_pid(&mut self.by_inode, *inode, pid);
+            }
+        }
+        self.stats.walked += 1;
+        let mut inodes = old;
+        inodes.clear();
+        self.path.clear();
+        let _ = write!(self.path, "{pid}/fd");
+        let (readable, count) = read_fd_dir(proc, &self.path, &mut self.link, &mut inodes);
+        self.stats.links_read += count;
+        let mut via_tasks = false;
+        if readable && count == 0 && main_thread_gone(proc, pid) {
+            // The leader exited with pthread_exit: its fds live on under task/TID/fd.
+            via_tasks = true;
+            self.path.clear();
+            let _ = write!(self.path, "{pid}/task");
+            if let Ok(tasks) = openat(proc, self.path.as_slice(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+                if let Ok(mut dir) = Dir::read_from(&tasks) {
+                    let mut sub = Vec::with_capacity(32);
+                    while let Some(Ok(entry)) = dir.read() {
+                        let Some(tid) = parse_u32(entry.file_name().to_bytes()) else { continue };
+                        sub.clear();
+                        let _ = write!(sub, "{tid}/fd");
+                        let (_, n) = read_fd_dir(&tasks, &sub, &mut self.link, &mut inodes);
+                        self.stats.links_read += n;
+                    }
+                }
+            }
+            inodes.sort_unstable();
+            inodes.dedup();
+        }
+        for &inode in &inodes {
+            let pids = self.by_inode.entry(inode).or_default();
+            if !pids.contains(&pid) {
+                pids.push(pid);
+            }
+            self.negative.remove(&inode);
+        }
+        if let Some(e) = self.pids.get_mut(&pid) {
+            e.inodes = inodes;
+            e.readable = readable;
+            e.via_tasks = via_tasks;
+        }
+    }
+}
+
+impl Default for Owners {
+    fn default() -> Self {
+        Owners::new()
+    }
+}
+
+fn remove_pid(by_inode: &mut HashMap<u64, Pids>, inode: u64, pid: u32) {
+    if let Some(pids) = by_inode.get_mut(&inode) {
+        pids.retain(|p| *p != pid);
+        if pids.is_empty() {
+            by_inode.remove(&inode);
+        }
+    }
+}
+
+/// Reads the socket inodes of one fd directory. Returns (readable, entries seen).
+fn read_fd_dir(base: &OwnedFd, path: &[u8], link: &mut [MaybeUninit<u8>], out: &mut Vec<u64>) -> (bool, usize) {
+    let fd = match openat(base, path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return (e != rustix::io::Errno::ACCESS && e != rustix::io::Errno::PERM, 0),
+    };
+    let Ok(mut dir) = Dir::read_from(&fd) else { return (true, 0) };
+    let mut seen = 0;
+    while let Some(Ok(entry)) = dir.read() {
+        let name = entry.file_name();
+        if name.to_bytes().first() == Some(&b'.') {
+            continue;
+        }
+        seen += 1;
+        // A vanished fd (closed mid-walk) is simply skipped.
+        if let Ok((target, _)) = readlinkat_raw(&fd, name, &mut *link) {
+            if let Some(inode) = socket_inode(target) {
+                out.push(inode);
+            }
+        }
+    }
+    (true, seen)
+}
+
+/// Parses `socket:[12345]`.
+fn socket_inode(link: &[u8]) -> Option<u64> {
+    let digits = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+fn parse_u32(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+/// True when the pid is a zombie leader with live threads (state Z, more than one thread).
+fn main_thread_gone(proc: &OwnedFd, pid: u32) -> bool {
+    let Ok(fd) = openat(proc, format!("{pid}/stat"), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else {
+        return false;
+    };
+    let mut buf = [0u8; 1024];
+    let Ok(n) = rustix::io::read(&fd, &mut buf) else { return false };
+    super::procs::parse_stat(&buf[..n]).is_some_and(|st| st.state == 'Z' && st.threads > 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_socket_links() {
+        assert_eq!(socket_inode(b"socket:[12345]"), Some(12345));
+        assert_eq!(socket_inode(b"pipe:[12345]"), None);
+        assert_eq!(socket_inode(b"/dev/null"), None);
+        assert_eq!(socket_inode(b"socket:[]"), None);
+        assert_eq!(parse_u32(b"self"), None);
+        assert_eq!(parse_u32(b"42"), Some(42));
+    }
+
+    #[test]
+    fn missing_proc_leaves_owners_unknown() {
+        let mut o = Owners::with_root("/nonexistent-proc", DEFAULT_RESYNC);
+        let mut socks = vec![crate::model::diff::tests::sock(80, 0, 7, crate::model::State::Listen, 0)];
+        o.update(&mut socks);
+        assert!(socks[0].owners.is_empty());
+        assert_ne!(socks[0].owner_status, OwnerStatus::Known);
+    }
+}

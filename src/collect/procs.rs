@@ -1,0 +1,238 @@
+//! Details of owning processes through one long-lived `sysinfo::System`.
+//!
+//! Only owner pids are refreshed, and a process's fixed details (name, cmdline, exe, user,
+//! container) are read once per identity (pid + start time) and reused while it lives.
+//! Where `/proc/PID/stat` exists it gives the exact start time in ticks, the state letter,
+//! the thread count and the kernel-thread flag that sysinfo does not expose.
+
+use crate::model::Process;
+use crate::model::sanitize::{sanitize, sanitize_capped};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, Uid, UpdateKind, Users};
+
+/// Arguments kept per command line; each argument is capped by the sanitiser too.
+const MAX_ARGS: usize = 256;
+/// How often the user list is re-read when an unknown uid shows up.
+const USERS_REFRESH: Duration = Duration::from_secs(5);
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// The fields of `/proc/PID/stat` that matter here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub state: char,
+    pub ppid: u32,
+    pub threads: u32,
+    pub start_ticks: u64,
+    pub kernel_thread: bool,
+}
+
+/// Parses `/proc/PID/stat`. The command name may hold spaces, `)` and newlines, so the
+/// fields are read after the *last* `)`.
+pub fn parse_stat(buf: &[u8]) -> Option<Stat> {
+    let close = buf.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(buf.get(close + 1..)?).ok()?;
+    // After ')': field 3 (state) is index 0, so field N is index N - 3.
+    let f: Vec<&str> = rest.split_ascii_whitespace().take(20).collect();
+    let num = |n: usize| f.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+    Some(Stat {
+        state: f.first()?.chars().next()?,
+        ppid: u32::try_from(num(4)?).ok()?,
+        threads: u32::try_from(num(20)?).ok()?,
+        start_ticks: num(22)?,
+        kernel_thread: num(9)? & PF_KTHREAD != 0,
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn read_stat(pid: u32) -> Option<Stat> {
+    parse_stat(&std::fs::read(format!("/proc/{pid}/stat")).ok()?)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_stat(_pid: u32) -> Option<Stat> {
+    None
+}
+
+/// Container id from cgroup paths like `docker-<64 hex>.scope`, `/docker/<hex>`,
+/// `cri-containerd-<hex>.scope` or `libpod-<hex>.scope`; shortened to 12 as docker shows it.
+pub fn container_id(cgroup: &str) -> Option<String> {
+    for line in cgroup.lines() {
+        let path = line.rsplit(':').next().unwrap_or_default();
+        for seg in path.split('/').rev() {
+            let seg = seg.strip_suffix(".scope").unwrap_or(seg);
+            let id = seg.rsplit(['-', ':']).next().unwrap_or(seg);
+            if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Some(id[..12].to_owned());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(target_os = "linux")]
+fn read_container(pid: u32) -> Option<String> {
+    container_id(&std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_container(_pid: u32) -> Option<String> {
+    None
+}
+
+/// Long-lived process reader.
+pub struct Procs {
+    sys: System,
+    users: Users,
+    users_read: Option<Instant>,
+    cache: HashMap<u32, Process>,
+    boot_time: u64,
+}
+
+impl Procs {
+    pub fn new() -> crate::error::Result<Self> {
+        let sys = System::new().map_err(|e| crate::error::Error::Processes(e.to_string()))?;
+        Ok(Procs {
+            sys,
+            users: Users::new().map_err(|e| crate::error::Error::Processes(e.to_string()))?,
+            users_read: None,
+            cache: HashMap::new(),
+            boot_time: System::boot_time().unwrap_or(0),
+        })
+    }
+
+    /// Details for exactly these pids; pids that exited meanwhile are left out.
+    pub fn refresh(&mut self, pids: &[u32]) -> HashMap<u32, Process> {
+        let mut out = HashMap::with_capacity(pids.len());
+        let mut fresh: Vec<(u32, Option<Stat>)> = Vec::new();
+        for &pid in pids {
+            let stat = read_stat(pid);
+            match (self.cache.remove(&pid), stat) {
+                // Same identity as last time: only the volatile fields change.
+                (Some(mut p), Some(st)) if p.start_ticks == st.start_ticks => {
+                    p.state = st.state;
+                    p.ppid = Some(st.ppid).filter(|&v| v != 0);
+                    p.threads = st.threads;
+                    out.insert(pid, p);
+                }
+                _ => fresh.push((pid, stat)),
+            }
+        }
+        // Pids that stopped being owners are listed too: sysinfo drops them if they died,
+        // which keeps its process map as small as the owner set.
+        let gone: Vec<Pid> = self.cache.keys().map(|p| Pid::from_u32(*p)).collect();
+        if !fresh.is_empty() || !gone.is_empty() {
+            let mut ids: Vec<Pid> = fresh.iter().map(|(p, _)| Pid::from_u32(*p)).collect();
+            ids.extend(gone);
+            let kind = ProcessRefreshKind::nothing()
+                .without_tasks()
+                .with_cmd(UpdateKind::Always)
+                .with_exe(UpdateKind::Always)
+                .with_user(UpdateKind::Always);
+            self.sys.refresh_processes_specifics(ProcessesToUpdate::Some(&ids), true, kind);
+            for (pid, stat) in fresh {
+                if let Some(p) = self.read_one(pid, stat) {
+                    out.insert(pid, p);
+                }
+            }
+        }
+        self.cache.clone_from(&out);
+        out
+    }
+
+    fn read_one(&mut self, pid: u32, stat: Option<Stat>) -> Option<Process> {
+        let p = self.sys.process(Pid::from_u32(pid))?;
+        let uid = p.user_id().map(|u| **u);
+        let cmdline: Vec<String> = p.cmd().iter().take(MAX_ARGS).map(|a| sanitize(&a.to_string_lossy())).collect();
+        let (state, ppid, threads, start_ticks, kernel_thread) = match stat {
+            Some(st) => (st.state, Some(st.ppid).filter(|&v| v != 0), st.threads, st.start_ticks, st.kernel_thread),
+            None => (status_letter(p.status()), p.parent().map(|p| p.as_u32()), 1, 0, false),
+        };
+        let start_time = if p.start_time() > 0 { p.start_time() } else { self.boot_time };
+        let process = Process {
+            pid,
+            ppid,
+            start_ticks,
+            start_time,
+            name: sanitize_capped(&p.name().to_string_lossy(), 256),
+            cmdline,
+            exe: p.exe().map(|e| sanitize(&e.to_string_lossy())),
+            uid,
+            user: None,
+            state,
+            threads,
+            kernel_thread,
+            container: read_container(pid),
+        };
+        let user = uid.and_then(|u| self.user_name(u));
+        Some(Process { user, ..process })
+    }
+
+    /// Sanitised user name for a uid, re-reading the user list now and then.
+    pub fn user_name(&mut self, uid: u32) -> Option<String> {
+        let id = Uid::try_from(uid as usize).ok()?;
+        if self.users.get_user_by_id(&id).is_none()
+            && self.users_read.is_none_or(|t| t.elapsed() >= USERS_REFRESH)
+        {
+            self.users.refresh();
+            self.users_read = Some(Instant::now());
+        }
+        self.users.get_user_by_id(&id).map(|u| sanitize_capped(u.name(), 64))
+    }
+}
+
+fn status_letter(s: sysinfo::ProcessStatus) -> char {
+    use sysinfo::ProcessStatus as S;
+    match s {
+        S::Run => 'R',
+        S::Sleep => 'S',
+        S::Idle => 'I',
+        S::Stop => 'T',
+        S::Tracing => 't',
+        S::Zombie => 'Z',
+        S::Dead => 'X',
+        S::UninterruptibleDiskSleep => 'D',
+        _ => '?',
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_parsing_survives_odd_names() {
+        let line = b"4242 (evil) name\n) (x) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 3 0 987654 1000 10 18446744073709551615";
+        let st = parse_stat(line).unwrap();
+        assert_eq!(st, Stat { state: 'S', ppid: 1, threads: 3, start_ticks: 987654, kernel_thread: false });
+        let kthread = b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0";
+        assert!(parse_stat(kthread).unwrap().kernel_thread);
+        assert_eq!(parse_stat(b"garbage"), None);
+        assert_eq!(parse_stat(b"1 (x) S"), None);
+    }
+
+    #[test]
+    fn container_ids_from_cgroup_paths() {
+        let id = "a".repeat(64);
+        assert_eq!(container_id(&format!("0::/system.slice/docker-{id}.scope")), Some("a".repeat(12)));
+        assert_eq!(container_id(&format!("12:pids:/docker/{id}")), Some("a".repeat(12)));
+        assert_eq!(container_id(&format!("0::/kubepods/besteffort/pod1/cri-containerd-{id}.scope")), Some("a".repeat(12)));
+        assert_eq!(container_id("0::/user.slice/user-1000.slice/session-2.scope"), None);
+        assert_eq!(container_id(""), None);
+    }
+
+    #[test]
+    fn reads_our_own_process() {
+        let me = std::process::id();
+        let mut procs = Procs::new().unwrap();
+        let got = procs.refresh(&[me]);
+        let p = &got[&me];
+        assert_eq!(p.pid, me);
+        assert!(p.start_ticks > 0);
+        assert!(!p.cmdline.is_empty());
+        // Second refresh reuses the cached identity.
+        let again = procs.refresh(&[me, u32::MAX - 1]);
+        assert_eq!(again[&me].start_ticks, p.start_ticks);
+        assert!(!again.contains_key(&(u32::MAX - 1)));
+    }
+}

@@ -1,0 +1,164 @@
+//! Diff of two snapshots by socket identity: what opened, closed, or changed.
+
+use super::socket::{Pids, Socket, SocketKey, State};
+use super::snapshot::Snapshot;
+use std::collections::HashMap;
+
+/// What changed about one socket that exists in both snapshots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    State { from: State, to: State },
+    Owners { from: Pids, to: Pids },
+}
+
+/// A change to the socket at `index` in the newer snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub index: usize,
+    pub kind: ChangeKind,
+}
+
+/// Result of [`diff`]: indices point into the newer snapshot; closed sockets are copied
+/// out of the older one because they exist nowhere else any more.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delta {
+    pub opened: Vec<usize>,
+    pub closed: Vec<Socket>,
+    pub changed: Vec<Change>,
+}
+
+impl Delta {
+    pub fn is_empty(&self) -> bool {
+        self.opened.is_empty() && self.closed.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// Diffs `prev` → `next` by [`SocketKey`] (proto, local, remote, inode).
+pub fn diff(prev: &Snapshot, next: &Snapshot) -> Delta {
+    diff_sockets(&prev.sockets, &next.sockets)
+}
+
+/// The same as [`diff`] over plain socket lists.
+pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
+    let mut old: HashMap<SocketKey, &Socket> = HashMap::with_capacity(prev.len());
+    for s in prev {
+        old.insert(s.key(), s);
+    }
+    let mut delta = Delta::default();
+    for (index, s) in next.iter().enumerate() {
+        match old.remove(&s.key()) {
+            None => delta.opened.push(index),
+            Some(o) => {
+                if o.state != s.state {
+                    delta.changed.push(Change {
+                        index,
+                        kind: ChangeKind::State { from: o.state, to: s.state },
+                    });
+                }
+                if o.owners != s.owners {
+                    delta.changed.push(Change {
+                        index,
+                        kind: ChangeKind::Owners { from: o.owners.clone(), to: s.owners.clone() },
+                    });
+                }
+            }
+        }
+    }
+    // What is left in `old` closed; keep prev's order so output is stable.
+    if !old.is_empty() {
+        delta.closed = prev.iter().filter(|s| old.contains_key(&s.key())).cloned().collect();
+    }
+    delta
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::socket::{OwnerStatus, Proto};
+    use proptest::prelude::*;
+    use smallvec::smallvec;
+    use std::collections::HashSet;
+    use std::net::SocketAddr;
+
+    pub(crate) fn sock(port: u16, rport: u16, inode: u64, state: State, owner: u32) -> Socket {
+        Socket {
+            proto: Proto::Tcp,
+            local: SocketAddr::from(([127, 0, 0, 1], port)),
+            remote: SocketAddr::from(([127, 0, 0, 1], rport)),
+            state,
+            recv_q: 0,
+            send_q: 0,
+            timer: None,
+            uid: 0,
+            inode,
+            cookie: 0,
+            owners: if owner == 0 { smallvec![] } else { smallvec![owner] },
+            owner_status: if owner == 0 { OwnerStatus::Kernel } else { OwnerStatus::Known },
+        }
+    }
+
+    #[test]
+    fn reports_opened_closed_and_changes() {
+        let prev = vec![
+            sock(80, 0, 1, State::Listen, 10),
+            sock(81, 5000, 2, State::Estab, 10),
+            sock(82, 5001, 3, State::Estab, 11),
+        ];
+        let next = vec![
+            sock(81, 5000, 2, State::CloseWait, 10),
+            sock(82, 5001, 3, State::Estab, 12),
+            sock(83, 0, 4, State::Listen, 13),
+        ];
+        let d = diff_sockets(&prev, &next);
+        assert_eq!(d.opened, vec![2]);
+        assert_eq!(d.closed.len(), 1);
+        assert_eq!(d.closed[0].local.port(), 80);
+        assert_eq!(
+            d.changed,
+            vec![
+                Change { index: 0, kind: ChangeKind::State { from: State::Estab, to: State::CloseWait } },
+                Change { index: 1, kind: ChangeKind::Owners { from: smallvec![11], to: smallvec![12] } },
+            ]
+        );
+    }
+
+    #[test]
+    fn same_port_new_inode_is_close_plus_open() {
+        let d = diff_sockets(&[sock(80, 0, 1, State::Listen, 10)], &[sock(80, 0, 2, State::Listen, 10)]);
+        assert_eq!((d.opened.len(), d.closed.len(), d.changed.len()), (1, 1, 0));
+    }
+
+    fn arb_sockets() -> impl Strategy<Value = Vec<Socket>> {
+        proptest::collection::vec((1u16..40, 0u16..4, 0u64..30, 0usize..11, 0u32..4), 0..60).prop_map(|v| {
+            let mut seen = HashSet::new();
+            v.into_iter()
+                .map(|(p, r, i, st, o)| sock(p, r, i, State::ALL[st], o))
+                .filter(|s| seen.insert(s.key()))
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn diff_with_itself_is_empty(a in arb_sockets()) {
+            prop_assert!(diff_sockets(&a, &a).is_empty());
+        }
+
+        #[test]
+        fn opened_and_closed_turn_prev_into_next(a in arb_sockets(), b in arb_sockets()) {
+            let d = diff_sockets(&a, &b);
+            let mut keys: HashSet<SocketKey> = a.iter().map(Socket::key).collect();
+            for c in &d.closed {
+                prop_assert!(keys.remove(&c.key()));
+            }
+            for &i in &d.opened {
+                prop_assert!(keys.insert(b[i].key()));
+            }
+            let want: HashSet<SocketKey> = b.iter().map(Socket::key).collect();
+            prop_assert_eq!(keys, want);
+            for c in &d.changed {
+                prop_assert!(!d.opened.contains(&c.index));
+            }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The event log: every opened, closed and changed socket, in a bounded ring.
+
+use super::diff::{ChangeKind, Delta};
+use super::socket::{Pids, SocketKey, State};
+use super::snapshot::Snapshot;
+use std::collections::VecDeque;
+use std::time::SystemTime;
+
+/// Default number of events kept before the oldest are dropped.
+pub const DEFAULT_CAPACITY: usize = 10_000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Opened,
+    Closed,
+    StateChanged { from: State },
+    OwnerChanged { from: Pids },
+}
+
+impl EventKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EventKind::Opened => "opened",
+            EventKind::Closed => "closed",
+            EventKind::StateChanged { .. } => "state-changed",
+            EventKind::OwnerChanged { .. } => "owner-changed",
+        }
+    }
+}
+
+/// One event, with the socket's state and owners after it happened (before, for closed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub at: SystemTime,
+    pub kind: EventKind,
+    pub socket: SocketKey,
+    pub state: State,
+    pub owners: Pids,
+}
+
+/// A ring buffer of events that counts what it had to drop.
+#[derive(Clone, Debug)]
+pub struct EventLog {
+    ring: VecDeque<Event>,
+    capacity: usize,
+    dropped: u64,
+}
+
+impl Default for EventLog {
+    fn default() -> Self {
+        EventLog::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl EventLog {
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        EventLog { ring: VecDeque::with_capacity(capacity.min(1024)), capacity, dropped: 0 }
+    }
+
+    pub fn push(&mut self, e: Event) {
+        if self.ring.len() == self.capacity {
+            self.ring.pop_front();
+            self.dropped += 1;
+        }
+        self.ring.push_back(e);
+    }
+
+    /// Appends the events of `delta` (computed from `prev` → `next`), stamped with
+    /// `next.taken_at`, and returns how many were added.
+    pub fn record(&mut self, delta: &Delta, next: &Snapshot) -> usize {
+        let at = next.taken_at;
+        let before = self.ring.len() as u64 + self.dropped;
+        for c in &delta.closed {
+            self.push(Event {
+                at,
+                kind: EventKind::Closed,
+                socket: c.key(),
+                state: c.state,
+                owners: c.owners.clone(),
+            });
+        }
+        for &i in &delta.opened {
+            let s = &next.sockets[i];
+            self.push(Event { at, kind: EventKind::Opened, socket: s.key(), state: s.state, owners: s.owners.clone() });
+        }
+        for c in &delta.changed {
+            let s = &next.sockets[c.index];
+            let kind = match &c.kind {
+                ChangeKind::State { from, .. } => EventKind::StateChanged { from: *from },
+                ChangeKind::Owners { from, .. } => EventKind::OwnerChanged { from: from.clone() },
+            };
+            self.push(Event { at, kind, socket: s.key(), state: s.state, owners: s.owners.clone() });
+        }
+        (self.ring.len() as u64 + self.dropped - before) as usize
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Event> + ExactSizeIterator {
+        self.ring.iter()
+    }
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::diff::diff;
+    use crate::model::diff::tests::sock;
+    use crate::model::snapshot::Scope;
+
+    #[test]
+    fn ring_drops_oldest_and_counts() {
+        let mut log = EventLog::new(3);
+        let s = sock(80, 0, 1, State::Listen, 1);
+        for i in 0..5u64 {
+            log.push(Event {
+                at: SystemTime::UNIX_EPOCH,
+                kind: EventKind::Opened,
+                socket: SocketKey { inode: i, ..s.key() },
+                state: State::Listen,
+                owners: Pids::new(),
+            });
+        }
+        assert_eq!(log.len(), 3);
+        assert_eq!(log.dropped(), 2);
+        let inodes: Vec<u64> = log.iter().map(|e| e.socket.inode).collect();
+        assert_eq!(inodes, vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn records_a_delta() {
+        let mut a = Snapshot::empty(Scope::All);
+        a.sockets = vec![sock(80, 0, 1, State::Listen, 1), sock(81, 9, 2, State::Estab, 1)];
+        let mut b = Snapshot::empty(Scope::All);
+        b.sockets = vec![sock(81, 9, 2, State::CloseWait, 1), sock(82, 0, 3, State::Listen, 2)];
+        let mut log = EventLog::default();
+        assert_eq!(log.record(&diff(&a, &b), &b), 3);
+        let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, vec!["closed", "opened", "state-changed"]);
+    }
+}

@@ -1,0 +1,92 @@
+//! Diagnosis flags a row can carry (SPEC §5). The diagnosis itself lives in `diagnose`;
+//! the set is data here so that queries (`flag:orphan`) and output can name them.
+
+use std::fmt;
+
+/// A small bit set of [`Flag`]s.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Flags(u16);
+
+/// One diagnosis flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Flag {
+    Orphan,
+    Stopped,
+    Zombie,
+    Backlog,
+    CloseWaitLeak,
+    DockerProxy,
+    Hidden,
+}
+
+impl Flag {
+    pub const ALL: [Flag; 7] = [
+        Flag::Orphan,
+        Flag::Stopped,
+        Flag::Zombie,
+        Flag::Backlog,
+        Flag::CloseWaitLeak,
+        Flag::DockerProxy,
+        Flag::Hidden,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flag::Orphan => "ORPHAN",
+            Flag::Stopped => "STOPPED",
+            Flag::Zombie => "ZOMBIE",
+            Flag::Backlog => "BACKLOG",
+            Flag::CloseWaitLeak => "CLOSE-WAIT-LEAK",
+            Flag::DockerProxy => "DOCKER-PROXY",
+            Flag::Hidden => "HIDDEN",
+        }
+    }
+
+    /// Parses a flag name case-insensitively; `-` and `_` are interchangeable.
+    pub fn parse(s: &str) -> Option<Flag> {
+        let norm = s.to_ascii_uppercase().replace('_', "-");
+        Flag::ALL.into_iter().find(|f| f.as_str() == norm)
+    }
+}
+
+impl Flags {
+    pub const fn empty() -> Self {
+        Flags(0)
+    }
+    pub fn with(self, f: Flag) -> Self {
+        Flags(self.0 | (1 << f as u16))
+    }
+    pub fn contains(self, f: Flag) -> bool {
+        self.0 & (1 << f as u16) != 0
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn iter(self) -> impl Iterator<Item = Flag> {
+        Flag::ALL.into_iter().filter(move |f| self.contains(*f))
+    }
+}
+
+impl fmt::Display for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(Flag::as_str).collect();
+        f.pad(&names.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_round_trip_by_name() {
+        for f in Flag::ALL {
+            assert_eq!(Flag::parse(&f.as_str().to_lowercase()), Some(f));
+        }
+        assert_eq!(Flag::parse("close_wait_leak"), Some(Flag::CloseWaitLeak));
+        assert_eq!(Flag::parse("nope"), None);
+        let set = Flags::empty().with(Flag::Orphan).with(Flag::Hidden);
+        assert!(set.contains(Flag::Orphan) && !set.contains(Flag::Zombie));
+        assert_eq!(set.to_string(), "ORPHAN,HIDDEN");
+    }
+}

@@ -1,0 +1,39 @@
+//! A process that owns at least one socket, as far as we could read it.
+
+use serde::Serialize;
+
+/// Everything shown about an owning process. Strings are already sanitised.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: Option<u32>,
+    /// Start time in clock ticks since boot (`/proc/PID/stat` field 22): with the pid, the
+    /// process's identity. 0 where the platform does not give it.
+    pub start_ticks: u64,
+    /// Start time in seconds since the Unix epoch.
+    pub start_time: u64,
+    pub name: String,
+    pub cmdline: Vec<String>,
+    pub exe: Option<String>,
+    pub uid: Option<u32>,
+    pub user: Option<String>,
+    /// One-letter state as in `ps` (R, S, D, T, t, Z, X, I); `?` when unknown.
+    pub state: char,
+    pub threads: u32,
+    /// Kernel threads never own sockets through fds, but guard against signalling them.
+    pub kernel_thread: bool,
+    /// Container id from `/proc/PID/cgroup` (docker, containerd, podman), shortened to 12.
+    pub container: Option<String>,
+}
+
+impl Process {
+    /// The command line joined with spaces, or `[name]` when it is empty (kernel threads,
+    /// zombies), the way `ps` shows it.
+    pub fn command(&self) -> String {
+        if self.cmdline.is_empty() {
+            format!("[{}]", self.name)
+        } else {
+            self.cmdline.join(" ")
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The one function every string from another process goes through before anyone sees it.
+//!
+//! Process names, command lines, paths and user names are chosen by whoever started the
+//! process. Printed raw they could move the cursor, retitle the terminal, or reorder text
+//! with bidi controls. Here every such character becomes a visible escape.
+
+use std::fmt::Write as _;
+
+/// Longest sanitised string, in characters, before it is cut and marked with `…`.
+pub const MAX_CHARS: usize = 4096;
+
+/// Sanitises text that is already UTF-8, capping it at [`MAX_CHARS`].
+pub fn sanitize(input: &str) -> String {
+    sanitize_capped(input, MAX_CHARS)
+}
+
+/// Sanitises raw bytes (a cmdline argument, a link target): invalid UTF-8 is decoded lossily.
+pub fn sanitize_bytes(input: &[u8]) -> String {
+    sanitize(&String::from_utf8_lossy(input))
+}
+
+/// Sanitises with an explicit cap on the number of characters kept.
+pub fn sanitize_capped(input: &str, max_chars: usize) -> String {
+    // Fast path: plain printable ASCII that fits is copied as is.
+    if input.len() <= max_chars && input.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return input.to_owned();
+    }
+    let mut out = String::with_capacity(input.len().min(max_chars + 16));
+    for (kept, c) in input.chars().enumerate() {
+        if kept == max_chars {
+            out.push('…');
+            break;
+        }
+        push_visible(&mut out, c);
+    }
+    out
+}
+
+/// True for characters that must never reach a terminal raw.
+pub fn is_unsafe_char(c: char) -> bool {
+    let u = c as u32;
+    u < 0x20
+        || (0x7f..=0x9f).contains(&u)
+        || matches!(
+            u,
+            0x00ad                   // soft hyphen (invisible)
+            | 0x034f                 // combining grapheme joiner
+            | 0x061c                 // arabic letter mark
+            | 0x115f | 0x1160        // hangul fillers
+            | 0x17b4 | 0x17b5
+            | 0x180b..=0x180f        // mongolian variation selectors and vowel separator
+            | 0x200b..=0x200f        // zero-width space/joiners, LRM, RLM
+            | 0x2028..=0x202e        // line/paragraph separators, bidi embeddings and overrides
+            | 0x2060..=0x206f        // word joiner, invisible operators, bidi isolates
+            | 0x3164                 // hangul filler
+            | 0xfe00..=0xfe0f        // variation selectors
+            | 0xfeff                 // zero-width no-break space / BOM
+            | 0xffa0
+            | 0xfff9..=0xfffb        // interlinear annotation
+            | 0x1d173..=0x1d17a      // musical format characters
+            | 0xe0000..=0xe0fff // tags and variation selectors supplement
+        )
+}
+
+fn push_visible(out: &mut String, c: char) {
+    if !is_unsafe_char(c) {
+        out.push(c);
+        return;
+    }
+    // Writing into a String cannot fail.
+    let _ = match c {
+        '\x1b' => out.write_str("\\e"),
+        '\n' => out.write_str("\\n"),
+        '\r' => out.write_str("\\r"),
+        '\t' => out.write_str("\\t"),
+        c if (c as u32) < 0x100 => write!(out, "\\x{:02x}", c as u32),
+        c => write!(out, "\\u{{{:04x}}}", c as u32),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn escapes_terminal_controls_and_bidi() {
+        assert_eq!(sanitize("a\x1b]0;x\x07b"), "a\\e]0;x\\x07b");
+        assert_eq!(sanitize("evil\u{202e}txt"), "evil\\u{202e}txt");
+        assert_eq!(sanitize("zero\u{200b}width"), "zero\\u{200b}width");
+        assert_eq!(sanitize("c1\u{9b}31m"), "c1\\x9b31m");
+        assert_eq!(sanitize("del\x7f"), "del\\x7f");
+        assert_eq!(sanitize("line\nbreak"), "line\\nbreak");
+    }
+
+    #[test]
+    fn keeps_ordinary_text() {
+        assert_eq!(sanitize("node server.js --port=3000"), "node server.js --port=3000");
+        assert_eq!(sanitize("café ünïcødé 端口"), "café ünïcødé 端口");
+    }
+
+    #[test]
+    fn decodes_invalid_utf8_lossily() {
+        assert_eq!(sanitize_bytes(b"ab\xffcd"), "ab\u{fffd}cd");
+    }
+
+    #[test]
+    fn caps_length() {
+        let long = "x".repeat(MAX_CHARS + 10);
+        let s = sanitize(&long);
+        assert_eq!(s.chars().count(), MAX_CHARS + 1);
+        assert!(s.ends_with('…'));
+        assert_eq!(sanitize_capped("abcdef", 3), "abc…");
+    }
+
+    proptest! {
+        #[test]
+        fn output_never_holds_an_unsafe_char(s in any::<String>()) {
+            let out = sanitize(&s);
+            prop_assert!(!out.chars().any(is_unsafe_char), "{out:?}");
+        }
+
+        #[test]
+        fn bytes_output_never_holds_an_unsafe_char(b in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let out = sanitize_bytes(&b);
+            prop_assert!(!out.chars().any(is_unsafe_char), "{out:?}");
+        }
+
+        #[test]
+        fn safe_text_is_unchanged(s in "[a-zA-Z0-9 ./:_=-]{0,100}") {
+            prop_assert_eq!(sanitize(&s), s);
+        }
+    }
+}

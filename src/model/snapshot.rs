@@ -1,0 +1,73 @@
+//! One picture of the socket table and the processes that own its sockets.
+
+use super::process::Process;
+use super::socket::{OwnerStatus, Socket};
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+/// Which sockets a snapshot holds. Listeners-only lets the kernel skip its established
+/// hash table entirely, so it is much cheaper on busy hosts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// TCP LISTEN and unconnected UDP.
+    Listeners,
+    /// Every TCP and UDP socket.
+    All,
+}
+
+/// What the collector could and could not see, for the "run as root" notice.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Visibility {
+    /// Effective uid of the collecting process.
+    pub euid: u32,
+    /// Processes whose fd table we could not read.
+    pub unreadable_pids: usize,
+    /// Sockets whose owner is hidden from us.
+    pub hidden_sockets: usize,
+}
+
+/// A snapshot: sockets, their owners' details, and socket uids' user names.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub taken_at: SystemTime,
+    pub scope: Scope,
+    /// Which collector produced it (`sockdiag`, `portable`).
+    pub collector: &'static str,
+    pub sockets: Vec<Socket>,
+    pub processes: HashMap<u32, Process>,
+    /// uid → sanitised user name, for socket uids and owner uids.
+    pub users: HashMap<u32, String>,
+    pub visibility: Visibility,
+}
+
+impl Snapshot {
+    pub fn empty(scope: Scope) -> Self {
+        Snapshot {
+            taken_at: SystemTime::UNIX_EPOCH,
+            scope,
+            collector: "none",
+            sockets: Vec::new(),
+            processes: HashMap::new(),
+            users: HashMap::new(),
+            visibility: Visibility::default(),
+        }
+    }
+
+    pub fn user_name(&self, uid: u32) -> Option<&str> {
+        self.users.get(&uid).map(String::as_str)
+    }
+
+    /// Owners of a socket that we have details for, in pid order.
+    pub fn owners_of<'a>(&'a self, s: &'a Socket) -> impl Iterator<Item = &'a Process> + 'a {
+        s.owners.iter().filter_map(|pid| self.processes.get(pid))
+    }
+
+    /// Recounts `visibility.hidden_sockets` from the rows.
+    pub fn count_hidden(&mut self) {
+        self.visibility.hidden_sockets = self
+            .sockets
+            .iter()
+            .filter(|s| s.owner_status == OwnerStatus::Hidden)
+            .count();
+    }
+}

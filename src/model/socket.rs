@@ -1,0 +1,320 @@
+//! One socket as the kernel reports it, plus the pids that hold it.
+
+use serde::Serialize;
+use smallvec::SmallVec;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+/// Pids holding one socket inode; nearly always one or two, so kept inline.
+pub type Pids = SmallVec<[u32; 2]>;
+
+/// Transport and address family, as `ss` and `netstat` name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Tcp6,
+    Udp,
+    Udp6,
+}
+
+impl Proto {
+    pub fn new(tcp: bool, v6: bool) -> Self {
+        match (tcp, v6) {
+            (true, false) => Proto::Tcp,
+            (true, true) => Proto::Tcp6,
+            (false, false) => Proto::Udp,
+            (false, true) => Proto::Udp6,
+        }
+    }
+    pub fn is_tcp(self) -> bool {
+        matches!(self, Proto::Tcp | Proto::Tcp6)
+    }
+    pub fn is_v6(self) -> bool {
+        matches!(self, Proto::Tcp6 | Proto::Udp6)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Tcp6 => "tcp6",
+            Proto::Udp => "udp",
+            Proto::Udp6 => "udp6",
+        }
+    }
+}
+
+/// Socket state with the kernel's numbering (`include/net/tcp_states.h`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum State {
+    Estab = 1,
+    SynSent = 2,
+    SynRecv = 3,
+    FinWait1 = 4,
+    FinWait2 = 5,
+    TimeWait = 6,
+    /// `TCP_CLOSE`: an unconnected UDP socket, or a TCP socket that is bound but idle.
+    Unconn = 7,
+    CloseWait = 8,
+    LastAck = 9,
+    Listen = 10,
+    Closing = 11,
+}
+
+impl State {
+    /// Every state, in kernel order.
+    pub const ALL: [State; 11] = [
+        State::Estab,
+        State::SynSent,
+        State::SynRecv,
+        State::FinWait1,
+        State::FinWait2,
+        State::TimeWait,
+        State::Unconn,
+        State::CloseWait,
+        State::LastAck,
+        State::Listen,
+        State::Closing,
+    ];
+
+    /// Maps the kernel's state number; `TCP_NEW_SYN_RECV` (12) is a SYN-RECV request socket.
+    pub fn from_kernel(n: u8) -> Option<State> {
+        match n {
+            12 => Some(State::SynRecv),
+            n => State::ALL.iter().copied().find(|s| *s as u8 == n),
+        }
+    }
+
+    /// The name `ss` uses, so users can move between the tools.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Estab => "ESTAB",
+            State::SynSent => "SYN-SENT",
+            State::SynRecv => "SYN-RECV",
+            State::FinWait1 => "FIN-WAIT-1",
+            State::FinWait2 => "FIN-WAIT-2",
+            State::TimeWait => "TIME-WAIT",
+            State::Unconn => "UNCONN",
+            State::CloseWait => "CLOSE-WAIT",
+            State::LastAck => "LAST-ACK",
+            State::Listen => "LISTEN",
+            State::Closing => "CLOSING",
+        }
+    }
+
+    /// The bit for this state in a sock_diag `idiag_states` mask.
+    pub fn mask_bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Which kernel timer is pending on a TCP socket (`idiag_timer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimerKind {
+    Retransmit,
+    Keepalive,
+    TimeWait,
+    Probe,
+}
+
+impl TimerKind {
+    pub fn from_kernel(n: u8) -> Option<TimerKind> {
+        match n {
+            1 => Some(TimerKind::Retransmit),
+            2 => Some(TimerKind::Keepalive),
+            3 => Some(TimerKind::TimeWait),
+            4 => Some(TimerKind::Probe),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::Retransmit => "on",
+            TimerKind::Keepalive => "keepalive",
+            TimerKind::TimeWait => "timewait",
+            TimerKind::Probe => "persist",
+        }
+    }
+}
+
+/// A pending timer: what it is, when it fires, and how many retransmits so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Timer {
+    pub kind: TimerKind,
+    pub expires_ms: u32,
+    pub retrans: u8,
+}
+
+impl fmt::Display for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.expires_ms;
+        let text = if ms >= 1000 {
+            format!("{}({}.{}s)", self.kind.as_str(), ms / 1000, (ms % 1000) / 100)
+        } else {
+            format!("{}({}ms)", self.kind.as_str(), ms)
+        };
+        f.pad(&text)
+    }
+}
+
+/// Why a row has no owning process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OwnerStatus {
+    /// At least one owning pid is known.
+    Known,
+    /// Inode 0: the kernel holds it (TIME-WAIT, SYN-RECV, orphaned FIN-WAIT).
+    Kernel,
+    /// The socket exists but the owner's /proc entries are not readable for us.
+    Hidden,
+    /// No visible process holds it (another pid namespace, or it closed mid-read).
+    Unknown,
+}
+
+impl OwnerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerStatus::Known => "known",
+            OwnerStatus::Kernel => "kernel",
+            OwnerStatus::Hidden => "hidden",
+            OwnerStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// Identity of a socket across snapshots: never a row index or a port alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketKey {
+    pub proto: Proto,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub inode: u64,
+}
+
+/// One row of the socket table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Socket {
+    pub proto: Proto,
+    /// IPv4-mapped IPv6 addresses are stored in their v4 form; `proto` keeps the family.
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub state: State,
+    /// On LISTEN: the accept queue length. Otherwise bytes not yet read.
+    pub recv_q: u32,
+    /// On LISTEN: the backlog. Otherwise bytes not yet acknowledged.
+    pub send_q: u32,
+    pub timer: Option<Timer>,
+    pub uid: u32,
+    /// 0 for sockets no file descriptor refers to.
+    pub inode: u64,
+    /// The kernel's socket cookie; 0 where the collector cannot see it.
+    pub cookie: u64,
+    pub owners: Pids,
+    pub owner_status: OwnerStatus,
+}
+
+impl Socket {
+    pub fn key(&self) -> SocketKey {
+        SocketKey {
+            proto: self.proto,
+            local: self.local,
+            remote: self.remote,
+            inode: self.inode,
+        }
+    }
+
+    /// A listener in the broad sense: TCP LISTEN, or UDP bound but not connected.
+    pub fn is_listener(&self) -> bool {
+        match self.state {
+            State::Listen => true,
+            State::Unconn => !self.proto.is_tcp(),
+            _ => false,
+        }
+    }
+
+    pub fn remote_is_unspecified(&self) -> bool {
+        self.remote.ip().is_unspecified() && self.remote.port() == 0
+    }
+}
+
+/// Converts IPv4-mapped IPv6 (`::ffff:1.2.3.4`) to plain IPv4; leaves the rest alone.
+pub fn unmap(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Formats `addr:port` the way ss does: `*` for wildcards, brackets around IPv6.
+pub struct Endpoint<'a>(pub &'a SocketAddr);
+
+impl fmt::Display for Endpoint<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = self.0;
+        let text = match (a.ip().is_unspecified(), a.port()) {
+            (true, 0) => "*:*".to_owned(),
+            (true, p) => format!("*:{p}"),
+            (false, 0) => match a.ip() {
+                IpAddr::V4(ip) => format!("{ip}:*"),
+                IpAddr::V6(ip) => format!("[{ip}]:*"),
+            },
+            (false, _) => a.to_string(),
+        };
+        f.pad(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_states_map_to_ss_names() {
+        assert_eq!(State::from_kernel(10), Some(State::Listen));
+        assert_eq!(State::from_kernel(12), Some(State::SynRecv));
+        assert_eq!(State::from_kernel(13), None);
+        assert_eq!(State::from_kernel(0), None);
+        for s in State::ALL {
+            assert_eq!(State::from_kernel(s as u8), Some(s));
+        }
+        assert_eq!(State::TimeWait.to_string(), "TIME-WAIT");
+    }
+
+    #[test]
+    fn endpoints_print_like_ss() {
+        let a: SocketAddr = "0.0.0.0:80".parse().unwrap();
+        assert_eq!(Endpoint(&a).to_string(), "*:80");
+        let a: SocketAddr = "[::]:0".parse().unwrap();
+        assert_eq!(Endpoint(&a).to_string(), "*:*");
+        let a: SocketAddr = "[::1]:443".parse().unwrap();
+        assert_eq!(Endpoint(&a).to_string(), "[::1]:443");
+        let a: SocketAddr = "10.0.0.1:0".parse().unwrap();
+        assert_eq!(Endpoint(&a).to_string(), "10.0.0.1:*");
+    }
+
+    #[test]
+    fn mapped_addresses_become_v4() {
+        let ip: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(unmap(ip), "127.0.0.1".parse::<IpAddr>().unwrap());
+        let ip: IpAddr = "::1".parse().unwrap();
+        assert_eq!(unmap(ip), ip);
+    }
+
+    #[test]
+    fn timers_show_seconds() {
+        let t = Timer { kind: TimerKind::TimeWait, expires_ms: 59_800, retrans: 0 };
+        assert_eq!(t.to_string(), "timewait(59.8s)");
+    }
+}

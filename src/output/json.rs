@@ -1,0 +1,79 @@
+//! JSON output of `sockscope list --json`. The schema is documented in README.md and
+//! versioned: a field is never removed or changes meaning without bumping [`VERSION`].
+
+use crate::model::{OwnerStatus, Process, Snapshot, Socket, Timer};
+use serde::Serialize;
+use std::time::UNIX_EPOCH;
+
+/// Schema version of the `list` document.
+pub const VERSION: u32 = 1;
+
+#[derive(Serialize)]
+pub struct ListDoc<'a> {
+    pub version: u32,
+    /// Milliseconds since the Unix epoch.
+    pub taken_at_ms: u64,
+    pub collector: &'a str,
+    /// `listeners` or `all`.
+    pub scope: &'a str,
+    pub euid: u32,
+    pub hidden_sockets: usize,
+    pub sockets: Vec<SocketDoc<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct Endpoint {
+    pub addr: String,
+    pub port: u16,
+}
+
+#[derive(Serialize)]
+pub struct SocketDoc<'a> {
+    pub proto: &'static str,
+    pub state: &'static str,
+    pub local: Endpoint,
+    pub remote: Endpoint,
+    pub recv_q: u32,
+    pub send_q: u32,
+    pub timer: Option<Timer>,
+    pub uid: u32,
+    pub user: Option<&'a str>,
+    pub inode: u64,
+    pub owner_status: OwnerStatus,
+    pub owners: Vec<&'a Process>,
+}
+
+fn endpoint(a: &std::net::SocketAddr) -> Endpoint {
+    Endpoint { addr: a.ip().to_string(), port: a.port() }
+}
+
+pub fn document<'a>(rows: &[&'a Socket], snap: &'a Snapshot) -> ListDoc<'a> {
+    ListDoc {
+        version: VERSION,
+        taken_at_ms: snap.taken_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        collector: snap.collector,
+        scope: match snap.scope {
+            crate::model::Scope::Listeners => "listeners",
+            crate::model::Scope::All => "all",
+        },
+        euid: snap.visibility.euid,
+        hidden_sockets: snap.visibility.hidden_sockets,
+        sockets: rows
+            .iter()
+            .map(|s| SocketDoc {
+                proto: s.proto.as_str(),
+                state: s.state.as_str(),
+                local: endpoint(&s.local),
+                remote: endpoint(&s.remote),
+                recv_q: s.recv_q,
+                send_q: s.send_q,
+                timer: s.timer,
+                uid: s.uid,
+                user: snap.user_name(s.uid),
+                inode: s.inode,
+                owner_status: s.owner_status,
+                owners: snap.owners_of(s).collect(),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,166 @@
+//! Parser for the query language; errors name the bad term and its column.
+
+use super::{PortSide, Query, Term, Test};
+use crate::model::{Flag, Proto, State};
+use std::fmt;
+use std::ops::RangeInclusive;
+
+/// A query that does not parse: which term, where (1-based column), and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryError {
+    pub column: usize,
+    pub term: String,
+    pub reason: String,
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad filter term `{}` at column {}: {}", self.term, self.column, self.reason)
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+const KEYS: &str = "port, lport, rport, state, proto, pid, proc, user, flag";
+
+/// Parses a query; an empty string is the query that matches everything.
+pub fn parse(input: &str) -> Result<Query, QueryError> {
+    let mut terms = Vec::new();
+    let mut chars = input.char_indices().peekable();
+    while let Some(&(start, c)) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let mut end = input.len();
+        while let Some(&(i, c)) = chars.peek() {
+            if c.is_whitespace() {
+                end = i;
+                break;
+            }
+            chars.next();
+        }
+        let word = &input[start..end];
+        let column = input[..start].chars().count() + 1;
+        let err = |reason: String| QueryError { column, term: word.to_owned(), reason };
+        terms.push(parse_term(word).map_err(err)?);
+    }
+    Ok(Query { terms })
+}
+
+fn parse_term(word: &str) -> Result<Term, String> {
+    let (negated, body) = match word.strip_prefix('!') {
+        Some(rest) => (true, rest),
+        None => (false, word),
+    };
+    if body.is_empty() {
+        return Err("`!` must be followed by a term, e.g. `!state:tw`".into());
+    }
+    Ok(Term { negated, test: parse_test(body)? })
+}
+
+fn parse_test(body: &str) -> Result<Test, String> {
+    // `:3000` is short for `port:3000`.
+    if let Some(rest) = body.strip_prefix(':') {
+        if rest.starts_with(|c: char| c.is_ascii_digit()) {
+            return Ok(Test::Port(PortSide::Either, ports(rest)?));
+        }
+    }
+    if let Some((key, value)) = body.split_once(':') {
+        if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphabetic()) {
+            return keyed(&key.to_ascii_lowercase(), value);
+        }
+    }
+    Ok(match body.to_ascii_lowercase().as_str() {
+        "tcp" => Test::Proto(vec![Proto::Tcp, Proto::Tcp6]),
+        "udp" => Test::Proto(vec![Proto::Udp, Proto::Udp6]),
+        "tcp6" => Test::Proto(vec![Proto::Tcp6]),
+        "udp6" => Test::Proto(vec![Proto::Udp6]),
+        "v4" | "ipv4" => Test::V4,
+        "v6" | "ipv6" => Test::V6,
+        _ => Test::Word(body.to_lowercase()),
+    })
+}
+
+fn keyed(key: &str, value: &str) -> Result<Test, String> {
+    if value.is_empty() {
+        return Err(format!("`{key}:` needs a value"));
+    }
+    Ok(match key {
+        "port" => Test::Port(PortSide::Either, ports(value)?),
+        "lport" | "sport" => Test::Port(PortSide::Local, ports(value)?),
+        "rport" | "dport" => Test::Port(PortSide::Remote, ports(value)?),
+        "state" => Test::State(list(value, states)?.into_iter().flatten().collect()),
+        "proto" => Test::Proto(list(value, protos)?.into_iter().flatten().collect()),
+        "pid" => Test::Pid(list(value, |v| v.parse::<u32>().map_err(|_| format!("pid must be a number, not `{v}`")))?),
+        "proc" => Test::Proc(value.to_lowercase()),
+        "user" => Test::User(value.to_owned()),
+        "flag" => Test::Flag(Flag::parse(value).ok_or_else(|| {
+            let names: Vec<String> = Flag::ALL.iter().map(|f| f.as_str().to_lowercase()).collect();
+            format!("unknown flag `{value}` (one of: {})", names.join(", "))
+        })?),
+        _ => return Err(format!("unknown key `{key}` (keys: {KEYS})")),
+    })
+}
+
+fn list<T>(value: &str, one: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    value
+        .split(',')
+        .map(|v| if v.is_empty() { Err("empty item in list".to_owned()) } else { one(v) })
+        .collect()
+}
+
+fn ports(value: &str) -> Result<Vec<RangeInclusive<u16>>, String> {
+    list(value, |v| {
+        let port = |p: &str| {
+            p.parse::<u16>().map_err(|_| format!("`{p}` is not a port number (0-65535)"))
+        };
+        match v.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (port(a)?, port(b)?);
+                if a > b {
+                    return Err(format!("range {a}-{b} is backwards"));
+                }
+                Ok(a..=b)
+            }
+            None => port(v).map(|p| p..=p),
+        }
+    })
+}
+
+fn states(v: &str) -> Result<Vec<State>, String> {
+    let s = match v.to_ascii_lowercase().replace('_', "-").as_str() {
+        "listen" | "listening" => State::Listen,
+        "estab" | "established" | "est" => State::Estab,
+        "tw" | "time-wait" | "timewait" => State::TimeWait,
+        "cw" | "close-wait" | "closewait" => State::CloseWait,
+        "syn-sent" | "synsent" => State::SynSent,
+        "syn-recv" | "synrecv" | "syn-received" => State::SynRecv,
+        "fin-wait-1" | "fw1" | "finwait1" => State::FinWait1,
+        "fin-wait-2" | "fw2" | "finwait2" => State::FinWait2,
+        "last-ack" | "lastack" => State::LastAck,
+        "closing" => State::Closing,
+        "unconn" | "close" | "closed" => State::Unconn,
+        "connected" => {
+            return Ok(State::ALL.into_iter().filter(|s| !matches!(s, State::Listen | State::Unconn)).collect());
+        }
+        _ => {
+            return Err(format!(
+                "unknown state `{v}` (listen, estab, tw, cw, syn-sent, syn-recv, fin-wait-1, fin-wait-2, last-ack, closing, unconn, connected)"
+            ));
+        }
+    };
+    Ok(vec![s])
+}
+
+fn protos(v: &str) -> Result<Vec<Proto>, String> {
+    Ok(match v.to_ascii_lowercase().as_str() {
+        "tcp" => vec![Proto::Tcp, Proto::Tcp6],
+        "udp" => vec![Proto::Udp, Proto::Udp6],
+        "tcp4" => vec![Proto::Tcp],
+        "udp4" => vec![Proto::Udp],
+        "tcp6" => vec![Proto::Tcp6],
+        "udp6" => vec![Proto::Udp6],
+        _ => return Err(format!("unknown protocol `{v}` (tcp, udp, tcp4, tcp6, udp4, udp6)")),
+    })
+}
