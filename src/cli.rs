@@ -54,8 +54,11 @@ mod tests {
 
     #[test]
     fn list_takes_a_multi_word_query() {
-        let cli = Cli::try_parse_from(["sockscope", "list", "--all", "state:listen", ":3000"]).unwrap();
-        let Some(Command::List(args)) = cli.command else { panic!("not list") };
+        let cli =
+            Cli::try_parse_from(["sockscope", "list", "--all", "state:listen", ":3000"]).unwrap();
+        let Some(Command::List(args)) = cli.command else {
+            panic!("not list")
+        };
         assert!(args.all);
         assert_eq!(args.query, vec!["state:listen", ":3000"]);
         assert!(Cli::try_parse_from(["sockscope", "list", "--json", "--csv"]).is_err());

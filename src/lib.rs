@@ -9,6 +9,9 @@
 //! - [`output`]: plain table, JSON and CSV.
 //! - [`cli`]: the command-line definition.
 
+// Tests may unwrap: a panic there is a failed test, which is the point.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod cli;
 pub mod collect;
 pub mod commands;

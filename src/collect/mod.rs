@@ -53,7 +53,11 @@ pub fn open(kind: CollectorKind) -> Result<Box<dyn Collector>> {
 
 /// Fills a snapshot's processes and user names from its sockets' owners and uids.
 pub(crate) fn fill_details(snap: &mut Snapshot, procs: &mut procs::Procs) {
-    let mut pids: Vec<u32> = snap.sockets.iter().flat_map(|s| s.owners.iter().copied()).collect();
+    let mut pids: Vec<u32> = snap
+        .sockets
+        .iter()
+        .flat_map(|s| s.owners.iter().copied())
+        .collect();
     pids.sort_unstable();
     pids.dedup();
     snap.processes = procs.refresh(&pids);
@@ -90,7 +94,12 @@ pub mod linux {
 
     impl SockDiagCollector {
         pub fn new() -> Result<Self> {
-            Ok(SockDiagCollector { diag: SockDiag::open()?, owners: Owners::new(), procs: Procs::new()?, capacity: 64 })
+            Ok(SockDiagCollector {
+                diag: SockDiag::open()?,
+                owners: Owners::new(),
+                procs: Procs::new()?,
+                capacity: 64,
+            })
         }
 
         /// Counters of the last owner walk (for the benchmark).

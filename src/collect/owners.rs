@@ -65,7 +65,13 @@ impl Owners {
     }
 
     pub fn with_root(root: &str, resync: Duration) -> Self {
-        let proc = openat(rustix::fs::CWD, root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
+        let proc = openat(
+            rustix::fs::CWD,
+            root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok();
         Owners {
             proc,
             euid: rustix::process::geteuid().as_raw(),
@@ -94,15 +100,24 @@ impl Owners {
     /// Fills `owners` and `owner_status` of every socket.
     pub fn update(&mut self, sockets: &mut [Socket]) {
         let now = Instant::now();
-        let full = self.last_full.is_none_or(|t| now.duration_since(t) >= self.resync);
-        self.stats = WalkStats { full, ..WalkStats::default() };
+        let full = self
+            .last_full
+            .is_none_or(|t| now.duration_since(t) >= self.resync);
+        self.stats = WalkStats {
+            full,
+            ..WalkStats::default()
+        };
         self.generation += 1;
         if full {
             self.negative.clear();
             self.last_full = Some(now);
         }
 
-        let current: HashSet<u64> = sockets.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
+        let current: HashSet<u64> = sockets
+            .iter()
+            .map(|s| s.inode)
+            .filter(|&i| i != 0)
+            .collect();
         // Pids that held a socket which is gone have closed it, maybe opening another.
         let mut dirty: HashSet<u32> = HashSet::new();
         for inode in self.last_inodes.difference(&current) {
@@ -112,22 +127,30 @@ impl Owners {
         }
 
         let mut to_walk = Vec::new();
-        if let Some(proc) = &self.proc {
-            if let Ok(mut dir) = Dir::read_from(proc) {
-                while let Some(Ok(entry)) = dir.read() {
-                    let Some(pid) = parse_u32(entry.file_name().to_bytes()) else { continue };
-                    self.stats.pids += 1;
-                    self.path.clear();
-                    let _ = write!(self.path, "{pid}/fd");
-                    let Ok(st) = statat(proc, self.path.as_slice(), AtFlags::empty()) else { continue };
-                    let e = self.pids.entry(pid).or_insert_with(|| PidEntry { fd_count: -1, readable: true, ..Default::default() });
-                    e.seen = self.generation;
-                    let changed = e.fd_count != st.st_size || e.uid != st.st_uid;
-                    e.uid = st.st_uid;
-                    if full || changed || e.via_tasks || dirty.contains(&pid) {
-                        e.fd_count = st.st_size;
-                        to_walk.push(pid);
-                    }
+        if let Some(proc) = &self.proc
+            && let Ok(mut dir) = Dir::read_from(proc)
+        {
+            while let Some(Ok(entry)) = dir.read() {
+                let Some(pid) = parse_u32(entry.file_name().to_bytes()) else {
+                    continue;
+                };
+                self.stats.pids += 1;
+                self.path.clear();
+                let _ = write!(self.path, "{pid}/fd");
+                let Ok(st) = statat(proc, self.path.as_slice(), AtFlags::empty()) else {
+                    continue;
+                };
+                let e = self.pids.entry(pid).or_insert_with(|| PidEntry {
+                    fd_count: -1,
+                    readable: true,
+                    ..Default::default()
+                });
+                e.seen = self.generation;
+                let changed = e.fd_count != st.st_size || e.uid != st.st_uid;
+                e.uid = st.st_uid;
+                if full || changed || e.via_tasks || dirty.contains(&pid) {
+                    e.fd_count = st.st_size;
+                    to_walk.push(pid);
                 }
             }
         }
@@ -156,7 +179,12 @@ impl Owners {
             self.search_unknown(sockets, &to_walk);
         }
 
-        let unreadable_uids: HashSet<u32> = self.pids.values().filter(|p| !p.readable).map(|p| p.uid).collect();
+        let unreadable_uids: HashSet<u32> = self
+            .pids
+            .values()
+            .filter(|p| !p.readable)
+            .map(|p| p.uid)
+            .collect();
         for s in sockets.iter_mut() {
             s.owners.clear();
             if s.inode == 0 {
@@ -171,8 +199,13 @@ impl Owners {
                 }
                 _ => {
                     self.negative.insert(s.inode);
-                    let hidden = unreadable_uids.contains(&s.uid) || (self.euid != 0 && s.uid != self.euid);
-                    s.owner_status = if hidden { OwnerStatus::Hidden } else { OwnerStatus::Unknown };
+                    let hidden =
+                        unreadable_uids.contains(&s.uid) || (self.euid != 0 && s.uid != self.euid);
+                    s.owner_status = if hidden {
+                        OwnerStatus::Hidden
+                    } else {
+                        OwnerStatus::Unknown
+                    };
                 }
             }
         }
@@ -186,7 +219,11 @@ impl Owners {
     fn search_unknown(&mut self, sockets: &[Socket], walked: &[u32]) {
         let uids: HashSet<u32> = sockets
             .iter()
-            .filter(|s| s.inode != 0 && !self.by_inode.contains_key(&s.inode) && !self.negative.contains(&s.inode))
+            .filter(|s| {
+                s.inode != 0
+                    && !self.by_inode.contains_key(&s.inode)
+                    && !self.negative.contains(&s.inode)
+            })
             .map(|s| s.uid)
             .collect();
         if uids.is_empty() {
@@ -207,7 +244,11 @@ impl Owners {
     /// Re-reads one pid's socket fds and updates the map.
     fn walk(&mut self, pid: u32, full: bool) {
         let Some(proc) = &self.proc else { return };
-        let old = self.pids.get_mut(&pid).map(|e| std::mem::take(&mut e.inodes)).unwrap_or_default();
+        let old = self
+            .pids
+            .get_mut(&pid)
+            .map(|e| std::mem::take(&mut e.inodes))
+            .unwrap_or_default();
         if !full {
             for inode in &old {
                 remove_pid(&mut self.by_inode, *inode, pid);
@@ -226,16 +267,22 @@ impl Owners {
             via_tasks = true;
             self.path.clear();
             let _ = write!(self.path, "{pid}/task");
-            if let Ok(tasks) = openat(proc, self.path.as_slice(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
-                if let Ok(mut dir) = Dir::read_from(&tasks) {
-                    let mut sub = Vec::with_capacity(32);
-                    while let Some(Ok(entry)) = dir.read() {
-                        let Some(tid) = parse_u32(entry.file_name().to_bytes()) else { continue };
-                        sub.clear();
-                        let _ = write!(sub, "{tid}/fd");
-                        let (_, n) = read_fd_dir(&tasks, &sub, &mut self.link, &mut inodes);
-                        self.stats.links_read += n;
-                    }
+            if let Ok(tasks) = openat(
+                proc,
+                self.path.as_slice(),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) && let Ok(mut dir) = Dir::read_from(&tasks)
+            {
+                let mut sub = Vec::with_capacity(32);
+                while let Some(Ok(entry)) = dir.read() {
+                    let Some(tid) = parse_u32(entry.file_name().to_bytes()) else {
+                        continue;
+                    };
+                    sub.clear();
+                    let _ = write!(sub, "{tid}/fd");
+                    let (_, n) = read_fd_dir(&tasks, &sub, &mut self.link, &mut inodes);
+                    self.stats.links_read += n;
                 }
             }
             inodes.sort_unstable();
@@ -272,12 +319,29 @@ fn remove_pid(by_inode: &mut HashMap<u64, Pids>, inode: u64, pid: u32) {
 }
 
 /// Reads the socket inodes of one fd directory. Returns (readable, entries seen).
-fn read_fd_dir(base: &OwnedFd, path: &[u8], link: &mut [MaybeUninit<u8>], out: &mut Vec<u64>) -> (bool, usize) {
-    let fd = match openat(base, path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+fn read_fd_dir(
+    base: &OwnedFd,
+    path: &[u8],
+    link: &mut [MaybeUninit<u8>],
+    out: &mut Vec<u64>,
+) -> (bool, usize) {
+    let fd = match openat(
+        base,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
         Ok(fd) => fd,
-        Err(e) => return (e != rustix::io::Errno::ACCESS && e != rustix::io::Errno::PERM, 0),
+        Err(e) => {
+            return (
+                e != rustix::io::Errno::ACCESS && e != rustix::io::Errno::PERM,
+                0,
+            );
+        }
     };
-    let Ok(mut dir) = Dir::read_from(&fd) else { return (true, 0) };
+    let Ok(mut dir) = Dir::read_from(&fd) else {
+        return (true, 0);
+    };
     let mut seen = 0;
     while let Some(Ok(entry)) = dir.read() {
         let name = entry.file_name();
@@ -286,10 +350,10 @@ fn read_fd_dir(base: &OwnedFd, path: &[u8], link: &mut [MaybeUninit<u8>], out: &
         }
         seen += 1;
         // A vanished fd (closed mid-walk) is simply skipped.
-        if let Ok((target, _)) = readlinkat_raw(&fd, name, &mut *link) {
-            if let Some(inode) = socket_inode(target) {
-                out.push(inode);
-            }
+        if let Ok((target, _)) = readlinkat_raw(&fd, name, &mut *link)
+            && let Some(inode) = socket_inode(target)
+        {
+            out.push(inode);
         }
     }
     (true, seen)
@@ -310,11 +374,18 @@ fn parse_u32(b: &[u8]) -> Option<u32> {
 
 /// True when the pid is a zombie leader with live threads (state Z, more than one thread).
 fn main_thread_gone(proc: &OwnedFd, pid: u32) -> bool {
-    let Ok(fd) = openat(proc, format!("{pid}/stat"), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else {
+    let Ok(fd) = openat(
+        proc,
+        format!("{pid}/stat"),
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
         return false;
     };
     let mut buf = [0u8; 1024];
-    let Ok(n) = rustix::io::read(&fd, &mut buf) else { return false };
+    let Ok(n) = rustix::io::read(&fd, &mut buf) else {
+        return false;
+    };
     super::procs::parse_stat(&buf[..n]).is_some_and(|st| st.state == 'Z' && st.threads > 1)
 }
 
@@ -335,7 +406,13 @@ mod tests {
     #[test]
     fn missing_proc_leaves_owners_unknown() {
         let mut o = Owners::with_root("/nonexistent-proc", DEFAULT_RESYNC);
-        let mut socks = vec![crate::model::diff::tests::sock(80, 0, 7, crate::model::State::Listen, 0)];
+        let mut socks = vec![crate::model::diff::tests::sock(
+            80,
+            0,
+            7,
+            crate::model::State::Listen,
+            0,
+        )];
         o.update(&mut socks);
         assert!(socks[0].owners.is_empty());
         assert_ne!(socks[0].owner_status, OwnerStatus::Known);

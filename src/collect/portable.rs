@@ -20,7 +20,9 @@ pub struct PortableCollector {
 
 impl PortableCollector {
     pub fn new() -> Result<Self> {
-        Ok(PortableCollector { procs: Procs::new()? })
+        Ok(PortableCollector {
+            procs: Procs::new()?,
+        })
     }
 }
 
@@ -57,7 +59,10 @@ impl Collector for PortableCollector {
         let proto = ProtocolFlags::TCP | ProtocolFlags::UDP;
         let with_pids = pids_available();
         let infos: Vec<netstat2::SocketInfo> = if with_pids {
-            netstat2::iterate_sockets_info(af, proto).map_err(|e| Error::Portable(e.to_string()))?.filter_map(|r| r.ok()).collect()
+            netstat2::iterate_sockets_info(af, proto)
+                .map_err(|e| Error::Portable(e.to_string()))?
+                .filter_map(|r| r.ok())
+                .collect()
         } else {
             netstat2::iterate_sockets_info_without_pids(af, proto)
                 .map_err(|e| Error::Portable(e.to_string()))?
@@ -84,12 +89,22 @@ impl Collector for PortableCollector {
                 }
                 ProtocolSocketInfo::Udp(u) => {
                     let v6 = u.local_addr.is_ipv6();
-                    let any = if v6 { IpAddr::V6(Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
+                    let any = if v6 {
+                        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                    } else {
+                        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                    };
                     // netstat2 drops UDP peers: a connected UDP socket looks unconnected here.
-                    (Proto::new(false, v6), SocketAddr::new(unmap(u.local_addr), u.local_port), SocketAddr::new(any, 0), State::Unconn)
+                    (
+                        Proto::new(false, v6),
+                        SocketAddr::new(unmap(u.local_addr), u.local_port),
+                        SocketAddr::new(any, 0),
+                        State::Unconn,
+                    )
                 }
             };
-            let socket_listens = state == State::Listen || (state == State::Unconn && !proto.is_tcp());
+            let socket_listens =
+                state == State::Listen || (state == State::Unconn && !proto.is_tcp());
             if scope == Scope::Listeners && !socket_listens {
                 continue;
             }
@@ -127,7 +142,11 @@ impl Collector for PortableCollector {
             sockets,
             processes: Default::default(),
             users: Default::default(),
-            visibility: Visibility { euid, unreadable_pids: 0, hidden_sockets: 0 },
+            visibility: Visibility {
+                euid,
+                unreadable_pids: 0,
+                hidden_sockets: 0,
+            },
         };
         fill_details(&mut snap, &mut self.procs);
         Ok(snap)

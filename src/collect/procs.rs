@@ -129,7 +129,8 @@ impl Procs {
                 .with_cmd(UpdateKind::Always)
                 .with_exe(UpdateKind::Always)
                 .with_user(UpdateKind::Always);
-            self.sys.refresh_processes_specifics(ProcessesToUpdate::Some(&ids), true, kind);
+            self.sys
+                .refresh_processes_specifics(ProcessesToUpdate::Some(&ids), true, kind);
             for (pid, stat) in fresh {
                 if let Some(p) = self.read_one(pid, stat) {
                     out.insert(pid, p);
@@ -143,12 +144,33 @@ impl Procs {
     fn read_one(&mut self, pid: u32, stat: Option<Stat>) -> Option<Process> {
         let p = self.sys.process(Pid::from_u32(pid))?;
         let uid = p.user_id().map(|u| **u);
-        let cmdline: Vec<String> = p.cmd().iter().take(MAX_ARGS).map(|a| sanitize(&a.to_string_lossy())).collect();
+        let cmdline: Vec<String> = p
+            .cmd()
+            .iter()
+            .take(MAX_ARGS)
+            .map(|a| sanitize(&a.to_string_lossy()))
+            .collect();
         let (state, ppid, threads, start_ticks, kernel_thread) = match stat {
-            Some(st) => (st.state, Some(st.ppid).filter(|&v| v != 0), st.threads, st.start_ticks, st.kernel_thread),
-            None => (status_letter(p.status()), p.parent().map(|p| p.as_u32()), 1, 0, false),
+            Some(st) => (
+                st.state,
+                Some(st.ppid).filter(|&v| v != 0),
+                st.threads,
+                st.start_ticks,
+                st.kernel_thread,
+            ),
+            None => (
+                status_letter(p.status()),
+                p.parent().map(|p| p.as_u32()),
+                1,
+                0,
+                false,
+            ),
         };
-        let start_time = if p.start_time() > 0 { p.start_time() } else { self.boot_time };
+        let start_time = if p.start_time() > 0 {
+            p.start_time()
+        } else {
+            self.boot_time
+        };
         let process = Process {
             pid,
             ppid,
@@ -177,7 +199,9 @@ impl Procs {
             self.users.refresh();
             self.users_read = Some(Instant::now());
         }
-        self.users.get_user_by_id(&id).map(|u| sanitize_capped(u.name(), 64))
+        self.users
+            .get_user_by_id(&id)
+            .map(|u| sanitize_capped(u.name(), 64))
     }
 }
 
@@ -204,7 +228,16 @@ mod tests {
     fn stat_parsing_survives_odd_names() {
         let line = b"4242 (evil) name\n) (x) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 3 0 987654 1000 10 18446744073709551615";
         let st = parse_stat(line).unwrap();
-        assert_eq!(st, Stat { state: 'S', ppid: 1, threads: 3, start_ticks: 987654, kernel_thread: false });
+        assert_eq!(
+            st,
+            Stat {
+                state: 'S',
+                ppid: 1,
+                threads: 3,
+                start_ticks: 987654,
+                kernel_thread: false
+            }
+        );
         let kthread = b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0";
         assert!(parse_stat(kthread).unwrap().kernel_thread);
         assert_eq!(parse_stat(b"garbage"), None);
@@ -214,10 +247,24 @@ mod tests {
     #[test]
     fn container_ids_from_cgroup_paths() {
         let id = "a".repeat(64);
-        assert_eq!(container_id(&format!("0::/system.slice/docker-{id}.scope")), Some("a".repeat(12)));
-        assert_eq!(container_id(&format!("12:pids:/docker/{id}")), Some("a".repeat(12)));
-        assert_eq!(container_id(&format!("0::/kubepods/besteffort/pod1/cri-containerd-{id}.scope")), Some("a".repeat(12)));
-        assert_eq!(container_id("0::/user.slice/user-1000.slice/session-2.scope"), None);
+        assert_eq!(
+            container_id(&format!("0::/system.slice/docker-{id}.scope")),
+            Some("a".repeat(12))
+        );
+        assert_eq!(
+            container_id(&format!("12:pids:/docker/{id}")),
+            Some("a".repeat(12))
+        );
+        assert_eq!(
+            container_id(&format!(
+                "0::/kubepods/besteffort/pod1/cri-containerd-{id}.scope"
+            )),
+            Some("a".repeat(12))
+        );
+        assert_eq!(
+            container_id("0::/user.slice/user-1000.slice/session-2.scope"),
+            None
+        );
         assert_eq!(container_id(""), None);
     }
 

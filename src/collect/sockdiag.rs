@@ -49,10 +49,17 @@ impl SockDiag {
     pub fn open() -> Result<Self> {
         let mut sock = NlSocket::new(NETLINK_SOCK_DIAG).map_err(Error::NetlinkOpen)?;
         sock.bind_auto().map_err(Error::NetlinkOpen)?;
-        sock.connect(&NlAddr::new(0, 0)).map_err(Error::NetlinkOpen)?;
+        sock.connect(&NlAddr::new(0, 0))
+            .map_err(Error::NetlinkOpen)?;
         // A bigger receive buffer lets the kernel fill larger batches per recv.
         let _ = sock.set_rx_buf_sz(1 << 20);
-        Ok(SockDiag { sock, buf: Vec::with_capacity(RECV_BUF), req: Vec::with_capacity(80), seq: 0, legacy_tcp: true })
+        Ok(SockDiag {
+            sock,
+            buf: Vec::with_capacity(RECV_BUF),
+            req: Vec::with_capacity(80),
+            seq: 0,
+            legacy_tcp: true,
+        })
     }
 
     /// Appends every TCP and UDP socket in `scope` to `out`.
@@ -61,21 +68,48 @@ impl SockDiag {
         if self.legacy_tcp {
             match self.request(Request::LegacyTcp { states: tcp }, out) {
                 Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::InvalidInput || e.raw_os_error() == Some(95) => {
+                Err(e)
+                    if e.kind() == io::ErrorKind::InvalidInput || e.raw_os_error() == Some(95) =>
+                {
                     self.legacy_tcp = false;
                 }
-                Err(source) => return Err(Error::NetlinkDump { what: "tcp", source }),
+                Err(source) => {
+                    return Err(Error::NetlinkDump {
+                        what: "tcp",
+                        source,
+                    });
+                }
             }
         }
         if !self.legacy_tcp {
             for family in [AF_INET, AF_INET6] {
-                self.request(Request::ByFamily { family, protocol: 6, states: tcp }, out)
-                    .map_err(|source| Error::NetlinkDump { what: "tcp", source })?;
+                self.request(
+                    Request::ByFamily {
+                        family,
+                        protocol: 6,
+                        states: tcp,
+                    },
+                    out,
+                )
+                .map_err(|source| Error::NetlinkDump {
+                    what: "tcp",
+                    source,
+                })?;
             }
         }
         for family in [AF_INET, AF_INET6] {
-            self.request(Request::ByFamily { family, protocol: IPPROTO_UDP, states: udp }, out)
-                .map_err(|source| Error::NetlinkDump { what: "udp", source })?;
+            self.request(
+                Request::ByFamily {
+                    family,
+                    protocol: IPPROTO_UDP,
+                    states: udp,
+                },
+                out,
+            )
+            .map_err(|source| Error::NetlinkDump {
+                what: "udp",
+                source,
+            })?;
         }
         Ok(())
     }
@@ -97,7 +131,10 @@ impl SockDiag {
             self.buf.clear();
             let n = self.sock.recv(&mut self.buf, 0)?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "netlink socket closed"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "netlink socket closed",
+                ));
             }
             let mut off = 0;
             while off + NL_HDR <= self.buf.len() {
@@ -111,7 +148,11 @@ impl SockDiag {
                 match msg.message_type() {
                     NLMSG_DONE => {
                         let code = first_i32(msg.payload());
-                        return if code < 0 { Err(io::Error::from_raw_os_error(-code)) } else { Ok(()) };
+                        return if code < 0 {
+                            Err(io::Error::from_raw_os_error(-code))
+                        } else {
+                            Ok(())
+                        };
                     }
                     NLMSG_ERROR => {
                         let code = first_i32(msg.payload());
@@ -136,7 +177,8 @@ fn align(n: usize) -> usize {
 }
 
 fn first_i32(p: &[u8]) -> i32 {
-    p.get(..4).map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    p.get(..4)
+        .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 #[derive(Clone, Copy)]
@@ -144,12 +186,22 @@ enum Request {
     /// `struct inet_diag_req` (the compat layout), family left AF_UNSPEC.
     LegacyTcp { states: u32 },
     /// `struct inet_diag_req_v2`.
-    ByFamily { family: u8, protocol: u8, states: u32 },
+    ByFamily {
+        family: u8,
+        protocol: u8,
+        states: u32,
+    },
 }
 
 impl Request {
     fn is_udp(self) -> bool {
-        matches!(self, Request::ByFamily { protocol: IPPROTO_UDP, .. })
+        matches!(
+            self,
+            Request::ByFamily {
+                protocol: IPPROTO_UDP,
+                ..
+            }
+        )
     }
 
     fn encode(self, seq: u32, buf: &mut Vec<u8>) {
@@ -172,7 +224,11 @@ impl Request {
                 buf.extend_from_slice(&states.to_ne_bytes());
                 buf.extend_from_slice(&0u32.to_ne_bytes());
             }
-            Request::ByFamily { family, protocol, states } => {
+            Request::ByFamily {
+                family,
+                protocol,
+                states,
+            } => {
                 buf.extend_from_slice(&[family, protocol, 0, 0]);
                 buf.extend_from_slice(&states.to_ne_bytes());
                 buf.extend_from_slice(&[0; 48]);
@@ -225,7 +281,11 @@ fn parse_row(payload: &[u8], udp: bool) -> Option<Socket> {
         inode,
         cookie,
         owners: Pids::new(),
-        owner_status: if inode == 0 { OwnerStatus::Kernel } else { OwnerStatus::Unknown },
+        owner_status: if inode == 0 {
+            OwnerStatus::Kernel
+        } else {
+            OwnerStatus::Unknown
+        },
     })
 }
 
@@ -242,7 +302,12 @@ mod tests {
         assert_eq!(u16::from_ne_bytes([b[4], b[5]]), 18);
         assert_eq!(u32::from_ne_bytes([b[8], b[9], b[10], b[11]]), 7);
         assert_eq!(u32::from_ne_bytes([b[68], b[69], b[70], b[71]]), 1 << 10);
-        Request::ByFamily { family: AF_INET6, protocol: IPPROTO_UDP, states: 0x80 }.encode(1, &mut b);
+        Request::ByFamily {
+            family: AF_INET6,
+            protocol: IPPROTO_UDP,
+            states: 0x80,
+        }
+        .encode(1, &mut b);
         assert_eq!(b.len(), 72);
         assert_eq!((b[16], b[17]), (AF_INET6, IPPROTO_UDP));
         assert_eq!(u32::from_ne_bytes([b[20], b[21], b[22], b[23]]), 0x80);
@@ -259,6 +324,9 @@ mod tests {
         row[8..12].copy_from_slice(&[127, 0, 0, 1]);
         row[68..72].copy_from_slice(&42u32.to_ne_bytes());
         let s = parse_row(&row, false).unwrap();
-        assert_eq!((s.proto, s.state, s.local.to_string(), s.inode), (Proto::Tcp, State::Listen, "127.0.0.1:8080".into(), 42));
+        assert_eq!(
+            (s.proto, s.state, s.local.to_string(), s.inode),
+            (Proto::Tcp, State::Listen, "127.0.0.1:8080".into(), 42)
+        );
     }
 }

@@ -11,14 +11,26 @@ use std::io::{self, IsTerminal, Write};
 /// Runs `list`, writing to stdout.
 pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
     let query = query::parse(&args.query.join(" "))?;
-    let scope = if args.all { Scope::All } else { Scope::Listeners };
+    let scope = if args.all {
+        Scope::All
+    } else {
+        Scope::Listeners
+    };
     let mut collector = collect::open(kind)?;
     let snap = collector.snapshot(scope)?;
-    let mut rows: Vec<_> = snap.sockets.iter().filter(|s| query.matches(s, &snap)).collect();
+    let mut rows: Vec<_> = snap
+        .sockets
+        .iter()
+        .filter(|s| query.matches(s, &snap))
+        .collect();
     output::sort_rows(&mut rows);
 
     let stdout = io::stdout();
-    let width = if stdout.is_terminal() { terminal_width() } else { None };
+    let width = if stdout.is_terminal() {
+        terminal_width()
+    } else {
+        None
+    };
     let mut out = io::BufWriter::new(stdout.lock());
     let result = if args.json {
         serde_json::to_writer_pretty(&mut out, &output::json::document(&rows, &snap))

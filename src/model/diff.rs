@@ -1,7 +1,7 @@
 //! Diff of two snapshots by socket identity: what opened, closed, or changed.
 
-use super::socket::{Pids, Socket, SocketKey, State};
 use super::snapshot::Snapshot;
+use super::socket::{Pids, Socket, SocketKey, State};
 use std::collections::HashMap;
 
 /// What changed about one socket that exists in both snapshots.
@@ -52,13 +52,19 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
                 if o.state != s.state {
                     delta.changed.push(Change {
                         index,
-                        kind: ChangeKind::State { from: o.state, to: s.state },
+                        kind: ChangeKind::State {
+                            from: o.state,
+                            to: s.state,
+                        },
                     });
                 }
                 if o.owners != s.owners {
                     delta.changed.push(Change {
                         index,
-                        kind: ChangeKind::Owners { from: o.owners.clone(), to: s.owners.clone() },
+                        kind: ChangeKind::Owners {
+                            from: o.owners.clone(),
+                            to: s.owners.clone(),
+                        },
                     });
                 }
             }
@@ -66,7 +72,11 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
     }
     // What is left in `old` closed; keep prev's order so output is stable.
     if !old.is_empty() {
-        delta.closed = prev.iter().filter(|s| old.contains_key(&s.key())).cloned().collect();
+        delta.closed = prev
+            .iter()
+            .filter(|s| old.contains_key(&s.key()))
+            .cloned()
+            .collect();
     }
     delta
 }
@@ -92,8 +102,16 @@ pub(crate) mod tests {
             uid: 0,
             inode,
             cookie: 0,
-            owners: if owner == 0 { smallvec![] } else { smallvec![owner] },
-            owner_status: if owner == 0 { OwnerStatus::Kernel } else { OwnerStatus::Known },
+            owners: if owner == 0 {
+                smallvec![]
+            } else {
+                smallvec![owner]
+            },
+            owner_status: if owner == 0 {
+                OwnerStatus::Kernel
+            } else {
+                OwnerStatus::Known
+            },
         }
     }
 
@@ -116,26 +134,42 @@ pub(crate) mod tests {
         assert_eq!(
             d.changed,
             vec![
-                Change { index: 0, kind: ChangeKind::State { from: State::Estab, to: State::CloseWait } },
-                Change { index: 1, kind: ChangeKind::Owners { from: smallvec![11], to: smallvec![12] } },
+                Change {
+                    index: 0,
+                    kind: ChangeKind::State {
+                        from: State::Estab,
+                        to: State::CloseWait
+                    }
+                },
+                Change {
+                    index: 1,
+                    kind: ChangeKind::Owners {
+                        from: smallvec![11],
+                        to: smallvec![12]
+                    }
+                },
             ]
         );
     }
 
     #[test]
     fn same_port_new_inode_is_close_plus_open() {
-        let d = diff_sockets(&[sock(80, 0, 1, State::Listen, 10)], &[sock(80, 0, 2, State::Listen, 10)]);
+        let d = diff_sockets(
+            &[sock(80, 0, 1, State::Listen, 10)],
+            &[sock(80, 0, 2, State::Listen, 10)],
+        );
         assert_eq!((d.opened.len(), d.closed.len(), d.changed.len()), (1, 1, 0));
     }
 
     fn arb_sockets() -> impl Strategy<Value = Vec<Socket>> {
-        proptest::collection::vec((1u16..40, 0u16..4, 0u64..30, 0usize..11, 0u32..4), 0..60).prop_map(|v| {
-            let mut seen = HashSet::new();
-            v.into_iter()
-                .map(|(p, r, i, st, o)| sock(p, r, i, State::ALL[st], o))
-                .filter(|s| seen.insert(s.key()))
-                .collect()
-        })
+        proptest::collection::vec((1u16..40, 0u16..4, 0u64..30, 0usize..11, 0u32..4), 0..60)
+            .prop_map(|v| {
+                let mut seen = HashSet::new();
+                v.into_iter()
+                    .map(|(p, r, i, st, o)| sock(p, r, i, State::ALL[st], o))
+                    .filter(|s| seen.insert(s.key()))
+                    .collect()
+            })
     }
 
     proptest! {

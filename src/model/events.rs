@@ -1,8 +1,8 @@
 //! The event log: every opened, closed and changed socket, in a bounded ring.
 
 use super::diff::{ChangeKind, Delta};
-use super::socket::{Pids, SocketKey, State};
 use super::snapshot::Snapshot;
+use super::socket::{Pids, SocketKey, State};
 use std::collections::VecDeque;
 use std::time::SystemTime;
 
@@ -55,7 +55,11 @@ impl Default for EventLog {
 impl EventLog {
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        EventLog { ring: VecDeque::with_capacity(capacity.min(1024)), capacity, dropped: 0 }
+        EventLog {
+            ring: VecDeque::with_capacity(capacity.min(1024)),
+            capacity,
+            dropped: 0,
+        }
     }
 
     pub fn push(&mut self, e: Event) {
@@ -82,7 +86,13 @@ impl EventLog {
         }
         for &i in &delta.opened {
             let s = &next.sockets[i];
-            self.push(Event { at, kind: EventKind::Opened, socket: s.key(), state: s.state, owners: s.owners.clone() });
+            self.push(Event {
+                at,
+                kind: EventKind::Opened,
+                socket: s.key(),
+                state: s.state,
+                owners: s.owners.clone(),
+            });
         }
         for c in &delta.changed {
             let s = &next.sockets[c.index];
@@ -90,7 +100,13 @@ impl EventLog {
                 ChangeKind::State { from, .. } => EventKind::StateChanged { from: *from },
                 ChangeKind::Owners { from, .. } => EventKind::OwnerChanged { from: from.clone() },
             };
-            self.push(Event { at, kind, socket: s.key(), state: s.state, owners: s.owners.clone() });
+            self.push(Event {
+                at,
+                kind,
+                socket: s.key(),
+                state: s.state,
+                owners: s.owners.clone(),
+            });
         }
         (self.ring.len() as u64 + self.dropped - before) as usize
     }
@@ -127,7 +143,10 @@ mod tests {
             log.push(Event {
                 at: SystemTime::UNIX_EPOCH,
                 kind: EventKind::Opened,
-                socket: SocketKey { inode: i, ..s.key() },
+                socket: SocketKey {
+                    inode: i,
+                    ..s.key()
+                },
                 state: State::Listen,
                 owners: Pids::new(),
             });
@@ -141,9 +160,15 @@ mod tests {
     #[test]
     fn records_a_delta() {
         let mut a = Snapshot::empty(Scope::All);
-        a.sockets = vec![sock(80, 0, 1, State::Listen, 1), sock(81, 9, 2, State::Estab, 1)];
+        a.sockets = vec![
+            sock(80, 0, 1, State::Listen, 1),
+            sock(81, 9, 2, State::Estab, 1),
+        ];
         let mut b = Snapshot::empty(Scope::All);
-        b.sockets = vec![sock(81, 9, 2, State::CloseWait, 1), sock(82, 0, 3, State::Listen, 2)];
+        b.sockets = vec![
+            sock(81, 9, 2, State::CloseWait, 1),
+            sock(82, 0, 3, State::Listen, 2),
+        ];
         let mut log = EventLog::default();
         assert_eq!(log.record(&diff(&a, &b), &b), 3);
         let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();

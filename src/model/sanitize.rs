@@ -95,7 +95,10 @@ mod tests {
 
     #[test]
     fn keeps_ordinary_text() {
-        assert_eq!(sanitize("node server.js --port=3000"), "node server.js --port=3000");
+        assert_eq!(
+            sanitize("node server.js --port=3000"),
+            "node server.js --port=3000"
+        );
         assert_eq!(sanitize("café ünïcødé 端口"), "café ünïcødé 端口");
     }
 

@@ -161,7 +161,12 @@ impl fmt::Display for Timer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.expires_ms;
         let text = if ms >= 1000 {
-            format!("{}({}.{}s)", self.kind.as_str(), ms / 1000, (ms % 1000) / 100)
+            format!(
+                "{}({}.{}s)",
+                self.kind.as_str(),
+                ms / 1000,
+                (ms % 1000) / 100
+            )
         } else {
             format!("{}({}ms)", self.kind.as_str(), ms)
         };
@@ -314,7 +319,11 @@ mod tests {
 
     #[test]
     fn timers_show_seconds() {
-        let t = Timer { kind: TimerKind::TimeWait, expires_ms: 59_800, retrans: 0 };
+        let t = Timer {
+            kind: TimerKind::TimeWait,
+            expires_ms: 59_800,
+            retrans: 0,
+        };
         assert_eq!(t.to_string(), "timewait(59.8s)");
     }
 }

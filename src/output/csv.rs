@@ -6,18 +6,38 @@ use crate::model::{Snapshot, Socket};
 use std::io::Write;
 
 pub const HEADER: [&str; 16] = [
-    "proto", "state", "recv_q", "send_q", "local_addr", "local_port", "peer_addr", "peer_port", "timer", "timer_ms",
-    "uid", "user", "inode", "owner_status", "owners", "command",
+    "proto",
+    "state",
+    "recv_q",
+    "send_q",
+    "local_addr",
+    "local_port",
+    "peer_addr",
+    "peer_port",
+    "timer",
+    "timer_ms",
+    "uid",
+    "user",
+    "inode",
+    "owner_status",
+    "owners",
+    "command",
 ];
 
 pub fn write(out: impl Write, rows: &[&Socket], snap: &Snapshot) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER)?;
     for s in rows {
-        let command = s.owners.first().and_then(|p| snap.processes.get(p)).map(|p| p.command()).unwrap_or_default();
+        let command = s
+            .owners
+            .first()
+            .and_then(|p| snap.processes.get(p))
+            .map(|p| p.command())
+            .unwrap_or_default();
         let ip = |a: &std::net::SocketAddr| {
             let e = Endpoint(a).to_string();
-            e.rsplit_once(':').map_or(e.clone(), |(h, _)| h.trim_matches(['[', ']']).to_owned())
+            e.rsplit_once(':')
+                .map_or(e.clone(), |(h, _)| h.trim_matches(['[', ']']).to_owned())
         };
         w.write_record([
             s.proto.as_str(),

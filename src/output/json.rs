@@ -44,13 +44,19 @@ pub struct SocketDoc<'a> {
 }
 
 fn endpoint(a: &std::net::SocketAddr) -> Endpoint {
-    Endpoint { addr: a.ip().to_string(), port: a.port() }
+    Endpoint {
+        addr: a.ip().to_string(),
+        port: a.port(),
+    }
 }
 
 pub fn document<'a>(rows: &[&'a Socket], snap: &'a Snapshot) -> ListDoc<'a> {
     ListDoc {
         version: VERSION,
-        taken_at_ms: snap.taken_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        taken_at_ms: snap
+            .taken_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
         collector: snap.collector,
         scope: match snap.scope {
             crate::model::Scope::Listeners => "listeners",

@@ -11,7 +11,13 @@ use std::fmt::Write as _;
 /// Stable row order for one-shot output: by local port, then protocol and addresses.
 pub fn sort_rows(rows: &mut [&Socket]) {
     rows.sort_by(|a, b| {
-        (a.local.port(), a.proto, a.local.ip(), a.remote, a.inode).cmp(&(b.local.port(), b.proto, b.local.ip(), b.remote, b.inode))
+        (a.local.port(), a.proto, a.local.ip(), a.remote, a.inode).cmp(&(
+            b.local.port(),
+            b.proto,
+            b.local.ip(),
+            b.remote,
+            b.inode,
+        ))
     });
 }
 
@@ -40,5 +46,6 @@ pub fn owners_cell(s: &Socket, snap: &Snapshot) -> String {
 
 /// The socket's user: the name when known, else the uid.
 pub fn user_cell(s: &Socket, snap: &Snapshot) -> String {
-    snap.user_name(s.uid).map_or_else(|| s.uid.to_string(), str::to_owned)
+    snap.user_name(s.uid)
+        .map_or_else(|| s.uid.to_string(), str::to_owned)
 }

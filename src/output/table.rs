@@ -5,14 +5,23 @@ use crate::model::socket::Endpoint;
 use crate::model::{Snapshot, Socket};
 use std::io::{self, Write};
 
-const HEADERS: [&str; 11] =
-    ["PROTO", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "TIMER", "USER", "INODE", "PROCESS", "COMMAND"];
+const HEADERS: [&str; 11] = [
+    "PROTO", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "TIMER", "USER", "INODE", "PROCESS",
+    "COMMAND",
+];
 /// Numeric columns are right-aligned.
-const RIGHT: [bool; 11] = [false, false, true, true, false, false, false, false, true, false, false];
+const RIGHT: [bool; 11] = [
+    false, false, true, true, false, false, false, false, true, false, false,
+];
 
 /// Writes the table. `width` caps each line (a terminal's width); `None` never cuts, as
 /// when output goes to a pipe or file.
-pub fn write(out: &mut impl Write, rows: &[&Socket], snap: &Snapshot, width: Option<usize>) -> io::Result<()> {
+pub fn write(
+    out: &mut impl Write,
+    rows: &[&Socket],
+    snap: &Snapshot,
+    width: Option<usize>,
+) -> io::Result<()> {
     let cells: Vec<[String; 11]> = rows.iter().map(|s| row(s, snap)).collect();
     let mut widths = HEADERS.map(str::len);
     for r in &cells {
@@ -54,7 +63,12 @@ pub fn write(out: &mut impl Write, rows: &[&Socket], snap: &Snapshot, width: Opt
 }
 
 fn row(s: &Socket, snap: &Snapshot) -> [String; 11] {
-    let command = s.owners.first().and_then(|p| snap.processes.get(p)).map(|p| p.command()).unwrap_or_default();
+    let command = s
+        .owners
+        .first()
+        .and_then(|p| snap.processes.get(p))
+        .map(|p| p.command())
+        .unwrap_or_default();
     [
         s.proto.as_str().to_owned(),
         s.state.as_str().to_owned(),

@@ -67,7 +67,9 @@ impl Query {
 
     /// Matches a socket whose diagnosis `flags` have been computed by the caller.
     pub fn matches_with_flags(&self, s: &Socket, snap: &Snapshot, flags: Flags) -> bool {
-        self.terms.iter().all(|t| t.test.matches(s, snap, flags) != t.negated)
+        self.terms
+            .iter()
+            .all(|t| t.test.matches(s, snap, flags) != t.negated)
     }
 }
 
@@ -79,7 +81,9 @@ impl Test {
                 match side {
                     PortSide::Local => hit(s.local.port()),
                     PortSide::Remote => s.remote.port() != 0 && hit(s.remote.port()),
-                    PortSide::Either => hit(s.local.port()) || (s.remote.port() != 0 && hit(s.remote.port())),
+                    PortSide::Either => {
+                        hit(s.local.port()) || (s.remote.port() != 0 && hit(s.remote.port()))
+                    }
                 }
             }
             Test::State(states) => states.contains(&s.state),
@@ -89,7 +93,9 @@ impl Test {
             Test::Pid(pids) => s.owners.iter().any(|p| pids.contains(p)),
             Test::Proc(needle) => snap.owners_of(s).any(|p| contains_ci(&p.name, needle)),
             Test::User(user) => {
-                let is = |uid: u32| uid.to_string() == *user || snap.user_name(uid).is_some_and(|n| n == user);
+                let is = |uid: u32| {
+                    uid.to_string() == *user || snap.user_name(uid).is_some_and(|n| n == user)
+                };
                 is(s.uid) || snap.owners_of(s).any(|p| p.uid.is_some_and(is))
             }
             Test::Flag(f) => flags.contains(*f),
@@ -98,7 +104,14 @@ impl Test {
                     contains_ci(&p.name, needle) || p.cmdline.iter().any(|a| contains_ci(a, needle))
                 }) || {
                     let mut buf = String::with_capacity(48);
-                    let _ = write!(buf, "{} {} {} {}", Endpoint(&s.local), Endpoint(&s.remote), s.local, s.remote);
+                    let _ = write!(
+                        buf,
+                        "{} {} {} {}",
+                        Endpoint(&s.local),
+                        Endpoint(&s.remote),
+                        s.local,
+                        s.remote
+                    );
                     contains_ci(&buf, needle)
                 }
             }

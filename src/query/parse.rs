@@ -15,7 +15,11 @@ pub struct QueryError {
 
 impl fmt::Display for QueryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "bad filter term `{}` at column {}: {}", self.term, self.column, self.reason)
+        write!(
+            f,
+            "bad filter term `{}` at column {}: {}",
+            self.term, self.column, self.reason
+        )
     }
 }
 
@@ -42,7 +46,11 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
         }
         let word = &input[start..end];
         let column = input[..start].chars().count() + 1;
-        let err = |reason: String| QueryError { column, term: word.to_owned(), reason };
+        let err = |reason: String| QueryError {
+            column,
+            term: word.to_owned(),
+            reason,
+        };
         terms.push(parse_term(word).map_err(err)?);
     }
     Ok(Query { terms })
@@ -56,20 +64,24 @@ fn parse_term(word: &str) -> Result<Term, String> {
     if body.is_empty() {
         return Err("`!` must be followed by a term, e.g. `!state:tw`".into());
     }
-    Ok(Term { negated, test: parse_test(body)? })
+    Ok(Term {
+        negated,
+        test: parse_test(body)?,
+    })
 }
 
 fn parse_test(body: &str) -> Result<Test, String> {
     // `:3000` is short for `port:3000`.
-    if let Some(rest) = body.strip_prefix(':') {
-        if rest.starts_with(|c: char| c.is_ascii_digit()) {
-            return Ok(Test::Port(PortSide::Either, ports(rest)?));
-        }
+    if let Some(rest) = body.strip_prefix(':')
+        && rest.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return Ok(Test::Port(PortSide::Either, ports(rest)?));
     }
-    if let Some((key, value)) = body.split_once(':') {
-        if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphabetic()) {
-            return keyed(&key.to_ascii_lowercase(), value);
-        }
+    if let Some((key, value)) = body.split_once(':')
+        && !key.is_empty()
+        && key.chars().all(|c| c.is_ascii_alphabetic())
+    {
+        return keyed(&key.to_ascii_lowercase(), value);
     }
     Ok(match body.to_ascii_lowercase().as_str() {
         "tcp" => Test::Proto(vec![Proto::Tcp, Proto::Tcp6]),
@@ -92,11 +104,17 @@ fn keyed(key: &str, value: &str) -> Result<Test, String> {
         "rport" | "dport" => Test::Port(PortSide::Remote, ports(value)?),
         "state" => Test::State(list(value, states)?.into_iter().flatten().collect()),
         "proto" => Test::Proto(list(value, protos)?.into_iter().flatten().collect()),
-        "pid" => Test::Pid(list(value, |v| v.parse::<u32>().map_err(|_| format!("pid must be a number, not `{v}`")))?),
+        "pid" => Test::Pid(list(value, |v| {
+            v.parse::<u32>()
+                .map_err(|_| format!("pid must be a number, not `{v}`"))
+        })?),
         "proc" => Test::Proc(value.to_lowercase()),
         "user" => Test::User(value.to_owned()),
         "flag" => Test::Flag(Flag::parse(value).ok_or_else(|| {
-            let names: Vec<String> = Flag::ALL.iter().map(|f| f.as_str().to_lowercase()).collect();
+            let names: Vec<String> = Flag::ALL
+                .iter()
+                .map(|f| f.as_str().to_lowercase())
+                .collect();
             format!("unknown flag `{value}` (one of: {})", names.join(", "))
         })?),
         _ => return Err(format!("unknown key `{key}` (keys: {KEYS})")),
@@ -106,14 +124,21 @@ fn keyed(key: &str, value: &str) -> Result<Test, String> {
 fn list<T>(value: &str, one: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
     value
         .split(',')
-        .map(|v| if v.is_empty() { Err("empty item in list".to_owned()) } else { one(v) })
+        .map(|v| {
+            if v.is_empty() {
+                Err("empty item in list".to_owned())
+            } else {
+                one(v)
+            }
+        })
         .collect()
 }
 
 fn ports(value: &str) -> Result<Vec<RangeInclusive<u16>>, String> {
     list(value, |v| {
         let port = |p: &str| {
-            p.parse::<u16>().map_err(|_| format!("`{p}` is not a port number (0-65535)"))
+            p.parse::<u16>()
+                .map_err(|_| format!("`{p}` is not a port number (0-65535)"))
         };
         match v.split_once('-') {
             Some((a, b)) => {
@@ -142,7 +167,10 @@ fn states(v: &str) -> Result<Vec<State>, String> {
         "closing" => State::Closing,
         "unconn" | "close" | "closed" => State::Unconn,
         "connected" => {
-            return Ok(State::ALL.into_iter().filter(|s| !matches!(s, State::Listen | State::Unconn)).collect());
+            return Ok(State::ALL
+                .into_iter()
+                .filter(|s| !matches!(s, State::Listen | State::Unconn))
+                .collect());
         }
         _ => {
             return Err(format!(
@@ -161,6 +189,10 @@ fn protos(v: &str) -> Result<Vec<Proto>, String> {
         "udp4" => vec![Proto::Udp],
         "tcp6" => vec![Proto::Tcp6],
         "udp6" => vec![Proto::Udp6],
-        _ => return Err(format!("unknown protocol `{v}` (tcp, udp, tcp4, tcp6, udp4, udp6)")),
+        _ => {
+            return Err(format!(
+                "unknown protocol `{v}` (tcp, udp, tcp4, tcp6, udp4, udp6)"
+            ));
+        }
     })
 }

@@ -112,8 +112,14 @@ fn errors_name_the_term_and_column() {
 
 #[test]
 fn addresses_are_words_not_keys() {
-    assert_eq!(parse("::1").unwrap().terms()[0].test, Test::Word("::1".into()));
-    assert_eq!(parse("[::1]:80").unwrap().terms()[0].test, Test::Word("[::1]:80".into()));
+    assert_eq!(
+        parse("::1").unwrap().terms()[0].test,
+        Test::Word("::1".into())
+    );
+    assert_eq!(
+        parse("[::1]:80").unwrap().terms()[0].test,
+        Test::Word("[::1]:80".into())
+    );
     assert!(parse("").unwrap().is_empty());
     assert!(parse("   ").unwrap().is_empty());
 }
