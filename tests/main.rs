@@ -1,1 +1,11 @@
+//! Integration tests: one binary, a module per area. Real sockets on loopback, real child
+//! processes the tests start themselves, the real `sockscope` binary.
 
+// A panic in a test is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod cli_list;
+mod collect;
+mod owners;

@@ -175,7 +175,7 @@ impl fmt::Display for Timer {
 }
 
 /// Why a row has no owning process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OwnerStatus {
     /// At least one owning pid is known.

@@ -1,0 +1,166 @@
+//! `sockscope list` as a user runs it: the real binary, piped output.
+
+use crate::support::*;
+use std::process::{Command, Output};
+
+fn list(args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("list")
+        .args(args)
+        .output()
+        .expect("run sockscope")
+}
+
+#[test]
+fn plain_table_shows_our_listener() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let out = list(&[&format!(":{port}")]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("PROTO") && header.contains("PROCESS"),
+        "{header}"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    assert!(rows[0].contains(&format!("127.0.0.1:{port}")));
+    assert!(rows[0].contains("LISTEN"));
+    assert!(
+        rows[0].contains(&format!("{}/", std::process::id())),
+        "{}",
+        rows[0]
+    );
+}
+
+#[test]
+fn json_has_version_and_owner_objects() {
+    let l = std::net::TcpListener::bind("[::1]:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let out = list(&["--json", &format!("lport:{port}")]);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["scope"], "listeners");
+    let s = &doc["sockets"][0];
+    assert_eq!(s["proto"], "tcp6");
+    assert_eq!(s["state"], "LISTEN");
+    assert_eq!(s["local"]["addr"], "::1");
+    assert_eq!(s["local"]["port"], port);
+    assert_eq!(s["owner_status"], "known");
+    let owner = &s["owners"][0];
+    assert_eq!(owner["pid"], std::process::id());
+    assert!(owner["cmdline"].is_array());
+    assert!(owner["start_ticks"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn csv_has_a_header_and_quoted_rows() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let out = list(&["--csv", "--all", &format!("port:{port}")]);
+    assert!(out.status.success());
+    let mut r = csv::Reader::from_reader(out.stdout.as_slice());
+    let headers = r.headers().unwrap().clone();
+    assert_eq!(&headers[0], "proto");
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][1], "LISTEN");
+    assert_eq!(&rows[0][5], port.to_string().as_str());
+}
+
+#[test]
+fn bad_query_is_one_line_and_exit_2() {
+    let out = list(&["port:abc"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("port:abc") && err.contains("column 1"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bare_sockscope_points_to_list_when_not_a_tty() {
+    let out = Command::new(bin()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sockscope list"));
+}
+
+/// A child whose argv[0] and comm carry terminal escapes and a bidi override: plain output
+/// must show them escaped, never raw.
+#[test]
+fn hostile_process_names_never_reach_the_terminal_raw() {
+    let script = format!(
+        r#"{PY_LISTEN}
+import ctypes
+ctypes.CDLL(None).prctl(15, b"ev\x1b[31mil\x07", 0, 0, 0)
+s = listen()
+print(s.getsockname()[1])
+sys.stdin.read()
+"#
+    );
+    // exec -a sets argv[0] to ESC ] 0 ; x BEL, U+202E. It needs the real interpreter, not
+    // a wrapper script (pyenv shims exec python again with their own argv[0]).
+    let py = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    let py = String::from_utf8(py.stdout).unwrap().trim().to_owned();
+    let mut cmd = Command::new("bash");
+    cmd.args([
+        "-c",
+        "exec -a $'\\x1b]0;x\\x07\\u202eevil' \"$1\" -u -c \"$0\"",
+        &script,
+        &py,
+    ]);
+    let mut kid = Kid::spawn(cmd);
+    let port: u16 = kid.line().parse().unwrap();
+    for args in [
+        vec![format!(":{port}")],
+        vec!["--json".into(), format!(":{port}")],
+        vec!["--csv".into(), format!(":{port}")],
+    ] {
+        let out = Command::new(bin())
+            .arg("list")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(&port.to_string()), "{text}");
+        assert!(
+            !text.contains('\x1b') && !text.contains('\x07') && !text.contains('\u{202e}'),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("\\e") || text.contains("\\\\e"),
+            "escape shown visibly: {text}"
+        );
+        assert!(
+            text.contains("u{202e}"),
+            "bidi override shown visibly: {text}"
+        );
+    }
+}
+
+#[test]
+fn listeners_by_default_everything_with_all() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let _c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let count = |args: &[&str]| {
+        let out = list(args);
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().lines().count() - 1
+    };
+    let q = format!("port:{port}");
+    assert_eq!(count(&[&q]), 1);
+    // listener + client end + server end (accepted by the kernel, in the accept queue)
+    assert_eq!(count(&["--all", &q]), 3);
+    assert_eq!(count(&["--all", &q, "!state:listen"]), 2);
+}

@@ -1,0 +1,112 @@
+//! The incremental owner map: it must stay right while processes change their sockets
+//! between snapshots, and tell hidden owners from kernel-owned rows.
+
+use crate::support::*;
+use sockscope::collect::Collector;
+use sockscope::model::{OwnerStatus, Scope};
+
+/// A process closes one listener and opens another, so its fd count does not change:
+/// the owner of the new socket must still be found on the next snapshot.
+#[test]
+fn swapped_socket_with_same_fd_count_is_found() {
+    let script = format!(
+        "{PY_LISTEN}\na = listen()\nprint(a.getsockname()[1])\nsys.stdin.readline()\na.close()\nb = listen()\nprint(b.getsockname()[1])\nsys.stdin.read()"
+    );
+    let mut kid = Kid::python(&script, &[]);
+    let first: u16 = kid.line().parse().unwrap();
+    let mut c = collector();
+    let (snap, i) = snapshot_until(&mut c, Scope::Listeners, "first listener", |s, _| {
+        s.local.port() == first
+    });
+    assert_eq!(snap.sockets[i].owners.as_slice(), &[kid.pid()]);
+    kid.send("swap");
+    let second: u16 = kid.line().parse().unwrap();
+    let (snap, i) = snapshot_until(&mut c, Scope::Listeners, "second listener", |s, _| {
+        s.local.port() == second
+    });
+    assert_eq!(
+        snap.sockets[i].owners.as_slice(),
+        &[kid.pid()],
+        "owner of the swapped-in socket"
+    );
+    assert!(!snap.sockets.iter().any(|s| s.local.port() == first));
+}
+
+/// A new process appears with a listener: found on the very next snapshot, not at the
+/// next full resync.
+#[test]
+fn new_process_is_found_on_the_next_snapshot() {
+    let mut c = collector();
+    c.snapshot(Scope::Listeners).unwrap();
+    let mut kid = Kid::python(
+        &format!("{PY_LISTEN}\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.read()"),
+        &[],
+    );
+    let port: u16 = kid.line().parse().unwrap();
+    let snap = c.snapshot(Scope::Listeners).unwrap();
+    let s = snap
+        .sockets
+        .iter()
+        .find(|s| s.local.port() == port)
+        .expect("row");
+    assert_eq!(s.owners.as_slice(), &[kid.pid()]);
+    // And the owner leaves with the process.
+    let pid = kid.pid();
+    drop(kid);
+    let snap = wait_for("row gone", || {
+        let snap = c.snapshot(Scope::Listeners).unwrap();
+        (!snap.sockets.iter().any(|s| s.local.port() == port)).then_some(snap)
+    });
+    assert!(!snap.processes.contains_key(&pid));
+}
+
+/// As `nobody`, a listener owned by root (this test process) is listed with its owner
+/// `hidden`, and the run succeeds.
+#[test]
+fn unprivileged_user_sees_hidden_owner() {
+    if !is_root() {
+        eprintln!("skipped: needs root to switch to nobody");
+        return;
+    }
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    // Copy the binary where `nobody` can surely execute it.
+    let dir = std::env::temp_dir().join(format!("sockscope-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("sockscope");
+    std::fs::copy(bin(), &exe).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(&exe)
+        .args(["list", "--json", &format!("lport:{port}")])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = doc["sockets"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{doc}");
+    assert_eq!(rows[0]["owner_status"], "hidden");
+    assert_eq!(rows[0]["owners"].as_array().unwrap().len(), 0);
+    assert_eq!(rows[0]["user"], "root");
+    assert!(doc["hidden_sockets"].as_u64().unwrap() >= 1);
+    assert_eq!(doc["euid"], 65534);
+    drop(l);
+}
+
+#[test]
+fn kernel_rows_are_not_hidden() {
+    let mut c = collector();
+    let snap = c.snapshot(Scope::All).unwrap();
+    for s in &snap.sockets {
+        assert_eq!(s.inode == 0, s.owner_status == OwnerStatus::Kernel, "{s:?}");
+    }
+}
