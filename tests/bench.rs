@@ -1,1 +1,285 @@
-fn main() {}
+//! Snapshot benchmark: `cargo bench --bench snapshot [-- --connections 1000,10000 --polls 15]`.
+//!
+//! Starts its own bounded loopback load — N established connections spread over child
+//! processes (at most 4,000 per child, so RLIMIT_NOFILE holds), every socket set to
+//! `SO_LINGER {1, 0}` so closing sends RST and leaves no TIME-WAIT — and then measures, in
+//! the same run, the median of several polls after warm-up of:
+//! - sockscope's steady-state snapshot (one collector reused across polls, as in the TUI),
+//!   of every socket and of listeners only;
+//! - sockscope's cold one-shot (`sockscope list --all` as a process), with its peak RSS;
+//! - `netstat2::get_sockets_info` plus a full sysinfo process refresh;
+//! - `ss -tanp` as a process, with its peak RSS.
+//!
+//! Prints times, ratios against `ss`, and peak RSS. It is not a test: nothing here fails
+//! on a slow run.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use sockscope::collect::Collector;
+use sockscope::collect::linux::SockDiagCollector;
+use sockscope::model::Scope;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PER_CHILD: usize = 4000;
+const CHILD_ENV: &str = "SOCKSCOPE_BENCH_CHILD";
+
+fn main() {
+    if let Ok(n) = std::env::var(CHILD_ENV) {
+        child(n.parse().expect("connection count"));
+        return;
+    }
+    let mut sizes = vec![1000usize, 10_000];
+    let mut polls = 15usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--connections" => {
+                sizes = args
+                    .next()
+                    .expect("--connections N[,N…]")
+                    .split(',')
+                    .map(|v| v.parse().expect("number"))
+                    .collect();
+            }
+            "--polls" => polls = args.next().expect("--polls N").parse().expect("number"),
+            _ => {} // cargo passes --bench
+        }
+    }
+    let polls = polls.max(10);
+    println!(
+        "sockscope snapshot benchmark: {} cores, kernel {}, {polls} polls per figure (median)",
+        cores(),
+        kernel()
+    );
+    println!();
+    report("idle (no load)", 0, polls);
+    for n in sizes {
+        let load = Load::start(n);
+        report(&format!("{n} connections"), load.sockets(), polls);
+        drop(load);
+    }
+}
+
+fn report(title: &str, load_sockets: usize, polls: usize) {
+    let mut steady = SockDiagCollector::new().expect("sock_diag");
+    let all = time_polls(polls, || steady.snapshot(Scope::All).unwrap().sockets.len());
+    let stats = steady.owner_stats();
+    let mut steady_l = SockDiagCollector::new().expect("sock_diag");
+    let listeners = time_polls(polls, || {
+        steady_l.snapshot(Scope::Listeners).unwrap().sockets.len()
+    });
+    let cold = time_process(
+        polls,
+        Command::new(env!("CARGO_BIN_EXE_sockscope")).args(["list", "--all"]),
+    );
+    let mut sys = sysinfo::System::new().unwrap();
+    let net = time_polls(polls, || {
+        let af = netstat2::AddressFamilyFlags::IPV4 | netstat2::AddressFamilyFlags::IPV6;
+        let pf = netstat2::ProtocolFlags::TCP | netstat2::ProtocolFlags::UDP;
+        let n = netstat2::get_sockets_info(af, pf).unwrap().len();
+        sys.refresh_processes(sysinfo::ProcessesToUpdate::All, true);
+        n
+    });
+    let ss = time_process(polls, Command::new("ss").arg("-tanp"));
+
+    println!(
+        "== {title}: {} sockets in the table (load made {load_sockets})",
+        all.rows
+    );
+    println!(
+        "  {:<44} {:>10} {:>10} {:>10} {:>9}",
+        "what", "median", "p90", "max", "vs ss"
+    );
+    let line = |name: &str, t: &Timing| {
+        println!(
+            "  {:<44} {:>10} {:>10} {:>10} {:>8.2}x",
+            name,
+            ms(t.median),
+            ms(t.p90),
+            ms(t.max),
+            t.median.as_secs_f64() / ss.time.median.as_secs_f64()
+        );
+    };
+    line("sockscope steady-state snapshot, all", &all);
+    line("sockscope steady-state snapshot, listeners", &listeners);
+    line("sockscope cold `list --all` (process)", &cold.time);
+    line("netstat2 get_sockets_info + sysinfo refresh", &net);
+    line("ss -tanp (process)", &ss.time);
+    println!(
+        "  peak RSS: sockscope list --all {:.1} MB, ss -tanp {:.1} MB; last steady poll walked {} of {} pids ({} fd links)",
+        cold.max_rss_kb as f64 / 1024.0,
+        ss.max_rss_kb as f64 / 1024.0,
+        stats.walked,
+        stats.pids,
+        stats.links_read
+    );
+    println!();
+}
+
+struct Timing {
+    median: Duration,
+    p90: Duration,
+    max: Duration,
+    rows: usize,
+}
+
+fn summarize(mut v: Vec<Duration>, rows: usize) -> Timing {
+    v.sort();
+    Timing {
+        median: v[v.len() / 2],
+        p90: v[(v.len() * 9) / 10 - 1],
+        max: v[v.len() - 1],
+        rows,
+    }
+}
+
+/// Warms up with 3 calls, then times `polls` calls.
+fn time_polls(polls: usize, mut f: impl FnMut() -> usize) -> Timing {
+    let mut rows = 0;
+    for _ in 0..3 {
+        rows = f();
+    }
+    let v = (0..polls)
+        .map(|_| {
+            let t = Instant::now();
+            rows = std::hint::black_box(f());
+            t.elapsed()
+        })
+        .collect();
+    summarize(v, rows)
+}
+
+struct ProcTiming {
+    time: Timing,
+    max_rss_kb: i64,
+}
+
+/// Runs a command `polls` times (after one warm-up), output discarded; wall time and peak RSS.
+fn time_process(polls: usize, cmd: &mut Command) -> ProcTiming {
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut times = Vec::new();
+    let mut max_rss_kb = 0;
+    for i in 0..=polls {
+        let t = Instant::now();
+        let child = cmd.spawn().expect("spawn measured command");
+        let (status, rss) = wait4(&child);
+        let dt = t.elapsed();
+        assert!(status == 0, "{cmd:?} exited with status {status}");
+        max_rss_kb = max_rss_kb.max(rss);
+        if i > 0 {
+            times.push(dt);
+        }
+    }
+    ProcTiming {
+        time: summarize(times, 0),
+        max_rss_kb,
+    }
+}
+
+/// Reaps our own child and returns (wait status, peak RSS in KiB).
+fn wait4(child: &Child) -> (i32, i64) {
+    let mut status = 0;
+    // SAFETY: zeroed is a valid rusage (plain integers); wait4 fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pid is our own child, not yet reaped; both pointers are valid and
+    // exclusive for the call. std's Child has no way to return rusage.
+    let r = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) };
+    assert!(r > 0, "wait4 failed");
+    (status, ru.ru_maxrss)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// The load: children that each hold up to PER_CHILD loopback connections (both ends).
+struct Load {
+    kids: Vec<Child>,
+    sockets: usize,
+}
+
+impl Load {
+    fn start(n: usize) -> Load {
+        let mut kids = Vec::new();
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(PER_CHILD);
+            left -= k;
+            let kid = Command::new(std::env::current_exe().unwrap())
+                .env(CHILD_ENV, k.to_string())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawn load child");
+            kids.push(kid);
+        }
+        for kid in &mut kids {
+            let mut line = String::new();
+            BufReader::new(kid.stdout.as_mut().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert_eq!(line.trim(), "ready", "load child failed");
+        }
+        Load {
+            kids,
+            sockets: 2 * n + n.div_ceil(PER_CHILD),
+        }
+    }
+
+    fn sockets(&self) -> usize {
+        self.sockets
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        // Closing stdin tells each child to exit; its sockets close with RST.
+        for kid in &mut self.kids {
+            drop(kid.stdin.take());
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for kid in &mut self.kids {
+            while kid.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = kid.kill();
+            let _ = kid.wait();
+        }
+    }
+}
+
+/// Child side of the load: N connections to its own listener, all with linger 0.
+fn child(n: usize) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let mut keep = Vec::with_capacity(2 * n);
+    for _ in 0..n {
+        let c = TcpStream::connect(addr).unwrap();
+        let (s, _) = l.accept().unwrap();
+        for sock in [&c, &s] {
+            rustix::net::sockopt::set_socket_linger(sock.as_fd(), Some(Duration::ZERO)).unwrap();
+        }
+        keep.push(c);
+        keep.push(s);
+    }
+    let mut out = std::io::stdout();
+    writeln!(out, "ready").unwrap();
+    out.flush().unwrap();
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+}

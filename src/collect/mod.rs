@@ -108,10 +108,44 @@ pub mod linux {
         }
     }
 
+    /// Sockets in this network namespace per `/proc/net/sockstat{,6}` (TCP in use and
+    /// TIME-WAIT, UDP in use), plus a margin; 0 when unreadable.
+    fn socket_count_hint() -> usize {
+        let mut total = 0usize;
+        for path in ["/proc/net/sockstat", "/proc/net/sockstat6"] {
+            let Ok(text) = std::fs::read_to_string(path) else {
+                continue;
+            };
+            for line in text.lines() {
+                let mut words = line.split_whitespace();
+                let Some(proto) = words.next() else { continue };
+                if !matches!(proto, "TCP:" | "UDP:" | "TCP6:" | "UDP6:") {
+                    continue;
+                }
+                let words: Vec<&str> = words.collect();
+                for pair in words.chunks(2) {
+                    if let [key, value] = pair
+                        && matches!(*key, "inuse" | "tw")
+                    {
+                        total += value.parse::<usize>().unwrap_or(0);
+                    }
+                }
+            }
+        }
+        total + total / 16 + 64
+    }
+
     impl Collector for SockDiagCollector {
         fn snapshot(&mut self, scope: Scope) -> Result<Snapshot> {
             let taken_at = SystemTime::now();
-            let mut sockets = Vec::with_capacity(self.capacity);
+            // Sized up front from the kernel's counters so a cold dump of a big table
+            // does not double its vector (and its peak memory) on the way.
+            let hint = if scope == Scope::All {
+                socket_count_hint()
+            } else {
+                0
+            };
+            let mut sockets = Vec::with_capacity(self.capacity.max(hint));
             self.diag.dump(scope, &mut sockets)?;
             self.capacity = sockets.len() + sockets.len() / 8 + 16;
             self.owners.update(&mut sockets);

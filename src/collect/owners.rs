@@ -172,9 +172,7 @@ impl Owners {
             self.by_inode.clear();
         }
 
-        for &pid in &to_walk {
-            self.walk(pid, full);
-        }
+        self.walk_many(&to_walk, full);
         if !full {
             self.search_unknown(sockets, &to_walk);
         }
@@ -236,71 +234,142 @@ impl Owners {
             .filter(|(pid, e)| e.readable && uids.contains(&e.uid) && !walked.contains(pid))
             .map(|(pid, _)| *pid)
             .collect();
-        for pid in candidates {
-            self.walk(pid, false);
-        }
+        self.walk_many(&candidates, false);
     }
 
-    /// Re-reads one pid's socket fds and updates the map.
-    fn walk(&mut self, pid: u32, full: bool) {
+    /// Re-reads these pids' socket fds and updates the map. Large walks (a cold start, a
+    /// full resync) are spread over the cores: the cost is all in the kernel's /proc code,
+    /// which runs in parallel well.
+    fn walk_many(&mut self, pids: &[u32], full: bool) {
         let Some(proc) = &self.proc else { return };
-        let old = self
-            .pids
-            .get_mut(&pid)
-            .map(|e| std::mem::take(&mut e.inodes))
-            .unwrap_or_default();
-        if !full {
-            for inode in &old {
-                remove_pid(&mut self.by_inode, *inode, pid);
-            }
-        }
-        self.stats.walked += 1;
-        let mut inodes = old;
-        inodes.clear();
-        self.path.clear();
-        let _ = write!(self.path, "{pid}/fd");
-        let (readable, count) = read_fd_dir(proc, &self.path, &mut self.link, &mut inodes);
-        self.stats.links_read += count;
-        let mut via_tasks = false;
-        if readable && count == 0 && main_thread_gone(proc, pid) {
-            // The leader exited with pthread_exit: its fds live on under task/TID/fd.
-            via_tasks = true;
-            self.path.clear();
-            let _ = write!(self.path, "{pid}/task");
-            if let Ok(tasks) = openat(
-                proc,
-                self.path.as_slice(),
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            ) && let Ok(mut dir) = Dir::read_from(&tasks)
-            {
-                let mut sub = Vec::with_capacity(32);
-                while let Some(Ok(entry)) = dir.read() {
-                    let Some(tid) = parse_u32(entry.file_name().to_bytes()) else {
-                        continue;
-                    };
-                    sub.clear();
-                    let _ = write!(sub, "{tid}/fd");
-                    let (_, n) = read_fd_dir(&tasks, &sub, &mut self.link, &mut inodes);
-                    self.stats.links_read += n;
+        let mut jobs: Vec<(u32, i64, Vec<u64>)> = Vec::with_capacity(pids.len());
+        for &pid in pids {
+            let Some(e) = self.pids.get_mut(&pid) else {
+                continue;
+            };
+            let old = std::mem::take(&mut e.inodes);
+            if !full {
+                for inode in &old {
+                    remove_pid(&mut self.by_inode, *inode, pid);
                 }
             }
-            inodes.sort_unstable();
-            inodes.dedup();
+            jobs.push((pid, e.fd_count, old));
         }
-        for &inode in &inodes {
-            let pids = self.by_inode.entry(inode).or_default();
-            if !pids.contains(&pid) {
-                pids.push(pid);
+        let weight: i64 = jobs.iter().map(|j| j.1.max(1)).sum();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(4);
+        let reads: Vec<PidRead> = if threads < 2 || jobs.len() < 2 || weight < PARALLEL_MIN_FDS {
+            jobs.into_iter()
+                .map(|(pid, _, buf)| read_pid(proc, pid, &mut self.link, buf))
+                .collect()
+        } else {
+            // Greedy balance by fd count, biggest first.
+            jobs.sort_unstable_by_key(|j| std::cmp::Reverse(j.1));
+            let mut shares: Vec<(i64, Vec<Job>)> = (0..threads).map(|_| (0, Vec::new())).collect();
+            for (pid, count, buf) in jobs {
+                if let Some(share) = shares.iter_mut().min_by_key(|s| s.0) {
+                    share.0 += count.max(1);
+                    share.1.push((pid, buf));
+                }
             }
-            self.negative.remove(&inode);
-        }
-        if let Some(e) = self.pids.get_mut(&pid) {
-            e.inodes = inodes;
-            e.readable = readable;
-            e.via_tasks = via_tasks;
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = shares
+                    .into_iter()
+                    .map(|(_, share)| {
+                        scope.spawn(move || {
+                            let mut link = vec![MaybeUninit::uninit(); 64];
+                            share
+                                .into_iter()
+                                .map(|(pid, buf)| read_pid(proc, pid, &mut link, buf))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        };
+        for r in reads {
+            self.stats.walked += 1;
+            self.stats.links_read += r.links;
+            for &inode in &r.inodes {
+                let pids = self.by_inode.entry(inode).or_default();
+                if !pids.contains(&r.pid) {
+                    pids.push(r.pid);
+                }
+                self.negative.remove(&inode);
+            }
+            if let Some(e) = self.pids.get_mut(&r.pid) {
+                e.inodes = r.inodes;
+                e.readable = r.readable;
+                e.via_tasks = r.via_tasks;
+            }
         }
     }
+}
+
+/// One pid to read, with the buffer its previous inodes were in (reused).
+type Job = (u32, Vec<u64>);
+
+/// Below this many fds in total a walk stays on the calling thread.
+const PARALLEL_MIN_FDS: i64 = 2048;
+
+/// What one pid's fd table held.
+struct PidRead {
+    pid: u32,
+    readable: bool,
+    via_tasks: bool,
+    inodes: Vec<u64>,
+    links: usize,
+}
+
+/// Reads one pid's socket inodes into `inodes` (cleared first; its allocation is reused).
+fn read_pid(
+    proc: &OwnedFd,
+    pid: u32,
+    link: &mut [MaybeUninit<u8>],
+    mut inodes: Vec<u64>,
+) -> PidRead {
+    inodes.clear();
+    let mut path = Vec::with_capacity(32);
+    let _ = write!(path, "{pid}/fd");
+    let (readable, count) = read_fd_dir(proc, &path, link, &mut inodes);
+    let mut r = PidRead {
+        pid,
+        readable,
+        via_tasks: false,
+        inodes,
+        links: count,
+    };
+    if readable && count == 0 && main_thread_gone(proc, pid) {
+        // The leader exited with pthread_exit: its fds live on under task/TID/fd.
+        r.via_tasks = true;
+        path.clear();
+        let _ = write!(path, "{pid}/task");
+        if let Ok(tasks) = openat(
+            proc,
+            path.as_slice(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) && let Ok(mut dir) = Dir::read_from(&tasks)
+        {
+            while let Some(Ok(entry)) = dir.read() {
+                let Some(tid) = parse_u32(entry.file_name().to_bytes()) else {
+                    continue;
+                };
+                path.clear();
+                let _ = write!(path, "{tid}/fd");
+                let (_, n) = read_fd_dir(&tasks, &path, link, &mut r.inodes);
+                r.links += n;
+            }
+        }
+        r.inodes.sort_unstable();
+        r.inodes.dedup();
+    }
+    r
 }
 
 impl Default for Owners {

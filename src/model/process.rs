@@ -30,10 +30,22 @@ impl Process {
     /// The command line joined with spaces, or `[name]` when it is empty (kernel threads,
     /// zombies), the way `ps` shows it.
     pub fn command(&self) -> String {
+        let mut out = String::new();
+        let _ = self.write_command(&mut out);
+        out
+    }
+
+    /// [`Process::command`] written into a buffer.
+    pub fn write_command(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
         if self.cmdline.is_empty() {
-            format!("[{}]", self.name)
-        } else {
-            self.cmdline.join(" ")
+            return write!(out, "[{}]", self.name);
         }
+        for (i, arg) in self.cmdline.iter().enumerate() {
+            if i > 0 {
+                out.write_char(' ')?;
+            }
+            out.write_str(arg)?;
+        }
+        Ok(())
     }
 }

@@ -18,7 +18,19 @@ pub struct ListDoc<'a> {
     pub scope: &'a str,
     pub euid: u32,
     pub hidden_sockets: usize,
-    pub sockets: Vec<SocketDoc<'a>>,
+    pub sockets: Rows<'a>,
+}
+
+/// The socket array, serialised row by row so that no copy of the table is built.
+pub struct Rows<'a> {
+    rows: &'a [&'a Socket],
+    snap: &'a Snapshot,
+}
+
+impl Serialize for Rows<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.rows.iter().map(|row| socket_doc(row, self.snap)))
+    }
 }
 
 #[derive(Serialize)]
@@ -50,7 +62,7 @@ fn endpoint(a: &std::net::SocketAddr) -> Endpoint {
     }
 }
 
-pub fn document<'a>(rows: &[&'a Socket], snap: &'a Snapshot) -> ListDoc<'a> {
+pub fn document<'a>(rows: &'a [&'a Socket], snap: &'a Snapshot) -> ListDoc<'a> {
     ListDoc {
         version: VERSION,
         taken_at_ms: snap
@@ -64,22 +76,23 @@ pub fn document<'a>(rows: &[&'a Socket], snap: &'a Snapshot) -> ListDoc<'a> {
         },
         euid: snap.visibility.euid,
         hidden_sockets: snap.visibility.hidden_sockets,
-        sockets: rows
-            .iter()
-            .map(|s| SocketDoc {
-                proto: s.proto.as_str(),
-                state: s.state.as_str(),
-                local: endpoint(&s.local),
-                remote: endpoint(&s.remote),
-                recv_q: s.recv_q,
-                send_q: s.send_q,
-                timer: s.timer,
-                uid: s.uid,
-                user: snap.user_name(s.uid),
-                inode: s.inode,
-                owner_status: s.owner_status,
-                owners: snap.owners_of(s).collect(),
-            })
-            .collect(),
+        sockets: Rows { rows, snap },
+    }
+}
+
+fn socket_doc<'a>(s: &'a Socket, snap: &'a Snapshot) -> SocketDoc<'a> {
+    SocketDoc {
+        proto: s.proto.as_str(),
+        state: s.state.as_str(),
+        local: endpoint(&s.local),
+        remote: endpoint(&s.remote),
+        recv_q: s.recv_q,
+        send_q: s.send_q,
+        timer: s.timer,
+        uid: s.uid,
+        user: snap.user_name(s.uid),
+        inode: s.inode,
+        owner_status: s.owner_status,
+        owners: snap.owners_of(s).collect(),
     }
 }

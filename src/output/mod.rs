@@ -24,14 +24,21 @@ pub fn sort_rows(rows: &mut [&Socket]) {
 /// `pid/name` for each owner, comma-separated; or why there is none: `(kernel)`,
 /// `(hidden)`, `(unknown)`.
 pub fn owners_cell(s: &Socket, snap: &Snapshot) -> String {
-    if s.owners.is_empty() {
-        return match s.owner_status {
-            OwnerStatus::Known | OwnerStatus::Unknown => "(unknown)".to_owned(),
-            OwnerStatus::Kernel => "(kernel)".to_owned(),
-            OwnerStatus::Hidden => "(hidden)".to_owned(),
-        };
-    }
     let mut out = String::new();
+    owners_cell_into(&mut out, s, snap);
+    out
+}
+
+/// [`owners_cell`] appended to a reused buffer.
+pub fn owners_cell_into(out: &mut String, s: &Socket, snap: &Snapshot) {
+    if s.owners.is_empty() {
+        out.push_str(match s.owner_status {
+            OwnerStatus::Known | OwnerStatus::Unknown => "(unknown)",
+            OwnerStatus::Kernel => "(kernel)",
+            OwnerStatus::Hidden => "(hidden)",
+        });
+        return;
+    }
     for (i, pid) in s.owners.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -41,11 +48,21 @@ pub fn owners_cell(s: &Socket, snap: &Snapshot) -> String {
             None => write!(out, "{pid}"),
         };
     }
-    out
 }
 
 /// The socket's user: the name when known, else the uid.
 pub fn user_cell(s: &Socket, snap: &Snapshot) -> String {
-    snap.user_name(s.uid)
-        .map_or_else(|| s.uid.to_string(), str::to_owned)
+    let mut out = String::new();
+    user_cell_into(&mut out, s, snap);
+    out
+}
+
+/// [`user_cell`] appended to a reused buffer.
+pub fn user_cell_into(out: &mut String, s: &Socket, snap: &Snapshot) {
+    match snap.user_name(s.uid) {
+        Some(name) => out.push_str(name),
+        None => {
+            let _ = write!(out, "{}", s.uid);
+        }
+    }
 }

@@ -1,16 +1,21 @@
 //! The aligned plain table of `sockscope list`.
+//!
+//! Rows are formatted twice into one reused set of cell buffers — once to measure column
+//! widths, once to write — so memory stays flat however many sockets there are.
 
-use super::{owners_cell, user_cell};
+use super::{owners_cell_into, user_cell_into};
 use crate::model::socket::Endpoint;
 use crate::model::{Snapshot, Socket};
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
-const HEADERS: [&str; 11] = [
+const COLUMNS: usize = 11;
+const HEADERS: [&str; COLUMNS] = [
     "PROTO", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "TIMER", "USER", "INODE", "PROCESS",
     "COMMAND",
 ];
 /// Numeric columns are right-aligned.
-const RIGHT: [bool; 11] = [
+const RIGHT: [bool; COLUMNS] = [
     false, false, true, true, false, false, false, false, true, false, false,
 ];
 
@@ -22,64 +27,82 @@ pub fn write(
     snap: &Snapshot,
     width: Option<usize>,
 ) -> io::Result<()> {
-    let cells: Vec<[String; 11]> = rows.iter().map(|s| row(s, snap)).collect();
+    let mut cells: [String; COLUMNS] = Default::default();
     let mut widths = HEADERS.map(str::len);
-    for r in &cells {
-        for (w, c) in widths.iter_mut().zip(r.iter()) {
+    for s in rows {
+        fill(&mut cells, s, snap);
+        // The last column is never padded, so it needs no width.
+        for (w, c) in widths.iter_mut().zip(cells.iter()).take(COLUMNS - 1) {
             *w = (*w).max(c.chars().count());
         }
     }
     let mut line = String::with_capacity(256);
-    let header = HEADERS.map(str::to_owned);
-    for r in std::iter::once(&header).chain(cells.iter()) {
-        line.clear();
-        for (i, c) in r.iter().enumerate() {
-            if i > 0 {
-                line.push_str("  ");
-            }
-            let last = i == r.len() - 1;
-            let pad = widths[i].saturating_sub(c.chars().count());
-            if RIGHT[i] {
-                line.extend(std::iter::repeat_n(' ', pad));
-                line.push_str(c);
-            } else {
-                line.push_str(c);
-                if !last {
-                    line.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
-        }
-        let text = match width {
-            Some(w) if line.chars().count() > w => {
-                let mut cut: String = line.chars().take(w.saturating_sub(1)).collect();
-                cut.push('…');
-                cut
-            }
-            _ => line.trim_end().to_owned(),
-        };
-        writeln!(out, "{text}")?;
+    for (i, h) in HEADERS.iter().enumerate() {
+        cells[i].clear();
+        cells[i].push_str(h);
+    }
+    write_line(out, &mut line, &cells, &widths, width)?;
+    for s in rows {
+        fill(&mut cells, s, snap);
+        write_line(out, &mut line, &cells, &widths, width)?;
     }
     Ok(())
 }
 
-fn row(s: &Socket, snap: &Snapshot) -> [String; 11] {
-    let command = s
-        .owners
-        .first()
-        .and_then(|p| snap.processes.get(p))
-        .map(|p| p.command())
-        .unwrap_or_default();
-    [
-        s.proto.as_str().to_owned(),
-        s.state.as_str().to_owned(),
-        s.recv_q.to_string(),
-        s.send_q.to_string(),
-        Endpoint(&s.local).to_string(),
-        Endpoint(&s.remote).to_string(),
-        s.timer.map(|t| t.to_string()).unwrap_or_default(),
-        user_cell(s, snap),
-        s.inode.to_string(),
-        owners_cell(s, snap),
-        command,
-    ]
+fn write_line(
+    out: &mut impl Write,
+    line: &mut String,
+    cells: &[String; COLUMNS],
+    widths: &[usize; COLUMNS],
+    width: Option<usize>,
+) -> io::Result<()> {
+    line.clear();
+    for (i, c) in cells.iter().enumerate() {
+        if i > 0 {
+            line.push_str("  ");
+        }
+        let pad = widths[i].saturating_sub(c.chars().count());
+        if RIGHT[i] {
+            line.extend(std::iter::repeat_n(' ', pad));
+            line.push_str(c);
+        } else {
+            line.push_str(c);
+            if i < COLUMNS - 1 {
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+    }
+    let text = line.trim_end();
+    match width {
+        Some(w) if text.chars().count() > w => {
+            let cut: String = text.chars().take(w.saturating_sub(1)).collect();
+            writeln!(out, "{cut}…")
+        }
+        _ => writeln!(out, "{text}"),
+    }
+}
+
+fn fill(cells: &mut [String; COLUMNS], s: &Socket, snap: &Snapshot) {
+    for c in cells.iter_mut() {
+        c.clear();
+    }
+    // Writing into a String cannot fail.
+    let _ = (|| -> std::fmt::Result {
+        cells[0].push_str(s.proto.as_str());
+        cells[1].push_str(s.state.as_str());
+        write!(cells[2], "{}", s.recv_q)?;
+        write!(cells[3], "{}", s.send_q)?;
+        write!(cells[4], "{}", Endpoint(&s.local))?;
+        write!(cells[5], "{}", Endpoint(&s.remote))?;
+        if let Some(t) = s.timer {
+            write!(cells[6], "{t}")?;
+        }
+        user_cell_into(&mut cells[7], s, snap);
+        write!(cells[8], "{}", s.inode)?;
+        owners_cell_into(&mut cells[9], s, snap);
+        if let Some(p) = s.owners.first().and_then(|p| snap.processes.get(p)) {
+            p.write_command(&mut cells[10])?;
+        }
+        Ok(())
+    })();
 }
