@@ -159,6 +159,8 @@ struct ProcTiming {
 }
 
 /// Runs a command `polls` times (after one warm-up), output discarded; wall time and peak RSS.
+// Each child is reaped by `wait4`, which std cannot see.
+#[allow(clippy::zombie_processes)]
 fn time_process(polls: usize, cmd: &mut Command) -> ProcTiming {
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let mut times = Vec::new();
