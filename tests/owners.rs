@@ -110,3 +110,38 @@ fn kernel_rows_are_not_hidden() {
         assert_eq!(s.inode == 0, s.owner_status == OwnerStatus::Kernel, "{s:?}");
     }
 }
+
+/// The main thread exits with `pthread_exit` while another thread lives on: the process
+/// shows as a zombie with an empty `/proc/PID/fd`, and the socket must still be found
+/// under `/proc/PID/task/TID/fd`.
+#[test]
+fn socket_of_a_process_whose_main_thread_exited_is_found() {
+    let script = r#"
+import socket, threading, sys, ctypes
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
+def worker():
+    print(s.getsockname()[1], flush=True)
+    sys.stdin.read()
+threading.Thread(target=worker).start()
+ctypes.CDLL(None).pthread_exit(None)
+"#;
+    let mut kid = Kid::python(script, &[]);
+    let port: u16 = kid.line().parse().unwrap();
+    let pid = kid.pid();
+    // Wait until the leader really is gone: state Z with the worker thread alive.
+    wait_for("main thread exit", || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let after = &stat[stat.rfind(')')? + 2..];
+        after.starts_with('Z').then_some(())
+    });
+    let mut c = collector();
+    let (snap, i) = snapshot_until(
+        &mut c,
+        Scope::Listeners,
+        "listener of the zombie leader",
+        |s, _| s.local.port() == port && !s.owners.is_empty(),
+    );
+    assert_eq!(snap.sockets[i].owners.as_slice(), &[pid]);
+    assert_eq!(snap.processes[&pid].state, 'Z');
+    assert!(snap.processes[&pid].threads > 1);
+}
