@@ -90,7 +90,12 @@ fn socket_doc<'a>(s: &'a Socket, snap: &'a Snapshot) -> SocketDoc<'a> {
         send_q: s.send_q,
         timer: s.timer,
         uid: s.uid,
-        user: snap.user_name(s.uid),
+        // A kernel-held socket's uid is always 0 and names nobody.
+        user: if s.owner_status == OwnerStatus::Kernel {
+            None
+        } else {
+            snap.user_name(s.uid)
+        },
         inode: s.inode,
         owner_status: s.owner_status,
         owners: snap.owners_of(s).collect(),

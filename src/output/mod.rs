@@ -50,7 +50,8 @@ pub fn owners_cell_into(out: &mut String, s: &Socket, snap: &Snapshot) {
     }
 }
 
-/// The socket's user: the name when known, else the uid.
+/// The socket's user: the name when known, else the uid; `-` for kernel-held rows, whose
+/// uid (always 0) says nothing.
 pub fn user_cell(s: &Socket, snap: &Snapshot) -> String {
     let mut out = String::new();
     user_cell_into(&mut out, s, snap);
@@ -59,6 +60,10 @@ pub fn user_cell(s: &Socket, snap: &Snapshot) -> String {
 
 /// [`user_cell`] appended to a reused buffer.
 pub fn user_cell_into(out: &mut String, s: &Socket, snap: &Snapshot) {
+    if s.owner_status == OwnerStatus::Kernel {
+        out.push('-');
+        return;
+    }
     match snap.user_name(s.uid) {
         Some(name) => out.push_str(name),
         None => {

@@ -10,13 +10,15 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 const COLUMNS: usize = 11;
+/// The owner comes right after the addresses, as in `ss`, so a narrow terminal cuts the
+/// less important columns first.
 const HEADERS: [&str; COLUMNS] = [
-    "PROTO", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "TIMER", "USER", "INODE", "PROCESS",
+    "PROTO", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "PROCESS", "USER", "TIMER", "INODE",
     "COMMAND",
 ];
 /// Numeric columns are right-aligned.
 const RIGHT: [bool; COLUMNS] = [
-    false, false, true, true, false, false, false, false, true, false, false,
+    false, false, true, true, false, false, false, false, false, true, false,
 ];
 
 /// Writes the table. `width` caps each line (a terminal's width); `None` never cuts, as
@@ -94,15 +96,65 @@ fn fill(cells: &mut [String; COLUMNS], s: &Socket, snap: &Snapshot) {
         write!(cells[3], "{}", s.send_q)?;
         write!(cells[4], "{}", Endpoint(&s.local))?;
         write!(cells[5], "{}", Endpoint(&s.remote))?;
-        if let Some(t) = s.timer {
-            write!(cells[6], "{t}")?;
-        }
+        owners_cell_into(&mut cells[6], s, snap);
         user_cell_into(&mut cells[7], s, snap);
-        write!(cells[8], "{}", s.inode)?;
-        owners_cell_into(&mut cells[9], s, snap);
+        if let Some(t) = s.timer {
+            write!(cells[8], "{t}")?;
+        }
+        write!(cells[9], "{}", s.inode)?;
         if let Some(p) = s.owners.first().and_then(|p| snap.processes.get(p)) {
             p.write_command(&mut cells[10])?;
         }
         Ok(())
     })();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::diff::tests::sock;
+    use crate::model::{Scope, State};
+
+    fn render(rows: &[&Socket], width: Option<usize>) -> String {
+        let snap = Snapshot::empty(Scope::All);
+        let mut out = Vec::new();
+        write(&mut out, rows, &snap, width).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn numbers_are_right_aligned_under_their_headers() {
+        let mut a = sock(80, 0, 7, State::Listen, 0);
+        a.owner_status = crate::model::OwnerStatus::Unknown;
+        a.send_q = 4096;
+        let b = sock(81, 9000, 0, State::TimeWait, 0);
+        let text = render(&[&a, &b], None);
+        let lines: Vec<&str> = text.lines().collect();
+        let header = lines[0];
+        for (col, row) in [("SEND-Q", 1), ("INODE", 1), ("INODE", 2)] {
+            let end = header.find(col).unwrap() + col.len();
+            let cell_end = lines[row][..end].trim_end().len();
+            assert_eq!(
+                cell_end, end,
+                "{col} in row {row} ends under its header:\n{text}"
+            );
+        }
+        assert!(
+            lines[2].contains("(kernel)") && lines[2].contains(" - "),
+            "{}",
+            lines[2]
+        );
+        assert!(lines[1].contains("(unknown)"));
+    }
+
+    #[test]
+    fn terminal_width_cuts_lines() {
+        let a = sock(80, 0, 7, State::Listen, 0);
+        let text = render(&[&a], Some(30));
+        for line in text.lines() {
+            assert!(line.chars().count() <= 30, "{line}");
+            assert!(line.ends_with('…'));
+        }
+        assert!(render(&[&a], None).lines().all(|l| !l.ends_with('…')));
+    }
 }
