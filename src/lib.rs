@@ -19,5 +19,6 @@ pub mod error;
 pub mod model;
 pub mod output;
 pub mod query;
+pub mod signal;
 
 pub use error::{Error, Result};
