@@ -12,13 +12,17 @@
 // Tests may unwrap: a panic there is a failed test, which is the point.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod app;
 pub mod cli;
 pub mod collect;
 pub mod commands;
+pub mod config;
 pub mod error;
 pub mod model;
 pub mod output;
 pub mod query;
+pub mod runtime;
 pub mod signal;
+pub mod ui;
 
 pub use error::{Error, Result};

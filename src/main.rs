@@ -10,10 +10,21 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(Command::List(args)) => commands::list::run(args, cli.collector),
         None => {
-            eprintln!(
-                "sockscope: the live TUI is not in this build yet; use `sockscope list` (or `sockscope list --all`) for a snapshot"
-            );
-            return ExitCode::from(EXIT_ERROR);
+            let opts = sockscope::runtime::TuiOptions {
+                interval: cli.interval,
+                view: cli.view,
+                filter: cli.filter.clone(),
+                no_color: cli.no_color,
+                config: cli.config.clone(),
+                collector: cli.collector,
+            };
+            return match sockscope::runtime::run(opts) {
+                Ok(()) => ExitCode::from(EXIT_OK),
+                Err(e) => {
+                    eprintln!("sockscope: {e}");
+                    ExitCode::from(EXIT_ERROR)
+                }
+            };
         }
     };
     match result {

@@ -226,8 +226,9 @@ pub enum Delivery {
 
 /// Chooses and sends; a trait so tests can record instead of signalling.
 pub trait Signaller {
-    /// Pins `pid`, which must still have `start_ticks` (what the user saw).
-    fn pin(&mut self, pid: u32, start_ticks: u64) -> Result<Target, Refusal>;
+    /// Pins `pid`, which must still have `start_ticks` (what the user saw); `None` takes
+    /// the process that has the pid now.
+    fn pin(&mut self, pid: u32, start_ticks: Option<u64>) -> Result<Target, Refusal>;
     /// Re-checks the pinned identity and sends.
     fn send(&mut self, target: &Target, sig: Sig) -> Result<Delivery, Refusal>;
 }
@@ -245,10 +246,11 @@ impl Default for RealSignaller {
 }
 
 impl Signaller for RealSignaller {
-    fn pin(&mut self, pid: u32, start_ticks: u64) -> Result<Target, Refusal> {
+    fn pin(&mut self, pid: u32, start_ticks: Option<u64>) -> Result<Target, Refusal> {
         let pid = check_pid(i64::from(pid), self.me)?;
         let f = facts(pid)?;
         guard(pid, &f, self.me)?;
+        let start_ticks = start_ticks.unwrap_or(f.stat.start_ticks);
         if f.stat.start_ticks != start_ticks {
             return Err(Refusal::Changed(pid));
         }
@@ -408,8 +410,8 @@ mod tests {
     fn real_signaller_refuses_our_own_pid_and_a_thread_id() {
         let mut s = RealSignaller::default();
         let me = std::process::id();
-        assert_eq!(s.pin(me, 0).unwrap_err(), Refusal::OwnPid);
-        assert_eq!(s.pin(1, 0).unwrap_err(), Refusal::Init);
+        assert_eq!(s.pin(me, None).unwrap_err(), Refusal::OwnPid);
+        assert_eq!(s.pin(1, None).unwrap_err(), Refusal::Init);
         // A thread of ours: its tid is not a process.
         let (tx, rx) = std::sync::mpsc::channel();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
@@ -420,7 +422,7 @@ mod tests {
         });
         let tid = rx.recv().unwrap();
         assert_eq!(
-            s.pin(tid, 0).unwrap_err(),
+            s.pin(tid, None).unwrap_err(),
             Refusal::NotAProcess { tid, tgid: me }
         );
         done_tx.send(()).unwrap();

@@ -9,6 +9,7 @@ pub mod portable;
 pub mod procs;
 #[cfg(target_os = "linux")]
 pub mod sockdiag;
+pub mod worker;
 
 use crate::error::Result;
 use crate::model::{Scope, Snapshot};

@@ -80,6 +80,36 @@ fn read_container(_pid: u32) -> Option<String> {
     None
 }
 
+/// What the detail pane shows beyond the snapshot: working directory and the chain of
+/// parents up to pid 1.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inspection {
+    pub pid: u32,
+    pub cwd: Option<String>,
+    /// (pid, sanitised name), starting with the parent.
+    pub parents: Vec<(u32, String)>,
+}
+
+/// Reads cwd and the parent chain of `pid`; whatever cannot be read is left out.
+pub fn inspect(pid: u32) -> Inspection {
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
+        .ok()
+        .map(|p| sanitize(&p.to_string_lossy()));
+    let mut parents = Vec::new();
+    let mut cur = read_stat(pid).map(|s| s.ppid);
+    while let Some(ppid) = cur.filter(|&p| p != 0) {
+        if parents.len() >= 64 || parents.iter().any(|(p, _)| *p == ppid) {
+            break;
+        }
+        let name = std::fs::read_to_string(format!("/proc/{ppid}/comm"))
+            .map(|n| sanitize(n.trim_end()))
+            .unwrap_or_default();
+        parents.push((ppid, name));
+        cur = read_stat(ppid).map(|s| s.ppid);
+    }
+    Inspection { pid, cwd, parents }
+}
+
 /// Long-lived process reader.
 pub struct Procs {
     sys: System,

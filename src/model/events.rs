@@ -114,6 +114,10 @@ impl EventLog {
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Event> + ExactSizeIterator {
         self.ring.iter()
     }
+    /// The `i`-th event kept, oldest first.
+    pub fn get(&self, i: usize) -> Option<&Event> {
+        self.ring.get(i)
+    }
     pub fn len(&self) -> usize {
         self.ring.len()
     }

@@ -13,5 +13,5 @@ pub use diff::{Delta, diff};
 pub use events::{Event, EventKind, EventLog};
 pub use flags::{Flag, Flags};
 pub use process::Process;
-pub use snapshot::{Scope, Snapshot, Visibility};
+pub use snapshot::{Collected, Scope, Snapshot, Visibility};
 pub use socket::{OwnerStatus, Pids, Proto, Socket, SocketKey, State, Timer, TimerKind};

@@ -71,3 +71,16 @@ impl Snapshot {
             .count();
     }
 }
+
+/// A snapshot from the collector thread with its diff against the previous one.
+#[derive(Clone, Debug)]
+pub struct Collected {
+    pub snapshot: std::sync::Arc<Snapshot>,
+    /// Empty (and `rescoped` true) when the scope changed, since the two are not comparable.
+    pub delta: super::Delta,
+    pub rescoped: bool,
+    /// How long the snapshot took.
+    pub took: std::time::Duration,
+    /// Snapshots so far that took longer than the interval.
+    pub overruns: u64,
+}

@@ -1,0 +1,210 @@
+//! The collection thread: one snapshot per interval, never two at once, each diffed
+//! against the previous one before it is handed over. A snapshot slower than the
+//! interval is counted as an overrun and the next one starts right away, without a
+//! burst of catch-up snapshots.
+
+use super::Collector;
+use crate::model::{Collected, Delta, Scope, Snapshot, diff};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What the UI may ask of the worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    SetInterval(Duration),
+    SetScope(Scope),
+    Pause(bool),
+    /// Take a snapshot now.
+    Refresh,
+    Quit,
+}
+
+/// Handle to the thread; dropping it stops the thread.
+pub struct Worker {
+    tx: Sender<Command>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the thread. `report` gets every snapshot (or the error of a failed one) and
+    /// returns false when nobody listens any more, which ends the thread.
+    pub fn spawn(
+        mut collector: Box<dyn Collector>,
+        scope: Scope,
+        interval: Duration,
+        mut report: impl FnMut(Result<Collected, String>) -> bool + Send + 'static,
+    ) -> std::io::Result<Worker> {
+        let (tx, rx) = channel();
+        let handle = std::thread::Builder::new()
+            .name("sockscope-collect".into())
+            .spawn(move || run(collector.as_mut(), scope, interval, &rx, &mut report))?;
+        Ok(Worker {
+            tx,
+            handle: Some(handle),
+        })
+    }
+
+    pub fn send(&self, c: Command) {
+        let _ = self.tx.send(c);
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Command::Quit);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn run(
+    collector: &mut dyn Collector,
+    mut scope: Scope,
+    mut interval: Duration,
+    rx: &Receiver<Command>,
+    report: &mut dyn FnMut(Result<Collected, String>) -> bool,
+) {
+    let mut prev: Option<Arc<Snapshot>> = None;
+    let mut overruns = 0u64;
+    let mut paused = false;
+    let mut next = Instant::now();
+    loop {
+        let now = Instant::now();
+        let cmd = if paused {
+            rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else if next > now {
+            rx.recv_timeout(next - now)
+        } else {
+            Err(RecvTimeoutError::Timeout)
+        };
+        match cmd {
+            Ok(Command::Quit) | Err(RecvTimeoutError::Disconnected) => return,
+            Ok(Command::SetInterval(d)) => {
+                interval = d;
+                continue;
+            }
+            Ok(Command::SetScope(s)) => {
+                if s != scope {
+                    scope = s;
+                    next = Instant::now();
+                }
+                continue;
+            }
+            Ok(Command::Pause(p)) => {
+                paused = p;
+                next = Instant::now();
+                continue;
+            }
+            Ok(Command::Refresh) => {}
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let start = Instant::now();
+        let result = collector.snapshot(scope);
+        let took = start.elapsed();
+        if took > interval {
+            overruns += 1;
+        }
+        next = (start + interval).max(Instant::now());
+        let message = result.map_err(|e| e.to_string()).map(|snap| {
+            let snap = Arc::new(snap);
+            let (delta, rescoped) = match &prev {
+                Some(p) if p.scope == snap.scope => (diff(p, &snap), false),
+                Some(_) => (Delta::default(), true),
+                None => (Delta::default(), false),
+            };
+            prev = Some(snap.clone());
+            Collected {
+                snapshot: snap,
+                delta,
+                rescoped,
+                took,
+                overruns,
+            }
+        });
+        if !report(message) {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Result;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A collector that counts calls and can be slow.
+    struct Fake {
+        calls: Arc<AtomicUsize>,
+        delay: Duration,
+    }
+
+    impl Collector for Fake {
+        fn snapshot(&mut self, scope: Scope) -> Result<Snapshot> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(self.delay);
+            Ok(Snapshot::empty(scope))
+        }
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+    }
+
+    #[test]
+    fn slow_snapshots_count_as_overruns_and_never_overlap() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = channel();
+        let fake = Fake {
+            calls: calls.clone(),
+            delay: Duration::from_millis(30),
+        };
+        let w = Worker::spawn(
+            Box::new(fake),
+            Scope::All,
+            Duration::from_millis(10),
+            move |m| tx.send(m).is_ok(),
+        )
+        .unwrap();
+        let mut last = None;
+        for _ in 0..3 {
+            last = Some(rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap());
+        }
+        drop(w);
+        let c = last.unwrap();
+        assert!(c.overruns >= 2, "{}", c.overruns);
+        assert!(c.took >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn scope_change_is_a_new_baseline_and_pause_stops() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = channel();
+        let fake = Fake {
+            calls: calls.clone(),
+            delay: Duration::ZERO,
+        };
+        let w = Worker::spawn(
+            Box::new(fake),
+            Scope::Listeners,
+            Duration::from_secs(60),
+            move |m| tx.send(m).is_ok(),
+        )
+        .unwrap();
+        let first = rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+        assert!(!first.rescoped);
+        w.send(Command::SetScope(Scope::All));
+        let second = rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+        assert!(second.rescoped);
+        assert_eq!(second.snapshot.scope, Scope::All);
+        w.send(Command::Pause(true));
+        w.send(Command::Refresh);
+        // Paused: the refresh is still honoured once, then nothing more comes.
+        let _ = rx.recv_timeout(Duration::from_millis(200));
+        let n = calls.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(calls.load(Ordering::SeqCst), n);
+    }
+}

@@ -1,0 +1,321 @@
+//! Configuration: the compiled-in `assets/default-config.toml`, overridden by the user's
+//! file. A bad file is one error naming the file, the line, and what is wrong.
+
+use crate::app::keymap::{Action, Binding, Keymap, Mode, parse_key};
+use crate::app::{Column, Theme, View};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+pub const DEFAULT_TOML: &str = include_str!("../assets/default-config.toml");
+pub const MIN_INTERVAL: Duration = Duration::from_millis(250);
+pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Everything the TUI takes from configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub interval: Duration,
+    pub view: View,
+    pub columns: Vec<Column>,
+    pub ghost: Duration,
+    pub theme: Theme,
+    pub keymap: Keymap,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("bad config {path}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ConfigError {
+    pub path: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    general: Option<RawGeneral>,
+    theme: Option<BTreeMap<String, Spanned<String>>>,
+    keymap: Option<BTreeMap<String, Spanned<Vec<RawBinding>>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGeneral {
+    interval: Option<Spanned<String>>,
+    view: Option<Spanned<String>>,
+    columns: Option<Spanned<Vec<String>>>,
+    ghost_seconds: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBinding {
+    on: Spanned<String>,
+    action: Spanned<String>,
+    desc: Option<String>,
+}
+
+/// Parses `250ms`, `1s`, `1.5s`, `2m`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" | "min" => n * 60.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// Checks an interval against the allowed range.
+pub fn check_interval(d: Duration) -> Result<Duration, String> {
+    if (MIN_INTERVAL..=MAX_INTERVAL).contains(&d) {
+        Ok(d)
+    } else {
+        Err(format!("interval {d:?} is outside 250ms..60s"))
+    }
+}
+
+/// Where the user's file is looked for: `$XDG_CONFIG_HOME/sockscope/config.toml`, else
+/// `~/.config/sockscope/config.toml`.
+pub fn user_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("sockscope").join("config.toml"))
+}
+
+/// Loads the defaults and then `path` (or the user's file if it exists).
+pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+    let mut config = parse(DEFAULT_TOML, "built-in defaults", None)?;
+    let (path, required) = match path {
+        Some(p) => (Some(p.to_path_buf()), true),
+        None => (user_path(), false),
+    };
+    if let Some(path) = path {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => config = parse(&text, &path.display().to_string(), Some(config))?,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(ConfigError {
+                    path: path.display().to_string(),
+                    line: None,
+                    message: format!("{e} (check --config)"),
+                });
+            }
+        }
+    }
+    Ok(config)
+}
+
+/// Parses one file on top of `base` (or from nothing, for the defaults).
+pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, ConfigError> {
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let err = |span: Option<std::ops::Range<usize>>, message: String| ConfigError {
+        path: path.to_owned(),
+        line: span.map(|s| line_of(s.start)),
+        message,
+    };
+    let raw: Raw = toml::from_str(text).map_err(|e| err(e.span(), e.message().to_owned()))?;
+    let mut c = match base {
+        Some(c) => c,
+        None => Config {
+            interval: Duration::from_secs(1),
+            view: View::Listeners,
+            columns: Column::ALL.to_vec(),
+            ghost: Duration::from_secs(3),
+            theme: Theme::plain(),
+            keymap: Keymap::default(),
+        },
+    };
+    let g = raw.general.unwrap_or_default();
+    if let Some(v) = g.interval {
+        let d = parse_duration(v.get_ref()).ok_or_else(|| {
+            err(
+                Some(v.span()),
+                format!("`{}` is not a duration like 500ms or 2s", v.get_ref()),
+            )
+        })?;
+        c.interval = check_interval(d).map_err(|m| err(Some(v.span()), m))?;
+    }
+    if let Some(v) = g.view {
+        c.view = View::parse(v.get_ref()).ok_or_else(|| {
+            err(
+                Some(v.span()),
+                format!(
+                    "unknown view `{}` (sockets, listeners, ports, processes, events)",
+                    v.get_ref()
+                ),
+            )
+        })?;
+    }
+    if let Some(v) = g.columns {
+        let mut cols = Vec::new();
+        for name in v.get_ref() {
+            cols.push(Column::parse(name).ok_or_else(|| {
+                let names: Vec<&str> = Column::ALL.iter().map(|c| c.key()).collect();
+                err(
+                    Some(v.span()),
+                    format!("unknown column `{name}` (one of: {})", names.join(", ")),
+                )
+            })?);
+        }
+        if cols.is_empty() {
+            return Err(err(
+                Some(v.span()),
+                "columns must name at least one column".into(),
+            ));
+        }
+        c.columns = cols;
+    }
+    if let Some(v) = g.ghost_seconds {
+        c.ghost = Duration::from_secs(*v.get_ref().min(&60));
+    }
+    for (name, value) in raw.theme.unwrap_or_default() {
+        let color = value
+            .get_ref()
+            .parse::<ratatui::style::Color>()
+            .map_err(|_| {
+                err(
+                    Some(value.span()),
+                    format!("`{}` is not a colour", value.get_ref()),
+                )
+            })?;
+        if !c.theme.set(&name, color) {
+            return Err(err(
+                Some(value.span()),
+                format!(
+                    "unknown theme key `{name}` (one of: {})",
+                    Theme::KEYS.join(", ")
+                ),
+            ));
+        }
+    }
+    for (mode_name, bindings) in raw.keymap.unwrap_or_default() {
+        let mode = Mode::ALL
+            .into_iter()
+            .find(|m| m.name() == mode_name)
+            .ok_or_else(|| {
+                err(
+                    Some(bindings.span()),
+                    format!("unknown keymap mode `{mode_name}` (normal, filter, dialog, help)"),
+                )
+            })?;
+        let mut parsed = Vec::new();
+        for b in bindings.into_inner() {
+            let key = parse_key(b.on.get_ref()).ok_or_else(|| {
+                err(
+                    Some(b.on.span()),
+                    format!("unknown key `{}`", b.on.get_ref()),
+                )
+            })?;
+            let action = Action::parse(b.action.get_ref()).ok_or_else(|| {
+                err(
+                    Some(b.action.span()),
+                    format!("unknown action `{}`", b.action.get_ref()),
+                )
+            })?;
+            parsed.push(Binding {
+                key,
+                action,
+                desc: b.desc.unwrap_or_else(|| action.name().replace('_', " ")),
+            });
+        }
+        // The user's bindings come first so they win; the defaults stay for the rest.
+        let list = c.keymap.mode_mut(mode);
+        parsed.append(list);
+        *list = parsed;
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::msg::Key;
+
+    #[test]
+    fn defaults_load() {
+        let c = load(Some(Path::new("/dev/null"))).unwrap();
+        assert_eq!(c.interval, Duration::from_secs(1));
+        assert_eq!(c.view, View::Listeners);
+        assert_eq!(
+            c.keymap.lookup(Mode::Normal, Key::char('q')),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            c.keymap.lookup(Mode::Normal, Key::char('k')),
+            Some(Action::Kill)
+        );
+        assert_eq!(
+            c.keymap.lookup(Mode::Dialog, Key::char('y')),
+            Some(Action::Confirm)
+        );
+    }
+
+    #[test]
+    fn user_file_overrides() {
+        let base = parse(DEFAULT_TOML, "d", None).unwrap();
+        let text = "[general]\ninterval = \"500ms\"\nview = \"ports\"\ncolumns = [\"local\", \"process\"]\n[theme]\nnew = \"#00ff00\"\n[keymap]\nnormal = [{ on = \"x\", action = \"quit\", desc = \"leave\" }]\n";
+        let c = parse(text, "u", Some(base)).unwrap();
+        assert_eq!(c.interval, Duration::from_millis(500));
+        assert_eq!(c.view, View::Ports);
+        assert_eq!(c.columns, vec![Column::Local, Column::Process]);
+        assert_eq!(
+            c.keymap.lookup(Mode::Normal, Key::char('x')),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            c.keymap.lookup(Mode::Normal, Key::char('q')),
+            Some(Action::Quit)
+        );
+        assert_eq!(c.keymap.normal[0].desc, "leave");
+    }
+
+    #[test]
+    fn bad_files_name_the_line() {
+        let base = || Some(parse(DEFAULT_TOML, "d", None).unwrap());
+        let e = parse("[general]\n\ninterval = \"fast\"\n", "c.toml", base()).unwrap_err();
+        assert_eq!((e.line, e.path.as_str()), (Some(3), "c.toml"));
+        assert!(
+            e.to_string()
+                .starts_with("bad config c.toml:3: `fast` is not a duration"),
+            "{e}"
+        );
+        let e = parse(
+            "[keymap]\nnormal = [\n { on = \"x\", action = \"explode\" },\n]\n",
+            "c",
+            base(),
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("unknown action `explode`"));
+        let e = parse("[general]\ninterval = \"10ms\"\n", "c", base()).unwrap_err();
+        assert!(e.message.contains("250ms..60s"), "{e}");
+        let e = parse("this is not toml", "c", base()).unwrap_err();
+        assert_eq!(e.line, Some(1));
+        let e = parse("[theme]\nnew = \"blurple\"\n", "c", base()).unwrap_err();
+        assert_eq!(e.line, Some(2));
+        let e = parse("[genral]\n", "c", base()).unwrap_err();
+        assert!(e.message.contains("genral"), "{e}");
+        assert!(load(Some(Path::new("/nonexistent/sockscope.toml"))).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("-1s"), None);
+    }
+}

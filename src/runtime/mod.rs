@@ -1,0 +1,6 @@
+//! The only place with tokio, crossterm and the real terminal: the TUI's event loop.
+
+pub mod run;
+pub mod terminal;
+
+pub use run::{TuiOptions, run};

@@ -1,0 +1,291 @@
+//! The event loop: `select!` over terminal input, snapshots from the collector thread,
+//! OS signals and a tick; every message goes through `update`; effects are performed
+//! here; the screen is drawn only when something changed.
+
+use super::terminal::{self, Term};
+use crate::app::keymap::Mode;
+use crate::app::msg::{Key, KeyCode, MouseKind, Msg};
+use crate::app::update::update;
+use crate::app::{App, Effect, Settings, View};
+use crate::collect::worker::{Command, Worker};
+use crate::collect::{self, CollectorKind, procs};
+use crate::config;
+use crate::signal::{RealSignaller, Signaller, Target};
+use crossterm::event::{
+    Event, EventStream, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
+};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Command-line options of the TUI.
+#[derive(Clone, Debug, Default)]
+pub struct TuiOptions {
+    pub interval: Option<Duration>,
+    pub view: Option<View>,
+    pub filter: Option<String>,
+    pub no_color: bool,
+    pub config: Option<PathBuf>,
+    pub collector: CollectorKind,
+}
+
+/// Runs the TUI until the user quits. Errors are one line for the binary to print.
+pub fn run(opts: TuiOptions) -> Result<(), String> {
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err("the live view needs a terminal on stdin and stdout; for a snapshot that can be piped, use `sockscope list`".into());
+    }
+    let cfg = config::load(opts.config.as_deref()).map_err(|e| e.to_string())?;
+    let mut theme = cfg.theme.clone();
+    if opts.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        theme = crate::app::Theme::plain();
+    }
+    let settings = Settings {
+        columns: cfg.columns.clone(),
+        ghost: cfg.ghost,
+        theme,
+        keymap: cfg.keymap.clone(),
+        host: hostname(),
+        ephemeral: ephemeral_range(),
+    };
+    let interval = opts.interval.unwrap_or(cfg.interval);
+    let mut app = App::new(settings, opts.view.unwrap_or(cfg.view), interval);
+    if let Some(f) = &opts.filter {
+        let q = crate::query::parse(f).map_err(|e| format!("{e} (in --filter)"))?;
+        app.filter.text = f.clone();
+        app.filter.query = q;
+    }
+    let collector = collect::open(opts.collector).map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the event loop: {e}"))?;
+    terminal::install_panic_hook();
+    let _guard = terminal::Guard;
+    let mut term = terminal::open().map_err(|e| format!("cannot set up the terminal: {e}"))?;
+    let result = rt.block_on(event_loop(&mut term, &mut app, collector));
+    terminal::restore();
+    result
+}
+
+async fn event_loop(
+    term: &mut Term,
+    app: &mut App,
+    collector: Box<dyn collect::Collector>,
+) -> Result<(), String> {
+    let (tx, mut snapshots) = tokio::sync::mpsc::unbounded_channel();
+    let worker = Worker::spawn(collector, app.scope(), app.interval, move |m| {
+        tx.send(m).is_ok()
+    })
+    .map_err(|e| format!("cannot start the collector thread: {e}"))?;
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut sighup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut sigtstp = signal(SignalKind::from_raw(rustix::process::Signal::TSTP.as_raw()))
+        .map_err(|e| e.to_string())?;
+    let mut sigcont = signal(SignalKind::from_raw(rustix::process::Signal::CONT.as_raw()))
+        .map_err(|e| e.to_string())?;
+    let mut signaller = RealSignaller::default();
+    let mut pinned: HashMap<u32, Target> = HashMap::new();
+    let size = term.size().map_err(|e| e.to_string())?;
+    update(
+        app,
+        Msg::Resize {
+            width: size.width,
+            height: size.height,
+        },
+    );
+    let mut dirty = true;
+    loop {
+        if dirty {
+            term.draw(|f| crate::ui::draw(f, app))
+                .map_err(|e| format!("cannot draw: {e}"))?;
+            dirty = false;
+        }
+        let msg = tokio::select! {
+            biased;
+            ev = next_event(&mut events) => match ev {
+                Some(Ok(ev)) => {
+                    if is_suspend(&ev, app) {
+                        terminal::suspend(term).map_err(|e| e.to_string())?;
+                        dirty = true;
+                        continue;
+                    }
+                    match convert(ev) {
+                        Some(m) => m,
+                        None => continue,
+                    }
+                }
+                Some(Err(e)) => return Err(format!("cannot read the terminal: {e}")),
+                None => return Ok(()),
+            },
+            _ = sigterm.recv() => return Ok(()),
+            _ = sighup.recv() => return Ok(()),
+            _ = sigint.recv() => return Ok(()),
+            _ = sigtstp.recv() => {
+                terminal::suspend(term).map_err(|e| e.to_string())?;
+                dirty = true;
+                continue;
+            }
+            _ = sigcont.recv() => {
+                // Stopped from outside (SIGSTOP): take the terminal back and redraw.
+                terminal::enter().map_err(|e| e.to_string())?;
+                term.clear().map_err(|e| e.to_string())?;
+                dirty = true;
+                continue;
+            }
+            Some(m) = snapshots.recv() => match m {
+                Ok(c) => Msg::Snapshot(Box::new(c)),
+                Err(e) => Msg::CollectFailed(e),
+            },
+            _ = tick.tick() => {
+                let before = tick_fingerprint(app);
+                update(app, Msg::Tick(SystemTime::now()));
+                dirty |= tick_fingerprint(app) != before;
+                continue;
+            }
+        };
+        let mut queue = vec![msg];
+        while let Some(msg) = queue.pop() {
+            for effect in update(app, msg) {
+                match effect {
+                    Effect::Quit => return Ok(()),
+                    Effect::SetInterval(d) => worker.send(Command::SetInterval(d)),
+                    Effect::SetScope(s) => worker.send(Command::SetScope(s)),
+                    Effect::Pause(p) => worker.send(Command::Pause(p)),
+                    Effect::Pin(list) => {
+                        pinned.clear();
+                        let mut results = Vec::new();
+                        for (pid, start) in list {
+                            match signaller.pin(pid, start) {
+                                Ok(t) => {
+                                    pinned.insert(pid, t);
+                                    results.push((pid, Ok(())));
+                                }
+                                Err(e) => results.push((pid, Err(e))),
+                            }
+                        }
+                        queue.push(Msg::Pinned(results));
+                    }
+                    Effect::Signal { sig, pids } => {
+                        let results = pids
+                            .into_iter()
+                            .map(|pid| {
+                                let r = match pinned.get(&pid) {
+                                    Some(t) => signaller.send(t, sig),
+                                    None => Err(crate::signal::Refusal::Failed {
+                                        pid,
+                                        reason: "not pinned".into(),
+                                    }),
+                                };
+                                (pid, r)
+                            })
+                            .collect();
+                        pinned.clear();
+                        queue.push(Msg::SignalResult { sig, results });
+                        worker.send(Command::Refresh);
+                    }
+                    Effect::Inspect(pid) => {
+                        queue.push(Msg::Inspected(Box::new(procs::inspect(pid))))
+                    }
+                }
+            }
+        }
+        dirty = true;
+    }
+}
+
+async fn next_event(events: &mut EventStream) -> Option<std::io::Result<Event>> {
+    std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *events), cx)).await
+}
+
+/// Cheap summary of what a tick can change, to redraw only when it did.
+fn tick_fingerprint(app: &App) -> (usize, usize, bool, bool) {
+    (
+        app.ghosts.len(),
+        app.marks.len(),
+        app.status.is_some(),
+        app.watch.is_some(),
+    )
+}
+
+fn is_suspend(ev: &Event, app: &App) -> bool {
+    matches!(ev, Event::Key(k) if k.kind == KeyEventKind::Press
+        && k.modifiers.contains(KeyModifiers::CONTROL)
+        && k.code == crossterm::event::KeyCode::Char('z')
+        && app.mode != Mode::Filter)
+}
+
+fn convert(ev: Event) -> Option<Msg> {
+    use crossterm::event::KeyCode as C;
+    match ev {
+        Event::Key(k) if k.kind != KeyEventKind::Release => {
+            let code = match k.code {
+                C::Char(c) => KeyCode::Char(c),
+                C::Enter => KeyCode::Enter,
+                C::Esc => KeyCode::Esc,
+                C::Tab => KeyCode::Tab,
+                C::BackTab => KeyCode::BackTab,
+                C::Backspace => KeyCode::Backspace,
+                C::Delete => KeyCode::Delete,
+                C::Up => KeyCode::Up,
+                C::Down => KeyCode::Down,
+                C::Left => KeyCode::Left,
+                C::Right => KeyCode::Right,
+                C::PageUp => KeyCode::PageUp,
+                C::PageDown => KeyCode::PageDown,
+                C::Home => KeyCode::Home,
+                C::End => KeyCode::End,
+                _ => return None,
+            };
+            let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+            let code = match code {
+                KeyCode::Char(c) if ctrl => KeyCode::Char(c.to_ascii_lowercase()),
+                c => c,
+            };
+            Some(Msg::Key(Key {
+                code,
+                ctrl,
+                alt: k.modifiers.contains(KeyModifiers::ALT),
+            }))
+        }
+        Event::Mouse(m) => match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => Some(Msg::Mouse(MouseKind::Click {
+                column: m.column,
+                row: m.row,
+            })),
+            MouseEventKind::ScrollDown => Some(Msg::Mouse(MouseKind::ScrollDown)),
+            MouseEventKind::ScrollUp => Some(Msg::Mouse(MouseKind::ScrollUp)),
+            _ => None,
+        },
+        Event::Resize(width, height) => Some(Msg::Resize { width, height }),
+        _ => None,
+    }
+}
+
+fn hostname() -> String {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| {
+        rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned()
+    });
+    crate::model::sanitize::sanitize_capped(raw.trim(), 64)
+}
+
+/// The kernel's ephemeral port range (default 32768–60999).
+fn ephemeral_range() -> std::ops::RangeInclusive<u16> {
+    let text =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let mut it = text
+        .split_whitespace()
+        .filter_map(|v| v.parse::<u16>().ok());
+    match (it.next(), it.next()) {
+        (Some(a), Some(b)) if a <= b => a..=b,
+        _ => 32768..=60999,
+    }
+}

@@ -1,0 +1,80 @@
+//! The real terminal: raw mode, alternate screen, mouse capture — and putting all of it
+//! back on quit, on error, on panic, and around a suspend.
+
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use crossterm::{cursor, execute};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{self, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub type Term = Terminal<CrosstermBackend<Stdout>>;
+
+/// Whether the terminal is in our mode now, so restoring twice is harmless.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Enters raw mode and the alternate screen with mouse capture.
+pub fn enter() -> io::Result<()> {
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    execute!(
+        io::stdout(),
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        cursor::Hide
+    )?;
+    Ok(())
+}
+
+/// Leaves everything [`enter`] set up. Safe to call at any time, any number of times.
+pub fn restore() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = execute!(
+            io::stdout(),
+            DisableMouseCapture,
+            LeaveAlternateScreen,
+            cursor::Show
+        );
+        let _ = disable_raw_mode();
+    }
+}
+
+/// Restores the terminal before the default panic message, so the message is readable
+/// and the shell is usable afterwards.
+pub fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        default(info);
+    }));
+}
+
+/// Creates the ratatui terminal on stdout.
+pub fn open() -> io::Result<Term> {
+    enter()?;
+    let mut t = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    t.clear()?;
+    Ok(t)
+}
+
+/// Restores the terminal and stops the process (job control); on resume, takes the
+/// terminal back. Used for Ctrl-Z and SIGTSTP.
+pub fn suspend(t: &mut Term) -> io::Result<()> {
+    restore();
+    // SIGSTOP cannot be caught: the process stops here until SIGCONT.
+    let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::STOP);
+    enter()?;
+    t.clear()
+}
+
+/// Restores the terminal when dropped: covers early returns and errors.
+pub struct Guard;
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore();
+    }
+}

@@ -1,0 +1,102 @@
+//! The signal dialog: who will get what, with Cancel as the safe default.
+
+use super::theme::Styles;
+use crate::app::App;
+use crate::app::dialog::Button;
+use crate::model::socket::Endpoint;
+use crate::signal::Sig;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
+    let Some(d) = &app.dialog else { return };
+    let mut lines = vec![Line::from(vec![
+        Span::styled("socket ", th.header),
+        Span::raw(format!(
+            "{} {} {}",
+            d.socket.proto.as_str(),
+            d.socket.state,
+            Endpoint(&d.socket.local)
+        )),
+    ])];
+    if let Some(n) = &d.note {
+        lines.push(Line::styled(n.clone(), th.error));
+    }
+    lines.push(Line::raw(""));
+    for (i, t) in d.targets.iter().enumerate() {
+        let chosen = d.chosen.is_none_or(|c| c == i);
+        let mark = if chosen { "▶ " } else { "  " };
+        let pin = match &t.pinned {
+            None => Span::styled(" (pinning…)", th.dim),
+            Some(Ok(())) => Span::styled(" (pinned)", th.dim),
+            Some(Err(e)) => Span::styled(format!(" ✗ {e}"), th.error),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(mark, th.key),
+            Span::styled(format!("{} {}", t.pid, t.name), th.title),
+            Span::raw(format!(
+                "  user {} · state {} · started {}",
+                t.user, t.state, t.started
+            )),
+            pin,
+        ]));
+        lines.push(Line::styled(format!("    {}", t.cmdline), th.dim));
+    }
+    if d.targets.len() > 1 {
+        let which = if d.chosen.is_none() {
+            "all of them".to_owned()
+        } else {
+            "the marked one".to_owned()
+        };
+        lines.push(Line::styled(
+            format!("  a: one owner / all owners (now: {which})"),
+            th.dim,
+        ));
+    }
+    lines.push(Line::raw(""));
+    for (i, sig) in Sig::ALL.iter().enumerate() {
+        let selected = i == d.signal;
+        let style = if selected {
+            th.selected
+        } else {
+            ratatui::style::Style::default()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {} {:<8}", i + 1, sig.to_string()), style),
+            Span::styled(
+                format!(" {}", sig.meaning()),
+                if selected { style } else { th.dim },
+            ),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    let button = |label: &str, b: Button| {
+        let style = if d.focus == b { th.selected } else { th.key };
+        Span::styled(format!("[ {label} ]"), style)
+    };
+    lines.push(Line::from(vec![
+        Span::raw("   "),
+        button("Cancel", Button::Cancel),
+        Span::raw("   "),
+        button(&format!("Send {}", d.sig()), Button::Send),
+        Span::styled("    y send · Enter press · Esc cancel · ↑↓ signal", th.dim),
+    ]));
+    let width = area.width.saturating_sub(4).min(100);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let rect = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, rect);
+    let title = Span::styled(" send a signal ", th.title);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(title)),
+        rect,
+    );
+}
