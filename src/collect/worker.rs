@@ -78,7 +78,12 @@ fn run(
         } else if next > now {
             rx.recv_timeout(next - now)
         } else {
-            Err(RecvTimeoutError::Timeout)
+            // Overrunning: still look at commands between snapshots, or Quit would
+            // never be seen.
+            rx.try_recv().map_err(|e| match e {
+                std::sync::mpsc::TryRecvError::Empty => RecvTimeoutError::Timeout,
+                std::sync::mpsc::TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+            })
         };
         match cmd {
             Ok(Command::Quit) | Err(RecvTimeoutError::Disconnected) => return,
