@@ -1,9 +1,11 @@
 //! TUI state and its update: no I/O. The runtime feeds [`msg::Msg`]s to
 //! [`update::update`], performs the [`Effect`]s it returns, and draws with `ui`.
 
+mod cells;
 pub mod dialog;
 pub mod keymap;
 pub mod msg;
+mod rows;
 pub mod update;
 pub mod views;
 
