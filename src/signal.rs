@@ -215,6 +215,18 @@ pub struct Target {
     pidfd: Option<OwnedFd>,
 }
 
+impl Target {
+    /// A target known only by identity, without a pidfd: signals to it go through
+    /// `kill()` after the start-time check. Also what test signallers hand out.
+    pub fn without_pidfd(pid: u32, start_ticks: u64) -> Target {
+        Target {
+            pid,
+            start_ticks,
+            pidfd: None,
+        }
+    }
+}
+
 /// How a signal was delivered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Delivery {

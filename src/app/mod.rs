@@ -6,6 +6,10 @@ pub mod dialog;
 pub mod keymap;
 pub mod msg;
 mod rows;
+#[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
+mod tests;
 pub mod update;
 pub mod views;
 

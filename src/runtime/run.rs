@@ -2,19 +2,19 @@
 //! OS signals and a tick; every message goes through `update`; effects are performed
 //! here; the screen is drawn only when something changed.
 
+use super::effects::{Effector, Outcome};
 use super::terminal::{self, Term};
 use crate::app::keymap::Mode;
 use crate::app::msg::{Key, KeyCode, MouseKind, Msg};
 use crate::app::update::update;
-use crate::app::{App, Effect, Settings, View};
-use crate::collect::worker::{Command, Worker};
-use crate::collect::{self, CollectorKind, procs};
+use crate::app::{App, Settings, View};
+use crate::collect::worker::Worker;
+use crate::collect::{self, CollectorKind};
 use crate::config;
-use crate::signal::{RealSignaller, Signaller, Target};
+use crate::signal::RealSignaller;
 use crossterm::event::{
     Event, EventStream, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
 };
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -89,8 +89,7 @@ async fn event_loop(
         .map_err(|e| e.to_string())?;
     let mut sigcont = signal(SignalKind::from_raw(rustix::process::Signal::CONT.as_raw()))
         .map_err(|e| e.to_string())?;
-    let mut signaller = RealSignaller::default();
-    let mut pinned: HashMap<u32, Target> = HashMap::new();
+    let mut effector = Effector::new(RealSignaller::default());
     let size = term.size().map_err(|e| e.to_string())?;
     update(
         app,
@@ -152,45 +151,11 @@ async fn event_loop(
         let mut queue = vec![msg];
         while let Some(msg) = queue.pop() {
             for effect in update(app, msg) {
-                match effect {
-                    Effect::Quit => return Ok(()),
-                    Effect::SetInterval(d) => worker.send(Command::SetInterval(d)),
-                    Effect::SetScope(s) => worker.send(Command::SetScope(s)),
-                    Effect::Pause(p) => worker.send(Command::Pause(p)),
-                    Effect::Pin(list) => {
-                        pinned.clear();
-                        let mut results = Vec::new();
-                        for (pid, start) in list {
-                            match signaller.pin(pid, start) {
-                                Ok(t) => {
-                                    pinned.insert(pid, t);
-                                    results.push((pid, Ok(())));
-                                }
-                                Err(e) => results.push((pid, Err(e))),
-                            }
-                        }
-                        queue.push(Msg::Pinned(results));
-                    }
-                    Effect::Signal { sig, pids } => {
-                        let results = pids
-                            .into_iter()
-                            .map(|pid| {
-                                let r = match pinned.get(&pid) {
-                                    Some(t) => signaller.send(t, sig),
-                                    None => Err(crate::signal::Refusal::Failed {
-                                        pid,
-                                        reason: "not pinned".into(),
-                                    }),
-                                };
-                                (pid, r)
-                            })
-                            .collect();
-                        pinned.clear();
-                        queue.push(Msg::SignalResult { sig, results });
-                        worker.send(Command::Refresh);
-                    }
-                    Effect::Inspect(pid) => {
-                        queue.push(Msg::Inspected(Box::new(procs::inspect(pid))))
+                for outcome in effector.perform(effect) {
+                    match outcome {
+                        Outcome::Quit => return Ok(()),
+                        Outcome::Worker(c) => worker.send(c),
+                        Outcome::Reply(m) => queue.push(m),
                     }
                 }
             }

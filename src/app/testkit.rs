@@ -1,0 +1,264 @@
+//! Fixtures for the pure core's tests: fake snapshots fed the way the collector thread
+//! feeds real ones, and a fake signaller that records instead of signalling.
+
+use super::msg::{Key, KeyCode, Msg};
+use super::update::update;
+use super::{App, Column, Effect, Settings, View};
+use crate::config::{DEFAULT_TOML, parse};
+use crate::model::{
+    Collected, OwnerStatus, Pids, Process, Proto, Scope, Snapshot, Socket, State, Timer, TimerKind,
+    diff,
+};
+use crate::signal::{Delivery, Refusal, Sig, Signaller, Target};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub const T0: u64 = 1_790_000_000;
+
+pub fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(T0 + secs)
+}
+
+pub fn settings() -> Settings {
+    let c = parse(DEFAULT_TOML, "defaults", None).unwrap();
+    Settings {
+        columns: Column::ALL.to_vec(),
+        ghost: Duration::from_secs(3),
+        theme: c.theme,
+        keymap: c.keymap,
+        host: "testhost".into(),
+        ephemeral: 32768..=60999,
+    }
+}
+
+/// A socket: `local`/`remote` as "ip:port".
+pub fn sock(
+    proto: Proto,
+    local: &str,
+    remote: &str,
+    state: State,
+    inode: u64,
+    owners: &[u32],
+) -> Socket {
+    Socket {
+        proto,
+        local: local.parse().unwrap(),
+        remote: remote.parse().unwrap(),
+        state,
+        recv_q: 0,
+        send_q: if state == State::Listen { 128 } else { 0 },
+        timer: (state == State::TimeWait).then_some(Timer {
+            kind: TimerKind::TimeWait,
+            expires_ms: 41_000,
+            retrans: 0,
+        }),
+        uid: 1000,
+        inode,
+        cookie: inode,
+        owners: owners.iter().copied().collect::<Pids>(),
+        owner_status: if inode == 0 {
+            OwnerStatus::Kernel
+        } else if owners.is_empty() {
+            OwnerStatus::Hidden
+        } else {
+            OwnerStatus::Known
+        },
+    }
+}
+
+pub fn process(pid: u32, name: &str, state: char) -> Process {
+    Process {
+        pid,
+        ppid: Some(1),
+        start_ticks: u64::from(pid) * 10,
+        start_time: T0 - 3600,
+        name: name.into(),
+        cmdline: vec![name.into(), "--port".into(), format!("{}", 3000 + pid)],
+        exe: Some(format!("/usr/bin/{name}")),
+        uid: Some(1000),
+        user: Some("alice".into()),
+        state,
+        threads: 1,
+        kernel_thread: false,
+        container: None,
+    }
+}
+
+/// A small, varied socket table.
+pub fn table() -> (Vec<Socket>, Vec<Process>) {
+    let s = vec![
+        sock(
+            Proto::Tcp,
+            "0.0.0.0:3000",
+            "0.0.0.0:0",
+            State::Listen,
+            11,
+            &[100],
+        ),
+        sock(
+            Proto::Tcp6,
+            "[::1]:8080",
+            "[::]:0",
+            State::Listen,
+            12,
+            &[200, 201],
+        ),
+        sock(
+            Proto::Udp,
+            "127.0.0.1:53",
+            "0.0.0.0:0",
+            State::Unconn,
+            13,
+            &[300],
+        ),
+        sock(
+            Proto::Tcp,
+            "127.0.0.1:3000",
+            "127.0.0.1:41000",
+            State::Estab,
+            14,
+            &[100],
+        ),
+        sock(
+            Proto::Tcp,
+            "127.0.0.1:41000",
+            "127.0.0.1:3000",
+            State::Estab,
+            15,
+            &[400],
+        ),
+        sock(
+            Proto::Tcp,
+            "127.0.0.1:3000",
+            "127.0.0.1:41002",
+            State::TimeWait,
+            0,
+            &[],
+        ),
+        sock(
+            Proto::Tcp,
+            "0.0.0.0:22",
+            "0.0.0.0:0",
+            State::Listen,
+            16,
+            &[],
+        ),
+        sock(
+            Proto::Tcp,
+            "127.0.0.1:3000",
+            "127.0.0.1:41004",
+            State::CloseWait,
+            17,
+            &[100],
+        ),
+    ];
+    let mut s = s;
+    s[3].recv_q = 200;
+    s[4].recv_q = 5;
+    s[7].recv_q = 10;
+    s[1].recv_q = 1;
+    let p = vec![
+        process(100, "node", 'S'),
+        process(200, "nginx", 'S'),
+        process(201, "nginx", 'S'),
+        process(300, "dnsmasq", 'S'),
+        process(400, "curl", 'R'),
+    ];
+    (s, p)
+}
+
+pub fn snapshot(secs: u64, scope: Scope, sockets: Vec<Socket>, procs: &[Process]) -> Snapshot {
+    let mut snap = Snapshot::empty(scope);
+    snap.taken_at = at(secs);
+    snap.collector = "fake";
+    snap.sockets = sockets;
+    snap.processes = procs.iter().map(|p| (p.pid, p.clone())).collect();
+    snap.users.insert(1000, "alice".into());
+    snap.count_hidden();
+    snap
+}
+
+/// Feeds snapshots to an app the way the collector thread does (diff against the last).
+#[derive(Default)]
+pub struct Feeder {
+    prev: Option<Arc<Snapshot>>,
+}
+
+impl Feeder {
+    pub fn feed(&mut self, app: &mut App, snap: Snapshot) -> Vec<Effect> {
+        let snap = Arc::new(snap);
+        let (delta, rescoped) = match &self.prev {
+            Some(p) if p.scope == snap.scope => (diff(p, &snap), false),
+            Some(_) => (Default::default(), true),
+            None => (Default::default(), false),
+        };
+        self.prev = Some(snap.clone());
+        let c = Collected {
+            snapshot: snap,
+            delta,
+            rescoped,
+            took: Duration::from_millis(3),
+            overruns: 0,
+        };
+        update(app, Msg::Snapshot(Box::new(c)))
+    }
+}
+
+/// An app in `view`, sized, with the standard table fed once.
+pub fn app(view: View) -> (App, Feeder) {
+    let mut app = App::new(settings(), view, Duration::from_secs(1));
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 160,
+            height: 50,
+        },
+    );
+    let mut f = Feeder::default();
+    let (s, p) = table();
+    f.feed(&mut app, snapshot(0, view.scope(), s, &p));
+    (app, f)
+}
+
+pub fn press(app: &mut App, keys: &str) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    for c in keys.chars() {
+        effects.extend(update(app, Msg::Key(Key::char(c))));
+    }
+    effects
+}
+
+pub fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    update(app, Msg::Key(Key::plain(code)))
+}
+
+/// Local endpoints of the visible rows, in order.
+pub fn locals(app: &App) -> Vec<String> {
+    app.rows
+        .iter()
+        .filter_map(|r| app.row_socket(*r))
+        .map(|s| format!("{} {}", s.local, s.remote))
+        .collect()
+}
+
+/// Records what would have been signalled.
+#[derive(Default)]
+pub struct FakeSignaller {
+    pub pinned: Vec<(u32, Option<u64>)>,
+    pub sent: Vec<(u32, u64, Sig)>,
+    pub refuse: Option<Refusal>,
+}
+
+impl Signaller for FakeSignaller {
+    fn pin(&mut self, pid: u32, start_ticks: Option<u64>) -> Result<Target, Refusal> {
+        self.pinned.push((pid, start_ticks));
+        Ok(Target::without_pidfd(pid, start_ticks.unwrap_or(1)))
+    }
+    fn send(&mut self, target: &Target, sig: Sig) -> Result<Delivery, Refusal> {
+        if let Some(r) = &self.refuse {
+            return Err(r.clone());
+        }
+        self.sent.push((target.pid, target.start_ticks, sig));
+        Ok(Delivery::Pidfd)
+    }
+}

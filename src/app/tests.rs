@@ -1,0 +1,559 @@
+//! `update` flows with fake snapshots: sorting, selection, filters, ghosts, the dialog.
+
+use super::keymap::Mode;
+use super::msg::{KeyCode, MouseKind, Msg};
+use super::testkit::*;
+use super::update::{sort_by, update};
+use super::views::RowMark;
+use super::{Column, Effect, RowId, View, layout};
+use crate::model::{Proto, Scope, State};
+use crate::runtime::effects::{Effector, Outcome};
+use crate::signal::{Refusal, Sig};
+
+#[test]
+fn every_column_sorts_both_ways() {
+    let (mut app, _) = app(View::Sockets);
+    for (i, col) in Column::ALL.iter().enumerate() {
+        sort_by(&mut app, i, false);
+        let asc = app.rows.clone();
+        assert_eq!(asc.len(), 8);
+        sort_by(&mut app, i, true);
+        assert!(app.sort().descending, "{col:?}");
+        let mut desc = app.rows.clone();
+        desc.reverse();
+        assert_eq!(asc, desc, "{col:?}: descending is ascending reversed");
+    }
+    // Spot checks of meaning, not only of symmetry.
+    let recv_q = Column::ALL
+        .iter()
+        .position(|c| *c == Column::RecvQ)
+        .unwrap();
+    sort_by(&mut app, recv_q, false);
+    let q: Vec<u32> = app
+        .rows
+        .iter()
+        .map(|r| app.row_socket(*r).unwrap().recv_q)
+        .collect();
+    assert_eq!(
+        q,
+        vec![0, 0, 0, 0, 1, 5, 10, 200],
+        "numeric, not text order"
+    );
+    let process = Column::ALL
+        .iter()
+        .position(|c| *c == Column::Process)
+        .unwrap();
+    sort_by(&mut app, process, false);
+    // Rows without a process (kernel, hidden) come first, then by name.
+    assert!(app.row_socket(app.rows[0]).unwrap().owners.is_empty());
+    let first = app.row_socket(app.rows[2]).unwrap();
+    assert_eq!(app.snap.processes[&first.owners[0]].name, "curl");
+    let local = Column::ALL
+        .iter()
+        .position(|c| *c == Column::Local)
+        .unwrap();
+    sort_by(&mut app, local, false);
+    assert_eq!(locals(&app)[0], "0.0.0.0:22 0.0.0.0:0");
+}
+
+#[test]
+fn s_cycles_columns_and_r_reverses() {
+    let (mut app, _) = app(View::Listeners);
+    let start = app.sort_column();
+    press(&mut app, "s");
+    assert_eq!(app.sort_column(), (start + 1) % Column::ALL.len());
+    press(&mut app, "r");
+    assert!(app.sort().descending);
+    press(&mut app, "S");
+    assert!(!app.sort().descending);
+}
+
+#[test]
+fn selection_follows_the_socket_across_refreshes_and_resorts() {
+    let (mut app, mut feed) = app(View::Sockets);
+    // Select the ESTAB curl end.
+    let target = app
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).unwrap().inode == 15)
+        .unwrap();
+    app.select_index(target);
+    let key = app.row_socket(app.selected_row().unwrap()).unwrap().key();
+    // New snapshot: rows inserted before it and the table reordered.
+    let (mut s, p) = table();
+    s.reverse();
+    s.insert(
+        0,
+        sock(
+            Proto::Tcp,
+            "0.0.0.0:1",
+            "0.0.0.0:0",
+            State::Listen,
+            90,
+            &[100],
+        ),
+    );
+    s.insert(
+        0,
+        sock(
+            Proto::Tcp,
+            "0.0.0.0:2",
+            "0.0.0.0:0",
+            State::Listen,
+            91,
+            &[100],
+        ),
+    );
+    feed.feed(&mut app, snapshot(1, Scope::All, s, &p));
+    assert_eq!(
+        app.row_socket(app.selected_row().unwrap()).unwrap().key(),
+        key
+    );
+    // Re-sort by state descending: still the same socket.
+    let state = Column::ALL
+        .iter()
+        .position(|c| *c == Column::State)
+        .unwrap();
+    sort_by(&mut app, state, false);
+    sort_by(&mut app, state, true);
+    assert_eq!(
+        app.row_socket(app.selected_row().unwrap()).unwrap().key(),
+        key
+    );
+    // Navigation moves it.
+    press(&mut app, "j");
+    assert_ne!(
+        app.row_socket(app.selected_row().unwrap()).unwrap().key(),
+        key
+    );
+}
+
+#[test]
+fn live_filter_keeps_the_last_valid_query_on_error() {
+    let (mut app, _) = app(View::Sockets);
+    press(&mut app, "/");
+    assert_eq!(app.mode, Mode::Filter);
+    press(&mut app, ":3000");
+    assert_eq!(app.rows.len(), 5, "{:?}", locals(&app));
+    press(&mut app, ",");
+    assert!(app.filter.error.is_some());
+    assert_eq!(app.rows.len(), 5, "the last valid filter still applies");
+    key(&mut app, KeyCode::Backspace);
+    press(&mut app, " !state:tw");
+    assert!(app.filter.error.is_none());
+    assert_eq!(app.rows.len(), 4);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.filter.text, ":3000 !state:tw");
+    // Esc clears.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.rows.len(), 8);
+    assert!(app.filter.text.is_empty());
+}
+
+#[test]
+fn quick_keys_filter_by_the_selected_row() {
+    let (mut app, _) = app(View::Sockets);
+    let i = app
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).unwrap().inode == 14)
+        .unwrap();
+    app.select_index(i);
+    press(&mut app, "p");
+    assert_eq!(app.filter.text, "lport:3000");
+    assert_eq!(app.rows.len(), 4);
+    press(&mut app, "f");
+    assert_eq!(app.filter.text, "lport:3000 state:estab");
+    assert_eq!(app.rows.len(), 1);
+    press(&mut app, "P");
+    assert_eq!(app.filter.text, "lport:3000 state:estab pid:100");
+    key(&mut app, KeyCode::Esc);
+    press(&mut app, "t");
+    assert!(
+        app.rows
+            .iter()
+            .all(|r| app.row_socket(*r).unwrap().state != State::TimeWait)
+    );
+    assert_eq!(app.rows.len(), 7);
+    // l flips between all sockets and listeners, and the collector scope with it.
+    let effects = press(&mut app, "l");
+    assert_eq!(app.view, View::Listeners);
+    assert!(effects.contains(&Effect::SetScope(Scope::Listeners)));
+    let effects = press(&mut app, "l");
+    assert_eq!(app.view, View::Sockets);
+    assert!(effects.contains(&Effect::SetScope(Scope::All)));
+}
+
+#[test]
+fn views_switch_with_digits_and_tab() {
+    let (mut app, _) = app(View::Sockets);
+    press(&mut app, "3");
+    assert_eq!(app.view, View::Ports);
+    // Ports: 3000, 8080, 53, 22 (41000 is ephemeral and not listened on).
+    let ports: Vec<u16> = app.ports.iter().map(|p| p.port).collect();
+    assert_eq!(ports.len(), 4, "{ports:?}");
+    let p3000 = app.ports.iter().find(|p| p.port == 3000).unwrap();
+    assert_eq!(
+        (p3000.listen, p3000.estab, p3000.time_wait, p3000.close_wait),
+        (1, 1, 1, 1)
+    );
+    press(&mut app, "4");
+    assert_eq!(app.view, View::Processes);
+    assert_eq!(app.rows.len(), 5);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Events);
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.view, View::Processes);
+}
+
+#[test]
+fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
+    let (mut app, mut feed) = app(View::Sockets);
+    let (mut s, p) = table();
+    let closed = s.remove(0); // the :3000 listener closes
+    s[2].state = State::CloseWait; // ESTAB → CLOSE-WAIT (inode 14)
+    s.push(sock(
+        Proto::Tcp,
+        "0.0.0.0:9000",
+        "0.0.0.0:0",
+        State::Listen,
+        50,
+        &[100],
+    ));
+    feed.feed(&mut app, snapshot(1, Scope::All, s, &p));
+    let mark_of = |app: &super::App, inode: u64| {
+        app.rows
+            .iter()
+            .find(|r| app.row_socket(**r).is_some_and(|s| s.inode == inode))
+            .and_then(|r| app.row_mark(*r))
+    };
+    assert_eq!(mark_of(&app, 50), Some(RowMark::New));
+    assert_eq!(mark_of(&app, 14), Some(RowMark::Changed));
+    assert_eq!(mark_of(&app, closed.inode), Some(RowMark::Closed));
+    assert!(app.rows.iter().any(|r| matches!(r, RowId::Ghost(_))));
+    assert_eq!(app.events.len(), 3);
+    // Ghosts and marks go after their time.
+    update(&mut app, Msg::Tick(at(2)));
+    assert_eq!(mark_of(&app, closed.inode), Some(RowMark::Closed));
+    update(&mut app, Msg::Tick(at(5)));
+    assert_eq!(mark_of(&app, closed.inode), None);
+    assert!(!app.rows.iter().any(|r| matches!(r, RowId::Ghost(_))));
+    assert_eq!(mark_of(&app, 50), None);
+}
+
+#[test]
+fn dialog_stays_pinned_while_rows_churn() {
+    let (mut app, mut feed) = app(View::Listeners);
+    let i = app
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).unwrap().local.port() == 3000)
+        .unwrap();
+    app.select_index(i);
+    let effects = press(&mut app, "k");
+    assert_eq!(effects, vec![Effect::Pin(vec![(100, Some(1000))])]);
+    assert_eq!(app.mode, Mode::Dialog);
+    let mut fx = Effector::new(FakeSignaller::default());
+    for e in effects {
+        for o in fx.perform(e) {
+            if let Outcome::Reply(m) = o {
+                update(&mut app, m);
+            }
+        }
+    }
+    // Churn: the listener's row moves, another process takes the row position.
+    for t in 1..4 {
+        let (mut s, p) = table();
+        s.retain(|s| s.is_listener());
+        s.rotate_left(t);
+        s.insert(
+            0,
+            sock(
+                Proto::Tcp,
+                "0.0.0.0:1",
+                "0.0.0.0:0",
+                State::Listen,
+                80 + t as u64,
+                &[200],
+            ),
+        );
+        feed.feed(&mut app, snapshot(t as u64, Scope::Listeners, s, &p));
+    }
+    assert_eq!(app.dialog.as_ref().unwrap().targets[0].pid, 100);
+    let effects = press(&mut app, "y");
+    let Some(Effect::Signal { sig, pids }) = effects.first().cloned() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!((sig, pids.clone()), (Sig::Term, vec![100]));
+    let mut replies = Vec::new();
+    for e in effects {
+        replies.extend(fx.perform(e));
+    }
+    assert_eq!(
+        fx.signaller.sent,
+        vec![(100, 1000, Sig::Term)],
+        "the pinned pid and start time got it"
+    );
+    assert!(
+        replies
+            .iter()
+            .any(|o| matches!(o, Outcome::Worker(crate::collect::worker::Command::Refresh)))
+    );
+}
+
+#[test]
+fn cancel_is_the_default_and_k_upper_preselects_kill() {
+    let (mut app, _) = app(View::Listeners);
+    let i = app
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).unwrap().local.port() == 3000)
+        .unwrap();
+    app.select_index(i);
+    press(&mut app, "K");
+    assert_eq!(app.dialog.as_ref().unwrap().sig(), Sig::Kill);
+    // Enter presses the focused button, which is Cancel: nothing is sent.
+    let effects = key(&mut app, KeyCode::Enter);
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Signal { .. })));
+    assert!(app.dialog.is_none());
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn several_owners_choose_one_or_all() {
+    let (mut app, _) = app(View::Listeners);
+    let i = app
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).unwrap().local.port() == 8080)
+        .unwrap();
+    app.select_index(i);
+    press(&mut app, "k");
+    update(&mut app, Msg::Pinned(vec![(200, Ok(())), (201, Ok(()))]));
+    assert_eq!(app.dialog.as_ref().unwrap().chosen_pids(), vec![200]);
+    press(&mut app, "a");
+    assert_eq!(app.dialog.as_ref().unwrap().chosen_pids(), vec![201]);
+    press(&mut app, "a");
+    assert_eq!(app.dialog.as_ref().unwrap().chosen_pids(), vec![200, 201]);
+    key(&mut app, KeyCode::Down);
+    let effects = press(&mut app, "y");
+    assert_eq!(
+        effects[0],
+        Effect::Signal {
+            sig: Sig::Int,
+            pids: vec![200, 201]
+        }
+    );
+}
+
+#[test]
+fn zombie_owner_offers_the_parent() {
+    let (mut app, mut feed) = app(View::Listeners);
+    let (s, mut p) = table();
+    p[0].state = 'Z';
+    p[0].ppid = Some(77);
+    feed.feed(
+        &mut app,
+        snapshot(
+            1,
+            Scope::Listeners,
+            s.into_iter().filter(|s| s.is_listener()).collect(),
+            &p,
+        ),
+    );
+    let i = app
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).unwrap().local.port() == 3000)
+        .unwrap();
+    app.select_index(i);
+    let effects = press(&mut app, "k");
+    assert_eq!(effects, vec![Effect::Pin(vec![(77, None)])]);
+    let d = app.dialog.as_ref().unwrap();
+    assert!(d.note.as_ref().unwrap().contains("zombie"), "{:?}", d.note);
+}
+
+#[test]
+fn kernel_and_hidden_rows_cannot_be_signalled() {
+    let (mut app, _) = app(View::Sockets);
+    let tw = app
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).unwrap().state == State::TimeWait)
+        .unwrap();
+    app.select_index(tw);
+    assert!(press(&mut app, "k").is_empty());
+    assert!(app.status.as_ref().unwrap().text.contains("kernel"));
+    let hidden = app
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).unwrap().local.port() == 22)
+        .unwrap();
+    app.select_index(hidden);
+    assert!(press(&mut app, "k").is_empty());
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("run sockscope as root")
+    );
+}
+
+#[test]
+fn after_a_signal_the_port_is_watched_until_freed() {
+    let (mut app, mut feed) = app(View::Listeners);
+    let i = app
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).unwrap().local.port() == 3000)
+        .unwrap();
+    app.select_index(i);
+    press(&mut app, "k");
+    update(&mut app, Msg::Pinned(vec![(100, Ok(()))]));
+    let effects = press(&mut app, "y");
+    assert!(
+        effects.contains(&Effect::SetScope(Scope::All)),
+        "watching needs TIME-WAIT rows: {effects:?}"
+    );
+    update(
+        &mut app,
+        Msg::SignalResult {
+            sig: Sig::Term,
+            results: vec![(100, Ok(crate::signal::Delivery::Pidfd))],
+        },
+    );
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("watching port 3000")
+    );
+    // Next snapshot: the listener and its process are gone, two TIME-WAITs remain.
+    let (s, p) = table();
+    let s: Vec<_> = s.into_iter().filter(|s| !s.owners.contains(&100)).collect();
+    let mut s2 = s.clone();
+    s2.push(sock(
+        Proto::Tcp,
+        "127.0.0.1:3000",
+        "127.0.0.1:41006",
+        State::TimeWait,
+        0,
+        &[],
+    ));
+    let p: Vec<_> = p.into_iter().filter(|p| p.pid != 100).collect();
+    feed.feed(&mut app, snapshot(1, Scope::All, s2, &p));
+    let text = &app.status.as_ref().unwrap().text;
+    assert!(
+        text.contains("exited") && text.contains("2 TIME-WAIT sockets remain, expire in 41 s"),
+        "{text}"
+    );
+    assert!(app.watch.is_none());
+    assert_eq!(app.scope(), Scope::Listeners);
+}
+
+#[test]
+fn refused_signal_is_a_message() {
+    let (mut app, _) = app(View::Listeners);
+    let i = app
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).unwrap().local.port() == 3000)
+        .unwrap();
+    app.select_index(i);
+    press(&mut app, "k");
+    update(&mut app, Msg::Pinned(vec![(100, Ok(()))]));
+    press(&mut app, "y");
+    let refusal = Refusal::Permission {
+        pid: 100,
+        owner: "alice".into(),
+    };
+    update(
+        &mut app,
+        Msg::SignalResult {
+            sig: Sig::Term,
+            results: vec![(100, Err(refusal))],
+        },
+    );
+    let s = app.status.as_ref().unwrap();
+    assert!(
+        s.error && s.text.contains("run as root or as user alice"),
+        "{}",
+        s.text
+    );
+    assert!(app.watch.is_none());
+}
+
+#[test]
+fn mouse_clicks_sort_and_select() {
+    let (mut app, _) = app(View::Sockets);
+    let header = layout::table(&app).y;
+    // The first column starts at x 0: Proto.
+    update(
+        &mut app,
+        Msg::Mouse(MouseKind::Click {
+            column: 1,
+            row: header,
+        }),
+    );
+    assert_eq!(app.sort_column(), 0);
+    update(
+        &mut app,
+        Msg::Mouse(MouseKind::Click {
+            column: 1,
+            row: header,
+        }),
+    );
+    assert!(app.sort().descending, "second click reverses");
+    let body = layout::table_body(&app).y;
+    update(
+        &mut app,
+        Msg::Mouse(MouseKind::Click {
+            column: 5,
+            row: body + 3,
+        }),
+    );
+    assert_eq!(app.cursor, 3);
+    update(&mut app, Msg::Mouse(MouseKind::ScrollDown));
+    assert_eq!(app.cursor, 6);
+}
+
+#[test]
+fn pause_and_interval_keys_become_effects() {
+    let (mut app, _) = app(View::Sockets);
+    assert_eq!(press(&mut app, " "), vec![Effect::Pause(true)]);
+    assert!(app.paused);
+    assert_eq!(
+        press(&mut app, "+"),
+        vec![Effect::SetInterval(std::time::Duration::from_secs(2))]
+    );
+    assert_eq!(
+        press(&mut app, "--"),
+        vec![
+            Effect::SetInterval(std::time::Duration::from_secs(1)),
+            Effect::SetInterval(std::time::Duration::from_millis(500))
+        ]
+    );
+    assert_eq!(press(&mut app, "q"), vec![Effect::Quit]);
+}
+
+#[test]
+fn detail_pane_asks_for_an_inspection() {
+    let (mut app, _) = app(View::Listeners);
+    let effects = key(&mut app, KeyCode::Enter);
+    assert!(app.detail);
+    let owner = app
+        .row_socket(app.selected_row().unwrap())
+        .unwrap()
+        .owners
+        .first()
+        .copied();
+    match owner {
+        Some(pid) => assert_eq!(effects, vec![Effect::Inspect(pid)]),
+        None => assert!(effects.is_empty()),
+    }
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.detail);
+}
