@@ -509,7 +509,7 @@ fn mouse(app: &mut App, m: MouseKind) -> Vec<Effect> {
                 let cols = layout_columns(&app.col_specs(), table.width);
                 if let Some(i) = cols
                     .iter()
-                    .position(|(x, w)| column >= *x && column < x + w)
+                    .position(|c| c.is_some_and(|(x, w)| column >= x && column < x + w))
                 {
                     sort_by(app, i, true);
                 }

@@ -120,24 +120,27 @@ impl Column {
         Column::ALL.into_iter().find(|c| c.key() == s)
     }
     fn spec(self) -> ColSpec {
-        let (title, width, flex, right) = match self {
-            Column::Proto => ("Proto", 5, 0, false),
-            Column::State => ("State", 10, 0, false),
-            Column::RecvQ => ("Recv-Q", 6, 0, true),
-            Column::SendQ => ("Send-Q", 6, 0, true),
-            Column::Local => ("Local", 21, 2, false),
-            Column::Peer => ("Peer", 21, 2, false),
-            Column::Process => ("Process", 16, 3, false),
-            Column::User => ("User", 8, 0, false),
-            Column::Timer => ("Timer", 15, 0, false),
-            Column::Age => ("Age", 6, 0, true),
-            Column::Inode => ("Inode", 8, 0, true),
+        // (title, min width, share of spare width, right-aligned, keep: the higher, the
+        // longer the column survives on a narrow terminal)
+        let (title, width, flex, right, keep) = match self {
+            Column::Proto => ("Proto", 5, 0, false, 6),
+            Column::State => ("State", 10, 0, false, 8),
+            Column::RecvQ => ("Recv-Q", 6, 0, true, 3),
+            Column::SendQ => ("Send-Q", 6, 0, true, 2),
+            Column::Local => ("Local", 21, 2, false, 10),
+            Column::Peer => ("Peer", 21, 2, false, 7),
+            Column::Process => ("Process", 16, 3, false, 9),
+            Column::User => ("User", 8, 0, false, 4),
+            Column::Timer => ("Timer", 15, 0, false, 1),
+            Column::Age => ("Age", 6, 0, true, 5),
+            Column::Inode => ("Inode", 8, 0, true, 0),
         };
         ColSpec {
             title,
             width,
             flex,
             right,
+            keep,
         }
     }
 }
@@ -149,153 +152,50 @@ pub struct ColSpec {
     pub width: u16,
     pub flex: u16,
     pub right: bool,
+    /// Columns with lower `keep` are dropped first when the terminal is narrow.
+    pub keep: u8,
+}
+
+const fn col(title: &'static str, width: u16, flex: u16, right: bool, keep: u8) -> ColSpec {
+    ColSpec {
+        title,
+        width,
+        flex,
+        right,
+        keep,
+    }
 }
 
 const PORT_COLS: [ColSpec; 8] = [
-    ColSpec {
-        title: "Port",
-        width: 6,
-        flex: 0,
-        right: true,
-    },
-    ColSpec {
-        title: "Proto",
-        width: 9,
-        flex: 0,
-        right: false,
-    },
-    ColSpec {
-        title: "Listen",
-        width: 6,
-        flex: 0,
-        right: true,
-    },
-    ColSpec {
-        title: "Estab",
-        width: 6,
-        flex: 0,
-        right: true,
-    },
-    ColSpec {
-        title: "TimeWait",
-        width: 8,
-        flex: 0,
-        right: true,
-    },
-    ColSpec {
-        title: "CloseWait",
-        width: 9,
-        flex: 0,
-        right: true,
-    },
-    ColSpec {
-        title: "Total",
-        width: 6,
-        flex: 0,
-        right: true,
-    },
-    ColSpec {
-        title: "Owners",
-        width: 16,
-        flex: 1,
-        right: false,
-    },
+    col("Port", 6, 0, true, 9),
+    col("Proto", 9, 0, false, 3),
+    col("Listen", 6, 0, true, 7),
+    col("Estab", 6, 0, true, 6),
+    col("TimeWait", 8, 0, true, 5),
+    col("CloseWait", 9, 0, true, 4),
+    col("Total", 6, 0, true, 2),
+    col("Owners", 16, 1, false, 8),
 ];
 
 const PROC_COLS: [ColSpec; 8] = [
-    ColSpec {
-        title: "PID",
-        width: 7,
-        flex: 0,
-        right: true,
-    },
-    ColSpec {
-        title: "Name",
-        width: 14,
-        flex: 1,
-        right: false,
-    },
-    ColSpec {
-        title: "User",
-        width: 8,
-        flex: 0,
-        right: false,
-    },
-    ColSpec {
-        title: "S",
-        width: 1,
-        flex: 0,
-        right: false,
-    },
-    ColSpec {
-        title: "Sockets",
-        width: 7,
-        flex: 0,
-        right: true,
-    },
-    ColSpec {
-        title: "Estab",
-        width: 6,
-        flex: 0,
-        right: true,
-    },
-    ColSpec {
-        title: "Listening",
-        width: 12,
-        flex: 1,
-        right: false,
-    },
-    ColSpec {
-        title: "Command",
-        width: 16,
-        flex: 3,
-        right: false,
-    },
+    col("PID", 7, 0, true, 9),
+    col("Name", 14, 1, false, 8),
+    col("User", 8, 0, false, 4),
+    col("S", 1, 0, false, 5),
+    col("Sockets", 7, 0, true, 6),
+    col("Estab", 6, 0, true, 3),
+    col("Listening", 12, 1, false, 7),
+    col("Command", 16, 3, false, 2),
 ];
 
 const EVENT_COLS: [ColSpec; 7] = [
-    ColSpec {
-        title: "Time",
-        width: 8,
-        flex: 0,
-        right: false,
-    },
-    ColSpec {
-        title: "Event",
-        width: 13,
-        flex: 0,
-        right: false,
-    },
-    ColSpec {
-        title: "Proto",
-        width: 5,
-        flex: 0,
-        right: false,
-    },
-    ColSpec {
-        title: "Local",
-        width: 21,
-        flex: 2,
-        right: false,
-    },
-    ColSpec {
-        title: "Peer",
-        width: 21,
-        flex: 2,
-        right: false,
-    },
-    ColSpec {
-        title: "State",
-        width: 22,
-        flex: 0,
-        right: false,
-    },
-    ColSpec {
-        title: "Owner",
-        width: 12,
-        flex: 2,
-        right: false,
-    },
+    col("Time", 8, 0, false, 8),
+    col("Event", 13, 0, false, 9),
+    col("Proto", 5, 0, false, 3),
+    col("Local", 21, 2, false, 7),
+    col("Peer", 21, 2, false, 5),
+    col("State", 22, 0, false, 6),
+    col("Owner", 12, 2, false, 4),
 ];
 
 /// One row of the table, by what it shows.
@@ -420,30 +320,52 @@ pub enum RowMark {
     Closed,
 }
 
-/// Lays out columns in `width`: minimum widths first, spare width by flex share, columns
-/// that do not fit dropped from the right. Returns (x, width) per shown column.
-pub fn layout_columns(specs: &[ColSpec], width: u16) -> Vec<(u16, u16)> {
+/// Lays out columns in `width`: minimum widths first, the least important columns
+/// dropped while they do not fit, then spare width shared by flex. Returns, per column
+/// spec, its (x, width), or `None` when it was dropped.
+pub fn layout_columns(specs: &[ColSpec], width: u16) -> Vec<Option<(u16, u16)>> {
     let gap = 1u16;
-    let mut shown = 0usize;
-    let mut used = 0u16;
-    for s in specs {
-        let need = s.width + if shown > 0 { gap } else { 0 };
-        if used.saturating_add(need) > width {
+    let mut shown: Vec<bool> = vec![true; specs.len()];
+    let need = |shown: &[bool]| -> u32 {
+        let n = shown.iter().filter(|s| **s).count() as u32;
+        specs
+            .iter()
+            .zip(shown)
+            .filter(|(_, s)| **s)
+            .map(|(c, _)| u32::from(c.width))
+            .sum::<u32>()
+            + n.saturating_sub(1) * u32::from(gap)
+    };
+    while need(&shown) > u32::from(width) {
+        let Some(drop) = (0..specs.len())
+            .filter(|i| shown[*i])
+            .min_by_key(|i| (specs[*i].keep, std::cmp::Reverse(*i)))
+        else {
             break;
-        }
-        used += need;
-        shown += 1;
+        };
+        shown[drop] = false;
     }
-    let spare = width - used;
-    let flex: u16 = specs[..shown].iter().map(|s| s.flex).sum();
-    let mut out = Vec::with_capacity(shown);
+    let spare = (u32::from(width).saturating_sub(need(&shown))) as u16;
+    let flex: u16 = specs
+        .iter()
+        .zip(&shown)
+        .filter(|(_, s)| **s)
+        .map(|(c, _)| c.flex)
+        .sum();
+    let mut out = Vec::with_capacity(specs.len());
     let mut x = 0u16;
     let mut given = 0u16;
     let mut flex_seen = 0u16;
-    for (i, s) in specs[..shown].iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    for (s, on) in specs.iter().zip(&shown) {
+        if !on {
+            out.push(None);
+            continue;
+        }
+        if !first {
             x += gap;
         }
+        first = false;
         let mut w = s.width;
         if flex > 0 && s.flex > 0 {
             flex_seen += s.flex;
@@ -452,7 +374,7 @@ pub fn layout_columns(specs: &[ColSpec], width: u16) -> Vec<(u16, u16)> {
             w += upto - given;
             given = upto;
         }
-        out.push((x, w));
+        out.push(Some((x, w)));
         x += w;
     }
     out
@@ -494,5 +416,38 @@ pub fn fmt_interval(d: std::time::Duration) -> String {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_terminals_drop_the_least_important_columns() {
+        let specs: Vec<ColSpec> = Column::ALL.iter().map(|c| c.spec()).collect();
+        let wide = layout_columns(&specs, 200);
+        assert!(wide.iter().all(Option::is_some));
+        let total: u16 =
+            wide.iter().flatten().map(|(_, w)| w).sum::<u16>() + (specs.len() as u16 - 1);
+        assert_eq!(total, 200, "spare width is all given out");
+        let narrow = layout_columns(&specs, 80);
+        let kept: Vec<&str> = specs
+            .iter()
+            .zip(&narrow)
+            .filter(|(_, c)| c.is_some())
+            .map(|(s, _)| s.title)
+            .collect();
+        assert!(
+            kept.contains(&"Process") && kept.contains(&"Local"),
+            "{kept:?}"
+        );
+        assert!(
+            !kept.contains(&"Inode") && !kept.contains(&"Timer"),
+            "{kept:?}"
+        );
+        let last = narrow.iter().flatten().last().unwrap();
+        assert!(last.0 + last.1 <= 80);
+        assert!(layout_columns(&specs, 0).iter().all(Option::is_none));
     }
 }

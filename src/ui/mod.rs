@@ -5,6 +5,8 @@ mod dialog;
 mod header;
 mod help;
 mod table;
+#[cfg(test)]
+mod tests;
 pub mod theme;
 
 use crate::app::keymap::Mode;

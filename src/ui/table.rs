@@ -19,7 +19,11 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     let desc = app.sort().descending;
     let buf = frame.buffer_mut();
     // Header line.
-    for (i, (x, w)) in cols.iter().enumerate() {
+    for (i, (x, w)) in cols
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.map(|c| (i, c)))
+    {
         let mut title = specs[i].title.to_owned();
         if i == sort_col {
             title.push(if desc { '▼' } else { '▲' });
@@ -29,7 +33,7 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         } else {
             th.column_header
         };
-        put(buf, area.x + x, area.y, *w, &title, specs[i].right, style);
+        put(buf, area.x + x, area.y, w, &title, specs[i].right, style);
     }
     if app.rows.is_empty() {
         let msg = if app.collect.snapshots == 0 {
@@ -72,9 +76,13 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
             style = style.patch(th.selected);
             buf.set_string(area.x, y, " ".repeat(usize::from(area.width)), style);
         }
-        for (i, (x, w)) in cols.iter().enumerate() {
+        for (i, (x, w)) in cols
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.map(|c| (i, c)))
+        {
             let text = app.cell(row, i);
-            put(buf, area.x + x, y, *w, &text, specs[i].right, style);
+            put(buf, area.x + x, y, w, &text, specs[i].right, style);
         }
     }
     // A scroll position hint when there are more rows than fit.
