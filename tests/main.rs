@@ -9,3 +9,4 @@ mod support;
 mod cli_list;
 mod collect;
 mod owners;
+mod tui_pty;

@@ -314,7 +314,9 @@ impl App {
             by.sort_unstable();
             by.dedup();
             let still_ours = by.iter().any(|p| w.pids.contains(p));
-            if still_ours && self.now < w.until {
+            // An exiting process's socket can outlive its fd table for a moment and show
+            // with no owner: wait for the next snapshot rather than blame a "hidden" owner.
+            if (still_ours || by.is_empty()) && self.now < w.until {
                 return; // give it time to exit
             }
             let who = if by.is_empty() {

@@ -557,3 +557,38 @@ fn detail_pane_asks_for_an_inspection() {
     key(&mut app, KeyCode::Esc);
     assert!(!app.detail);
 }
+
+#[test]
+fn an_ownerless_listener_right_after_the_signal_is_not_blamed_on_a_hidden_owner() {
+    let (mut app, mut feed) = app(View::Listeners);
+    let i = app
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).unwrap().local.port() == 3000)
+        .unwrap();
+    app.select_index(i);
+    press(&mut app, "k");
+    update(&mut app, Msg::Pinned(vec![(100, Ok(()))]));
+    press(&mut app, "y");
+    update(
+        &mut app,
+        Msg::SignalResult {
+            sig: Sig::Term,
+            results: vec![(100, Ok(crate::signal::Delivery::Pidfd))],
+        },
+    );
+    // The process is exiting: its listener is still there but no fd refers to it any more.
+    let (mut s, p) = table();
+    s[0].owners.clear();
+    s[0].owner_status = crate::model::OwnerStatus::Unknown;
+    let p: Vec<_> = p.into_iter().filter(|p| p.pid != 100).collect();
+    feed.feed(&mut app, snapshot(1, Scope::All, s.clone(), &p));
+    assert!(app.watch.is_some(), "still watching: {:?}", app.status);
+    s.remove(0);
+    feed.feed(&mut app, snapshot(2, Scope::All, s, &p));
+    let text = &app.status.as_ref().unwrap().text;
+    assert!(
+        text.contains("exited") && text.contains("port 3000"),
+        "{text}"
+    );
+}

@@ -132,8 +132,7 @@ async fn event_loop(
             }
             _ = sigcont.recv() => {
                 // Stopped from outside (SIGSTOP): take the terminal back and redraw.
-                terminal::enter().map_err(|e| e.to_string())?;
-                term.clear().map_err(|e| e.to_string())?;
+                terminal::resume(term).map_err(|e| e.to_string())?;
                 dirty = true;
                 continue;
             }

@@ -3,7 +3,7 @@
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
@@ -17,7 +17,7 @@ pub type Term = Terminal<CrosstermBackend<Stdout>>;
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
 /// Enters raw mode and the alternate screen with mouse capture.
-pub fn enter() -> io::Result<()> {
+fn enter() -> io::Result<()> {
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
     execute!(
@@ -55,9 +55,22 @@ pub fn install_panic_hook() {
 /// Creates the ratatui terminal on stdout.
 pub fn open() -> io::Result<Term> {
     enter()?;
-    let mut t = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    t.clear()?;
-    Ok(t)
+    fresh()
+}
+
+/// A cleared screen and a terminal object with empty buffers, so the next draw paints
+/// every cell. (ratatui's own `clear` asks the terminal for the cursor position, which
+/// not every terminal answers; a full-screen `Terminal::new` asks nothing.)
+fn fresh() -> io::Result<Term> {
+    execute!(io::stdout(), Clear(ClearType::All))?;
+    Terminal::new(CrosstermBackend::new(io::stdout()))
+}
+
+/// Takes the terminal back after the process was stopped from outside, and repaints.
+pub fn resume(t: &mut Term) -> io::Result<()> {
+    enter()?;
+    *t = fresh()?;
+    Ok(())
 }
 
 /// Restores the terminal and stops the process (job control); on resume, takes the
@@ -66,8 +79,7 @@ pub fn suspend(t: &mut Term) -> io::Result<()> {
     restore();
     // SIGSTOP cannot be caught: the process stops here until SIGCONT.
     let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::STOP);
-    enter()?;
-    t.clear()
+    resume(t)
 }
 
 /// Restores the terminal when dropped: covers early returns and errors.

@@ -1,5 +1,6 @@
 //! The signal dialog: who will get what, with Cancel as the safe default.
 
+use super::fit;
 use super::theme::Styles;
 use crate::app::App;
 use crate::app::dialog::Button;
@@ -8,10 +9,15 @@ use crate::signal::Sig;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+/// Owners listed in full; more are summarised so the buttons always fit.
+const SHOWN_TARGETS: usize = 4;
 
 pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     let Some(d) = &app.dialog else { return };
+    let width = area.width.saturating_sub(4).min(100);
+    let text_width = usize::from(width.saturating_sub(6));
     let mut lines = vec![Line::from(vec![
         Span::styled("socket ", th.header),
         Span::raw(format!(
@@ -22,10 +28,12 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         )),
     ])];
     if let Some(n) = &d.note {
-        lines.push(Line::styled(n.clone(), th.error));
+        lines.push(Line::styled(fit(n, text_width + 4), th.error));
     }
     lines.push(Line::raw(""));
-    for (i, t) in d.targets.iter().enumerate() {
+    // Keep the chosen target in view when there are many.
+    let first = d.chosen.map_or(0, |c| c.saturating_sub(SHOWN_TARGETS - 1));
+    for (i, t) in d.targets.iter().enumerate().skip(first).take(SHOWN_TARGETS) {
         let chosen = d.chosen.is_none_or(|c| c == i);
         let mark = if chosen { "▶ " } else { "  " };
         let pin = match &t.pinned {
@@ -42,7 +50,17 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
             )),
             pin,
         ]));
-        lines.push(Line::styled(format!("    {}", t.cmdline), th.dim));
+        lines.push(Line::styled(
+            format!("    {}", fit(&t.cmdline, text_width)),
+            th.dim,
+        ));
+    }
+    let hidden = d.targets.len().saturating_sub(SHOWN_TARGETS);
+    if hidden > 0 {
+        lines.push(Line::styled(
+            format!("  … {} owners in all", d.targets.len()),
+            th.dim,
+        ));
     }
     if d.targets.len() > 1 {
         let which = if d.chosen.is_none() {
@@ -71,20 +89,19 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
             ),
         ]));
     }
-    lines.push(Line::raw(""));
     let button = |label: &str, b: Button| {
         let style = if d.focus == b { th.selected } else { th.key };
         Span::styled(format!("[ {label} ]"), style)
     };
-    lines.push(Line::from(vec![
+    let buttons = Line::from(vec![
         Span::raw("   "),
         button("Cancel", Button::Cancel),
         Span::raw("   "),
         button(&format!("Send {}", d.sig()), Button::Send),
         Span::styled("    y send · Enter press · Esc cancel · ↑↓ signal", th.dim),
-    ]));
-    let width = area.width.saturating_sub(4).min(100);
-    let height = (lines.len() as u16 + 2).min(area.height);
+    ]);
+    // The buttons get the last row whatever happens to the rest.
+    let height = (lines.len() as u16 + 4).min(area.height);
     let rect = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
@@ -93,10 +110,21 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     };
     frame.render_widget(Clear, rect);
     let title = Span::styled(" send a signal ", th.title);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::ALL).title(title)),
-        rect,
-    );
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    if inner.height == 0 {
+        return;
+    }
+    let body = Rect {
+        height: inner.height.saturating_sub(2),
+        ..inner
+    };
+    frame.render_widget(Paragraph::new(lines), body);
+    let last = Rect {
+        y: inner.y + inner.height - 1,
+        height: 1,
+        ..inner
+    };
+    frame.render_widget(Paragraph::new(buttons), last);
 }

@@ -1,0 +1,232 @@
+//! The real binary in a real pseudo-terminal: find a listener the test started, filter
+//! to it, kill it through the dialog, see the result; and terminal restoration on SIGTERM.
+
+use crate::support::*;
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const COLS: u16 = 160;
+const ROWS: u16 = 40;
+
+struct Tui {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    parser: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+impl Tui {
+    fn start(args: &[&str]) -> Tui {
+        let pty = native_pty_system();
+        let pair = pty
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(bin());
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        // A config file of its own: nothing from the machine's user config leaks in.
+        cmd.env(
+            "XDG_CONFIG_HOME",
+            std::env::temp_dir().join("sockscope-test-no-config"),
+        );
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(
+            std::num::NonZeroU16::new(ROWS).unwrap(),
+            std::num::NonZeroU16::new(COLS).unwrap(),
+            0,
+        )));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (p, r) = (parser.clone(), raw.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                p.lock().unwrap().process(&buf[..n]);
+                r.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Tui {
+            child,
+            writer,
+            parser,
+            raw,
+            _master: pair.master,
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    /// Waits until the screen satisfies `pred`; panics with the screen at the deadline.
+    fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + Duration::from_secs(30);
+        // Status lines seen meanwhile, for the failure message: they come and go.
+        let mut footers: Vec<String> = Vec::new();
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            let footer = s.lines().last().unwrap_or_default().trim_end().to_owned();
+            if !footers.contains(&footer) {
+                footers.push(footer);
+            }
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {what}; status lines seen: {footers:#?}\nscreen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn keys(&mut self, s: &str) {
+        self.writer.write_all(s.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            assert!(
+                Instant::now() < end,
+                "sockscope did not exit; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        // Only our own child, the sockscope we started.
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn find_filter_and_kill_a_listener_through_the_dialog() {
+    let mut kid = Kid::python(
+        &format!("{PY_LISTEN}\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.read()"),
+        &["pty-target"],
+    );
+    let port: u16 = kid.line().parse().unwrap();
+    let pid = kid.pid();
+    let mut tui = Tui::start(&["--interval", "250ms"]);
+    let addr = format!("127.0.0.1:{port}");
+    tui.wait_screen("the child's listener", |s| {
+        s.contains(&addr) && s.contains(&format!("{pid}/python3"))
+    });
+    tui.keys(&format!("/:{port}\r"));
+    let screen = tui.wait_screen("the filter applied", |s| {
+        s.contains(&format!("filter: :{port}")) && s.contains(" 1 rows")
+    });
+    assert!(screen.contains(&addr));
+    tui.keys("k");
+    let screen = tui.wait_screen("the dialog, pinned", |s| {
+        s.contains("send a signal") && s.contains("(pinned)")
+    });
+    assert!(screen.contains(&format!("{pid} python3")), "{screen}");
+    assert!(
+        screen.contains("[ Cancel ]") && screen.contains("SIGTERM"),
+        "{screen}"
+    );
+    tui.keys("y");
+    // The child we started gets SIGTERM and exits.
+    let status = wait_for("the child to exit", || kid.child.try_wait().unwrap());
+    assert!(!status.success());
+    let screen = tui.wait_screen("the result line", |s| {
+        s.contains(&format!("SIGTERM sent to {pid} python3")) && s.contains("exited")
+    });
+    assert!(screen.contains(&format!("port {port}")), "{screen}");
+    tui.keys("q");
+    assert!(tui.wait_exit().success());
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let mut tui = Tui::start(&[]);
+    tui.wait_screen("the first frame", |s| {
+        s.contains("sockscope") && s.contains("Listeners")
+    });
+    let pid = tui.child.process_id().expect("sockscope pid");
+    // Our own child: the sockscope this test started.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let status = tui.wait_exit();
+    assert!(status.success(), "SIGTERM is a clean quit: {status:?}");
+    // Let the reader thread drain the last bytes.
+    std::thread::sleep(Duration::from_millis(200));
+    let raw = tui.raw.lock().unwrap().clone();
+    let text = String::from_utf8_lossy(&raw);
+    let entered = text
+        .rfind("\x1b[?1049h")
+        .expect("entered the alternate screen");
+    let rest = &text[entered..];
+    assert!(rest.contains("\x1b[?1049l"), "left the alternate screen");
+    assert!(rest.contains("\x1b[?25h"), "showed the cursor again");
+    assert!(
+        rest.contains("\x1b[?1000l") || rest.contains("\x1b[?1003l"),
+        "mouse capture released"
+    );
+}
+
+#[test]
+fn q_quits_and_restores_from_every_view() {
+    let mut tui = Tui::start(&["--view", "ports"]);
+    tui.wait_screen("ports view", |s| s.contains("Port") && s.contains("Listen"));
+    tui.keys("?");
+    tui.wait_screen("help", |s| s.contains("help") && s.contains("Keys"));
+    // A lone Esc must arrive alone, or it reads as Alt plus the next key.
+    tui.keys("\x1b");
+    tui.wait_screen("help closed", |s| !s.contains("Esc closes"));
+    tui.keys("5");
+    tui.wait_screen("events view", |s| s.contains("Time") && s.contains("Event"));
+    tui.keys("q");
+    assert!(tui.wait_exit().success());
+    std::thread::sleep(Duration::from_millis(100));
+    let raw = tui.raw.lock().unwrap().clone();
+    assert!(String::from_utf8_lossy(&raw).contains("\x1b[?1049l"));
+}
+
+#[test]
+fn bad_config_is_one_line_and_exit_2() {
+    let dir = std::env::temp_dir().join(format!("sockscope-badcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.toml");
+    std::fs::write(&path, "[general]\ninterval = \"soon\"\n").unwrap();
+    let mut tui = Tui::start(&["--config", path.to_str().unwrap()]);
+    let status = tui.wait_exit();
+    std::thread::sleep(Duration::from_millis(100));
+    let out = String::from_utf8_lossy(&tui.raw.lock().unwrap()).into_owned();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status.exit_code(), 2);
+    assert!(out.contains(":2: `soon` is not a duration"), "{out}");
+    assert!(
+        !out.contains("\x1b[?1049h"),
+        "never entered the alternate screen"
+    );
+}
