@@ -56,6 +56,7 @@ fn main() {
         kernel()
     );
     println!();
+    tui_figures(polls);
     report("idle (no load)", 0, polls);
     for n in sizes {
         let load = Load::start(n);
@@ -118,6 +119,170 @@ fn report(title: &str, load_sockets: usize, polls: usize) {
         stats.links_read
     );
     println!();
+}
+
+/// The TUI's per-frame and per-snapshot costs on synthetic tables: drawing one frame of
+/// the Sockets view (TestBackend 160x50) at 200k sockets, and `update` for a new
+/// snapshot of 100k sockets of which 1% changed.
+fn tui_figures(polls: usize) {
+    use sockscope::app::msg::Msg;
+    use sockscope::app::update::update;
+    use sockscope::app::{App, Column, Settings, View};
+    use sockscope::model::{Collected, diff};
+    use std::sync::Arc;
+
+    let cfg = sockscope::config::parse(sockscope::config::DEFAULT_TOML, "defaults", None).unwrap();
+    let settings = Settings {
+        columns: Column::ALL.to_vec(),
+        ghost: Duration::from_secs(3),
+        theme: cfg.theme,
+        keymap: cfg.keymap,
+        host: "bench".into(),
+        ephemeral: 32768..=60999,
+    };
+    let feed = |app: &mut App,
+                prev: Option<&Arc<sockscope::model::Snapshot>>,
+                next: &Arc<sockscope::model::Snapshot>| {
+        let (delta, rescoped) = match prev {
+            Some(p) => (diff(p, next), false),
+            None => (Default::default(), false),
+        };
+        let c = Collected {
+            snapshot: next.clone(),
+            delta,
+            rescoped,
+            took: Duration::ZERO,
+            overruns: 0,
+        };
+        update(app, Msg::Snapshot(Box::new(c)));
+    };
+
+    // Frame at 200k sockets.
+    let big = Arc::new(synthetic(200_000, 0));
+    let mut app = App::new(settings.clone(), View::Sockets, Duration::from_secs(1));
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 160,
+            height: 50,
+        },
+    );
+    feed(&mut app, None, &big);
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 50)).unwrap();
+    let frame = time_polls(polls, || {
+        term.draw(|f| sockscope::ui::draw(f, &app)).unwrap();
+        app.rows.len()
+    });
+
+    // update() for a new snapshot of 100k sockets, 1% of them replaced.
+    let mut app = App::new(settings, View::Sockets, Duration::from_secs(1));
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 160,
+            height: 50,
+        },
+    );
+    let base = Arc::new(synthetic(100_000, 0));
+    feed(&mut app, None, &base);
+    // The collector thread builds and diffs snapshots; only update() is timed here.
+    let mut prev = base;
+    let mut ready = std::collections::VecDeque::new();
+    for round in 1..=(polls as u64 + 3) {
+        let next = Arc::new(synthetic(100_000, round));
+        let c = Collected {
+            snapshot: next.clone(),
+            delta: diff(&prev, &next),
+            rescoped: false,
+            took: Duration::ZERO,
+            overruns: 0,
+        };
+        ready.push_back(c);
+        prev = next;
+    }
+    drop(prev);
+    let upd = time_polls(polls, || {
+        let c = ready.pop_front().unwrap();
+        update(&mut app, Msg::Snapshot(Box::new(c)));
+        app.rows.len()
+    });
+    println!("== TUI (synthetic tables)");
+    println!(
+        "  {:<44} {:>10} {:>10} {:>10}",
+        "what", "median", "p90", "max"
+    );
+    for (name, t) in [
+        ("draw one frame, 200k sockets, 160x50", &frame),
+        ("update for a new snapshot, 100k sockets", &upd),
+    ] {
+        println!(
+            "  {:<44} {:>10} {:>10} {:>10}",
+            name,
+            ms(t.median),
+            ms(t.p90),
+            ms(t.max)
+        );
+    }
+    println!();
+}
+
+/// `n` established sockets with owners; `round` replaces a different 1% each time.
+fn synthetic(n: usize, round: u64) -> sockscope::model::Snapshot {
+    use sockscope::model::{OwnerStatus, Pids, Process, Proto, Scope, Snapshot, Socket, State};
+    use std::net::{Ipv4Addr, SocketAddr};
+    let mut snap = Snapshot::empty(Scope::All);
+    snap.taken_at = std::time::UNIX_EPOCH + Duration::from_secs(1_790_000_000 + round);
+    for i in 0..n {
+        let churn = i % 100 == (round % 100) as usize && round > 0;
+        let inode = if churn {
+            10_000_000 * round + i as u64
+        } else {
+            i as u64 + 1
+        };
+        let a = (i / 60000) as u8;
+        snap.sockets.push(Socket {
+            proto: Proto::Tcp,
+            local: SocketAddr::from((Ipv4Addr::new(10, a, 0, 1), 443)),
+            remote: SocketAddr::from((
+                Ipv4Addr::new(10, a, 1, (i % 250) as u8),
+                (1024 + i % 60000) as u16,
+            )),
+            state: if i % 7 == 0 {
+                State::TimeWait
+            } else {
+                State::Estab
+            },
+            recv_q: (i % 13) as u32,
+            send_q: 0,
+            timer: None,
+            uid: 1000,
+            inode,
+            cookie: inode,
+            owners: std::iter::once(1000 + (i % 50) as u32).collect::<Pids>(),
+            owner_status: OwnerStatus::Known,
+        });
+    }
+    for pid in 1000..1050u32 {
+        snap.processes.insert(
+            pid,
+            Process {
+                pid,
+                ppid: Some(1),
+                start_ticks: 1,
+                start_time: 1,
+                name: format!("worker-{pid}"),
+                cmdline: vec!["worker".into()],
+                exe: None,
+                uid: Some(1000),
+                user: Some("www".into()),
+                state: 'S',
+                threads: 1,
+                kernel_thread: false,
+                container: None,
+            },
+        );
+    }
+    snap
 }
 
 struct Timing {

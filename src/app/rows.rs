@@ -223,10 +223,6 @@ impl App {
                     .copied()
                     .unwrap_or(Column::Local);
                 let sock = |r: &RowId| self.row_socket(*r);
-                let tie = |a: &Socket, b: &Socket| {
-                    (a.local, a.remote, a.proto, a.inode)
-                        .cmp(&(b.local, b.remote, b.proto, b.inode))
-                };
                 match column {
                     Column::Process | Column::User => {
                         // String keys: computed once per row, not once per comparison.
@@ -245,12 +241,21 @@ impl App {
                             rows.reverse();
                         }
                     }
-                    _ => rows.sort_by(|a, b| match (sock(a), sock(b)) {
-                        (Some(x), Some(y)) => {
-                            dir(self.cmp_socket(column, x, y).then_with(|| tie(x, y)))
+                    _ => {
+                        // Keys computed once per row and compared as plain integers: this
+                        // runs for every snapshot, on up to hundreds of thousands of rows.
+                        let mut keyed: Vec<(SortKey, RowId)> = rows
+                            .iter()
+                            .filter_map(|r| sock(r).map(|s| (self.sort_key(column, s), *r)))
+                            .collect();
+                        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                        if desc {
+                            keyed.reverse();
                         }
-                        _ => Ordering::Equal,
-                    }),
+                        for (dst, (_, r)) in rows.iter_mut().zip(keyed) {
+                            *dst = r;
+                        }
+                    }
                 }
             }
             View::Ports => rows.sort_by(|a, b| {
@@ -309,25 +314,68 @@ impl App {
         }
     }
 
-    fn cmp_socket(&self, c: Column, a: &Socket, b: &Socket) -> Ordering {
-        match c {
-            Column::Proto => a.proto.cmp(&b.proto),
-            Column::State => a.state.as_str().cmp(b.state.as_str()),
-            Column::RecvQ => a.recv_q.cmp(&b.recv_q),
-            Column::SendQ => a.send_q.cmp(&b.send_q),
-            Column::Local => (a.local.ip(), a.local.port()).cmp(&(b.local.ip(), b.local.port())),
-            Column::Peer => (a.remote.ip(), a.remote.port()).cmp(&(b.remote.ip(), b.remote.port())),
-            Column::Process | Column::User => Ordering::Equal,
-            Column::Timer => a
-                .timer
-                .map(|t| t.expires_ms)
-                .cmp(&b.timer.map(|t| t.expires_ms)),
+    /// The sort key of a socket for a non-text column, ending in a tie-break on the
+    /// socket's identity (addresses, protocol, inode) so equal rows keep their order
+    /// from one refresh to the next.
+    fn sort_key(&self, c: Column, s: &Socket) -> SortKey {
+        let num = |n: u128| (0, n, 0);
+        let primary: (u8, u128, u16) = match c {
+            Column::Proto => num(s.proto as u128),
+            Column::State => num(STATE_BY_NAME
+                .iter()
+                .position(|x| *x == s.state)
+                .unwrap_or(0) as u128),
+            Column::RecvQ => num(u128::from(s.recv_q)),
+            Column::SendQ => num(u128::from(s.send_q)),
+            Column::Local => (addr(&s.local).0, addr(&s.local).1, s.local.port()),
+            Column::Peer => (addr(&s.remote).0, addr(&s.remote).1, s.remote.port()),
+            Column::Timer => num(s.timer.map_or(0, |t| u128::from(t.expires_ms) + 1)),
             // Older first when ascending: first seen earlier.
-            Column::Age => self
+            Column::Age => num(self
                 .first_seen
-                .get(&a.key())
-                .cmp(&self.first_seen.get(&b.key())),
-            Column::Inode => a.inode.cmp(&b.inode),
-        }
+                .get(&s.key())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(u128::MAX, |d| d.as_millis())),
+            Column::Inode => num(u128::from(s.inode)),
+            Column::Process | Column::User => num(0),
+        };
+        let (lf, lip) = addr(&s.local);
+        let (rf, rip) = addr(&s.remote);
+        let ports = (u32::from(s.local.port()) << 16) | u32::from(s.remote.port());
+        (
+            primary,
+            lf,
+            lip,
+            ports,
+            rf,
+            rip,
+            (s.proto as u64) << 60 | s.inode,
+        )
     }
 }
+
+/// (primary, local family, local ip, ports, remote family, remote ip, proto+inode).
+type SortKey = ((u8, u128, u16), u8, u128, u32, u8, u128, u64);
+
+/// An address as (family, bits): v4 before v6, as `IpAddr` orders them.
+fn addr(a: &std::net::SocketAddr) -> (u8, u128) {
+    match a.ip() {
+        std::net::IpAddr::V4(ip) => (0, u128::from(ip.to_bits())),
+        std::net::IpAddr::V6(ip) => (1, ip.to_bits()),
+    }
+}
+
+/// States in the order of their names, which is how the State column sorts.
+const STATE_BY_NAME: [State; 11] = [
+    State::CloseWait,
+    State::Closing,
+    State::Estab,
+    State::FinWait1,
+    State::FinWait2,
+    State::LastAck,
+    State::Listen,
+    State::SynRecv,
+    State::SynSent,
+    State::TimeWait,
+    State::Unconn,
+];
