@@ -248,7 +248,7 @@ impl App {
                             .iter()
                             .filter_map(|r| sock(r).map(|s| (self.sort_key(column, s), *r)))
                             .collect();
-                        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                        keyed.sort_unstable_by_key(|k| k.0);
                         if desc {
                             keyed.reverse();
                         }
