@@ -17,6 +17,7 @@ pub mod cli;
 pub mod collect;
 pub mod commands;
 pub mod config;
+pub mod diagnose;
 pub mod error;
 pub mod model;
 pub mod output;

@@ -343,6 +343,7 @@ mod tests {
             stat: Stat {
                 state: 'S',
                 ppid: 10,
+                session: 10,
                 threads: 1,
                 start_ticks: 99,
                 kernel_thread: false,

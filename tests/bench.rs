@@ -279,6 +279,9 @@ fn synthetic(n: usize, round: u64) -> sockscope::model::Snapshot {
                 threads: 1,
                 kernel_thread: false,
                 container: None,
+                session: 0,
+                session_leader_alive: true,
+                parent_state: None,
             },
         );
     }

@@ -81,6 +81,9 @@ pub fn process(pid: u32, name: &str, state: char) -> Process {
         threads: 1,
         kernel_thread: false,
         container: None,
+        session: 0,
+        session_leader_alive: true,
+        parent_state: None,
     }
 }
 

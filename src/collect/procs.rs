@@ -22,6 +22,8 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 pub struct Stat {
     pub state: char,
     pub ppid: u32,
+    /// Session id (field 6): the pid of the session leader, usually the login shell.
+    pub session: u32,
     pub threads: u32,
     pub start_ticks: u64,
     pub kernel_thread: bool,
@@ -38,6 +40,7 @@ pub fn parse_stat(buf: &[u8]) -> Option<Stat> {
     Some(Stat {
         state: f.first()?.chars().next()?,
         ppid: u32::try_from(num(4)?).ok()?,
+        session: u32::try_from(num(6)?).ok()?,
         threads: u32::try_from(num(20)?).ok()?,
         start_ticks: num(22)?,
         kernel_thread: num(9)? & PF_KTHREAD != 0,
@@ -110,6 +113,19 @@ pub fn inspect(pid: u32) -> Inspection {
     Inspection { pid, cwd, parents }
 }
 
+/// Refreshes what diagnosis needs about a process's relatives: whether its session
+/// leader still lives and its parent's state. Two small reads per owner per snapshot.
+#[cfg(target_os = "linux")]
+fn lineage(p: &mut Process) {
+    p.session_leader_alive = p.session == 0
+        || p.session == p.pid
+        || std::fs::metadata(format!("/proc/{}", p.session)).is_ok();
+    p.parent_state = p.ppid.and_then(read_stat).map(|s| s.state);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lineage(_p: &mut Process) {}
+
 /// Long-lived process reader.
 pub struct Procs {
     sys: System,
@@ -143,6 +159,8 @@ impl Procs {
                     p.state = st.state;
                     p.ppid = Some(st.ppid).filter(|&v| v != 0);
                     p.threads = st.threads;
+                    p.session = st.session;
+                    lineage(&mut p);
                     out.insert(pid, p);
                 }
                 _ => fresh.push((pid, stat)),
@@ -180,13 +198,14 @@ impl Procs {
             .take(MAX_ARGS)
             .map(|a| sanitize(&a.to_string_lossy()))
             .collect();
-        let (state, ppid, threads, start_ticks, kernel_thread) = match stat {
+        let (state, ppid, threads, start_ticks, kernel_thread, session) = match stat {
             Some(st) => (
                 st.state,
                 Some(st.ppid).filter(|&v| v != 0),
                 st.threads,
                 st.start_ticks,
                 st.kernel_thread,
+                st.session,
             ),
             None => (
                 status_letter(p.status()),
@@ -194,6 +213,7 @@ impl Procs {
                 1,
                 0,
                 false,
+                0,
             ),
         };
         let start_time = if p.start_time() > 0 {
@@ -215,9 +235,14 @@ impl Procs {
             threads,
             kernel_thread,
             container: read_container(pid),
+            session,
+            session_leader_alive: true,
+            parent_state: None,
         };
         let user = uid.and_then(|u| self.user_name(u));
-        Some(Process { user, ..process })
+        let mut process = Process { user, ..process };
+        lineage(&mut process);
+        Some(process)
     }
 
     /// Sanitised user name for a uid, re-reading the user list now and then.
@@ -263,6 +288,7 @@ mod tests {
             Stat {
                 state: 'S',
                 ppid: 1,
+                session: 4242,
                 threads: 3,
                 start_ticks: 987654,
                 kernel_thread: false

@@ -56,6 +56,9 @@ impl Flags {
     pub fn with(self, f: Flag) -> Self {
         Flags(self.0 | (1 << f as u16))
     }
+    pub fn union(self, other: Flags) -> Self {
+        Flags(self.0 | other.0)
+    }
     pub fn contains(self, f: Flag) -> bool {
         self.0 & (1 << f as u16) != 0
     }

@@ -24,6 +24,12 @@ pub struct Process {
     pub kernel_thread: bool,
     /// Container id from `/proc/PID/cgroup` (docker, containerd, podman), shortened to 12.
     pub container: Option<String>,
+    /// Session id: the pid of the session leader (the shell of the terminal it started in).
+    pub session: u32,
+    /// False when the session leader has exited: the terminal it came from is gone.
+    pub session_leader_alive: bool,
+    /// State letter of the parent, when known (a zombie parent cannot reap anything).
+    pub parent_state: Option<char>,
 }
 
 impl Process {

@@ -21,6 +21,9 @@ fn snap_with_node() -> Snapshot {
             threads: 1,
             kernel_thread: false,
             container: None,
+            session: 0,
+            session_leader_alive: true,
+            parent_state: None,
         },
     );
     snap.users.insert(1000, "alice".into());

@@ -1,0 +1,149 @@
+use super::*;
+use crate::app::testkit::{process, snapshot, sock, table};
+use crate::diagnose::probe::BindResult;
+use crate::model::{Proto, Scope};
+
+fn probe(v4: BindResult, reuse: BindResult) -> Probe {
+    Probe {
+        v4,
+        v4_reuseaddr: reuse,
+        v6: BindResult::Ok,
+        v6_reuseaddr: BindResult::Ok,
+    }
+}
+
+#[test]
+fn process_flags_from_state_and_lineage() {
+    let mut p = process(100, "node", 'T');
+    assert!(process_flags(&p).contains(Flag::Stopped));
+    p.state = 'S';
+    p.session = 50;
+    p.session_leader_alive = false;
+    assert!(process_flags(&p).contains(Flag::Orphan));
+    p.session = 100; // its own session leader (a daemon) is never an orphan
+    assert!(!process_flags(&p).contains(Flag::Orphan));
+    p.parent_state = Some('Z');
+    assert!(process_flags(&p).contains(Flag::Zombie));
+    let d = process(7, "docker-proxy", 'S');
+    assert!(process_flags(&d).contains(Flag::DockerProxy));
+}
+
+#[test]
+fn backlog_when_the_accept_queue_reaches_the_backlog() {
+    let mut s = sock(
+        Proto::Tcp,
+        "0.0.0.0:80",
+        "0.0.0.0:0",
+        State::Listen,
+        1,
+        &[1],
+    );
+    s.send_q = 1;
+    s.recv_q = 0;
+    assert!(!is_backlogged(&s));
+    s.recv_q = 1;
+    assert!(is_backlogged(&s));
+    s.recv_q = 2;
+    assert!(is_backlogged(&s));
+}
+
+#[test]
+fn close_wait_leak_needs_growth() {
+    let (s, p) = table();
+    let mut t = CloseWaitTracker::default();
+    let mut leak = HashSet::new();
+    for n in 1..=5u64 {
+        let mut rows = s.clone();
+        for i in 0..n * 2 {
+            rows.push(sock(
+                Proto::Tcp,
+                "127.0.0.1:3000",
+                &format!("127.0.0.1:{}", 50000 + i),
+                State::CloseWait,
+                100 + i,
+                &[400],
+            ));
+        }
+        leak = t.observe(&snapshot(n, Scope::All, rows, &p));
+    }
+    assert!(leak.contains(&400), "{leak:?}");
+    assert!(!leak.contains(&100), "node has one steady CLOSE-WAIT");
+}
+
+#[test]
+fn verdicts() {
+    let (s, p) = table();
+    let snap = snapshot(0, Scope::All, s, &p);
+    let none = HashSet::new();
+    let v = verdict(
+        &snap,
+        3000,
+        probe(BindResult::InUse, BindResult::InUse),
+        &none,
+    );
+    assert_eq!(v.kind, Kind::Listener);
+    assert_eq!(v.holders, vec![100]);
+    assert!(v.headline.contains("100 (node)"), "{}", v.headline);
+    assert_eq!(v.time_wait, 1);
+    let v = verdict(
+        &snap,
+        22,
+        probe(BindResult::InUse, BindResult::InUse),
+        &none,
+    );
+    assert_eq!(v.kind, Kind::Hidden);
+    assert!(v.next[0].contains("sudo sockscope why 22"), "{:?}", v.next);
+    let v = verdict(&snap, 4444, probe(BindResult::Ok, BindResult::Ok), &none);
+    assert_eq!(v.kind, Kind::Free);
+    // TIME-WAIT only.
+    let tw = vec![sock(
+        Proto::Tcp,
+        "127.0.0.1:5000",
+        "127.0.0.1:40000",
+        State::TimeWait,
+        0,
+        &[],
+    )];
+    let snap = snapshot(0, Scope::All, tw, &p);
+    let v = verdict(&snap, 5000, probe(BindResult::InUse, BindResult::Ok), &none);
+    assert_eq!(v.kind, Kind::TimeWaitOnly);
+    assert!(v.headline.contains("expires in 41 s"), "{}", v.headline);
+    assert!(v.next[0].contains("SO_REUSEADDR (most do) can bind now"));
+    let v = verdict(
+        &snap,
+        5000,
+        probe(BindResult::InUse, BindResult::InUse),
+        &none,
+    );
+    assert!(v.next[0].contains("even an SO_REUSEADDR bind fails"));
+}
+
+#[test]
+fn docker_proxy_says_stop_the_container() {
+    let s = vec![sock(
+        Proto::Tcp,
+        "0.0.0.0:8000",
+        "0.0.0.0:0",
+        State::Listen,
+        5,
+        &[7],
+    )];
+    let snap = snapshot(0, Scope::All, s, &[process(7, "docker-proxy", 'S')]);
+    let v = verdict(
+        &snap,
+        8000,
+        probe(BindResult::InUse, BindResult::InUse),
+        &HashSet::new(),
+    );
+    assert!(v.flags.contains(Flag::DockerProxy));
+    assert!(
+        v.next[0].contains("docker ps --filter publish=8000"),
+        "{:?}",
+        v.next
+    );
+    assert!(
+        !v.next.iter().any(|n| n.contains("sockscope kill")),
+        "{:?}",
+        v.next
+    );
+}
