@@ -55,6 +55,140 @@ pub enum Command {
     ///
     /// Exit status: 0 on success (also when nothing matched), 2 on a bad query or error.
     List(ListArgs),
+
+    /// Why can't I bind this port? The verdict, the evidence and the next step.
+    ///
+    /// Exit status: 0 when nothing holds the port (a plain bind succeeds), 1 when it is
+    /// in use (including TIME-WAIT only), 2 on error.
+    Why(WhyArgs),
+
+    /// Send a signal to what holds a port (or to one pid), safely, and report whether the
+    /// port was freed.
+    ///
+    /// Targets are pinned by pid, start time and a pidfd; pid 1, sockscope itself, its
+    /// process group, kernel threads and thread ids are refused. Without --yes it asks on
+    /// a terminal and refuses without one. Exit status: 0 when the port was freed (or
+    /// only TIME-WAIT remains, or the pid exited), 1 when it is still held, 2 on error or
+    /// refusal.
+    Kill(KillArgs),
+
+    /// Wait until a plain bind of the port would succeed.
+    ///
+    /// Exit status: 0 when it would, 1 on timeout, 2 on error.
+    WaitFree(WaitFreeArgs),
+
+    /// Print socket events (opened, closed, state and owner changes) as they happen.
+    ///
+    /// One line per event, or NDJSON with --json. Stops on Ctrl-C, SIGTERM or after
+    /// --count events. Exit status: 0, or 2 on error.
+    Watch(WatchArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the manual page (roff) to stdout: `sockscope man | man -l -`.
+    Man,
+}
+
+/// A port number as typed: `3000` or `:3000`.
+fn parse_port(s: &str) -> Result<u16, String> {
+    let digits = s.strip_prefix(':').unwrap_or(s);
+    digits
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("`{s}` is not a port (1-65535)"))
+}
+
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s)
+        .ok_or_else(|| format!("`{s}` is not a duration like 500ms, 5s or 1m"))
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The port, e.g. 3000 or :3000.
+    #[arg(value_parser = parse_port)]
+    pub port: u16,
+    /// JSON (schema in README, version field).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `kill` aims at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillTarget {
+    Port(u16),
+    Pid(u32),
+}
+
+fn parse_kill_target(s: &str) -> Result<KillTarget, String> {
+    if let Some(pid) = s.strip_prefix("pid:") {
+        return pid
+            .parse::<u32>()
+            .map(KillTarget::Pid)
+            .map_err(|_| format!("`{pid}` is not a pid"));
+    }
+    parse_port(s)
+        .map(KillTarget::Port)
+        .map_err(|_| format!("`{s}` is not a port (3000, :3000) or a pid (pid:4242)"))
+}
+
+fn parse_signal(s: &str) -> Result<crate::signal::Sig, String> {
+    crate::signal::Sig::parse(s).ok_or_else(|| {
+        format!("unknown signal `{s}` (TERM, INT, HUP, QUIT, KILL, STOP, CONT, USR1, USR2)")
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// PORT, :PORT, or pid:PID.
+    #[arg(value_parser = parse_kill_target, allow_hyphen_values = true)]
+    pub target: KillTarget,
+    /// Signal to send.
+    #[arg(short, long, default_value = "TERM", value_parser = parse_signal)]
+    pub signal: crate::signal::Sig,
+    /// Do not ask.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Show what would be signalled and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait for the port to be freed.
+    #[arg(long, default_value = "5s", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+    /// Send KILL if the targets still hold the port after the timeout.
+    #[arg(long)]
+    pub escalate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitFreeArgs {
+    /// The port, e.g. 3000 or :3000.
+    #[arg(value_parser = parse_port)]
+    pub port: u16,
+    /// Give up after this long.
+    #[arg(long, default_value = "30s", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Only events about sockets that match, e.g. `:3000` or `state:listen`.
+    #[arg(value_name = "QUERY", allow_hyphen_values = true)]
+    pub query: Vec<String>,
+    /// NDJSON: one JSON object per line (schema in README, version field).
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after this many events.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Time between snapshots, 250ms..60s.
+    #[arg(long, default_value = "1s", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -96,5 +230,26 @@ mod tests {
         assert!(args.all);
         assert_eq!(args.query, vec!["state:listen", ":3000"]);
         assert!(Cli::try_parse_from(["sockscope", "list", "--json", "--csv"]).is_err());
+    }
+
+    #[test]
+    fn kill_targets_and_ports() {
+        let cli = Cli::try_parse_from(["sockscope", "kill", ":3000", "--signal", "KILL", "--yes"])
+            .unwrap();
+        let Some(Command::Kill(k)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(k.target, KillTarget::Port(3000));
+        assert_eq!(k.signal, crate::signal::Sig::Kill);
+        let cli = Cli::try_parse_from(["sockscope", "kill", "pid:42"]).unwrap();
+        let Some(Command::Kill(k)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(k.target, KillTarget::Pid(42));
+        assert_eq!(k.timeout, std::time::Duration::from_secs(5));
+        assert!(Cli::try_parse_from(["sockscope", "kill", "pid:x"]).is_err());
+        assert!(Cli::try_parse_from(["sockscope", "why", "0"]).is_err());
+        assert!(Cli::try_parse_from(["sockscope", "why", "70000"]).is_err());
+        assert!(Cli::try_parse_from(["sockscope", "kill", ":80", "--signal", "BOGUS"]).is_err());
     }
 }

@@ -80,7 +80,8 @@ pub fn document<'a>(rows: &'a [&'a Socket], snap: &'a Snapshot) -> ListDoc<'a> {
     }
 }
 
-fn socket_doc<'a>(s: &'a Socket, snap: &'a Snapshot) -> SocketDoc<'a> {
+/// One socket as in `list --json`.
+pub fn socket_doc<'a>(s: &'a Socket, snap: &'a Snapshot) -> SocketDoc<'a> {
     SocketDoc {
         proto: s.proto.as_str(),
         state: s.state.as_str(),

@@ -4,6 +4,8 @@
 pub mod csv;
 pub mod json;
 pub mod table;
+pub mod watch;
+pub mod why;
 
 use crate::model::{OwnerStatus, Snapshot, Socket};
 use std::fmt::Write as _;

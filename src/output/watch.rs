@@ -1,0 +1,147 @@
+//! `sockscope watch` output: one line per event, or NDJSON (schema version 1, in README.md
+//! and `assets/schema/watch.schema.json`).
+
+use super::json::Endpoint as EndpointDoc;
+use crate::model::socket::Endpoint;
+use crate::model::{Pids, Process, Snapshot, Socket, State};
+use serde::Serialize;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const VERSION: u32 = 1;
+
+/// One event, built from a diff: the socket as it is now (or was, when closed).
+pub struct WatchEvent<'a> {
+    pub at: SystemTime,
+    pub kind: &'static str,
+    pub socket: &'a Socket,
+    pub old_state: Option<State>,
+    pub old_owners: Option<&'a Pids>,
+    /// The snapshot that knows the owners' details (the old one for closed sockets).
+    pub snap: &'a Snapshot,
+}
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    version: u32,
+    time: String,
+    time_ms: u64,
+    event: &'static str,
+    proto: &'static str,
+    local: EndpointDoc,
+    remote: EndpointDoc,
+    state: &'static str,
+    old_state: Option<&'static str>,
+    inode: u64,
+    owners: Vec<&'a Process>,
+    owner_pids: &'a [u32],
+    old_owner_pids: Option<&'a [u32]>,
+}
+
+fn ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// RFC 3339 UTC with milliseconds, e.g. `2026-11-24T01:02:03.456Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let ms = ms(t);
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Days since the epoch to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+pub fn json_line(e: &WatchEvent<'_>) -> serde_json::Result<String> {
+    let s = e.socket;
+    serde_json::to_string(&Doc {
+        version: VERSION,
+        time: rfc3339(e.at),
+        time_ms: ms(e.at),
+        event: e.kind,
+        proto: s.proto.as_str(),
+        local: EndpointDoc {
+            addr: s.local.ip().to_string(),
+            port: s.local.port(),
+        },
+        remote: EndpointDoc {
+            addr: s.remote.ip().to_string(),
+            port: s.remote.port(),
+        },
+        state: s.state.as_str(),
+        old_state: e.old_state.map(State::as_str),
+        inode: s.inode,
+        owners: e.snap.owners_of(s).collect(),
+        owner_pids: &s.owners,
+        old_owner_pids: e.old_owners.map(|p| p.as_slice()),
+    })
+}
+
+pub fn text_line(e: &WatchEvent<'_>) -> String {
+    let s = e.socket;
+    let state = match e.old_state {
+        Some(old) => format!("{old}→{}", s.state),
+        None => s.state.to_string(),
+    };
+    let owners = if s.owners.is_empty() {
+        format!("({})", s.owner_status.as_str())
+    } else {
+        s.owners
+            .iter()
+            .map(|p| {
+                e.snap
+                    .processes
+                    .get(p)
+                    .map_or_else(|| p.to_string(), |pr| format!("{p}/{}", pr.name))
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let owners = match e.old_owners {
+        Some(old) => format!("{:?}→{owners}", old.as_slice()),
+        None => owners,
+    };
+    format!(
+        "{} {:<13} {:<5} {:<22} {:<22} {:<22} {owners}",
+        rfc3339(e.at),
+        e.kind,
+        s.proto.as_str(),
+        Endpoint(&s.local).to_string(),
+        Endpoint(&s.remote).to_string(),
+        state
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_millis(951_782_400_123)),
+            "2000-02-29T00:00:00.123Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_999_999)),
+            "2026-11-30T00:53:19.000Z"
+        );
+    }
+}

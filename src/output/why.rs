@@ -1,0 +1,197 @@
+//! `sockscope why` output: the verdict as sentences, or as JSON (schema version 1, in
+//! README.md and `assets/schema/why.schema.json`).
+
+use super::json::{SocketDoc, socket_doc};
+use crate::collect::procs::Inspection;
+use crate::diagnose::{Probe, Verdict, explain};
+use crate::model::socket::Endpoint;
+use crate::model::{Process, Snapshot};
+use serde::Serialize;
+use std::io::{self, Write};
+
+pub const VERSION: u32 = 1;
+
+#[derive(Serialize)]
+pub struct WhyDoc<'a> {
+    pub version: u32,
+    pub port: u16,
+    pub verdict: crate::diagnose::Kind,
+    /// A plain bind of the port succeeds right now.
+    pub bindable: bool,
+    pub headline: &'a str,
+    pub next: &'a [String],
+    pub probe: &'a Probe,
+    pub listeners: Vec<SocketDoc<'a>>,
+    pub holders: Vec<Holder<'a>>,
+    pub flags: Vec<FlagDoc>,
+    pub time_wait: TimeWaitDoc,
+    pub connections: usize,
+}
+
+#[derive(Serialize)]
+pub struct Holder<'a> {
+    #[serde(flatten)]
+    pub process: &'a Process,
+    pub cwd: Option<&'a str>,
+    /// Parent chain, nearest first, up to pid 1.
+    pub parents: Vec<Parent<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct Parent<'a> {
+    pub pid: u32,
+    pub name: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct FlagDoc {
+    pub flag: &'static str,
+    pub why: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct TimeWaitDoc {
+    pub count: usize,
+    pub last_expires_ms: u32,
+}
+
+pub fn document<'a>(
+    v: &'a Verdict,
+    snap: &'a Snapshot,
+    inspections: &'a [Inspection],
+) -> WhyDoc<'a> {
+    WhyDoc {
+        version: VERSION,
+        port: v.port,
+        verdict: v.kind,
+        bindable: v.bindable(),
+        headline: &v.headline,
+        next: &v.next,
+        probe: &v.probe,
+        listeners: v
+            .listeners
+            .iter()
+            .map(|&i| socket_doc(&snap.sockets[i], snap))
+            .collect(),
+        holders: v
+            .holders
+            .iter()
+            .filter_map(|pid| snap.processes.get(pid))
+            .map(|p| {
+                let i = inspections.iter().find(|i| i.pid == p.pid);
+                Holder {
+                    process: p,
+                    cwd: i.and_then(|i| i.cwd.as_deref()),
+                    parents: i.map_or_else(Vec::new, |i| {
+                        i.parents
+                            .iter()
+                            .map(|(pid, name)| Parent { pid: *pid, name })
+                            .collect()
+                    }),
+                }
+            })
+            .collect(),
+        flags: v
+            .flags
+            .iter()
+            .map(|f| FlagDoc {
+                flag: f.as_str(),
+                why: explain(f),
+            })
+            .collect(),
+        time_wait: TimeWaitDoc {
+            count: v.time_wait,
+            last_expires_ms: v.time_wait_expires_ms,
+        },
+        connections: v.connections,
+    }
+}
+
+/// The plain-text verdict.
+pub fn write_text(
+    out: &mut impl Write,
+    v: &Verdict,
+    snap: &Snapshot,
+    inspections: &[Inspection],
+) -> io::Result<()> {
+    writeln!(out, "{}", v.headline)?;
+    writeln!(out)?;
+    for &i in &v.listeners {
+        let s = &snap.sockets[i];
+        let queue = if s.state == crate::model::State::Listen {
+            format!("  accept queue {} of {}", s.recv_q, s.send_q)
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "  {:<5} {:<7} {}{queue}",
+            s.proto.as_str(),
+            s.state.as_str(),
+            Endpoint(&s.local)
+        )?;
+    }
+    for pid in &v.holders {
+        let Some(p) = snap.processes.get(pid) else {
+            continue;
+        };
+        let started = crate::app::views::clock_secs(p.start_time);
+        writeln!(
+            out,
+            "  holder  {} {} · user {} · state {} · started {started} UTC",
+            p.pid,
+            p.name,
+            p.user.as_deref().unwrap_or("?"),
+            p.state
+        )?;
+        writeln!(out, "          {}", p.command())?;
+        if let Some(i) = inspections.iter().find(|i| i.pid == p.pid) {
+            if let Some(cwd) = &i.cwd {
+                writeln!(out, "          cwd {cwd}")?;
+            }
+            let chain: Vec<String> = i
+                .parents
+                .iter()
+                .map(|(pid, n)| format!("{pid} {n}"))
+                .collect();
+            if !chain.is_empty() {
+                writeln!(out, "          parents {}", chain.join(" ← "))?;
+            }
+        }
+        if let Some(c) = &p.container {
+            writeln!(out, "          container {c}")?;
+        }
+    }
+    for f in v.flags.iter() {
+        writeln!(
+            out,
+            "  {:<15} {}",
+            f.as_str(),
+            explain(f).replace("PORT", &v.port.to_string())
+        )?;
+    }
+    if v.time_wait > 0 {
+        writeln!(
+            out,
+            "  TIME-WAIT       {} socket{}, the last expires in {} s",
+            v.time_wait,
+            if v.time_wait == 1 { "" } else { "s" },
+            v.time_wait_expires_ms.div_ceil(1000)
+        )?;
+    }
+    let p = &v.probe;
+    writeln!(
+        out,
+        "  bind probe      0.0.0.0:{port} {} (SO_REUSEADDR: {}) · [::]:{port} {} (SO_REUSEADDR: {})",
+        p.v4.as_str(),
+        p.v4_reuseaddr.as_str(),
+        p.v6.as_str(),
+        p.v6_reuseaddr.as_str(),
+        port = v.port
+    )?;
+    writeln!(out)?;
+    for n in &v.next {
+        writeln!(out, "next: {n}")?;
+    }
+    Ok(())
+}
