@@ -8,5 +8,6 @@ mod support;
 
 mod cli_list;
 mod collect;
+mod doctor;
 mod owners;
 mod tui_pty;

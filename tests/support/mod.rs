@@ -37,6 +37,19 @@ impl Kid {
         Kid::spawn(cmd)
     }
 
+    /// Like [`Kid::python`], in a process group of its own: sockscope refuses to signal
+    /// its own group, and a sockscope started by a test shares the test's group.
+    pub fn python_own_group(script: &str, args: &[&str]) -> Kid {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new("python3");
+        cmd.arg("-u")
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .process_group(0);
+        Kid::spawn(cmd)
+    }
+
     pub fn spawn(mut cmd: Command) -> Kid {
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -108,4 +121,73 @@ pub fn bin() -> &'static str {
 
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
+}
+
+/// Runs the binary with `args`; returns (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sockscope");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Validates a JSON document against one of the schemas in `assets/schema`.
+pub fn assert_schema(schema_file: &str, doc: &serde_json::Value) {
+    let path = format!("{}/assets/schema/{schema_file}", env!("CARGO_MANIFEST_DIR"));
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{schema_file}: {errors:#?}\n{doc:#}");
+}
+
+/// Copies the binary where `nobody` can execute it; returns its path (the directory is
+/// removed when the guard drops).
+pub struct NobodyBin {
+    dir: std::path::PathBuf,
+    pub exe: std::path::PathBuf,
+}
+
+impl NobodyBin {
+    pub fn new(tag: &str) -> NobodyBin {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sockscope-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = dir.join("sockscope");
+        std::fs::copy(bin(), &exe).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        NobodyBin { dir, exe }
+    }
+
+    /// Runs it as nobody; returns (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(&self.exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for NobodyBin {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

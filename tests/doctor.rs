@@ -1,0 +1,422 @@
+//! The port doctor against real processes the tests start: every verdict of `why`, the
+//! safe `kill`, `wait-free` and `watch`. Only processes started here are signalled.
+
+use crate::support::*;
+use std::io::{BufRead, BufReader, Read as _};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn why_json(port: u16) -> (i32, serde_json::Value) {
+    let (code, out, err) = run(&["why", &port.to_string(), "--json"]);
+    let doc: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    assert_schema("why.schema.json", &doc);
+    (code, doc)
+}
+
+fn flags(doc: &serde_json::Value) -> Vec<String> {
+    doc["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["flag"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn why_a_free_port_exits_0() {
+    let port = {
+        let l = TcpListener::bind("0.0.0.0:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (code, doc) = why_json(port);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(doc["verdict"], "free");
+    assert_eq!(doc["bindable"], true);
+    let (code, out, _) = run(&["why", &format!(":{port}")]);
+    assert_eq!(code, 0);
+    assert!(out.contains(&format!("port {port} is free")), "{out}");
+}
+
+#[test]
+fn why_a_child_listener_names_its_pid() {
+    let mut kid = Kid::python(
+        &format!("{PY_LISTEN}\ns = listen('0.0.0.0')\nprint(s.getsockname()[1])\nsys.stdin.read()"),
+        &[],
+    );
+    let port: u16 = kid.line().parse().unwrap();
+    let (code, doc) = why_json(port);
+    assert_eq!(code, 1);
+    assert_eq!(doc["verdict"], "listener");
+    assert_eq!(doc["holders"][0]["pid"], kid.pid());
+    assert!(
+        doc["headline"]
+            .as_str()
+            .unwrap()
+            .contains(&kid.pid().to_string())
+    );
+    assert_eq!(doc["holders"][0]["parents"][0]["pid"], std::process::id());
+    let (code, out, _) = run(&["why", &port.to_string()]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains(&format!("holder  {} python3", kid.pid())),
+        "{out}"
+    );
+    assert!(out.contains(&format!("sockscope kill :{port}")), "{out}");
+}
+
+#[test]
+fn why_a_stopped_child_says_stopped() {
+    let mut kid = Kid::python(
+        &format!("{PY_LISTEN}\ns = listen('0.0.0.0')\nprint(s.getsockname()[1])\nsys.stdin.read()"),
+        &[],
+    );
+    let port: u16 = kid.line().parse().unwrap();
+    let pid = rustix::process::Pid::from_raw(kid.pid() as i32).unwrap();
+    // Our own child.
+    rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
+    wait_for("state T", || {
+        let st = std::fs::read_to_string(format!("/proc/{}/stat", kid.pid())).ok()?;
+        st[st.rfind(')')? + 2..].starts_with('T').then_some(())
+    });
+    let (code, doc) = why_json(port);
+    assert_eq!(code, 1);
+    assert!(flags(&doc).contains(&"STOPPED".to_owned()), "{doc:#}");
+    let (_, out, _) = run(&["why", &port.to_string()]);
+    assert!(
+        out.contains("STOPPED") && out.contains("suspended"),
+        "{out}"
+    );
+    rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
+}
+
+#[test]
+fn why_time_wait_only_after_a_server_side_active_close() {
+    let l = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (server, _) = l.accept().unwrap();
+    // The server closes first: the TIME-WAIT is on the server's port.
+    drop(server);
+    let mut buf = [0u8; 1];
+    assert_eq!(client.read(&mut buf).unwrap(), 0);
+    drop(client);
+    drop(l);
+    let doc = wait_for("TIME-WAIT only", || {
+        let (code, doc) = why_json(port);
+        (doc["verdict"] == "time-wait-only").then_some((code, doc))
+    });
+    assert_eq!(doc.0, 1);
+    assert!(doc.1["time_wait"]["count"].as_u64().unwrap() >= 1);
+    assert!(doc.1["time_wait"]["last_expires_ms"].as_u64().unwrap() > 0);
+    assert!(doc.1["next"][0].as_str().unwrap().contains("SO_REUSEADDR"));
+}
+
+#[test]
+fn why_an_orphan_names_the_live_holder() {
+    // The child starts a session of its own (like a login shell), listens, forks a
+    // grandchild that inherits the socket, and exits: the grandchild is an orphan of a
+    // dead session. It exits by itself when our end of its stdin closes.
+    let script = format!(
+        "{PY_LISTEN}\nimport signal\nos.setsid()\ns = listen('0.0.0.0')\npid = os.fork()\nif pid == 0:\n    signal.alarm(120)\n    sys.stdin.read()\n    os._exit(0)\nprint(s.getsockname()[1], pid)\nos._exit(0)"
+    );
+    let mut kid = Kid::python(&script, &[]);
+    let line = kid.line();
+    let mut it = line.split_whitespace();
+    let port: u16 = it.next().unwrap().parse().unwrap();
+    let grandchild: u32 = it.next().unwrap().parse().unwrap();
+    wait_for("the session leader to exit", || {
+        kid.child.try_wait().unwrap()
+    });
+    let doc = wait_for("ORPHAN", || {
+        let (_, doc) = why_json(port);
+        flags(&doc).contains(&"ORPHAN".to_owned()).then_some(doc)
+    });
+    assert_eq!(doc["verdict"], "listener");
+    let holders: Vec<u64> = doc["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(holders, vec![u64::from(grandchild)]);
+    drop(kid); // closes the grandchild's stdin: it exits
+    wait_for("grandchild gone", || {
+        (!std::path::Path::new(&format!("/proc/{grandchild}")).exists()).then_some(())
+    });
+}
+
+#[test]
+fn why_a_full_accept_queue_is_backlog() {
+    let mut kid = Kid::python(
+        "import socket,sys\ns=socket.socket(); s.bind(('0.0.0.0',0)); s.listen(1)\nprint(s.getsockname()[1])\nsys.stdin.read()",
+        &[],
+    );
+    let port: u16 = kid.line().parse().unwrap();
+    // Nobody accepts: two connections fill a backlog of 1.
+    let _c1 = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(10))
+        .unwrap();
+    let _c2 = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(10))
+        .unwrap();
+    let doc = wait_for("BACKLOG", || {
+        let (_, doc) = why_json(port);
+        flags(&doc).contains(&"BACKLOG".to_owned()).then_some(doc)
+    });
+    assert_eq!(doc["listeners"][0]["send_q"], 1);
+    assert!(doc["listeners"][0]["recv_q"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn why_as_nobody_says_hidden() {
+    if !is_root() {
+        eprintln!("skipped: needs root to switch to nobody");
+        return;
+    }
+    let l = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let b = NobodyBin::new("why");
+    let (code, out, err) = b.run(&["why", &port.to_string(), "--json"]);
+    assert_eq!(code, 1, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_schema("why.schema.json", &doc);
+    assert_eq!(doc["verdict"], "hidden");
+    assert!(
+        doc["next"][0]
+            .as_str()
+            .unwrap()
+            .contains("sudo sockscope why")
+    );
+    drop(l);
+}
+
+const IGNORES_TERM: &str = "import socket,sys,signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ns=socket.socket(); s.bind(('0.0.0.0',0)); s.listen()\nprint(s.getsockname()[1])\nsys.stdin.read()";
+
+#[test]
+fn kill_escalates_when_term_is_ignored() {
+    let mut kid = Kid::python_own_group(IGNORES_TERM, &[]);
+    let port: u16 = kid.line().parse().unwrap();
+    let (code, out, err) = run(&[
+        "kill",
+        &format!(":{port}"),
+        "--yes",
+        "--timeout",
+        "1s",
+        "--escalate",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("sent SIGTERM")
+            && out.contains("escalating to SIGKILL")
+            && out.contains("sent SIGKILL"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("port {port} is free")) || out.contains("TIME-WAIT"),
+        "{out}"
+    );
+    let status = wait_for("the child to die", || kid.child.try_wait().unwrap());
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9));
+}
+
+#[test]
+fn kill_without_escalate_reports_still_held() {
+    let mut kid = Kid::python_own_group(IGNORES_TERM, &[]);
+    let port: u16 = kid.line().parse().unwrap();
+    let (code, out, _) = run(&["kill", &port.to_string(), "--yes", "--timeout", "500ms"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "port {port} is still held by {} python3",
+            kid.pid()
+        )),
+        "{out}"
+    );
+    assert!(
+        kid.child.try_wait().unwrap().is_none(),
+        "it ignored TERM and lives"
+    );
+}
+
+#[test]
+fn kill_dry_run_signals_nothing() {
+    let mut kid = Kid::python_own_group(
+        &format!("{PY_LISTEN}\ns = listen('0.0.0.0')\nprint(s.getsockname()[1])\nsys.stdin.read()"),
+        &[],
+    );
+    let port: u16 = kid.line().parse().unwrap();
+    let (code, out, _) = run(&["kill", &format!(":{port}"), "--dry-run", "--signal", "KILL"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&format!("would send SIGKILL to {}", kid.pid()))
+            && out.contains("nothing was sent"),
+        "{out}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(kid.child.try_wait().unwrap().is_none(), "still alive");
+}
+
+#[test]
+fn kill_refuses_without_a_terminal_or_yes() {
+    let mut kid = Kid::python_own_group(
+        &format!("{PY_LISTEN}\ns = listen('0.0.0.0')\nprint(s.getsockname()[1])\nsys.stdin.read()"),
+        &[],
+    );
+    let port: u16 = kid.line().parse().unwrap();
+    let (code, _, err) = run(&["kill", &format!(":{port}")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("add --yes"), "{err}");
+    assert!(kid.child.try_wait().unwrap().is_none());
+}
+
+#[test]
+fn kill_refuses_pid_1_without_sending() {
+    let (code, _, err) = run(&["kill", "pid:1", "--yes"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("pid 1 (init)"), "{err}");
+}
+
+#[test]
+fn kill_refuses_its_own_process_group() {
+    // A child in the test's own group: a sockscope started by the test is in it too.
+    let mut kid = Kid::python(
+        &format!("{PY_LISTEN}\ns = listen('0.0.0.0')\nprint(s.getsockname()[1])\nsys.stdin.read()"),
+        &[],
+    );
+    let port: u16 = kid.line().parse().unwrap();
+    let (code, _, err) = run(&["kill", &format!(":{port}"), "--yes"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("own process group"), "{err}");
+    assert!(kid.child.try_wait().unwrap().is_none());
+}
+
+#[test]
+fn kill_as_nobody_is_permission_denied() {
+    if !is_root() {
+        eprintln!("skipped: needs root to switch to nobody");
+        return;
+    }
+    let mut kid = Kid::python_own_group(
+        &format!("{PY_LISTEN}\ns = listen('0.0.0.0')\nprint(s.getsockname()[1])\nsys.stdin.read()"),
+        &[],
+    );
+    let _port: u16 = kid.line().parse().unwrap();
+    let b = NobodyBin::new("kill");
+    let (code, out, err) = b.run(&["kill", &format!("pid:{}", kid.pid()), "--yes"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("permission denied") && err.contains("run as root"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        kid.child.try_wait().unwrap().is_none(),
+        "root's child is untouched"
+    );
+}
+
+#[test]
+fn wait_free_waits_for_the_port() {
+    let l = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (code, _, err) = run(&["wait-free", &port.to_string(), "--timeout", "300ms"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("still in use"), "{err}");
+    let mut waiter = Command::new(bin())
+        .args(["wait-free", &port.to_string(), "--timeout", "20s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(l);
+    let status = wait_for("wait-free to return", || waiter.try_wait().unwrap());
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn watch_json_sees_a_listener_open_and_close() {
+    // A child of its own owns the listener, so the query matches nothing else the
+    // parallel tests do.
+    let mut kid = Kid::python(
+        &format!(
+            "{PY_LISTEN}\nsys.stdin.readline()\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.readline()\ns.close()\nprint('closed')\nsys.stdin.read()"
+        ),
+        &[],
+    );
+    let mut w = Command::new(bin())
+        .args([
+            "watch",
+            "--json",
+            "--count",
+            "2",
+            "--interval",
+            "250ms",
+            &format!("pid:{}", kid.pid()),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(w.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("watching"), "{line}");
+    let mut out = BufReader::new(w.stdout.take().unwrap());
+    kid.send("open");
+    let port: u16 = kid.line().parse().unwrap();
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    kid.send("close");
+    assert_eq!(kid.line(), "closed");
+    let mut second = String::new();
+    out.read_line(&mut second).unwrap();
+    let status = wait_for("watch to stop after 2 events", || w.try_wait().unwrap());
+    assert!(status.success());
+    let a: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let b: serde_json::Value = serde_json::from_str(&second).unwrap();
+    for doc in [&a, &b] {
+        assert_schema("watch.schema.json", doc);
+        assert_eq!(doc["local"]["port"], port);
+        assert_eq!(doc["state"], "LISTEN");
+    }
+    assert_eq!(
+        (a["event"].as_str(), b["event"].as_str()),
+        (Some("opened"), Some("closed"))
+    );
+    assert_eq!(a["owners"][0]["pid"], kid.pid());
+}
+
+#[test]
+fn watch_stops_cleanly_on_sigterm() {
+    let mut w = Command::new(bin())
+        .args(["watch", "--interval", "250ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(w.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    // Our own child.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(w.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let status = wait_for("watch to stop", || w.try_wait().unwrap());
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn completions_and_man_come_from_the_cli() {
+    let (code, out, _) = run(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("wait-free") && out.contains("sockscope"));
+    let (code, out, _) = run(&["man"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(".TH sockscope") || out.contains(".TH SOCKSCOPE"),
+        "{}",
+        &out[..200.min(out.len())]
+    );
+}
