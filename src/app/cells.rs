@@ -32,6 +32,9 @@ impl App {
                 let Some(c) = self.settings.columns.get(col) else {
                     return Cow::Borrowed("");
                 };
+                if *c == Column::Flags {
+                    return Cow::Owned(self.row_flags(row).to_string());
+                }
                 self.socket_cell(s, *c)
             }
             RowId::Port(i) => {
@@ -50,7 +53,8 @@ impl App {
                     4 => p.time_wait.to_string(),
                     5 => p.close_wait.to_string(),
                     6 => p.total.to_string(),
-                    _ => self.pids_text(&p.owners),
+                    7 => self.pids_text(&p.owners),
+                    _ => p.flags.to_string(),
                 })
             }
             RowId::Proc(i) => {
@@ -69,7 +73,8 @@ impl App {
                         let ports: Vec<String> = r.listening.iter().map(u16::to_string).collect();
                         ports.join(",")
                     }
-                    _ => p.map_or(String::new(), |p| p.command()),
+                    7 => p.map_or(String::new(), |p| p.command()),
+                    _ => r.flags.to_string(),
                 })
             }
             RowId::Event(i) => {
@@ -138,6 +143,8 @@ impl App {
                     ))
                 }),
             Column::Inode => Cow::Owned(s.inode.to_string()),
+            // Filled in by `cell`, which knows the row.
+            Column::Flags => Cow::Borrowed(""),
         }
     }
 

@@ -200,6 +200,9 @@ pub struct App {
     pub marks: HashMap<SocketKey, (Mark, SystemTime)>,
     pub ghosts: Vec<Ghost>,
     pub events: EventLog,
+    /// Diagnosis flags of each socket of `snap`, same order.
+    pub flags: Vec<crate::model::Flags>,
+    pub close_waits: crate::diagnose::CloseWaitTracker,
     pub status: Option<Status>,
     pub collect: CollectInfo,
     pub watch: Option<KillWatch>,
@@ -238,6 +241,8 @@ impl App {
             marks: HashMap::new(),
             ghosts: Vec::new(),
             events: EventLog::default(),
+            flags: Vec::new(),
+            close_waits: crate::diagnose::CloseWaitTracker::default(),
             status: None,
             collect: CollectInfo::default(),
             watch: None,

@@ -3,11 +3,16 @@
 
 use super::App;
 use super::views::{Column, PortRow, ProcRow, RowId, View};
-use crate::model::{Socket, State};
+use crate::model::{Flags, Socket, State};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
 impl App {
+    /// Flags of the `i`-th socket of the snapshot.
+    fn socket_flags(&self, i: usize) -> Flags {
+        self.flags.get(i).copied().unwrap_or_default()
+    }
+
     /// Rebuilds the visible rows (filter, aggregate, sort) and puts the cursor back on
     /// what was selected.
     pub fn rebuild(&mut self) {
@@ -16,24 +21,24 @@ impl App {
         match self.view {
             View::Sockets | View::Listeners => {
                 let listeners_only = self.view == View::Listeners;
-                let keep = |s: &Socket| {
+                let keep = |s: &Socket, flags: Flags| {
                     (!listeners_only || s.is_listener())
                         && !(self.hide_time_wait && s.state == State::TimeWait)
-                        && self.filter.query.matches(s, &self.snap)
+                        && self.filter.query.matches_with_flags(s, &self.snap, flags)
                 };
                 rows.extend(
                     self.snap
                         .sockets
                         .iter()
                         .enumerate()
-                        .filter(|(_, s)| keep(s))
+                        .filter(|(i, s)| keep(s, self.socket_flags(*i)))
                         .map(|(i, _)| RowId::Live(i)),
                 );
                 rows.extend(
                     self.ghosts
                         .iter()
                         .enumerate()
-                        .filter(|(_, g)| keep(&g.socket))
+                        .filter(|(_, g)| keep(&g.socket, Flags::empty()))
                         .map(|(i, _)| RowId::Ghost(i)),
                 );
             }
@@ -120,7 +125,8 @@ impl App {
     fn aggregate_ports(&self) -> Vec<PortRow> {
         let mut by_port: HashMap<u16, PortRow> = HashMap::new();
         for (i, s) in self.snap.sockets.iter().enumerate() {
-            if !self.filter.query.matches(s, &self.snap)
+            let flags = self.socket_flags(i);
+            if !self.filter.query.matches_with_flags(s, &self.snap, flags)
                 || (self.hide_time_wait && s.state == State::TimeWait)
             {
                 continue;
@@ -151,6 +157,7 @@ impl App {
                 row.udp = true;
             }
             row.total += 1;
+            row.flags = row.flags.union(flags);
             match s.state {
                 State::Listen | State::Unconn => row.listen += u32::from(listener),
                 State::Estab => row.estab += 1,
@@ -175,7 +182,8 @@ impl App {
     fn aggregate_procs(&self) -> Vec<ProcRow> {
         let mut by_pid: HashMap<u32, ProcRow> = HashMap::new();
         for (i, s) in self.snap.sockets.iter().enumerate() {
-            if !self.filter.query.matches(s, &self.snap)
+            let flags = self.socket_flags(i);
+            if !self.filter.query.matches_with_flags(s, &self.snap, flags)
                 || (self.hide_time_wait && s.state == State::TimeWait)
             {
                 continue;
@@ -187,6 +195,7 @@ impl App {
                     ..ProcRow::default()
                 });
                 row.sockets += 1;
+                row.flags = row.flags.union(flags);
                 if s.state == State::Estab {
                     row.estab += 1;
                 }
@@ -246,7 +255,9 @@ impl App {
                         // runs for every snapshot, on up to hundreds of thousands of rows.
                         let mut keyed: Vec<(SortKey, RowId)> = rows
                             .iter()
-                            .filter_map(|r| sock(r).map(|s| (self.sort_key(column, s), *r)))
+                            .filter_map(|r| {
+                                sock(r).map(|s| (self.sort_key(column, s, self.row_flags(*r)), *r))
+                            })
                             .collect();
                         keyed.sort_unstable_by_key(|k| k.0);
                         if desc {
@@ -271,7 +282,8 @@ impl App {
                     4 => x.time_wait.cmp(&y.time_wait),
                     5 => x.close_wait.cmp(&y.close_wait),
                     6 => x.total.cmp(&y.total),
-                    _ => x.owners.cmp(&y.owners),
+                    7 => x.owners.cmp(&y.owners),
+                    _ => x.flags.bits().cmp(&y.flags.bits()),
                 };
                 dir(o.then(x.port.cmp(&y.port)))
             }),
@@ -294,7 +306,8 @@ impl App {
                     4 => x.sockets.cmp(&y.sockets),
                     5 => x.estab.cmp(&y.estab),
                     6 => x.listening.cmp(&y.listening),
-                    _ => px.map(|p| &p.cmdline).cmp(&py.map(|p| &p.cmdline)),
+                    7 => px.map(|p| &p.cmdline).cmp(&py.map(|p| &p.cmdline)),
+                    _ => x.flags.bits().cmp(&y.flags.bits()),
                 };
                 dir(o.then(x.pid.cmp(&y.pid)))
             }),
@@ -317,7 +330,7 @@ impl App {
     /// The sort key of a socket for a non-text column, ending in a tie-break on the
     /// socket's identity (addresses, protocol, inode) so equal rows keep their order
     /// from one refresh to the next.
-    fn sort_key(&self, c: Column, s: &Socket) -> SortKey {
+    fn sort_key(&self, c: Column, s: &Socket, flags: Flags) -> SortKey {
         let num = |n: u128| (0, n, 0);
         let primary: (u8, u128, u16) = match c {
             Column::Proto => num(s.proto as u128),
@@ -338,6 +351,7 @@ impl App {
                 .map_or(u128::MAX, |d| d.as_millis())),
             Column::Inode => num(u128::from(s.inode)),
             Column::Process | Column::User => num(0),
+            Column::Flags => num(u128::from(flags.bits())),
         };
         let (lf, lip) = addr(&s.local);
         let (rf, rip) = addr(&s.remote);

@@ -164,7 +164,7 @@ pub fn table() -> (Vec<Socket>, Vec<Process>) {
         process(100, "node", 'S'),
         process(200, "nginx", 'S'),
         process(201, "nginx", 'S'),
-        process(300, "dnsmasq", 'S'),
+        process(300, "dnsmasq", 'T'),
         process(400, "curl", 'R'),
     ];
     (s, p)

@@ -592,3 +592,22 @@ fn an_ownerless_listener_right_after_the_signal_is_not_blamed_on_a_hidden_owner(
         "{text}"
     );
 }
+
+#[test]
+fn flags_show_and_filter() {
+    let (mut app, _) = app(View::Sockets);
+    // dnsmasq (pid 300) is stopped in the fixture; :22 has a hidden owner.
+    press(&mut app, "/flag:stopped");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(locals(&app), vec!["127.0.0.1:53 0.0.0.0:0"]);
+    let row = app.rows[0];
+    assert!(app.row_flags(row).contains(crate::model::Flag::Stopped));
+    assert!(app.flag_sentences(row)[0].1.contains("suspended"));
+    key(&mut app, KeyCode::Esc);
+    press(&mut app, "/!flag:hidden");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.rows.len(), 7);
+    press(&mut app, "3");
+    let p53 = app.ports.iter().find(|p| p.port == 53).unwrap();
+    assert!(p53.flags.contains(crate::model::Flag::Stopped));
+}

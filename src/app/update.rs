@@ -108,6 +108,8 @@ fn snapshot(app: &mut App, c: Collected) {
         app.ghosts.retain(|g| !keys.contains(&g.socket.key()));
     }
     app.snap = c.snapshot;
+    let leaking = app.close_waits.observe(&app.snap);
+    app.flags = crate::diagnose::row_flags(&app.snap, &leaking);
     app.check_watch();
     app.rebuild();
 }

@@ -85,10 +85,11 @@ pub enum Column {
     Timer,
     Age,
     Inode,
+    Flags,
 }
 
 impl Column {
-    pub const ALL: [Column; 11] = [
+    pub const ALL: [Column; 12] = [
         Column::Proto,
         Column::State,
         Column::RecvQ,
@@ -100,6 +101,7 @@ impl Column {
         Column::Timer,
         Column::Age,
         Column::Inode,
+        Column::Flags,
     ];
     pub fn key(self) -> &'static str {
         match self {
@@ -114,6 +116,7 @@ impl Column {
             Column::Timer => "timer",
             Column::Age => "age",
             Column::Inode => "inode",
+            Column::Flags => "flags",
         }
     }
     pub fn parse(s: &str) -> Option<Column> {
@@ -134,6 +137,7 @@ impl Column {
             Column::Timer => ("Timer", 15, 0, false, 1),
             Column::Age => ("Age", 6, 0, true, 5),
             Column::Inode => ("Inode", 8, 0, true, 0),
+            Column::Flags => ("Flags", 8, 1, false, 8),
         };
         ColSpec {
             title,
@@ -166,7 +170,7 @@ const fn col(title: &'static str, width: u16, flex: u16, right: bool, keep: u8) 
     }
 }
 
-const PORT_COLS: [ColSpec; 8] = [
+const PORT_COLS: [ColSpec; 9] = [
     col("Port", 6, 0, true, 9),
     col("Proto", 9, 0, false, 3),
     col("Listen", 6, 0, true, 7),
@@ -175,9 +179,10 @@ const PORT_COLS: [ColSpec; 8] = [
     col("CloseWait", 9, 0, true, 4),
     col("Total", 6, 0, true, 2),
     col("Owners", 16, 1, false, 8),
+    col("Flags", 8, 1, false, 7),
 ];
 
-const PROC_COLS: [ColSpec; 8] = [
+const PROC_COLS: [ColSpec; 9] = [
     col("PID", 7, 0, true, 9),
     col("Name", 14, 1, false, 8),
     col("User", 8, 0, false, 4),
@@ -186,6 +191,7 @@ const PROC_COLS: [ColSpec; 8] = [
     col("Estab", 6, 0, true, 3),
     col("Listening", 12, 1, false, 7),
     col("Command", 16, 3, false, 2),
+    col("Flags", 8, 1, false, 7),
 ];
 
 const EVENT_COLS: [ColSpec; 7] = [
@@ -233,6 +239,7 @@ pub struct PortRow {
     pub close_wait: u32,
     pub total: u32,
     pub owners: Vec<u32>,
+    pub flags: crate::model::Flags,
     /// A socket representing the port (its listener when there is one), for the detail
     /// pane and the kill dialog.
     pub example: usize,
@@ -242,6 +249,7 @@ pub struct PortRow {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProcRow {
     pub pid: u32,
+    pub flags: crate::model::Flags,
     pub sockets: u32,
     pub estab: u32,
     pub listening: Vec<u16>,
@@ -293,6 +301,24 @@ impl App {
                 .and_then(|p| self.snap.sockets.get(p.example)),
             RowId::Event(_) => None,
         }
+    }
+
+    /// Diagnosis flags of a row (ghosts have none: they are gone).
+    pub fn row_flags(&self, row: RowId) -> crate::model::Flags {
+        match row {
+            RowId::Live(i) => self.flags.get(i).copied().unwrap_or_default(),
+            RowId::Port(i) => self.ports.get(i).map(|p| p.flags).unwrap_or_default(),
+            RowId::Proc(i) => self.procs.get(i).map(|p| p.flags).unwrap_or_default(),
+            RowId::Ghost(_) | RowId::Event(_) => crate::model::Flags::empty(),
+        }
+    }
+
+    /// Each flag of a row with the sentence that explains it (for the detail pane).
+    pub fn flag_sentences(&self, row: RowId) -> Vec<(crate::model::Flag, &'static str)> {
+        self.row_flags(row)
+            .iter()
+            .map(|f| (f, crate::diagnose::explain(f)))
+            .collect()
     }
 
     pub fn selected_row(&self) -> Option<RowId> {

@@ -34,6 +34,12 @@ pub fn socket_flags(s: &Socket, snap: &Snapshot, leaking: &HashSet<u32>) -> Flag
     for p in snap.owners_of(s) {
         f = f.union(process_flags(p));
     }
+    f.union(own_flags(s, leaking))
+}
+
+/// The flags a socket has by itself, without its owners' process flags.
+fn own_flags(s: &Socket, leaking: &HashSet<u32>) -> Flags {
+    let mut f = Flags::empty();
     if is_backlogged(s) {
         f = f.with(Flag::Backlog);
     }

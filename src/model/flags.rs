@@ -56,6 +56,10 @@ impl Flags {
     pub fn with(self, f: Flag) -> Self {
         Flags(self.0 | (1 << f as u16))
     }
+    /// The raw bits, for sorting.
+    pub fn bits(self) -> u16 {
+        self.0
+    }
     pub fn union(self, other: Flags) -> Self {
         Flags(self.0 | other.0)
     }

@@ -75,6 +75,12 @@ pub fn lines<'a>(app: &'a App, th: &Styles) -> Vec<Line<'a>> {
             ),
         ),
     ];
+    for (flag, why) in app.flag_sentences(row) {
+        out.push(Line::from(vec![
+            Span::styled(format!("{:>10}  ", flag.as_str()), th.error),
+            Span::raw(why.replace("PORT", &s.local.port().to_string())),
+        ]));
+    }
     if s.owners.is_empty() {
         out.push(kv(
             th,
