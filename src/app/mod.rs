@@ -16,7 +16,7 @@ pub mod views;
 pub use dialog::{Dialog, KillWatch};
 pub use views::{Column, RowId, View};
 
-use crate::collect::procs::Inspection;
+use crate::model::process::Inspection;
 use crate::model::{EventLog, Scope, Snapshot, Socket, SocketKey};
 use crate::query::{Query, QueryError};
 use crate::signal::Sig;

@@ -80,6 +80,6 @@ pub enum Msg {
         results: Vec<(u32, Result<Delivery, Refusal>)>,
     },
     /// Facts about a process that only the OS knows (cwd, parent chain), for the detail pane.
-    Inspected(Box<crate::collect::procs::Inspection>),
+    Inspected(Box<crate::model::process::Inspection>),
     Tick(SystemTime),
 }

@@ -2,8 +2,8 @@
 //! text of each cell. Only the rows on screen ever have their cells formatted.
 
 use super::{App, Sort};
+pub use crate::model::time::{clock, clock_secs, fmt_interval, short_duration};
 use crate::model::{Proto, Scope, Socket, SocketKey, State};
-use std::time::UNIX_EPOCH;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum View {
@@ -404,45 +404,6 @@ pub fn layout_columns(specs: &[ColSpec], width: u16) -> Vec<Option<(u16, u16)>> 
         x += w;
     }
     out
-}
-
-/// `HH:MM:SS` in UTC.
-pub fn clock(t: std::time::SystemTime) -> String {
-    let s = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    format!("{:02}:{:02}:{:02}", (s / 3600) % 24, (s / 60) % 60, s % 60)
-}
-
-/// `42s`, `5m`, `3h`, `2d`.
-pub fn short_duration(secs: u64) -> String {
-    match secs {
-        0..=59 => format!("{secs}s"),
-        60..=3599 => format!("{}m", secs / 60),
-        3600..=86_399 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86_400),
-    }
-}
-
-/// `HH:MM:SS` of a Unix time in seconds; empty for 0.
-pub fn clock_secs(secs: u64) -> String {
-    if secs == 0 {
-        String::new()
-    } else {
-        clock(UNIX_EPOCH + std::time::Duration::from_secs(secs))
-    }
-}
-
-/// `250ms`, `1s`, `2.5s`, `1m`.
-pub fn fmt_interval(d: std::time::Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms.is_multiple_of(60_000) {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! the thread count and the kernel-thread flag that sysinfo does not expose.
 
 use crate::model::Process;
+pub use crate::model::process::Inspection;
 use crate::model::sanitize::{sanitize, sanitize_capped};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -81,16 +82,6 @@ fn read_container(pid: u32) -> Option<String> {
 #[cfg(not(target_os = "linux"))]
 fn read_container(_pid: u32) -> Option<String> {
     None
-}
-
-/// What the detail pane shows beyond the snapshot: working directory and the chain of
-/// parents up to pid 1.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Inspection {
-    pub pid: u32,
-    pub cwd: Option<String>,
-    /// (pid, sanitised name), starting with the parent.
-    pub parents: Vec<(u32, String)>,
 }
 
 /// Reads cwd and the parent chain of `pid`; whatever cannot be read is left out.

@@ -118,7 +118,7 @@ pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
     if held && args.escalate && args.signal != Sig::Kill {
         println!(
             "still held after {}: escalating to SIGKILL",
-            crate::app::views::fmt_interval(args.timeout)
+            crate::model::time::fmt_interval(args.timeout)
         );
         if let Some(code) = send_all(&mut signaller, &chosen, Sig::Kill) {
             return Ok(code);
@@ -181,7 +181,7 @@ fn describe(p: &Process, sig: Sig) -> String {
         p.pid,
         p.name,
         p.user.as_deref().unwrap_or("?"),
-        crate::app::views::clock_secs(p.start_time),
+        crate::model::time::clock_secs(p.start_time),
         p.command()
     )
 }

@@ -19,7 +19,7 @@ pub fn run(args: &WaitFreeArgs) -> Result<u8> {
             eprintln!(
                 "sockscope: port {} is still in use after {} (0.0.0.0: {}, [::]: {}); `sockscope why {}` says why",
                 args.port,
-                crate::app::views::fmt_interval(args.timeout),
+                crate::model::time::fmt_interval(args.timeout),
                 p.v4.as_str(),
                 p.v6.as_str(),
                 args.port

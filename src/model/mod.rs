@@ -8,6 +8,7 @@ pub mod process;
 pub mod sanitize;
 pub mod snapshot;
 pub mod socket;
+pub mod time;
 
 pub use diff::{Delta, diff};
 pub use events::{Event, EventKind, EventLog};

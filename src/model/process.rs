@@ -55,3 +55,13 @@ impl Process {
         Ok(())
     }
 }
+
+/// What the detail pane shows beyond the snapshot: working directory and the chain of
+/// parents up to pid 1.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inspection {
+    pub pid: u32,
+    pub cwd: Option<String>,
+    /// (pid, sanitised name), starting with the parent.
+    pub parents: Vec<(u32, String)>,
+}

@@ -3,6 +3,7 @@
 
 use super::json::Endpoint as EndpointDoc;
 use crate::model::socket::Endpoint;
+use crate::model::time::rfc3339;
 use crate::model::{Pids, Process, Snapshot, Socket, State};
 use serde::Serialize;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -40,31 +41,6 @@ struct Doc<'a> {
 fn ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// RFC 3339 UTC with milliseconds, e.g. `2026-11-24T01:02:03.456Z`.
-pub fn rfc3339(t: SystemTime) -> String {
-    let ms = ms(t);
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Days since the epoch to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
-        ms % 1000
-    )
 }
 
 pub fn json_line(e: &WatchEvent<'_>) -> serde_json::Result<String> {
@@ -125,23 +101,4 @@ pub fn text_line(e: &WatchEvent<'_>) -> String {
         Endpoint(&s.remote).to_string(),
         state
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn rfc3339_dates() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_millis(951_782_400_123)),
-            "2000-02-29T00:00:00.123Z"
-        );
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_999_999)),
-            "2026-11-30T00:53:19.000Z"
-        );
-    }
 }

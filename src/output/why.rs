@@ -2,8 +2,8 @@
 //! README.md and `assets/schema/why.schema.json`).
 
 use super::json::{SocketDoc, socket_doc};
-use crate::collect::procs::Inspection;
 use crate::diagnose::{Probe, Verdict, explain};
+use crate::model::process::Inspection;
 use crate::model::socket::Endpoint;
 use crate::model::{Process, Snapshot};
 use serde::Serialize;
@@ -135,7 +135,7 @@ pub fn write_text(
         let Some(p) = snap.processes.get(pid) else {
             continue;
         };
-        let started = crate::app::views::clock_secs(p.start_time);
+        let started = crate::model::time::clock_secs(p.start_time);
         writeln!(
             out,
             "  holder  {} {} · user {} · state {} · started {started} UTC",
