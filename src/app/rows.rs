@@ -122,15 +122,24 @@ impl App {
         self.offset = self.offset.min(self.rows.len().saturating_sub(h));
     }
 
+    /// Sockets that pass the filter and the TIME-WAIT toggle, with their index and flags:
+    /// what the Ports and Processes views aggregate.
+    fn counted(&self) -> impl Iterator<Item = (usize, &Socket, Flags)> {
+        self.snap
+            .sockets
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, s)| {
+                let flags = self.socket_flags(i);
+                let shown = self.filter.query.matches_with_flags(s, &self.snap, flags)
+                    && !(self.hide_time_wait && s.state == State::TimeWait);
+                shown.then_some((i, s, flags))
+            })
+    }
+
     fn aggregate_ports(&self) -> Vec<PortRow> {
         let mut by_port: HashMap<u16, PortRow> = HashMap::new();
-        for (i, s) in self.snap.sockets.iter().enumerate() {
-            let flags = self.socket_flags(i);
-            if !self.filter.query.matches_with_flags(s, &self.snap, flags)
-                || (self.hide_time_wait && s.state == State::TimeWait)
-            {
-                continue;
-            }
+        for (i, s, flags) in self.counted() {
             let port = s.local.port();
             let listener = s.is_listener();
             if !listener && self.settings.ephemeral.contains(&port) && !by_port.contains_key(&port)
@@ -181,13 +190,7 @@ impl App {
 
     fn aggregate_procs(&self) -> Vec<ProcRow> {
         let mut by_pid: HashMap<u32, ProcRow> = HashMap::new();
-        for (i, s) in self.snap.sockets.iter().enumerate() {
-            let flags = self.socket_flags(i);
-            if !self.filter.query.matches_with_flags(s, &self.snap, flags)
-                || (self.hide_time_wait && s.state == State::TimeWait)
-            {
-                continue;
-            }
+        for (i, s, flags) in self.counted() {
             for &pid in &s.owners {
                 let row = by_pid.entry(pid).or_insert_with(|| ProcRow {
                     pid,

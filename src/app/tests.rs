@@ -10,6 +10,24 @@ use crate::model::{Proto, Scope, State};
 use crate::runtime::effects::{Effector, Outcome};
 use crate::signal::{Refusal, Sig};
 
+/// Selects the Listeners row of `port` and opens the dialog, pinned as `pids`.
+fn dialog_on(app: &mut super::App, port: u16, pins: &[u32]) -> Vec<Effect> {
+    let i = app
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).unwrap().local.port() == port)
+        .unwrap();
+    app.select_index(i);
+    let effects = press(app, "k");
+    if !pins.is_empty() {
+        update(
+            app,
+            Msg::Pinned(pins.iter().map(|p| (*p, Ok(()))).collect()),
+        );
+    }
+    effects
+}
+
 #[test]
 fn every_column_sorts_both_ways() {
     let (mut app, _) = app(View::Sockets);
@@ -245,13 +263,7 @@ fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
 #[test]
 fn dialog_stays_pinned_while_rows_churn() {
     let (mut app, mut feed) = app(View::Listeners);
-    let i = app
-        .rows
-        .iter()
-        .position(|r| app.row_socket(*r).unwrap().local.port() == 3000)
-        .unwrap();
-    app.select_index(i);
-    let effects = press(&mut app, "k");
+    let effects = dialog_on(&mut app, 3000, &[]);
     assert_eq!(effects, vec![Effect::Pin(vec![(100, Some(1000))])]);
     assert_eq!(app.mode, Mode::Dialog);
     let mut fx = Effector::new(FakeSignaller::default());
@@ -362,13 +374,7 @@ fn zombie_owner_offers_the_parent() {
             &p,
         ),
     );
-    let i = app
-        .rows
-        .iter()
-        .position(|r| app.row_socket(*r).unwrap().local.port() == 3000)
-        .unwrap();
-    app.select_index(i);
-    let effects = press(&mut app, "k");
+    let effects = dialog_on(&mut app, 3000, &[]);
     assert_eq!(effects, vec![Effect::Pin(vec![(77, None)])]);
     let d = app.dialog.as_ref().unwrap();
     assert!(d.note.as_ref().unwrap().contains("zombie"), "{:?}", d.note);
@@ -404,14 +410,7 @@ fn kernel_and_hidden_rows_cannot_be_signalled() {
 #[test]
 fn after_a_signal_the_port_is_watched_until_freed() {
     let (mut app, mut feed) = app(View::Listeners);
-    let i = app
-        .rows
-        .iter()
-        .position(|r| app.row_socket(*r).unwrap().local.port() == 3000)
-        .unwrap();
-    app.select_index(i);
-    press(&mut app, "k");
-    update(&mut app, Msg::Pinned(vec![(100, Ok(()))]));
+    dialog_on(&mut app, 3000, &[100]);
     let effects = press(&mut app, "y");
     assert!(
         effects.contains(&Effect::SetScope(Scope::All)),
@@ -457,14 +456,7 @@ fn after_a_signal_the_port_is_watched_until_freed() {
 #[test]
 fn refused_signal_is_a_message() {
     let (mut app, _) = app(View::Listeners);
-    let i = app
-        .rows
-        .iter()
-        .position(|r| app.row_socket(*r).unwrap().local.port() == 3000)
-        .unwrap();
-    app.select_index(i);
-    press(&mut app, "k");
-    update(&mut app, Msg::Pinned(vec![(100, Ok(()))]));
+    dialog_on(&mut app, 3000, &[100]);
     press(&mut app, "y");
     let refusal = Refusal::Permission {
         pid: 100,
@@ -561,14 +553,7 @@ fn detail_pane_asks_for_an_inspection() {
 #[test]
 fn an_ownerless_listener_right_after_the_signal_is_not_blamed_on_a_hidden_owner() {
     let (mut app, mut feed) = app(View::Listeners);
-    let i = app
-        .rows
-        .iter()
-        .position(|r| app.row_socket(*r).unwrap().local.port() == 3000)
-        .unwrap();
-    app.select_index(i);
-    press(&mut app, "k");
-    update(&mut app, Msg::Pinned(vec![(100, Ok(()))]));
+    dialog_on(&mut app, 3000, &[100]);
     press(&mut app, "y");
     update(
         &mut app,
