@@ -54,6 +54,9 @@ async fn stream(
                 "sockscope: watching {} sockets; Ctrl-C stops",
                 next.sockets.len()
             );
+            if args.count == Some(0) {
+                return Ok(super::EXIT_OK);
+            }
         }
         if let Some(old) = &prev {
             let d = diff(old, &next);
