@@ -104,6 +104,12 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         match std::fs::read_to_string(&path) {
             Ok(text) => config = parse(&text, &path.display().to_string(), Some(config))?,
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
+            // The default place is behind a directory we may not enter (HOME of another
+            // user, e.g. under sudo or setpriv): there is no config of ours to read.
+            Err(e)
+                if !required
+                    && e.kind() == std::io::ErrorKind::PermissionDenied
+                    && path.parent().is_some_and(|d| std::fs::metadata(d).is_err()) => {}
             Err(e) => {
                 return Err(ConfigError {
                     path: path.display().to_string(),

@@ -20,6 +20,17 @@ struct Tui {
 
 impl Tui {
     fn start(args: &[&str]) -> Tui {
+        let mut cmd = CommandBuilder::new(bin());
+        cmd.args(args);
+        // A config file of its own: nothing from the machine's user config leaks in.
+        cmd.env(
+            "XDG_CONFIG_HOME",
+            std::env::temp_dir().join("sockscope-test-no-config"),
+        );
+        Tui::start_cmd(cmd)
+    }
+
+    fn start_cmd(mut cmd: CommandBuilder) -> Tui {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
@@ -29,14 +40,7 @@ impl Tui {
                 pixel_height: 0,
             })
             .unwrap();
-        let mut cmd = CommandBuilder::new(bin());
-        cmd.args(args);
         cmd.env("TERM", "xterm-256color");
-        // A config file of its own: nothing from the machine's user config leaks in.
-        cmd.env(
-            "XDG_CONFIG_HOME",
-            std::env::temp_dir().join("sockscope-test-no-config"),
-        );
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap();
@@ -229,4 +233,33 @@ fn bad_config_is_one_line_and_exit_2() {
         !out.contains("\x1b[?1049h"),
         "never entered the alternate screen"
     );
+}
+
+/// As `nobody`, with HOME still pointing at root's home (as `setpriv` and `sudo -u` leave
+/// it): the default config path cannot even be looked at, which must not stop the view,
+/// and root's listener shows with a hidden owner and the notice.
+#[test]
+fn unprivileged_view_starts_and_shows_hidden_owners() {
+    if !is_root() {
+        eprintln!("skipped: needs root to switch to nobody");
+        return;
+    }
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let b = NobodyBin::new("tui");
+    let mut cmd = CommandBuilder::new("setpriv");
+    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"]);
+    cmd.arg(&b.exe);
+    cmd.env("HOME", "/root");
+    cmd.env_remove("XDG_CONFIG_HOME");
+    let mut tui = Tui::start_cmd(cmd);
+    let addr = format!("127.0.0.1:{port}");
+    let screen = tui.wait_screen("root's listener, hidden", |s| {
+        s.contains(&addr) && s.contains("hidden: run as root")
+    });
+    let row = screen.lines().find(|l| l.contains(&addr)).unwrap();
+    assert!(row.contains("(hidden)") && row.contains("HIDDEN"), "{row}");
+    tui.keys("q");
+    assert!(tui.wait_exit().success());
+    drop(l);
 }
