@@ -32,6 +32,13 @@ fn main() {
         child(n.parse().expect("connection count"));
         return;
     }
+    if std::env::var_os(SPAWNER_ENV).is_some() {
+        spawner();
+        return;
+    }
+    // Started first, while this process is still small: see `Spawner`.
+    let mut spawner = Spawner::start();
+    let floor = spawner.run(&["true"]).1;
     let mut sizes = vec![1000usize, 10_000];
     let mut polls = 15usize;
     let mut args = std::env::args().skip(1);
@@ -56,16 +63,96 @@ fn main() {
         kernel()
     );
     println!();
+    println!(
+        "(peak RSS below includes up to {:.1} MB inherited from the spawner: `true` shows that much)",
+        floor as f64 / 1024.0
+    );
+    println!();
     tui_figures(polls);
-    report("idle (no load)", 0, polls);
+    report("idle (no load)", 0, polls, &mut spawner);
     for n in sizes {
         let load = Load::start(n);
-        report(&format!("{n} connections"), load.sockets(), polls);
+        report(
+            &format!("{n} connections"),
+            load.sockets(),
+            polls,
+            &mut spawner,
+        );
         drop(load);
     }
 }
 
-fn report(title: &str, load_sockets: usize, polls: usize) {
+const SPAWNER_ENV: &str = "SOCKSCOPE_BENCH_SPAWNER";
+
+/// Runs the measured commands from a small helper process. A child started by a big
+/// process inherits its resident size until `exec` (posix_spawn shares the memory, and
+/// the kernel keeps the high-water mark across `exec`), so `ru_maxrss` of a command
+/// spawned from this benchmark, which holds big tables, would report this benchmark's
+/// size instead of the command's.
+struct Spawner {
+    child: Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Spawner {
+    fn start() -> Spawner {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env(SPAWNER_ENV, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn the spawner");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        Spawner { child, out }
+    }
+
+    /// Runs `argv` with output discarded: (wall time, peak RSS in KiB).
+    fn run(&mut self, argv: &[&str]) -> (Duration, i64) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{}", argv.join("\t")).unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        self.out.read_line(&mut line).unwrap();
+        let f: Vec<i64> = line
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(f[2], 0, "{argv:?} exited with status {}", f[2]);
+        (Duration::from_nanos(f[0] as u64), f[1])
+    }
+}
+
+impl Drop for Spawner {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// The spawner's side: one command per line (tab-separated argv), one answer per line
+/// ("wall_ns maxrss_kib status").
+// Each child is reaped by `wait4`, which std cannot see.
+#[allow(clippy::zombie_processes)]
+fn spawner() {
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout();
+    for line in stdin.lock().lines() {
+        let line = line.unwrap();
+        let argv: Vec<&str> = line.split('\t').collect();
+        let t = Instant::now();
+        let child = Command::new(argv[0])
+            .args(&argv[1..])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let (status, rss) = wait4(&child);
+        writeln!(out, "{} {rss} {status}", t.elapsed().as_nanos()).unwrap();
+        out.flush().unwrap();
+    }
+}
+
+fn report(title: &str, load_sockets: usize, polls: usize, spawner: &mut Spawner) {
     let mut steady = SockDiagCollector::new().expect("sock_diag");
     let all = time_polls(polls, || steady.snapshot(Scope::All).unwrap().sockets.len());
     let stats = steady.owner_stats();
@@ -75,7 +162,8 @@ fn report(title: &str, load_sockets: usize, polls: usize) {
     });
     let cold = time_process(
         polls,
-        Command::new(env!("CARGO_BIN_EXE_sockscope")).args(["list", "--all"]),
+        spawner,
+        &[env!("CARGO_BIN_EXE_sockscope"), "list", "--all"],
     );
     let mut sys = sysinfo::System::new().unwrap();
     let net = time_polls(polls, || {
@@ -85,7 +173,7 @@ fn report(title: &str, load_sockets: usize, polls: usize) {
         sys.refresh_processes(sysinfo::ProcessesToUpdate::All, true);
         n
     });
-    let ss = time_process(polls, Command::new("ss").arg("-tanp"));
+    let ss = time_process(polls, spawner, &["ss", "-tanp"]);
 
     println!(
         "== {title}: {} sockets in the table (load made {load_sockets})",
@@ -326,19 +414,13 @@ struct ProcTiming {
     max_rss_kb: i64,
 }
 
-/// Runs a command `polls` times (after one warm-up), output discarded; wall time and peak RSS.
-// Each child is reaped by `wait4`, which std cannot see.
-#[allow(clippy::zombie_processes)]
-fn time_process(polls: usize, cmd: &mut Command) -> ProcTiming {
-    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+/// Runs a command `polls` times (after one warm-up) through the spawner, output
+/// discarded; wall time and peak RSS.
+fn time_process(polls: usize, spawner: &mut Spawner, argv: &[&str]) -> ProcTiming {
     let mut times = Vec::new();
     let mut max_rss_kb = 0;
     for i in 0..=polls {
-        let t = Instant::now();
-        let child = cmd.spawn().expect("spawn measured command");
-        let (status, rss) = wait4(&child);
-        let dt = t.elapsed();
-        assert!(status == 0, "{cmd:?} exited with status {status}");
+        let (dt, rss) = spawner.run(argv);
         max_rss_kb = max_rss_kb.max(rss);
         if i > 0 {
             times.push(dt);
