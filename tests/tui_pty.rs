@@ -263,3 +263,41 @@ fn unprivileged_view_starts_and_shows_hidden_owners() {
     assert!(tui.wait_exit().success());
     drop(l);
 }
+
+/// Ctrl-Z hands the terminal back (alternate screen left, cursor shown) and stops the
+/// process; SIGCONT brings the view back, redrawn.
+#[test]
+fn ctrl_z_suspends_and_sigcont_resumes() {
+    let mut tui = Tui::start(&[]);
+    tui.wait_screen("the first frame", |s| {
+        s.contains("sockscope") && s.contains("Listeners")
+    });
+    let pid = tui.child.process_id().expect("sockscope pid");
+    let before = tui.raw.lock().unwrap().len();
+    tui.keys("\x1a");
+    wait_for("sockscope to stop", || {
+        let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        st[st.rfind(')')? + 2..].starts_with('T').then_some(())
+    });
+    let after: Vec<u8> = tui.raw.lock().unwrap()[before..].to_vec();
+    let text = String::from_utf8_lossy(&after);
+    assert!(
+        text.contains("\x1b[?1049l") && text.contains("\x1b[?25h"),
+        "terminal restored before stopping"
+    );
+    // Our own child: continue it, as `fg` would.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::Signal::CONT,
+    )
+    .unwrap();
+    wait_for("the view to come back", || {
+        let raw = tui.raw.lock().unwrap()[before..].to_vec();
+        let t = String::from_utf8_lossy(&raw).into_owned();
+        let back = t.rfind("\x1b[?1049h")? > t.find("\x1b[?1049l")?;
+        back.then_some(())
+    });
+    tui.wait_screen("redrawn", |s| s.contains("Listeners"));
+    tui.keys("q");
+    assert!(tui.wait_exit().success());
+}
