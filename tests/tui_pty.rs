@@ -143,7 +143,7 @@ fn find_filter_and_kill_a_listener_through_the_dialog() {
     });
     tui.keys(&format!("/:{port}\r"));
     let screen = tui.wait_screen("the filter applied", |s| {
-        s.contains(&format!("filter: :{port}")) && s.contains(" 1 rows")
+        s.contains(&format!("filter: :{port}")) && s.contains("row 1/1 ")
     });
     assert!(screen.contains(&addr));
     tui.keys("k");

@@ -137,7 +137,7 @@ impl Column {
             Column::Timer => ("Timer", 15, 0, false, 1),
             Column::Age => ("Age", 6, 0, true, 5),
             Column::Inode => ("Inode", 8, 0, true, 0),
-            Column::Flags => ("Flags", 8, 1, false, 8),
+            Column::Flags => ("Flags", 8, 1, false, 5),
         };
         ColSpec {
             title,

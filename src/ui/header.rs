@@ -78,7 +78,13 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         l3.push(Span::styled(format!(" {} {} ", i + 1, v.title()), style));
         l3.push(Span::raw(" "));
     }
-    l3.push(Span::styled(format!(" {} rows ", app.rows.len()), th.dim));
+    // Where the selection is, as in a pager: the table itself has no room for it.
+    let position = if app.rows.is_empty() {
+        "no rows".to_owned()
+    } else {
+        format!("row {}/{}", app.cursor + 1, app.rows.len())
+    };
+    l3.push(Span::styled(format!(" {position} "), th.dim));
     if !app.filter.text.is_empty() {
         l3.push(Span::styled(" filter: ", th.dim));
         l3.push(Span::styled(app.filter.text.clone(), th.key));

@@ -85,12 +85,6 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
             put(buf, area.x + x, y, w, &text, specs[i].right, style);
         }
     }
-    // A scroll position hint when there are more rows than fit.
-    if app.rows.len() > usize::from(body) && area.width > 12 {
-        let text = format!(" {}/{} ", app.cursor + 1, app.rows.len());
-        let x = area.x + area.width.saturating_sub(text.chars().count() as u16);
-        buf.set_string(x, area.y, text, th.dim);
-    }
 }
 
 fn put(
