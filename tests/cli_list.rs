@@ -15,7 +15,7 @@ fn list(args: &[&str]) -> Output {
 fn plain_table_shows_our_listener() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let out = list(&[&format!(":{port}")]);
+    let out = list(&[&format!("lport:{port} tcp")]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
@@ -39,7 +39,7 @@ fn plain_table_shows_our_listener() {
 fn json_has_version_and_owner_objects() {
     let l = std::net::TcpListener::bind("[::1]:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let out = list(&["--json", &format!("lport:{port}")]);
+    let out = list(&["--json", &format!("lport:{port} tcp")]);
     assert!(out.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["version"], 1);
@@ -60,7 +60,7 @@ fn json_has_version_and_owner_objects() {
 fn csv_has_a_header_and_quoted_rows() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let out = list(&["--csv", "--all", &format!("port:{port}")]);
+    let out = list(&["--csv", "--all", &format!("lport:{port} tcp state:listen")]);
     assert!(out.status.success());
     let mut r = csv::Reader::from_reader(out.stdout.as_slice());
     let headers = r.headers().unwrap().clone();
@@ -153,14 +153,15 @@ fn listeners_by_default_everything_with_all() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let _c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let _s = l.accept().unwrap();
     let count = |args: &[&str]| {
         let out = list(args);
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap().lines().count() - 1
     };
-    let q = format!("port:{port}");
+    let q = format!("port:{port} tcp pid:{}", std::process::id());
     assert_eq!(count(&[&q]), 1);
-    // listener + client end + server end (accepted by the kernel, in the accept queue)
+    // listener + client end + server end
     assert_eq!(count(&["--all", &q]), 3);
     assert_eq!(count(&["--all", &q, "!state:listen"]), 2);
 }

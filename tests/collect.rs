@@ -177,7 +177,7 @@ fn child_listener_has_pid_name_and_cmdline() {
     let port: u16 = kid.line().parse().unwrap();
     let mut c = collector();
     let (snap, i) = snapshot_until(&mut c, Scope::Listeners, "child listener", |s, _| {
-        s.local.port() == port
+        s.local.port() == port && s.proto.is_tcp()
     });
     let s = &snap.sockets[i];
     assert_eq!(s.owners.as_slice(), &[kid.pid()]);
@@ -208,7 +208,7 @@ fn listener_inherited_after_fork_lists_both_pids() {
         &mut c,
         Scope::Listeners,
         "listener with two owners",
-        |s, _| s.local.port() == port && s.owners.len() == 2,
+        |s, _| s.local.port() == port && s.proto.is_tcp() && s.owners.len() == 2,
     );
     let mut want = vec![kid.pid(), grandchild];
     want.sort_unstable();
@@ -262,11 +262,24 @@ fn portable_collector_agrees_on_our_sockets() {
     let client = TcpStream::connect(l4.local_addr().unwrap()).unwrap();
     let (server, _) = l4.accept().unwrap();
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Exact (proto, local, remote) of every socket this test made: other sockets on the
+    // machine may share a port or even a local address with them.
+    let any4 = SocketAddr::from(([0, 0, 0, 0], 0));
+    let any6: SocketAddr = "[::]:0".parse().unwrap();
     let ours = [
-        l4.local_addr().unwrap(),
-        l6.local_addr().unwrap(),
-        client.local_addr().unwrap(),
-        udp.local_addr().unwrap(),
+        (Proto::Tcp, l4.local_addr().unwrap(), any4),
+        (Proto::Tcp6, l6.local_addr().unwrap(), any6),
+        (
+            Proto::Tcp,
+            client.local_addr().unwrap(),
+            client.peer_addr().unwrap(),
+        ),
+        (
+            Proto::Tcp,
+            server.local_addr().unwrap(),
+            server.peer_addr().unwrap(),
+        ),
+        (Proto::Udp, udp.local_addr().unwrap(), any4),
     ];
     let _keep = (server,);
     let mut a = collector();
@@ -275,7 +288,7 @@ fn portable_collector_agrees_on_our_sockets() {
         let mut v: Vec<_> = snap
             .sockets
             .iter()
-            .filter(|s| ours.contains(&s.local) || ours.contains(&s.remote))
+            .filter(|s| ours.contains(&(s.proto, s.local, s.remote)))
             .map(|s| {
                 (
                     s.proto,

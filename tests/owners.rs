@@ -16,20 +16,25 @@ fn swapped_socket_with_same_fd_count_is_found() {
     let first: u16 = kid.line().parse().unwrap();
     let mut c = collector();
     let (snap, i) = snapshot_until(&mut c, Scope::Listeners, "first listener", |s, _| {
-        s.local.port() == first
+        s.local.port() == first && s.proto.is_tcp()
     });
     assert_eq!(snap.sockets[i].owners.as_slice(), &[kid.pid()]);
     kid.send("swap");
     let second: u16 = kid.line().parse().unwrap();
     let (snap, i) = snapshot_until(&mut c, Scope::Listeners, "second listener", |s, _| {
-        s.local.port() == second
+        s.local.port() == second && s.proto.is_tcp()
     });
     assert_eq!(
         snap.sockets[i].owners.as_slice(),
         &[kid.pid()],
         "owner of the swapped-in socket"
     );
-    assert!(!snap.sockets.iter().any(|s| s.local.port() == first));
+    assert!(
+        !snap
+            .sockets
+            .iter()
+            .any(|s| s.local.port() == first && s.proto.is_tcp())
+    );
 }
 
 /// A new process appears with a listener: found on the very next snapshot, not at the
@@ -47,7 +52,7 @@ fn new_process_is_found_on_the_next_snapshot() {
     let s = snap
         .sockets
         .iter()
-        .find(|s| s.local.port() == port)
+        .find(|s| s.local.port() == port && s.proto.is_tcp())
         .expect("row");
     assert_eq!(s.owners.as_slice(), &[kid.pid()]);
     // And the owner leaves with the process.
@@ -55,7 +60,11 @@ fn new_process_is_found_on_the_next_snapshot() {
     drop(kid);
     let snap = wait_for("row gone", || {
         let snap = c.snapshot(Scope::Listeners).unwrap();
-        (!snap.sockets.iter().any(|s| s.local.port() == port)).then_some(snap)
+        (!snap
+            .sockets
+            .iter()
+            .any(|s| s.local.port() == port && s.proto.is_tcp()))
+        .then_some(snap)
     });
     assert!(!snap.processes.contains_key(&pid));
 }
@@ -139,7 +148,7 @@ ctypes.CDLL(None).pthread_exit(None)
         &mut c,
         Scope::Listeners,
         "listener of the zombie leader",
-        |s, _| s.local.port() == port && !s.owners.is_empty(),
+        |s, _| s.local.port() == port && s.proto.is_tcp() && !s.owners.is_empty(),
     );
     assert_eq!(snap.sockets[i].owners.as_slice(), &[pid]);
     assert_eq!(snap.processes[&pid].state, 'Z');
