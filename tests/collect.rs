@@ -22,7 +22,7 @@ fn tcp_listeners_v4_and_v6_are_owned_by_us() {
         let s = snap
             .sockets
             .iter()
-            .find(|s| s.local == addr)
+            .find(|s| s.local == addr && s.proto.is_tcp())
             .unwrap_or_else(|| panic!("no row for {addr}"));
         assert_eq!(s.proto, proto);
         assert_eq!(s.state, State::Listen);
@@ -70,7 +70,12 @@ fn established_pair_shows_both_ends() {
     assert_ne!(cl.inode, sv.inode);
     // Not in the listeners-only dump.
     let listeners = c.snapshot(Scope::Listeners).unwrap();
-    assert!(!listeners.sockets.iter().any(|s| s.local == ca));
+    assert!(
+        !listeners
+            .sockets
+            .iter()
+            .any(|s| s.local == ca && s.proto.is_tcp())
+    );
 }
 
 #[test]
@@ -94,6 +99,7 @@ fn time_wait_after_active_close_belongs_to_the_kernel() {
     let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
     let (mut server, _) = l.accept().unwrap();
     let ca = client.local_addr().unwrap();
+    let sa = l.local_addr().unwrap();
     // The client closes first (active close) and so ends in TIME-WAIT.
     drop(client);
     let mut buf = [0u8; 1];
@@ -101,7 +107,7 @@ fn time_wait_after_active_close_belongs_to_the_kernel() {
     drop(server);
     let mut c = collector();
     let (snap, i) = snapshot_until(&mut c, Scope::All, "TIME-WAIT row", |s, _| {
-        s.local == ca && s.state == State::TimeWait
+        s.local == ca && s.remote == sa && s.state == State::TimeWait
     });
     let tw = &snap.sockets[i];
     assert_eq!(tw.inode, 0);
@@ -131,7 +137,7 @@ fn udp_unconnected_and_connected_with_peer() {
     let u = snap
         .sockets
         .iter()
-        .find(|s| s.local == ua)
+        .find(|s| s.local == ua && !s.proto.is_tcp())
         .expect("unconnected udp");
     assert_eq!((u.proto, u.state), (Proto::Udp, State::Unconn));
     assert!(u.remote_is_unspecified());
@@ -139,14 +145,23 @@ fn udp_unconnected_and_connected_with_peer() {
     let k = snap
         .sockets
         .iter()
-        .find(|s| s.local == ca)
+        .find(|s| s.local == ca && !s.proto.is_tcp())
         .expect("connected udp");
     assert_eq!((k.proto, k.state), (Proto::Udp6, State::Estab));
     assert_eq!(k.remote, pa, "connected UDP shows its peer");
     // Listeners scope: the unconnected one only.
     let snap = c.snapshot(Scope::Listeners).unwrap();
-    assert!(snap.sockets.iter().any(|s| s.local == ua));
-    assert!(!snap.sockets.iter().any(|s| s.local == ca));
+    assert!(
+        snap.sockets
+            .iter()
+            .any(|s| s.local == ua && !s.proto.is_tcp())
+    );
+    assert!(
+        !snap
+            .sockets
+            .iter()
+            .any(|s| s.local == ca && !s.proto.is_tcp())
+    );
 }
 
 #[test]

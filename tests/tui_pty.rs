@@ -141,9 +141,10 @@ fn find_filter_and_kill_a_listener_through_the_dialog() {
     tui.wait_screen("the child's listener", |s| {
         s.contains(&addr) && s.contains(&format!("{pid}/python3"))
     });
-    tui.keys(&format!("/:{port}\r"));
+    // Exact enough to stay one row on a busy machine (ephemeral ports are reused).
+    tui.keys(&format!("/lport:{port} tcp state:listen\r"));
     let screen = tui.wait_screen("the filter applied", |s| {
-        s.contains(&format!("filter: :{port}")) && s.contains("row 1/1 ")
+        s.contains(&format!("filter: lport:{port} tcp state:listen")) && s.contains("row 1/1 ")
     });
     assert!(screen.contains(&addr));
     tui.keys("k");
