@@ -18,12 +18,7 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
     };
     let mut collector = collect::open(kind)?;
     let snap = collector.snapshot(scope)?;
-    let mut rows: Vec<_> = snap
-        .sockets
-        .iter()
-        .filter(|s| query.matches(s, &snap))
-        .collect();
-    output::sort_rows(&mut rows);
+    let rows = output::rows(&snap, &query);
 
     let stdout = io::stdout();
     let width = if stdout.is_terminal() {

@@ -4,7 +4,7 @@ use crate::cli::WatchArgs;
 use crate::collect::{self, CollectorKind};
 use crate::error::{Error, Result};
 use crate::model::diff::ChangeKind;
-use crate::model::{Scope, Snapshot, diff};
+use crate::model::{Flags, Scope, Snapshot, diff};
 use crate::output::watch::{WatchEvent, json_line, text_line};
 use crate::query;
 use std::io::{self, Write};
@@ -30,6 +30,7 @@ async fn stream(
     let mut tick = tokio::time::interval(args.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut prev: Option<Snapshot> = None;
+    let mut close_waits = crate::diagnose::CloseWaitTracker::default();
     let mut printed = 0u64;
     let stdout = io::stdout();
     loop {
@@ -47,6 +48,9 @@ async fn stream(
         .map_err(|e| Error::Output(e.to_string()))?;
         collector = c;
         let next = snap?;
+        // Flags of the new snapshot; CLOSE-WAIT growth is judged across snapshots.
+        let leaking = close_waits.observe(&next);
+        let flags = crate::diagnose::row_flags(&next, &leaking);
         if prev.is_none() {
             // The first snapshot is the baseline: say so, on stderr, so scripts can wait
             // for it and stdout holds only events.
@@ -69,6 +73,7 @@ async fn stream(
                     old_state: None,
                     old_owners: None,
                     snap: old,
+                    flags: Flags::empty(),
                 });
             }
             for &i in &d.opened {
@@ -79,6 +84,7 @@ async fn stream(
                     old_state: None,
                     old_owners: None,
                     snap: &next,
+                    flags: flags[i],
                 });
             }
             for c in &d.changed {
@@ -94,10 +100,14 @@ async fn stream(
                     old_state,
                     old_owners,
                     snap: &next,
+                    flags: flags[c.index],
                 });
             }
             let mut out = stdout.lock();
-            for e in events.iter().filter(|e| q.matches(e.socket, e.snap)) {
+            for e in events
+                .iter()
+                .filter(|e| q.matches_with_flags(e.socket, e.snap, e.flags))
+            {
                 let line = if args.json {
                     json_line(e).map_err(|e| Error::Output(e.to_string()))?
                 } else {

@@ -1,11 +1,11 @@
 //! CSV output of `sockscope list --csv`: one header row, one row per socket.
 
-use super::{owners_cell, user_cell};
+use super::{Row, owners_cell, user_cell};
+use crate::model::Snapshot;
 use crate::model::socket::Endpoint;
-use crate::model::{Snapshot, Socket};
 use std::io::Write;
 
-pub const HEADER: [&str; 16] = [
+pub const HEADER: [&str; 17] = [
     "proto",
     "state",
     "recv_q",
@@ -22,12 +22,14 @@ pub const HEADER: [&str; 16] = [
     "owner_status",
     "owners",
     "command",
+    "flags",
 ];
 
-pub fn write(out: impl Write, rows: &[&Socket], snap: &Snapshot) -> csv::Result<()> {
+pub fn write(out: impl Write, rows: &[Row<'_>], snap: &Snapshot) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER)?;
-    for s in rows {
+    for row in rows {
+        let s = row.socket;
         let command = s
             .owners
             .first()
@@ -56,6 +58,7 @@ pub fn write(out: impl Write, rows: &[&Socket], snap: &Snapshot) -> csv::Result<
             s.owner_status.as_str(),
             &owners_cell(s, snap),
             &command,
+            &row.flags.to_string(),
         ])?;
     }
     w.flush()?;

@@ -1,7 +1,8 @@
 //! JSON output of `sockscope list --json`. The schema is documented in README.md and
 //! versioned: a field is never removed or changes meaning without bumping [`VERSION`].
 
-use crate::model::{OwnerStatus, Process, Snapshot, Socket, Timer};
+use super::Row;
+use crate::model::{Flags, OwnerStatus, Process, Snapshot, Socket, Timer};
 use serde::Serialize;
 use std::time::UNIX_EPOCH;
 
@@ -23,13 +24,17 @@ pub struct ListDoc<'a> {
 
 /// The socket array, serialised row by row so that no copy of the table is built.
 pub struct Rows<'a> {
-    rows: &'a [&'a Socket],
+    rows: &'a [Row<'a>],
     snap: &'a Snapshot,
 }
 
 impl Serialize for Rows<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.rows.iter().map(|row| socket_doc(row, self.snap)))
+        s.collect_seq(
+            self.rows
+                .iter()
+                .map(|row| socket_doc(row.socket, self.snap, row.flags)),
+        )
     }
 }
 
@@ -53,6 +58,8 @@ pub struct SocketDoc<'a> {
     pub inode: u64,
     pub owner_status: OwnerStatus,
     pub owners: Vec<&'a Process>,
+    /// Diagnosis flags (`STOPPED`, `ORPHAN`, …), empty when healthy.
+    pub flags: Vec<&'static str>,
 }
 
 fn endpoint(a: &std::net::SocketAddr) -> Endpoint {
@@ -62,7 +69,7 @@ fn endpoint(a: &std::net::SocketAddr) -> Endpoint {
     }
 }
 
-pub fn document<'a>(rows: &'a [&'a Socket], snap: &'a Snapshot) -> ListDoc<'a> {
+pub fn document<'a>(rows: &'a [Row<'a>], snap: &'a Snapshot) -> ListDoc<'a> {
     ListDoc {
         version: VERSION,
         taken_at_ms: snap
@@ -81,7 +88,7 @@ pub fn document<'a>(rows: &'a [&'a Socket], snap: &'a Snapshot) -> ListDoc<'a> {
 }
 
 /// One socket as in `list --json`.
-pub fn socket_doc<'a>(s: &'a Socket, snap: &'a Snapshot) -> SocketDoc<'a> {
+pub fn socket_doc<'a>(s: &'a Socket, snap: &'a Snapshot, flags: Flags) -> SocketDoc<'a> {
     SocketDoc {
         proto: s.proto.as_str(),
         state: s.state.as_str(),
@@ -100,5 +107,6 @@ pub fn socket_doc<'a>(s: &'a Socket, snap: &'a Snapshot) -> SocketDoc<'a> {
         inode: s.inode,
         owner_status: s.owner_status,
         owners: snap.owners_of(s).collect(),
+        flags: flags.iter().map(|f| f.as_str()).collect(),
     }
 }

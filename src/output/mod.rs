@@ -7,12 +7,35 @@ pub mod table;
 pub mod watch;
 pub mod why;
 
-use crate::model::{OwnerStatus, Snapshot, Socket};
+use crate::model::{Flags, OwnerStatus, Snapshot, Socket};
 use std::fmt::Write as _;
 
+/// One output row: a socket of the snapshot and its diagnosis flags.
+#[derive(Clone, Copy, Debug)]
+pub struct Row<'a> {
+    pub socket: &'a Socket,
+    pub flags: Flags,
+}
+
+/// Rows of a snapshot that match `query`, flags computed, in [`sort_rows`] order.
+pub fn rows<'a>(snap: &'a Snapshot, query: &crate::query::Query) -> Vec<Row<'a>> {
+    let leaking = crate::diagnose::CloseWaitTracker::default().observe(snap);
+    let flags = crate::diagnose::row_flags(snap, &leaking);
+    let mut rows: Vec<Row<'a>> = snap
+        .sockets
+        .iter()
+        .zip(flags)
+        .filter(|(s, f)| query.matches_with_flags(s, snap, *f))
+        .map(|(socket, flags)| Row { socket, flags })
+        .collect();
+    sort_rows(&mut rows);
+    rows
+}
+
 /// Stable row order for one-shot output: by local port, then protocol and addresses.
-pub fn sort_rows(rows: &mut [&Socket]) {
+pub fn sort_rows(rows: &mut [Row<'_>]) {
     rows.sort_by(|a, b| {
+        let (a, b) = (a.socket, b.socket);
         (a.local.port(), a.proto, a.local.ip(), a.remote, a.inode).cmp(&(
             b.local.port(),
             b.proto,

@@ -3,36 +3,36 @@
 //! Rows are formatted twice into one reused set of cell buffers — once to measure column
 //! widths, once to write — so memory stays flat however many sockets there are.
 
-use super::{owners_cell_into, user_cell_into};
+use super::{Row, owners_cell_into, user_cell_into};
+use crate::model::Snapshot;
 use crate::model::socket::Endpoint;
-use crate::model::{Snapshot, Socket};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-const COLUMNS: usize = 11;
+const COLUMNS: usize = 12;
 /// The owner comes right after the addresses, as in `ss`, so a narrow terminal cuts the
 /// less important columns first.
 const HEADERS: [&str; COLUMNS] = [
     "PROTO", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "PROCESS", "USER", "TIMER", "INODE",
-    "COMMAND",
+    "FLAGS", "COMMAND",
 ];
 /// Numeric columns are right-aligned.
 const RIGHT: [bool; COLUMNS] = [
-    false, false, true, true, false, false, false, false, false, true, false,
+    false, false, true, true, false, false, false, false, false, true, false, false,
 ];
 
 /// Writes the table. `width` caps each line (a terminal's width); `None` never cuts, as
 /// when output goes to a pipe or file.
 pub fn write(
     out: &mut impl Write,
-    rows: &[&Socket],
+    rows: &[Row<'_>],
     snap: &Snapshot,
     width: Option<usize>,
 ) -> io::Result<()> {
     let mut cells: [String; COLUMNS] = Default::default();
     let mut widths = HEADERS.map(str::len);
-    for s in rows {
-        fill(&mut cells, s, snap);
+    for r in rows {
+        fill(&mut cells, r, snap);
         // The last column is never padded, so it needs no width.
         for (w, c) in widths.iter_mut().zip(cells.iter()).take(COLUMNS - 1) {
             *w = (*w).max(c.chars().count());
@@ -44,8 +44,8 @@ pub fn write(
         cells[i].push_str(h);
     }
     write_line(out, &mut line, &cells, &widths, width)?;
-    for s in rows {
-        fill(&mut cells, s, snap);
+    for r in rows {
+        fill(&mut cells, r, snap);
         write_line(out, &mut line, &cells, &widths, width)?;
     }
     Ok(())
@@ -84,7 +84,8 @@ fn write_line(
     }
 }
 
-fn fill(cells: &mut [String; COLUMNS], s: &Socket, snap: &Snapshot) {
+fn fill(cells: &mut [String; COLUMNS], row: &Row<'_>, snap: &Snapshot) {
+    let s = row.socket;
     for c in cells.iter_mut() {
         c.clear();
     }
@@ -102,8 +103,9 @@ fn fill(cells: &mut [String; COLUMNS], s: &Socket, snap: &Snapshot) {
             write!(cells[8], "{t}")?;
         }
         write!(cells[9], "{}", s.inode)?;
+        write!(cells[10], "{}", row.flags)?;
         if let Some(p) = s.owners.first().and_then(|p| snap.processes.get(p)) {
-            p.write_command(&mut cells[10])?;
+            p.write_command(&mut cells[11])?;
         }
         Ok(())
     })();
@@ -113,12 +115,19 @@ fn fill(cells: &mut [String; COLUMNS], s: &Socket, snap: &Snapshot) {
 mod tests {
     use super::*;
     use crate::model::diff::tests::sock;
-    use crate::model::{Scope, State};
+    use crate::model::{Scope, Socket, State};
 
-    fn render(rows: &[&Socket], width: Option<usize>) -> String {
+    fn render(sockets: &[&Socket], width: Option<usize>) -> String {
         let snap = Snapshot::empty(Scope::All);
+        let rows: Vec<Row<'_>> = sockets
+            .iter()
+            .map(|s| Row {
+                socket: s,
+                flags: crate::model::Flags::empty(),
+            })
+            .collect();
         let mut out = Vec::new();
-        write(&mut out, rows, &snap, width).unwrap();
+        write(&mut out, &rows, &snap, width).unwrap();
         String::from_utf8(out).unwrap()
     }
 

@@ -19,6 +19,8 @@ pub struct WatchEvent<'a> {
     pub old_owners: Option<&'a Pids>,
     /// The snapshot that knows the owners' details (the old one for closed sockets).
     pub snap: &'a Snapshot,
+    /// Diagnosis flags of the socket now (none for a closed one).
+    pub flags: crate::model::Flags,
 }
 
 #[derive(Serialize)]
@@ -36,6 +38,7 @@ struct Doc<'a> {
     owners: Vec<&'a Process>,
     owner_pids: &'a [u32],
     old_owner_pids: Option<&'a [u32]>,
+    flags: Vec<&'static str>,
 }
 
 fn ms(t: SystemTime) -> u64 {
@@ -65,6 +68,7 @@ pub fn json_line(e: &WatchEvent<'_>) -> serde_json::Result<String> {
         owners: e.snap.owners_of(s).collect(),
         owner_pids: &s.owners,
         old_owner_pids: e.old_owners.map(|p| p.as_slice()),
+        flags: e.flags.iter().map(|f| f.as_str()).collect(),
     })
 }
 
@@ -92,8 +96,13 @@ pub fn text_line(e: &WatchEvent<'_>) -> String {
         Some(old) => format!("{:?}→{owners}", old.as_slice()),
         None => owners,
     };
+    let flags = if e.flags.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", e.flags)
+    };
     format!(
-        "{} {:<13} {:<5} {:<22} {:<22} {:<22} {owners}",
+        "{} {:<13} {:<5} {:<22} {:<22} {:<22} {owners}{flags}",
         rfc3339(e.at),
         e.kind,
         s.proto.as_str(),

@@ -71,7 +71,14 @@ pub fn document<'a>(
         listeners: v
             .listeners
             .iter()
-            .map(|&i| socket_doc(&snap.sockets[i], snap))
+            .map(|&i| {
+                let s = &snap.sockets[i];
+                socket_doc(
+                    s,
+                    snap,
+                    crate::diagnose::socket_flags(s, snap, &Default::default()),
+                )
+            })
             .collect(),
         holders: v
             .holders
