@@ -67,24 +67,7 @@ pub fn sock(
 }
 
 pub fn process(pid: u32, name: &str, state: char) -> Process {
-    Process {
-        pid,
-        ppid: Some(1),
-        start_ticks: u64::from(pid) * 10,
-        start_time: T0 - 3600,
-        name: name.into(),
-        cmdline: vec![name.into(), "--port".into(), format!("{}", 3000 + pid)],
-        exe: Some(format!("/usr/bin/{name}")),
-        uid: Some(1000),
-        user: Some("alice".into()),
-        state,
-        threads: 1,
-        kernel_thread: false,
-        container: None,
-        session: 0,
-        session_leader_alive: true,
-        parent_state: None,
-    }
+    crate::model::process::fixture(pid, name, state)
 }
 
 /// A small, varied socket table.
@@ -264,4 +247,14 @@ impl Signaller for FakeSignaller {
         self.sent.push((target.pid, target.start_ticks, sig));
         Ok(Delivery::Pidfd)
     }
+}
+
+/// Moves the selection to the first row whose local port is `port`.
+pub fn select_port(app: &mut App, port: u16) {
+    let i = app
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).is_some_and(|s| s.local.port() == port))
+        .unwrap();
+    app.select_index(i);
 }

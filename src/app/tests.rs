@@ -12,12 +12,7 @@ use crate::signal::{Refusal, Sig};
 
 /// Selects the Listeners row of `port` and opens the dialog, pinned as `pids`.
 fn dialog_on(app: &mut super::App, port: u16, pins: &[u32]) -> Vec<Effect> {
-    let i = app
-        .rows
-        .iter()
-        .position(|r| app.row_socket(*r).unwrap().local.port() == port)
-        .unwrap();
-    app.select_index(i);
+    select_port(app, port);
     let effects = press(app, "k");
     if !pins.is_empty() {
         update(
@@ -317,12 +312,7 @@ fn dialog_stays_pinned_while_rows_churn() {
 #[test]
 fn cancel_is_the_default_and_k_upper_preselects_kill() {
     let (mut app, _) = app(View::Listeners);
-    let i = app
-        .rows
-        .iter()
-        .position(|r| app.row_socket(*r).unwrap().local.port() == 3000)
-        .unwrap();
-    app.select_index(i);
+    select_port(&mut app, 3000);
     press(&mut app, "K");
     assert_eq!(app.dialog.as_ref().unwrap().sig(), Sig::Kill);
     // Enter presses the focused button, which is Cancel: nothing is sent.
@@ -335,12 +325,7 @@ fn cancel_is_the_default_and_k_upper_preselects_kill() {
 #[test]
 fn several_owners_choose_one_or_all() {
     let (mut app, _) = app(View::Listeners);
-    let i = app
-        .rows
-        .iter()
-        .position(|r| app.row_socket(*r).unwrap().local.port() == 8080)
-        .unwrap();
-    app.select_index(i);
+    select_port(&mut app, 8080);
     press(&mut app, "k");
     update(&mut app, Msg::Pinned(vec![(200, Ok(())), (201, Ok(()))]));
     assert_eq!(app.dialog.as_ref().unwrap().chosen_pids(), vec![200]);

@@ -65,3 +65,26 @@ pub struct Inspection {
     /// (pid, sanitised name), starting with the parent.
     pub parents: Vec<(u32, String)>,
 }
+
+/// A made-up process for the pure core's tests.
+#[cfg(test)]
+pub(crate) fn fixture(pid: u32, name: &str, state: char) -> Process {
+    Process {
+        pid,
+        ppid: Some(1),
+        start_ticks: u64::from(pid) * 10,
+        start_time: 1_790_000_000 - 3600,
+        name: name.into(),
+        cmdline: vec![name.into(), "--port".into(), format!("{}", 3000 + pid)],
+        exe: Some(format!("/usr/bin/{name}")),
+        uid: Some(1000),
+        user: Some("alice".into()),
+        state,
+        threads: 1,
+        kernel_thread: false,
+        container: None,
+        session: 0,
+        session_leader_alive: true,
+        parent_state: None,
+    }
+}

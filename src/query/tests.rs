@@ -1,31 +1,14 @@
 use super::*;
+use crate::model::Scope;
 use crate::model::diff::tests::sock;
-use crate::model::{Process, Scope};
 use proptest::prelude::*;
 
 fn snap_with_node() -> Snapshot {
     let mut snap = Snapshot::empty(Scope::All);
-    snap.processes.insert(
-        10,
-        Process {
-            pid: 10,
-            ppid: Some(1),
-            start_ticks: 5,
-            start_time: 0,
-            name: "node".into(),
-            cmdline: vec!["node".into(), "server.js".into(), "--Port=3000".into()],
-            exe: None,
-            uid: Some(1000),
-            user: Some("alice".into()),
-            state: 'S',
-            threads: 1,
-            kernel_thread: false,
-            container: None,
-            session: 0,
-            session_leader_alive: true,
-            parent_state: None,
-        },
-    );
+    let mut node = crate::model::process::fixture(10, "node", 'S');
+    node.cmdline = vec!["node".into(), "server.js".into(), "--Port=3000".into()];
+    node.exe = None;
+    snap.processes.insert(10, node);
     snap.users.insert(1000, "alice".into());
     snap
 }
