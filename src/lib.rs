@@ -1,7 +1,7 @@
 //! sockscope: a live socket monitor for the terminal — `htop` for ports.
 //!
 //! Data flows one way: [`collect`] reads the OS into a [`model::Snapshot`] (on its own
-//! thread in the live view, [`collect::worker`]); [`model::diff`] compares snapshots;
+//! thread in the live view, [`collect::worker`]); [`model::diff()`] compares snapshots;
 //! [`app::update::update`] turns them and every key into state and [`app::Effect`]s;
 //! [`ui::draw`] renders that state; [`runtime`] runs the loop and performs the effects.
 //!

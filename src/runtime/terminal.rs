@@ -29,7 +29,7 @@ fn enter() -> io::Result<()> {
     Ok(())
 }
 
-/// Leaves everything [`enter`] set up. Safe to call at any time, any number of times.
+/// Leaves everything `enter` set up. Safe to call at any time, any number of times.
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let _ = execute!(
