@@ -227,6 +227,7 @@ fn tui_figures(polls: usize) {
         keymap: cfg.keymap,
         host: "bench".into(),
         ephemeral: 32768..=60999,
+        services: Default::default(),
     };
     let feed = |app: &mut App,
                 prev: Option<&Arc<sockscope::model::Snapshot>>,

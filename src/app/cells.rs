@@ -145,6 +145,12 @@ impl App {
             Column::Inode => Cow::Owned(s.inode.to_string()),
             // Filled in by `cell`, which knows the row.
             Column::Flags => Cow::Borrowed(""),
+            Column::Service => Cow::Borrowed(
+                self.settings
+                    .services
+                    .name(s.local.port(), s.proto.is_tcp())
+                    .unwrap_or(""),
+            ),
         }
     }
 

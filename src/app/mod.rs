@@ -106,6 +106,8 @@ pub struct Settings {
     /// The kernel's ephemeral port range: client ports, left out of the Ports view unless
     /// something listens there.
     pub ephemeral: RangeInclusive<u16>,
+    /// Well-known port names for the Service column.
+    pub services: Arc<crate::model::services::Services>,
 }
 
 /// Highlight of a row that changed recently.

@@ -354,6 +354,8 @@ impl App {
                 .map_or(u128::MAX, |d| d.as_millis())),
             Column::Inode => num(u128::from(s.inode)),
             Column::Process | Column::User => num(0),
+            // By port: services are named after their port.
+            Column::Service => num(u128::from(s.local.port())),
             Column::Flags => num(u128::from(flags.bits())),
         };
         let (lf, lip) = addr(&s.local);

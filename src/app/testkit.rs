@@ -28,6 +28,9 @@ pub fn settings() -> Settings {
         keymap: c.keymap,
         host: "testhost".into(),
         ephemeral: 32768..=60999,
+        services: Arc::new(crate::model::services::Services::parse(
+            "ssh 22/tcp\nhttp-alt 8080/tcp\ndomain 53/udp\n",
+        )),
     }
 }
 

@@ -86,10 +86,11 @@ pub enum Column {
     Age,
     Inode,
     Flags,
+    Service,
 }
 
 impl Column {
-    pub const ALL: [Column; 12] = [
+    pub const ALL: [Column; 13] = [
         Column::Proto,
         Column::State,
         Column::RecvQ,
@@ -102,6 +103,7 @@ impl Column {
         Column::Age,
         Column::Inode,
         Column::Flags,
+        Column::Service,
     ];
     pub fn key(self) -> &'static str {
         match self {
@@ -117,6 +119,7 @@ impl Column {
             Column::Age => "age",
             Column::Inode => "inode",
             Column::Flags => "flags",
+            Column::Service => "service",
         }
     }
     pub fn parse(s: &str) -> Option<Column> {
@@ -138,6 +141,7 @@ impl Column {
             Column::Age => ("Age", 6, 0, true, 5),
             Column::Inode => ("Inode", 8, 0, true, 0),
             Column::Flags => ("Flags", 8, 1, false, 5),
+            Column::Service => ("Service", 10, 0, false, 2),
         };
         ColSpec {
             title,

@@ -52,6 +52,13 @@ pub fn open(kind: CollectorKind) -> Result<Box<dyn Collector>> {
     }
 }
 
+/// The well-known port names of this machine (`/etc/services`); empty when unreadable.
+pub fn services() -> crate::model::services::Services {
+    std::fs::read_to_string("/etc/services")
+        .map(|t| crate::model::services::Services::parse(&t))
+        .unwrap_or_default()
+}
+
 /// Fills a snapshot's processes and user names from its sockets' owners and uids.
 pub(crate) fn fill_details(snap: &mut Snapshot, procs: &mut procs::Procs) {
     let mut pids: Vec<u32> = snap

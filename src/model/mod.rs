@@ -6,6 +6,7 @@ pub mod events;
 pub mod flags;
 pub mod process;
 pub mod sanitize;
+pub mod services;
 pub mod snapshot;
 pub mod socket;
 pub mod time;

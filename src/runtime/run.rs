@@ -49,6 +49,7 @@ pub fn run(opts: TuiOptions) -> Result<(), String> {
         keymap: cfg.keymap.clone(),
         host: hostname(),
         ephemeral: ephemeral_range(),
+        services: std::sync::Arc::new(crate::collect::services()),
     };
     let interval = opts.interval.unwrap_or(cfg.interval);
     let mut app = App::new(settings, opts.view.unwrap_or(cfg.view), interval);
