@@ -420,3 +420,27 @@ fn completions_and_man_come_from_the_cli() {
         &out[..200.min(out.len())]
     );
 }
+
+/// The main thread exits with `pthread_exit` while a thread keeps the listener: the holder
+/// shows as a zombie (state Z) that still holds the port, flagged ZOMBIE.
+#[test]
+fn why_a_zombie_leader_still_holding_the_port_says_zombie() {
+    let script = r#"
+import socket, threading, sys, ctypes
+s = socket.socket(); s.bind(('0.0.0.0', 0)); s.listen()
+def worker():
+    print(s.getsockname()[1], flush=True)
+    sys.stdin.read()
+threading.Thread(target=worker).start()
+ctypes.CDLL(None).pthread_exit(None)
+"#;
+    let mut kid = Kid::python(script, &[]);
+    let port: u16 = kid.line().parse().unwrap();
+    let doc = wait_for("ZOMBIE", || {
+        let (_, doc) = why_json(port);
+        flags(&doc).contains(&"ZOMBIE".to_owned()).then_some(doc)
+    });
+    assert_eq!(doc["verdict"], "listener");
+    assert_eq!(doc["holders"][0]["pid"], kid.pid());
+    assert_eq!(doc["holders"][0]["state"], "Z");
+}

@@ -95,6 +95,16 @@ fn verdicts() {
     assert!(v.next[0].contains("sudo sockscope why 22"), "{:?}", v.next);
     let v = verdict(&snap, 4444, probe(BindResult::Ok, BindResult::Ok), &none);
     assert_eq!(v.kind, Kind::Free);
+    // UDP 53 is held by dnsmasq: TCP is free, but the UDP holder is named.
+    let v = verdict(&snap, 53, probe(BindResult::Ok, BindResult::Ok), &none);
+    assert_eq!(v.kind, Kind::Free);
+    assert!(
+        v.next
+            .iter()
+            .any(|n| n.contains("UDP port 53 is bound by 300 (dnsmasq)")),
+        "{:?}",
+        v.next
+    );
     // TIME-WAIT only.
     let tw = vec![sock(
         Proto::Tcp,

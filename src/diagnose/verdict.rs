@@ -204,6 +204,22 @@ pub fn verdict(snap: &Snapshot, port: u16, probe: Probe, leaking: &HashSet<u32>)
             ),
         )
     };
+    // The probe and the verdict are about TCP; a UDP server on the same number is
+    // worth a line, since a UDP bind would fail.
+    let udp: Vec<u32> = listeners
+        .iter()
+        .map(|&i| &snap.sockets[i])
+        .filter(|s| !s.proto.is_tcp())
+        .flat_map(|s| s.owners.iter().copied())
+        .collect();
+    if listeners.iter().any(|&i| !snap.sockets[i].proto.is_tcp()) {
+        let who = if udp.is_empty() {
+            "a hidden owner".to_owned()
+        } else {
+            names(&udp)
+        };
+        next.push(format!("UDP port {port} is bound by {who}: a UDP server cannot bind it (the verdict above is for TCP)"));
+    }
     if flags.contains(Flag::Backlog) && kind == Kind::Listener {
         next.push(
             "the listener is unhealthy: restart it, or find why it stopped calling accept()".into(),
