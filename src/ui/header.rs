@@ -85,6 +85,14 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         format!("row {}/{}", app.cursor + 1, app.rows.len())
     };
     l3.push(Span::styled(format!(" {position} "), th.dim));
+    if app.view == View::Events {
+        let dropped = app.events.dropped();
+        let kept = format!(" log {}/{}", app.events.len(), app.events.capacity());
+        l3.push(Span::styled(kept, th.dim));
+        if dropped > 0 {
+            l3.push(Span::styled(format!(" {dropped} dropped"), th.error));
+        }
+    }
     if !app.filter.text.is_empty() {
         l3.push(Span::styled(" filter: ", th.dim));
         l3.push(Span::styled(app.filter.text.clone(), th.key));
