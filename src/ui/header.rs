@@ -75,7 +75,13 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         } else {
             th.header
         };
-        l3.push(Span::styled(format!(" {} {} ", i + 1, v.title()), style));
+        // On narrow terminals only the active tab keeps its name.
+        let label = if *v == app.view || app.width >= 110 {
+            format!(" {} {} ", i + 1, v.title())
+        } else {
+            format!(" {} ", i + 1)
+        };
+        l3.push(Span::styled(label, style));
         l3.push(Span::raw(" "));
     }
     // Where the selection is, as in a pager: the table itself has no room for it.
