@@ -41,10 +41,7 @@ fn why_a_free_port_exits_0() {
 
 #[test]
 fn why_a_child_listener_names_its_pid() {
-    let mut kid = Kid::python(
-        &format!("{PY_LISTEN}\ns = listen('0.0.0.0')\nprint(s.getsockname()[1])\nsys.stdin.read()"),
-        &[],
-    );
+    let mut kid = Kid::python(&wildcard_listener_script(), &[]);
     let port: u16 = kid.line().parse().unwrap();
     let (code, doc) = why_json(port);
     assert_eq!(code, 1);
@@ -68,10 +65,7 @@ fn why_a_child_listener_names_its_pid() {
 
 #[test]
 fn why_a_stopped_child_says_stopped() {
-    let mut kid = Kid::python(
-        &format!("{PY_LISTEN}\ns = listen('0.0.0.0')\nprint(s.getsockname()[1])\nsys.stdin.read()"),
-        &[],
-    );
+    let mut kid = Kid::python(&wildcard_listener_script(), &[]);
     let port: u16 = kid.line().parse().unwrap();
     let pid = rustix::process::Pid::from_raw(kid.pid() as i32).unwrap();
     // Our own child.
@@ -241,10 +235,7 @@ fn kill_without_escalate_reports_still_held() {
 
 #[test]
 fn kill_dry_run_signals_nothing() {
-    let mut kid = Kid::python_own_group(
-        &format!("{PY_LISTEN}\ns = listen('0.0.0.0')\nprint(s.getsockname()[1])\nsys.stdin.read()"),
-        &[],
-    );
+    let mut kid = Kid::python_own_group(&wildcard_listener_script(), &[]);
     let port: u16 = kid.line().parse().unwrap();
     let (code, out, _) = run(&["kill", &format!(":{port}"), "--dry-run", "--signal", "KILL"]);
     assert_eq!(code, 0);
@@ -259,10 +250,7 @@ fn kill_dry_run_signals_nothing() {
 
 #[test]
 fn kill_refuses_without_a_terminal_or_yes() {
-    let mut kid = Kid::python_own_group(
-        &format!("{PY_LISTEN}\ns = listen('0.0.0.0')\nprint(s.getsockname()[1])\nsys.stdin.read()"),
-        &[],
-    );
+    let mut kid = Kid::python_own_group(&wildcard_listener_script(), &[]);
     let port: u16 = kid.line().parse().unwrap();
     let (code, _, err) = run(&["kill", &format!(":{port}")]);
     assert_eq!(code, 2);
@@ -280,10 +268,7 @@ fn kill_refuses_pid_1_without_sending() {
 #[test]
 fn kill_refuses_its_own_process_group() {
     // A child in the test's own group: a sockscope started by the test is in it too.
-    let mut kid = Kid::python(
-        &format!("{PY_LISTEN}\ns = listen('0.0.0.0')\nprint(s.getsockname()[1])\nsys.stdin.read()"),
-        &[],
-    );
+    let mut kid = Kid::python(&wildcard_listener_script(), &[]);
     let port: u16 = kid.line().parse().unwrap();
     let (code, _, err) = run(&["kill", &format!(":{port}"), "--yes"]);
     assert_eq!(code, 2);
@@ -297,10 +282,7 @@ fn kill_as_nobody_is_permission_denied() {
         eprintln!("skipped: needs root to switch to nobody");
         return;
     }
-    let mut kid = Kid::python_own_group(
-        &format!("{PY_LISTEN}\ns = listen('0.0.0.0')\nprint(s.getsockname()[1])\nsys.stdin.read()"),
-        &[],
-    );
+    let mut kid = Kid::python_own_group(&wildcard_listener_script(), &[]);
     let _port: u16 = kid.line().parse().unwrap();
     let b = NobodyBin::new("kill");
     let (code, out, err) = b.run(&["kill", &format!("pid:{}", kid.pid()), "--yes"]);
@@ -425,16 +407,7 @@ fn completions_and_man_come_from_the_cli() {
 /// shows as a zombie (state Z) that still holds the port, flagged ZOMBIE.
 #[test]
 fn why_a_zombie_leader_still_holding_the_port_says_zombie() {
-    let script = r#"
-import socket, threading, sys, ctypes
-s = socket.socket(); s.bind(('0.0.0.0', 0)); s.listen()
-def worker():
-    print(s.getsockname()[1], flush=True)
-    sys.stdin.read()
-threading.Thread(target=worker).start()
-ctypes.CDLL(None).pthread_exit(None)
-"#;
-    let mut kid = Kid::python(script, &[]);
+    let mut kid = Kid::python(PY_MAIN_THREAD_EXITS, &["0.0.0.0"]);
     let port: u16 = kid.line().parse().unwrap();
     let doc = wait_for("ZOMBIE", || {
         let (_, doc) = why_json(port);

@@ -125,16 +125,7 @@ fn kernel_rows_are_not_hidden() {
 /// under `/proc/PID/task/TID/fd`.
 #[test]
 fn socket_of_a_process_whose_main_thread_exited_is_found() {
-    let script = r#"
-import socket, threading, sys, ctypes
-s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
-def worker():
-    print(s.getsockname()[1], flush=True)
-    sys.stdin.read()
-threading.Thread(target=worker).start()
-ctypes.CDLL(None).pthread_exit(None)
-"#;
-    let mut kid = Kid::python(script, &[]);
+    let mut kid = Kid::python(PY_MAIN_THREAD_EXITS, &["127.0.0.1"]);
     let port: u16 = kid.line().parse().unwrap();
     let pid = kid.pid();
     // Wait until the leader really is gone: state Z with the worker thread alive.

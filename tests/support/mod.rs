@@ -97,6 +97,24 @@ def listen(host="127.0.0.1", fam=socket.AF_INET):
     return s
 "#;
 
+/// A child that listens on the wildcard address, prints its port, and waits for stdin to
+/// close.
+pub fn wildcard_listener_script() -> String {
+    format!("{PY_LISTEN}\ns = listen('0.0.0.0')\nprint(s.getsockname()[1])\nsys.stdin.read()")
+}
+
+/// A child whose main thread exits with `pthread_exit` while a worker thread keeps the
+/// listener (bound to the address in argv[1]) and prints its port.
+pub const PY_MAIN_THREAD_EXITS: &str = r#"
+import socket, threading, sys, ctypes
+s = socket.socket(); s.bind((sys.argv[1], 0)); s.listen()
+def worker():
+    print(s.getsockname()[1], flush=True)
+    sys.stdin.read()
+threading.Thread(target=worker).start()
+ctypes.CDLL(None).pthread_exit(None)
+"#;
+
 pub fn collector() -> SockDiagCollector {
     SockDiagCollector::new().expect("sock_diag collector")
 }
