@@ -1,7 +1,10 @@
 //! The command line: subcommands and options (clap derive).
 
 use crate::collect::CollectorKind;
-use clap::{Args, Parser, Subcommand};
+use crate::model::sanitize::quote;
+use crate::model::signal::Sig;
+use crate::model::time::{check_interval, check_timeout, parse_duration};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// htop for ports: a live socket monitor for the terminal.
 ///
@@ -14,8 +17,8 @@ pub struct Cli {
     pub command: Option<Command>,
 
     /// Where sockets come from: sock_diag netlink (Linux) or netstat2 (portable).
-    #[arg(long, global = true, value_enum, default_value_t = CollectorKind::Auto)]
-    pub collector: CollectorKind,
+    #[arg(long, global = true, value_enum, default_value_t = CollectorChoice::Auto)]
+    pub collector: CollectorChoice,
 
     /// Time between snapshots, 250ms..60s (default from the config: 1s).
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
@@ -38,15 +41,46 @@ pub struct Cli {
     pub config: Option<std::path::PathBuf>,
 }
 
+/// `--collector`: where sockets come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum CollectorChoice {
+    /// sock_diag where available, else portable.
+    #[default]
+    Auto,
+    /// Linux sock_diag netlink + /proc (full columns).
+    Sockdiag,
+    /// netstat2 + sysinfo (fewer columns: no queues, timers or UDP peers).
+    Portable,
+}
+
+impl From<CollectorChoice> for CollectorKind {
+    fn from(c: CollectorChoice) -> CollectorKind {
+        match c {
+            CollectorChoice::Auto => CollectorKind::Auto,
+            CollectorChoice::Sockdiag => CollectorKind::Sockdiag,
+            CollectorChoice::Portable => CollectorKind::Portable,
+        }
+    }
+}
+
+impl Cli {
+    /// The collector the user chose.
+    pub fn collector_kind(&self) -> CollectorKind {
+        self.collector.into()
+    }
+}
+
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
-    let d = crate::config::parse_duration(s)
-        .ok_or_else(|| format!("`{s}` is not a duration like 500ms or 2s"))?;
-    crate::config::check_interval(d)
+    check_interval(parse_duration(s)?)
 }
 
 fn parse_view(s: &str) -> Result<crate::app::View, String> {
-    crate::app::View::parse(s)
-        .ok_or_else(|| format!("unknown view `{s}` (sockets, listeners, ports, processes, events)"))
+    crate::app::View::parse(s).ok_or_else(|| {
+        format!(
+            "unknown view `{}` (sockets, listeners, ports, processes, events)",
+            quote(s)
+        )
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,19 +127,24 @@ pub enum Command {
     Man,
 }
 
+/// Digits only: Rust's integer parsing accepts `+80`, which is not how anyone writes a
+/// port or a pid.
+fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
 /// A port number as typed: `3000` or `:3000`.
-fn parse_port(s: &str) -> Result<u16, String> {
-    let digits = s.strip_prefix(':').unwrap_or(s);
-    digits
-        .parse::<u16>()
-        .ok()
+pub fn parse_port(s: &str) -> Result<u16, String> {
+    let d = s.strip_prefix(':').unwrap_or(s);
+    digits::<u16>(d)
         .filter(|p| *p > 0)
-        .ok_or_else(|| format!("`{s}` is not a port (1-65535)"))
+        .ok_or_else(|| format!("`{}` is not a port (1-65535)", quote(s)))
 }
 
 fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
-    crate::config::parse_duration(s)
-        .ok_or_else(|| format!("`{s}` is not a duration like 500ms, 5s or 1m"))
+    check_timeout(parse_duration(s)?)
 }
 
 #[derive(Debug, Args)]
@@ -127,30 +166,40 @@ pub enum KillTarget {
 
 fn parse_kill_target(s: &str) -> Result<KillTarget, String> {
     if let Some(pid) = s.strip_prefix("pid:") {
-        return pid
-            .parse::<u32>()
+        return digits::<u32>(pid)
             .map(KillTarget::Pid)
-            .map_err(|_| format!("`{pid}` is not a pid"));
+            .ok_or_else(|| format!("`{}` is not a pid", quote(pid)));
     }
-    parse_port(s)
-        .map(KillTarget::Port)
-        .map_err(|_| format!("`{s}` is not a port (3000, :3000) or a pid (pid:4242)"))
+    parse_port(s).map(KillTarget::Port).map_err(|_| {
+        format!(
+            "`{}` is not a port (3000, :3000) or a pid (pid:4242)",
+            quote(s)
+        )
+    })
 }
 
-fn parse_signal(s: &str) -> Result<crate::signal::Sig, String> {
-    crate::signal::Sig::parse(s).ok_or_else(|| {
-        format!("unknown signal `{s}` (TERM, INT, HUP, QUIT, KILL, STOP, CONT, USR1, USR2)")
+fn parse_signal(s: &str) -> Result<Sig, String> {
+    Sig::parse(s).ok_or_else(|| {
+        format!(
+            "unknown signal `{}` (TERM, INT, HUP, QUIT, KILL, STOP, CONT, USR1, USR2)",
+            quote(s)
+        )
     })
 }
 
 #[derive(Debug, Args)]
 pub struct KillArgs {
     /// PORT, :PORT, or pid:PID.
-    #[arg(value_parser = parse_kill_target, allow_hyphen_values = true)]
+    #[arg(value_parser = parse_kill_target)]
     pub target: KillTarget,
     /// Signal to send.
     #[arg(short, long, default_value = "TERM", value_parser = parse_signal)]
-    pub signal: crate::signal::Sig,
+    pub signal: Sig,
+    /// Also target the holders of UDP sockets on the port. Without it, `kill :PORT`
+    /// targets TCP listeners only: a UDP socket on the same number never blocks a TCP
+    /// server's bind.
+    #[arg(long)]
+    pub udp: bool,
     /// Do not ask.
     #[arg(short, long)]
     pub yes: bool,
@@ -177,8 +226,9 @@ pub struct WaitFreeArgs {
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Only events about sockets that match, e.g. `:3000` or `state:listen`.
-    #[arg(value_name = "QUERY", allow_hyphen_values = true)]
+    /// Only events about sockets that match, e.g. `:3000` or `state:listen`. A word that
+    /// starts with `-` goes after `--`.
+    #[arg(value_name = "QUERY")]
     pub query: Vec<String>,
     /// NDJSON: one JSON object per line (schema in README, version field).
     #[arg(long)]
@@ -194,7 +244,8 @@ pub struct WatchArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Filter, e.g. `:3000`, `state:listen,estab`, `proc:node`, `!udp` (terms are ANDed).
-    #[arg(value_name = "QUERY", allow_hyphen_values = true)]
+    /// Options may follow the query; a word that starts with `-` goes after `--`.
+    #[arg(value_name = "QUERY")]
     pub query: Vec<String>,
 
     /// Every TCP and UDP socket, not only listeners.
@@ -240,7 +291,7 @@ mod tests {
             panic!()
         };
         assert_eq!(k.target, KillTarget::Port(3000));
-        assert_eq!(k.signal, crate::signal::Sig::Kill);
+        assert_eq!(k.signal, Sig::Kill);
         let cli = Cli::try_parse_from(["sockscope", "kill", "pid:42"]).unwrap();
         let Some(Command::Kill(k)) = cli.command else {
             panic!()
@@ -251,5 +302,66 @@ mod tests {
         assert!(Cli::try_parse_from(["sockscope", "why", "0"]).is_err());
         assert!(Cli::try_parse_from(["sockscope", "why", "70000"]).is_err());
         assert!(Cli::try_parse_from(["sockscope", "kill", ":80", "--signal", "BOGUS"]).is_err());
+        assert!(Cli::try_parse_from(["sockscope", "why", "+80"]).is_err());
+        assert!(Cli::try_parse_from(["sockscope", "kill", "pid:+42"]).is_err());
+        assert!(Cli::try_parse_from(["sockscope", "kill", "pid:-1"]).is_err());
+    }
+
+    /// Options after query words are options, and an unknown one is an error.
+    #[test]
+    fn options_may_follow_the_query() {
+        let cli = Cli::try_parse_from(["sockscope", "list", ":3000", "--json"]).unwrap();
+        let Some(Command::List(a)) = cli.command else {
+            panic!()
+        };
+        assert!(a.json);
+        assert_eq!(a.query, vec![":3000"]);
+        let cli = Cli::try_parse_from(["sockscope", "list", ":3000", "--all"]).unwrap();
+        let Some(Command::List(a)) = cli.command else {
+            panic!()
+        };
+        assert!(a.all);
+        let cli =
+            Cli::try_parse_from(["sockscope", "watch", ":3000", "--count", "2", "--json"]).unwrap();
+        let Some(Command::Watch(w)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            (w.count, w.json, w.query.as_slice()),
+            (Some(2), true, &[":3000".to_owned()][..])
+        );
+        let e = Cli::try_parse_from(["sockscope", "watch", "--jsn"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+        assert!(e.to_string().contains("--json"), "{e}");
+        assert!(Cli::try_parse_from(["sockscope", "list", "--cvs"]).is_err());
+        let cli = Cli::try_parse_from(["sockscope", "list", "--", "-x"]).unwrap();
+        let Some(Command::List(a)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.query, vec!["-x"]);
+    }
+
+    #[test]
+    fn durations_that_overflow_are_errors() {
+        for args in [
+            &["sockscope", "--interval", "18446744073709551615s"][..],
+            &[
+                "sockscope",
+                "kill",
+                ":80",
+                "--timeout",
+                "20000000000000000000s",
+            ][..],
+            &[
+                "sockscope",
+                "wait-free",
+                "80",
+                "--timeout",
+                "9999999999999s",
+            ][..],
+        ] {
+            let e = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{e}");
+        }
     }
 }

@@ -3,15 +3,18 @@
 
 use crate::app::keymap::{Action, Binding, Keymap, Mode, parse_key};
 use crate::app::{Column, Theme, View};
+use crate::model::sanitize::quote;
+use crate::model::time::{check_interval, parse_duration};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
 
 pub const DEFAULT_TOML: &str = include_str!("../assets/default-config.toml");
-pub const MIN_INTERVAL: Duration = Duration::from_millis(250);
-pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// A config file larger than this is refused (`--config /dev/zero` must not hang).
+pub const MAX_BYTES: u64 = 1 << 20;
 
 /// Everything the TUI takes from configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,32 +60,6 @@ struct RawBinding {
     desc: Option<String>,
 }
 
-/// Parses `250ms`, `1s`, `1.5s`, `2m`.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" | "min" => n * 60.0,
-        _ => return None,
-    };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
-}
-
-/// Checks an interval against the allowed range.
-pub fn check_interval(d: Duration) -> Result<Duration, String> {
-    if (MIN_INTERVAL..=MAX_INTERVAL).contains(&d) {
-        Ok(d)
-    } else {
-        Err(format!("interval {d:?} is outside 250ms..60s"))
-    }
-}
-
 /// Where the user's file is looked for: `$XDG_CONFIG_HOME/sockscope/config.toml`, else
 /// `~/.config/sockscope/config.toml`.
 pub fn user_path() -> Option<PathBuf> {
@@ -101,7 +78,7 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         None => (user_path(), false),
     };
     if let Some(path) = path {
-        match std::fs::read_to_string(&path) {
+        match read_capped(&path) {
             Ok(text) => config = parse(&text, &path.display().to_string(), Some(config))?,
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
             // The default place is behind a directory we may not enter (HOME of another
@@ -122,6 +99,19 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+/// Reads at most [`MAX_BYTES`] (plus one, to tell a file that is too big).
+fn read_capped(path: &Path) -> std::io::Result<String> {
+    let file = std::fs::File::open(path)?;
+    let mut buf = Vec::new();
+    file.take(MAX_BYTES + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_BYTES {
+        return Err(std::io::Error::other(
+            "larger than 1 MiB: not a config file",
+        ));
+    }
+    String::from_utf8(buf).map_err(|_| std::io::Error::other("not UTF-8 text: not a config file"))
+}
+
 /// Parses one file on top of `base` (or from nothing, for the defaults).
 pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, ConfigError> {
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
@@ -130,7 +120,12 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
         line: span.map(|s| line_of(s.start)),
         message,
     };
-    let raw: Raw = toml::from_str(text).map_err(|e| err(e.span(), e.message().to_owned()))?;
+    let raw: Raw = toml::from_str(text).map_err(|e| {
+        err(
+            e.span(),
+            crate::model::sanitize::sanitize_capped(e.message(), 240),
+        )
+    })?;
     let mut c = match base {
         Some(c) => c,
         None => Config {
@@ -144,12 +139,7 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
     };
     let g = raw.general.unwrap_or_default();
     if let Some(v) = g.interval {
-        let d = parse_duration(v.get_ref()).ok_or_else(|| {
-            err(
-                Some(v.span()),
-                format!("`{}` is not a duration like 500ms or 2s", v.get_ref()),
-            )
-        })?;
+        let d = parse_duration(v.get_ref()).map_err(|m| err(Some(v.span()), m))?;
         c.interval = check_interval(d).map_err(|m| err(Some(v.span()), m))?;
     }
     if let Some(v) = g.view {
@@ -158,7 +148,7 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
                 Some(v.span()),
                 format!(
                     "unknown view `{}` (sockets, listeners, ports, processes, events)",
-                    v.get_ref()
+                    quote(v.get_ref())
                 ),
             )
         })?;
@@ -170,7 +160,11 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
                 let names: Vec<&str> = Column::ALL.iter().map(|c| c.key()).collect();
                 err(
                     Some(v.span()),
-                    format!("unknown column `{name}` (one of: {})", names.join(", ")),
+                    format!(
+                        "unknown column `{}` (one of: {})",
+                        quote(name),
+                        names.join(", ")
+                    ),
                 )
             })?);
         }
@@ -192,14 +186,15 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
             .map_err(|_| {
                 err(
                     Some(value.span()),
-                    format!("`{}` is not a colour", value.get_ref()),
+                    format!("`{}` is not a colour", quote(value.get_ref())),
                 )
             })?;
         if !c.theme.set(&name, color) {
             return Err(err(
                 Some(value.span()),
                 format!(
-                    "unknown theme key `{name}` (one of: {})",
+                    "unknown theme key `{}` (one of: {})",
+                    quote(&name),
                     Theme::KEYS.join(", ")
                 ),
             ));
@@ -212,7 +207,10 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
             .ok_or_else(|| {
                 err(
                     Some(bindings.span()),
-                    format!("unknown keymap mode `{mode_name}` (normal, filter, dialog, help)"),
+                    format!(
+                        "unknown keymap mode `{}` (normal, filter, dialog, help)",
+                        quote(&mode_name)
+                    ),
                 )
             })?;
         let mut parsed = Vec::new();
@@ -220,13 +218,13 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
             let key = parse_key(b.on.get_ref()).ok_or_else(|| {
                 err(
                     Some(b.on.span()),
-                    format!("unknown key `{}`", b.on.get_ref()),
+                    format!("unknown key `{}`", quote(b.on.get_ref())),
                 )
             })?;
             let action = Action::parse(b.action.get_ref()).ok_or_else(|| {
                 err(
                     Some(b.action.span()),
-                    format!("unknown action `{}`", b.action.get_ref()),
+                    format!("unknown action `{}`", quote(b.action.get_ref())),
                 )
             })?;
             parsed.push(Binding {
@@ -313,15 +311,5 @@ mod tests {
         let e = parse("[genral]\n", "c", base()).unwrap_err();
         assert!(e.message.contains("genral"), "{e}");
         assert!(load(Some(Path::new("/nonexistent/sockscope.toml"))).is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("-1s"), None);
     }
 }

@@ -1,127 +1,13 @@
 //! Sending signals safely (SPEC §4): pin the target by (pid, start time) and a pidfd,
-//! refuse what must never be signalled, re-check on send, report in plain words.
+//! refuse what must never be signalled, confirm from a fresh read of its fd table that it
+//! still holds the socket, re-check everything right before sending, and report in plain
+//! words. The values (`Sig`, `Refusal`, `Delivery`) live in [`crate::model::signal`].
 
-use crate::collect::procs::{Stat, parse_stat};
+pub use crate::model::signal::{Delivery, Refusal, Sent, Sig};
+use crate::model::stat::{Stat, main_thread_exited, parse_stat};
 use rustix::fd::OwnedFd;
 use rustix::process::{Pid, PidfdFlags, Signal};
-use std::fmt;
 use std::io;
-
-/// The signals offered, in menu order; TERM first because it is the default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Sig {
-    Term,
-    Int,
-    Hup,
-    Quit,
-    Kill,
-    Stop,
-    Cont,
-    Usr1,
-    Usr2,
-}
-
-impl Sig {
-    pub const ALL: [Sig; 9] = [
-        Sig::Term,
-        Sig::Int,
-        Sig::Hup,
-        Sig::Quit,
-        Sig::Kill,
-        Sig::Stop,
-        Sig::Cont,
-        Sig::Usr1,
-        Sig::Usr2,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Sig::Term => "TERM",
-            Sig::Int => "INT",
-            Sig::Hup => "HUP",
-            Sig::Quit => "QUIT",
-            Sig::Kill => "KILL",
-            Sig::Stop => "STOP",
-            Sig::Cont => "CONT",
-            Sig::Usr1 => "USR1",
-            Sig::Usr2 => "USR2",
-        }
-    }
-
-    /// What it does, for the dialog.
-    pub fn meaning(self) -> &'static str {
-        match self {
-            Sig::Term => "ask to terminate (default)",
-            Sig::Int => "interrupt, like Ctrl-C",
-            Sig::Hup => "hang up / reload",
-            Sig::Quit => "quit with core dump",
-            Sig::Kill => "kill now, cannot be caught",
-            Sig::Stop => "suspend",
-            Sig::Cont => "resume a suspended process",
-            Sig::Usr1 => "user signal 1",
-            Sig::Usr2 => "user signal 2",
-        }
-    }
-
-    /// Parses `TERM`, `SIGTERM`, `term` or a number.
-    pub fn parse(s: &str) -> Option<Sig> {
-        let up = s.to_ascii_uppercase();
-        let name = up.strip_prefix("SIG").unwrap_or(&up);
-        if let Ok(n) = name.parse::<i32>() {
-            return Sig::ALL.into_iter().find(|sig| sig.raw().as_raw() == n);
-        }
-        Sig::ALL.into_iter().find(|sig| sig.name() == name)
-    }
-
-    fn raw(self) -> Signal {
-        match self {
-            Sig::Term => Signal::TERM,
-            Sig::Int => Signal::INT,
-            Sig::Hup => Signal::HUP,
-            Sig::Quit => Signal::QUIT,
-            Sig::Kill => Signal::KILL,
-            Sig::Stop => Signal::STOP,
-            Sig::Cont => Signal::CONT,
-            Sig::Usr1 => Signal::USR1,
-            Sig::Usr2 => Signal::USR2,
-        }
-    }
-}
-
-impl fmt::Display for Sig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SIG{}", self.name())
-    }
-}
-
-/// Why a signal was not sent. Every variant is a message for a person, not a crash.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error("pid {0} is not a valid process id")]
-    InvalidPid(i64),
-    #[error("refusing to signal pid 1 (init): it would take the whole system with it")]
-    Init,
-    #[error("refusing to signal sockscope itself")]
-    OwnPid,
-    #[error("refusing to signal pid {0}: it is in sockscope's own process group")]
-    OwnGroup(u32),
-    #[error("refusing to signal pid {0}: it is a kernel thread")]
-    KernelThread(u32),
-    #[error("refusing to signal {tid}: it is a thread of process {tgid}, not a process")]
-    NotAProcess { tid: u32, tgid: u32 },
-    #[error(
-        "pid {pid} is a zombie: it has exited and cannot be killed; its parent {parent} must reap it"
-    )]
-    Zombie { pid: u32, parent: u32 },
-    #[error("pid {0} has exited")]
-    Gone(u32),
-    #[error("pid {0} is now a different process (its start time changed): nothing was sent")]
-    Changed(u32),
-    #[error("permission denied signalling pid {pid}: run as root or as user {owner}")]
-    Permission { pid: u32, owner: String },
-    #[error("cannot signal pid {pid}: {reason}")]
-    Failed { pid: u32, reason: String },
-}
 
 /// What the guards need to know about a pid; read from /proc by [`facts`], or made up
 /// by tests.
@@ -130,22 +16,36 @@ pub struct Facts {
     pub stat: Stat,
     /// Thread-group id from `/proc/PID/status`; differs from the pid for a thread.
     pub tgid: u32,
-    pub pgid: Option<u32>,
+}
+
+impl Facts {
+    /// The process group, when it is visible from here: `/proc` shows 0 when the group
+    /// leader lives outside this pid namespace, which is "unknown", never "group 0".
+    pub fn pgid(&self) -> Option<u32> {
+        Some(self.stat.pgrp).filter(|&g| g != 0)
+    }
 }
 
 /// Who we are, for the self-guards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Me {
     pub pid: u32,
-    pub pgid: u32,
+    /// Our process group as /proc numbers it; `None` when it is not visible from here (a
+    /// nested pid namespace).
+    pub pgid: Option<u32>,
 }
 
 impl Me {
     pub fn current() -> Me {
-        Me {
-            pid: rustix::process::getpid().as_raw_nonzero().get() as u32,
-            pgid: rustix::process::getpgrp().as_raw_nonzero().get() as u32,
-        }
+        let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
+        // Read from /proc like every target's group, so both are numbered alike; the
+        // getpgrp syscall may return 0 in a nested pid namespace.
+        let pgid = std::fs::read("/proc/self/stat")
+            .ok()
+            .and_then(|b| parse_stat(&b))
+            .map(|st| st.pgrp)
+            .filter(|&g| g != 0);
+        Me { pid, pgid }
     }
 }
 
@@ -176,11 +76,10 @@ pub fn guard(pid: u32, facts: &Facts, me: Me) -> Result<(), Refusal> {
     if facts.stat.kernel_thread {
         return Err(Refusal::KernelThread(pid));
     }
-    if facts.pgid == Some(me.pgid) {
+    if facts.pgid().is_some() && facts.pgid() == me.pgid {
         return Err(Refusal::OwnGroup(pid));
     }
-    // A zombie with live threads is a process whose main thread exited: still alive.
-    if facts.stat.state == 'Z' && facts.stat.threads <= 1 {
+    if facts.stat.is_zombie() {
         return Err(Refusal::Zombie {
             pid,
             parent: facts.stat.ppid,
@@ -189,60 +88,121 @@ pub fn guard(pid: u32, facts: &Facts, me: Me) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Reads the guard facts of a pid from /proc.
+/// Reads the guard facts of a pid from /proc. A pid that is not in /proc is told apart:
+/// no such process, or a live one that `hidepid` hides from us.
 pub fn facts(pid: u32) -> Result<Facts, Refusal> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).map_err(|_| Refusal::Gone(pid))?;
-    let stat = parse_stat(&stat).ok_or(Refusal::Gone(pid))?;
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|_| Refusal::Gone(pid))?;
+    let missing = || absent(pid);
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).map_err(|_| missing())?;
+    let stat = parse_stat(&stat).ok_or_else(missing)?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|_| missing())?;
     let tgid = status
         .lines()
         .find_map(|l| l.strip_prefix("Tgid:"))
         .and_then(|v| v.trim().parse().ok())
-        .ok_or(Refusal::Gone(pid))?;
-    let pgid = Pid::from_raw(pid as i32)
-        .and_then(|p| rustix::process::getpgid(Some(p)).ok())
-        .map(|g| g.as_raw_nonzero().get() as u32);
-    Ok(Facts { stat, tgid, pgid })
+        .ok_or_else(missing)?;
+    Ok(Facts { stat, tgid })
 }
 
-/// A process chosen as a target: its identity when chosen, and a pidfd that keeps
-/// referring to exactly that process even if the pid is reused.
+/// Why a pid cannot be read from /proc: it does not exist, or /proc hides it. The kernel
+/// answers `pidfd_open` for any live pid of our namespace, whatever /proc shows.
+fn absent(pid: u32) -> Refusal {
+    let exists = Pid::from_raw(pid as i32)
+        .is_some_and(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).is_ok());
+    if exists {
+        Refusal::HiddenProcess(pid)
+    } else {
+        Refusal::NoSuchProcess(pid)
+    }
+}
+
+/// Whether the process at `pid` right now has `inode` open: a fresh read of its fd table
+/// (and of its threads' when its main thread has exited). `None` when the table is not
+/// readable for us.
+pub fn holds_inode(pid: u32, inode: u64) -> Option<bool> {
+    let want = format!("socket:[{inode}]");
+    let scan =
+        |dir: &str| -> Option<bool> {
+            let entries = std::fs::read_dir(dir).ok()?;
+            Some(entries.flatten().any(|e| {
+                std::fs::read_link(e.path()).is_ok_and(|t| t.as_os_str() == want.as_str())
+            }))
+        };
+    let found = scan(&format!("/proc/{pid}/fd"))?;
+    if found {
+        return Some(true);
+    }
+    let main_gone = facts(pid).is_ok_and(|f| main_thread_exited(f.stat.state, f.stat.threads));
+    if !main_gone {
+        return Some(false);
+    }
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    Some(
+        tasks
+            .flatten()
+            .any(|t| scan(&format!("{}/fd", t.path().display())).unwrap_or(false)),
+    )
+}
+
+/// A process chosen as a target: its identity when chosen, the socket it was chosen for,
+/// and a pidfd that keeps referring to exactly that process even if the pid is reused.
 #[derive(Debug)]
 pub struct Target {
     pub pid: u32,
     pub start_ticks: u64,
+    /// The socket inode it held when pinned; it must still hold it when a signal is sent.
+    pub inode: Option<u64>,
     pidfd: Option<OwnedFd>,
 }
 
 impl Target {
     /// A target known only by identity, without a pidfd: signals to it go through
     /// `kill()` after the start-time check. Also what test signallers hand out.
-    pub fn without_pidfd(pid: u32, start_ticks: u64) -> Target {
+    pub fn without_pidfd(pid: u32, start_ticks: u64, inode: Option<u64>) -> Target {
         Target {
             pid,
             start_ticks,
+            inode,
             pidfd: None,
+        }
+    }
+
+    /// True once the pinned process has exited (a zombie waiting for its parent counts as
+    /// exited: it holds nothing any more). Through the pidfd when there is one, which no
+    /// pid reuse and no `hidepid` can fool.
+    pub fn has_exited(&self) -> bool {
+        if let Some(fd) = &self.pidfd {
+            use rustix::event::{PollFd, PollFlags, poll};
+            let mut fds = [PollFd::new(fd, PollFlags::IN)];
+            let zero = rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            if let Ok(n) = poll(&mut fds, Some(&zero)) {
+                return n > 0;
+            }
+        }
+        match facts(self.pid) {
+            Ok(f) => f.stat.start_ticks != self.start_ticks || f.stat.is_zombie(),
+            Err(Refusal::HiddenProcess(_)) => false,
+            Err(_) => true,
         }
     }
 }
 
-/// How a signal was delivered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Delivery {
-    /// Through the pidfd opened when the target was chosen: no pid-reuse race.
-    Pidfd,
-    /// pidfd unavailable: `kill()` right after re-checking the start time.
-    Kill,
-}
-
 /// Chooses and sends; a trait so tests can record instead of signalling.
 pub trait Signaller {
-    /// Pins `pid`, which must still have `start_ticks` (what the user saw); `None` takes
-    /// the process that has the pid now.
-    fn pin(&mut self, pid: u32, start_ticks: Option<u64>) -> Result<Target, Refusal>;
-    /// Re-checks the pinned identity and sends.
-    fn send(&mut self, target: &Target, sig: Sig) -> Result<Delivery, Refusal>;
+    /// Pins `pid`, which must still have `start_ticks` (what the user saw; `None` takes
+    /// the process that has the pid now) and, when `inode` is given, must hold that socket
+    /// now, by a fresh read of its fd table.
+    fn pin(
+        &mut self,
+        pid: u32,
+        start_ticks: Option<u64>,
+        inode: Option<u64>,
+    ) -> Result<Target, Refusal>;
+    /// Re-checks identity and the socket, sends, and sends CONT after it to a stopped
+    /// target when the signal needs it.
+    fn send(&mut self, target: &Target, sig: Sig) -> Result<Sent, Refusal>;
 }
 
 /// The real thing: /proc, pidfd_open, pidfd_send_signal.
@@ -257,10 +217,50 @@ impl Default for RealSignaller {
     }
 }
 
+impl RealSignaller {
+    /// Facts of the pinned process, refused when the pid now belongs to another one.
+    fn same_process(&self, pid: u32, start_ticks: u64) -> Result<Facts, Refusal> {
+        let f = facts(pid).map_err(|e| match e {
+            Refusal::NoSuchProcess(p) => Refusal::Gone(p),
+            e => e,
+        })?;
+        if f.stat.start_ticks != start_ticks {
+            return Err(Refusal::Changed(pid));
+        }
+        Ok(f)
+    }
+
+    /// The fresh fd-table check, bracketed by identity checks: the pid was ours before the
+    /// read and is still ours after it, so the table read was our process's.
+    fn confirm_holder(&self, pid: u32, start_ticks: u64, inode: u64) -> Result<(), Refusal> {
+        let held = holds_inode(pid, inode);
+        self.same_process(pid, start_ticks)?;
+        match held {
+            Some(true) => Ok(()),
+            Some(false) => Err(Refusal::NotHolder { pid, inode }),
+            None => Err(Refusal::Failed {
+                pid,
+                reason: format!(
+                    "cannot read /proc/{pid}/fd to confirm that it holds the socket (run as root or as its user)"
+                ),
+            }),
+        }
+    }
+}
+
 impl Signaller for RealSignaller {
-    fn pin(&mut self, pid: u32, start_ticks: Option<u64>) -> Result<Target, Refusal> {
+    fn pin(
+        &mut self,
+        pid: u32,
+        start_ticks: Option<u64>,
+        inode: Option<u64>,
+    ) -> Result<Target, Refusal> {
         let pid = check_pid(i64::from(pid), self.me)?;
-        let f = facts(pid)?;
+        let f = facts(pid).map_err(|e| match (e, start_ticks) {
+            // We saw it a moment ago: it has exited since.
+            (Refusal::NoSuchProcess(p), Some(_)) => Refusal::Gone(p),
+            (e, _) => e,
+        })?;
         guard(pid, &f, self.me)?;
         let start_ticks = start_ticks.unwrap_or(f.stat.start_ticks);
         if f.stat.start_ticks != start_ticks {
@@ -269,38 +269,57 @@ impl Signaller for RealSignaller {
         let raw = Pid::from_raw(pid as i32).ok_or(Refusal::InvalidPid(i64::from(pid)))?;
         let pidfd = rustix::process::pidfd_open(raw, PidfdFlags::empty()).ok();
         // The pidfd was opened after the check: check once more that it is the same process.
-        if facts(pid)?.stat.start_ticks != start_ticks {
-            return Err(Refusal::Changed(pid));
+        self.same_process(pid, start_ticks)?;
+        if let Some(inode) = inode {
+            self.confirm_holder(pid, start_ticks, inode)?;
         }
         Ok(Target {
             pid,
             start_ticks,
+            inode,
             pidfd,
         })
     }
 
-    fn send(&mut self, target: &Target, sig: Sig) -> Result<Delivery, Refusal> {
+    fn send(&mut self, target: &Target, sig: Sig) -> Result<Sent, Refusal> {
         let pid = target.pid;
-        let f = facts(pid)?;
-        guard(pid, &f, self.me)?;
-        if f.stat.start_ticks != target.start_ticks {
-            return Err(Refusal::Changed(pid));
+        if target.has_exited() {
+            return Err(Refusal::Gone(pid));
         }
-        let (result, how) = match &target.pidfd {
-            Some(fd) => (
-                rustix::process::pidfd_send_signal(fd, sig.raw()),
-                Delivery::Pidfd,
-            ),
-            None => {
-                let raw = Pid::from_raw(pid as i32).ok_or(Refusal::InvalidPid(i64::from(pid)))?;
-                (
-                    rustix::process::kill_process(raw, sig.raw()),
-                    Delivery::Kill,
-                )
-            }
-        };
-        result.map(|()| how).map_err(|e| errno_refusal(pid, e))
+        let f = self.same_process(pid, target.start_ticks)?;
+        guard(pid, &f, self.me)?;
+        if let Some(inode) = target.inode {
+            self.confirm_holder(pid, target.start_ticks, inode)?;
+        }
+        let delivery = deliver(target, sig)?;
+        let stopped = matches!(f.stat.state, 'T' | 't');
+        let continued =
+            stopped && sig.needs_cont_when_stopped() && deliver(target, Sig::Cont).is_ok();
+        Ok(Sent {
+            delivery,
+            continued,
+        })
     }
+}
+
+/// One signal through the pidfd, or `kill()` when there is none.
+fn deliver(target: &Target, sig: Sig) -> Result<Delivery, Refusal> {
+    let pid = target.pid;
+    let raw_sig = Signal::from_named_raw(sig.number()).ok_or_else(|| Refusal::Failed {
+        pid,
+        reason: format!("{sig} is not a signal here"),
+    })?;
+    let (result, how) = match &target.pidfd {
+        Some(fd) => (
+            rustix::process::pidfd_send_signal(fd, raw_sig),
+            Delivery::Pidfd,
+        ),
+        None => {
+            let raw = Pid::from_raw(pid as i32).ok_or(Refusal::InvalidPid(i64::from(pid)))?;
+            (rustix::process::kill_process(raw, raw_sig), Delivery::Kill)
+        }
+    };
+    result.map(|()| how).map_err(|e| errno_refusal(pid, e))
 }
 
 fn errno_refusal(pid: u32, e: rustix::io::Errno) -> Refusal {
@@ -335,7 +354,7 @@ mod tests {
 
     const ME: Me = Me {
         pid: 4000,
-        pgid: 4000,
+        pgid: Some(4000),
     };
 
     fn facts_for(pid: u32) -> Facts {
@@ -343,13 +362,13 @@ mod tests {
             stat: Stat {
                 state: 'S',
                 ppid: 10,
+                pgrp: pid,
                 session: 10,
                 threads: 1,
                 start_ticks: 99,
                 kernel_thread: false,
             },
             tgid: pid,
-            pgid: Some(pid),
         }
     }
 
@@ -388,10 +407,8 @@ mod tests {
         let mut kthread = facts_for(4242);
         kthread.stat.kernel_thread = true;
         assert_eq!(guard(4242, &kthread, ME), Err(Refusal::KernelThread(4242)));
-        let group = Facts {
-            pgid: Some(4000),
-            ..facts_for(4242)
-        };
+        let mut group = facts_for(4242);
+        group.stat.pgrp = 4000;
         assert_eq!(guard(4242, &group, ME), Err(Refusal::OwnGroup(4242)));
         let mut zombie = facts_for(4242);
         zombie.stat.state = 'Z';
@@ -409,22 +426,27 @@ mod tests {
         assert_eq!(guard(4000, &facts_for(4000), ME), Err(Refusal::OwnPid));
     }
 
+    /// In a nested pid namespace both our group and the target's may read 0 from /proc:
+    /// that is "not visible", and two unknowns are not the same group.
     #[test]
-    fn signal_names_parse() {
-        assert_eq!(Sig::parse("term"), Some(Sig::Term));
-        assert_eq!(Sig::parse("SIGKILL"), Some(Sig::Kill));
-        assert_eq!(Sig::parse("9"), Some(Sig::Kill));
-        assert_eq!(Sig::parse("15"), Some(Sig::Term));
-        assert_eq!(Sig::parse("SIGWHAT"), None);
-        assert_eq!(Sig::Usr1.to_string(), "SIGUSR1");
+    fn a_group_that_reads_0_is_not_our_group() {
+        let nested = Me {
+            pid: 4000,
+            pgid: None,
+        };
+        let mut f = facts_for(4242);
+        f.stat.pgrp = 0;
+        assert_eq!(f.pgid(), None);
+        assert_eq!(guard(4242, &f, nested), Ok(()));
+        assert_eq!(guard(4242, &f, ME), Ok(()));
     }
 
     #[test]
     fn real_signaller_refuses_our_own_pid_and_a_thread_id() {
         let mut s = RealSignaller::default();
         let me = std::process::id();
-        assert_eq!(s.pin(me, None).unwrap_err(), Refusal::OwnPid);
-        assert_eq!(s.pin(1, None).unwrap_err(), Refusal::Init);
+        assert_eq!(s.pin(me, None, None).unwrap_err(), Refusal::OwnPid);
+        assert_eq!(s.pin(1, None, None).unwrap_err(), Refusal::Init);
         // A thread of ours: its tid is not a process.
         let (tx, rx) = std::sync::mpsc::channel();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
@@ -435,11 +457,21 @@ mod tests {
         });
         let tid = rx.recv().unwrap();
         assert_eq!(
-            s.pin(tid, None).unwrap_err(),
+            s.pin(tid, None, None).unwrap_err(),
             Refusal::NotAProcess { tid, tgid: me }
         );
         done_tx.send(()).unwrap();
         t.join().unwrap();
+    }
+
+    #[test]
+    fn a_pid_that_never_existed_is_no_such_process() {
+        // pid_max is at most 2^22 on Linux: this pid cannot exist.
+        let mut s = RealSignaller::default();
+        assert_eq!(
+            s.pin(i32::MAX as u32, None, None).unwrap_err(),
+            Refusal::NoSuchProcess(i32::MAX as u32)
+        );
     }
 
     #[test]
@@ -457,7 +489,7 @@ mod tests {
         };
         let me = Me {
             pid: std::process::id(),
-            pgid: u32::MAX,
+            pgid: None,
         };
         assert_eq!(
             guard(pid, &f, me),
@@ -467,5 +499,16 @@ mod tests {
             })
         );
         child.wait().unwrap();
+    }
+
+    #[test]
+    fn holds_inode_reads_the_fd_table_now() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let fd = rustix::fd::AsFd::as_fd(&l);
+        let inode = rustix::fs::fstat(fd).unwrap().st_ino;
+        let me = std::process::id();
+        assert_eq!(holds_inode(me, inode), Some(true));
+        drop(l);
+        assert_eq!(holds_inode(me, inode), Some(false));
     }
 }

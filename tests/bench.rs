@@ -238,6 +238,7 @@ fn tui_figures(polls: usize) {
         };
         let c = Collected {
             snapshot: next.clone(),
+            previous: prev.cloned(),
             delta,
             rescoped,
             took: Duration::ZERO,
@@ -281,6 +282,7 @@ fn tui_figures(polls: usize) {
         let next = Arc::new(synthetic(100_000, round));
         let c = Collected {
             snapshot: next.clone(),
+            previous: Some(prev.clone()),
             delta: diff(&prev, &next),
             rescoped: false,
             took: Duration::ZERO,
@@ -355,22 +357,16 @@ fn synthetic(n: usize, round: u64) -> sockscope::model::Snapshot {
         snap.processes.insert(
             pid,
             Process {
-                pid,
                 ppid: Some(1),
                 start_ticks: 1,
                 start_time: 1,
                 name: format!("worker-{pid}"),
                 cmdline: vec!["worker".into()],
-                exe: None,
                 uid: Some(1000),
                 user: Some("www".into()),
                 state: 'S',
                 threads: 1,
-                kernel_thread: false,
-                container: None,
-                session: 0,
-                session_leader_alive: true,
-                parent_state: None,
+                ..Process::unknown(pid)
             },
         );
     }

@@ -10,4 +10,5 @@ mod cli_list;
 mod collect;
 mod doctor;
 mod owners;
+mod safety;
 mod tui_pty;

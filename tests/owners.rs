@@ -73,10 +73,10 @@ fn new_process_is_found_on_the_next_snapshot() {
 /// `hidden`, and the run succeeds.
 #[test]
 fn unprivileged_user_sees_hidden_owner() {
-    if !is_root() {
-        eprintln!("skipped: needs root to switch to nobody");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test switches to nobody: run the suite as root, as CI does"
+    );
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     // Copy the binary where `nobody` can surely execute it.

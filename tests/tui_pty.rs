@@ -1,132 +1,10 @@
 //! The real binary in a real pseudo-terminal: find a listener the test started, filter
 //! to it, kill it through the dialog, see the result; and terminal restoration on SIGTERM.
 
+use crate::support::pty::Tui;
 use crate::support::*;
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-const COLS: u16 = 160;
-const ROWS: u16 = 40;
-
-struct Tui {
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
-    parser: Arc<Mutex<vt100::Parser>>,
-    raw: Arc<Mutex<Vec<u8>>>,
-    _master: Box<dyn portable_pty::MasterPty + Send>,
-}
-
-impl Tui {
-    fn start(args: &[&str]) -> Tui {
-        let mut cmd = CommandBuilder::new(bin());
-        cmd.args(args);
-        // A config file of its own: nothing from the machine's user config leaks in.
-        cmd.env(
-            "XDG_CONFIG_HOME",
-            std::env::temp_dir().join("sockscope-test-no-config"),
-        );
-        Tui::start_cmd(cmd)
-    }
-
-    fn start_cmd(mut cmd: CommandBuilder) -> Tui {
-        let pty = native_pty_system();
-        let pair = pty
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
-        cmd.env("TERM", "xterm-256color");
-        let child = pair.slave.spawn_command(cmd).unwrap();
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(
-            std::num::NonZeroU16::new(ROWS).unwrap(),
-            std::num::NonZeroU16::new(COLS).unwrap(),
-            0,
-        )));
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let (p, r) = (parser.clone(), raw.clone());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                p.lock().unwrap().process(&buf[..n]);
-                r.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Tui {
-            child,
-            writer,
-            parser,
-            raw,
-            _master: pair.master,
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.parser.lock().unwrap().screen().contents()
-    }
-
-    /// Waits until the screen satisfies `pred`; panics with the screen at the deadline.
-    fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + Duration::from_secs(30);
-        // Status lines seen meanwhile, for the failure message: they come and go.
-        let mut footers: Vec<String> = Vec::new();
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            let footer = s.lines().last().unwrap_or_default().trim_end().to_owned();
-            if !footers.contains(&footer) {
-                footers.push(footer);
-            }
-            assert!(
-                Instant::now() < end,
-                "timed out waiting for {what}; status lines seen: {footers:#?}\nscreen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-
-    fn keys(&mut self, s: &str) {
-        self.writer.write_all(s.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
-        let end = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st;
-            }
-            assert!(
-                Instant::now() < end,
-                "sockscope did not exit; screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-}
-
-impl Drop for Tui {
-    fn drop(&mut self) {
-        // Only our own child, the sockscope we started.
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+use portable_pty::CommandBuilder;
+use std::time::Duration;
 
 #[test]
 fn find_filter_and_kill_a_listener_through_the_dialog() {
@@ -161,7 +39,7 @@ fn find_filter_and_kill_a_listener_through_the_dialog() {
     let status = wait_for("the child to exit", || kid.child.try_wait().unwrap());
     assert!(!status.success());
     let screen = tui.wait_screen("the result line", |s| {
-        s.contains(&format!("SIGTERM sent to {pid} python3")) && s.contains("exited")
+        s.contains(&format!("SIGTERM sent to {pid}/python3")) && s.contains("exited")
     });
     assert!(screen.contains(&format!("port {port}")), "{screen}");
     tui.keys("q");
@@ -241,10 +119,10 @@ fn bad_config_is_one_line_and_exit_2() {
 /// and root's listener shows with a hidden owner and the notice.
 #[test]
 fn unprivileged_view_starts_and_shows_hidden_owners() {
-    if !is_root() {
-        eprintln!("skipped: needs root to switch to nobody");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test switches to nobody: run the suite as root, as CI does"
+    );
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let b = NobodyBin::new("tui");

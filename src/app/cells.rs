@@ -6,7 +6,6 @@ use super::views::{Column, Counts, RowId, RowMark, clock, short_duration};
 use crate::model::socket::Endpoint;
 use crate::model::{Proto, Socket, State};
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 impl App {
     /// The highlight of a row, if it changed recently or is a ghost.
@@ -114,11 +113,7 @@ impl App {
             Column::Peer => Cow::Owned(Endpoint(&s.remote).to_string()),
             Column::Process => {
                 if s.owners.is_empty() {
-                    return Cow::Borrowed(match s.owner_status {
-                        crate::model::OwnerStatus::Kernel => "(kernel)",
-                        crate::model::OwnerStatus::Hidden => "(hidden)",
-                        _ => "(unknown)",
-                    });
+                    return Cow::Borrowed(s.owner_status.placeholder());
                 }
                 Cow::Owned(self.pids_text(&s.owners))
             }
@@ -156,17 +151,7 @@ impl App {
 
     /// `pid/name` list.
     pub fn pids_text(&self, pids: &[u32]) -> String {
-        let mut out = String::new();
-        for (i, pid) in pids.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let _ = match self.snap.processes.get(pid) {
-                Some(p) => write!(out, "{pid}/{}", p.name),
-                None => write!(out, "{pid}"),
-            };
-        }
-        out
+        self.snap.pids_text(pids)
     }
 
     /// Counts per state and per protocol for the header.

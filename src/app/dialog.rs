@@ -1,9 +1,9 @@
 //! The signal dialog (SPEC §4) and what happens after a signal: watching the next
-//! snapshots to say whether the port was freed.
+//! snapshots, then judging the port with the same verdict `why` gives.
 
 use super::{App, Effect};
-use crate::model::{OwnerStatus, Socket, State};
-use crate::signal::{Delivery, Refusal, Sig};
+use crate::diagnose::{Probe, signal_note, verdict};
+use crate::model::{Delivery, Process, Refusal, Sent, Sig, Socket};
 use std::time::{Duration, SystemTime};
 
 /// How long after a signal the port is watched before saying it is still held.
@@ -15,13 +15,43 @@ pub struct TargetInfo {
     pub pid: u32,
     /// What the user saw; `None` for a parent offered instead of a zombie (pinned as is).
     pub start_ticks: Option<u64>,
+    /// The socket it must still hold when pinned and when the signal is sent; `None` for
+    /// a zombie's parent, which is offered for what it is, not for a socket.
+    pub inode: Option<u64>,
     pub name: String,
     pub user: String,
     pub cmdline: String,
     pub started: String,
     pub state: char,
+    /// How the chosen signal will act on it ("suspended: TERM, then CONT so it can exit").
+    pub stopped: bool,
     /// Filled when the runtime has pinned it: `Ok` or why it cannot be signalled.
     pub pinned: Option<Result<(), Refusal>>,
+}
+
+impl TargetInfo {
+    fn of(p: &Process, start_ticks: Option<u64>, inode: Option<u64>) -> TargetInfo {
+        TargetInfo {
+            pid: p.pid,
+            start_ticks,
+            inode,
+            name: p.name.clone(),
+            user: p
+                .user
+                .clone()
+                .unwrap_or_else(|| p.uid.map_or(String::new(), |u| u.to_string())),
+            cmdline: p.command(),
+            started: super::views::clock_secs(p.start_time),
+            state: p.state,
+            stopped: p.is_stopped(),
+            pinned: None,
+        }
+    }
+
+    /// What the dialog says about sending `sig` to it, beyond the signal itself.
+    pub fn note(&self, sig: Sig) -> Option<String> {
+        signal_note(self.stopped, sig)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +68,7 @@ pub struct Dialog {
     pub targets: Vec<TargetInfo>,
     /// `Some(i)`: one target; `None`: all of them.
     pub chosen: Option<usize>,
-    pub signal: usize,
+    pub signal: Sig,
     pub focus: Button,
     /// Explains why the targets are not the socket's owners (a zombie owner).
     pub note: Option<String>,
@@ -46,7 +76,7 @@ pub struct Dialog {
 
 impl Dialog {
     pub fn sig(&self) -> Sig {
-        Sig::ALL[self.signal.min(Sig::ALL.len() - 1)]
+        self.signal
     }
 
     /// The pids a confirm would signal: pinned ones only.
@@ -70,6 +100,10 @@ pub struct KillWatch {
     pub names: String,
     pub sig: Sig,
     pub until: SystemTime,
+    /// Pids that got CONT after the signal because they were stopped.
+    pub continued: Vec<u32>,
+    /// A probe was asked for: the verdict follows when it arrives.
+    pub judging: bool,
 }
 
 impl App {
@@ -87,75 +121,46 @@ impl App {
             return vec![];
         };
         if socket.owners.is_empty() {
-            let why = match socket.owner_status {
-                OwnerStatus::Kernel => {
-                    "no process holds this socket: the kernel does (TIME-WAIT and the like expire on their own)"
-                }
-                OwnerStatus::Hidden => {
-                    "the owner of this socket is hidden from you: run sockscope as root to see and signal it"
-                }
-                _ => "no visible process holds this socket",
-            };
+            let why = format!(
+                "no process to signal: owner {}",
+                socket.owner_status.explain()
+            );
             self.say(why, true);
             return vec![];
         }
-        let mut targets = Vec::new();
+        let mut targets: Vec<TargetInfo> = Vec::new();
         let mut note = None;
         for pid in &socket.owners {
             let Some(p) = self.snap.processes.get(pid) else {
                 continue;
             };
-            if p.state == 'Z' && p.threads <= 1 {
+            if p.is_zombie() {
                 // A zombie cannot be killed; its parent must reap it. Offer the parent.
                 let parent = p.ppid.unwrap_or(0);
                 note = Some(format!(
                     "{} ({}) is a zombie: it has exited and cannot be killed. Its parent {} must reap it; the parent is offered instead.",
                     p.pid, p.name, parent
                 ));
-                if parent > 1 && !targets.iter().any(|t: &TargetInfo| t.pid == parent) {
-                    let (name, user, cmdline, started, state) =
-                        match self.snap.processes.get(&parent) {
-                            Some(pp) => (
-                                pp.name.clone(),
-                                pp.user.clone().unwrap_or_default(),
-                                pp.command(),
-                                super::views::clock_secs(pp.start_time),
-                                pp.state,
-                            ),
-                            None => (
-                                "(parent)".into(),
-                                String::new(),
-                                String::new(),
-                                String::new(),
-                                '?',
-                            ),
-                        };
-                    targets.push(TargetInfo {
-                        pid: parent,
-                        start_ticks: None,
-                        name,
-                        user,
-                        cmdline,
-                        started,
-                        state,
-                        pinned: None,
-                    });
+                if parent > 1 && !targets.iter().any(|t| t.pid == parent) {
+                    let pp = self
+                        .snap
+                        .processes
+                        .get(&parent)
+                        .cloned()
+                        .unwrap_or_else(|| {
+                            let mut pp = Process::unknown(parent);
+                            pp.name = "(parent)".into();
+                            pp
+                        });
+                    targets.push(TargetInfo::of(&pp, None, None));
                 }
                 continue;
             }
-            targets.push(TargetInfo {
-                pid: p.pid,
-                start_ticks: Some(p.start_ticks),
-                name: p.name.clone(),
-                user: p
-                    .user
-                    .clone()
-                    .unwrap_or_else(|| p.uid.map_or(String::new(), |u| u.to_string())),
-                cmdline: p.command(),
-                started: super::views::clock_secs(p.start_time),
-                state: p.state,
-                pinned: None,
-            });
+            targets.push(TargetInfo::of(
+                p,
+                Some(p.start_ticks),
+                Some(socket.inode).filter(|&i| i != 0),
+            ));
         }
         if targets.is_empty() {
             self.say(
@@ -164,17 +169,15 @@ impl App {
             );
             return vec![];
         }
-        let pins = targets.iter().map(|t| (t.pid, t.start_ticks)).collect();
-        let signal = if kill {
-            Sig::ALL.iter().position(|s| *s == Sig::Kill).unwrap_or(0)
-        } else {
-            0
-        };
+        let pins = targets
+            .iter()
+            .map(|t| (t.pid, t.start_ticks, t.inode))
+            .collect();
         self.dialog = Some(Dialog {
             socket,
             targets,
             chosen: Some(0),
-            signal,
+            signal: if kill { Sig::Kill } else { Sig::Term },
             focus: Button::Cancel,
             note,
         });
@@ -211,24 +214,17 @@ impl App {
             self.say(why, true);
             return vec![];
         }
-        let names: Vec<String> = d
-            .targets
-            .iter()
-            .filter(|t| pids.contains(&t.pid))
-            .map(|t| format!("{} {}", t.pid, t.name))
-            .collect();
         self.watch = Some(KillWatch {
             port: d.socket.local.port(),
             tcp: d.socket.proto.is_tcp(),
             pids: pids.clone(),
-            names: names.join(", "),
+            names: self.snap.pids_text(&pids),
             sig: d.sig(),
             until: self.now + WATCH_FOR,
+            continued: Vec::new(),
+            judging: false,
         });
-        let mut effects = vec![Effect::Signal { sig: d.sig(), pids }];
-        // Watching needs TIME-WAIT rows too.
-        effects.push(Effect::SetScope(self.scope()));
-        effects
+        vec![Effect::Signal { sig: d.sig(), pids }]
     }
 
     pub fn cancel_dialog(&mut self) {
@@ -237,7 +233,7 @@ impl App {
     }
 
     /// The runtime sent the signal: say what happened; failures end the watch.
-    pub fn signal_result(&mut self, sig: Sig, results: Vec<(u32, Result<Delivery, Refusal>)>) {
+    pub fn signal_result(&mut self, sig: Sig, results: Vec<(u32, Result<Sent, Refusal>)>) {
         let sent: Vec<u32> = results
             .iter()
             .filter(|(_, r)| r.is_ok())
@@ -247,7 +243,14 @@ impl App {
             .iter()
             .filter_map(|(_, r)| r.as_ref().err().map(ToString::to_string))
             .collect();
-        let fallback = results.iter().any(|(_, r)| matches!(r, Ok(Delivery::Kill)));
+        let fallback = results
+            .iter()
+            .any(|(_, r)| matches!(r, Ok(s) if s.delivery == Delivery::Kill));
+        let continued: Vec<u32> = results
+            .iter()
+            .filter(|(_, r)| matches!(r, Ok(s) if s.continued))
+            .map(|(p, _)| *p)
+            .collect();
         if sent.is_empty() {
             self.watch = None;
             self.say(errors.join("; "), true);
@@ -255,7 +258,12 @@ impl App {
         }
         if let Some(w) = &mut self.watch {
             w.pids.retain(|p| sent.contains(p));
-            let mut text = format!("{sig} sent to {}; watching port {}…", w.names, w.port);
+            w.continued = continued.clone();
+            let mut text = format!("{sig} sent to {}", w.names);
+            if !continued.is_empty() {
+                text.push_str(", then SIGCONT (it was suspended)");
+            }
+            text.push_str(&format!("; watching port {}…", w.port));
             if fallback {
                 text.push_str(
                     " (pidfd unavailable: sent with kill() right after re-checking the start time)",
@@ -268,70 +276,66 @@ impl App {
         }
     }
 
-    /// After each snapshot: has the watched port been freed?
-    pub fn check_watch(&mut self) {
-        let Some(w) = self.watch.clone() else { return };
-        let on_port = |s: &&Socket| s.local.port() == w.port && s.proto.is_tcp() == w.tcp;
-        let holders: Vec<&Socket> = self
-            .snap
-            .sockets
-            .iter()
-            .filter(on_port)
-            .filter(|s| s.is_listener())
-            .collect();
-        let head = format!("{} sent to {}", w.sig, w.names);
-        let targets_alive = w.pids.iter().any(|p| self.snap.processes.contains_key(p));
-        let text = if holders.is_empty() {
-            let tw: Vec<&Socket> = self
-                .snap
-                .sockets
-                .iter()
-                .filter(on_port)
-                .filter(|s| s.state == State::TimeWait)
-                .collect();
-            let exited = if targets_alive { "" } else { "exited, " };
-            if tw.is_empty() {
-                format!("{head}: {exited}port {} freed", w.port)
-            } else {
-                let last = tw
-                    .iter()
-                    .filter_map(|s| s.timer.map(|t| t.expires_ms))
-                    .max()
-                    .unwrap_or(0);
-                format!(
-                    "{head}: {exited}port {} has no listener; {} TIME-WAIT socket{} remain, expire in {} s",
-                    w.port,
-                    tw.len(),
-                    if tw.len() == 1 { "" } else { "s" },
-                    last.div_ceil(1000)
-                )
-            }
-        } else {
-            let mut by: Vec<u32> = holders
-                .iter()
-                .flat_map(|s| s.owners.iter().copied())
-                .collect();
-            by.sort_unstable();
-            by.dedup();
-            let still_ours = by.iter().any(|p| w.pids.contains(p));
-            // An exiting process's socket can outlive its fd table for a moment and show
-            // with no owner: wait for the next snapshot rather than blame a "hidden" owner.
-            if (still_ours || by.is_empty()) && self.now < w.until {
-                return; // give it time to exit
-            }
-            let who = if by.is_empty() {
-                "a hidden or kernel owner".to_owned()
-            } else {
-                self.pids_text(&by)
-            };
-            let hint = if still_ours && !matches!(w.sig, Sig::Kill) {
-                " (it may ignore the signal: try KILL with K)"
-            } else {
-                ""
-            };
-            format!("{head}: port {} still held by {who}{hint}", w.port)
+    /// After each snapshot: is it time to judge the watched port? Waits while the targets
+    /// still hold it (they may be exiting) and until the snapshot shows what happened;
+    /// then asks the runtime for a bind probe, and [`App::judge_watch`] says the verdict.
+    pub fn check_watch(&mut self) -> Vec<Effect> {
+        let Some(w) = self.watch.as_mut() else {
+            return vec![];
         };
-        self.watch = None;
+        if w.judging {
+            return vec![];
+        }
+        let h = crate::diagnose::Holders::of(&self.snap, w.port);
+        let holders = if w.tcp { &h.pids } else { &h.udp_pids };
+        let still_ours = holders.iter().any(|p| w.pids.contains(p));
+        // An exiting process's socket can outlive its fd table for a moment and show with
+        // no owner: wait for the next snapshot rather than blame a hidden owner.
+        let settling = still_ours || !h.unowned.is_empty();
+        if settling && self.now < w.until && w.sig.terminates() {
+            return vec![];
+        }
+        w.judging = true;
+        vec![Effect::Probe(w.port)]
+    }
+
+    /// The probe for the watched port came back: say the verdict.
+    pub fn judge_watch(&mut self, port: u16, probe: Probe) {
+        let Some(w) = self.watch.take() else { return };
+        if w.port != port {
+            self.watch = Some(w);
+            return;
+        }
+        let v = verdict(&self.snap, port, probe, &Default::default());
+        let exited: Vec<u32> = w
+            .pids
+            .iter()
+            .copied()
+            .filter(|p| !self.snap.processes.contains_key(p))
+            .collect();
+        let mut text = format!("{} sent to {}: ", w.sig, w.names);
+        if !exited.is_empty() {
+            text.push_str("exited; ");
+        }
+        if w.tcp {
+            text.push_str(&v.headline);
+        } else if v.evidence.udp.is_empty() {
+            text.push_str(&format!("UDP port {port} is free"));
+        } else {
+            text.push_str(&format!(
+                "UDP port {port} is still bound by {}",
+                self.snap.pids_text(&v.evidence.udp_pids)
+            ));
+        }
+        let holders = if w.tcp {
+            &v.evidence.pids
+        } else {
+            &v.evidence.udp_pids
+        };
+        let still_ours = holders.iter().any(|p| w.pids.contains(p));
+        if still_ours && w.sig != Sig::Kill && w.sig.terminates() {
+            text.push_str(" (it may ignore the signal: try KILL with K)");
+        }
         self.say(text, false);
     }
 }

@@ -16,10 +16,10 @@ pub mod views;
 pub use dialog::{Dialog, KillWatch};
 pub use views::{Column, RowId, View};
 
+use crate::model::Sig;
 use crate::model::process::Inspection;
 use crate::model::{EventLog, Scope, Snapshot, Socket, SocketKey};
 use crate::query::{Query, QueryError};
-use crate::signal::Sig;
 use keymap::{Keymap, Mode};
 use ratatui::style::Color;
 use std::collections::HashMap;
@@ -161,7 +161,7 @@ pub struct Sort {
 pub struct CollectInfo {
     pub took: Duration,
     pub overruns: u64,
-    pub error: Option<String>,
+    pub error: Option<std::sync::Arc<crate::error::Error>>,
     pub snapshots: u64,
 }
 
@@ -172,8 +172,9 @@ pub enum Effect {
     SetInterval(Duration),
     SetScope(Scope),
     Pause(bool),
-    /// Pin these (pid, start ticks seen) as signal targets; `None`: take the current one.
-    Pin(Vec<(u32, Option<u64>)>),
+    /// Pin these as signal targets: (pid, start ticks seen — `None` takes the current
+    /// process —, the socket inode it must hold).
+    Pin(Vec<(u32, Option<u64>, Option<u64>)>),
     /// Send to the pinned targets among these pids.
     Signal {
         sig: Sig,
@@ -181,6 +182,8 @@ pub enum Effect {
     },
     /// Read cwd and parent chain of a pid for the detail pane.
     Inspect(u32),
+    /// Run the bind probe on a port (the after-signal verdict needs it).
+    Probe(u16),
 }
 
 /// The whole TUI state.

@@ -2,7 +2,7 @@
 //! events, snapshots and signal results into these; `update` consumes them.
 
 pub use crate::model::Collected;
-use crate::signal::{Delivery, Refusal, Sig};
+use crate::model::{Refusal, Sent, Sig};
 use std::time::SystemTime;
 
 /// A key, independent of the terminal library.
@@ -72,12 +72,18 @@ pub enum Msg {
         height: u16,
     },
     Snapshot(Box<Collected>),
-    CollectFailed(String),
+    /// A snapshot failed; the previous one stays on screen.
+    CollectFailed(std::sync::Arc<crate::error::Error>),
     /// The dialog's targets were pinned (or refused) by the runtime.
     Pinned(Vec<(u32, Result<(), Refusal>)>),
     SignalResult {
         sig: Sig,
-        results: Vec<(u32, Result<Delivery, Refusal>)>,
+        results: Vec<(u32, Result<Sent, Refusal>)>,
+    },
+    /// The bind probe of a port, asked for by [`super::Effect::Probe`].
+    Probed {
+        port: u16,
+        probe: crate::diagnose::Probe,
     },
     /// Facts about a process that only the OS knows (cwd, parent chain), for the detail pane.
     Inspected(Box<crate::model::process::Inspection>),

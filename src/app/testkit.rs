@@ -9,7 +9,8 @@ use crate::model::{
     Collected, OwnerStatus, Pids, Process, Proto, Scope, Snapshot, Socket, State, Timer, TimerKind,
     diff,
 };
-use crate::signal::{Delivery, Refusal, Sig, Signaller, Target};
+use crate::model::{Delivery, Refusal, Sent, Sig};
+use crate::signal::{Signaller, Target};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -181,16 +182,49 @@ impl Feeder {
             Some(_) => (Default::default(), true),
             None => (Default::default(), false),
         };
-        self.prev = Some(snap.clone());
+        let previous = self.prev.replace(snap.clone()).filter(|_| !rescoped);
         let c = Collected {
             snapshot: snap,
+            previous,
             delta,
             rescoped,
             took: Duration::from_millis(3),
             overruns: 0,
         };
-        update(app, Msg::Snapshot(Box::new(c)))
+        let effects = update(app, Msg::Snapshot(Box::new(c)));
+        answer_probes(app, effects)
     }
+}
+
+/// Answers the app's probe requests the way the runtime would, with a probe made up from
+/// the snapshot (in use while any TCP socket is bound to the port); returns the rest.
+pub fn answer_probes(app: &mut App, effects: Vec<Effect>) -> Vec<Effect> {
+    let mut rest = Vec::new();
+    for e in effects {
+        match e {
+            Effect::Probe(port) => {
+                let held = app
+                    .snap
+                    .sockets
+                    .iter()
+                    .any(|s| s.proto.is_tcp() && s.local.port() == port);
+                let r = if held {
+                    crate::diagnose::BindResult::InUse
+                } else {
+                    crate::diagnose::BindResult::Ok
+                };
+                let probe = crate::diagnose::Probe {
+                    v4: r.clone(),
+                    v4_reuseaddr: r.clone(),
+                    v6: r.clone(),
+                    v6_reuseaddr: r,
+                };
+                rest.extend(update(app, Msg::Probed { port, probe }));
+            }
+            e => rest.push(e),
+        }
+    }
+    rest
 }
 
 /// An app in `view`, sized, with the standard table fed once.
@@ -233,22 +267,30 @@ pub fn locals(app: &App) -> Vec<String> {
 /// Records what would have been signalled.
 #[derive(Default)]
 pub struct FakeSignaller {
-    pub pinned: Vec<(u32, Option<u64>)>,
+    pub pinned: Vec<(u32, Option<u64>, Option<u64>)>,
     pub sent: Vec<(u32, u64, Sig)>,
     pub refuse: Option<Refusal>,
 }
 
 impl Signaller for FakeSignaller {
-    fn pin(&mut self, pid: u32, start_ticks: Option<u64>) -> Result<Target, Refusal> {
-        self.pinned.push((pid, start_ticks));
-        Ok(Target::without_pidfd(pid, start_ticks.unwrap_or(1)))
+    fn pin(
+        &mut self,
+        pid: u32,
+        start_ticks: Option<u64>,
+        inode: Option<u64>,
+    ) -> Result<Target, Refusal> {
+        self.pinned.push((pid, start_ticks, inode));
+        Ok(Target::without_pidfd(pid, start_ticks.unwrap_or(1), inode))
     }
-    fn send(&mut self, target: &Target, sig: Sig) -> Result<Delivery, Refusal> {
+    fn send(&mut self, target: &Target, sig: Sig) -> Result<Sent, Refusal> {
         if let Some(r) = &self.refuse {
             return Err(r.clone());
         }
         self.sent.push((target.pid, target.start_ticks, sig));
-        Ok(Delivery::Pidfd)
+        Ok(Sent {
+            delivery: Delivery::Pidfd,
+            continued: false,
+        })
     }
 }
 

@@ -6,9 +6,14 @@ use super::testkit::*;
 use super::update::{sort_by, update};
 use super::views::RowMark;
 use super::{Column, Effect, RowId, View, layout};
+use crate::model::{Delivery, Refusal, Sent, Sig};
 use crate::model::{Proto, Scope, State};
 use crate::runtime::effects::{Effector, Outcome};
-use crate::signal::{Refusal, Sig};
+
+const SENT: Sent = Sent {
+    delivery: Delivery::Pidfd,
+    continued: false,
+};
 
 /// Selects the Listeners row of `port` and opens the dialog, pinned as `pids`.
 fn dialog_on(app: &mut super::App, port: u16, pins: &[u32]) -> Vec<Effect> {
@@ -259,7 +264,10 @@ fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
 fn dialog_stays_pinned_while_rows_churn() {
     let (mut app, mut feed) = app(View::Listeners);
     let effects = dialog_on(&mut app, 3000, &[]);
-    assert_eq!(effects, vec![Effect::Pin(vec![(100, Some(1000))])]);
+    assert_eq!(
+        effects,
+        vec![Effect::Pin(vec![(100, Some(1000), Some(11))])]
+    );
     assert_eq!(app.mode, Mode::Dialog);
     let mut fx = Effector::new(FakeSignaller::default());
     for e in effects {
@@ -360,7 +368,7 @@ fn zombie_owner_offers_the_parent() {
         ),
     );
     let effects = dialog_on(&mut app, 3000, &[]);
-    assert_eq!(effects, vec![Effect::Pin(vec![(77, None)])]);
+    assert_eq!(effects, vec![Effect::Pin(vec![(77, None, None)])]);
     let d = app.dialog.as_ref().unwrap();
     assert!(d.note.as_ref().unwrap().contains("zombie"), "{:?}", d.note);
 }
@@ -405,7 +413,7 @@ fn after_a_signal_the_port_is_watched_until_freed() {
         &mut app,
         Msg::SignalResult {
             sig: Sig::Term,
-            results: vec![(100, Ok(crate::signal::Delivery::Pidfd))],
+            results: vec![(100, Ok(SENT))],
         },
     );
     assert!(
@@ -431,7 +439,10 @@ fn after_a_signal_the_port_is_watched_until_freed() {
     feed.feed(&mut app, snapshot(1, Scope::All, s2, &p));
     let text = &app.status.as_ref().unwrap().text;
     assert!(
-        text.contains("exited") && text.contains("2 TIME-WAIT sockets remain, expire in 41 s"),
+        text.contains("exited")
+            && text.contains(
+                "port 3000 has no listener, only 2 TIME-WAIT sockets; the last expires in 41 s"
+            ),
         "{text}"
     );
     assert!(app.watch.is_none());
@@ -544,7 +555,7 @@ fn an_ownerless_listener_right_after_the_signal_is_not_blamed_on_a_hidden_owner(
         &mut app,
         Msg::SignalResult {
             sig: Sig::Term,
-            results: vec![(100, Ok(crate::signal::Delivery::Pidfd))],
+            results: vec![(100, Ok(SENT))],
         },
     );
     // The process is exiting: its listener is still there but no fd refers to it any more.

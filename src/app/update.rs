@@ -5,7 +5,8 @@ use super::keymap::{Action, Mode};
 use super::msg::{Collected, Key, KeyCode, MouseKind, Msg};
 use super::views::{View, layout_columns};
 use super::{App, Effect, Ghost, LineEdit, Mark, layout};
-use crate::config::{MAX_INTERVAL, MIN_INTERVAL};
+use crate::model::Sig;
+use crate::model::time::{MAX_INTERVAL, MIN_INTERVAL};
 use crate::query;
 use std::time::Duration;
 
@@ -21,10 +22,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.scroll_to_cursor();
             vec![]
         }
-        Msg::Snapshot(c) => {
-            snapshot(app, *c);
-            vec![]
-        }
+        Msg::Snapshot(c) => snapshot(app, *c),
         Msg::CollectFailed(e) => {
             app.collect.error = Some(e);
             vec![]
@@ -35,6 +33,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::SignalResult { sig, results } => {
             app.signal_result(sig, results);
+            vec![]
+        }
+        Msg::Probed { port, probe } => {
+            app.judge_watch(port, probe);
             vec![]
         }
         Msg::Inspected(i) => {
@@ -52,7 +54,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     effects
 }
 
-fn snapshot(app: &mut App, c: Collected) {
+fn snapshot(app: &mut App, c: Collected) -> Vec<Effect> {
     let now = c.snapshot.taken_at;
     app.now = app.now.max(now);
     app.collect.took = c.took;
@@ -87,7 +89,8 @@ fn snapshot(app: &mut App, c: Collected) {
                 until,
             });
         }
-        app.events.record(&c.delta, &c.snapshot);
+        app.events
+            .record(&c.delta, c.previous.as_deref(), &c.snapshot);
     }
     if c.rescoped {
         // Sockets that are out of scope now are not gone; forget them quietly.
@@ -110,8 +113,9 @@ fn snapshot(app: &mut App, c: Collected) {
     app.snap = c.snapshot;
     let leaking = app.close_waits.observe(&app.snap);
     app.flags = crate::diagnose::row_flags(&app.snap, &leaking);
-    app.check_watch();
+    let effects = app.check_watch();
     app.rebuild();
+    effects
 }
 
 fn tick(app: &mut App, now: std::time::SystemTime) {
@@ -453,7 +457,7 @@ fn dialog_key(app: &mut App, k: Key) -> Vec<Effect> {
         if let KeyCode::Char(c @ '1'..='9') = k.code
             && let Some(d) = &mut app.dialog
         {
-            d.signal = (c as usize - '1' as usize).min(crate::signal::Sig::ALL.len() - 1);
+            d.signal = Sig::nth_wrapping(c as usize - '1' as usize);
         }
         return vec![];
     };
@@ -461,7 +465,6 @@ fn dialog_key(app: &mut App, k: Key) -> Vec<Effect> {
         app.mode = Mode::Normal;
         return vec![];
     };
-    let n = crate::signal::Sig::ALL.len();
     match a {
         Action::Confirm => return app.confirm_dialog(),
         Action::Press => {
@@ -474,8 +477,8 @@ fn dialog_key(app: &mut App, k: Key) -> Vec<Effect> {
             };
         }
         Action::Cancel => app.cancel_dialog(),
-        Action::Down => d.signal = (d.signal + 1) % n,
-        Action::Up => d.signal = (d.signal + n - 1) % n,
+        Action::Down => d.signal = Sig::nth_wrapping(d.signal.index() + 1),
+        Action::Up => d.signal = Sig::nth_wrapping(d.signal.index() + Sig::all().count() - 1),
         Action::Focus => {
             d.focus = if d.focus == Button::Cancel {
                 Button::Send

@@ -22,8 +22,8 @@ pub trait Collector: Send {
     fn name(&self) -> &'static str;
 }
 
-/// Which collector to use (`--collector`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+/// Which collector to use (`--collector`, mapped in `cli`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CollectorKind {
     /// sock_diag where available, else portable.
     #[default]
@@ -90,7 +90,7 @@ pub mod linux {
     use super::sockdiag::SockDiag;
     use super::{Collector, fill_details};
     use crate::error::Result;
-    use crate::model::{Scope, Snapshot, Visibility};
+    use crate::model::{Scope, Snapshot, Socket, Visibility};
     use std::time::SystemTime;
 
     pub struct SockDiagCollector {
@@ -108,6 +108,36 @@ pub mod linux {
                 procs: Procs::new()?,
                 capacity: 64,
             })
+        }
+
+        /// Sockets that had owners at the last snapshot and have none now usually closed
+        /// between the dump and the fd walk. Reporting them as "lost their owners" would be
+        /// a false event, so each is looked up once more: gone ones leave this snapshot
+        /// (the next diff reports them closed); ones still there keep no owner.
+        fn drop_closed(&mut self, sockets: &mut Vec<Socket>) {
+            let lost: Vec<usize> = self
+                .owners
+                .lost()
+                .iter()
+                .copied()
+                .filter(|&i| sockets.get(i).is_some_and(|s| s.proto.is_tcp()))
+                .collect();
+            if lost.is_empty() {
+                return;
+            }
+            let gone: std::collections::HashSet<usize> = lost
+                .into_iter()
+                .filter(|&i| matches!(self.diag.exists(&sockets[i]), Ok(false)))
+                .collect();
+            if gone.is_empty() {
+                return;
+            }
+            let mut i = 0;
+            sockets.retain(|_| {
+                let keep = !gone.contains(&i);
+                i += 1;
+                keep
+            });
         }
 
         /// Counters of the last owner walk (for the benchmark).
@@ -157,6 +187,7 @@ pub mod linux {
             self.diag.dump(scope, &mut sockets)?;
             self.capacity = sockets.len() + sockets.len() / 8 + 16;
             self.owners.update(&mut sockets);
+            self.drop_closed(&mut sockets);
             let mut snap = Snapshot {
                 taken_at,
                 scope,

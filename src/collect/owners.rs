@@ -6,7 +6,12 @@
 //! changed, and pids that held a socket which has since vanished. Inodes nobody visible
 //! owns go to a negative cache; a periodic full resync repairs whatever slipped through.
 //! Races (a pid exiting mid-walk, EACCES, ENOENT) skip that pid; they never fail a snapshot.
+//!
+//! Pids are reused, so the cache is keyed by process identity, not by pid alone: every pid
+//! that holds sockets has its start time checked on each update, and a pid whose start
+//! time changed is a new process whose fd table is walked again, whatever its fd count.
 
+use crate::model::stat::{Stat, main_thread_exited, parse_stat};
 use crate::model::{OwnerStatus, Pids, Socket};
 use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, Dir, Mode, OFlags, openat, readlinkat_raw, statat};
@@ -29,6 +34,9 @@ struct PidEntry {
     readable: bool,
     /// Its main thread is gone; fds were read from `task/*/fd`, and are read again each time.
     via_tasks: bool,
+    /// Start time in clock ticks when its fds were last read: with the pid, the identity
+    /// of the process the cached inodes belong to. 0 until first read.
+    start_ticks: u64,
     seen: u64,
 }
 
@@ -39,6 +47,8 @@ pub struct WalkStats {
     pub walked: usize,
     pub links_read: usize,
     pub full: bool,
+    /// Pids found to be a different process than at the last walk (pid reuse).
+    pub reused: usize,
 }
 
 /// The incremental inode → pids map.
@@ -50,6 +60,14 @@ pub struct Owners {
     negative: HashSet<u64>,
     /// Socket inodes of the previous update, to notice sockets that went away.
     last_inodes: HashSet<u64>,
+    /// Inodes that had an owner at the previous update.
+    last_owned: HashSet<u64>,
+    /// Indices (into the last update's sockets) of sockets that had owners at the previous
+    /// update and have none now: closed between the dump and the fd walk, most likely.
+    lost: Vec<usize>,
+    /// When nobody visible owns a socket, why: our pid namespace is not the initial one,
+    /// so the owner may live in an ancestor namespace we cannot see.
+    nested_pidns: bool,
     generation: u64,
     last_full: Option<Instant>,
     resync: Duration,
@@ -79,6 +97,9 @@ impl Owners {
             by_inode: HashMap::new(),
             negative: HashSet::new(),
             last_inodes: HashSet::new(),
+            last_owned: HashSet::new(),
+            lost: Vec::new(),
+            nested_pidns: !in_initial_pid_namespace(),
             generation: 0,
             last_full: None,
             resync,
@@ -90,6 +111,13 @@ impl Owners {
 
     pub fn stats(&self) -> WalkStats {
         self.stats
+    }
+
+    /// Sockets (indices into the slice given to the last [`Owners::update`]) that lost every
+    /// owner since the update before: the caller checks whether they still exist before
+    /// reporting an owner change that is really a close.
+    pub fn lost(&self) -> &[usize] {
+        &self.lost
     }
 
     /// Number of pids whose fd table we could not read at the last update.
@@ -148,7 +176,19 @@ impl Owners {
                 e.seen = self.generation;
                 let changed = e.fd_count != st.st_size || e.uid != st.st_uid;
                 e.uid = st.st_uid;
-                if full || changed || e.via_tasks || dirty.contains(&pid) {
+                // A pid that holds sockets must still be the same process: a reused pid
+                // with the same fd count and uid would otherwise keep the old owner's
+                // sockets until the next resync.
+                let start = if changed || e.inodes.is_empty() {
+                    None
+                } else {
+                    start_ticks(proc, pid, &mut self.path)
+                };
+                let reused = start.is_some_and(|t| t != e.start_ticks);
+                if reused {
+                    self.stats.reused += 1;
+                }
+                if full || changed || reused || e.via_tasks || dirty.contains(&pid) {
                     e.fd_count = st.st_size;
                     to_walk.push(pid);
                 }
@@ -183,7 +223,9 @@ impl Owners {
             .filter(|p| !p.readable)
             .map(|p| p.uid)
             .collect();
-        for s in sockets.iter_mut() {
+        self.lost.clear();
+        let mut owned = HashSet::with_capacity(self.last_owned.len());
+        for (i, s) in sockets.iter_mut().enumerate() {
             s.owners.clear();
             if s.inode == 0 {
                 s.owner_status = OwnerStatus::Kernel;
@@ -194,20 +236,33 @@ impl Owners {
                     s.owners.extend_from_slice(pids);
                     s.owners.sort_unstable();
                     s.owner_status = OwnerStatus::Known;
+                    owned.insert(s.inode);
                 }
                 _ => {
                     self.negative.insert(s.inode);
-                    let hidden =
-                        unreadable_uids.contains(&s.uid) || (self.euid != 0 && s.uid != self.euid);
-                    s.owner_status = if hidden {
-                        OwnerStatus::Hidden
-                    } else {
-                        OwnerStatus::Unknown
-                    };
+                    if self.last_owned.contains(&s.inode) {
+                        self.lost.push(i);
+                    }
+                    s.owner_status = self.unowned_status(s.uid, &unreadable_uids);
                 }
             }
         }
         self.last_inodes = current;
+        self.last_owned = owned;
+    }
+
+    /// Why no visible process holds a socket of `uid`. Root reads every fd table, so for
+    /// root the owner is never "hidden": it is in a pid namespace we cannot see, or it
+    /// closed the socket while we read.
+    fn unowned_status(&self, uid: u32, unreadable_uids: &HashSet<u32>) -> OwnerStatus {
+        let hidden = self.euid != 0 && (unreadable_uids.contains(&uid) || uid != self.euid);
+        if hidden {
+            OwnerStatus::Hidden
+        } else if self.nested_pidns {
+            OwnerStatus::OtherNs
+        } else {
+            OwnerStatus::Unknown
+        }
     }
 
     /// Sockets that are neither mapped nor known to be ownerless were opened by a pid whose
@@ -244,9 +299,13 @@ impl Owners {
         let Some(proc) = &self.proc else { return };
         let mut jobs: Vec<(u32, i64, Vec<u64>)> = Vec::with_capacity(pids.len());
         for &pid in pids {
+            // The identity the fds about to be read belong to; read first, so that a pid
+            // reused during the read shows as changed at the next update.
+            let start = start_ticks(proc, pid, &mut self.path).unwrap_or(0);
             let Some(e) = self.pids.get_mut(&pid) else {
                 continue;
             };
+            e.start_ticks = start;
             let old = std::mem::take(&mut e.inodes);
             if !full {
                 for inode in &old {
@@ -441,21 +500,40 @@ fn parse_u32(b: &[u8]) -> Option<u32> {
     std::str::from_utf8(b).ok()?.parse().ok()
 }
 
-/// True when the pid is a zombie leader with live threads (state Z, more than one thread).
-fn main_thread_gone(proc: &OwnedFd, pid: u32) -> bool {
-    let Ok(fd) = openat(
+/// `/proc/PID/stat` of one pid, parsed; `None` when it exited or is unreadable.
+fn read_stat(proc: &OwnedFd, pid: u32, path: &mut Vec<u8>) -> Option<Stat> {
+    path.clear();
+    let _ = write!(path, "{pid}/stat");
+    let fd = openat(
         proc,
-        format!("{pid}/stat"),
+        path.as_slice(),
         OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
-    ) else {
-        return false;
-    };
+    )
+    .ok()?;
     let mut buf = [0u8; 1024];
-    let Ok(n) = rustix::io::read(&fd, &mut buf) else {
-        return false;
-    };
-    super::procs::parse_stat(&buf[..n]).is_some_and(|st| st.state == 'Z' && st.threads > 1)
+    let n = rustix::io::read(&fd, &mut buf).ok()?;
+    parse_stat(&buf[..n])
+}
+
+/// The start time of the process that has `pid` now.
+fn start_ticks(proc: &OwnedFd, pid: u32, path: &mut Vec<u8>) -> Option<u64> {
+    read_stat(proc, pid, path).map(|st| st.start_ticks)
+}
+
+/// True when the pid is a zombie leader with live threads (state Z, more than one thread).
+fn main_thread_gone(proc: &OwnedFd, pid: u32) -> bool {
+    read_stat(proc, pid, &mut Vec::with_capacity(32))
+        .is_some_and(|st| main_thread_exited(st.state, st.threads))
+}
+
+/// The initial pid namespace has a fixed inode number (`PROC_PID_INIT_INO`); any other
+/// means sockscope runs in a nested one and cannot see processes above it.
+fn in_initial_pid_namespace() -> bool {
+    const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+    std::fs::read_link("/proc/self/ns/pid")
+        .map(|l| l.as_os_str() == format!("pid:[{PROC_PID_INIT_INO}]").as_str())
+        .unwrap_or(true)
 }
 
 #[cfg(test)]

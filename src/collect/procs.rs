@@ -8,6 +8,7 @@
 use crate::model::Process;
 pub use crate::model::process::Inspection;
 use crate::model::sanitize::{sanitize, sanitize_capped};
+pub use crate::model::stat::{Stat, parse_stat};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, Uid, UpdateKind, Users};
@@ -16,37 +17,6 @@ use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, Uid, UpdateKin
 const MAX_ARGS: usize = 256;
 /// How often the user list is re-read when an unknown uid shows up.
 const USERS_REFRESH: Duration = Duration::from_secs(5);
-const PF_KTHREAD: u64 = 0x0020_0000;
-
-/// The fields of `/proc/PID/stat` that matter here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stat {
-    pub state: char,
-    pub ppid: u32,
-    /// Session id (field 6): the pid of the session leader, usually the login shell.
-    pub session: u32,
-    pub threads: u32,
-    pub start_ticks: u64,
-    pub kernel_thread: bool,
-}
-
-/// Parses `/proc/PID/stat`. The command name may hold spaces, `)` and newlines, so the
-/// fields are read after the *last* `)`.
-pub fn parse_stat(buf: &[u8]) -> Option<Stat> {
-    let close = buf.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(buf.get(close + 1..)?).ok()?;
-    // After ')': field 3 (state) is index 0, so field N is index N - 3.
-    let f: Vec<&str> = rest.split_ascii_whitespace().take(20).collect();
-    let num = |n: usize| f.get(n - 3).and_then(|v| v.parse::<u64>().ok());
-    Some(Stat {
-        state: f.first()?.chars().next()?,
-        ppid: u32::try_from(num(4)?).ok()?,
-        session: u32::try_from(num(6)?).ok()?,
-        threads: u32::try_from(num(20)?).ok()?,
-        start_ticks: num(22)?,
-        kernel_thread: num(9)? & PF_KTHREAD != 0,
-    })
-}
 
 #[cfg(target_os = "linux")]
 fn read_stat(pid: u32) -> Option<Stat> {
@@ -111,7 +81,9 @@ fn lineage(p: &mut Process) {
     p.session_leader_alive = p.session == 0
         || p.session == p.pid
         || std::fs::metadata(format!("/proc/{}", p.session)).is_ok();
-    p.parent_state = p.ppid.and_then(read_stat).map(|s| s.state);
+    let parent = p.ppid.and_then(read_stat);
+    p.parent_state = parent.map(|s| s.state);
+    p.parent_zombie = parent.is_some_and(|s| s.is_zombie());
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -229,6 +201,7 @@ impl Procs {
             session,
             session_leader_alive: true,
             parent_state: None,
+            parent_zombie: false,
         };
         let user = uid.and_then(|u| self.user_name(u));
         let mut process = Process { user, ..process };
@@ -269,27 +242,6 @@ fn status_letter(s: sysinfo::ProcessStatus) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stat_parsing_survives_odd_names() {
-        let line = b"4242 (evil) name\n) (x) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 3 0 987654 1000 10 18446744073709551615";
-        let st = parse_stat(line).unwrap();
-        assert_eq!(
-            st,
-            Stat {
-                state: 'S',
-                ppid: 1,
-                session: 4242,
-                threads: 3,
-                start_ticks: 987654,
-                kernel_thread: false
-            }
-        );
-        let kthread = b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0";
-        assert!(parse_stat(kthread).unwrap().kernel_thread);
-        assert_eq!(parse_stat(b"garbage"), None);
-        assert_eq!(parse_stat(b"1 (x) S"), None);
-    }
 
     #[test]
     fn container_ids_from_cgroup_paths() {

@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 use crate::model::socket::unmap;
 use crate::model::{OwnerStatus, Pids, Proto, Scope, Socket, State, Timer, TimerKind};
-use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer};
+use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer};
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY};
 use netlink_packet_sock_diag::inet::{InetResponseBuffer, SocketIdBuffer};
 use netlink_sys::{Socket as NlSocket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
@@ -114,6 +114,21 @@ impl SockDiag {
         Ok(())
     }
 
+    /// Whether this exact TCP socket (tuple and cookie) is still in the kernel's table: one
+    /// lookup, not a dump. `Ok(false)` only when the kernel says it is gone (ENOENT) or the
+    /// tuple now belongs to another socket (ESTALE, the cookie differs).
+    pub fn exists(&mut self, s: &Socket) -> io::Result<bool> {
+        self.seq = self.seq.wrapping_add(1);
+        encode_exact(s, self.seq, NLM_F_REQUEST | NLM_F_ACK, &mut self.req);
+        self.sock.send(&self.req, 0)?;
+        let mut found = Vec::new();
+        match self.receive(false, &mut found) {
+            Ok(()) => Ok(!found.is_empty()),
+            Err(e) if matches!(e.raw_os_error(), Some(2) | Some(116)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn request(&mut self, req: Request, out: &mut Vec<Socket>) -> io::Result<()> {
         self.seq = self.seq.wrapping_add(1);
         req.encode(self.seq, &mut self.req);
@@ -155,10 +170,13 @@ impl SockDiag {
                         };
                     }
                     NLMSG_ERROR => {
+                        // An error, or (code 0) the ACK that ends a single request.
                         let code = first_i32(msg.payload());
-                        if code < 0 {
-                            return Err(io::Error::from_raw_os_error(-code));
-                        }
+                        return if code < 0 {
+                            Err(io::Error::from_raw_os_error(-code))
+                        } else {
+                            Ok(())
+                        };
                     }
                     _ => {
                         if let Some(s) = parse_row(msg.payload(), udp) {
@@ -235,6 +253,39 @@ impl Request {
             }
         }
     }
+}
+
+/// An `inet_diag_req_v2` for exactly one socket: its protocol, family, full tuple and
+/// cookie, so that the kernel answers for that socket and no other.
+pub(crate) fn encode_exact(s: &Socket, seq: u32, flags: u16, buf: &mut Vec<u8>) {
+    buf.clear();
+    let len = (NL_HDR + 56) as u32;
+    buf.extend_from_slice(&len.to_ne_bytes());
+    buf.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    buf.extend_from_slice(&flags.to_ne_bytes());
+    buf.extend_from_slice(&seq.to_ne_bytes());
+    buf.extend_from_slice(&0u32.to_ne_bytes());
+    let v6 = s.proto.is_v6();
+    let protocol = if s.proto.is_tcp() { 6 } else { IPPROTO_UDP };
+    buf.extend_from_slice(&[if v6 { AF_INET6 } else { AF_INET }, protocol, 0, 0]);
+    buf.extend_from_slice(&s.state.mask_bit().to_ne_bytes());
+    buf.extend_from_slice(&s.local.port().to_be_bytes());
+    buf.extend_from_slice(&s.remote.port().to_be_bytes());
+    for a in [s.local.ip(), s.remote.ip()] {
+        let mut bytes = [0u8; 16];
+        match (a, v6) {
+            (IpAddr::V4(ip), false) => bytes[..4].copy_from_slice(&ip.octets()),
+            // A v6 socket's v4 address was unmapped when read: map it back.
+            (IpAddr::V4(ip), true) => bytes = ip.to_ipv6_mapped().octets(),
+            (IpAddr::V6(ip), _) => bytes = ip.octets(),
+        }
+        buf.extend_from_slice(&bytes);
+    }
+    buf.extend_from_slice(&0u32.to_ne_bytes()); // interface: any
+    // INET_DIAG_NOCOOKIE (all ones) when the cookie is not known: match by tuple only.
+    let cookie = if s.cookie == 0 { u64::MAX } else { s.cookie };
+    buf.extend_from_slice(&(cookie as u32).to_ne_bytes());
+    buf.extend_from_slice(&((cookie >> 32) as u32).to_ne_bytes());
 }
 
 /// Parses one `inet_diag_msg` without allocating.

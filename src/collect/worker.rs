@@ -4,6 +4,7 @@
 //! burst of catch-up snapshots.
 
 use super::Collector;
+use crate::error::Error;
 use crate::model::{Collected, Delta, Scope, Snapshot, diff};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -34,7 +35,7 @@ impl Worker {
         mut collector: Box<dyn Collector>,
         scope: Scope,
         interval: Duration,
-        mut report: impl FnMut(Result<Collected, String>) -> bool + Send + 'static,
+        mut report: impl FnMut(Result<Collected, Error>) -> bool + Send + 'static,
     ) -> std::io::Result<Worker> {
         let (tx, rx) = channel();
         let handle = std::thread::Builder::new()
@@ -65,7 +66,7 @@ fn run(
     mut scope: Scope,
     mut interval: Duration,
     rx: &Receiver<Command>,
-    report: &mut dyn FnMut(Result<Collected, String>) -> bool,
+    report: &mut dyn FnMut(Result<Collected, Error>) -> bool,
 ) {
     let mut prev: Option<Arc<Snapshot>> = None;
     let mut overruns = 0u64;
@@ -113,16 +114,17 @@ fn run(
             overruns += 1;
         }
         next = (start + interval).max(Instant::now());
-        let message = result.map_err(|e| e.to_string()).map(|snap| {
+        let message = result.map(|snap| {
             let snap = Arc::new(snap);
             let (delta, rescoped) = match &prev {
                 Some(p) if p.scope == snap.scope => (diff(p, &snap), false),
                 Some(_) => (Delta::default(), true),
                 None => (Delta::default(), false),
             };
-            prev = Some(snap.clone());
+            let previous = prev.replace(snap.clone()).filter(|_| !rescoped);
             Collected {
                 snapshot: snap,
+                previous,
                 delta,
                 rescoped,
                 took,

@@ -1,13 +1,18 @@
 //! `sockscope kill PORT|:PORT|pid:PID`: the safe kill of SPEC §4 from the command line,
-//! then a wait to report whether the port was freed.
+//! then a wait, and the port's verdict (the same one `why` gives).
+//!
+//! `kill :PORT` targets the holders of the TCP listeners on the port: that is what blocks
+//! a server's bind. UDP holders only with `--udp`. Each target is pinned to the socket it
+//! holds: at pin time and again right before sending, a fresh read of its fd table must
+//! show that socket, or nothing is sent.
 
 use crate::cli::{KillArgs, KillTarget};
-use crate::collect::{self, CollectorKind, procs::Procs};
-use crate::diagnose::Probe;
+use crate::collect::{self, Collector, CollectorKind, procs::Procs};
+use crate::diagnose::{CloseWaitTracker, Holders, Probe, explain_process, signal_note, verdict};
 use crate::error::{Error, Result};
-use crate::model::{Process, Scope, Snapshot, State};
-use crate::signal::{RealSignaller, Refusal, Sig, Signaller, Target, facts};
-use std::io::{BufRead, IsTerminal, Write};
+use crate::model::{Delivery, Process, Refusal, Scope, Sig, Snapshot};
+use crate::signal::{RealSignaller, Signaller, Target};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 const POLL: Duration = Duration::from_millis(100);
@@ -20,112 +25,78 @@ struct Chosen {
     target: Target,
 }
 
+/// Who gets the signal, for which socket, and which ports are judged afterwards.
+struct Plan {
+    /// (pid, the socket inode it must hold).
+    targets: Vec<(u32, Option<u64>)>,
+    ports: Vec<u16>,
+}
+
 pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
     let mut collector = collect::open(kind)?;
     let snap = collector.snapshot(Scope::All)?;
-    let mut signaller = RealSignaller::default();
-
-    // Who gets the signal, and which ports we watch.
-    let (pids, ports): (Vec<u32>, Vec<u16>) = match args.target {
-        KillTarget::Port(port) => {
-            let holders = holders_of(&snap, port);
-            if holders.is_empty() {
-                return Ok(nobody_holds(&snap, port));
-            }
-            let proxies: Vec<&u32> = holders
-                .iter()
-                .filter(|p| {
-                    snap.processes
-                        .get(p)
-                        .is_some_and(|p| p.name == "docker-proxy")
-                })
-                .collect();
-            if let Some(pid) = proxies.first() {
-                eprintln!(
-                    "sockscope: port {port} is published by a container (docker-proxy, pid {pid}): stop the container instead (`docker ps --filter publish={port}`, then `docker stop`); to signal the proxy anyway, name it: `sockscope kill pid:{pid}`"
-                );
-                return Ok(super::EXIT_ERROR);
-            }
-            (holders, vec![port])
-        }
-        KillTarget::Pid(pid) => {
-            let ports: Vec<u16> = snap
-                .sockets
-                .iter()
-                .filter(|s| s.is_listener() && s.owners.contains(&pid))
-                .map(|s| s.local.port())
-                .collect();
-            (vec![pid], ports)
+    let mut out = io::stdout();
+    let plan = match plan(&snap, args, &mut out)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(code),
+    };
+    let chosen = match pin_all(&snap, &plan) {
+        Ok(c) => c,
+        Err(e) => {
+            super::warn(&e.to_string());
+            return Ok(super::EXIT_ERROR);
         }
     };
-
-    // Details for the pids (a pid:PID target need not own a socket, so read it directly).
-    let mut procs = Procs::new()?;
-    let details = procs.refresh(&pids);
-    let mut chosen = Vec::new();
-    for pid in &pids {
-        let pinned = match details.get(pid) {
-            Some(p) => signaller
-                .pin(*pid, Some(p.start_ticks).filter(|t| *t != 0))
-                .map(|t| (p.clone(), t)),
-            None => Err(
-                crate::signal::check_pid(i64::from(*pid), crate::signal::Me::current())
-                    .err()
-                    .unwrap_or(Refusal::Gone(*pid)),
-            ),
-        };
-        match pinned {
-            Ok((process, target)) => chosen.push(Chosen { process, target }),
-            Err(e) => {
-                eprintln!("sockscope: {e}");
-                return Ok(super::EXIT_ERROR);
-            }
+    let verb = if args.dry_run {
+        "would send"
+    } else {
+        "target:"
+    };
+    for c in &chosen {
+        writeln!(out, "{verb} {}", describe(&snap, &c.process, args.signal))?;
+        let notes = signal_note(c.process.is_stopped(), args.signal)
+            .into_iter()
+            .chain(explain_process(&c.process));
+        for note in notes {
+            writeln!(out, "        {note}")?;
         }
     }
-
-    for c in &chosen {
-        println!(
-            "{} {}",
-            if args.dry_run {
-                "would send"
-            } else {
-                "target:"
-            },
-            describe(&c.process, args.signal)
-        );
-    }
     if args.dry_run {
-        println!("dry run: nothing was sent");
+        writeln!(out, "dry run: nothing was sent")?;
         return Ok(super::EXIT_OK);
     }
-    if !args.yes && !confirm(&chosen, args.signal)? {
+    if !args.yes && !confirm(&snap, &chosen, args.signal)? {
         return Ok(super::EXIT_ERROR);
     }
-
-    if let Some(code) = send_all(&mut signaller, &chosen, args.signal) {
-        return Ok(code);
+    let mut signaller = RealSignaller::default();
+    if send_all(&mut signaller, &snap, &chosen, args.signal, &mut out)? {
+        return Ok(super::EXIT_ERROR);
     }
-    let terminating = matches!(
-        args.signal,
-        Sig::Term | Sig::Int | Sig::Quit | Sig::Kill | Sig::Hup
-    );
-    let wait = if terminating {
+    let wait = if args.signal.terminates() {
         args.timeout
     } else {
         Duration::ZERO
     };
-    let mut held = wait_released(collector.as_mut(), &chosen, &ports, wait)?;
+    let mut held = wait_released(collector.as_mut(), &chosen, &plan.ports, args.udp, wait)?;
     if held && args.escalate && args.signal != Sig::Kill {
-        println!(
+        writeln!(
+            out,
             "still held after {}: escalating to SIGKILL",
             crate::model::time::fmt_interval(args.timeout)
-        );
-        if let Some(code) = send_all(&mut signaller, &chosen, Sig::Kill) {
-            return Ok(code);
+        )?;
+        let alive: Vec<&Chosen> = chosen.iter().filter(|c| !c.target.has_exited()).collect();
+        if send_all(&mut signaller, &snap, &alive, Sig::Kill, &mut out)? {
+            return Ok(super::EXIT_ERROR);
         }
-        held = wait_released(collector.as_mut(), &chosen, &ports, AFTER_KILL)?;
+        held = wait_released(
+            collector.as_mut(),
+            &chosen,
+            &plan.ports,
+            args.udp,
+            AFTER_KILL,
+        )?;
     }
-    report(collector.as_mut(), &chosen, &ports, args)?;
+    report(collector.as_mut(), &chosen, &plan.ports, args, &mut out)?;
     Ok(if held {
         super::EXIT_IN_USE
     } else {
@@ -133,53 +104,119 @@ pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
     })
 }
 
-/// Pids of the TCP and UDP listeners on a port.
-fn holders_of(snap: &Snapshot, port: u16) -> Vec<u32> {
-    let mut pids: Vec<u32> = snap
-        .sockets
-        .iter()
-        .filter(|s| s.local.port() == port && s.is_listener())
-        .flat_map(|s| s.owners.iter().copied())
-        .collect();
-    pids.sort_unstable();
-    pids.dedup();
-    pids
+/// What to signal. `Err(status)` when there is nothing to signal (said why already).
+fn plan(snap: &Snapshot, args: &KillArgs, out: &mut impl Write) -> Result<Result<Plan, u8>> {
+    let port = match args.target {
+        KillTarget::Pid(pid) => {
+            let ports = snap
+                .sockets
+                .iter()
+                .filter(|s| s.owners.contains(&pid) && held_kind(s, args.udp))
+                .map(|s| s.local.port())
+                .collect::<std::collections::BTreeSet<u16>>();
+            return Ok(Ok(Plan {
+                targets: vec![(pid, None)],
+                ports: ports.into_iter().collect(),
+            }));
+        }
+        KillTarget::Port(port) => port,
+    };
+    let h = Holders::of(snap, port);
+    let mut sockets: Vec<usize> = h.tcp.clone();
+    if args.udp {
+        sockets.extend(&h.udp);
+    }
+    let mut targets: Vec<(u32, Option<u64>)> = Vec::new();
+    for &i in &sockets {
+        let s = &snap.sockets[i];
+        for &pid in &s.owners {
+            if !targets.iter().any(|t| t.0 == pid) {
+                targets.push((pid, Some(s.inode)));
+            }
+        }
+    }
+    if let Some(proxy) = targets.iter().find(|(pid, _)| {
+        snap.processes
+            .get(pid)
+            .is_some_and(|p| p.name == "docker-proxy")
+    }) {
+        super::warn(&format!(
+            "port {port} is published by a container (docker-proxy, pid {}): stop the container instead (`docker ps --filter publish={port}`, then `docker stop`); to signal the proxy anyway, name it: `sockscope kill pid:{}`",
+            proxy.0, proxy.0
+        ));
+        return Ok(Err(super::EXIT_ERROR));
+    }
+    if let Some(&i) = sockets.iter().find(|&&i| snap.sockets[i].owners.is_empty()) {
+        let status = snap.sockets[i].owner_status;
+        if targets.is_empty() {
+            super::warn(&format!(
+                "no process to signal on port {port}: its listener's owner is {}",
+                status.explain()
+            ));
+            return Ok(Err(super::EXIT_ERROR));
+        }
+        writeln!(
+            out,
+            "note: one listener on port {port} has no visible owner ({}); only the visible ones are signalled",
+            status.as_str()
+        )?;
+    }
+    if targets.is_empty() {
+        let leaking = CloseWaitTracker::default().observe(snap);
+        let v = verdict(snap, port, Probe::run(port), &leaking);
+        writeln!(out, "nothing to signal: {}", v.headline)?;
+        if !args.udp && !h.udp.is_empty() {
+            writeln!(
+                out,
+                "UDP port {port} is bound by {}: add --udp to signal it",
+                snap.pids_text(&h.udp_pids)
+            )?;
+        }
+        return Ok(Err(super::EXIT_OK));
+    }
+    Ok(Ok(Plan {
+        targets,
+        ports: vec![port],
+    }))
 }
 
-/// No process to signal: say what holds the port instead.
-fn nobody_holds(snap: &Snapshot, port: u16) -> u8 {
-    let listeners = snap
-        .sockets
-        .iter()
-        .filter(|s| s.local.port() == port && s.is_listener())
-        .count();
-    if listeners > 0 {
-        eprintln!(
-            "sockscope: the owner of the listener on port {port} is hidden from you: run as root (`sudo sockscope kill :{port}`)"
-        );
-        return super::EXIT_ERROR;
-    }
-    let tw = snap
-        .sockets
-        .iter()
-        .filter(|s| s.local.port() == port && s.state == State::TimeWait)
-        .count();
-    if tw > 0 {
-        println!(
-            "nothing listens on port {port}; {tw} TIME-WAIT socket{} remain and expire by themselves (`sockscope wait-free {port}`)",
-            if tw == 1 { "" } else { "s" }
-        );
+/// Sockets that count as holding a port for `kill`: TCP listeners, and UDP with `--udp`.
+fn held_kind(s: &crate::model::Socket, udp: bool) -> bool {
+    if s.proto.is_tcp() {
+        s.state == crate::model::State::Listen
     } else {
-        println!("nothing listens on port {port}: nothing to do");
+        udp && s.is_listener()
     }
-    super::EXIT_OK
 }
 
-fn describe(p: &Process, sig: Sig) -> String {
+/// Pins every target; the first refusal stops everything (nothing is sent).
+fn pin_all(snap: &Snapshot, plan: &Plan) -> std::result::Result<Vec<Chosen>, Refusal> {
+    let mut signaller = RealSignaller::default();
+    let mut procs = Procs::new().map_err(|e| Refusal::Failed {
+        pid: 0,
+        reason: e.to_string(),
+    })?;
+    let pids: Vec<u32> = plan.targets.iter().map(|t| t.0).collect();
+    // A pid:PID target need not own a socket, so it may not be in the snapshot.
+    let mut details = procs.refresh(&pids);
+    let mut chosen = Vec::new();
+    for &(pid, inode) in &plan.targets {
+        let seen = snap.processes.get(&pid).or_else(|| details.get(&pid));
+        let start = seen.map(|p| p.start_ticks).filter(|t| *t != 0);
+        let target = signaller.pin(pid, start, inode)?;
+        let process = details
+            .remove(&pid)
+            .or_else(|| snap.processes.get(&pid).cloned())
+            .unwrap_or_else(|| Process::unknown(pid));
+        chosen.push(Chosen { process, target });
+    }
+    Ok(chosen)
+}
+
+fn describe(snap: &Snapshot, p: &Process, sig: Sig) -> String {
     format!(
-        "{sig} to {} {} (user {}, started {} UTC): {}",
-        p.pid,
-        p.name,
+        "{sig} to {} (user {}, started {} UTC): {}",
+        snap.pids_text(&[p.pid]),
         p.user.as_deref().unwrap_or("?"),
         crate::model::time::clock_secs(p.start_time),
         p.command()
@@ -187,82 +224,85 @@ fn describe(p: &Process, sig: Sig) -> String {
 }
 
 /// Asks on the terminal; refuses without one.
-fn confirm(chosen: &[Chosen], sig: Sig) -> Result<bool> {
-    let stdin = std::io::stdin();
+fn confirm(snap: &Snapshot, chosen: &[Chosen], sig: Sig) -> Result<bool> {
+    let stdin = io::stdin();
     if !stdin.is_terminal() {
-        eprintln!(
-            "sockscope: refusing to send {sig} without confirmation: stdin is not a terminal (add --yes)"
-        );
+        super::warn(&format!(
+            "refusing to send {sig} without confirmation: stdin is not a terminal (add --yes)"
+        ));
         return Ok(false);
     }
-    let names: Vec<String> = chosen
-        .iter()
-        .map(|c| format!("{} {}", c.process.pid, c.process.name))
-        .collect();
-    eprint!("send {sig} to {}? [y/N] ", names.join(", "));
-    let _ = std::io::stderr().flush();
+    let pids: Vec<u32> = chosen.iter().map(|c| c.process.pid).collect();
+    let mut err = io::stderr();
+    let _ = write!(err, "send {sig} to {}? [y/N] ", snap.pids_text(&pids));
+    let _ = err.flush();
     let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::Output(e.to_string()))?;
+    stdin.lock().read_line(&mut line).map_err(Error::Stdin)?;
     let yes = matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes");
     if !yes {
-        eprintln!("sockscope: cancelled, nothing was sent");
+        super::warn("cancelled, nothing was sent");
     }
     Ok(yes)
 }
 
-/// Sends to every target; returns an exit status when any send failed.
-fn send_all(signaller: &mut RealSignaller, chosen: &[Chosen], sig: Sig) -> Option<u8> {
+/// Sends to every target; true when any send failed (said why already).
+fn send_all<C: std::borrow::Borrow<Chosen>>(
+    signaller: &mut RealSignaller,
+    snap: &Snapshot,
+    chosen: &[C],
+    sig: Sig,
+    out: &mut impl Write,
+) -> Result<bool> {
     let mut failed = false;
     for c in chosen {
+        let c = c.borrow();
+        let who = snap.pids_text(&[c.process.pid]);
         match signaller.send(&c.target, sig) {
-            Ok(crate::signal::Delivery::Pidfd) => {
-                println!("sent {sig} to {} {}", c.process.pid, c.process.name)
+            Ok(sent) => {
+                let how = match sent.delivery {
+                    Delivery::Pidfd => "",
+                    Delivery::Kill => {
+                        " (pidfd unavailable: with kill() right after re-checking its start time)"
+                    }
+                };
+                let cont = if sent.continued {
+                    ", then SIGCONT so the suspended process can act on it"
+                } else {
+                    ""
+                };
+                writeln!(out, "sent {sig} to {who}{cont}{how}")?;
             }
-            Ok(crate::signal::Delivery::Kill) => println!(
-                "sent {sig} to {} {} (pidfd unavailable: with kill() right after re-checking its start time)",
-                c.process.pid, c.process.name
-            ),
             // Already gone between the pin and now: that is what we wanted.
-            Err(Refusal::Gone(pid)) => println!("{pid} had already exited"),
+            Err(Refusal::Gone(_)) => writeln!(out, "{who} had already exited")?,
             Err(e) => {
-                eprintln!("sockscope: {e}");
+                super::warn(&e.to_string());
                 failed = true;
             }
         }
     }
-    failed.then_some(super::EXIT_ERROR)
+    Ok(failed)
 }
 
-/// True while any target still lives and holds one of the ports (or, with no ports,
-/// while any target still lives). Polls until released or `wait` runs out.
+/// True while the port is still held (a TCP listener, whoever owns it; UDP too with
+/// `--udp`), or, with no ports, while any target lives. Polls until released or `wait`
+/// runs out.
 fn wait_released(
-    collector: &mut dyn collect::Collector,
+    collector: &mut dyn Collector,
     chosen: &[Chosen],
     ports: &[u16],
+    udp: bool,
     wait: Duration,
 ) -> Result<bool> {
     let end = Instant::now() + wait;
     loop {
-        let alive: Vec<u32> = chosen
-            .iter()
-            .filter(|c| {
-                facts(c.target.pid).is_ok_and(|f| {
-                    f.stat.start_ticks == c.target.start_ticks
-                        && !(f.stat.state == 'Z' && f.stat.threads <= 1)
-                })
-            })
-            .map(|c| c.target.pid)
-            .collect();
         let held = if ports.is_empty() {
-            !alive.is_empty()
+            chosen.iter().any(|c| !c.target.has_exited())
         } else {
             let snap = collector.snapshot(Scope::Listeners)?;
-            ports
-                .iter()
-                .any(|port| holders_of(&snap, *port).iter().any(|p| alive.contains(p)))
+            ports.iter().any(|&port| {
+                let h = Holders::of(&snap, port);
+                h.listening() || (udp && !h.udp.is_empty())
+            })
         };
         if !held || Instant::now() >= end {
             return Ok(held);
@@ -271,67 +311,35 @@ fn wait_released(
     }
 }
 
-/// The final word: free, TIME-WAIT only, or still held by whom.
+/// The final word: who exited, and each port's verdict.
 fn report(
-    collector: &mut dyn collect::Collector,
+    collector: &mut dyn Collector,
     chosen: &[Chosen],
     ports: &[u16],
     args: &KillArgs,
+    out: &mut impl Write,
 ) -> Result<()> {
     let snap = collector.snapshot(Scope::All)?;
-    for c in chosen {
-        let gone = facts(c.target.pid).map_or(true, |f| {
-            f.stat.start_ticks != c.target.start_ticks
-                || (f.stat.state == 'Z' && f.stat.threads <= 1)
-        });
-        if gone {
-            println!("{} {} exited", c.process.pid, c.process.name);
-        }
+    let targets: Vec<u32> = chosen.iter().map(|c| c.target.pid).collect();
+    for c in chosen.iter().filter(|c| c.target.has_exited()) {
+        writeln!(out, "{}/{} exited", c.process.pid, c.process.name)?;
     }
+    let leaking = CloseWaitTracker::default().observe(&snap);
     for &port in ports {
-        let holders = holders_of(&snap, port);
-        if !holders.is_empty() {
-            let names: Vec<String> = holders
-                .iter()
-                .map(|p| {
-                    snap.processes
-                        .get(p)
-                        .map_or_else(|| p.to_string(), |pr| format!("{p} {}", pr.name))
-                })
-                .collect();
-            let hint = if args.signal != Sig::Kill && !args.escalate {
-                " (it may ignore the signal: try --signal KILL or --escalate)"
-            } else {
-                ""
-            };
-            println!("port {port} is still held by {}{hint}", names.join(", "));
-            continue;
-        }
-        let probe = Probe::run(port);
-        let tw: Vec<_> = snap
-            .sockets
-            .iter()
-            .filter(|s| s.local.port() == port && s.state == State::TimeWait)
-            .collect();
-        if tw.is_empty() || probe.free() {
-            println!("port {port} is free");
+        let v = verdict(&snap, port, Probe::run(port), &leaking);
+        let ours = v.evidence.pids.iter().any(|p| targets.contains(p));
+        let hint = if ours && args.signal != Sig::Kill && !args.escalate {
+            " (it may ignore the signal: try --signal KILL or --escalate)"
         } else {
-            let last = tw
-                .iter()
-                .filter_map(|s| s.timer.map(|t| t.expires_ms))
-                .max()
-                .unwrap_or(0)
-                .div_ceil(1000);
-            let reuse = if probe.reuseaddr_free() {
-                "servers using SO_REUSEADDR can bind now"
-            } else {
-                "even SO_REUSEADDR binds must wait"
-            };
-            println!(
-                "port {port} has no listener; {} TIME-WAIT socket{} remain, the last expires in {last} s ({reuse})",
-                tw.len(),
-                if tw.len() == 1 { "" } else { "s" }
-            );
+            ""
+        };
+        writeln!(out, "{}{hint}", v.headline)?;
+        if args.udp && !v.evidence.udp.is_empty() {
+            writeln!(
+                out,
+                "UDP port {port} is still bound by {}",
+                snap.pids_text(&v.evidence.udp_pids)
+            )?;
         }
     }
     Ok(())

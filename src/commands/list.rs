@@ -2,7 +2,7 @@
 
 use crate::cli::ListArgs;
 use crate::collect::{self, CollectorKind};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Scope;
 use crate::output;
 use crate::query;
@@ -27,20 +27,16 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
         None
     };
     let mut out = io::BufWriter::new(stdout.lock());
-    let result = if args.json {
-        serde_json::to_writer_pretty(&mut out, &output::json::document(&rows, &snap))
-            .map_err(io::Error::from)
-            .and_then(|()| writeln!(out))
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &output::json::document(&rows, &snap))?;
+        writeln!(out)?;
     } else if args.csv {
-        output::csv::write(&mut out, &rows, &snap).map_err(io::Error::from)
+        output::csv::write(&mut out, &rows, &snap)?;
     } else {
-        output::table::write(&mut out, &rows, &snap, width)
-    };
-    match result.and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if super::is_broken_pipe(&e) => Ok(()),
-        Err(e) => Err(Error::Output(e.to_string())),
+        output::table::write(&mut out, &rows, &snap, width)?;
     }
+    out.flush()?;
+    Ok(())
 }
 
 fn terminal_width() -> Option<usize> {

@@ -1,5 +1,9 @@
 //! The command-line subcommands: each picks a concrete collector, runs, and returns the
 //! process exit status. `main` only parses and dispatches.
+//!
+//! Output goes through `writeln!` on [`std::io::stdout`], never `println!`: a closed pipe
+//! (`sockscope list | head`) ends a command quietly with its status, and any other write
+//! error (a full disk) is one line and exit 2, instead of a panic.
 
 pub mod kill;
 pub mod list;
@@ -7,7 +11,8 @@ pub mod wait_free;
 pub mod watch;
 pub mod why;
 
-use std::io;
+use crate::error::Result;
+use std::io::{self, Write};
 
 /// Exit status for success.
 pub const EXIT_OK: u8 = 0;
@@ -20,30 +25,15 @@ pub const EXIT_ERROR: u8 = 2;
 /// line.
 pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
     use crate::cli::Command;
+    let kind = cli.collector_kind();
     let result = match &cli.command {
-        Some(Command::List(args)) => list::run(args, cli.collector).map(|()| EXIT_OK),
-        Some(Command::Why(args)) => why::run(args, cli.collector),
-        Some(Command::Kill(args)) => kill::run(args, cli.collector),
-        Some(Command::WaitFree(args)) => wait_free::run(args),
-        Some(Command::Watch(args)) => watch::run(args, cli.collector),
-        Some(Command::Completions { shell }) => {
-            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut cmd, "sockscope", &mut io::stdout());
-            Ok(EXIT_OK)
-        }
-        Some(Command::Man) => {
-            let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
-            clap_mangen::Man::new(cmd)
-                .render(&mut io::stdout())
-                .map(|()| EXIT_OK)
-                .or_else(|e| {
-                    if is_broken_pipe(&e) {
-                        Ok(EXIT_OK)
-                    } else {
-                        Err(crate::error::Error::Output(e.to_string()))
-                    }
-                })
-        }
+        Some(Command::List(args)) => list::run(args, kind).map(|()| EXIT_OK),
+        Some(Command::Why(args)) => why::run(args, kind),
+        Some(Command::Kill(args)) => kill::run(args, kind),
+        Some(Command::WaitFree(args)) => wait_free::run(args, kind),
+        Some(Command::Watch(args)) => watch::run(args, kind),
+        Some(Command::Completions { shell }) => completions(*shell),
+        Some(Command::Man) => man(),
         None => {
             let opts = crate::runtime::TuiOptions {
                 interval: cli.interval,
@@ -51,27 +41,58 @@ pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
                 filter: cli.filter.clone(),
                 no_color: cli.no_color,
                 config: cli.config.clone(),
-                collector: cli.collector,
+                collector: kind,
             };
-            return match crate::runtime::run(opts) {
-                Ok(()) => EXIT_OK,
-                Err(e) => {
-                    eprintln!("sockscope: {e}");
-                    EXIT_ERROR
-                }
-            };
+            crate::runtime::run(opts).map(|()| EXIT_OK)
         }
     };
+    finish(result)
+}
+
+/// The exit status of a command's result; an error is printed as one line.
+pub fn finish(result: Result<u8>) -> u8 {
     match result {
         Ok(code) => code,
+        // Whoever read our output stopped reading: nothing left to say to anyone.
+        Err(e) if e.is_broken_pipe() => EXIT_OK,
         Err(e) => {
-            eprintln!("sockscope: {e}");
+            warn(&e.to_string());
             EXIT_ERROR
         }
     }
 }
 
-/// True when writing stopped because the reader went away (`sockscope list | head`).
-pub fn is_broken_pipe(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::BrokenPipe
+/// One line on stderr, prefixed `sockscope:`. A stderr that cannot be written is ignored:
+/// there is nowhere left to report anything.
+pub fn warn(msg: &str) {
+    let _ = writeln!(io::stderr(), "sockscope: {msg}");
+}
+
+/// Writes a finished buffer to stdout and flushes it.
+fn emit(bytes: &[u8]) -> Result<u8> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(EXIT_OK)
+}
+
+/// clap_complete panics when its writer fails, so the script is built in memory first.
+fn completions(shell: clap_complete::Shell) -> Result<u8> {
+    let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "sockscope", &mut buf);
+    emit(&buf)
+}
+
+fn man() -> Result<u8> {
+    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut buf)?;
+    emit(&buf)
+}
+
+/// Ends a command that wrote to `out`: flushes, and turns the result into its status.
+fn flushed(out: &mut impl Write, code: u8) -> Result<u8> {
+    out.flush()?;
+    Ok(code)
 }

@@ -1,34 +1,37 @@
-//! `sockscope wait-free PORT`: block until a plain bind of the port would succeed.
+//! `sockscope wait-free PORT`: block until a plain bind of the port would succeed; on
+//! timeout, say what still holds it (the same verdict as `why`).
 
 use crate::cli::WaitFreeArgs;
-use crate::diagnose::Probe;
+use crate::collect::{self, CollectorKind};
+use crate::diagnose::{CloseWaitTracker, Probe, verdict};
 use crate::error::Result;
+use crate::model::Scope;
+use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 const POLL: Duration = Duration::from_millis(100);
 
-pub fn run(args: &WaitFreeArgs) -> Result<u8> {
-    let end = Instant::now() + args.timeout;
+pub fn run(args: &WaitFreeArgs, kind: CollectorKind) -> Result<u8> {
+    let start = Instant::now();
     loop {
         let p = Probe::run(args.port);
         if p.free() {
-            println!("port {} is free", args.port);
+            writeln!(io::stdout(), "port {} is free", args.port)?;
             return Ok(super::EXIT_OK);
         }
-        if Instant::now() >= end {
-            eprintln!(
-                "sockscope: port {} is still in use after {} (0.0.0.0: {}, [::]: {}); `sockscope why {}` says why",
-                args.port,
+        let left = args.timeout.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            let snap = collect::open(kind)?.snapshot(Scope::All)?;
+            let leaking = CloseWaitTracker::default().observe(&snap);
+            let v = verdict(&snap, args.port, p, &leaking);
+            super::warn(&format!(
+                "still not free after {}: {}; `sockscope why {}` says more",
                 crate::model::time::fmt_interval(args.timeout),
-                p.v4.as_str(),
-                p.v6.as_str(),
+                v.headline,
                 args.port
-            );
+            ));
             return Ok(super::EXIT_IN_USE);
         }
-        std::thread::sleep(
-            POLL.min(end.saturating_duration_since(Instant::now()))
-                .max(Duration::from_millis(1)),
-        );
+        std::thread::sleep(POLL.min(left).max(Duration::from_millis(1)));
     }
 }

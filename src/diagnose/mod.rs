@@ -5,7 +5,7 @@ pub mod probe;
 pub mod verdict;
 
 pub use probe::{BindResult, Probe};
-pub use verdict::{Kind, Verdict, verdict};
+pub use verdict::{Holders, Kind, Verdict, verdict};
 
 use crate::model::{Flag, Flags, OwnerStatus, Process, Snapshot, Socket, State};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -13,13 +13,15 @@ use std::collections::{HashMap, HashSet, VecDeque};
 /// Flags that belong to a process, whatever socket it holds.
 pub fn process_flags(p: &Process) -> Flags {
     let mut f = Flags::empty();
-    if matches!(p.state, 'T' | 't') {
+    if p.is_stopped() {
         f = f.with(Flag::Stopped);
     }
     if !p.session_leader_alive && p.session != p.pid && p.session != 0 {
         f = f.with(Flag::Orphan);
     }
-    if p.state == 'Z' || p.parent_state == Some('Z') {
+    // A process whose main thread exited (state Z, threads running) is alive: not a
+    // zombie. The flag is for a real zombie, or a live holder whose parent is one.
+    if p.is_zombie() || p.parent_zombie {
         f = f.with(Flag::Zombie);
     }
     if p.name == "docker-proxy" {
@@ -67,17 +69,41 @@ pub fn is_backlogged(s: &Socket) -> bool {
     s.state == State::Listen && s.recv_q > 0 && s.recv_q >= s.send_q
 }
 
+/// What a person must know about a holder before acting on it that no flag says: the
+/// main thread exited but the process lives on. `None` for an ordinary process.
+pub fn explain_process(p: &Process) -> Option<String> {
+    if p.main_thread_exited() {
+        let others = p.threads.saturating_sub(1);
+        let run = if others == 1 {
+            "1 thread still runs and holds".to_owned()
+        } else {
+            format!("{others} threads still run and hold")
+        };
+        return Some(format!(
+            "its main thread exited; {run} the socket (the process is alive and can be signalled)"
+        ));
+    }
+    None
+}
+
+/// How a signal will act on a holder, for the dialog and `kill` before sending: a
+/// suspended process gets CONT after a polite signal so it can exit.
+pub fn signal_note(stopped: bool, sig: crate::model::Sig) -> Option<String> {
+    (stopped && sig.needs_cont_when_stopped())
+        .then(|| format!("suspended: {}, then CONT so it can exit", sig.name()))
+}
+
 /// One sentence per flag, for the detail pane and `why`.
 pub fn explain(flag: Flag) -> &'static str {
     match flag {
         Flag::Stopped => {
-            "suspended (state T, e.g. Ctrl-Z in its terminal): it holds the port but serves nothing; resume it with `fg` or `kill -CONT`, or stop it"
+            "suspended (state T, e.g. Ctrl-Z in its terminal): it holds the port but serves nothing"
         }
         Flag::Orphan => {
             "orphaned: the terminal session it was started from is gone, so nothing will stop it for you"
         }
         Flag::Zombie => {
-            "a zombie is involved: an exited process whose parent has not reaped it; the port is held by whichever live process inherited the socket"
+            "its parent is a zombie (exited, never reaped): nothing will wait for this process; the port is held by the live process that inherited the socket"
         }
         Flag::Backlog => {
             "its accept queue is full: it is not accepting connections fast enough (hung or overloaded); clients wait or fail"
@@ -85,9 +111,7 @@ pub fn explain(flag: Flag) -> &'static str {
         Flag::CloseWaitLeak => {
             "CLOSE-WAIT sockets are piling up in this process: peers closed but it never closes its side (a socket leak)"
         }
-        Flag::DockerProxy => {
-            "docker-proxy publishes a container's port: stop the container (docker ps --filter publish=PORT), not the proxy"
-        }
+        Flag::DockerProxy => "docker-proxy publishes a container's port on the host",
         Flag::Hidden => "the owner is hidden from you: run as root to see it",
     }
 }

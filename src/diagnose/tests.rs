@@ -1,7 +1,7 @@
 use super::*;
 use crate::app::testkit::{process, snapshot, sock, table};
 use crate::diagnose::probe::BindResult;
-use crate::model::{Proto, Scope};
+use crate::model::{OwnerStatus, Proto, Scope};
 
 fn probe(v4: BindResult, reuse: BindResult) -> Probe {
     Probe {
@@ -23,7 +23,19 @@ fn process_flags_from_state_and_lineage() {
     p.session = 100; // its own session leader (a daemon) is never an orphan
     assert!(!process_flags(&p).contains(Flag::Orphan));
     p.parent_state = Some('Z');
+    p.parent_zombie = true;
     assert!(process_flags(&p).contains(Flag::Zombie));
+    // A main thread that exited while other threads run and hold the socket is not a
+    // zombie: the process is alive and can be signalled.
+    let mut m = process(101, "python3", 'Z');
+    m.threads = 3;
+    assert!(!process_flags(&m).contains(Flag::Zombie));
+    assert!(
+        explain_process(&m)
+            .unwrap()
+            .contains("main thread exited; 2 threads still run and hold the socket")
+    );
+    assert_eq!(explain_process(&process(102, "node", 'S')), None);
     let d = process(7, "docker-proxy", 'S');
     assert!(process_flags(&d).contains(Flag::DockerProxy));
 }
@@ -83,7 +95,11 @@ fn verdicts() {
     );
     assert_eq!(v.kind, Kind::Listener);
     assert_eq!(v.holders, vec![100]);
-    assert!(v.headline.contains("100 (node)"), "{}", v.headline);
+    assert!(
+        v.headline.contains("listening by 100/node"),
+        "{}",
+        v.headline
+    );
     assert_eq!(v.time_wait, 1);
     let v = verdict(
         &snap,
@@ -101,7 +117,7 @@ fn verdicts() {
     assert!(
         v.next
             .iter()
-            .any(|n| n.contains("UDP port 53 is bound by 300 (dnsmasq)")),
+            .any(|n| n.contains("UDP port 53 is bound by 300/dnsmasq")),
         "{:?}",
         v.next
     );
@@ -156,4 +172,79 @@ fn docker_proxy_says_stop_the_container() {
         "{:?}",
         v.next
     );
+}
+
+/// A listener whose owner cannot be seen still holds the port, whatever else is there:
+/// the verdict never says "free" while a TCP listener is in the table.
+#[test]
+fn an_ownerless_listener_is_never_free() {
+    let none = HashSet::new();
+    for status in [
+        OwnerStatus::Hidden,
+        OwnerStatus::OtherNs,
+        OwnerStatus::Unknown,
+    ] {
+        let mut l = sock(
+            Proto::Tcp,
+            "127.0.0.1:7000",
+            "0.0.0.0:0",
+            State::Listen,
+            9,
+            &[],
+        );
+        l.owner_status = status;
+        let snap = snapshot(0, Scope::All, vec![l], &[]);
+        // Even a probe that binds (the listener is on one address only) does not free it.
+        let v = verdict(&snap, 7000, probe(BindResult::Ok, BindResult::Ok), &none);
+        assert_eq!(v.kind, Kind::Hidden, "{status:?}");
+        assert!(v.evidence.listening());
+        let advice = v.next.join(" ");
+        assert_eq!(
+            advice.contains("sudo"),
+            status == OwnerStatus::Hidden,
+            "{status:?}: {advice}"
+        );
+    }
+    // Owned and unowned listeners together: a listener verdict that mentions both.
+    let (s, p) = table();
+    let mut s: Vec<_> = s.into_iter().filter(|s| s.local.port() == 3000).collect();
+    let mut other = sock(Proto::Tcp6, "[::1]:3000", "[::]:0", State::Listen, 99, &[]);
+    other.owner_status = OwnerStatus::OtherNs;
+    s.push(other);
+    let snap = snapshot(0, Scope::All, s, &p);
+    let v = verdict(
+        &snap,
+        3000,
+        probe(BindResult::InUse, BindResult::InUse),
+        &none,
+    );
+    assert_eq!(v.kind, Kind::Listener);
+    assert!(
+        v.headline.contains("1 listener without a visible owner"),
+        "{}",
+        v.headline
+    );
+}
+
+#[test]
+fn stopped_holders_get_concrete_next_steps() {
+    let (s, mut p) = table();
+    p[0].state = 'T';
+    let snap = snapshot(0, Scope::All, s, &p);
+    let v = verdict(
+        &snap,
+        3000,
+        probe(BindResult::InUse, BindResult::InUse),
+        &HashSet::new(),
+    );
+    assert!(v.flags.contains(Flag::Stopped));
+    assert!(v.next[0].contains("then SIGCONT"), "{:?}", v.next);
+    assert!(v.next[1].contains("kill -CONT 100"), "{:?}", v.next);
+    // The flag's sentence is evidence, not a next step: it is not repeated there.
+    assert!(!v.next.iter().any(|n| n.contains(explain(Flag::Stopped))));
+    assert_eq!(
+        signal_note(true, crate::model::Sig::Term).as_deref(),
+        Some("suspended: TERM, then CONT so it can exit")
+    );
+    assert_eq!(signal_note(true, crate::model::Sig::Kill), None);
 }

@@ -1,7 +1,9 @@
-//! The verdict for one port: why a server cannot bind it, the evidence, the next step.
+//! The one answer to "what holds port P, and can a server bind it?": the evidence from a
+//! snapshot, the verdict with a bind probe, and the next steps. `why`, `kill`'s report,
+//! `wait-free`'s timeout message and the live view's after-signal line all use it.
 
 use super::probe::Probe;
-use super::{explain, process_flags, socket_flags};
+use super::{process_flags, socket_flags};
 use crate::model::{Flag, Flags, OwnerStatus, Snapshot, Socket, State};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -16,13 +18,79 @@ pub enum Kind {
     Listener,
     /// Only TIME-WAIT sockets remain; they expire by themselves.
     TimeWaitOnly,
-    /// Something listens, but its owner is not visible to us.
+    /// Something listens, but no process visible to us holds it.
     Hidden,
     /// No listener, but other sockets (connections) are still bound to it.
     Connections,
     /// The kernel refuses the bind but no socket of ours explains it (another network
     /// namespace sharing the port? a bind below 1024 without privilege?).
     Unexplained,
+}
+
+/// Every socket bound to one port, sorted by what it means for a server that wants it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Holders {
+    pub port: u16,
+    /// TCP listeners on the port (indices into the snapshot's sockets).
+    pub tcp: Vec<usize>,
+    /// UDP sockets bound to the port and not connected.
+    pub udp: Vec<usize>,
+    /// Pids holding the TCP listeners, sorted.
+    pub pids: Vec<u32>,
+    /// Pids holding the UDP sockets, sorted.
+    pub udp_pids: Vec<u32>,
+    /// TCP listeners no visible process holds.
+    pub unowned: Vec<usize>,
+    pub time_wait: usize,
+    /// When the last TIME-WAIT expires, in ms.
+    pub time_wait_expires_ms: u32,
+    /// Other TCP sockets bound to the port (connections, not listeners or TIME-WAIT).
+    pub connections: Vec<usize>,
+}
+
+impl Holders {
+    /// Reads the port's sockets out of a snapshot.
+    pub fn of(snap: &Snapshot, port: u16) -> Holders {
+        let mut h = Holders {
+            port,
+            ..Holders::default()
+        };
+        for (i, s) in snap.sockets.iter().enumerate() {
+            if s.local.port() != port {
+                continue;
+            }
+            match (s.proto.is_tcp(), s.state) {
+                (true, State::Listen) => {
+                    h.tcp.push(i);
+                    h.pids.extend(s.owners.iter().copied());
+                    if s.owners.is_empty() {
+                        h.unowned.push(i);
+                    }
+                }
+                (true, State::TimeWait) => {
+                    h.time_wait += 1;
+                    let ms = s.timer.map_or(0, |t| t.expires_ms);
+                    h.time_wait_expires_ms = h.time_wait_expires_ms.max(ms);
+                }
+                (true, _) => h.connections.push(i),
+                (false, _) if s.is_listener() => {
+                    h.udp.push(i);
+                    h.udp_pids.extend(s.owners.iter().copied());
+                }
+                (false, _) => {}
+            }
+        }
+        for pids in [&mut h.pids, &mut h.udp_pids] {
+            pids.sort_unstable();
+            pids.dedup();
+        }
+        h
+    }
+
+    /// A TCP listener is on the port, owned or not: a server's bind fails.
+    pub fn listening(&self) -> bool {
+        !self.tcp.is_empty()
+    }
 }
 
 /// The verdict with its evidence, ready to print or serialise.
@@ -33,8 +101,10 @@ pub struct Verdict {
     pub probe: Probe,
     /// Indices into the snapshot's sockets: TCP and UDP listeners on the port.
     pub listeners: Vec<usize>,
-    /// Pids holding those listeners, in order.
+    /// Pids holding the TCP listeners, in order.
     pub holders: Vec<u32>,
+    /// Everything bound to the port.
+    pub evidence: Holders,
     /// Flags of the listeners and their holders.
     pub flags: Flags,
     pub time_wait: usize,
@@ -44,7 +114,7 @@ pub struct Verdict {
     pub connections: usize,
     /// Short answer, one line.
     pub headline: String,
-    /// What to do next, one or more sentences.
+    /// What to do next, most useful first.
     pub next: Vec<String>,
 }
 
@@ -55,187 +125,184 @@ impl Verdict {
     }
 }
 
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 /// Judges `port` from a snapshot of every socket (`Scope::All`) and a fresh probe.
 pub fn verdict(snap: &Snapshot, port: u16, probe: Probe, leaking: &HashSet<u32>) -> Verdict {
-    let on_port = |s: &&Socket| s.local.port() == port;
-    let listeners: Vec<usize> = snap
-        .sockets
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| on_port(s) && s.is_listener())
-        .map(|(i, _)| i)
-        .collect();
-    let tcp_listeners: Vec<&Socket> = listeners
-        .iter()
-        .map(|&i| &snap.sockets[i])
-        .filter(|s| s.state == State::Listen)
-        .collect();
-    let mut holders: Vec<u32> = tcp_listeners
-        .iter()
-        .flat_map(|s| s.owners.iter().copied())
-        .collect();
-    holders.sort_unstable();
-    holders.dedup();
+    let h = Holders::of(snap, port);
     let mut flags = Flags::empty();
-    for s in &tcp_listeners {
-        flags = flags.union(socket_flags(s, snap, leaking));
+    for &i in &h.tcp {
+        flags |= socket_flags(&snap.sockets[i], snap, leaking);
     }
-    for pid in &holders {
-        if let Some(p) = snap.processes.get(pid) {
-            flags = flags.union(process_flags(p));
-        }
+    for p in h.pids.iter().filter_map(|p| snap.processes.get(p)) {
+        flags |= process_flags(p);
     }
-    let tw: Vec<&Socket> = snap
-        .sockets
-        .iter()
-        .filter(on_port)
-        .filter(|s| s.state == State::TimeWait && s.proto.is_tcp())
-        .collect();
-    let time_wait_expires_ms = tw
-        .iter()
-        .filter_map(|s| s.timer.map(|t| t.expires_ms))
-        .max()
-        .unwrap_or(0);
-    let connections = snap
-        .sockets
-        .iter()
-        .filter(on_port)
-        .filter(|s| s.proto.is_tcp() && !s.is_listener() && s.state != State::TimeWait)
-        .count();
-    let names = |pids: &[u32]| -> String {
-        pids.iter()
-            .map(|p| match snap.processes.get(p) {
-                Some(pr) => format!("{p} ({})", pr.name),
-                None => p.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-
-    let mut next = Vec::new();
-    let (kind, headline) = if !tcp_listeners.is_empty() && !holders.is_empty() {
-        next.push(format!("stop it: `sockscope kill :{port}` (sends SIGTERM, then reports whether the port was freed)"));
-        for f in flags.iter().filter(|f| *f != Flag::Hidden) {
-            next.push(explain(f).replace("PORT", &port.to_string()));
-        }
-        if flags.contains(Flag::DockerProxy) {
-            next.insert(0, format!("a container publishes port {port}: `docker ps --filter publish={port}`, then `docker stop` it"));
-            next.remove(1);
-        }
-        (
-            Kind::Listener,
-            format!("port {port} is in use: listening by {}", names(&holders)),
-        )
-    } else if !tcp_listeners.is_empty() {
-        let uid = tcp_listeners[0].uid;
-        let user = snap
-            .user_name(uid)
-            .map_or_else(|| format!("uid {uid}"), |n| format!("user {n}"));
-        let status = tcp_listeners[0].owner_status;
-        next.push(match status {
-            OwnerStatus::Hidden => format!("its owner ({user}) is hidden from you: run `sudo sockscope why {port}` to see who it is"),
-            _ => format!(
-                "no visible process holds it ({user}): it may live in another pid namespace (a container); `sudo sockscope why {port}` from the host shows more"
-            ),
-        });
-        (
-            Kind::Hidden,
-            format!("port {port} is in use by a listener whose owner you cannot see"),
-        )
-    } else if !probe.free() && !tw.is_empty() && connections == 0 {
-        let secs = time_wait_expires_ms.div_ceil(1000);
-        if probe.reuseaddr_free() {
-            next.push(format!(
-                "a server that sets SO_REUSEADDR (most do) can bind now; a plain bind must wait {secs} s (`sockscope wait-free {port}`)"
-            ));
-        } else {
-            next.push(format!(
-                "even an SO_REUSEADDR bind fails: these TIME-WAITs were left by a socket without SO_REUSEADDR; wait {secs} s (`sockscope wait-free {port}`)"
-            ));
-        }
-        (
-            Kind::TimeWaitOnly,
-            format!(
-                "port {port} has only {} TIME-WAIT socket{}; the last expires in {secs} s",
-                tw.len(),
-                if tw.len() == 1 { "" } else { "s" }
-            ),
-        )
-    } else if !probe.free() && connections > 0 {
-        let mut pids: Vec<u32> = snap
-            .sockets
-            .iter()
-            .filter(on_port)
-            .filter(|s| s.proto.is_tcp() && !s.is_listener())
-            .flat_map(|s| s.owners.iter().copied())
-            .collect();
-        pids.sort_unstable();
-        pids.dedup();
-        next.push(if pids.is_empty() {
-            "they belong to the kernel or to hidden owners; they end when the connections close".to_owned()
-        } else {
-            format!("they are held by {}: the port frees when those connections close or those processes exit", names(&pids))
-        });
-        (
-            Kind::Connections,
-            format!(
-                "port {port} has no listener, but {connections} connection{} still use it",
-                if connections == 1 { "" } else { "s" }
-            ),
-        )
-    } else if probe.free() {
-        next.push(format!("a server can bind port {port} now"));
-        (Kind::Free, format!("port {port} is free"))
-    } else if probe.denied() && listeners.is_empty() {
-        next.push(format!(
-            "nothing holds port {port}, but binding it needs root or CAP_NET_BIND_SERVICE"
-        ));
-        (
-            Kind::Free,
-            format!("port {port} is free (binding it needs privilege)"),
-        )
-    } else {
-        next.push("no socket in this network namespace explains it; another namespace or a port reservation (net.ipv4.ip_local_reserved_ports) might".into());
-        (
-            Kind::Unexplained,
-            format!(
-                "port {port} cannot be bound ({}), and no socket here holds it",
-                probe.v4.as_str()
-            ),
-        )
-    };
-    // The probe and the verdict are about TCP; a UDP server on the same number is
-    // worth a line, since a UDP bind would fail.
-    let udp: Vec<u32> = listeners
-        .iter()
-        .map(|&i| &snap.sockets[i])
-        .filter(|s| !s.proto.is_tcp())
-        .flat_map(|s| s.owners.iter().copied())
-        .collect();
-    if listeners.iter().any(|&i| !snap.sockets[i].proto.is_tcp()) {
-        let who = if udp.is_empty() {
-            "a hidden owner".to_owned()
-        } else {
-            names(&udp)
-        };
-        next.push(format!("UDP port {port} is bound by {who}: a UDP server cannot bind it (the verdict above is for TCP)"));
-    }
-    if flags.contains(Flag::Backlog) && kind == Kind::Listener {
-        next.push(
-            "the listener is unhealthy: restart it, or find why it stopped calling accept()".into(),
-        );
-    }
+    let (kind, headline) = judge(snap, &h, &probe);
+    let next = next_steps(snap, &h, kind, flags, &probe);
+    let mut listeners: Vec<usize> = h.tcp.iter().chain(&h.udp).copied().collect();
+    listeners.sort_unstable();
     Verdict {
         port,
         kind,
         probe,
         listeners,
-        holders,
+        holders: h.pids.clone(),
         flags,
-        time_wait: tw.len(),
-        time_wait_expires_ms,
-        connections,
+        time_wait: h.time_wait,
+        time_wait_expires_ms: h.time_wait_expires_ms,
+        connections: h.connections.len(),
         headline,
         next,
+        evidence: h,
     }
+}
+
+/// The kind of verdict and its one-line headline.
+fn judge(snap: &Snapshot, h: &Holders, probe: &Probe) -> (Kind, String) {
+    let port = h.port;
+    let secs = h.time_wait_expires_ms.div_ceil(1000);
+    if h.listening() && !h.pids.is_empty() {
+        let mut line = format!(
+            "port {port} is in use: listening by {}",
+            snap.pids_text(&h.pids)
+        );
+        if !h.unowned.is_empty() {
+            line.push_str(&format!(
+                ", and {} listener{} without a visible owner",
+                h.unowned.len(),
+                plural(h.unowned.len())
+            ));
+        }
+        return (Kind::Listener, line);
+    }
+    if h.listening() {
+        let why = match snap.sockets[h.unowned[0]].owner_status {
+            OwnerStatus::Hidden => "whose owner is hidden from you",
+            OwnerStatus::OtherNs => "held by a process in another pid namespace",
+            _ => "that no visible process holds",
+        };
+        return (
+            Kind::Hidden,
+            format!("port {port} is in use by a listener {why}"),
+        );
+    }
+    if probe.free() {
+        return (Kind::Free, format!("port {port} is free"));
+    }
+    if h.time_wait > 0 && h.connections.is_empty() {
+        return (
+            Kind::TimeWaitOnly,
+            format!(
+                "port {port} has no listener, only {} TIME-WAIT socket{}; the last expires in {secs} s",
+                h.time_wait,
+                plural(h.time_wait)
+            ),
+        );
+    }
+    if !h.connections.is_empty() {
+        let n = h.connections.len();
+        return (
+            Kind::Connections,
+            format!(
+                "port {port} has no listener, but {n} connection{} still use{} it",
+                plural(n),
+                if n == 1 { "s" } else { "" }
+            ),
+        );
+    }
+    if probe.denied() && h.udp.is_empty() {
+        return (
+            Kind::Free,
+            format!("port {port} is free (binding it needs privilege)"),
+        );
+    }
+    (
+        Kind::Unexplained,
+        format!(
+            "port {port} cannot be bound ({}), and no socket here holds it",
+            probe.v4.as_str()
+        ),
+    )
+}
+
+/// What to do next, the command that solves it first.
+fn next_steps(
+    snap: &Snapshot,
+    h: &Holders,
+    kind: Kind,
+    flags: Flags,
+    probe: &Probe,
+) -> Vec<String> {
+    let port = h.port;
+    let secs = h.time_wait_expires_ms.div_ceil(1000);
+    let mut next = Vec::new();
+    match kind {
+        Kind::Listener => {
+            if flags.contains(Flag::DockerProxy) {
+                next.push(format!("a container publishes port {port}: stop the container (`docker ps --filter publish={port}`, then `docker stop NAME`), not its proxy"));
+            } else {
+                let cont = if flags.contains(Flag::Stopped) {
+                    ", then SIGCONT because it is suspended, so that it can exit"
+                } else {
+                    ""
+                };
+                next.push(format!("stop it: `sockscope kill :{port}` (sends SIGTERM{cont}; then reports whether the port was freed)"));
+            }
+            for p in h.pids.iter().filter_map(|p| snap.processes.get(p)) {
+                if p.is_stopped() {
+                    next.push(format!("or resume it where it was suspended: `fg` in the shell that started it, or `kill -CONT {}`", p.pid));
+                }
+            }
+            if flags.contains(Flag::Backlog) {
+                next.push("the listener is unhealthy: restart it, or find why it stopped calling accept()".into());
+            }
+        }
+        Kind::Hidden => next.push(match snap.sockets[h.unowned[0]].owner_status {
+            OwnerStatus::Hidden => format!("its owner ({}) is hidden from you: run `sudo sockscope why {port}` to see who it is", socket_user(snap, &snap.sockets[h.unowned[0]])),
+            OwnerStatus::OtherNs => "sockscope runs in a nested pid namespace: run it on the host to see the holder".to_owned(),
+            _ => "no process visible here holds it: it may be closing right now (look again), or the kernel holds it without a file descriptor".to_owned(),
+        }),
+        Kind::TimeWaitOnly => next.push(if probe.reuseaddr_free() {
+            format!("a server that sets SO_REUSEADDR (most do) can bind now; a plain bind must wait {secs} s (`sockscope wait-free {port}`)")
+        } else {
+            format!("even an SO_REUSEADDR bind fails: these TIME-WAITs were left by a socket without SO_REUSEADDR; wait {secs} s (`sockscope wait-free {port}`)")
+        }),
+        Kind::Connections => {
+            let mut pids: Vec<u32> = h
+                .connections
+                .iter()
+                .flat_map(|&i| snap.sockets[i].owners.iter().copied())
+                .collect();
+            pids.sort_unstable();
+            pids.dedup();
+            next.push(if pids.is_empty() {
+                "they belong to the kernel or to hidden owners; they end when the connections close".to_owned()
+            } else {
+                format!("they are held by {}: the port frees when those connections close or those processes exit", snap.pids_text(&pids))
+            });
+        }
+        Kind::Free if probe.denied() => next.push(format!(
+            "nothing holds port {port}, but binding it needs root or CAP_NET_BIND_SERVICE"
+        )),
+        Kind::Free => next.push(format!("a server can bind port {port} now")),
+        Kind::Unexplained => next.push("no socket in this network namespace explains it; another namespace or a port reservation (net.ipv4.ip_local_reserved_ports) might".into()),
+    }
+    // The probe and the verdict are about TCP; a UDP server on the same number is worth
+    // a line, since a UDP bind would fail.
+    if !h.udp.is_empty() {
+        let who = if h.udp_pids.is_empty() {
+            "a process you cannot see".to_owned()
+        } else {
+            snap.pids_text(&h.udp_pids)
+        };
+        next.push(format!("UDP port {port} is bound by {who}: a UDP server cannot bind it (the verdict above is for TCP)"));
+    }
+    next
+}
+
+fn socket_user(snap: &Snapshot, s: &Socket) -> String {
+    snap.user_name(s.uid)
+        .map_or_else(|| format!("uid {}", s.uid), |n| format!("user {n}"))
 }

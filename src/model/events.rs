@@ -36,6 +36,55 @@ pub struct Event {
     pub socket: SocketKey,
     pub state: State,
     pub owners: Pids,
+    /// The owners as `pid/name`, written when the event happened: a closed socket's
+    /// owner may have exited since, and its name is still wanted.
+    pub names: String,
+}
+
+/// The events of one diff, in the order they are shown: closed, opened, changed. The
+/// one place a diff becomes events, for the live view's log and for `watch`. `prev`
+/// knows the closed sockets' owners; `next` everyone else's.
+pub fn events(delta: &Delta, prev: Option<&Snapshot>, next: &Snapshot) -> Vec<Event> {
+    let at = next.taken_at;
+    let mut out = Vec::with_capacity(delta.opened.len() + delta.closed.len() + delta.changed.len());
+    for c in &delta.closed {
+        let names = prev.unwrap_or(next).pids_text(&c.owners);
+        out.push(Event {
+            at,
+            kind: EventKind::Closed,
+            socket: c.key(),
+            state: c.state,
+            owners: c.owners.clone(),
+            names,
+        });
+    }
+    for &i in &delta.opened {
+        let s = &next.sockets[i];
+        out.push(Event {
+            at,
+            kind: EventKind::Opened,
+            socket: s.key(),
+            state: s.state,
+            owners: s.owners.clone(),
+            names: next.pids_text(&s.owners),
+        });
+    }
+    for c in &delta.changed {
+        let s = &next.sockets[c.index];
+        let kind = match &c.kind {
+            ChangeKind::State { from, .. } => EventKind::StateChanged { from: *from },
+            ChangeKind::Owners { from, .. } => EventKind::OwnerChanged { from: from.clone() },
+        };
+        out.push(Event {
+            at,
+            kind,
+            socket: s.key(),
+            state: s.state,
+            owners: s.owners.clone(),
+            names: next.pids_text(&s.owners),
+        });
+    }
+    out
 }
 
 /// A ring buffer of events that counts what it had to drop.
@@ -72,43 +121,13 @@ impl EventLog {
 
     /// Appends the events of `delta` (computed from `prev` → `next`), stamped with
     /// `next.taken_at`, and returns how many were added.
-    pub fn record(&mut self, delta: &Delta, next: &Snapshot) -> usize {
-        let at = next.taken_at;
-        let before = self.ring.len() as u64 + self.dropped;
-        for c in &delta.closed {
-            self.push(Event {
-                at,
-                kind: EventKind::Closed,
-                socket: c.key(),
-                state: c.state,
-                owners: c.owners.clone(),
-            });
+    pub fn record(&mut self, delta: &Delta, prev: Option<&Snapshot>, next: &Snapshot) -> usize {
+        let new = events(delta, prev, next);
+        let n = new.len();
+        for e in new {
+            self.push(e);
         }
-        for &i in &delta.opened {
-            let s = &next.sockets[i];
-            self.push(Event {
-                at,
-                kind: EventKind::Opened,
-                socket: s.key(),
-                state: s.state,
-                owners: s.owners.clone(),
-            });
-        }
-        for c in &delta.changed {
-            let s = &next.sockets[c.index];
-            let kind = match &c.kind {
-                ChangeKind::State { from, .. } => EventKind::StateChanged { from: *from },
-                ChangeKind::Owners { from, .. } => EventKind::OwnerChanged { from: from.clone() },
-            };
-            self.push(Event {
-                at,
-                kind,
-                socket: s.key(),
-                state: s.state,
-                owners: s.owners.clone(),
-            });
-        }
-        (self.ring.len() as u64 + self.dropped - before) as usize
+        n
     }
 
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Event> + ExactSizeIterator {
@@ -153,6 +172,7 @@ mod tests {
                 },
                 state: State::Listen,
                 owners: Pids::new(),
+                names: String::new(),
             });
         }
         assert_eq!(log.len(), 3);
@@ -174,7 +194,7 @@ mod tests {
             sock(82, 0, 3, State::Listen, 2),
         ];
         let mut log = EventLog::default();
-        assert_eq!(log.record(&diff(&a, &b), &b), 3);
+        assert_eq!(log.record(&diff(&a, &b), Some(&a), &b), 3);
         let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, vec!["closed", "opened", "state-changed"]);
     }

@@ -2,13 +2,16 @@
 //! the set is data here so that queries (`flag:orphan`) and output can name them.
 
 use std::fmt;
+use std::ops::{BitOr, BitOrAssign};
+use strum::{EnumIter, IntoEnumIterator, IntoStaticStr};
 
 /// A small bit set of [`Flag`]s.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Flags(u16);
 
 /// One diagnosis flag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, IntoStaticStr)]
+#[strum(serialize_all = "SCREAMING-KEBAB-CASE")]
 pub enum Flag {
     Orphan,
     Stopped,
@@ -20,32 +23,19 @@ pub enum Flag {
 }
 
 impl Flag {
-    pub const ALL: [Flag; 7] = [
-        Flag::Orphan,
-        Flag::Stopped,
-        Flag::Zombie,
-        Flag::Backlog,
-        Flag::CloseWaitLeak,
-        Flag::DockerProxy,
-        Flag::Hidden,
-    ];
+    /// Every flag, in display order.
+    pub fn all() -> impl Iterator<Item = Flag> {
+        Flag::iter()
+    }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Flag::Orphan => "ORPHAN",
-            Flag::Stopped => "STOPPED",
-            Flag::Zombie => "ZOMBIE",
-            Flag::Backlog => "BACKLOG",
-            Flag::CloseWaitLeak => "CLOSE-WAIT-LEAK",
-            Flag::DockerProxy => "DOCKER-PROXY",
-            Flag::Hidden => "HIDDEN",
-        }
+        self.into()
     }
 
     /// Parses a flag name case-insensitively; `-` and `_` are interchangeable.
     pub fn parse(s: &str) -> Option<Flag> {
         let norm = s.to_ascii_uppercase().replace('_', "-");
-        Flag::ALL.into_iter().find(|f| f.as_str() == norm)
+        Flag::iter().find(|f| f.as_str() == norm)
     }
 }
 
@@ -70,7 +60,26 @@ impl Flags {
         self.0 == 0
     }
     pub fn iter(self) -> impl Iterator<Item = Flag> {
-        Flag::ALL.into_iter().filter(move |f| self.contains(*f))
+        Flag::iter().filter(move |f| self.contains(*f))
+    }
+}
+
+impl BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, other: Flags) -> Flags {
+        self.union(other)
+    }
+}
+
+impl BitOrAssign for Flags {
+    fn bitor_assign(&mut self, other: Flags) {
+        *self = self.union(other);
+    }
+}
+
+impl From<Flag> for Flags {
+    fn from(f: Flag) -> Flags {
+        Flags::empty().with(f)
     }
 }
 
@@ -87,7 +96,7 @@ mod tests {
 
     #[test]
     fn flags_round_trip_by_name() {
-        for f in Flag::ALL {
+        for f in Flag::all() {
             assert_eq!(Flag::parse(&f.as_str().to_lowercase()), Some(f));
         }
         assert_eq!(Flag::parse("close_wait_leak"), Some(Flag::CloseWaitLeak));

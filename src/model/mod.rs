@@ -7,13 +7,16 @@ pub mod flags;
 pub mod process;
 pub mod sanitize;
 pub mod services;
+pub mod signal;
 pub mod snapshot;
 pub mod socket;
+pub mod stat;
 pub mod time;
 
 pub use diff::{Delta, diff};
-pub use events::{Event, EventKind, EventLog};
+pub use events::{Event, EventKind, EventLog, events};
 pub use flags::{Flag, Flags};
 pub use process::Process;
+pub use signal::{Delivery, Refusal, Sent, Sig};
 pub use snapshot::{Collected, Scope, Snapshot, Visibility};
 pub use socket::{OwnerStatus, Pids, Proto, Socket, SocketKey, State, Timer, TimerKind};

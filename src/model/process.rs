@@ -30,9 +30,51 @@ pub struct Process {
     pub session_leader_alive: bool,
     /// State letter of the parent, when known (a zombie parent cannot reap anything).
     pub parent_state: Option<char>,
+    /// The parent is a zombie (state Z, no threads left): it will never reap anything.
+    #[serde(skip)]
+    pub parent_zombie: bool,
 }
 
 impl Process {
+    /// A process known by its pid alone (its details could not be read).
+    pub fn unknown(pid: u32) -> Process {
+        Process {
+            pid,
+            ppid: None,
+            start_ticks: 0,
+            start_time: 0,
+            name: String::new(),
+            cmdline: Vec::new(),
+            exe: None,
+            uid: None,
+            user: None,
+            state: '?',
+            threads: 0,
+            kernel_thread: false,
+            container: None,
+            session: 0,
+            session_leader_alive: true,
+            parent_state: None,
+            parent_zombie: false,
+        }
+    }
+
+    /// Exited and not reaped: holds nothing, cannot be killed; only its parent can reap it.
+    pub fn is_zombie(&self) -> bool {
+        super::stat::is_zombie(self.state, self.threads)
+    }
+
+    /// State Z with live threads: its main thread exited (`pthread_exit`), the other
+    /// threads run on and hold its fds. It can be signalled.
+    pub fn main_thread_exited(&self) -> bool {
+        super::stat::main_thread_exited(self.state, self.threads)
+    }
+
+    /// Stopped (state T, or t under a tracer): it holds its sockets but serves nothing.
+    pub fn is_stopped(&self) -> bool {
+        matches!(self.state, 'T' | 't')
+    }
+
     /// The command line joined with spaces, or `[name]` when it is empty (kernel threads,
     /// zombies), the way `ps` shows it.
     pub fn command(&self) -> String {
@@ -86,5 +128,6 @@ pub(crate) fn fixture(pid: u32, name: &str, state: char) -> Process {
         session: 0,
         session_leader_alive: true,
         parent_state: None,
+        parent_zombie: false,
     }
 }

@@ -36,6 +36,16 @@ pub fn sanitize_capped(input: &str, max_chars: usize) -> String {
     out
 }
 
+/// Longest piece of user input quoted back in an error message.
+pub const QUOTE_CHARS: usize = 80;
+
+/// User input quoted in an error (a query term, a config value, an argument): sanitised
+/// like foreign text and cut to [`QUOTE_CHARS`], so that a 100 KB term gives a short line
+/// and an escape sequence typed by mistake is not replayed to the terminal.
+pub fn quote(input: &str) -> String {
+    sanitize_capped(input, QUOTE_CHARS)
+}
+
 /// True for characters that must never reach a terminal raw.
 pub fn is_unsafe_char(c: char) -> bool {
     let u = c as u32;
@@ -105,6 +115,13 @@ mod tests {
     #[test]
     fn decodes_invalid_utf8_lossily() {
         assert_eq!(sanitize_bytes(b"ab\xffcd"), "ab\u{fffd}cd");
+    }
+
+    #[test]
+    fn quoted_input_is_short_and_safe() {
+        let long = "x".repeat(100_000);
+        assert!(quote(&long).chars().count() <= QUOTE_CHARS + 1);
+        assert_eq!(quote("\x1b[2J"), "\\e[2J");
     }
 
     #[test]

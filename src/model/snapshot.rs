@@ -62,6 +62,38 @@ impl Snapshot {
         s.owners.iter().filter_map(|pid| self.processes.get(pid))
     }
 
+    /// `pid/name` for each pid, comma-separated (just `pid` for one without details):
+    /// the one way owners are written, in tables, events and sentences.
+    pub fn pids_text(&self, pids: &[u32]) -> String {
+        let mut out = String::new();
+        self.write_pids(&mut out, pids);
+        out
+    }
+
+    /// [`Snapshot::pids_text`] appended to a reused buffer.
+    pub fn write_pids(&self, out: &mut String, pids: &[u32]) {
+        use std::fmt::Write as _;
+        for (i, pid) in pids.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = match self.processes.get(pid) {
+                Some(p) => write!(out, "{pid}/{}", p.name),
+                None => write!(out, "{pid}"),
+            };
+        }
+    }
+
+    /// A socket's owners as [`Snapshot::pids_text`], or why it has none: `(kernel)`,
+    /// `(hidden)`, `(other pid ns)`, `(unknown)`.
+    pub fn write_owners(&self, out: &mut String, s: &Socket) {
+        if s.owners.is_empty() {
+            out.push_str(s.owner_status.placeholder());
+        } else {
+            self.write_pids(out, &s.owners);
+        }
+    }
+
     /// Recounts `visibility.hidden_sockets` from the rows.
     pub fn count_hidden(&mut self) {
         self.visibility.hidden_sockets = self
@@ -76,6 +108,8 @@ impl Snapshot {
 #[derive(Clone, Debug)]
 pub struct Collected {
     pub snapshot: std::sync::Arc<Snapshot>,
+    /// The snapshot before it (what closed sockets' owners were), when comparable.
+    pub previous: Option<std::sync::Arc<Snapshot>>,
     /// Empty (and `rescoped` true) when the scope changed, since the two are not comparable.
     pub delta: super::Delta,
     pub rescoped: bool,

@@ -184,7 +184,11 @@ pub enum OwnerStatus {
     Kernel,
     /// The socket exists but the owner's /proc entries are not readable for us.
     Hidden,
-    /// No visible process holds it (another pid namespace, or it closed mid-read).
+    /// No process visible here holds it, and sockscope runs in a nested pid namespace:
+    /// the owner most likely lives outside it.
+    OtherNs,
+    /// No visible process holds it: it closed while being read, or the kernel holds it
+    /// without a file descriptor.
     Unknown,
 }
 
@@ -194,7 +198,38 @@ impl OwnerStatus {
             OwnerStatus::Known => "known",
             OwnerStatus::Kernel => "kernel",
             OwnerStatus::Hidden => "hidden",
+            OwnerStatus::OtherNs => "other-ns",
             OwnerStatus::Unknown => "unknown",
+        }
+    }
+
+    /// What a row shows instead of an owner: `(kernel)`, `(hidden)`, `(other pid ns)`,
+    /// `(unknown)`.
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            OwnerStatus::Known | OwnerStatus::Unknown => "(unknown)",
+            OwnerStatus::Kernel => "(kernel)",
+            OwnerStatus::Hidden => "(hidden)",
+            OwnerStatus::OtherNs => "(other pid ns)",
+        }
+    }
+
+    /// Why no owner is shown, as a sentence.
+    pub fn explain(self) -> &'static str {
+        match self {
+            OwnerStatus::Known => "a visible process holds it",
+            OwnerStatus::Kernel => {
+                "none: the kernel holds it (TIME-WAIT, SYN-RECV or an orphaned FIN-WAIT); it goes away by itself"
+            }
+            OwnerStatus::Hidden => {
+                "hidden: its process is not readable for you; run sockscope as root to see it"
+            }
+            OwnerStatus::OtherNs => {
+                "in another pid namespace: sockscope runs in a nested pid namespace and cannot see the process that holds it; run it from the host"
+            }
+            OwnerStatus::Unknown => {
+                "unknown: no process visible here holds it (it closed while being read, or the kernel holds it without a file descriptor)"
+            }
         }
     }
 }

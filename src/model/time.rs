@@ -43,29 +43,65 @@ pub fn fmt_interval(d: Duration) -> String {
 
 /// RFC 3339 UTC with milliseconds, e.g. `2026-11-24T01:02:03.456Z`.
 pub fn rfc3339(t: SystemTime) -> String {
-    let ms = t
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Days since the epoch to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
-        ms % 1000
-    )
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// The shortest interval between snapshots.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(250);
+/// The longest interval between snapshots.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// The longest timeout any command waits (`--timeout`): a day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// Parses `250ms`, `1s`, `1.5s`, `2m`, `1h 30m`, or a bare number of seconds. Values too
+/// big to represent are an error, never a panic.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let shown = crate::model::sanitize::quote(t);
+    if t.is_empty() {
+        return Err("an empty duration (use e.g. 500ms or 2s)".into());
+    }
+    let parsed = if t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        humantime::parse_duration(&format!("{t}s"))
+    } else {
+        humantime::parse_duration(t)
+    };
+    parsed.map_err(|e| match e {
+        humantime::DurationError::NumberOverflow => format!("`{shown}` is too long a duration"),
+        _ => format!("`{shown}` is not a duration like 500ms or 2s"),
+    })
+}
+
+/// Checks an interval against the allowed range.
+pub fn check_interval(d: Duration) -> Result<Duration, String> {
+    if (MIN_INTERVAL..=MAX_INTERVAL).contains(&d) {
+        Ok(d)
+    } else {
+        Err(format!(
+            "interval {} is outside 250ms..60s",
+            fmt_interval_or_long(d)
+        ))
+    }
+}
+
+/// Checks a timeout: at most [`MAX_TIMEOUT`].
+pub fn check_timeout(d: Duration) -> Result<Duration, String> {
+    if d <= MAX_TIMEOUT {
+        Ok(d)
+    } else {
+        Err(format!(
+            "timeout {} is longer than a day (24h)",
+            fmt_interval_or_long(d)
+        ))
+    }
+}
+
+fn fmt_interval_or_long(d: Duration) -> String {
+    if d > Duration::from_secs(86_400 * 365) {
+        "of more than a year".into()
+    } else {
+        fmt_interval(d)
+    }
 }
 
 #[cfg(test)]
@@ -83,6 +119,33 @@ mod tests {
             rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_999_999)),
             "2026-11-30T00:53:19.000Z"
         );
+    }
+
+    #[test]
+    fn durations_parse_and_never_overflow() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("").is_err());
+        let huge = parse_duration("20000000000000000000s").unwrap_err();
+        assert!(huge.contains("too long"), "{huge}");
+        let max = parse_duration("18446744073709551615s").unwrap();
+        assert!(
+            check_interval(max)
+                .unwrap_err()
+                .contains("more than a year")
+        );
+        assert!(check_timeout(max).is_err());
+        assert_eq!(
+            check_timeout(Duration::from_secs(5)),
+            Ok(Duration::from_secs(5))
+        );
+        assert!(check_interval(Duration::from_millis(100)).is_err());
+        let escaped = parse_duration("\x1b[31m").unwrap_err();
+        assert!(!escaped.contains('\x1b'), "{escaped}");
     }
 
     #[test]

@@ -46,33 +46,11 @@ pub fn sort_rows(rows: &mut [Row<'_>]) {
     });
 }
 
-/// `pid/name` for each owner, comma-separated; or why there is none: `(kernel)`,
-/// `(hidden)`, `(unknown)`.
+/// `pid/name` for each owner, comma-separated; or why there is none.
 pub fn owners_cell(s: &Socket, snap: &Snapshot) -> String {
     let mut out = String::new();
-    owners_cell_into(&mut out, s, snap);
+    snap.write_owners(&mut out, s);
     out
-}
-
-/// [`owners_cell`] appended to a reused buffer.
-pub fn owners_cell_into(out: &mut String, s: &Socket, snap: &Snapshot) {
-    if s.owners.is_empty() {
-        out.push_str(match s.owner_status {
-            OwnerStatus::Known | OwnerStatus::Unknown => "(unknown)",
-            OwnerStatus::Kernel => "(kernel)",
-            OwnerStatus::Hidden => "(hidden)",
-        });
-        return;
-    }
-    for (i, pid) in s.owners.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = match snap.processes.get(pid) {
-            Some(p) => write!(out, "{pid}/{}", p.name),
-            None => write!(out, "{pid}"),
-        };
-    }
 }
 
 /// The socket's user: the name when known, else the uid; `-` for kernel-held rows, whose

@@ -3,7 +3,7 @@
 //! Rows are formatted twice into one reused set of cell buffers — once to measure column
 //! widths, once to write — so memory stays flat however many sockets there are.
 
-use super::{Row, owners_cell_into, user_cell_into};
+use super::{Row, user_cell_into};
 use crate::model::Snapshot;
 use crate::model::socket::Endpoint;
 use std::fmt::Write as _;
@@ -97,7 +97,7 @@ fn fill(cells: &mut [String; COLUMNS], row: &Row<'_>, snap: &Snapshot) {
         write!(cells[3], "{}", s.send_q)?;
         write!(cells[4], "{}", Endpoint(&s.local))?;
         write!(cells[5], "{}", Endpoint(&s.remote))?;
-        owners_cell_into(&mut cells[6], s, snap);
+        snap.write_owners(&mut cells[6], s);
         user_cell_into(&mut cells[7], s, snap);
         if let Some(t) = s.timer {
             write!(cells[8], "{t}")?;

@@ -4,23 +4,18 @@
 use super::json::Endpoint as EndpointDoc;
 use crate::model::socket::Endpoint;
 use crate::model::time::rfc3339;
-use crate::model::{Pids, Process, Snapshot, Socket, State};
+use crate::model::{Event, EventKind, Flags, Process, Snapshot};
 use serde::Serialize;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 pub const VERSION: u32 = 1;
 
-/// One event, built from a diff: the socket as it is now (or was, when closed).
+/// One event with what it needs to be written: the snapshot that knows its owners (the
+/// previous one for a closed socket) and its flags now (none when closed).
 pub struct WatchEvent<'a> {
-    pub at: SystemTime,
-    pub kind: &'static str,
-    pub socket: &'a Socket,
-    pub old_state: Option<State>,
-    pub old_owners: Option<&'a Pids>,
-    /// The snapshot that knows the owners' details (the old one for closed sockets).
+    pub event: &'a Event,
     pub snap: &'a Snapshot,
-    /// Diagnosis flags of the socket now (none for a closed one).
-    pub flags: crate::model::Flags,
+    pub flags: Flags,
 }
 
 #[derive(Serialize)]
@@ -41,73 +36,73 @@ struct Doc<'a> {
     flags: Vec<&'static str>,
 }
 
-fn ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-pub fn json_line(e: &WatchEvent<'_>) -> serde_json::Result<String> {
-    let s = e.socket;
+pub fn json_line(w: &WatchEvent<'_>) -> serde_json::Result<String> {
+    let e = w.event;
+    let k = &e.socket;
+    let (old_state, old_owners) = match &e.kind {
+        EventKind::StateChanged { from } => (Some(from.as_str()), None),
+        EventKind::OwnerChanged { from } => (None, Some(from.as_slice())),
+        _ => (None, None),
+    };
     serde_json::to_string(&Doc {
         version: VERSION,
         time: rfc3339(e.at),
-        time_ms: ms(e.at),
-        event: e.kind,
-        proto: s.proto.as_str(),
+        time_ms: e
+            .at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        event: e.kind.as_str(),
+        proto: k.proto.as_str(),
         local: EndpointDoc {
-            addr: s.local.ip().to_string(),
-            port: s.local.port(),
+            addr: k.local.ip().to_string(),
+            port: k.local.port(),
         },
         remote: EndpointDoc {
-            addr: s.remote.ip().to_string(),
-            port: s.remote.port(),
+            addr: k.remote.ip().to_string(),
+            port: k.remote.port(),
         },
-        state: s.state.as_str(),
-        old_state: e.old_state.map(State::as_str),
-        inode: s.inode,
-        owners: e.snap.owners_of(s).collect(),
-        owner_pids: &s.owners,
-        old_owner_pids: e.old_owners.map(|p| p.as_slice()),
-        flags: e.flags.iter().map(|f| f.as_str()).collect(),
+        state: e.state.as_str(),
+        old_state,
+        inode: k.inode,
+        owners: e
+            .owners
+            .iter()
+            .filter_map(|p| w.snap.processes.get(p))
+            .collect(),
+        owner_pids: &e.owners,
+        old_owner_pids: old_owners,
+        flags: w.flags.iter().map(|f| f.as_str()).collect(),
     })
 }
 
-pub fn text_line(e: &WatchEvent<'_>) -> String {
-    let s = e.socket;
-    let state = match e.old_state {
-        Some(old) => format!("{old}→{}", s.state),
-        None => s.state.to_string(),
+pub fn text_line(w: &WatchEvent<'_>) -> String {
+    let e = w.event;
+    let k = &e.socket;
+    let state = match &e.kind {
+        EventKind::StateChanged { from } => format!("{from}→{}", e.state),
+        _ => e.state.to_string(),
     };
-    let owners = if s.owners.is_empty() {
-        format!("({})", s.owner_status.as_str())
+    let owners = if e.names.is_empty() {
+        "(none)".to_owned()
     } else {
-        s.owners
-            .iter()
-            .map(|p| {
-                e.snap
-                    .processes
-                    .get(p)
-                    .map_or_else(|| p.to_string(), |pr| format!("{p}/{}", pr.name))
-            })
-            .collect::<Vec<_>>()
-            .join(",")
+        e.names.clone()
     };
-    let owners = match e.old_owners {
-        Some(old) => format!("{:?}→{owners}", old.as_slice()),
-        None => owners,
+    let owners = match &e.kind {
+        EventKind::OwnerChanged { from } => format!("{}→{owners}", w.snap.pids_text(from)),
+        _ => owners,
     };
-    let flags = if e.flags.is_empty() {
+    let flags = if w.flags.is_empty() {
         String::new()
     } else {
-        format!(" [{}]", e.flags)
+        format!(" [{}]", w.flags)
     };
     format!(
         "{} {:<13} {:<5} {:<22} {:<22} {:<22} {owners}{flags}",
         rfc3339(e.at),
-        e.kind,
-        s.proto.as_str(),
-        Endpoint(&s.local).to_string(),
-        Endpoint(&s.remote).to_string(),
+        e.kind.as_str(),
+        k.proto.as_str(),
+        Endpoint(&k.local).to_string(),
+        Endpoint(&k.remote).to_string(),
         state
     )
 }

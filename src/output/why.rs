@@ -2,7 +2,7 @@
 //! README.md and `assets/schema/why.schema.json`).
 
 use super::json::{SocketDoc, socket_doc};
-use crate::diagnose::{Probe, Verdict, explain};
+use crate::diagnose::{Probe, Verdict, explain, explain_process};
 use crate::model::process::Inspection;
 use crate::model::socket::Endpoint;
 use crate::model::{Process, Snapshot};
@@ -32,6 +32,8 @@ pub struct WhyDoc<'a> {
 pub struct Holder<'a> {
     #[serde(flatten)]
     pub process: &'a Process,
+    /// What to know about it before acting ("its main thread exited; …"), or null.
+    pub note: Option<String>,
     pub cwd: Option<&'a str>,
     /// Parent chain, nearest first, up to pid 1.
     pub parents: Vec<Parent<'a>>,
@@ -88,6 +90,7 @@ pub fn document<'a>(
                 let i = inspections.iter().find(|i| i.pid == p.pid);
                 Holder {
                     process: p,
+                    note: explain_process(p),
                     cwd: i.and_then(|i| i.cwd.as_deref()),
                     parents: i.map_or_else(Vec::new, |i| {
                         i.parents
@@ -152,6 +155,9 @@ pub fn write_text(
             p.state
         )?;
         writeln!(out, "          {}", p.command())?;
+        if let Some(note) = explain_process(p) {
+            writeln!(out, "          {note}")?;
+        }
         if let Some(i) = inspections.iter().find(|i| i.pid == p.pid) {
             if let Some(cwd) = &i.cwd {
                 writeln!(out, "          cwd {cwd}")?;

@@ -1,29 +1,19 @@
 //! Parser for the query language; errors name the bad term and its column.
 
 use super::{PortSide, Query, Term, Test};
+use crate::model::sanitize::{QUOTE_CHARS, quote, sanitize_capped};
 use crate::model::{Flag, Proto, State};
-use std::fmt;
 use std::ops::RangeInclusive;
 
-/// A query that does not parse: which term, where (1-based column), and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A query that does not parse: which term, where (1-based column), and why. The term
+/// and the reason quote what was typed, sanitised and cut short.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("bad filter term `{term}` at column {column}: {reason}")]
 pub struct QueryError {
     pub column: usize,
     pub term: String,
     pub reason: String,
 }
-
-impl fmt::Display for QueryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "bad filter term `{}` at column {}: {}",
-            self.term, self.column, self.reason
-        )
-    }
-}
-
-impl std::error::Error for QueryError {}
 
 const KEYS: &str = "port, lport, rport, state, proto, pid, proc, user, flag";
 
@@ -48,8 +38,8 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
         let column = input[..start].chars().count() + 1;
         let err = |reason: String| QueryError {
             column,
-            term: word.to_owned(),
-            reason,
+            term: quote(word),
+            reason: sanitize_capped(&reason, 2 * QUOTE_CHARS),
         };
         terms.push(parse_term(word).map_err(err)?);
     }
@@ -111,10 +101,7 @@ fn keyed(key: &str, value: &str) -> Result<Test, String> {
         "proc" => Test::Proc(value.to_lowercase()),
         "user" => Test::User(value.to_owned()),
         "flag" => Test::Flag(Flag::parse(value).ok_or_else(|| {
-            let names: Vec<String> = Flag::ALL
-                .iter()
-                .map(|f| f.as_str().to_lowercase())
-                .collect();
+            let names: Vec<String> = Flag::all().map(|f| f.as_str().to_lowercase()).collect();
             format!("unknown flag `{value}` (one of: {})", names.join(", "))
         })?),
         _ => return Err(format!("unknown key `{key}` (keys: {KEYS})")),

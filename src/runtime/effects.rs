@@ -5,7 +5,8 @@ use crate::app::Effect;
 use crate::app::msg::Msg;
 use crate::collect::procs;
 use crate::collect::worker::Command;
-use crate::signal::{Refusal, Signaller, Target};
+use crate::model::Refusal;
+use crate::signal::{Signaller, Target};
 use std::collections::HashMap;
 
 /// What the event loop must do next.
@@ -41,13 +42,15 @@ impl<S: Signaller> Effector<S> {
                 self.pinned.clear();
                 let results = list
                     .into_iter()
-                    .map(|(pid, start)| match self.signaller.pin(pid, start) {
-                        Ok(t) => {
-                            self.pinned.insert(pid, t);
-                            (pid, Ok(()))
-                        }
-                        Err(e) => (pid, Err(e)),
-                    })
+                    .map(
+                        |(pid, start, inode)| match self.signaller.pin(pid, start, inode) {
+                            Ok(t) => {
+                                self.pinned.insert(pid, t);
+                                (pid, Ok(()))
+                            }
+                            Err(e) => (pid, Err(e)),
+                        },
+                    )
                     .collect();
                 vec![Outcome::Reply(Msg::Pinned(results))]
             }
@@ -74,6 +77,10 @@ impl<S: Signaller> Effector<S> {
             Effect::Inspect(pid) => vec![Outcome::Reply(Msg::Inspected(Box::new(procs::inspect(
                 pid,
             ))))],
+            Effect::Probe(port) => vec![Outcome::Reply(Msg::Probed {
+                port,
+                probe: crate::diagnose::Probe::run(port),
+            })],
         }
     }
 }

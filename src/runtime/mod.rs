@@ -3,5 +3,6 @@
 pub mod effects;
 pub mod run;
 pub mod terminal;
+pub mod watch;
 
 pub use run::{TuiOptions, run};

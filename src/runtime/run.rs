@@ -11,6 +11,7 @@ use crate::app::{App, Settings, View};
 use crate::collect::worker::Worker;
 use crate::collect::{self, CollectorKind};
 use crate::config;
+use crate::error::{Error, Result};
 use crate::signal::RealSignaller;
 use crossterm::event::{
     Event, EventStream, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
@@ -33,11 +34,11 @@ pub struct TuiOptions {
 }
 
 /// Runs the TUI until the user quits. Errors are one line for the binary to print.
-pub fn run(opts: TuiOptions) -> Result<(), String> {
+pub fn run(opts: TuiOptions) -> Result<()> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-        return Err("the live view needs a terminal on stdin and stdout; for a snapshot that can be piped, use `sockscope list`".into());
+        return Err(Error::NoTerminal);
     }
-    let cfg = config::load(opts.config.as_deref()).map_err(|e| e.to_string())?;
+    let cfg = config::load(opts.config.as_deref())?;
     let mut theme = cfg.theme.clone();
     if opts.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         theme = crate::app::Theme::plain();
@@ -54,18 +55,21 @@ pub fn run(opts: TuiOptions) -> Result<(), String> {
     let interval = opts.interval.unwrap_or(cfg.interval);
     let mut app = App::new(settings, opts.view.unwrap_or(cfg.view), interval);
     if let Some(f) = &opts.filter {
-        let q = crate::query::parse(f).map_err(|e| format!("{e} (in --filter)"))?;
+        let q = crate::query::parse(f).map_err(|e| Error::Usage(format!("{e} (in --filter)")))?;
         app.filter.text = f.clone();
         app.filter.query = q;
     }
-    let collector = collect::open(opts.collector).map_err(|e| e.to_string())?;
+    let collector = collect::open(opts.collector)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the event loop: {e}"))?;
+        .map_err(|source| Error::Start {
+            what: "the event loop",
+            source,
+        })?;
     terminal::install_panic_hook();
     let _guard = terminal::Guard;
-    let mut term = terminal::open().map_err(|e| format!("cannot set up the terminal: {e}"))?;
+    let mut term = terminal::open().map_err(term_err("set up"))?;
     let result = rt.block_on(event_loop(&mut term, &mut app, collector));
     terminal::restore();
     result
@@ -75,23 +79,30 @@ async fn event_loop(
     term: &mut Term,
     app: &mut App,
     collector: Box<dyn collect::Collector>,
-) -> Result<(), String> {
+) -> Result<()> {
     let (tx, mut snapshots) = tokio::sync::mpsc::unbounded_channel();
     let worker = Worker::spawn(collector, app.scope(), app.interval, move |m| {
         tx.send(m).is_ok()
     })
-    .map_err(|e| format!("cannot start the collector thread: {e}"))?;
+    .map_err(|source| Error::Start {
+        what: "the collector thread",
+        source,
+    })?;
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
-    let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut sighup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let mut sigtstp = signal(SignalKind::from_raw(rustix::process::Signal::TSTP.as_raw()))
-        .map_err(|e| e.to_string())?;
-    let mut sigcont = signal(SignalKind::from_raw(rustix::process::Signal::CONT.as_raw()))
-        .map_err(|e| e.to_string())?;
+    let on = |kind| {
+        signal(kind).map_err(|source| Error::Start {
+            what: "signal handling",
+            source,
+        })
+    };
+    let mut sigterm = on(SignalKind::terminate())?;
+    let mut sighup = on(SignalKind::hangup())?;
+    let mut sigint = on(SignalKind::interrupt())?;
+    let mut sigtstp = on(SignalKind::from_raw(rustix::process::Signal::TSTP.as_raw()))?;
+    let mut sigcont = on(SignalKind::from_raw(rustix::process::Signal::CONT.as_raw()))?;
     let mut effector = Effector::new(RealSignaller::default());
-    let size = term.size().map_err(|e| e.to_string())?;
+    let size = term.size().map_err(term_err("read the size of"))?;
     update(
         app,
         Msg::Resize {
@@ -103,7 +114,7 @@ async fn event_loop(
     loop {
         if dirty {
             term.draw(|f| crate::ui::draw(f, app))
-                .map_err(|e| format!("cannot draw: {e}"))?;
+                .map_err(term_err("draw on"))?;
             dirty = false;
         }
         let msg = tokio::select! {
@@ -111,7 +122,7 @@ async fn event_loop(
             ev = next_event(&mut events) => match ev {
                 Some(Ok(ev)) => {
                     if is_suspend(&ev, app) {
-                        terminal::suspend(term).map_err(|e| e.to_string())?;
+                        terminal::suspend(term).map_err(term_err("suspend"))?;
                         dirty = true;
                         continue;
                     }
@@ -120,26 +131,26 @@ async fn event_loop(
                         None => continue,
                     }
                 }
-                Some(Err(e)) => return Err(format!("cannot read the terminal: {e}")),
+                Some(Err(e)) => return Err(term_err("read")(e)),
                 None => return Ok(()),
             },
             _ = sigterm.recv() => return Ok(()),
             _ = sighup.recv() => return Ok(()),
             _ = sigint.recv() => return Ok(()),
             _ = sigtstp.recv() => {
-                terminal::suspend(term).map_err(|e| e.to_string())?;
+                terminal::suspend(term).map_err(term_err("suspend"))?;
                 dirty = true;
                 continue;
             }
             _ = sigcont.recv() => {
                 // Stopped from outside (SIGSTOP): take the terminal back and redraw.
-                terminal::resume(term).map_err(|e| e.to_string())?;
+                terminal::resume(term).map_err(term_err("resume"))?;
                 dirty = true;
                 continue;
             }
             Some(m) = snapshots.recv() => match m {
                 Ok(c) => Msg::Snapshot(Box::new(c)),
-                Err(e) => Msg::CollectFailed(e),
+                Err(e) => Msg::CollectFailed(std::sync::Arc::new(e)),
             },
             _ = tick.tick() => {
                 let before = tick_fingerprint(app);
@@ -162,6 +173,11 @@ async fn event_loop(
         }
         dirty = true;
     }
+}
+
+/// Maps a terminal I/O error to what was being done with the terminal.
+fn term_err(what: &'static str) -> impl Fn(std::io::Error) -> Error {
+    move |source| Error::Terminal { what, source }
 }
 
 async fn next_event(events: &mut EventStream) -> Option<std::io::Result<Event>> {

@@ -4,8 +4,8 @@ use super::fit;
 use super::theme::Styles;
 use crate::app::App;
 use crate::app::dialog::Button;
+use crate::model::Sig;
 use crate::model::socket::Endpoint;
-use crate::signal::Sig;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -54,6 +54,12 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
             format!("    {}", fit(&t.cmdline, text_width)),
             th.dim,
         ));
+        if let Some(n) = t.note(d.sig()) {
+            lines.push(Line::styled(
+                format!("    {}", fit(&n, text_width)),
+                th.error,
+            ));
+        }
     }
     let hidden = d.targets.len().saturating_sub(SHOWN_TARGETS);
     if hidden > 0 {
@@ -74,8 +80,8 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         ));
     }
     lines.push(Line::raw(""));
-    for (i, sig) in Sig::ALL.iter().enumerate() {
-        let selected = i == d.signal;
+    for (i, sig) in Sig::all().enumerate() {
+        let selected = sig == d.signal;
         let style = if selected {
             th.selected
         } else {

@@ -1,5 +1,7 @@
 //! Shared helpers: children that clean up after themselves, polling with deadlines.
 
+pub mod pty;
+
 use sockscope::collect::Collector;
 use sockscope::collect::linux::SockDiagCollector;
 use sockscope::model::{Scope, Snapshot, Socket};
@@ -209,3 +211,162 @@ impl Drop for NobodyBin {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A pid namespace of the test's own (`unshare --pid --fork --mount-proc`): everything
+/// started in it is ours, a sockscope run in it can see and signal nothing else, and
+/// dropping it kills every process in it (its pid 1 dies, and the kernel kills the rest).
+pub struct PidNs {
+    unshare: Kid,
+    /// Host pid of the namespace's pid 1, for nsenter.
+    pub init: u32,
+}
+
+/// Pid 1 of a test namespace: reaps orphans, ends when its stdin closes.
+const PY_INIT: &str = r#"
+import os, sys, threading, time
+def reap():
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            time.sleep(0.02)
+threading.Thread(target=reap, daemon=True).start()
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+impl PidNs {
+    pub fn new() -> PidNs {
+        assert!(
+            is_root(),
+            "pid namespace tests run as root (CI runs them as root)"
+        );
+        let mut cmd = Command::new("unshare");
+        cmd.args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+            "python3",
+            "-u",
+            "-c",
+        ])
+        .arg(PY_INIT);
+        let mut unshare = Kid::spawn(cmd);
+        assert_eq!(unshare.line(), "ready");
+        let parent = unshare.pid();
+        let init = wait_for("the namespace's pid 1", || {
+            let children =
+                std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children")).ok()?;
+            children.split_whitespace().next()?.parse().ok()
+        });
+        PidNs { unshare, init }
+    }
+
+    /// A command that runs inside the namespace (pid and mount: its /proc is the
+    /// namespace's).
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["-t", &self.init.to_string(), "-p", "-m", "--", program]);
+        cmd
+    }
+
+    /// A Python child inside the namespace, talking over stdin/stdout like [`Kid`].
+    pub fn python(&self, script: &str, args: &[&str]) -> Kid {
+        let mut cmd = self.command("python3");
+        cmd.arg("-u").arg("-c").arg(script).args(args);
+        Kid::spawn(cmd)
+    }
+
+    /// Runs sockscope inside the namespace; returns (exit code, stdout, stderr).
+    pub fn sockscope(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self
+            .command(bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sockscope in the namespace");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Whether a pid of the namespace is alive (not gone, not a zombie), and its command.
+    pub fn alive(&self, pid: u32) -> Option<String> {
+        let stat = self.read(&format!("/proc/{pid}/stat"))?;
+        let state = stat[stat.rfind(')')? + 2..].chars().next()?;
+        (state != 'Z').then(|| {
+            self.read(&format!("/proc/{pid}/cmdline"))
+                .unwrap_or_default()
+        })
+    }
+
+    /// Reads a file as the namespace's /proc shows it.
+    pub fn read(&self, path: &str) -> Option<String> {
+        let out = self.command("cat").arg(path).output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).replace('\0', " "))
+    }
+}
+
+impl Drop for PidNs {
+    fn drop(&mut self) {
+        // Killing unshare (our child) kills the namespace's pid 1 (--kill-child), and with
+        // it every process in the namespace.
+        let _ = self.unshare.child.kill();
+        let _ = self.unshare.child.wait();
+    }
+}
+
+/// A listener (argv[1] host) that forks a child keeping the socket in a new session, as
+/// a dev server's worker does. Prints "port parent_pid child_pid fd_count", then exits
+/// when the file argv[2] appears; the child lives on (two minutes at most).
+pub const PY_LISTEN_AND_FORK: &str = r#"
+import os, socket, sys, time, signal
+s = socket.socket(); s.bind((sys.argv[1], 0)); s.listen(16)
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    signal.alarm(120)
+    os.close(r); os.write(w, b"x"); os.close(w)
+    while True:
+        time.sleep(1)
+os.close(w); os.read(r, 1); os.close(r)
+fds = len(os.listdir('/proc/self/fd')) - 1
+print(s.getsockname()[1], os.getpid(), pid, fds, flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.005)
+os._exit(0)
+"#;
+
+/// Takes the pid argv[1] as soon as its process is gone: writes pid-1 to ns_last_pid and
+/// forks; the child opens files until it has argv[2] fds (the old process's count), holds
+/// no socket, and prints "pid N" (or "missed N" if another process took the pid first).
+/// It stays until the namespace ends (two minutes at most).
+pub const PY_TAKE_PID: &str = r#"
+import os, sys, time, signal
+want, fds = int(sys.argv[1]), int(sys.argv[2])
+print("waiting", flush=True)
+# Until the old process is gone and reaped: a zombie still occupies its pid.
+while os.path.exists('/proc/%d' % want):
+    time.sleep(0.0005)
+with open('/proc/sys/kernel/ns_last_pid', 'w') as f:
+    f.write(str(want - 1))
+pid = os.fork()
+if pid == 0:
+    signal.alarm(120)
+    held = []
+    while len(os.listdir('/proc/self/fd')) - 1 < fds:
+        held.append(os.open('/dev/null', os.O_RDONLY))
+    while len(os.listdir('/proc/self/fd')) - 1 > fds and held:
+        os.close(held.pop())
+    while True:
+        time.sleep(1)
+print(("pid %d" if pid == want else "missed %d") % pid, flush=True)
+while True:
+    time.sleep(1)
+"#;
