@@ -6,9 +6,11 @@
 
 mod support;
 
+mod cli_errors;
 mod cli_list;
 mod collect;
 mod doctor;
 mod owners;
 mod safety;
 mod tui_pty;
+mod watch;

@@ -180,3 +180,125 @@ fn pinning_checks_that_the_target_still_holds_the_socket() {
     kid.send("still here");
     assert_eq!(kid.line(), "still here", "nothing was sent");
 }
+
+/// A listener whose owner sockscope cannot see (here: the test process, outside the
+/// namespace sockscope runs in) holds the port as much as any other. `kill :PORT`
+/// signals what it can see and never reports "free" while that listener remains.
+#[test]
+fn kill_never_says_free_while_an_unseen_listener_remains() {
+    let ns = PidNs::new();
+    let mut kid = ns.python(
+        "import socket,sys\ns=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\nprint(s.getsockname()[1], flush=True)\nsys.stdin.read()",
+        &[],
+    );
+    let port: u16 = kid.line().parse().unwrap();
+    // The same port on another loopback address, held by the test itself.
+    let unseen = std::net::TcpListener::bind(("127.0.0.2", port)).unwrap();
+    let (code, out, err) = ns.sockscope(&["kill", &format!(":{port}"), "--yes", "--timeout", "1s"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("sent SIGTERM"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "port {port} is in use by a listener held by a process in another pid namespace"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("is free"), "{out}");
+    wait_for("the child to exit", || kid.child.try_wait().unwrap());
+    // With only the unseen listener left there is nothing to signal: said so, exit 2,
+    // and as root never "run as root".
+    let (code, out, err) = ns.sockscope(&["kill", &format!(":{port}"), "--yes"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("no process to signal"), "{err}");
+    assert!(err.contains("another pid namespace"), "{err}");
+    assert!(
+        !err.contains("run as root") && !err.contains("sudo"),
+        "{err}"
+    );
+    let (_, out, _) = ns.sockscope(&["list", &format!("lport:{port}")]);
+    assert!(out.contains("(other pid ns)"), "{out}");
+    let (code, out, _) = ns.sockscope(&["why", &port.to_string()]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("another pid namespace") && !out.contains("sudo"),
+        "{out}"
+    );
+    drop(unseen);
+}
+
+/// A suspended holder acts on TERM only once continued: kill sends CONT after it, the
+/// holder exits, and the port is free.
+#[test]
+fn kill_continues_a_stopped_holder_so_it_can_exit() {
+    let ns = PidNs::new();
+    let mut kid = ns.python(
+        "import os,signal,socket,sys\ns=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\nprint(s.getsockname()[1], os.getpid(), flush=True)\nos.kill(os.getpid(), signal.SIGSTOP)\nsys.stdin.read()",
+        &[],
+    );
+    let line = kid.line();
+    let mut it = line.split_whitespace();
+    let port: u16 = it.next().unwrap().parse().unwrap();
+    let pid: u32 = it.next().unwrap().parse().unwrap();
+    wait_for("the holder to stop", || {
+        let st = ns.read(&format!("/proc/{pid}/stat"))?;
+        st[st.rfind(')')? + 2..].starts_with('T').then_some(())
+    });
+    let (code, out, err) =
+        ns.sockscope(&["kill", &format!(":{port}"), "--yes", "--timeout", "10s"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("suspended: TERM, then CONT so it can exit"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("sent SIGTERM to {pid}/python3, then SIGCONT")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("port {port} is free")), "{out}");
+    // (nsenter, its parent here, mirrors a stopped child by stopping itself: look at the
+    // holder, not at nsenter.)
+    wait_for("the holder to exit", || {
+        ns.alive(pid).is_none().then_some(())
+    });
+    drop(kid);
+}
+
+#[test]
+fn kill_a_pid_that_never_existed_says_no_such_process() {
+    let (code, out, err) = run(&["kill", "pid:2147483647", "--yes"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert_eq!(err.trim(), "sockscope: no such process: pid 2147483647");
+}
+
+/// With /proc mounted hidepid=2, another user's live process is invisible in /proc but
+/// not gone: `kill pid:N` says so instead of "has exited".
+#[test]
+fn a_process_hidden_by_hidepid_is_not_reported_as_exited() {
+    let ns = PidNs::new();
+    let mut kid = ns.python(
+        "import os,sys\nprint(os.getpid(), flush=True)\nsys.stdin.read()",
+        &[],
+    );
+    let pid = kid.line();
+    let remount = ns
+        .command("mount")
+        .args(["-o", "remount,hidepid=2", "/proc"])
+        .status()
+        .unwrap();
+    assert!(remount.success(), "remount /proc with hidepid=2");
+    let nobody = NobodyBin::new("hidepid");
+    let out = ns
+        .command("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(&nobody.exe)
+        .args(["kill", &format!("pid:{pid}"), "--yes"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("pid {pid} exists but /proc hides it from you")),
+        "{err}"
+    );
+    assert!(kid.child.try_wait().unwrap().is_none());
+}

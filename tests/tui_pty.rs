@@ -4,7 +4,6 @@
 use crate::support::pty::Tui;
 use crate::support::*;
 use portable_pty::CommandBuilder;
-use std::time::Duration;
 
 #[test]
 fn find_filter_and_kill_a_listener_through_the_dialog() {
@@ -16,13 +15,16 @@ fn find_filter_and_kill_a_listener_through_the_dialog() {
     let pid = kid.pid();
     let mut tui = Tui::start(&["--interval", "250ms"]);
     let addr = format!("127.0.0.1:{port}");
-    tui.wait_screen("the child's listener", |s| {
-        s.contains(&addr) && s.contains(&format!("{pid}/python3"))
+    // The first screen may be full of the machine's own listeners: filter first.
+    tui.wait_screen("the first snapshot", |s| {
+        s.contains("Listeners") && s.contains("sockdiag")
     });
     // Exact enough to stay one row on a busy machine (ephemeral ports are reused).
     tui.keys(&format!("/lport:{port} tcp state:listen\r"));
     let screen = tui.wait_screen("the filter applied", |s| {
-        s.contains(&format!("filter: lport:{port} tcp state:listen")) && s.contains("row 1/1 ")
+        s.contains(&format!("filter: lport:{port} tcp state:listen"))
+            && s.contains("row 1/1 ")
+            && s.contains(&format!("{pid}/python3"))
     });
     assert!(screen.contains(&addr));
     tui.keys("k");
@@ -61,10 +63,11 @@ fn sigterm_restores_the_terminal() {
     .unwrap();
     let status = tui.wait_exit();
     assert!(status.success(), "SIGTERM is a clean quit: {status:?}");
-    // Let the reader thread drain the last bytes.
-    std::thread::sleep(Duration::from_millis(200));
-    let raw = tui.raw.lock().unwrap().clone();
-    let text = String::from_utf8_lossy(&raw);
+    let after_last_enter = |t: &str| {
+        t.rfind("\x1b[?1049h")
+            .is_some_and(|i| t[i..].contains("\x1b[?1049l") && t[i..].contains("\x1b[?25h"))
+    };
+    let text = tui.wait_raw("the terminal restored", after_last_enter);
     let entered = text
         .rfind("\x1b[?1049h")
         .expect("entered the alternate screen");
@@ -90,9 +93,7 @@ fn q_quits_and_restores_from_every_view() {
     tui.wait_screen("events view", |s| s.contains("Time") && s.contains("Event"));
     tui.keys("q");
     assert!(tui.wait_exit().success());
-    std::thread::sleep(Duration::from_millis(100));
-    let raw = tui.raw.lock().unwrap().clone();
-    assert!(String::from_utf8_lossy(&raw).contains("\x1b[?1049l"));
+    tui.wait_raw("the alternate screen left", |t| t.contains("\x1b[?1049l"));
 }
 
 #[test]
@@ -103,8 +104,7 @@ fn bad_config_is_one_line_and_exit_2() {
     std::fs::write(&path, "[general]\ninterval = \"soon\"\n").unwrap();
     let mut tui = Tui::start(&["--config", path.to_str().unwrap()]);
     let status = tui.wait_exit();
-    std::thread::sleep(Duration::from_millis(100));
-    let out = String::from_utf8_lossy(&tui.raw.lock().unwrap()).into_owned();
+    let out = tui.wait_raw("the error line", |t| t.contains("bad config"));
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(status.exit_code(), 2);
     assert!(out.contains(":2: `soon` is not a duration"), "{out}");
@@ -129,6 +129,7 @@ fn unprivileged_view_starts_and_shows_hidden_owners() {
     let mut cmd = CommandBuilder::new("setpriv");
     cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"]);
     cmd.arg(&b.exe);
+    cmd.args(["--filter", &format!("lport:{port}")]);
     cmd.env("HOME", "/root");
     cmd.env_remove("XDG_CONFIG_HOME");
     let mut tui = Tui::start_cmd(cmd);

@@ -592,3 +592,21 @@ fn flags_show_and_filter() {
     let p53 = app.ports.iter().find(|p| p.port == 53).unwrap();
     assert!(p53.flags.contains(crate::model::Flag::Stopped));
 }
+
+/// A suspended owner is signalled politely, then continued: the dialog says so before
+/// anything is sent, and says nothing of it for KILL.
+#[test]
+fn the_dialog_says_a_stopped_target_gets_cont() {
+    let (mut app, _) = app(View::Sockets);
+    // dnsmasq (pid 300, UDP 53) is stopped in the fixture.
+    select_port(&mut app, 53);
+    press(&mut app, "k");
+    let d = app.dialog.as_ref().unwrap();
+    assert_eq!(d.targets[0].pid, 300);
+    assert_eq!(
+        d.targets[0].note(Sig::Term).as_deref(),
+        Some("suspended: TERM, then CONT so it can exit")
+    );
+    assert_eq!(d.targets[0].note(Sig::Kill), None);
+    assert_eq!(d.targets[0].inode, Some(13), "pinned to its socket");
+}

@@ -112,8 +112,9 @@ pub mod linux {
 
         /// Sockets that had owners at the last snapshot and have none now usually closed
         /// between the dump and the fd walk. Reporting them as "lost their owners" would be
-        /// a false event, so each is looked up once more: gone ones leave this snapshot
-        /// (the next diff reports them closed); ones still there keep no owner.
+        /// a false event, so each is looked up once more: one that is gone, or whose file
+        /// was released (inode 0: the kernel finishes the close on its own), leaves this
+        /// snapshot, and the next diff reports it closed. One still open keeps no owner.
         fn drop_closed(&mut self, sockets: &mut Vec<Socket>) {
             let lost: Vec<usize> = self
                 .owners
@@ -127,7 +128,12 @@ pub mod linux {
             }
             let gone: std::collections::HashSet<usize> = lost
                 .into_iter()
-                .filter(|&i| matches!(self.diag.exists(&sockets[i]), Ok(false)))
+                .filter(|&i| match self.diag.lookup(&sockets[i]) {
+                    Ok(Some(now)) => now.inode != sockets[i].inode,
+                    Ok(None) => true,
+                    // Cannot tell: keep what the dump said.
+                    Err(_) => false,
+                })
                 .collect();
             if gone.is_empty() {
                 return;

@@ -114,17 +114,17 @@ impl SockDiag {
         Ok(())
     }
 
-    /// Whether this exact TCP socket (tuple and cookie) is still in the kernel's table: one
-    /// lookup, not a dump. `Ok(false)` only when the kernel says it is gone (ENOENT) or the
-    /// tuple now belongs to another socket (ESTALE, the cookie differs).
-    pub fn exists(&mut self, s: &Socket) -> io::Result<bool> {
+    /// This exact TCP socket (tuple and cookie) as the kernel has it now: one lookup, not
+    /// a dump. `Ok(None)` when the kernel says it is gone (ENOENT) or the tuple now
+    /// belongs to another socket (ESTALE, the cookie differs).
+    pub fn lookup(&mut self, s: &Socket) -> io::Result<Option<Socket>> {
         self.seq = self.seq.wrapping_add(1);
         encode_exact(s, self.seq, NLM_F_REQUEST | NLM_F_ACK, &mut self.req);
         self.sock.send(&self.req, 0)?;
         let mut found = Vec::new();
         match self.receive(false, &mut found) {
-            Ok(()) => Ok(!found.is_empty()),
-            Err(e) if matches!(e.raw_os_error(), Some(2) | Some(116)) => Ok(false),
+            Ok(()) => Ok(found.pop()),
+            Err(e) if matches!(e.raw_os_error(), Some(2) | Some(116)) => Ok(None),
             Err(e) => Err(e),
         }
     }

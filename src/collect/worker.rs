@@ -186,7 +186,7 @@ mod tests {
     }
 
     #[test]
-    fn scope_change_is_a_new_baseline_and_pause_stops() {
+    fn scope_change_is_a_new_baseline() {
         let calls = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = channel();
         let fake = Fake {
@@ -205,13 +205,55 @@ mod tests {
         w.send(Command::SetScope(Scope::All));
         let second = rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
         assert!(second.rescoped);
+        assert!(
+            second.previous.is_none(),
+            "not comparable with the old scope"
+        );
         assert_eq!(second.snapshot.scope, Scope::All);
+    }
+
+    /// At a 10 ms interval snapshots flow; paused, none come (over 30 intervals), except
+    /// the one a Refresh asks for; resumed, they flow again.
+    #[test]
+    fn pause_stops_the_flow_and_refresh_still_works() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = channel();
+        let fake = Fake {
+            calls: calls.clone(),
+            delay: Duration::ZERO,
+        };
+        let w = Worker::spawn(
+            Box::new(fake),
+            Scope::All,
+            Duration::from_millis(10),
+            move |m| tx.send(m).is_ok(),
+        )
+        .unwrap();
+        for _ in 0..3 {
+            rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+        }
         w.send(Command::Pause(true));
+        // Whatever was under way when the pause arrived drains first.
+        let quiet = Duration::from_millis(300);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while rx.recv_timeout(quiet).is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "snapshots never stopped"
+            );
+        }
+        let paused_at = calls.load(Ordering::SeqCst);
+        assert!(
+            rx.recv_timeout(quiet).is_err(),
+            "a snapshot came while paused"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), paused_at);
         w.send(Command::Refresh);
-        // Paused: the refresh is still honoured once, then nothing more comes.
-        let _ = rx.recv_timeout(Duration::from_millis(200));
-        let n = calls.load(Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(calls.load(Ordering::SeqCst), n);
+        rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), paused_at + 1);
+        w.send(Command::Pause(false));
+        for _ in 0..3 {
+            rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+        }
     }
 }

@@ -35,10 +35,11 @@ pub struct TuiOptions {
 
 /// Runs the TUI until the user quits. Errors are one line for the binary to print.
 pub fn run(opts: TuiOptions) -> Result<()> {
+    // A bad config is reported first, terminal or not.
+    let cfg = config::load(opts.config.as_deref())?;
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return Err(Error::NoTerminal);
     }
-    let cfg = config::load(opts.config.as_deref())?;
     let mut theme = cfg.theme.clone();
     if opts.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         theme = crate::app::Theme::plain();

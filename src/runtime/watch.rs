@@ -107,7 +107,8 @@ async fn stream(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8>
                 .filter(|(s, f)| opts.query.matches_with_flags(s, &c.snapshot, **f))
                 .count();
             // On stderr, so scripts can wait for it and stdout holds only events.
-            warn(&format!("watching {matching} sockets; Ctrl-C stops"));
+            let noun = if matching == 1 { "socket" } else { "sockets" };
+            warn(&format!("watching {matching} {noun}; Ctrl-C stops"));
             if opts.count == Some(0) {
                 return Ok(EXIT_OK);
             }

@@ -6,7 +6,7 @@ use sockscope::collect::Collector;
 use sockscope::collect::linux::SockDiagCollector;
 use sockscope::model::{Scope, Snapshot, Socket};
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Generous: process and socket tests must not flake on a loaded 2-core machine.
@@ -28,7 +28,57 @@ pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 pub struct Kid {
     pub child: Child,
     pub stdin: Option<ChildStdin>,
-    out: BufReader<ChildStdout>,
+    /// Lines of its stdout, read by a thread so that waiting for one has a deadline.
+    lines: Lines,
+    /// Lines of its stderr, when it was started with [`Kid::sockscope`].
+    pub err: Option<Lines>,
+}
+
+/// The lines a pipe delivers, read by a thread of their own so that waiting for the next
+/// one has a deadline.
+pub struct Lines(std::sync::mpsc::Receiver<String>);
+
+impl Lines {
+    pub fn of(pipe: impl std::io::Read + Send + 'static) -> Lines {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut out = BufReader::new(pipe);
+        std::thread::spawn(move || {
+            loop {
+                let mut s = String::new();
+                match out.read_line(&mut s) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        if tx.send(s.trim_end().to_owned()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Lines(rx)
+    }
+
+    /// The next line, or `None` once the pipe has closed and every line was read.
+    pub fn next_or_end(&self) -> Option<String> {
+        match self.0.recv_timeout(DEADLINE) {
+            Ok(line) => Some(line),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the pipe stayed open and silent for {DEADLINE:?}")
+            }
+        }
+    }
+
+    /// The next line, waiting at most [`DEADLINE`]; `what` names it in the failure.
+    pub fn next(&self, what: &str) -> String {
+        match self.0.recv_timeout(DEADLINE) {
+            Ok(line) => line,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("no {what} within {DEADLINE:?}")
+            }
+            Err(_) => panic!("the pipe closed before {what}"),
+        }
+    }
 }
 
 impl Kid {
@@ -58,21 +108,49 @@ impl Kid {
             .stdout(Stdio::piped())
             .spawn()
             .expect("spawn child");
-        let out = BufReader::new(child.stdout.take().unwrap());
+        let lines = Lines::of(child.stdout.take().unwrap());
         let stdin = child.stdin.take();
-        Kid { child, stdin, out }
+        let err = child.stderr.take().map(Lines::of);
+        Kid {
+            child,
+            stdin,
+            lines,
+            err,
+        }
+    }
+
+    /// The sockscope binary as a child, with stdout and stderr read line by line.
+    pub fn sockscope(args: &[&str]) -> Kid {
+        let mut cmd = Command::new(bin());
+        cmd.args(args).stderr(Stdio::piped());
+        Kid::spawn(cmd)
+    }
+
+    /// The next line on stdout, or `None` once it has closed (after the child exited).
+    pub fn try_line(&mut self) -> Option<String> {
+        self.lines.next_or_end()
+    }
+
+    /// The next line on its stderr (see [`Kid::sockscope`]).
+    pub fn err_line(&mut self) -> String {
+        self.err
+            .as_ref()
+            .expect("stderr piped")
+            .next("line on stderr")
+    }
+
+    /// Our own child's pid as a rustix Pid, to signal it.
+    pub fn rustix_pid(&self) -> rustix::process::Pid {
+        rustix::process::Pid::from_raw(self.pid() as i32).expect("a pid")
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    /// Reads the next line the child prints (blocking; children print promptly).
+    /// The next line the child prints, waiting at most [`DEADLINE`].
     pub fn line(&mut self) -> String {
-        let mut s = String::new();
-        self.out.read_line(&mut s).expect("read child stdout");
-        assert!(!s.is_empty(), "child exited before printing");
-        s.trim_end().to_owned()
+        self.lines.next("line from the child")
     }
 
     pub fn send(&mut self, line: &str) {

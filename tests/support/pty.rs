@@ -70,6 +70,23 @@ impl Tui {
         }
     }
 
+    /// Waits until everything the program wrote (escape sequences included) satisfies
+    /// `pred`; the reader thread may still be draining the last bytes after an exit.
+    pub fn wait_raw(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = String::from_utf8_lossy(&self.raw.lock().unwrap()).into_owned();
+            if pred(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {what}: {text:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn screen(&self) -> String {
         self.parser.lock().unwrap().screen().contents()
     }

@@ -1,0 +1,133 @@
+//! The command line under misuse: bad options, odd values, closed pipes, full disks, a
+//! config that never ends. Each gives one clear line and exit 2 (or a quiet exit 0 for a
+//! closed pipe), never a panic or a hang.
+
+use crate::support::*;
+use std::process::{Command, Stdio};
+
+/// No Rust panic message, and at most one line on stderr.
+fn one_clean_line(err: &str) {
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.lines().count() <= 1, "{err}");
+}
+
+#[test]
+fn unknown_options_are_errors_with_a_suggestion() {
+    let (code, _, err) = run(&["watch", "--jsn"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--jsn") && err.contains("--json"), "{err}");
+    let (code, _, err) = run(&["list", ":3000", "--cvs"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unexpected argument '--cvs'"), "{err}");
+    // Options after the query are options: this is JSON, not a query for "--json".
+    let (code, out, err) = run(&["list", ":1", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["version"], 1);
+    let (code, _, err) = run(&["why", "+80"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("`+80` is not a port"), "{err}");
+}
+
+#[test]
+fn durations_that_overflow_are_one_line() {
+    for args in [
+        &["--interval", "18446744073709551615s"][..],
+        &["kill", "pid:1", "--timeout", "20000000000000000000s"][..],
+        &["wait-free", "1", "--timeout", "99999999999999999999999s"][..],
+    ] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(err.contains("error:"), "{err}");
+    }
+    let dir = std::env::temp_dir().join(format!("sockscope-bigint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, "[general]\ninterval = \"18446744073709551615s\"\n").unwrap();
+    let mut tui = crate::support::pty::Tui::start(&["--config", cfg.to_str().unwrap()]);
+    let status = tui.wait_exit();
+    let out = tui.wait_raw("the error line", |t| t.contains("bad config"));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status.exit_code(), 2);
+    assert!(
+        out.contains(":2: interval of more than a year is outside 250ms..60s"),
+        "{out}"
+    );
+}
+
+/// User input quoted back in an error is sanitised and cut short.
+#[test]
+fn quoted_input_is_sanitised_and_short() {
+    let (code, _, err) = run(&["list", "port:\x1b[2J"]);
+    assert_eq!(code, 2);
+    assert!(!err.contains('\x1b'), "{err:?}");
+    assert!(err.contains("\\e[2J"), "{err}");
+    let huge = format!("port:{}", "9".repeat(100_000));
+    let (code, _, err) = run(&["list", &huge]);
+    assert_eq!(code, 2);
+    assert!(err.len() < 600, "{} bytes", err.len());
+    one_clean_line(&err);
+}
+
+/// A reader that goes away ends the command quietly with status 0; a full disk is one
+/// line and status 2. Never a panic.
+#[test]
+fn closed_pipes_and_full_disks() {
+    let cases: &[&[&str]] = &[
+        &["list", "--all", "--csv"],
+        &["list", "--all", "--json"],
+        &["list", "--all"],
+        &["why", "1"],
+        &["completions", "bash"],
+        &["man"],
+        &["kill", "pid:1", "--dry-run"],
+    ];
+    for args in cases {
+        // Closed pipe: stdout's reader is gone before anything is written.
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        drop(r);
+        let out = Command::new(bin())
+            .args(*args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(w))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+        // `why 1` exits 0 (free) or 1; `kill pid:1` refuses with 2: the status is the
+        // command's own, the pipe changes nothing.
+        if args[0] != "why" && args[0] != "kill" {
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        }
+        // Full disk.
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(bin())
+            .args(*args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(full))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        one_clean_line(&err);
+        if args[0] != "kill" {
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains("No space left on device"), "{args:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_config_that_never_ends_is_refused() {
+    let mut tui = crate::support::pty::Tui::start(&["--config", "/dev/zero"]);
+    let status = tui.wait_exit();
+    let out = tui.wait_raw("the error line", |t| t.contains("bad config"));
+    assert_eq!(status.exit_code(), 2);
+    assert!(out.contains("larger than 1 MiB"), "{out}");
+}

@@ -1,0 +1,188 @@
+//! `sockscope watch` against real sockets: events as they happen, the count of matching
+//! sockets, a clean stop on SIGTERM, SIGINT and SIGHUP even when nobody reads its output,
+//! and no false owner changes under churn.
+
+use crate::support::*;
+
+#[test]
+fn watch_json_sees_a_listener_open_and_close() {
+    // A child of its own owns the listener, so the query matches nothing else the
+    // parallel tests do.
+    let mut kid = Kid::python(
+        &format!(
+            "{PY_LISTEN}\nsys.stdin.readline()\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.readline()\ns.close()\nprint('closed')\nsys.stdin.read()"
+        ),
+        &[],
+    );
+    let mut w = Kid::sockscope(&[
+        "watch",
+        &format!("pid:{}", kid.pid()),
+        "--json",
+        "--count",
+        "2",
+        "--interval",
+        "250ms",
+    ]);
+    let line = w.err_line();
+    assert_eq!(line, "sockscope: watching 0 sockets; Ctrl-C stops");
+    kid.send("open");
+    let port: u16 = kid.line().parse().unwrap();
+    let first = w.line();
+    kid.send("close");
+    assert_eq!(kid.line(), "closed");
+    let second = w.line();
+    let status = wait_for("watch to stop after 2 events", || {
+        w.child.try_wait().unwrap()
+    });
+    assert!(status.success());
+    let a: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let b: serde_json::Value = serde_json::from_str(&second).unwrap();
+    for doc in [&a, &b] {
+        assert_schema("watch.schema.json", doc);
+        assert_eq!(doc["local"]["port"], port);
+        assert_eq!(doc["state"], "LISTEN");
+    }
+    assert_eq!(
+        (a["event"].as_str(), b["event"].as_str()),
+        (Some("opened"), Some("closed"))
+    );
+    assert_eq!(a["owners"][0]["pid"], kid.pid());
+    // The closed event still names the owner, from the snapshot that knew it.
+    assert_eq!(b["owners"][0]["pid"], kid.pid());
+}
+
+/// "watching N sockets" counts the sockets that match the query, not the whole table.
+#[test]
+fn watch_counts_the_sockets_that_match() {
+    let mut kid = Kid::python(&wildcard_listener_script(), &[]);
+    let _port: u16 = kid.line().parse().unwrap();
+    let mut w = Kid::sockscope(&["watch", &format!("pid:{}", kid.pid()), "--count", "0"]);
+    assert_eq!(w.err_line(), "sockscope: watching 1 socket; Ctrl-C stops");
+    let status = wait_for("watch --count 0 to stop", || w.child.try_wait().unwrap());
+    assert!(status.success());
+}
+
+/// Each stop signal ends watch with status 0, also while its reader reads nothing and
+/// its output pipe is full.
+#[test]
+fn watch_stops_on_term_int_and_hup_even_when_nobody_reads() {
+    use rustix::process::{Signal, kill_process};
+    // 1,500 listeners: 1,500 events of over 100 bytes, more than twice what a 64 KiB pipe
+    // holds.
+    let many = "import socket, sys\nsys.stdin.readline()\nls = []\nfor _ in range(1500):\n    s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); ls.append(s)\nprint('open', flush=True)\nsys.stdin.read()\n";
+    for sig in [Signal::TERM, Signal::INT, Signal::HUP] {
+        let mut kid = Kid::python(many, &[]);
+        // stdout is a pipe nobody reads: it stays held here, unread, until the end.
+        let mut child = std::process::Command::new(bin())
+            .args([
+                "watch",
+                &format!("pid:{}", kid.pid()),
+                "--interval",
+                "250ms",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let unread = child.stdout.take();
+        let err = Lines::of(child.stderr.take().unwrap());
+        let w = Reaped(child);
+        assert!(err.next("the watching line").contains("watching"));
+        kid.send("go");
+        assert_eq!(kid.line(), "open");
+        // Nobody reads stdout: watch writes until the pipe is full, then blocks.
+        // Blocked: tens of KiB sit in the pipe and no more arrive for half a second,
+        // although far more is queued.
+        let pipe = unread.as_ref().unwrap();
+        let (mut last, mut since) = (0, std::time::Instant::now());
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            let now = rustix::io::ioctl_fionread(pipe).unwrap();
+            if now != last {
+                (last, since) = (now, std::time::Instant::now());
+            } else if last >= 32 * 1024 && since.elapsed() >= std::time::Duration::from_millis(500)
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer never blocked: {last} bytes in the pipe"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Our own child.
+        let pid = rustix::process::Pid::from_raw(w.0.id() as i32).unwrap();
+        kill_process(pid, sig).unwrap();
+        let mut w = w;
+        let status = wait_for("watch to stop", || w.0.try_wait().unwrap());
+        assert_eq!(status.code(), Some(0), "{sig:?}");
+    }
+}
+
+/// A child that is killed and reaped when the test ends, whatever happened.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Under churn (about 2,000 connections a second, 3,000 alive at once), a socket that
+/// closes between the dump and the fd walk is reported closed, never "owner-changed" to
+/// nobody first. Before the fix this gave hundreds of such events in a few seconds.
+#[test]
+fn churn_gives_no_false_owner_changes() {
+    let churn = r#"
+import socket, sys, time, collections
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1024)
+live = collections.deque()
+def step():
+    for _ in range(20):
+        c = socket.create_connection(l.getsockname())
+        a, _ = l.accept()
+        live.append((c, a))
+    while len(live) > 3000:
+        c, a = live.popleft()
+        a.close(); c.close()
+    time.sleep(0.01)
+while len(live) < 3000:
+    step()
+print(l.getsockname()[1], flush=True)
+end = time.time() + 4
+while time.time() < end:
+    step()
+print("done", flush=True)
+sys.stdin.read()
+"#;
+    let mut kid = Kid::python(churn, &[]);
+    let port: u16 = kid.line().parse().unwrap();
+    let mut w = Kid::sockscope(&[
+        "watch",
+        &format!("port:{port}"),
+        "--json",
+        "--interval",
+        "250ms",
+    ]);
+    assert!(w.err_line().contains("watching"));
+    assert_eq!(kid.line(), "done");
+    rustix::process::kill_process(w.rustix_pid(), rustix::process::Signal::TERM).unwrap();
+    wait_for("watch to stop", || w.child.try_wait().unwrap());
+    let mut events = 0;
+    let mut lost = Vec::new();
+    while let Some(line) = w.try_line() {
+        let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
+        events += 1;
+        if doc["event"] == "owner-changed" && doc["owner_pids"].as_array().unwrap().is_empty() {
+            lost.push(line);
+        }
+    }
+    assert!(events > 1000, "the churn made only {events} events");
+    assert!(
+        lost.is_empty(),
+        "{} of {events} events lost every owner: {:#?}",
+        lost.len(),
+        &lost[..lost.len().min(3)]
+    );
+}
