@@ -131,7 +131,7 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
         None => Config {
             interval: Duration::from_secs(1),
             view: View::Listeners,
-            columns: Column::ALL.to_vec(),
+            columns: Column::all().collect(),
             ghost: Duration::from_secs(3),
             theme: Theme::plain(),
             keymap: Keymap::default(),
@@ -157,7 +157,7 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
         let mut cols = Vec::new();
         for name in v.get_ref() {
             cols.push(Column::parse(name).ok_or_else(|| {
-                let names: Vec<&str> = Column::ALL.iter().map(|c| c.key()).collect();
+                let names: Vec<&str> = Column::all().map(|c| c.key()).collect();
                 err(
                     Some(v.span()),
                     format!(

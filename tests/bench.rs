@@ -221,7 +221,7 @@ fn tui_figures(polls: usize) {
 
     let cfg = sockscope::config::parse(sockscope::config::DEFAULT_TOML, "defaults", None).unwrap();
     let settings = Settings {
-        columns: Column::ALL.to_vec(),
+        columns: Column::all().collect(),
         ghost: Duration::from_secs(3),
         theme: cfg.theme,
         keymap: cfg.keymap,
@@ -261,7 +261,7 @@ fn tui_figures(polls: usize) {
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 50)).unwrap();
     let frame = time_polls(polls, || {
         term.draw(|f| sockscope::ui::draw(f, &app)).unwrap();
-        app.rows.len()
+        app.table.rows.len()
     });
 
     // update() for a new snapshot of 100k sockets, 1% of them replaced.
@@ -295,7 +295,7 @@ fn tui_figures(polls: usize) {
     let upd = time_polls(polls, || {
         let c = ready.pop_front().unwrap();
         update(&mut app, Msg::Snapshot(Box::new(c)));
-        app.rows.len()
+        app.table.rows.len()
     });
     println!("== TUI (synthetic tables)");
     println!(

@@ -2,17 +2,33 @@
 
 use super::App;
 use super::Mark;
-use super::views::{Column, Counts, RowId, RowMark, clock, short_duration};
+use super::columns::{Col, Column, EventCol, PortCol, ProcCol};
+use super::views::{Counts, PortRow, ProcRow, RowId, RowMark, clock, short_duration};
 use crate::model::socket::Endpoint;
-use crate::model::{Proto, Socket, State};
+use crate::model::{Event, EventKind, OwnerStatus, Proto, Socket, State};
 use std::borrow::Cow;
+
+/// The order of the state counts in the header: what people look for first.
+pub const STATE_ORDER: [State; 11] = [
+    State::Listen,
+    State::Estab,
+    State::TimeWait,
+    State::CloseWait,
+    State::SynSent,
+    State::SynRecv,
+    State::FinWait1,
+    State::FinWait2,
+    State::LastAck,
+    State::Closing,
+    State::Unconn,
+];
 
 impl App {
     /// The highlight of a row, if it changed recently or is a ghost.
     pub fn row_mark(&self, row: RowId) -> Option<RowMark> {
         match row {
             RowId::Ghost(_) => Some(RowMark::Closed),
-            RowId::Live(i) => match self.marks.get(&self.snap.sockets.get(i)?.key()) {
+            RowId::Live(i) => match self.live.marks.get(&self.live.snap.sockets.get(i)?.key()) {
                 Some((Mark::New, _)) => Some(RowMark::New),
                 Some((Mark::Changed, _)) => Some(RowMark::Changed),
                 None => None,
@@ -22,84 +38,87 @@ impl App {
     }
 
     /// The text of one cell. Called only for rows on screen.
-    pub fn cell(&self, row: RowId, col: usize) -> Cow<'_, str> {
-        match row {
-            RowId::Live(_) | RowId::Ghost(_) => {
+    pub fn cell(&self, row: RowId, col: Col) -> Cow<'_, str> {
+        match (row, col) {
+            (RowId::Live(_) | RowId::Ghost(_), Col::Socket(c)) => {
                 let Some(s) = self.row_socket(row) else {
                     return Cow::Borrowed("");
                 };
-                let Some(c) = self.settings.columns.get(col) else {
-                    return Cow::Borrowed("");
-                };
-                if *c == Column::Flags {
-                    return Cow::Owned(self.row_flags(row).to_string());
-                }
-                self.socket_cell(s, *c)
-            }
-            RowId::Port(i) => {
-                let Some(p) = self.ports.get(i) else {
-                    return Cow::Borrowed("");
-                };
-                Cow::Owned(match col {
-                    0 => p.port.to_string(),
-                    1 => match (p.tcp, p.udp) {
-                        (true, true) => "tcp+udp".into(),
-                        (true, false) => "tcp".into(),
-                        _ => "udp".into(),
-                    },
-                    2 => p.listen.to_string(),
-                    3 => p.estab.to_string(),
-                    4 => p.time_wait.to_string(),
-                    5 => p.close_wait.to_string(),
-                    6 => p.total.to_string(),
-                    7 => self.pids_text(&p.owners),
-                    _ => p.flags.to_string(),
-                })
-            }
-            RowId::Proc(i) => {
-                let Some(r) = self.procs.get(i) else {
-                    return Cow::Borrowed("");
-                };
-                let p = self.snap.processes.get(&r.pid);
-                Cow::Owned(match col {
-                    0 => r.pid.to_string(),
-                    1 => p.map_or(String::new(), |p| p.name.clone()),
-                    2 => p.and_then(|p| p.user.clone()).unwrap_or_default(),
-                    3 => p.map_or(String::new(), |p| p.state.to_string()),
-                    4 => r.sockets.to_string(),
-                    5 => r.estab.to_string(),
-                    6 => {
-                        let ports: Vec<String> = r.listening.iter().map(u16::to_string).collect();
-                        ports.join(",")
+                match (row, c) {
+                    (_, Column::Flags) => Cow::Owned(self.row_flags(row).to_string()),
+                    (RowId::Ghost(i), Column::Process) if !s.owners.is_empty() => {
+                        Cow::Borrowed(self.live.ghosts.get(i).map_or("", |g| g.names.as_str()))
                     }
-                    7 => p.map_or(String::new(), |p| p.command()),
-                    _ => r.flags.to_string(),
-                })
+                    _ => self.socket_cell(s, c),
+                }
             }
-            RowId::Event(i) => {
-                let Some(e) = self.events.get(i) else {
-                    return Cow::Borrowed("");
+            (RowId::Port(i), Col::Port(c)) => match self.table.ports.get(i) {
+                Some(p) => Cow::Owned(self.port_cell(p, c)),
+                None => Cow::Borrowed(""),
+            },
+            (RowId::Proc(i), Col::Proc(c)) => match self.table.procs.get(i) {
+                Some(r) => Cow::Owned(self.proc_cell(r, c)),
+                None => Cow::Borrowed(""),
+            },
+            (RowId::Event(i), Col::Event(c)) => match self.live.events.get(i) {
+                Some(e) => Cow::Owned(event_cell(e, c)),
+                None => Cow::Borrowed(""),
+            },
+            _ => Cow::Borrowed(""),
+        }
+    }
+
+    fn port_cell(&self, p: &PortRow, c: PortCol) -> String {
+        match c {
+            PortCol::Port => p.port.to_string(),
+            PortCol::Proto => {
+                let tcp = match (p.tcp4, p.tcp6) {
+                    (true, true) => "tcp+tcp6",
+                    (false, true) => "tcp6",
+                    (true, false) => "tcp",
+                    (false, false) => "",
                 };
-                Cow::Owned(match col {
-                    0 => clock(e.at),
-                    1 => e.kind.as_str().to_owned(),
-                    2 => e.socket.proto.as_str().to_owned(),
-                    3 => Endpoint(&e.socket.local).to_string(),
-                    4 => Endpoint(&e.socket.remote).to_string(),
-                    5 => match &e.kind {
-                        crate::model::EventKind::StateChanged { from } => {
-                            format!("{from}→{}", e.state)
-                        }
-                        _ => e.state.to_string(),
-                    },
-                    _ => match &e.kind {
-                        crate::model::EventKind::OwnerChanged { from } => {
-                            format!("{}→{}", self.pids_text(from), self.pids_text(&e.owners))
-                        }
-                        _ => self.pids_text(&e.owners),
-                    },
-                })
+                match (tcp.is_empty(), p.udp) {
+                    (false, true) => format!("{tcp}+udp"),
+                    (false, false) => tcp.to_owned(),
+                    (true, _) => "udp".to_owned(),
+                }
             }
+            PortCol::Listen => p.listen.to_string(),
+            PortCol::Estab => p.estab.to_string(),
+            PortCol::TimeWait => p.time_wait.to_string(),
+            PortCol::CloseWait => p.close_wait.to_string(),
+            PortCol::Total => p.total.to_string(),
+            PortCol::Owners => {
+                let mut text = self.pids_text(&p.owners);
+                if let Some(status) = p.unowned {
+                    if !text.is_empty() {
+                        text.push(',');
+                    }
+                    text.push_str(status.placeholder());
+                }
+                text
+            }
+            PortCol::Flags => p.flags.to_string(),
+        }
+    }
+
+    fn proc_cell(&self, r: &ProcRow, c: ProcCol) -> String {
+        let p = self.live.snap.processes.get(&r.pid);
+        match c {
+            ProcCol::Pid => r.pid.to_string(),
+            ProcCol::Name => p.map_or(String::new(), |p| p.name.clone()),
+            ProcCol::User => p.and_then(|p| p.user.clone()).unwrap_or_default(),
+            ProcCol::State => p.map_or(String::new(), |p| p.state.to_string()),
+            ProcCol::Sockets => r.sockets.to_string(),
+            ProcCol::Estab => r.estab.to_string(),
+            ProcCol::CloseWait => r.close_wait.to_string(),
+            ProcCol::Listening => {
+                let ports: Vec<String> = r.listening.iter().map(u16::to_string).collect();
+                ports.join(",")
+            }
+            ProcCol::Command => p.map_or(String::new(), |p| p.short_command()),
+            ProcCol::Flags => r.flags.to_string(),
         }
     }
 
@@ -111,34 +130,32 @@ impl App {
             Column::SendQ => Cow::Owned(s.send_q.to_string()),
             Column::Local => Cow::Owned(Endpoint(&s.local).to_string()),
             Column::Peer => Cow::Owned(Endpoint(&s.remote).to_string()),
-            Column::Process => {
-                if s.owners.is_empty() {
-                    return Cow::Borrowed(s.owner_status.placeholder());
-                }
-                Cow::Owned(self.pids_text(&s.owners))
-            }
-            Column::User => {
-                if s.owner_status == crate::model::OwnerStatus::Kernel {
-                    Cow::Borrowed("-")
-                } else {
-                    self.snap
-                        .user_name(s.uid)
-                        .map_or_else(|| Cow::Owned(s.uid.to_string()), Cow::Borrowed)
-                }
-            }
+            Column::Process if s.owners.is_empty() => Cow::Borrowed(s.owner_status.placeholder()),
+            Column::Process => Cow::Owned(self.pids_text(&s.owners)),
+            Column::User if s.owner_status == OwnerStatus::Kernel => Cow::Borrowed("-"),
+            Column::User => self
+                .live
+                .snap
+                .user_name(s.uid)
+                .map_or_else(|| Cow::Owned(s.uid.to_string()), Cow::Borrowed),
             Column::Timer => s
                 .timer
                 .map_or(Cow::Borrowed(""), |t| Cow::Owned(t.to_string())),
             Column::Age => self
+                .live
                 .first_seen
                 .get(&s.key())
                 .map_or(Cow::Borrowed(""), |t| {
                     Cow::Owned(short_duration(
-                        self.now.duration_since(*t).unwrap_or_default().as_secs(),
+                        self.live
+                            .now
+                            .duration_since(*t)
+                            .unwrap_or_default()
+                            .as_secs(),
                     ))
                 }),
             Column::Inode => Cow::Owned(s.inode.to_string()),
-            // Filled in by `cell`, which knows the row.
+            // Drawn by `cell`, which knows the row.
             Column::Flags => Cow::Borrowed(""),
             Column::Service => Cow::Borrowed(
                 self.settings
@@ -151,18 +168,19 @@ impl App {
 
     /// `pid/name` list.
     pub fn pids_text(&self, pids: &[u32]) -> String {
-        self.snap.pids_text(pids)
+        self.live.snap.pids_text(pids)
     }
 
-    /// Counts per state and per protocol for the header.
+    /// Counts per state (in [`STATE_ORDER`]) and per protocol for the header, of every
+    /// socket and of the ones the filter shows.
     pub fn counts(&self) -> Counts {
-        let mut states = [0usize; 12];
+        let mut states = [0usize; 13];
         let mut protos = [0usize; 4];
-        for s in &self.snap.sockets {
+        for s in &self.live.snap.sockets {
             states[s.state as usize] += 1;
             protos[s.proto as usize] += 1;
         }
-        let st = State::ALL
+        let st = STATE_ORDER
             .into_iter()
             .map(|s| (s, states[s as usize]))
             .filter(|(_, n)| *n > 0)
@@ -173,5 +191,23 @@ impl App {
             .filter(|(_, n)| *n > 0)
             .collect();
         (st, pr)
+    }
+}
+
+fn event_cell(e: &Event, c: EventCol) -> String {
+    match c {
+        EventCol::Time => clock(e.at),
+        EventCol::Event => e.kind.as_str().to_owned(),
+        EventCol::Proto => e.socket.proto.as_str().to_owned(),
+        EventCol::Local => Endpoint(&e.socket.local).to_string(),
+        EventCol::Peer => Endpoint(&e.socket.remote).to_string(),
+        EventCol::State => match &e.kind {
+            EventKind::StateChanged { from } => format!("{from}→{}", e.state),
+            _ => e.state.to_string(),
+        },
+        EventCol::Owner => match &e.kind {
+            EventKind::OwnerChanged { .. } => format!("{}→{}", e.old_names, e.names),
+            _ => e.names.clone(),
+        },
     }
 }

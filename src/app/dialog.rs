@@ -131,7 +131,7 @@ impl App {
         let mut targets: Vec<TargetInfo> = Vec::new();
         let mut note = None;
         for pid in &socket.owners {
-            let Some(p) = self.snap.processes.get(pid) else {
+            let Some(p) = self.live.snap.processes.get(pid) else {
                 continue;
             };
             if p.is_zombie() {
@@ -143,6 +143,7 @@ impl App {
                 ));
                 if parent > 1 && !targets.iter().any(|t| t.pid == parent) {
                     let pp = self
+                        .live
                         .snap
                         .processes
                         .get(&parent)
@@ -173,7 +174,7 @@ impl App {
             .iter()
             .map(|t| (t.pid, t.start_ticks, t.inode))
             .collect();
-        self.dialog = Some(Dialog {
+        self.modes.dialog = Some(Dialog {
             socket,
             targets,
             chosen: Some(0),
@@ -181,13 +182,15 @@ impl App {
             focus: Button::Cancel,
             note,
         });
-        self.mode = super::keymap::Mode::Dialog;
+        self.modes.mode = super::keymap::Mode::Dialog;
         vec![Effect::Pin(pins)]
     }
 
     /// The runtime pinned (or refused) the dialog's targets.
     pub fn pinned(&mut self, results: Vec<(u32, Result<(), Refusal>)>) {
-        let Some(d) = &mut self.dialog else { return };
+        let Some(d) = &mut self.modes.dialog else {
+            return;
+        };
         for (pid, r) in results {
             if let Some(t) = d.targets.iter_mut().find(|t| t.pid == pid) {
                 t.pinned = Some(r);
@@ -197,10 +200,10 @@ impl App {
 
     /// Confirm: send to the chosen, pinned targets.
     pub fn confirm_dialog(&mut self) -> Vec<Effect> {
-        let Some(d) = self.dialog.take() else {
+        let Some(d) = self.modes.dialog.take() else {
             return vec![];
         };
-        self.mode = super::keymap::Mode::Normal;
+        self.modes.mode = super::keymap::Mode::Normal;
         let pids = d.chosen_pids();
         if pids.is_empty() {
             let why = d
@@ -214,13 +217,13 @@ impl App {
             self.say(why, true);
             return vec![];
         }
-        self.watch = Some(KillWatch {
+        self.modes.watch = Some(KillWatch {
             port: d.socket.local.port(),
             tcp: d.socket.proto.is_tcp(),
             pids: pids.clone(),
-            names: self.snap.pids_text(&pids),
+            names: self.live.snap.pids_text(&pids),
             sig: d.sig(),
-            until: self.now + WATCH_FOR,
+            until: self.live.now + WATCH_FOR,
             continued: Vec::new(),
             judging: false,
         });
@@ -228,8 +231,8 @@ impl App {
     }
 
     pub fn cancel_dialog(&mut self) {
-        self.dialog = None;
-        self.mode = super::keymap::Mode::Normal;
+        self.modes.dialog = None;
+        self.modes.mode = super::keymap::Mode::Normal;
     }
 
     /// The runtime sent the signal: say what happened; failures end the watch.
@@ -252,11 +255,11 @@ impl App {
             .map(|(p, _)| *p)
             .collect();
         if sent.is_empty() {
-            self.watch = None;
+            self.modes.watch = None;
             self.say(errors.join("; "), true);
             return;
         }
-        if let Some(w) = &mut self.watch {
+        if let Some(w) = &mut self.modes.watch {
             w.pids.retain(|p| sent.contains(p));
             w.continued = continued.clone();
             let mut text = format!("{sig} sent to {}", w.names);
@@ -280,19 +283,19 @@ impl App {
     /// still hold it (they may be exiting) and until the snapshot shows what happened;
     /// then asks the runtime for a bind probe, and [`App::judge_watch`] says the verdict.
     pub fn check_watch(&mut self) -> Vec<Effect> {
-        let Some(w) = self.watch.as_mut() else {
+        let Some(w) = self.modes.watch.as_mut() else {
             return vec![];
         };
         if w.judging {
             return vec![];
         }
-        let h = crate::diagnose::Holders::of(&self.snap, w.port);
+        let h = crate::diagnose::Holders::of(&self.live.snap, w.port);
         let holders = if w.tcp { &h.pids } else { &h.udp_pids };
         let still_ours = holders.iter().any(|p| w.pids.contains(p));
         // An exiting process's socket can outlive its fd table for a moment and show with
         // no owner: wait for the next snapshot rather than blame a hidden owner.
         let settling = still_ours || !h.unowned.is_empty();
-        if settling && self.now < w.until && w.sig.terminates() {
+        if settling && self.live.now < w.until && w.sig.terminates() {
             return vec![];
         }
         w.judging = true;
@@ -301,17 +304,19 @@ impl App {
 
     /// The probe for the watched port came back: say the verdict.
     pub fn judge_watch(&mut self, port: u16, probe: Probe) {
-        let Some(w) = self.watch.take() else { return };
+        let Some(w) = self.modes.watch.take() else {
+            return;
+        };
         if w.port != port {
-            self.watch = Some(w);
+            self.modes.watch = Some(w);
             return;
         }
-        let v = verdict(&self.snap, port, probe, &Default::default());
+        let v = verdict(&self.live.snap, port, probe, &Default::default());
         let exited: Vec<u32> = w
             .pids
             .iter()
             .copied()
-            .filter(|p| !self.snap.processes.contains_key(p))
+            .filter(|p| !self.live.snap.processes.contains_key(p))
             .collect();
         let mut text = format!("{} sent to {}: ", w.sig, w.names);
         if !exited.is_empty() {
@@ -324,7 +329,7 @@ impl App {
         } else {
             text.push_str(&format!(
                 "UDP port {port} is still bound by {}",
-                self.snap.pids_text(&v.evidence.udp_pids)
+                self.live.snap.pids_text(&v.evidence.udp_pids)
             ));
         }
         let holders = if w.tcp {

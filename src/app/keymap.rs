@@ -51,9 +51,32 @@ actions! {
     Filter = "filter", ListenersOnly = "listeners_only", ToggleTimeWait = "toggle_timewait",
     FilterPort = "filter_port", FilterState = "filter_state", FilterProcess = "filter_process",
     Clear = "clear", Detail = "detail", Kill = "kill", KillHard = "kill_hard", Pause = "pause",
-    Slower = "slower", Faster = "faster", Apply = "apply", Cancel = "cancel",
+    Slower = "slower", Faster = "faster", ToggleGhosts = "toggle_ghosts", Suspend = "suspend",
+    Apply = "apply", Cancel = "cancel", ClearLine = "clear_line", DeleteWord = "delete_word",
+    CursorLeft = "cursor_left", CursorRight = "cursor_right", LineStart = "line_start",
+    LineEnd = "line_end", DeleteBack = "delete_back", DeleteForward = "delete_forward",
     Confirm = "confirm", Press = "press", Focus = "focus", NextTarget = "next_target",
-    Close = "close",
+    Signal1 = "signal_1", Signal2 = "signal_2", Signal3 = "signal_3", Signal4 = "signal_4",
+    Signal5 = "signal_5", Signal6 = "signal_6", Signal7 = "signal_7", Signal8 = "signal_8",
+    Signal9 = "signal_9", Close = "close",
+}
+
+impl Action {
+    /// The menu position a `signal_N` action picks (0-based).
+    pub fn signal_index(self) -> Option<usize> {
+        const PICKS: [Action; 9] = [
+            Action::Signal1,
+            Action::Signal2,
+            Action::Signal3,
+            Action::Signal4,
+            Action::Signal5,
+            Action::Signal6,
+            Action::Signal7,
+            Action::Signal8,
+            Action::Signal9,
+        ];
+        PICKS.iter().position(|a| *a == self)
+    }
 }
 
 /// One binding: key, action, and the sentence the help overlay shows.

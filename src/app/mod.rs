@@ -1,11 +1,20 @@
 //! TUI state and its update: no I/O. The runtime feeds [`msg::Msg`]s to
 //! [`update::update`], performs the [`Effect`]s it returns, and draws with `ui`.
+//!
+//! [`App`] is three parts, each in a file of its own: [`Live`] (the snapshot and its
+//! history), [`Table`] (view, sort, rows, selection) and [`Modes`] (input mode, filter,
+//! dialog, status line).
 
 mod cells;
+pub mod columns;
 pub mod dialog;
 pub mod keymap;
+mod live;
+mod modes;
 pub mod msg;
 mod rows;
+mod sort;
+mod table;
 #[cfg(test)]
 pub(crate) mod testkit;
 #[cfg(test)]
@@ -13,19 +22,19 @@ mod tests;
 pub mod update;
 pub mod views;
 
+pub use columns::{Col, ColSpec, Column, EventCol, PortCol, ProcCol};
 pub use dialog::{Dialog, KillWatch};
-pub use views::{Column, RowId, View};
+pub use live::{CollectInfo, Ghost, Live, Mark};
+pub use modes::{Filter, LineEdit, Modes, Status};
+pub use table::{Sort, Table};
+pub use views::{RowId, View};
 
 use crate::model::Sig;
-use crate::model::process::Inspection;
-use crate::model::{EventLog, Scope, Snapshot, Socket, SocketKey};
-use crate::query::{Query, QueryError};
-use keymap::{Keymap, Mode};
+use keymap::Keymap;
 use ratatui::style::Color;
-use std::collections::HashMap;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Colours of the theme, by role. `NO_COLOR` replaces them all with `Reset`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,12 +49,16 @@ pub struct Theme {
     pub error: Color,
     pub hint_key: Color,
     pub dim: Color,
+    /// Flags that mean the holder is not doing its job: STOPPED, ZOMBIE, CLOSE-WAIT-LEAK.
+    pub flag_bad: Color,
+    /// Flags worth a look: ORPHAN, BACKLOG, HIDDEN, DOCKER-PROXY.
+    pub flag_warn: Color,
     /// No colours at all: emphasis by bold/reverse only.
     pub mono: bool,
 }
 
 impl Theme {
-    pub const KEYS: [&'static str; 10] = [
+    pub const KEYS: [&'static str; 12] = [
         "header",
         "title",
         "new",
@@ -56,6 +69,8 @@ impl Theme {
         "error",
         "hint_key",
         "dim",
+        "flag_bad",
+        "flag_warn",
     ];
 
     pub fn plain() -> Theme {
@@ -70,6 +85,8 @@ impl Theme {
             error: Color::Reset,
             hint_key: Color::Reset,
             dim: Color::Reset,
+            flag_bad: Color::Reset,
+            flag_warn: Color::Reset,
             mono: true,
         }
     }
@@ -87,6 +104,8 @@ impl Theme {
             "error" => &mut self.error,
             "hint_key" => &mut self.hint_key,
             "dim" => &mut self.dim,
+            "flag_bad" => &mut self.flag_bad,
+            "flag_warn" => &mut self.flag_warn,
             _ => return false,
         };
         *slot = c;
@@ -110,67 +129,11 @@ pub struct Settings {
     pub services: Arc<crate::model::services::Services>,
 }
 
-/// Highlight of a row that changed recently.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mark {
-    New,
-    Changed,
-}
-
-/// A closed socket kept on screen (in red) for a few seconds.
-#[derive(Clone, Debug)]
-pub struct Ghost {
-    pub socket: Socket,
-    pub until: SystemTime,
-}
-
-/// A message in the status line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Status {
-    pub text: String,
-    pub error: bool,
-    pub until: SystemTime,
-}
-
-/// The `/` line while it is being edited.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LineEdit {
-    pub text: String,
-    /// Cursor position in chars.
-    pub cursor: usize,
-}
-
-/// The active filter: the text, its parsed form, and the error of the text being typed.
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    pub text: String,
-    pub query: Query,
-    pub edit: Option<LineEdit>,
-    pub error: Option<QueryError>,
-}
-
-/// Sort of one view: column index into that view's columns, and direction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sort {
-    pub column: usize,
-    pub descending: bool,
-}
-
-/// Collector health for the status bar.
-#[derive(Clone, Debug, Default)]
-pub struct CollectInfo {
-    pub took: Duration,
-    pub overruns: u64,
-    pub error: Option<std::sync::Arc<crate::error::Error>>,
-    pub snapshots: u64,
-}
-
 /// What the runtime must do after an update.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     Quit,
     SetInterval(Duration),
-    SetScope(Scope),
     Pause(bool),
     /// Pin these as signal targets: (pid, start ticks seen — `None` takes the current
     /// process —, the socket inode it must hold).
@@ -184,108 +147,36 @@ pub enum Effect {
     Inspect(u32),
     /// Run the bind probe on a port (the after-signal verdict needs it).
     Probe(u16),
+    /// Stop the process (SIGTSTP to ourselves, as a shell's Ctrl-Z would), after the
+    /// terminal is handed back.
+    Suspend,
 }
 
 /// The whole TUI state.
 pub struct App {
     pub settings: Settings,
-    pub snap: Arc<Snapshot>,
-    pub view: View,
-    pub sorts: [Sort; View::ALL.len()],
-    pub filter: Filter,
-    pub hide_time_wait: bool,
-    pub mode: Mode,
-    pub dialog: Option<Dialog>,
-    pub detail: bool,
-    pub inspection: Option<Inspection>,
-    pub paused: bool,
-    pub interval: Duration,
-    pub now: SystemTime,
-    pub first_seen: HashMap<SocketKey, SystemTime>,
-    pub marks: HashMap<SocketKey, (Mark, SystemTime)>,
-    pub ghosts: Vec<Ghost>,
-    pub events: EventLog,
-    /// Diagnosis flags of each socket of `snap`, same order.
-    pub flags: Vec<crate::model::Flags>,
-    pub close_waits: crate::diagnose::CloseWaitTracker,
-    pub status: Option<Status>,
-    pub collect: CollectInfo,
-    pub watch: Option<KillWatch>,
-    /// Visible rows of the current view, filtered and sorted.
-    pub rows: Vec<RowId>,
-    pub ports: Vec<views::PortRow>,
-    pub procs: Vec<views::ProcRow>,
-    /// Index into `rows` of the selection, and what it points at.
-    pub cursor: usize,
-    pub selected: Option<views::Selected>,
-    /// First row shown.
-    pub offset: usize,
-    pub width: u16,
-    pub height: u16,
-    pub help_scroll: usize,
-    pub quit: bool,
+    pub live: Live,
+    pub table: Table,
+    pub modes: Modes,
 }
 
 impl App {
     pub fn new(settings: Settings, view: View, interval: Duration) -> App {
         App {
             settings,
-            snap: Arc::new(Snapshot::empty(view.scope())),
-            view,
-            sorts: View::ALL.map(View::default_sort),
-            filter: Filter::default(),
-            hide_time_wait: false,
-            mode: Mode::Normal,
-            dialog: None,
-            detail: false,
-            inspection: None,
-            paused: false,
-            interval,
-            now: SystemTime::UNIX_EPOCH,
-            first_seen: HashMap::new(),
-            marks: HashMap::new(),
-            ghosts: Vec::new(),
-            events: EventLog::default(),
-            flags: Vec::new(),
-            close_waits: crate::diagnose::CloseWaitTracker::default(),
-            status: None,
-            collect: CollectInfo::default(),
-            watch: None,
-            rows: Vec::new(),
-            ports: Vec::new(),
-            procs: Vec::new(),
-            cursor: 0,
-            selected: None,
-            offset: 0,
-            width: 80,
-            height: 24,
-            help_scroll: 0,
-            quit: false,
-        }
-    }
-
-    /// The scope the collector should dump for what is on screen: listeners only when
-    /// nothing else is needed, which spares the kernel the established table.
-    pub fn scope(&self) -> Scope {
-        if self.view == View::Listeners && self.watch.is_none() {
-            Scope::Listeners
-        } else {
-            Scope::All
+            live: Live::default(),
+            table: Table::new(view),
+            modes: Modes::new(interval),
         }
     }
 
     /// Shows a message in the status line for a few seconds.
     pub fn say(&mut self, text: impl Into<String>, error: bool) {
-        let secs = if error { 8 } else { 5 };
-        self.status = Some(Status {
-            text: text.into(),
-            error,
-            until: self.now + Duration::from_secs(secs),
-        });
+        self.modes.say(self.live.now, text, error);
     }
 
     pub fn sort(&self) -> Sort {
-        self.sorts[self.view.index()]
+        self.table.sort()
     }
 
     /// Rows that fit in the table area, from the same layout the UI draws.
@@ -305,59 +196,52 @@ pub mod layout {
     pub const MIN_HEIGHT: u16 = 10;
 
     pub fn too_small(app: &App) -> bool {
-        app.width < MIN_WIDTH || app.height < MIN_HEIGHT
+        app.table.width < MIN_WIDTH || app.table.height < MIN_HEIGHT
     }
 
-    fn main(app: &App) -> Rect {
-        Rect {
-            x: 0,
-            y: HEADER,
-            width: app.width,
-            height: app.height.saturating_sub(HEADER + FOOTER),
-        }
+    /// Header, table, detail pane (empty unless open), footer. Plain arithmetic: this
+    /// runs for every frame, every scroll and every click.
+    fn areas(app: &App) -> [Rect; 4] {
+        let (w, h) = (app.table.width, app.table.height);
+        let header = Rect::new(0, 0, w, HEADER.min(h));
+        let footer_h = FOOTER.min(h.saturating_sub(header.height));
+        let footer = Rect::new(0, h - footer_h, w, footer_h);
+        let main_h = h - header.height - footer_h;
+        let detail = if app.modes.detail {
+            (main_h * 45 / 100).max(6).min(main_h.saturating_sub(3))
+        } else {
+            0
+        };
+        let table = Rect::new(0, header.height, w, main_h - detail);
+        let pane = Rect::new(0, table.y + table.height, w, detail);
+        [header, table, pane, footer]
+    }
+
+    pub fn header(app: &App) -> Rect {
+        areas(app)[0]
     }
 
     /// The table including its header line.
     pub fn table(app: &App) -> Rect {
-        let m = main(app);
-        if app.detail {
-            let detail = (m.height * 45 / 100).max(6).min(m.height.saturating_sub(3));
-            Rect {
-                height: m.height - detail,
-                ..m
-            }
-        } else {
-            m
-        }
+        areas(app)[1]
     }
 
     /// The detail pane, when open.
     pub fn detail(app: &App) -> Rect {
-        let m = main(app);
-        let t = table(app);
-        Rect {
-            y: t.y + t.height,
-            height: m.height - t.height,
-            ..m
-        }
+        areas(app)[2]
     }
 
     /// The table's rows, below its header line.
     pub fn table_body(app: &App) -> Rect {
         let t = table(app);
         Rect {
-            y: t.y + 1,
+            y: t.y + 1.min(t.height),
             height: t.height.saturating_sub(1),
             ..t
         }
     }
 
     pub fn footer(app: &App) -> Rect {
-        Rect {
-            x: 0,
-            y: app.height.saturating_sub(FOOTER),
-            width: app.width,
-            height: FOOTER.min(app.height),
-        }
+        areas(app)[3]
     }
 }

@@ -73,7 +73,7 @@ pub enum Msg {
     },
     Snapshot(Box<Collected>),
     /// A snapshot failed; the previous one stays on screen.
-    CollectFailed(std::sync::Arc<crate::error::Error>),
+    CollectFailed(std::sync::Arc<dyn std::error::Error + Send + Sync>),
     /// The dialog's targets were pinned (or refused) by the runtime.
     Pinned(Vec<(u32, Result<(), Refusal>)>),
     SignalResult {

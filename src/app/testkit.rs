@@ -23,7 +23,7 @@ pub fn at(secs: u64) -> SystemTime {
 pub fn settings() -> Settings {
     let c = parse(DEFAULT_TOML, "defaults", None).unwrap();
     Settings {
-        columns: Column::ALL.to_vec(),
+        columns: Column::all().collect(),
         ghost: Duration::from_secs(3),
         theme: c.theme,
         keymap: c.keymap,
@@ -204,6 +204,7 @@ pub fn answer_probes(app: &mut App, effects: Vec<Effect>) -> Vec<Effect> {
         match e {
             Effect::Probe(port) => {
                 let held = app
+                    .live
                     .snap
                     .sockets
                     .iter()
@@ -239,7 +240,7 @@ pub fn app(view: View) -> (App, Feeder) {
     );
     let mut f = Feeder::default();
     let (s, p) = table();
-    f.feed(&mut app, snapshot(0, view.scope(), s, &p));
+    f.feed(&mut app, snapshot(0, Scope::All, s, &p));
     (app, f)
 }
 
@@ -257,7 +258,8 @@ pub fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
 
 /// Local endpoints of the visible rows, in order.
 pub fn locals(app: &App) -> Vec<String> {
-    app.rows
+    app.table
+        .rows
         .iter()
         .filter_map(|r| app.row_socket(*r))
         .map(|s| format!("{} {}", s.local, s.remote))
@@ -297,6 +299,7 @@ impl Signaller for FakeSignaller {
 /// Moves the selection to the first row whose local port is `port`.
 pub fn select_port(app: &mut App, port: u16) {
     let i = app
+        .table
         .rows
         .iter()
         .position(|r| app.row_socket(*r).is_some_and(|s| s.local.port() == port))

@@ -3,9 +3,11 @@
 use super::keymap::Mode;
 use super::msg::{KeyCode, MouseKind, Msg};
 use super::testkit::*;
-use super::update::{sort_by, update};
+use super::update::normal::sort_by;
+use super::update::update;
 use super::views::RowMark;
-use super::{Column, Effect, RowId, View, layout};
+use super::{Col, Column};
+use super::{Effect, RowId, View, layout};
 use crate::model::{Delivery, Refusal, Sent, Sig};
 use crate::model::{Proto, Scope, State};
 use crate::runtime::effects::{Effector, Outcome};
@@ -31,55 +33,51 @@ fn dialog_on(app: &mut super::App, port: u16, pins: &[u32]) -> Vec<Effect> {
 #[test]
 fn every_column_sorts_both_ways() {
     let (mut app, _) = app(View::Sockets);
-    for (i, col) in Column::ALL.iter().enumerate() {
-        sort_by(&mut app, i, false);
-        let asc = app.rows.clone();
-        assert_eq!(asc.len(), 8);
-        sort_by(&mut app, i, true);
-        assert!(app.sort().descending, "{col:?}");
-        let mut desc = app.rows.clone();
-        desc.reverse();
-        assert_eq!(asc, desc, "{col:?}: descending is ascending reversed");
+    for col in Column::all().map(Col::Socket) {
+        sort_by(&mut app, col, false);
+        let first = app.table.rows.clone();
+        let first_desc = app.sort().descending;
+        assert_eq!(first.len(), 8);
+        assert_eq!(
+            first_desc,
+            col.spec(View::Sockets).numeric,
+            "{col:?}: numeric columns start biggest first"
+        );
+        sort_by(&mut app, col, true);
+        assert_eq!(app.sort().descending, !first_desc, "{col:?}");
+        let mut other = app.table.rows.clone();
+        other.reverse();
+        assert_eq!(first, other, "{col:?}: one direction is the other reversed");
     }
     // Spot checks of meaning, not only of symmetry.
-    let recv_q = Column::ALL
-        .iter()
-        .position(|c| *c == Column::RecvQ)
-        .unwrap();
-    sort_by(&mut app, recv_q, false);
+    sort_by(&mut app, Col::Socket(Column::Local), false);
+    sort_by(&mut app, Col::Socket(Column::RecvQ), false);
     let q: Vec<u32> = app
+        .table
         .rows
         .iter()
         .map(|r| app.row_socket(*r).unwrap().recv_q)
         .collect();
     assert_eq!(
         q,
-        vec![0, 0, 0, 0, 1, 5, 10, 200],
-        "numeric, not text order"
+        vec![200, 10, 5, 1, 0, 0, 0, 0],
+        "numeric, not text order, biggest first"
     );
-    let process = Column::ALL
-        .iter()
-        .position(|c| *c == Column::Process)
-        .unwrap();
-    sort_by(&mut app, process, false);
+    sort_by(&mut app, Col::Socket(Column::Process), false);
     // Rows without a process (kernel, hidden) come first, then by name.
-    assert!(app.row_socket(app.rows[0]).unwrap().owners.is_empty());
-    let first = app.row_socket(app.rows[2]).unwrap();
-    assert_eq!(app.snap.processes[&first.owners[0]].name, "curl");
-    let local = Column::ALL
-        .iter()
-        .position(|c| *c == Column::Local)
-        .unwrap();
-    sort_by(&mut app, local, false);
+    assert!(app.row_socket(app.table.rows[0]).unwrap().owners.is_empty());
+    let first = app.row_socket(app.table.rows[2]).unwrap();
+    assert_eq!(app.live.snap.processes[&first.owners[0]].name, "curl");
+    sort_by(&mut app, Col::Socket(Column::Local), false);
     assert_eq!(locals(&app)[0], "0.0.0.0:22 0.0.0.0:0");
 }
 
 #[test]
 fn s_cycles_columns_and_r_reverses() {
     let (mut app, _) = app(View::Listeners);
-    let start = app.sort_column();
+    assert_eq!(app.sort().column, Col::Socket(Column::Local));
     press(&mut app, "s");
-    assert_eq!(app.sort_column(), (start + 1) % Column::ALL.len());
+    assert_eq!(app.sort().column, Col::Socket(Column::Peer));
     press(&mut app, "r");
     assert!(app.sort().descending);
     press(&mut app, "S");
@@ -91,6 +89,7 @@ fn selection_follows_the_socket_across_refreshes_and_resorts() {
     let (mut app, mut feed) = app(View::Sockets);
     // Select the ESTAB curl end.
     let target = app
+        .table
         .rows
         .iter()
         .position(|r| app.row_socket(*r).unwrap().inode == 15)
@@ -128,10 +127,7 @@ fn selection_follows_the_socket_across_refreshes_and_resorts() {
         key
     );
     // Re-sort by state descending: still the same socket.
-    let state = Column::ALL
-        .iter()
-        .position(|c| *c == Column::State)
-        .unwrap();
+    let state = Col::Socket(Column::State);
     sort_by(&mut app, state, false);
     sort_by(&mut app, state, true);
     assert_eq!(
@@ -150,79 +146,85 @@ fn selection_follows_the_socket_across_refreshes_and_resorts() {
 fn live_filter_keeps_the_last_valid_query_on_error() {
     let (mut app, _) = app(View::Sockets);
     press(&mut app, "/");
-    assert_eq!(app.mode, Mode::Filter);
+    assert_eq!(app.modes.mode, Mode::Filter);
     press(&mut app, ":3000");
-    assert_eq!(app.rows.len(), 5, "{:?}", locals(&app));
+    assert_eq!(app.table.rows.len(), 5, "{:?}", locals(&app));
     press(&mut app, ",");
-    assert!(app.filter.error.is_some());
-    assert_eq!(app.rows.len(), 5, "the last valid filter still applies");
+    assert!(app.modes.filter.error.is_some());
+    assert_eq!(
+        app.table.rows.len(),
+        5,
+        "the last valid filter still applies"
+    );
     key(&mut app, KeyCode::Backspace);
     press(&mut app, " !state:tw");
-    assert!(app.filter.error.is_none());
-    assert_eq!(app.rows.len(), 4);
+    assert!(app.modes.filter.error.is_none());
+    assert_eq!(app.table.rows.len(), 4);
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.mode, Mode::Normal);
-    assert_eq!(app.filter.text, ":3000 !state:tw");
+    assert_eq!(app.modes.mode, Mode::Normal);
+    assert_eq!(app.modes.filter.text, ":3000 !state:tw");
     // Esc clears.
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.rows.len(), 8);
-    assert!(app.filter.text.is_empty());
+    assert_eq!(app.table.rows.len(), 8);
+    assert!(app.modes.filter.text.is_empty());
 }
 
 #[test]
 fn quick_keys_filter_by_the_selected_row() {
     let (mut app, _) = app(View::Sockets);
     let i = app
+        .table
         .rows
         .iter()
         .position(|r| app.row_socket(*r).unwrap().inode == 14)
         .unwrap();
     app.select_index(i);
     press(&mut app, "p");
-    assert_eq!(app.filter.text, "lport:3000");
-    assert_eq!(app.rows.len(), 4);
+    assert_eq!(app.modes.filter.text, "lport:3000");
+    assert_eq!(app.table.rows.len(), 4);
     press(&mut app, "f");
-    assert_eq!(app.filter.text, "lport:3000 state:estab");
-    assert_eq!(app.rows.len(), 1);
+    assert_eq!(app.modes.filter.text, "lport:3000 state:estab");
+    assert_eq!(app.table.rows.len(), 1);
     press(&mut app, "P");
-    assert_eq!(app.filter.text, "lport:3000 state:estab pid:100");
+    assert_eq!(app.modes.filter.text, "lport:3000 state:estab pid:100");
     key(&mut app, KeyCode::Esc);
     press(&mut app, "t");
     assert!(
-        app.rows
+        app.table
+            .rows
             .iter()
             .all(|r| app.row_socket(*r).unwrap().state != State::TimeWait)
     );
-    assert_eq!(app.rows.len(), 7);
-    // l flips between all sockets and listeners, and the collector scope with it.
+    assert_eq!(app.table.rows.len(), 7);
+    // l flips between all sockets and listeners; the collector keeps taking every
+    // socket, so nothing is asked of it.
     let effects = press(&mut app, "l");
-    assert_eq!(app.view, View::Listeners);
-    assert!(effects.contains(&Effect::SetScope(Scope::Listeners)));
-    let effects = press(&mut app, "l");
-    assert_eq!(app.view, View::Sockets);
-    assert!(effects.contains(&Effect::SetScope(Scope::All)));
+    assert_eq!(app.table.view, View::Listeners);
+    assert!(effects.is_empty(), "{effects:?}");
+    press(&mut app, "l");
+    assert_eq!(app.table.view, View::Sockets);
 }
 
 #[test]
 fn views_switch_with_digits_and_tab() {
     let (mut app, _) = app(View::Sockets);
     press(&mut app, "3");
-    assert_eq!(app.view, View::Ports);
+    assert_eq!(app.table.view, View::Ports);
     // Ports: 3000, 8080, 53, 22 (41000 is ephemeral and not listened on).
-    let ports: Vec<u16> = app.ports.iter().map(|p| p.port).collect();
+    let ports: Vec<u16> = app.table.ports.iter().map(|p| p.port).collect();
     assert_eq!(ports.len(), 4, "{ports:?}");
-    let p3000 = app.ports.iter().find(|p| p.port == 3000).unwrap();
+    let p3000 = app.table.ports.iter().find(|p| p.port == 3000).unwrap();
     assert_eq!(
         (p3000.listen, p3000.estab, p3000.time_wait, p3000.close_wait),
         (1, 1, 1, 1)
     );
     press(&mut app, "4");
-    assert_eq!(app.view, View::Processes);
-    assert_eq!(app.rows.len(), 5);
+    assert_eq!(app.table.view, View::Processes);
+    assert_eq!(app.table.rows.len(), 5);
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.view, View::Events);
+    assert_eq!(app.table.view, View::Events);
     key(&mut app, KeyCode::BackTab);
-    assert_eq!(app.view, View::Processes);
+    assert_eq!(app.table.view, View::Processes);
 }
 
 #[test]
@@ -241,7 +243,8 @@ fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
     ));
     feed.feed(&mut app, snapshot(1, Scope::All, s, &p));
     let mark_of = |app: &super::App, inode: u64| {
-        app.rows
+        app.table
+            .rows
             .iter()
             .find(|r| app.row_socket(**r).is_some_and(|s| s.inode == inode))
             .and_then(|r| app.row_mark(*r))
@@ -249,14 +252,14 @@ fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
     assert_eq!(mark_of(&app, 50), Some(RowMark::New));
     assert_eq!(mark_of(&app, 14), Some(RowMark::Changed));
     assert_eq!(mark_of(&app, closed.inode), Some(RowMark::Closed));
-    assert!(app.rows.iter().any(|r| matches!(r, RowId::Ghost(_))));
-    assert_eq!(app.events.len(), 3);
+    assert!(app.table.rows.iter().any(|r| matches!(r, RowId::Ghost(_))));
+    assert_eq!(app.live.events.len(), 3);
     // Ghosts and marks go after their time.
     update(&mut app, Msg::Tick(at(2)));
     assert_eq!(mark_of(&app, closed.inode), Some(RowMark::Closed));
     update(&mut app, Msg::Tick(at(5)));
     assert_eq!(mark_of(&app, closed.inode), None);
-    assert!(!app.rows.iter().any(|r| matches!(r, RowId::Ghost(_))));
+    assert!(!app.table.rows.iter().any(|r| matches!(r, RowId::Ghost(_))));
     assert_eq!(mark_of(&app, 50), None);
 }
 
@@ -268,7 +271,7 @@ fn dialog_stays_pinned_while_rows_churn() {
         effects,
         vec![Effect::Pin(vec![(100, Some(1000), Some(11))])]
     );
-    assert_eq!(app.mode, Mode::Dialog);
+    assert_eq!(app.modes.mode, Mode::Dialog);
     let mut fx = Effector::new(FakeSignaller::default());
     for e in effects {
         for o in fx.perform(e) {
@@ -295,7 +298,7 @@ fn dialog_stays_pinned_while_rows_churn() {
         );
         feed.feed(&mut app, snapshot(t as u64, Scope::Listeners, s, &p));
     }
-    assert_eq!(app.dialog.as_ref().unwrap().targets[0].pid, 100);
+    assert_eq!(app.modes.dialog.as_ref().unwrap().targets[0].pid, 100);
     let effects = press(&mut app, "y");
     let Some(Effect::Signal { sig, pids }) = effects.first().cloned() else {
         panic!("{effects:?}")
@@ -322,12 +325,12 @@ fn cancel_is_the_default_and_k_upper_preselects_kill() {
     let (mut app, _) = app(View::Listeners);
     select_port(&mut app, 3000);
     press(&mut app, "K");
-    assert_eq!(app.dialog.as_ref().unwrap().sig(), Sig::Kill);
+    assert_eq!(app.modes.dialog.as_ref().unwrap().sig(), Sig::Kill);
     // Enter presses the focused button, which is Cancel: nothing is sent.
     let effects = key(&mut app, KeyCode::Enter);
     assert!(effects.iter().all(|e| !matches!(e, Effect::Signal { .. })));
-    assert!(app.dialog.is_none());
-    assert_eq!(app.mode, Mode::Normal);
+    assert!(app.modes.dialog.is_none());
+    assert_eq!(app.modes.mode, Mode::Normal);
 }
 
 #[test]
@@ -336,11 +339,14 @@ fn several_owners_choose_one_or_all() {
     select_port(&mut app, 8080);
     press(&mut app, "k");
     update(&mut app, Msg::Pinned(vec![(200, Ok(())), (201, Ok(()))]));
-    assert_eq!(app.dialog.as_ref().unwrap().chosen_pids(), vec![200]);
+    assert_eq!(app.modes.dialog.as_ref().unwrap().chosen_pids(), vec![200]);
     press(&mut app, "a");
-    assert_eq!(app.dialog.as_ref().unwrap().chosen_pids(), vec![201]);
+    assert_eq!(app.modes.dialog.as_ref().unwrap().chosen_pids(), vec![201]);
     press(&mut app, "a");
-    assert_eq!(app.dialog.as_ref().unwrap().chosen_pids(), vec![200, 201]);
+    assert_eq!(
+        app.modes.dialog.as_ref().unwrap().chosen_pids(),
+        vec![200, 201]
+    );
     key(&mut app, KeyCode::Down);
     let effects = press(&mut app, "y");
     assert_eq!(
@@ -369,7 +375,7 @@ fn zombie_owner_offers_the_parent() {
     );
     let effects = dialog_on(&mut app, 3000, &[]);
     assert_eq!(effects, vec![Effect::Pin(vec![(77, None, None)])]);
-    let d = app.dialog.as_ref().unwrap();
+    let d = app.modes.dialog.as_ref().unwrap();
     assert!(d.note.as_ref().unwrap().contains("zombie"), "{:?}", d.note);
 }
 
@@ -377,14 +383,16 @@ fn zombie_owner_offers_the_parent() {
 fn kernel_and_hidden_rows_cannot_be_signalled() {
     let (mut app, _) = app(View::Sockets);
     let tw = app
+        .table
         .rows
         .iter()
         .position(|r| app.row_socket(*r).unwrap().state == State::TimeWait)
         .unwrap();
     app.select_index(tw);
     assert!(press(&mut app, "k").is_empty());
-    assert!(app.status.as_ref().unwrap().text.contains("kernel"));
+    assert!(app.modes.status.as_ref().unwrap().text.contains("kernel"));
     let hidden = app
+        .table
         .rows
         .iter()
         .position(|r| app.row_socket(*r).unwrap().local.port() == 22)
@@ -392,7 +400,8 @@ fn kernel_and_hidden_rows_cannot_be_signalled() {
     app.select_index(hidden);
     assert!(press(&mut app, "k").is_empty());
     assert!(
-        app.status
+        app.modes
+            .status
             .as_ref()
             .unwrap()
             .text
@@ -405,9 +414,12 @@ fn after_a_signal_the_port_is_watched_until_freed() {
     let (mut app, mut feed) = app(View::Listeners);
     dialog_on(&mut app, 3000, &[100]);
     let effects = press(&mut app, "y");
-    assert!(
-        effects.contains(&Effect::SetScope(Scope::All)),
-        "watching needs TIME-WAIT rows: {effects:?}"
+    assert_eq!(
+        effects,
+        vec![Effect::Signal {
+            sig: Sig::Term,
+            pids: vec![100]
+        }]
     );
     update(
         &mut app,
@@ -417,7 +429,8 @@ fn after_a_signal_the_port_is_watched_until_freed() {
         },
     );
     assert!(
-        app.status
+        app.modes
+            .status
             .as_ref()
             .unwrap()
             .text
@@ -437,7 +450,7 @@ fn after_a_signal_the_port_is_watched_until_freed() {
     ));
     let p: Vec<_> = p.into_iter().filter(|p| p.pid != 100).collect();
     feed.feed(&mut app, snapshot(1, Scope::All, s2, &p));
-    let text = &app.status.as_ref().unwrap().text;
+    let text = &app.modes.status.as_ref().unwrap().text;
     assert!(
         text.contains("exited")
             && text.contains(
@@ -445,8 +458,7 @@ fn after_a_signal_the_port_is_watched_until_freed() {
             ),
         "{text}"
     );
-    assert!(app.watch.is_none());
-    assert_eq!(app.scope(), Scope::Listeners);
+    assert!(app.modes.watch.is_none());
 }
 
 #[test]
@@ -465,13 +477,13 @@ fn refused_signal_is_a_message() {
             results: vec![(100, Err(refusal))],
         },
     );
-    let s = app.status.as_ref().unwrap();
+    let s = app.modes.status.as_ref().unwrap();
     assert!(
         s.error && s.text.contains("run as root or as user alice"),
         "{}",
         s.text
     );
-    assert!(app.watch.is_none());
+    assert!(app.modes.watch.is_none());
 }
 
 #[test]
@@ -486,7 +498,7 @@ fn mouse_clicks_sort_and_select() {
             row: header,
         }),
     );
-    assert_eq!(app.sort_column(), 0);
+    assert_eq!(app.sort().column, Col::Socket(Column::Proto));
     update(
         &mut app,
         Msg::Mouse(MouseKind::Click {
@@ -503,16 +515,16 @@ fn mouse_clicks_sort_and_select() {
             row: body + 3,
         }),
     );
-    assert_eq!(app.cursor, 3);
+    assert_eq!(app.table.cursor, 3);
     update(&mut app, Msg::Mouse(MouseKind::ScrollDown));
-    assert_eq!(app.cursor, 6);
+    assert_eq!(app.table.cursor, 6);
 }
 
 #[test]
 fn pause_and_interval_keys_become_effects() {
     let (mut app, _) = app(View::Sockets);
     assert_eq!(press(&mut app, " "), vec![Effect::Pause(true)]);
-    assert!(app.paused);
+    assert!(app.modes.paused);
     assert_eq!(
         press(&mut app, "+"),
         vec![Effect::SetInterval(std::time::Duration::from_secs(2))]
@@ -531,7 +543,7 @@ fn pause_and_interval_keys_become_effects() {
 fn detail_pane_asks_for_an_inspection() {
     let (mut app, _) = app(View::Listeners);
     let effects = key(&mut app, KeyCode::Enter);
-    assert!(app.detail);
+    assert!(app.modes.detail);
     let owner = app
         .row_socket(app.selected_row().unwrap())
         .unwrap()
@@ -543,7 +555,7 @@ fn detail_pane_asks_for_an_inspection() {
         None => assert!(effects.is_empty()),
     }
     key(&mut app, KeyCode::Esc);
-    assert!(!app.detail);
+    assert!(!app.modes.detail);
 }
 
 #[test]
@@ -564,10 +576,14 @@ fn an_ownerless_listener_right_after_the_signal_is_not_blamed_on_a_hidden_owner(
     s[0].owner_status = crate::model::OwnerStatus::Unknown;
     let p: Vec<_> = p.into_iter().filter(|p| p.pid != 100).collect();
     feed.feed(&mut app, snapshot(1, Scope::All, s.clone(), &p));
-    assert!(app.watch.is_some(), "still watching: {:?}", app.status);
+    assert!(
+        app.modes.watch.is_some(),
+        "still watching: {:?}",
+        app.modes.status
+    );
     s.remove(0);
     feed.feed(&mut app, snapshot(2, Scope::All, s, &p));
-    let text = &app.status.as_ref().unwrap().text;
+    let text = &app.modes.status.as_ref().unwrap().text;
     assert!(
         text.contains("exited") && text.contains("port 3000"),
         "{text}"
@@ -581,15 +597,15 @@ fn flags_show_and_filter() {
     press(&mut app, "/flag:stopped");
     key(&mut app, KeyCode::Enter);
     assert_eq!(locals(&app), vec!["127.0.0.1:53 0.0.0.0:0"]);
-    let row = app.rows[0];
+    let row = app.table.rows[0];
     assert!(app.row_flags(row).contains(crate::model::Flag::Stopped));
     assert!(app.flag_sentences(row)[0].1.contains("suspended"));
     key(&mut app, KeyCode::Esc);
     press(&mut app, "/!flag:hidden");
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.rows.len(), 7);
+    assert_eq!(app.table.rows.len(), 7);
     press(&mut app, "3");
-    let p53 = app.ports.iter().find(|p| p.port == 53).unwrap();
+    let p53 = app.table.ports.iter().find(|p| p.port == 53).unwrap();
     assert!(p53.flags.contains(crate::model::Flag::Stopped));
 }
 
@@ -601,7 +617,7 @@ fn the_dialog_says_a_stopped_target_gets_cont() {
     // dnsmasq (pid 300, UDP 53) is stopped in the fixture.
     select_port(&mut app, 53);
     press(&mut app, "k");
-    let d = app.dialog.as_ref().unwrap();
+    let d = app.modes.dialog.as_ref().unwrap();
     assert_eq!(d.targets[0].pid, 300);
     assert_eq!(
         d.targets[0].note(Sig::Term).as_deref(),

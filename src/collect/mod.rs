@@ -112,10 +112,12 @@ pub mod linux {
 
         /// Sockets that had owners at the last snapshot and have none now usually closed
         /// between the dump and the fd walk. Reporting them as "lost their owners" would be
-        /// a false event, so each is looked up once more: one that is gone, or whose file
-        /// was released (inode 0: the kernel finishes the close on its own), leaves this
-        /// snapshot, and the next diff reports it closed. One still open keeps no owner.
-        fn drop_closed(&mut self, sockets: &mut Vec<Socket>) {
+        /// a false event, so each is looked up once more by tuple and cookie: one that is
+        /// gone leaves this snapshot (the next diff reports it closed); one whose file was
+        /// released (the owner closed it; the kernel finishes the close) is replaced by
+        /// what the kernel has now (FIN-WAIT, no owner: a state change). One still open
+        /// keeps no owner: that is a real change.
+        fn settle_lost(&mut self, sockets: &mut Vec<Socket>) {
             let lost: Vec<usize> = self
                 .owners
                 .lost()
@@ -123,18 +125,21 @@ pub mod linux {
                 .copied()
                 .filter(|&i| sockets.get(i).is_some_and(|s| s.proto.is_tcp()))
                 .collect();
-            if lost.is_empty() {
-                return;
+            let mut gone = std::collections::HashSet::new();
+            for i in lost {
+                match self.diag.lookup(&sockets[i]) {
+                    Ok(None) => {
+                        gone.insert(i);
+                    }
+                    Ok(Some(now)) if now.inode != sockets[i].inode => {
+                        let mut now = now;
+                        now.owner_status = crate::model::OwnerStatus::Kernel;
+                        sockets[i] = now;
+                    }
+                    // Still open, or cannot tell: keep what the dump and the walk said.
+                    Ok(Some(_)) | Err(_) => {}
+                }
             }
-            let gone: std::collections::HashSet<usize> = lost
-                .into_iter()
-                .filter(|&i| match self.diag.lookup(&sockets[i]) {
-                    Ok(Some(now)) => now.inode != sockets[i].inode,
-                    Ok(None) => true,
-                    // Cannot tell: keep what the dump said.
-                    Err(_) => false,
-                })
-                .collect();
             if gone.is_empty() {
                 return;
             }
@@ -193,7 +198,7 @@ pub mod linux {
             self.diag.dump(scope, &mut sockets)?;
             self.capacity = sockets.len() + sockets.len() / 8 + 16;
             self.owners.update(&mut sockets);
-            self.drop_closed(&mut sockets);
+            self.settle_lost(&mut sockets);
             let mut snap = Snapshot {
                 taken_at,
                 scope,

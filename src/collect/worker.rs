@@ -7,6 +7,7 @@ use super::Collector;
 use crate::error::Error;
 use crate::model::{Collected, Delta, Scope, Snapshot, diff};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -26,6 +27,9 @@ pub enum Command {
 pub struct Worker {
     tx: Sender<Command>,
     handle: Option<JoinHandle<()>>,
+    /// Bumped before the process stops itself (Ctrl-Z): a snapshot that spans a
+    /// suspension was slow because nobody ran, and is not an overrun.
+    suspensions: Arc<AtomicU64>,
 }
 
 impl Worker {
@@ -38,13 +42,30 @@ impl Worker {
         mut report: impl FnMut(Result<Collected, Error>) -> bool + Send + 'static,
     ) -> std::io::Result<Worker> {
         let (tx, rx) = channel();
+        let suspensions = Arc::new(AtomicU64::new(0));
+        let seen = suspensions.clone();
         let handle = std::thread::Builder::new()
             .name("sockscope-collect".into())
-            .spawn(move || run(collector.as_mut(), scope, interval, &rx, &mut report))?;
+            .spawn(move || {
+                run(
+                    collector.as_mut(),
+                    (scope, interval),
+                    &rx,
+                    &seen,
+                    &mut report,
+                )
+            })?;
         Ok(Worker {
             tx,
             handle: Some(handle),
+            suspensions,
         })
+    }
+
+    /// The process is about to stop itself (Ctrl-Z, SIGTSTP): the snapshot under way, if
+    /// any, will not count as an overrun.
+    pub fn suspending(&self) {
+        self.suspensions.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn send(&self, c: Command) {
@@ -63,9 +84,9 @@ impl Drop for Worker {
 
 fn run(
     collector: &mut dyn Collector,
-    mut scope: Scope,
-    mut interval: Duration,
+    (mut scope, mut interval): (Scope, Duration),
     rx: &Receiver<Command>,
+    suspensions: &AtomicU64,
     report: &mut dyn FnMut(Result<Collected, Error>) -> bool,
 ) {
     let mut prev: Option<Arc<Snapshot>> = None;
@@ -108,9 +129,10 @@ fn run(
             Err(RecvTimeoutError::Timeout) => {}
         }
         let start = Instant::now();
+        let generation = suspensions.load(Ordering::SeqCst);
         let result = collector.snapshot(scope);
         let took = start.elapsed();
-        if took > interval {
+        if took > interval && suspensions.load(Ordering::SeqCst) == generation {
             overruns += 1;
         }
         next = (start + interval).max(Instant::now());
@@ -141,7 +163,7 @@ fn run(
 mod tests {
     use super::*;
     use crate::error::Result;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     /// A collector that counts calls and can be slow.
     struct Fake {
@@ -183,6 +205,36 @@ mod tests {
         let c = last.unwrap();
         assert!(c.overruns >= 2, "{}", c.overruns);
         assert!(c.took >= Duration::from_millis(30));
+    }
+
+    /// A snapshot slowed down by a suspension (Ctrl-Z, then fg) is not an overrun.
+    #[test]
+    fn a_suspension_is_not_an_overrun() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = channel();
+        let fake = Fake {
+            calls: calls.clone(),
+            delay: Duration::from_millis(150),
+        };
+        let w = Worker::spawn(
+            Box::new(fake),
+            Scope::All,
+            Duration::from_millis(100),
+            move |m| tx.send(m).is_ok(),
+        )
+        .unwrap();
+        // Every snapshot takes longer than the interval, but each spans a "suspension".
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut got = 0;
+        while got < 3 {
+            w.suspending();
+            if let Ok(Ok(c)) = rx.recv_timeout(Duration::from_millis(50)) {
+                got += 1;
+                assert!(c.took >= Duration::from_millis(150));
+                assert!(c.overruns <= 1, "{}", c.overruns);
+            }
+            assert!(std::time::Instant::now() < deadline);
+        }
     }
 
     #[test]

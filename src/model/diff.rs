@@ -24,6 +24,8 @@ pub struct Change {
 pub struct Delta {
     pub opened: Vec<usize>,
     pub closed: Vec<Socket>,
+    /// Where each closed socket was in the older snapshot (same order as `closed`).
+    pub closed_at: Vec<usize>,
     pub changed: Vec<Change>,
 }
 
@@ -33,7 +35,7 @@ impl Delta {
     }
 }
 
-/// Diffs `prev` → `next` by [`SocketKey`] (proto, local, remote, inode).
+/// Diffs `prev` → `next` by [`SocketKey`] (proto, local, remote, cookie or inode).
 pub fn diff(prev: &Snapshot, next: &Snapshot) -> Delta {
     diff_sockets(&prev.sockets, &next.sockets)
 }
@@ -58,7 +60,10 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
                         },
                     });
                 }
-                if o.owners != s.owners {
+                // A socket whose file was released (inode → 0) went to the kernel as
+                // part of its close: the state change says it, not an owner change.
+                let released = o.inode != 0 && s.inode == 0;
+                if o.owners != s.owners && !released {
                     delta.changed.push(Change {
                         index,
                         kind: ChangeKind::Owners {
@@ -72,11 +77,12 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
     }
     // What is left in `old` closed; keep prev's order so output is stable.
     if !old.is_empty() {
-        delta.closed = prev
-            .iter()
-            .filter(|s| old.contains_key(&s.key()))
-            .cloned()
-            .collect();
+        for (i, s) in prev.iter().enumerate() {
+            if old.contains_key(&s.key()) {
+                delta.closed.push(s.clone());
+                delta.closed_at.push(i);
+            }
+        }
     }
     delta
 }
@@ -159,6 +165,34 @@ pub(crate) mod tests {
             &[sock(80, 0, 2, State::Listen, 10)],
         );
         assert_eq!((d.opened.len(), d.closed.len(), d.changed.len()), (1, 1, 0));
+    }
+
+    /// The owner closes its end: the kernel keeps the same socket (same cookie) in
+    /// FIN-WAIT-2 without a file. One state change, not a close and an open, and not an
+    /// owner change to nobody.
+    #[test]
+    fn a_client_side_close_is_a_state_change() {
+        let mut est = sock(50_000, 80, 7, State::Estab, 10);
+        est.cookie = 99;
+        let mut fin = sock(50_000, 80, 0, State::FinWait2, 0);
+        fin.cookie = 99;
+        let d = diff_sockets(&[est.clone()], &[fin]);
+        assert_eq!((d.opened.len(), d.closed.len()), (0, 0));
+        assert_eq!(
+            d.changed,
+            vec![Change {
+                index: 0,
+                kind: ChangeKind::State {
+                    from: State::Estab,
+                    to: State::FinWait2
+                }
+            }]
+        );
+        // A TIME-WAIT is a new kernel object with a cookie of its own.
+        let mut tw = sock(50_000, 80, 0, State::TimeWait, 0);
+        tw.cookie = 100;
+        let d = diff_sockets(&[est], &[tw]);
+        assert_eq!((d.opened.len(), d.closed.len()), (1, 1));
     }
 
     fn arb_sockets() -> impl Strategy<Value = Vec<Socket>> {

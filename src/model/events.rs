@@ -1,6 +1,7 @@
 //! The event log: every opened, closed and changed socket, in a bounded ring.
 
 use super::diff::{ChangeKind, Delta};
+use super::flags::Flags;
 use super::snapshot::Snapshot;
 use super::socket::{Pids, SocketKey, State};
 use std::collections::VecDeque;
@@ -39,23 +40,42 @@ pub struct Event {
     /// The owners as `pid/name`, written when the event happened: a closed socket's
     /// owner may have exited since, and its name is still wanted.
     pub names: String,
+    /// For an owner change, the owners before, as `pid/name`; empty otherwise.
+    pub old_names: String,
+    /// Diagnosis flags of the socket when the event happened (as last seen, for a closed
+    /// one): `flag:` filters work on events too.
+    pub flags: Flags,
+}
+
+/// Flags of the sockets of the two snapshots an event list is made from, by index.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlagsOf<'a> {
+    pub prev: &'a [Flags],
+    pub next: &'a [Flags],
 }
 
 /// The events of one diff, in the order they are shown: closed, opened, changed. The
 /// one place a diff becomes events, for the live view's log and for `watch`. `prev`
 /// knows the closed sockets' owners; `next` everyone else's.
-pub fn events(delta: &Delta, prev: Option<&Snapshot>, next: &Snapshot) -> Vec<Event> {
+pub fn events(
+    delta: &Delta,
+    prev: Option<&Snapshot>,
+    next: &Snapshot,
+    flags: FlagsOf<'_>,
+) -> Vec<Event> {
     let at = next.taken_at;
+    let before = prev.unwrap_or(next);
     let mut out = Vec::with_capacity(delta.opened.len() + delta.closed.len() + delta.changed.len());
-    for c in &delta.closed {
-        let names = prev.unwrap_or(next).pids_text(&c.owners);
+    for (c, &i) in delta.closed.iter().zip(&delta.closed_at) {
         out.push(Event {
             at,
             kind: EventKind::Closed,
             socket: c.key(),
             state: c.state,
             owners: c.owners.clone(),
-            names,
+            names: before.pids_text(&c.owners),
+            old_names: String::new(),
+            flags: flags.prev.get(i).copied().unwrap_or_default(),
         });
     }
     for &i in &delta.opened {
@@ -67,13 +87,20 @@ pub fn events(delta: &Delta, prev: Option<&Snapshot>, next: &Snapshot) -> Vec<Ev
             state: s.state,
             owners: s.owners.clone(),
             names: next.pids_text(&s.owners),
+            old_names: String::new(),
+            flags: flags.next.get(i).copied().unwrap_or_default(),
         });
     }
     for c in &delta.changed {
         let s = &next.sockets[c.index];
-        let kind = match &c.kind {
-            ChangeKind::State { from, .. } => EventKind::StateChanged { from: *from },
-            ChangeKind::Owners { from, .. } => EventKind::OwnerChanged { from: from.clone() },
+        let (kind, old_names) = match &c.kind {
+            ChangeKind::State { from, .. } => {
+                (EventKind::StateChanged { from: *from }, String::new())
+            }
+            ChangeKind::Owners { from, .. } => (
+                EventKind::OwnerChanged { from: from.clone() },
+                before.pids_text(from),
+            ),
         };
         out.push(Event {
             at,
@@ -82,6 +109,8 @@ pub fn events(delta: &Delta, prev: Option<&Snapshot>, next: &Snapshot) -> Vec<Ev
             state: s.state,
             owners: s.owners.clone(),
             names: next.pids_text(&s.owners),
+            old_names,
+            flags: flags.next.get(c.index).copied().unwrap_or_default(),
         });
     }
     out
@@ -121,8 +150,14 @@ impl EventLog {
 
     /// Appends the events of `delta` (computed from `prev` → `next`), stamped with
     /// `next.taken_at`, and returns how many were added.
-    pub fn record(&mut self, delta: &Delta, prev: Option<&Snapshot>, next: &Snapshot) -> usize {
-        let new = events(delta, prev, next);
+    pub fn record(
+        &mut self,
+        delta: &Delta,
+        prev: Option<&Snapshot>,
+        next: &Snapshot,
+        flags: FlagsOf<'_>,
+    ) -> usize {
+        let new = events(delta, prev, next, flags);
         let n = new.len();
         for e in new {
             self.push(e);
@@ -168,11 +203,14 @@ mod tests {
                 kind: EventKind::Opened,
                 socket: SocketKey {
                     inode: i,
+                    cookie: i,
                     ..s.key()
                 },
                 state: State::Listen,
                 owners: Pids::new(),
                 names: String::new(),
+                old_names: String::new(),
+                flags: Flags::empty(),
             });
         }
         assert_eq!(log.len(), 3);
@@ -194,7 +232,10 @@ mod tests {
             sock(82, 0, 3, State::Listen, 2),
         ];
         let mut log = EventLog::default();
-        assert_eq!(log.record(&diff(&a, &b), Some(&a), &b), 3);
+        assert_eq!(
+            log.record(&diff(&a, &b), Some(&a), &b, FlagsOf::default()),
+            3
+        );
         let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, vec!["closed", "opened", "state-changed"]);
     }

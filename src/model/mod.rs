@@ -14,7 +14,7 @@ pub mod stat;
 pub mod time;
 
 pub use diff::{Delta, diff};
-pub use events::{Event, EventKind, EventLog, events};
+pub use events::{Event, EventKind, EventLog, FlagsOf, events};
 pub use flags::{Flag, Flags};
 pub use process::Process;
 pub use signal::{Delivery, Refusal, Sent, Sig};

@@ -83,6 +83,26 @@ impl Process {
         out
     }
 
+    /// The command as people tell processes apart: the program's basename and its
+    /// arguments (`python3 -m http.server 38080`, not `/root/.pyenv/versions/…`). The
+    /// full path is in `exe` and the detail pane.
+    pub fn short_command(&self) -> String {
+        let Some((prog, args)) = self.cmdline.split_first() else {
+            return format!("[{}]", self.name);
+        };
+        let base = prog
+            .rsplit('/')
+            .next()
+            .filter(|b| !b.is_empty())
+            .unwrap_or(prog);
+        let mut out = base.to_owned();
+        for a in args {
+            out.push(' ');
+            out.push_str(a);
+        }
+        out
+    }
+
     /// [`Process::command`] written into a buffer.
     pub fn write_command(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
         if self.cmdline.is_empty() {

@@ -234,13 +234,62 @@ impl OwnerStatus {
     }
 }
 
-/// Identity of a socket across snapshots: never a row index or a port alone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Identity of a socket across snapshots: never a row index or a port alone. It is the
+/// protocol, both addresses, and the kernel's socket cookie where the collector has one
+/// (sock_diag), else the inode. The cookie stays when the owner closes its file: a
+/// client-side close (ESTAB → FIN-WAIT-2, inode → 0) is a state change of the same
+/// socket, not a close and an open.
+#[derive(Clone, Copy, Debug)]
 pub struct SocketKey {
     pub proto: Proto,
     pub local: SocketAddr,
     pub remote: SocketAddr,
+    /// The inode when the key was taken (0 once no file refers to it); shown, not
+    /// compared when there is a cookie.
     pub inode: u64,
+    /// The kernel's socket cookie; 0 where the collector cannot see it.
+    pub cookie: u64,
+}
+
+impl SocketKey {
+    /// What tells two sockets on the same addresses apart: the cookie, or the inode.
+    fn identity(&self) -> (bool, u64) {
+        if self.cookie != 0 {
+            (true, self.cookie)
+        } else {
+            (false, self.inode)
+        }
+    }
+
+    fn tuple(&self) -> (Proto, SocketAddr, SocketAddr, (bool, u64)) {
+        (self.proto, self.local, self.remote, self.identity())
+    }
+}
+
+impl PartialEq for SocketKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.tuple() == other.tuple()
+    }
+}
+
+impl Eq for SocketKey {}
+
+impl std::hash::Hash for SocketKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.tuple().hash(h);
+    }
+}
+
+impl PartialOrd for SocketKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SocketKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.tuple().cmp(&other.tuple())
+    }
 }
 
 /// One row of the socket table.
@@ -272,6 +321,7 @@ impl Socket {
             local: self.local,
             remote: self.remote,
             inode: self.inode,
+            cookie: self.cookie,
         }
     }
 

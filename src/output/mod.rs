@@ -25,7 +25,7 @@ pub fn rows<'a>(snap: &'a Snapshot, query: &crate::query::Query) -> Vec<Row<'a>>
         .sockets
         .iter()
         .zip(flags)
-        .filter(|(s, f)| query.matches_with_flags(s, snap, *f))
+        .filter(|(s, f)| query.matches_socket(s, snap, *f))
         .map(|(socket, flags)| Row { socket, flags })
         .collect();
     sort_rows(&mut rows);

@@ -9,8 +9,9 @@ mod parse;
 pub use parse::{QueryError, parse};
 
 use crate::model::socket::Endpoint;
-use crate::model::{Flag, Flags, Proto, Snapshot, Socket, State};
+use crate::model::{Event, Flag, Flags, Proto, Snapshot, Socket, State};
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 
 /// A parsed query: every term must match.
@@ -60,21 +61,87 @@ impl Query {
         &self.terms
     }
 
-    /// Matches a socket that carries no diagnosis flags.
-    pub fn matches(&self, s: &Socket, snap: &Snapshot) -> bool {
-        self.matches_with_flags(s, snap, Flags::empty())
+    /// Whether every term matches. A subject always comes with its flags, so `flag:`
+    /// terms are never silently ignored.
+    pub fn matches(&self, x: &Subject<'_>) -> bool {
+        self.terms.iter().all(|t| t.test.matches(x) != t.negated)
     }
 
-    /// Matches a socket whose diagnosis `flags` have been computed by the caller.
-    pub fn matches_with_flags(&self, s: &Socket, snap: &Snapshot, flags: Flags) -> bool {
-        self.terms
+    /// Matches a socket of `snap` whose diagnosis `flags` the caller computed.
+    pub fn matches_socket(&self, s: &Socket, snap: &Snapshot, flags: Flags) -> bool {
+        self.matches(&Subject::socket(s, snap, flags))
+    }
+}
+
+/// What a query is matched against: a socket as it is now, or as an event saw it.
+#[derive(Clone, Copy, Debug)]
+pub struct Subject<'a> {
+    pub proto: Proto,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub state: State,
+    /// The socket's uid; unknown for an event.
+    pub uid: Option<u32>,
+    pub owners: &'a [u32],
+    /// The owners as `pid/name`, for owners that may have exited since (events).
+    pub names: Option<&'a str>,
+    pub flags: Flags,
+    /// Where the owners' details are looked up.
+    pub snap: &'a Snapshot,
+}
+
+impl<'a> Subject<'a> {
+    pub fn socket(s: &'a Socket, snap: &'a Snapshot, flags: Flags) -> Subject<'a> {
+        Subject {
+            proto: s.proto,
+            local: s.local,
+            remote: s.remote,
+            state: s.state,
+            uid: Some(s.uid),
+            owners: &s.owners,
+            names: None,
+            flags,
+            snap,
+        }
+    }
+
+    /// An event, with the flags and owner names it had when it happened.
+    pub fn event(e: &'a Event, snap: &'a Snapshot) -> Subject<'a> {
+        Subject {
+            proto: e.socket.proto,
+            local: e.socket.local,
+            remote: e.socket.remote,
+            state: e.state,
+            uid: None,
+            owners: &e.owners,
+            names: Some(&e.names),
+            flags: e.flags,
+            snap,
+        }
+    }
+
+    /// Owners whose details the snapshot has.
+    fn processes(&self) -> impl Iterator<Item = &'a crate::model::Process> + 'a {
+        let snap = self.snap;
+        self.owners
             .iter()
-            .all(|t| t.test.matches(s, snap, flags) != t.negated)
+            .filter_map(move |p| snap.processes.get(p))
+    }
+
+    /// The owners' names, from the snapshot or from what the event kept.
+    fn name_matches(&self, needle: &str) -> bool {
+        self.processes().any(|p| contains_ci(&p.name, needle))
+            || self.names.is_some_and(|n| {
+                n.split(',')
+                    .filter_map(|o| o.split_once('/').map(|(_, name)| name))
+                    .any(|name| contains_ci(name, needle))
+            })
     }
 }
 
 impl Test {
-    fn matches(&self, s: &Socket, snap: &Snapshot, flags: Flags) -> bool {
+    fn matches(&self, s: &Subject<'_>) -> bool {
+        let snap = s.snap;
         match self {
             Test::Port(side, ranges) => {
                 let hit = |p: u16| ranges.iter().any(|r| r.contains(&p));
@@ -91,29 +158,30 @@ impl Test {
             Test::V4 => !s.proto.is_v6(),
             Test::V6 => s.proto.is_v6(),
             Test::Pid(pids) => s.owners.iter().any(|p| pids.contains(p)),
-            Test::Proc(needle) => snap.owners_of(s).any(|p| contains_ci(&p.name, needle)),
+            Test::Proc(needle) => s.name_matches(needle),
             Test::User(user) => {
                 let is = |uid: u32| {
                     uid.to_string() == *user || snap.user_name(uid).is_some_and(|n| n == user)
                 };
-                is(s.uid) || snap.owners_of(s).any(|p| p.uid.is_some_and(is))
+                s.uid.is_some_and(is) || s.processes().any(|p| p.uid.is_some_and(is))
             }
-            Test::Flag(f) => flags.contains(*f),
+            Test::Flag(f) => s.flags.contains(*f),
             Test::Word(needle) => {
-                snap.owners_of(s).any(|p| {
-                    contains_ci(&p.name, needle) || p.cmdline.iter().any(|a| contains_ci(a, needle))
-                }) || {
-                    let mut buf = String::with_capacity(48);
-                    let _ = write!(
-                        buf,
-                        "{} {} {} {}",
-                        Endpoint(&s.local),
-                        Endpoint(&s.remote),
-                        s.local,
-                        s.remote
-                    );
-                    contains_ci(&buf, needle)
-                }
+                s.name_matches(needle)
+                    || s.processes()
+                        .any(|p| p.cmdline.iter().any(|a| contains_ci(a, needle)))
+                    || {
+                        let mut buf = String::with_capacity(48);
+                        let _ = write!(
+                            buf,
+                            "{} {} {} {}",
+                            Endpoint(&s.local),
+                            Endpoint(&s.remote),
+                            s.local,
+                            s.remote
+                        );
+                        contains_ci(&buf, needle)
+                    }
             }
         }
     }

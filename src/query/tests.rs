@@ -14,7 +14,9 @@ fn snap_with_node() -> Snapshot {
 }
 
 fn m(q: &str, s: &Socket) -> bool {
-    parse(q).unwrap().matches(s, &snap_with_node())
+    parse(q)
+        .unwrap()
+        .matches_socket(s, &snap_with_node(), Flags::empty())
 }
 
 #[test]
@@ -74,8 +76,8 @@ fn flags_come_from_the_caller() {
     let s = sock(3000, 0, 2, State::Listen, 10);
     let q = parse("flag:stopped").unwrap();
     let snap = snap_with_node();
-    assert!(!q.matches(&s, &snap));
-    assert!(q.matches_with_flags(&s, &snap, Flags::empty().with(Flag::Stopped)));
+    assert!(!q.matches_socket(&s, &snap, Flags::empty()));
+    assert!(q.matches_socket(&s, &snap, Flags::empty().with(Flag::Stopped)));
 }
 
 #[test]

@@ -13,6 +13,8 @@ use std::collections::HashMap;
 #[derive(Debug)]
 pub enum Outcome {
     Quit,
+    /// Hand the terminal back and stop, as Ctrl-Z in a shell does.
+    Suspend,
     Worker(Command),
     Reply(Msg),
 }
@@ -34,8 +36,8 @@ impl<S: Signaller> Effector<S> {
     pub fn perform(&mut self, effect: Effect) -> Vec<Outcome> {
         match effect {
             Effect::Quit => vec![Outcome::Quit],
+            Effect::Suspend => vec![Outcome::Suspend],
             Effect::SetInterval(d) => vec![Outcome::Worker(Command::SetInterval(d))],
-            Effect::SetScope(s) => vec![Outcome::Worker(Command::SetScope(s))],
             Effect::Pause(p) => vec![Outcome::Worker(Command::Pause(p))],
             Effect::Pin(list) => {
                 // A new dialog: targets of an earlier one are dropped (their pidfds closed).

@@ -4,7 +4,6 @@
 
 use super::effects::{Effector, Outcome};
 use super::terminal::{self, Term};
-use crate::app::keymap::Mode;
 use crate::app::msg::{Key, KeyCode, MouseKind, Msg};
 use crate::app::update::update;
 use crate::app::{App, Settings, View};
@@ -12,6 +11,7 @@ use crate::collect::worker::Worker;
 use crate::collect::{self, CollectorKind};
 use crate::config;
 use crate::error::{Error, Result};
+use crate::model::Scope;
 use crate::signal::RealSignaller;
 use crossterm::event::{
     Event, EventStream, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
@@ -57,8 +57,8 @@ pub fn run(opts: TuiOptions) -> Result<()> {
     let mut app = App::new(settings, opts.view.unwrap_or(cfg.view), interval);
     if let Some(f) = &opts.filter {
         let q = crate::query::parse(f).map_err(|e| Error::Usage(format!("{e} (in --filter)")))?;
-        app.filter.text = f.clone();
-        app.filter.query = q;
+        app.modes.filter.text = f.clone();
+        app.modes.filter.query = q;
     }
     let collector = collect::open(opts.collector)?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -82,7 +82,7 @@ async fn event_loop(
     collector: Box<dyn collect::Collector>,
 ) -> Result<()> {
     let (tx, mut snapshots) = tokio::sync::mpsc::unbounded_channel();
-    let worker = Worker::spawn(collector, app.scope(), app.interval, move |m| {
+    let worker = Worker::spawn(collector, Scope::All, app.modes.interval, move |m| {
         tx.send(m).is_ok()
     })
     .map_err(|source| Error::Start {
@@ -122,11 +122,6 @@ async fn event_loop(
             biased;
             ev = next_event(&mut events) => match ev {
                 Some(Ok(ev)) => {
-                    if is_suspend(&ev, app) {
-                        terminal::suspend(term).map_err(term_err("suspend"))?;
-                        dirty = true;
-                        continue;
-                    }
                     match convert(ev) {
                         Some(m) => m,
                         None => continue,
@@ -139,6 +134,7 @@ async fn event_loop(
             _ = sighup.recv() => return Ok(()),
             _ = sigint.recv() => return Ok(()),
             _ = sigtstp.recv() => {
+                worker.suspending();
                 terminal::suspend(term).map_err(term_err("suspend"))?;
                 dirty = true;
                 continue;
@@ -166,6 +162,10 @@ async fn event_loop(
                 for outcome in effector.perform(effect) {
                     match outcome {
                         Outcome::Quit => return Ok(()),
+                        Outcome::Suspend => {
+                            worker.suspending();
+                            terminal::suspend(term).map_err(term_err("suspend"))?;
+                        }
                         Outcome::Worker(c) => worker.send(c),
                         Outcome::Reply(m) => queue.push(m),
                     }
@@ -188,18 +188,11 @@ async fn next_event(events: &mut EventStream) -> Option<std::io::Result<Event>> 
 /// Cheap summary of what a tick can change, to redraw only when it did.
 fn tick_fingerprint(app: &App) -> (usize, usize, bool, bool) {
     (
-        app.ghosts.len(),
-        app.marks.len(),
-        app.status.is_some(),
-        app.watch.is_some(),
+        app.live.ghosts.len(),
+        app.live.marks.len(),
+        app.modes.status.is_some(),
+        app.modes.watch.is_some(),
     )
-}
-
-fn is_suspend(ev: &Event, app: &App) -> bool {
-    matches!(ev, Event::Key(k) if k.kind == KeyEventKind::Press
-        && k.modifiers.contains(KeyModifiers::CONTROL)
-        && k.code == crossterm::event::KeyCode::Char('z')
-        && app.mode != Mode::Filter)
 }
 
 fn convert(ev: Event) -> Option<Msg> {

@@ -7,9 +7,9 @@ use crate::collect::worker::Worker;
 use crate::commands::{EXIT_OK, warn};
 use crate::diagnose::{CloseWaitTracker, row_flags};
 use crate::error::{Error, Result};
-use crate::model::{Collected, Delta, Flags, Scope, Snapshot, events};
+use crate::model::{Collected, EventKind, Flags, FlagsOf, Scope, Snapshot, events};
 use crate::output::watch::{WatchEvent, json_line, text_line};
-use crate::query::Query;
+use crate::query::{Query, Subject};
 use std::io::Write;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
@@ -82,6 +82,7 @@ async fn stream(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8>
     .map_err(start("the collector thread"))?;
     let (lines, mut written) = Writer::spawn()?;
     let mut close_waits = CloseWaitTracker::default();
+    let mut last_flags: Vec<Flags> = Vec::new();
     let mut sent = 0u64;
     let mut baseline = true;
     loop {
@@ -97,6 +98,7 @@ async fn stream(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8>
         let c = msg?;
         let leaking = close_waits.observe(&c.snapshot);
         let flags = row_flags(&c.snapshot, &leaking);
+        let prev_flags = std::mem::replace(&mut last_flags, flags.clone());
         if baseline {
             baseline = false;
             let matching = c
@@ -104,7 +106,7 @@ async fn stream(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8>
                 .sockets
                 .iter()
                 .zip(&flags)
-                .filter(|(s, f)| opts.query.matches_with_flags(s, &c.snapshot, **f))
+                .filter(|(s, f)| opts.query.matches_socket(s, &c.snapshot, **f))
                 .count();
             // On stderr, so scripts can wait for it and stdout holds only events.
             let noun = if matching == 1 { "socket" } else { "sockets" };
@@ -114,7 +116,11 @@ async fn stream(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8>
             }
             continue;
         }
-        for line in lines_of(&c, &flags, &opts) {
+        let of = FlagsOf {
+            prev: &prev_flags,
+            next: &flags,
+        };
+        for line in lines_of(&c, of, &opts) {
             if opts.count.is_some_and(|n| sent >= n) {
                 break;
             }
@@ -138,54 +144,23 @@ async fn stream(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8>
     }
 }
 
-/// The events of one snapshot that match the query, as output lines.
-fn lines_of(c: &Collected, flags: &[Flags], opts: &WatchOptions) -> Vec<String> {
+/// The events of one snapshot that match the query, as output lines. Each event is
+/// matched as it happened: with its flags then, and a closed socket's owners as they were.
+fn lines_of(c: &Collected, flags: FlagsOf<'_>, opts: &WatchOptions) -> Vec<String> {
     let next: &Snapshot = &c.snapshot;
     let prev = c.previous.as_deref();
-    let q = &opts.query;
-    // Filter the diff, not the events: a socket matches with its flags now, and a closed
-    // one as it was (its owners' details are in the previous snapshot).
-    let delta = Delta {
-        opened: c
-            .delta
-            .opened
-            .iter()
-            .copied()
-            .filter(|&i| q.matches_with_flags(&next.sockets[i], next, flags[i]))
-            .collect(),
-        closed: c
-            .delta
-            .closed
-            .iter()
-            .filter(|s| q.matches(s, prev.unwrap_or(next)))
-            .cloned()
-            .collect(),
-        changed: c
-            .delta
-            .changed
-            .iter()
-            .filter(|ch| q.matches_with_flags(&next.sockets[ch.index], next, flags[ch.index]))
-            .cloned()
-            .collect(),
-    };
-    let index: std::collections::HashMap<_, usize> = next
-        .sockets
+    events(&c.delta, prev, next, flags)
         .iter()
-        .enumerate()
-        .filter(|(i, _)| delta.opened.contains(i) || delta.changed.iter().any(|c| c.index == *i))
-        .map(|(i, s)| (s.key(), i))
-        .collect();
-    events(&delta, prev, next)
-        .iter()
+        .filter(|e| opts.query.matches(&Subject::event(e, next)))
         .filter_map(|e| {
-            let (snap, flags) = match index.get(&e.socket) {
-                Some(&i) => (next, flags[i]),
-                None => (prev.unwrap_or(next), Flags::empty()),
+            let snap = match e.kind {
+                EventKind::Closed => prev.unwrap_or(next),
+                _ => next,
             };
             let w = WatchEvent {
                 event: e,
                 snap,
-                flags,
+                flags: e.flags,
             };
             if opts.json {
                 json_line(&w).ok()

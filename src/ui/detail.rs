@@ -67,10 +67,15 @@ pub fn lines<'a>(app: &'a App, th: &Styles) -> Vec<Line<'a>> {
                 s.inode,
                 s.uid,
                 s.timer.map_or("none".into(), |t| t.to_string()),
-                app.first_seen
+                app.live
+                    .first_seen
                     .get(&s.key())
                     .map_or("?".into(), |t| short_duration(
-                        app.now.duration_since(*t).unwrap_or_default().as_secs()
+                        app.live
+                            .now
+                            .duration_since(*t)
+                            .unwrap_or_default()
+                            .as_secs()
                     ))
             ),
         ),
@@ -93,7 +98,7 @@ pub fn lines<'a>(app: &'a App, th: &Styles) -> Vec<Line<'a>> {
         ));
     }
     for pid in &s.owners {
-        let Some(p) = app.snap.processes.get(pid) else {
+        let Some(p) = app.live.snap.processes.get(pid) else {
             out.push(kv(th, "owner", format!("{pid} (gone)")));
             continue;
         };
@@ -121,7 +126,7 @@ pub fn lines<'a>(app: &'a App, th: &Styles) -> Vec<Line<'a>> {
         if let Some(c) = &p.container {
             out.push(kv(th, "container", c.clone()));
         }
-        if let Some(i) = app.inspection.as_ref().filter(|i| i.pid == p.pid) {
+        if let Some(i) = app.modes.inspection.as_ref().filter(|i| i.pid == p.pid) {
             if let Some(cwd) = &i.cwd {
                 out.push(kv(th, "cwd", cwd.clone()));
             }
@@ -143,6 +148,7 @@ pub fn lines<'a>(app: &'a App, th: &Styles) -> Vec<Line<'a>> {
             out.push(kv(th, "parent", pp.to_string()));
         }
         let others: Vec<String> = app
+            .live
             .snap
             .sockets
             .iter()
@@ -151,6 +157,7 @@ pub fn lines<'a>(app: &'a App, th: &Styles) -> Vec<Line<'a>> {
             .map(|o| format!("{} {} {}", o.proto.as_str(), o.state, Endpoint(&o.local)))
             .collect();
         let total = app
+            .live
             .snap
             .sockets
             .iter()

@@ -15,7 +15,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 const SHOWN_TARGETS: usize = 4;
 
 pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
-    let Some(d) = &app.dialog else { return };
+    let Some(d) = &app.modes.dialog else { return };
     let width = area.width.saturating_sub(4).min(100);
     let text_width = usize::from(width.saturating_sub(6));
     let mut lines = vec![Line::from(vec![

@@ -3,7 +3,6 @@
 use super::theme::Styles;
 use crate::app::views::fmt_interval;
 use crate::app::{App, View};
-use crate::model::Scope;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -13,41 +12,41 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     let mut l1 = vec![
         Span::styled("sockscope", th.title),
         Span::styled(format!(" {} ", app.settings.host), th.header),
-        Span::styled(format!("· every {} ", fmt_interval(app.interval)), th.dim),
+        Span::styled(
+            format!("· every {} ", fmt_interval(app.modes.interval)),
+            th.dim,
+        ),
     ];
-    if app.paused {
+    if app.modes.paused {
         l1.push(Span::styled("[PAUSED] ", th.error));
     }
-    if app.collect.snapshots > 0 {
+    if app.live.collect.snapshots > 0 {
         l1.push(Span::styled(
             format!(
                 "· {} {:.1} ms ",
-                app.snap.collector,
-                app.collect.took.as_secs_f64() * 1000.0
+                app.live.snap.collector,
+                app.live.collect.took.as_secs_f64() * 1000.0
             ),
             th.dim,
         ));
     } else {
         l1.push(Span::styled("· collecting… ", th.dim));
     }
-    if app.collect.overruns > 0 {
+    if app.live.collect.overruns > 0 {
         l1.push(Span::styled(
             format!(
                 "· {} overruns (snapshot slower than interval) ",
-                app.collect.overruns
+                app.live.collect.overruns
             ),
             th.error,
         ));
     }
-    if let Some(e) = &app.collect.error {
+    if let Some(e) = &app.live.collect.error {
         l1.push(Span::styled(format!("· collect failed: {e}"), th.error));
     }
 
     let (states, protos) = app.counts();
     let mut l2 = Vec::new();
-    if app.snap.scope == Scope::Listeners {
-        l2.push(Span::styled("listeners only · ", th.dim));
-    }
     for (s, n) in states {
         l2.push(Span::styled(format!("{s} "), th.header));
         l2.push(Span::raw(format!("{n}  ")));
@@ -57,7 +56,7 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         l2.push(Span::styled(format!("{} ", p.as_str()), th.header));
         l2.push(Span::raw(format!("{n}  ")));
     }
-    let hidden = app.snap.visibility.hidden_sockets;
+    let hidden = app.live.snap.visibility.hidden_sockets;
     if hidden > 0 {
         l2.push(Span::styled(
             format!(
@@ -69,43 +68,92 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     }
 
     let mut l3 = Vec::new();
-    for (i, v) in View::ALL.iter().enumerate() {
-        let style = if *v == app.view {
+    for (v, label, _) in app.tabs() {
+        let style = if v == app.table.view {
             th.tab_active
         } else {
             th.header
-        };
-        // On narrow terminals only the active tab keeps its name.
-        let label = if *v == app.view || app.width >= 110 {
-            format!(" {} {} ", i + 1, v.title())
-        } else {
-            format!(" {} ", i + 1)
         };
         l3.push(Span::styled(label, style));
         l3.push(Span::raw(" "));
     }
     // Where the selection is, as in a pager: the table itself has no room for it.
-    let position = if app.rows.is_empty() {
+    let position = if app.table.rows.is_empty() {
         "no rows".to_owned()
     } else {
-        format!("row {}/{}", app.cursor + 1, app.rows.len())
+        format!("row {}/{}", app.table.cursor + 1, app.table.rows.len())
     };
     l3.push(Span::styled(format!(" {position} "), th.dim));
-    if app.view == View::Events {
-        let dropped = app.events.dropped();
-        let kept = format!(" log {}/{}", app.events.len(), app.events.capacity());
+    let filtered = !app.modes.filter.text.is_empty() || app.table.hide_time_wait;
+    if filtered && app.table.view.is_socket_view() {
+        let live = app
+            .table
+            .rows
+            .iter()
+            .filter(|r| matches!(r, crate::app::RowId::Live(_)))
+            .count();
+        l3.push(Span::styled(
+            format!(
+                "· {} of {} ",
+                thousands(live),
+                thousands(app.live.snap.sockets.len())
+            ),
+            th.header,
+        ));
+    }
+    if app.table.folded_ghosts > 0 {
+        let secs = app.settings.ghost.as_secs();
+        l3.push(Span::styled(
+            format!(
+                "· +{} closed in the last {secs} s ",
+                thousands(app.table.folded_ghosts)
+            ),
+            th.dim,
+        ));
+    }
+    if app.table.view == View::Events {
+        let dropped = app.live.events.dropped();
+        let kept = format!(
+            " log {}/{}",
+            app.live.events.len(),
+            app.live.events.capacity()
+        );
         l3.push(Span::styled(kept, th.dim));
         if dropped > 0 {
             l3.push(Span::styled(format!(" {dropped} dropped"), th.error));
         }
     }
-    if !app.filter.text.is_empty() {
+    if !app.modes.filter.text.is_empty() {
         l3.push(Span::styled(" filter: ", th.dim));
-        l3.push(Span::styled(app.filter.text.clone(), th.key));
+        l3.push(Span::styled(app.modes.filter.text.clone(), th.key));
     }
-    if app.hide_time_wait {
+    if app.table.hide_time_wait {
         l3.push(Span::styled("  TIME-WAIT hidden", th.dim));
     }
     let lines = vec![Line::from(l1), Line::from(l2), Line::from(l3)];
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// `8041` → `8,041`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(8041), "8,041");
+        assert_eq!(super::thousands(1_234_567), "1,234,567");
+    }
 }

@@ -35,14 +35,32 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         }
         lines.push(Line::raw(""));
     }
-    lines.push(Line::styled(
-        "Filter terms: :3000 port:80,443 port:3000-3999 lport: rport: state:listen,tw",
-        th.dim,
-    ));
-    lines.push(Line::styled(
-        "  proto:udp tcp udp v4 v6 pid:123 proc:node user:alice !term, bare words",
-        th.dim,
-    ));
+    lines.push(Line::styled("Mouse", th.title));
+    for (what, does) in [
+        ("wheel", "scroll"),
+        (
+            "click a row",
+            "select it (and show it in the detail pane when open)",
+        ),
+        ("click a header", "sort by that column; again: reverse"),
+        ("click a tab", "switch to that view"),
+    ] {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {what:<14}"), th.key),
+            Span::raw(does),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Filter terms (all must match)", th.title));
+    for t in [
+        ":3000 port:80,443 port:3000-3999 lport:… rport:…",
+        "state:listen,tw proto:udp tcp udp v4 v6",
+        "pid:123 proc:node user:alice",
+        "flag:stopped flag:orphan flag:zombie flag:backlog flag:close-wait-leak",
+        "flag:docker-proxy flag:hidden   !term negates   bare words match names and addresses",
+    ] {
+        lines.push(Line::styled(format!("  {t}"), th.dim));
+    }
     let width = area.width.saturating_sub(4).min(90);
     let height = area.height.saturating_sub(2);
     let rect = Rect {
@@ -53,7 +71,7 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     };
     let inner = height.saturating_sub(2) as usize;
     let max_scroll = lines.len().saturating_sub(inner);
-    let scroll = app.help_scroll.min(max_scroll) as u16;
+    let scroll = app.modes.help_scroll.min(max_scroll) as u16;
     frame.render_widget(Clear, rect);
     let title = Span::styled(" help · ↑↓ scroll · Esc closes ", th.title);
     frame.render_widget(

@@ -50,11 +50,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
         },
     );
     table::draw(frame, app, &th, layout::table(app));
-    if app.detail {
+    if app.modes.detail {
         detail::draw(frame, app, &th, layout::detail(app));
     }
     footer(frame, app, &th, layout::footer(app));
-    match app.mode {
+    match app.modes.mode {
         Mode::Dialog => dialog::draw(frame, app, &th, area),
         Mode::Help => help::draw(frame, app, &th, area),
         _ => {}
@@ -62,9 +62,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
 }
 
 fn footer(frame: &mut Frame, app: &App, th: &theme::Styles, area: Rect) {
-    if let Some(edit) = &app.filter.edit {
+    if let Some(edit) = &app.modes.filter.edit {
         let mut spans = vec![Span::styled("/", th.key), Span::raw(edit.text.clone())];
-        if let Some(e) = &app.filter.error {
+        if let Some(e) = &app.modes.filter.error {
             spans.push(Span::styled(
                 format!("   ✗ {e} (showing the last valid filter)"),
                 th.error,
@@ -79,7 +79,7 @@ fn footer(frame: &mut Frame, app: &App, th: &theme::Styles, area: Rect) {
         }
         return;
     }
-    if let Some(s) = &app.status {
+    if let Some(s) = &app.modes.status {
         let style = if s.error { th.error } else { th.status };
         frame.render_widget(Paragraph::new(Line::styled(s.text.clone(), style)), area);
         return;

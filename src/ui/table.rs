@@ -2,8 +2,10 @@
 
 use super::fit;
 use super::theme::Styles;
-use crate::app::views::{RowMark, layout_columns};
-use crate::app::{App, View};
+use crate::app::columns::header;
+use crate::app::views::RowMark;
+use crate::app::{App, RowId, View};
+use crate::model::Flag;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -13,37 +15,34 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     if area.height == 0 {
         return;
     }
-    let specs = app.col_specs();
-    let cols = layout_columns(&specs, area.width);
-    let sort_col = app.sort_column();
-    let desc = app.sort().descending;
+    let cols: Vec<_> = app
+        .column_layout(area.width)
+        .into_iter()
+        .filter_map(|(c, place)| place.map(|p| (c, c.spec(app.table.view), p)))
+        .collect();
+    let sort = app.sort();
     let buf = frame.buffer_mut();
-    // Header line.
-    for (i, (x, w)) in cols
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| c.map(|c| (i, c)))
-    {
-        let mut title = specs[i].title.to_owned();
-        if i == sort_col {
-            title.push(if desc { '▼' } else { '▲' });
-        }
-        let style = if i == sort_col {
+    // Header line: the sorted column always shows its arrow.
+    for (col, spec, (x, w)) in &cols {
+        let sorted = *col == sort.column;
+        let arrow = sorted.then_some(if sort.descending { '▼' } else { '▲' });
+        let title = header(spec, *w, arrow);
+        let style = if sorted {
             th.sorted_header
         } else {
             th.column_header
         };
-        put(buf, area.x + x, area.y, w, &title, specs[i].right, style);
+        put(buf, area.x + x, area.y, *w, &title, spec.numeric, style);
     }
-    if app.rows.is_empty() {
-        let msg = if app.collect.snapshots == 0 {
+    if app.table.rows.is_empty() {
+        let msg = if app.live.collect.snapshots == 0 {
             "collecting the first snapshot…".to_owned()
-        } else if app.view == View::Events {
+        } else if app.table.view == View::Events {
             "no events yet: changes to sockets show up here".to_owned()
-        } else if !app.filter.text.is_empty() {
+        } else if !app.modes.filter.text.is_empty() {
             format!(
                 "no rows match `{}` (Esc clears the filter)",
-                app.filter.text
+                app.modes.filter.text
             )
         } else {
             "no rows".to_owned()
@@ -60,11 +59,11 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     }
     // Only the rows on screen are formatted.
     let body = area.height.saturating_sub(1);
-    for (line, index) in (app.offset..app.rows.len())
+    for (line, index) in (app.table.offset..app.table.rows.len())
         .take(usize::from(body))
         .enumerate()
     {
-        let row = app.rows[index];
+        let row = app.table.rows[index];
         let y = area.y + 1 + line as u16;
         let mut style = match app.row_mark(row) {
             Some(RowMark::New) => th.new,
@@ -72,19 +71,56 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
             Some(RowMark::Closed) => th.closed,
             None => Style::default(),
         };
-        if index == app.cursor {
+        if index == app.table.cursor {
             style = style.patch(th.selected);
             buf.set_string(area.x, y, " ".repeat(usize::from(area.width)), style);
         }
-        for (i, (x, w)) in cols
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| c.map(|c| (i, c)))
-        {
-            let text = app.cell(row, i);
-            put(buf, area.x + x, y, w, &text, specs[i].right, style);
+        for (col, spec, (x, w)) in &cols {
+            if col.is_flags() && !matches!(row, RowId::Ghost(_)) {
+                flags(buf, area.x + x, y, *w, app.row_flags(row), th, style);
+                continue;
+            }
+            let text = app.cell(row, *col);
+            put(buf, area.x + x, y, *w, &text, spec.numeric, style);
         }
     }
+}
+
+/// A flags cell: each flag in its colour (red for a holder not doing its job, yellow for
+/// one worth a look). Cut with `…` like any cell when it does not fit, then in the colour
+/// of the worst flag.
+fn flags(
+    buf: &mut ratatui::buffer::Buffer,
+    x: u16,
+    y: u16,
+    w: u16,
+    flags: crate::model::Flags,
+    th: &Styles,
+    row: Style,
+) {
+    let colour = |f: Flag| match f {
+        Flag::Stopped | Flag::Zombie | Flag::CloseWaitLeak => th.flag_bad,
+        _ => th.flag_warn,
+    };
+    let text = flags.to_string();
+    let line = if text.chars().count() <= usize::from(w) {
+        let mut spans = Vec::new();
+        for (i, f) in flags.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(",", row));
+            }
+            spans.push(Span::styled(f.as_str(), row.patch(colour(f))));
+        }
+        Line::from(spans)
+    } else {
+        let worst = flags
+            .iter()
+            .find(|f| colour(*f) == th.flag_bad)
+            .or_else(|| flags.iter().next());
+        let style = worst.map_or(row, |f| row.patch(colour(f)));
+        Line::from(Span::styled(fit(&text, usize::from(w)), style))
+    };
+    buf.set_line(x, y, &line, w);
 }
 
 fn put(

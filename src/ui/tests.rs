@@ -70,6 +70,7 @@ fn detail_dialog_help() {
     for (w, h) in [(160, 50), (80, 24)] {
         let mut app = sized(View::Listeners, w, h);
         let i = app
+            .table
             .rows
             .iter()
             .position(|r| app.row_socket(*r).unwrap().local.port() == 8080)

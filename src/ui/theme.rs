@@ -17,6 +17,8 @@ pub struct Styles {
     pub column_header: Style,
     pub sorted_header: Style,
     pub tab_active: Style,
+    pub flag_bad: Style,
+    pub flag_warn: Style,
 }
 
 impl Styles {
@@ -37,6 +39,8 @@ impl Styles {
                 column_header: plain.add_modifier(Modifier::UNDERLINED),
                 sorted_header: plain.add_modifier(Modifier::UNDERLINED | Modifier::BOLD),
                 tab_active: plain.add_modifier(Modifier::REVERSED),
+                flag_bad: plain.add_modifier(Modifier::BOLD),
+                flag_warn: plain,
             };
         }
         Styles {
@@ -60,6 +64,8 @@ impl Styles {
                 .fg(t.selected_fg)
                 .bg(t.selected_bg)
                 .add_modifier(Modifier::BOLD),
+            flag_bad: Style::default().fg(t.flag_bad).add_modifier(Modifier::BOLD),
+            flag_warn: Style::default().fg(t.flag_warn),
         }
     }
 }

@@ -1,0 +1,89 @@
+//! What the user is doing: the input mode, the filter and its editor, the dialog, the
+//! detail pane, the help, the status line, the port watched after a signal, pause and
+//! the refresh interval.
+
+use super::dialog::{Dialog, KillWatch};
+use super::keymap::Mode;
+use crate::model::process::Inspection;
+use crate::query::{Query, QueryError};
+use std::time::{Duration, SystemTime};
+
+/// A message in the status line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub text: String,
+    pub error: bool,
+    pub until: SystemTime,
+}
+
+/// The `/` line while it is being edited.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineEdit {
+    pub text: String,
+    /// Cursor position in chars.
+    pub cursor: usize,
+}
+
+/// The active filter: the text, its parsed form, and while editing, the line being typed
+/// and its error. Only lines that parse whole are applied as you type.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub text: String,
+    pub query: Query,
+    pub edit: Option<LineEdit>,
+    pub error: Option<QueryError>,
+    /// The filter from before `/` was pressed: Esc puts it back.
+    pub before: Option<(String, Query)>,
+}
+
+/// Modes and transient state.
+pub struct Modes {
+    pub mode: Mode,
+    pub filter: Filter,
+    pub dialog: Option<Dialog>,
+    pub detail: bool,
+    pub inspection: Option<Inspection>,
+    pub help_scroll: usize,
+    pub status: Option<Status>,
+    pub watch: Option<KillWatch>,
+    pub paused: bool,
+    pub interval: Duration,
+    pub quit: bool,
+}
+
+impl Modes {
+    pub fn new(interval: Duration) -> Modes {
+        Modes {
+            mode: Mode::Normal,
+            filter: Filter::default(),
+            dialog: None,
+            detail: false,
+            inspection: None,
+            help_scroll: 0,
+            status: None,
+            watch: None,
+            paused: false,
+            interval,
+            quit: false,
+        }
+    }
+
+    /// Shows a message in the status line for a few seconds from `now`.
+    pub fn say(&mut self, now: SystemTime, text: impl Into<String>, error: bool) {
+        let secs = if error { 8 } else { 5 };
+        self.status = Some(Status {
+            text: text.into(),
+            error,
+            until: now + Duration::from_secs(secs),
+        });
+    }
+
+    /// Clears an expired status line; true when it went.
+    pub fn expire(&mut self, now: SystemTime) -> bool {
+        if self.status.as_ref().is_some_and(|s| s.until <= now) {
+            self.status = None;
+            return true;
+        }
+        false
+    }
+}

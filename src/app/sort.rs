@@ -1,0 +1,182 @@
+//! Sorting the rows of the current view by its sort column. Socket rows (up to hundreds
+//! of thousands, on every snapshot) sort by integer keys computed once per row; the small
+//! aggregated views by a key per column.
+
+use super::App;
+use super::columns::{Col, Column, EventCol, PortCol, ProcCol};
+use super::views::RowId;
+use crate::model::{Flags, Socket, State};
+
+/// A sort key of one row of a small view: numbers and text, each compared as such.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Num(u128),
+    Text(String),
+}
+
+impl App {
+    pub(super) fn sort_rows(&self, rows: &mut [RowId]) {
+        let sort = self.sort();
+        match sort.column {
+            Col::Socket(c) => self.sort_sockets(rows, c),
+            Col::Event(EventCol::Time) => {} // log order is time order
+            col => rows.sort_by_cached_key(|r| self.small_key(*r, col)),
+        }
+        if sort.descending {
+            rows.reverse();
+        }
+    }
+
+    fn sort_sockets(&self, rows: &mut [RowId], column: Column) {
+        let sock = |r: &RowId| self.row_socket(*r);
+        match column {
+            Column::Process | Column::User => {
+                // String keys: computed once per row, not once per comparison.
+                rows.sort_by_cached_key(|r| {
+                    let s = sock(r);
+                    let name = s.map_or(String::new(), |s| match column {
+                        Column::Process => self.process_name(s).to_lowercase(),
+                        _ => self.live.snap.user_name(s.uid).unwrap_or("").to_owned(),
+                    });
+                    (
+                        name,
+                        s.map(|s| (s.owners.first().copied(), s.local, s.remote, s.inode)),
+                    )
+                });
+            }
+            _ => {
+                // Keys computed once per row and compared as plain integers.
+                let mut keyed: Vec<(SortKey, RowId)> = rows
+                    .iter()
+                    .filter_map(|r| {
+                        sock(r).map(|s| (self.socket_key(column, s, self.row_flags(*r)), *r))
+                    })
+                    .collect();
+                keyed.sort_unstable_by_key(|k| k.0);
+                for (dst, (_, r)) in rows.iter_mut().zip(keyed) {
+                    *dst = r;
+                }
+            }
+        }
+    }
+
+    fn process_name(&self, s: &Socket) -> &str {
+        s.owners
+            .first()
+            .and_then(|p| self.live.snap.processes.get(p))
+            .map_or("", |p| p.name.as_str())
+    }
+
+    /// The key of a row of the Ports, Processes or Events view, ending in its identity
+    /// so that equal rows keep their order from one refresh to the next.
+    fn small_key(&self, row: RowId, col: Col) -> (Key, u128) {
+        let n = |v: u32| Key::Num(u128::from(v));
+        let text = |c: Col| Key::Text(self.cell(row, c).to_lowercase());
+        match (row, col) {
+            (RowId::Port(i), Col::Port(c)) => {
+                let Some(p) = self.table.ports.get(i) else {
+                    return (Key::Num(0), 0);
+                };
+                let k = match c {
+                    PortCol::Port => n(u32::from(p.port)),
+                    PortCol::Listen => n(p.listen),
+                    PortCol::Estab => n(p.estab),
+                    PortCol::TimeWait => n(p.time_wait),
+                    PortCol::CloseWait => n(p.close_wait),
+                    PortCol::Total => n(p.total),
+                    PortCol::Flags => n(u32::from(p.flags.bits())),
+                    PortCol::Proto | PortCol::Owners => text(col),
+                };
+                (k, u128::from(p.port))
+            }
+            (RowId::Proc(i), Col::Proc(c)) => {
+                let Some(r) = self.table.procs.get(i) else {
+                    return (Key::Num(0), 0);
+                };
+                let k = match c {
+                    ProcCol::Pid => n(r.pid),
+                    ProcCol::Sockets => n(r.sockets),
+                    ProcCol::Estab => n(r.estab),
+                    ProcCol::CloseWait => n(r.close_wait),
+                    ProcCol::Flags => n(u32::from(r.flags.bits())),
+                    ProcCol::Listening => {
+                        Key::Num(r.listening.first().map_or(u128::MAX, |p| u128::from(*p)))
+                    }
+                    ProcCol::Name | ProcCol::User | ProcCol::State | ProcCol::Command => text(col),
+                };
+                (k, u128::from(r.pid))
+            }
+            (RowId::Event(i), Col::Event(_)) => (text(col), i as u128),
+            _ => (Key::Num(0), 0),
+        }
+    }
+
+    /// The sort key of a socket for a non-text column, ending in a tie-break on the
+    /// socket's identity (addresses, protocol, inode) so equal rows keep their order
+    /// from one refresh to the next.
+    fn socket_key(&self, c: Column, s: &Socket, flags: Flags) -> SortKey {
+        let num = |n: u128| (0, n, 0);
+        let primary: (u8, u128, u16) = match c {
+            Column::Proto => num(s.proto as u128),
+            Column::State => num(STATE_BY_NAME
+                .iter()
+                .position(|x| *x == s.state)
+                .unwrap_or(0) as u128),
+            Column::RecvQ => num(u128::from(s.recv_q)),
+            Column::SendQ => num(u128::from(s.send_q)),
+            Column::Local => (addr(&s.local).0, addr(&s.local).1, s.local.port()),
+            Column::Peer => (addr(&s.remote).0, addr(&s.remote).1, s.remote.port()),
+            Column::Timer => num(s.timer.map_or(0, |t| u128::from(t.expires_ms) + 1)),
+            // Age in ms: the longest seen is the biggest.
+            Column::Age => num(self
+                .live
+                .first_seen
+                .get(&s.key())
+                .and_then(|t| self.live.now.duration_since(*t).ok())
+                .map_or(0, |d| d.as_millis())),
+            Column::Inode => num(u128::from(s.inode)),
+            Column::Process | Column::User => num(0),
+            // By port: services are named after their port.
+            Column::Service => num(u128::from(s.local.port())),
+            Column::Flags => num(u128::from(flags.bits())),
+        };
+        let (lf, lip) = addr(&s.local);
+        let (rf, rip) = addr(&s.remote);
+        let ports = (u32::from(s.local.port()) << 16) | u32::from(s.remote.port());
+        (
+            primary,
+            lf,
+            lip,
+            ports,
+            rf,
+            rip,
+            (s.proto as u64) << 60 | s.inode,
+        )
+    }
+}
+
+/// (primary, local family, local ip, ports, remote family, remote ip, proto+inode).
+type SortKey = ((u8, u128, u16), u8, u128, u32, u8, u128, u64);
+
+/// An address as (family, bits): v4 before v6, as `IpAddr` orders them.
+fn addr(a: &std::net::SocketAddr) -> (u8, u128) {
+    match a.ip() {
+        std::net::IpAddr::V4(ip) => (0, u128::from(ip.to_bits())),
+        std::net::IpAddr::V6(ip) => (1, ip.to_bits()),
+    }
+}
+
+/// States in the order of their names, which is how the State column sorts.
+const STATE_BY_NAME: [State; 11] = [
+    State::CloseWait,
+    State::Closing,
+    State::Estab,
+    State::FinWait1,
+    State::FinWait2,
+    State::LastAck,
+    State::Listen,
+    State::SynRecv,
+    State::SynSent,
+    State::TimeWait,
+    State::Unconn,
+];

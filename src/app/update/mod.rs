@@ -1,0 +1,118 @@
+//! `update(&mut App, Msg) -> Vec<Effect>`: every state change of the TUI, with no I/O.
+//! Keys go through the keymap of the current mode: `normal.rs`, `filter.rs`,
+//! `dialog.rs`, and the help (here); the mouse is in `mouse.rs`.
+
+mod dialog;
+mod filter;
+mod mouse;
+pub(crate) mod normal;
+
+pub use normal::action;
+
+use super::keymap::{Action, Mode};
+use super::msg::{Collected, Key, Msg};
+use super::{App, Effect};
+use std::time::{Duration, SystemTime};
+
+/// Applies one message; returns what the runtime must do.
+pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Key(k) => key(app, k),
+        Msg::Mouse(m) => mouse::mouse(app, m),
+        Msg::Resize { width, height } => {
+            app.table.width = width;
+            app.table.height = height;
+            // The share of the screen closed sockets may take depends on the height.
+            app.rebuild();
+            vec![]
+        }
+        Msg::Snapshot(c) => snapshot(app, *c),
+        Msg::CollectFailed(e) => {
+            app.live.collect.error = Some(e);
+            vec![]
+        }
+        Msg::Pinned(r) => {
+            app.pinned(r);
+            vec![]
+        }
+        Msg::SignalResult { sig, results } => {
+            app.signal_result(sig, results);
+            vec![]
+        }
+        Msg::Probed { port, probe } => {
+            app.judge_watch(port, probe);
+            vec![]
+        }
+        Msg::Inspected(i) => {
+            app.modes.inspection = Some(*i);
+            vec![]
+        }
+        Msg::Tick(now) => {
+            tick(app, now);
+            vec![]
+        }
+    }
+}
+
+fn snapshot(app: &mut App, c: Collected) -> Vec<Effect> {
+    app.live.record(c, app.settings.ghost);
+    let effects = app.check_watch();
+    app.rebuild();
+    effects
+}
+
+fn tick(app: &mut App, now: SystemTime) {
+    let ghosts_went = app.live.tick(now);
+    app.modes.expire(now);
+    if app
+        .modes
+        .watch
+        .as_ref()
+        .is_some_and(|w| w.until + Duration::from_secs(5) <= now)
+    {
+        // No snapshot came to judge it (paused?): say so instead of waiting forever.
+        app.modes.watch = None;
+        app.say(
+            "signal sent; no fresh snapshot to tell whether the port was freed",
+            false,
+        );
+    }
+    if ghosts_went {
+        app.rebuild();
+    }
+}
+
+fn key(app: &mut App, k: Key) -> Vec<Effect> {
+    let mode = app.modes.mode;
+    let Some(a) = app.settings.keymap.lookup(mode, k) else {
+        return match (mode, k.code) {
+            // Typing into the filter line: any key that is not bound is text.
+            (Mode::Filter, super::msg::KeyCode::Char(c)) if !k.ctrl && !k.alt => {
+                filter::insert(app, c);
+                vec![]
+            }
+            _ => vec![],
+        };
+    };
+    match mode {
+        Mode::Normal => normal::action(app, a),
+        Mode::Filter => filter::action(app, a),
+        Mode::Dialog => dialog::action(app, a),
+        Mode::Help => {
+            help(app, a);
+            vec![]
+        }
+    }
+}
+
+fn help(app: &mut App, a: Action) {
+    let s = &mut app.modes.help_scroll;
+    match a {
+        Action::Close => app.modes.mode = Mode::Normal,
+        Action::Down => *s += 1,
+        Action::Up => *s = s.saturating_sub(1),
+        Action::PageDown => *s += 10,
+        Action::PageUp => *s = s.saturating_sub(10),
+        _ => {}
+    }
+}
