@@ -33,7 +33,7 @@ fn find_filter_and_kill_a_listener_through_the_dialog() {
     });
     assert!(screen.contains(&format!("{pid} python3")), "{screen}");
     assert!(
-        screen.contains("[ Cancel ]") && screen.contains("SIGTERM"),
+        screen.contains("▶ Cancel ◀") && screen.contains("SIGTERM"),
         "{screen}"
     );
     tui.keys("y");
@@ -180,4 +180,95 @@ fn ctrl_z_suspends_and_sigcont_resumes() {
     tui.wait_screen("redrawn", |s| s.contains("Listeners"));
     tui.keys("q");
     assert!(tui.wait_exit().success());
+}
+
+/// The header line of the table: the line after the view tabs.
+fn table_header(screen: &str) -> String {
+    let lines: Vec<&str> = screen.lines().collect();
+    lines.get(3).copied().unwrap_or_default().to_owned()
+}
+
+/// Esc in the filter line puts back the filter from before the edit; Enter on a line
+/// with an error keeps the line open with the error, and never applies a prefix of it.
+#[test]
+fn filter_editing_esc_restores_and_an_invalid_enter_stays_open() {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (pa, pb) = (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    );
+    let first = format!("lport:{pa}");
+    let mut tui = Tui::start(&["--interval", "250ms", "--filter", &first]);
+    let only_a =
+        |s: &str| s.contains(&format!("127.0.0.1:{pa}")) && !s.contains(&format!("127.0.0.1:{pb}"));
+    tui.wait_screen("the first filter", |s| {
+        only_a(s) && s.contains(&format!("filter: {first}"))
+    });
+    // An edit that parses is applied as it is typed: both ports' rows would show.
+    tui.keys(&format!("/\x15lport:{pa},{pb}"));
+    tui.wait_screen("the edit applied live", |s| {
+        s.contains(&format!("127.0.0.1:{pb}")) && s.contains(&format!("127.0.0.1:{pa}"))
+    });
+    tui.keys("\x1b");
+    let screen = tui.wait_screen("Esc: the filter from before", |s| {
+        only_a(s) && s.contains(&format!("filter: {first}")) && !s.contains("Esc cancel")
+    });
+    assert!(!screen.contains(&format!("{pa},{pb}")), "{screen}");
+    // An invalid line: Enter keeps it open with its error.
+    tui.keys("/\x15flag:orphan port:abc\r");
+    let screen = tui.wait_screen("the error, the line still open", |s| {
+        s.contains("bad filter term `port:abc`") && s.contains("/flag:orphan port:abc")
+    });
+    assert!(
+        !screen.contains("filter: flag:orphan port "),
+        "a prefix was applied:\n{screen}"
+    );
+    tui.keys("\x1b");
+    tui.wait_screen("Esc again: the first filter", |s| {
+        only_a(s) && s.contains(&format!("filter: {first}")) && !s.contains("bad filter term")
+    });
+    tui.keys("q");
+    assert!(tui.wait_exit().success());
+}
+
+/// Every column of the Sockets view shows the sort arrow when it is the sort column, at
+/// 160 columns where all of them fit: `s` walks through them, `S` flips the arrow.
+#[test]
+fn the_sort_arrow_shows_on_every_column() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut tui = Tui::start(&["--view", "sockets", "--filter", &format!("lport:{port}")]);
+    tui.wait_screen("the first snapshot", |s| {
+        s.contains(&format!("127.0.0.1:{port}"))
+    });
+    let titles = [
+        "Proto", "State", "Recv-Q", "Send-Q", "Local", "Peer", "Process", "User", "Timer", "Age",
+        "Flags",
+    ];
+    let mut seen = Vec::new();
+    for _ in 0..titles.len() {
+        let before = table_header(&tui.screen());
+        tui.keys("s");
+        let screen = tui.wait_screen("the next sort column", |s| table_header(s) != before);
+        let header = table_header(&screen);
+        assert_eq!(header.matches(['▲', '▼']).count(), 1, "one arrow: {header}");
+        let title = titles
+            .iter()
+            .find(|t| header.contains(&format!("{t}▲")) || header.contains(&format!("{t}▼")))
+            .unwrap_or_else(|| panic!("the arrow follows a whole title: {header}"));
+        seen.push(*title);
+        let arrow = if header.contains('▲') { '▼' } else { '▲' };
+        tui.keys("S");
+        tui.wait_screen("the arrow flipped", |s| {
+            table_header(s).contains(&format!("{title}{arrow}"))
+        });
+    }
+    seen.sort_unstable();
+    let mut all = titles.to_vec();
+    all.sort_unstable();
+    assert_eq!(seen, all, "every column had the arrow");
+    tui.keys("q");
+    assert!(tui.wait_exit().success());
+    drop(l);
 }

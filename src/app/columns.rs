@@ -148,7 +148,7 @@ impl Column {
 
     fn spec(self, view: View) -> ColSpec {
         match self {
-            Column::Proto => spec("Proto", "Pr", 5, 0, 6),
+            Column::Proto => spec("Proto", "Pr", 6, 0, 6),
             Column::State => spec("State", "St", 10, 0, 8),
             Column::RecvQ => num("Recv-Q", "RQ", 7, 3),
             Column::SendQ => num("Send-Q", "SQ", 7, 2),
@@ -174,8 +174,8 @@ impl PortCol {
             PortCol::Proto => spec("Proto", "Pr", 7, 0, 3),
             PortCol::Listen => num("Listen", "Lsn", 7, 7),
             PortCol::Estab => num("Estab", "Est", 6, 6),
-            PortCol::TimeWait => num("TIME-WAIT", "TW", 9, 5),
-            PortCol::CloseWait => num("CLOSE-WAIT", "CW", 10, 4),
+            PortCol::TimeWait => num("TIME-WAIT", "TW", 10, 5),
+            PortCol::CloseWait => num("CLOSE-WAIT", "CW", 11, 4),
             PortCol::Total => num("Total", "All", 6, 2),
             PortCol::Owners => spec("Owners", "Owners", 16, 2, 9),
             PortCol::Flags => spec("Flags", "Flags", 8, 1, 8),
@@ -192,7 +192,7 @@ impl ProcCol {
             ProcCol::State => spec("S", "S", 2, 0, 5),
             ProcCol::Sockets => num("Sockets", "Socks", 8, 7),
             ProcCol::Estab => num("Estab", "Est", 6, 3),
-            ProcCol::CloseWait => num("CLOSE-WAIT", "CW", 10, 6),
+            ProcCol::CloseWait => num("CLOSE-WAIT", "CW", 11, 6),
             ProcCol::Listening => spec("Listening", "Lsn", 12, 1, 7),
             ProcCol::Command => spec("Command", "Cmd", 16, 3, 2),
             ProcCol::Flags => spec("Flags", "Flags", 8, 1, 8),
@@ -206,7 +206,7 @@ impl EventCol {
             // Newest first: time sorts like a number.
             EventCol::Time => num("Time", "Time", 9, 8),
             EventCol::Event => spec("Event", "Event", 13, 0, 9),
-            EventCol::Proto => spec("Proto", "Pr", 5, 0, 3),
+            EventCol::Proto => spec("Proto", "Pr", 6, 0, 3),
             EventCol::Local => spec("Local", "Local", 21, 2, 7),
             EventCol::Peer => spec("Peer", "Peer", 21, 2, 5),
             EventCol::State => spec("State", "State", 22, 0, 6),
@@ -358,8 +358,13 @@ mod tests {
     }
 
     #[test]
-    fn every_short_title_and_arrow_fit_the_minimum_width() {
+    fn every_title_and_arrow_fit_the_minimum_width() {
         for s in every_spec() {
+            assert!(
+                s.title.chars().count() < usize::from(s.width),
+                "{} is too narrow for its title and the arrow",
+                s.title
+            );
             assert!(
                 s.short.chars().count() < usize::from(s.width),
                 "{} is too narrow for `{}▲`",
@@ -374,7 +379,11 @@ mod tests {
         }
         let recv = Col::Socket(Column::RecvQ).spec(View::Sockets);
         assert_eq!(header(&recv, 7, Some('▼')), "Recv-Q▼");
-        assert_eq!(header(&recv, 6, Some('▼')), "RQ▼");
+        assert_eq!(
+            header(&recv, 6, Some('▼')),
+            "RQ▼",
+            "the short title when squeezed"
+        );
         assert_eq!(header(&recv, 6, None), "Recv-Q");
     }
 

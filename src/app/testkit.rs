@@ -5,11 +5,10 @@ use super::msg::{Key, KeyCode, Msg};
 use super::update::update;
 use super::{App, Column, Effect, Settings, View};
 use crate::config::{DEFAULT_TOML, parse};
-use crate::model::{
-    Collected, OwnerStatus, Pids, Process, Proto, Scope, Snapshot, Socket, State, Timer, TimerKind,
-    diff,
-};
 use crate::model::{Delivery, Refusal, Sent, Sig};
+use crate::model::{
+    OwnerStatus, Pids, Process, Proto, Scope, Snapshot, Socket, State, Timer, TimerKind,
+};
 use crate::signal::{Signaller, Target};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -171,26 +170,12 @@ pub fn snapshot(secs: u64, scope: Scope, sockets: Vec<Socket>, procs: &[Process]
 /// Feeds snapshots to an app the way the collector thread does (diff against the last).
 #[derive(Default)]
 pub struct Feeder {
-    prev: Option<Arc<Snapshot>>,
+    differ: crate::collect::worker::Differ,
 }
 
 impl Feeder {
     pub fn feed(&mut self, app: &mut App, snap: Snapshot) -> Vec<Effect> {
-        let snap = Arc::new(snap);
-        let (delta, rescoped) = match &self.prev {
-            Some(p) if p.scope == snap.scope => (diff(p, &snap), false),
-            Some(_) => (Default::default(), true),
-            None => (Default::default(), false),
-        };
-        let previous = self.prev.replace(snap.clone()).filter(|_| !rescoped);
-        let c = Collected {
-            snapshot: snap,
-            previous,
-            delta,
-            rescoped,
-            took: Duration::from_millis(3),
-            overruns: 0,
-        };
+        let c = self.differ.next(snap, Duration::from_millis(3), 0);
         let effects = update(app, Msg::Snapshot(Box::new(c)));
         answer_probes(app, effects)
     }

@@ -143,7 +143,7 @@ fn selection_follows_the_socket_across_refreshes_and_resorts() {
 }
 
 #[test]
-fn live_filter_keeps_the_last_valid_query_on_error() {
+fn live_filter_applies_only_lines_that_parse_whole() {
     let (mut app, _) = app(View::Sockets);
     press(&mut app, "/");
     assert_eq!(app.modes.mode, Mode::Filter);
@@ -153,8 +153,8 @@ fn live_filter_keeps_the_last_valid_query_on_error() {
     assert!(app.modes.filter.error.is_some());
     assert_eq!(
         app.table.rows.len(),
-        5,
-        "the last valid filter still applies"
+        8,
+        "a line that does not parse: the filter from before the edit (none)"
     );
     key(&mut app, KeyCode::Backspace);
     press(&mut app, " !state:tw");
@@ -163,7 +163,20 @@ fn live_filter_keeps_the_last_valid_query_on_error() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.modes.mode, Mode::Normal);
     assert_eq!(app.modes.filter.text, ":3000 !state:tw");
-    // Esc clears.
+    // An edit abandoned with Esc puts the kept filter back.
+    press(&mut app, "/ udp");
+    assert_eq!(app.table.rows.len(), 0);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.modes.filter.text, ":3000 !state:tw");
+    assert_eq!(app.table.rows.len(), 4);
+    // Enter on a line with an error keeps it open.
+    press(&mut app, "/ port:x");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.modes.mode, Mode::Filter);
+    assert!(app.modes.filter.error.is_some());
+    assert_eq!(app.modes.filter.text, ":3000 !state:tw");
+    key(&mut app, KeyCode::Esc);
+    // Esc in normal mode clears.
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.table.rows.len(), 8);
     assert!(app.modes.filter.text.is_empty());

@@ -82,6 +82,34 @@ impl Drop for Worker {
     }
 }
 
+/// Turns each snapshot into a [`Collected`]: diffed against the one before, unless the
+/// scope changed (then it is a new baseline). The worker thread uses it, and so do tests
+/// that feed snapshots by hand.
+#[derive(Default)]
+pub struct Differ {
+    prev: Option<Arc<Snapshot>>,
+}
+
+impl Differ {
+    pub fn next(&mut self, snap: Snapshot, took: Duration, overruns: u64) -> Collected {
+        let snap = Arc::new(snap);
+        let (delta, rescoped) = match &self.prev {
+            Some(p) if p.scope == snap.scope => (diff(p, &snap), false),
+            Some(_) => (Delta::default(), true),
+            None => (Delta::default(), false),
+        };
+        let previous = self.prev.replace(snap.clone()).filter(|_| !rescoped);
+        Collected {
+            snapshot: snap,
+            previous,
+            delta,
+            rescoped,
+            took,
+            overruns,
+        }
+    }
+}
+
 fn run(
     collector: &mut dyn Collector,
     (mut scope, mut interval): (Scope, Duration),
@@ -89,7 +117,7 @@ fn run(
     suspensions: &AtomicU64,
     report: &mut dyn FnMut(Result<Collected, Error>) -> bool,
 ) {
-    let mut prev: Option<Arc<Snapshot>> = None;
+    let mut differ = Differ::default();
     let mut overruns = 0u64;
     let mut paused = false;
     let mut next = Instant::now();
@@ -136,23 +164,7 @@ fn run(
             overruns += 1;
         }
         next = (start + interval).max(Instant::now());
-        let message = result.map(|snap| {
-            let snap = Arc::new(snap);
-            let (delta, rescoped) = match &prev {
-                Some(p) if p.scope == snap.scope => (diff(p, &snap), false),
-                Some(_) => (Delta::default(), true),
-                None => (Delta::default(), false),
-            };
-            let previous = prev.replace(snap.clone()).filter(|_| !rescoped);
-            Collected {
-                snapshot: snap,
-                previous,
-                delta,
-                rescoped,
-                took,
-                overruns,
-            }
-        });
+        let message = result.map(|snap| differ.next(snap, took, overruns));
         if !report(message) {
             return;
         }

@@ -1,5 +1,6 @@
-//! Performing the effects `update` asks for. Kept apart from the event loop so that the
-//! signal path can be tested with a fake [`Signaller`].
+//! Performing the effects `update` asks for. Kept apart from the event loop, and the OS
+//! behind two traits ([`Signaller`], [`Os`]), so that whole sessions run in tests with
+//! fakes.
 
 use crate::app::Effect;
 use crate::app::msg::Msg;
@@ -19,16 +20,45 @@ pub enum Outcome {
     Reply(Msg),
 }
 
-/// Holds the signaller and the targets pinned by the open dialog.
-pub struct Effector<S: Signaller> {
+/// What effects ask of the OS besides signals.
+pub trait Os {
+    /// The bind probe of a port (the after-signal verdict).
+    fn probe(&mut self, port: u16) -> crate::diagnose::Probe;
+    /// A process's cwd and parent chain (the detail pane).
+    fn inspect(&mut self, pid: u32) -> crate::model::process::Inspection;
+}
+
+/// The real OS: a real bind probe, a real /proc.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RealOs;
+
+impl Os for RealOs {
+    fn probe(&mut self, port: u16) -> crate::diagnose::Probe {
+        crate::diagnose::Probe::run(port)
+    }
+    fn inspect(&mut self, pid: u32) -> crate::model::process::Inspection {
+        procs::inspect(pid)
+    }
+}
+
+/// Holds the signaller, the OS, and the targets pinned by the open dialog.
+pub struct Effector<S: Signaller, O: Os = RealOs> {
     pub signaller: S,
+    pub os: O,
     pinned: HashMap<u32, Target>,
 }
 
 impl<S: Signaller> Effector<S> {
     pub fn new(signaller: S) -> Self {
+        Effector::with_os(signaller, RealOs)
+    }
+}
+
+impl<S: Signaller, O: Os> Effector<S, O> {
+    pub fn with_os(signaller: S, os: O) -> Self {
         Effector {
             signaller,
+            os,
             pinned: HashMap::new(),
         }
     }
@@ -76,12 +106,12 @@ impl<S: Signaller> Effector<S> {
                     Outcome::Worker(Command::Refresh),
                 ]
             }
-            Effect::Inspect(pid) => vec![Outcome::Reply(Msg::Inspected(Box::new(procs::inspect(
-                pid,
-            ))))],
+            Effect::Inspect(pid) => vec![Outcome::Reply(Msg::Inspected(Box::new(
+                self.os.inspect(pid),
+            )))],
             Effect::Probe(port) => vec![Outcome::Reply(Msg::Probed {
                 port,
-                probe: crate::diagnose::Probe::run(port),
+                probe: self.os.probe(port),
             })],
         }
     }

@@ -2,7 +2,10 @@
 
 pub mod effects;
 pub mod run;
+pub mod session;
 pub mod terminal;
+#[cfg(test)]
+mod tests;
 pub mod watch;
 
 pub use run::{TuiOptions, run};

@@ -2,21 +2,23 @@
 //! OS signals and a tick; every message goes through `update`; effects are performed
 //! here; the screen is drawn only when something changed.
 
-use super::effects::{Effector, Outcome};
-use super::terminal::{self, Term};
+use super::effects::{Effector, Os};
+use super::session::{Input, Session};
+use super::terminal;
 use crate::app::msg::{Key, KeyCode, MouseKind, Msg};
-use crate::app::update::update;
 use crate::app::{App, Settings, View};
 use crate::collect::worker::Worker;
 use crate::collect::{self, CollectorKind};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::model::Scope;
-use crate::signal::RealSignaller;
+use crate::signal::{RealSignaller, Signaller};
 use crossterm::event::{
     Event, EventStream, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
 };
+use ratatui::backend::CrosstermBackend;
 use std::io::IsTerminal;
+use std::io::Stdout;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
@@ -70,21 +72,27 @@ pub fn run(opts: TuiOptions) -> Result<()> {
         })?;
     terminal::install_panic_hook();
     let _guard = terminal::Guard;
-    let mut term = terminal::open().map_err(term_err("set up"))?;
-    let result = rt.block_on(event_loop(&mut term, &mut app, collector));
+    let term = terminal::open().map_err(term_err("set up"))?;
+    let effector = Effector::new(RealSignaller::default());
+    let mut session = Session::new(app, term, effector);
+    let result = rt.block_on(event_loop(&mut session, collector));
     terminal::restore();
     result
 }
 
-async fn event_loop(
-    term: &mut Term,
-    app: &mut App,
+/// The live view's loop: terminal input, snapshots from the collector thread, OS
+/// signals and a clock, each turned into an [`Input`] for the session.
+async fn event_loop<S: Signaller, O: Os>(
+    session: &mut Session<CrosstermBackend<Stdout>, S, O>,
     collector: Box<dyn collect::Collector>,
 ) -> Result<()> {
     let (tx, mut snapshots) = tokio::sync::mpsc::unbounded_channel();
-    let worker = Worker::spawn(collector, Scope::All, app.modes.interval, move |m| {
-        tx.send(m).is_ok()
-    })
+    let worker = Worker::spawn(
+        collector,
+        Scope::All,
+        session.app.modes.interval,
+        move |m| tx.send(m).is_ok(),
+    )
     .map_err(|source| Error::Start {
         what: "the collector thread",
         source,
@@ -102,31 +110,23 @@ async fn event_loop(
     let mut sigint = on(SignalKind::interrupt())?;
     let mut sigtstp = on(SignalKind::from_raw(rustix::process::Signal::TSTP.as_raw()))?;
     let mut sigcont = on(SignalKind::from_raw(rustix::process::Signal::CONT.as_raw()))?;
-    let mut effector = Effector::new(RealSignaller::default());
-    let size = term.size().map_err(term_err("read the size of"))?;
-    update(
-        app,
-        Msg::Resize {
-            width: size.width,
-            height: size.height,
-        },
-    );
-    let mut dirty = true;
+    let size = session
+        .terminal
+        .size()
+        .map_err(term_err("read the size of"))?;
+    session.input(Input::Msg(Msg::Resize {
+        width: size.width,
+        height: size.height,
+    }));
     loop {
-        if dirty {
-            term.draw(|f| crate::ui::draw(f, app))
-                .map_err(term_err("draw on"))?;
-            dirty = false;
-        }
-        let msg = tokio::select! {
+        session.draw().map_err(term_err("draw on"))?;
+        let input = tokio::select! {
             biased;
             ev = next_event(&mut events) => match ev {
-                Some(Ok(ev)) => {
-                    match convert(ev) {
-                        Some(m) => m,
-                        None => continue,
-                    }
-                }
+                Some(Ok(ev)) => match convert(ev) {
+                    Some(m) => Input::Msg(m),
+                    None => continue,
+                },
                 Some(Err(e)) => return Err(term_err("read")(e)),
                 None => return Ok(()),
             },
@@ -135,44 +135,34 @@ async fn event_loop(
             _ = sigint.recv() => return Ok(()),
             _ = sigtstp.recv() => {
                 worker.suspending();
-                terminal::suspend(term).map_err(term_err("suspend"))?;
-                dirty = true;
+                terminal::suspend(&mut session.terminal).map_err(term_err("suspend"))?;
+                session.invalidate();
                 continue;
             }
             _ = sigcont.recv() => {
                 // Stopped from outside (SIGSTOP): take the terminal back and redraw.
-                terminal::resume(term).map_err(term_err("resume"))?;
-                dirty = true;
+                terminal::resume(&mut session.terminal).map_err(term_err("resume"))?;
+                session.invalidate();
                 continue;
             }
-            Some(m) = snapshots.recv() => match m {
+            Some(m) = snapshots.recv() => Input::Msg(match m {
                 Ok(c) => Msg::Snapshot(Box::new(c)),
                 Err(e) => Msg::CollectFailed(std::sync::Arc::new(e)),
-            },
-            _ = tick.tick() => {
-                let before = tick_fingerprint(app);
-                update(app, Msg::Tick(SystemTime::now()));
-                dirty |= tick_fingerprint(app) != before;
-                continue;
-            }
+            }),
+            _ = tick.tick() => Input::Tick(SystemTime::now()),
         };
-        let mut queue = vec![msg];
-        while let Some(msg) = queue.pop() {
-            for effect in update(app, msg) {
-                for outcome in effector.perform(effect) {
-                    match outcome {
-                        Outcome::Quit => return Ok(()),
-                        Outcome::Suspend => {
-                            worker.suspending();
-                            terminal::suspend(term).map_err(term_err("suspend"))?;
-                        }
-                        Outcome::Worker(c) => worker.send(c),
-                        Outcome::Reply(m) => queue.push(m),
-                    }
-                }
-            }
+        let flow = session.input(input);
+        for c in flow.worker {
+            worker.send(c);
         }
-        dirty = true;
+        if flow.quit {
+            return Ok(());
+        }
+        if flow.suspend {
+            worker.suspending();
+            terminal::suspend(&mut session.terminal).map_err(term_err("suspend"))?;
+            session.invalidate();
+        }
     }
 }
 
@@ -183,16 +173,6 @@ fn term_err(what: &'static str) -> impl Fn(std::io::Error) -> Error {
 
 async fn next_event(events: &mut EventStream) -> Option<std::io::Result<Event>> {
     std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *events), cx)).await
-}
-
-/// Cheap summary of what a tick can change, to redraw only when it did.
-fn tick_fingerprint(app: &App) -> (usize, usize, bool, bool) {
-    (
-        app.live.ghosts.len(),
-        app.live.marks.len(),
-        app.modes.status.is_some(),
-        app.modes.watch.is_some(),
-    )
 }
 
 fn convert(ev: Event) -> Option<Msg> {

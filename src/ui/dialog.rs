@@ -95,9 +95,17 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
             ),
         ]));
     }
+    // The focused button is unmistakable: a marker and reverse video; the other is
+    // plain text.
     let button = |label: &str, b: Button| {
-        let style = if d.focus == b { th.selected } else { th.key };
-        Span::styled(format!("[ {label} ]"), style)
+        if d.focus == b {
+            Span::styled(
+                format!("▶ {label} ◀"),
+                th.selected.add_modifier(ratatui::style::Modifier::BOLD),
+            )
+        } else {
+            Span::raw(format!("  {label}  "))
+        }
     };
     let buttons = Line::from(vec![
         Span::raw("   "),

@@ -117,17 +117,26 @@ fn edit(app: &mut App, a: Action) {
 }
 
 /// Live filtering: a line that parses whole is applied at once; one that does not shows
-/// its error and the table keeps the last line that did.
+/// its error, and the table goes back to the filter from before the edit, so that no
+/// prefix of what is being typed stays applied (`flag:orphan port` on the way to
+/// `flag:orphan port:abc`).
 fn live(app: &mut App, text: String) {
+    let f = &mut app.modes.filter;
     match query::parse(&text) {
         Ok(q) => {
-            app.modes.filter.query = q;
-            app.modes.filter.text = text;
-            app.modes.filter.error = None;
-            app.rebuild();
+            f.query = q;
+            f.text = text;
+            f.error = None;
         }
-        Err(e) => app.modes.filter.error = Some(e),
+        Err(e) => {
+            f.error = Some(e);
+            if let Some((text, q)) = &f.before {
+                f.text = text.clone();
+                f.query = q.clone();
+            }
+        }
     }
+    app.rebuild();
 }
 
 /// Sets the filter outright (quick filters): applied when it parses.

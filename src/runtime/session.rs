@@ -1,0 +1,105 @@
+//! One live-view session as a value: the app, a terminal on any ratatui backend, and the
+//! effector with its signaller and OS. The event loop feeds it inputs from the real
+//! terminal, the collector thread and a clock; tests feed it a script and read each
+//! frame from a `TestBackend`.
+
+use super::effects::{Effector, Os, Outcome};
+use crate::app::App;
+use crate::app::msg::Msg;
+use crate::app::update::update;
+use crate::collect::worker::Command;
+use crate::signal::Signaller;
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use std::time::SystemTime;
+
+/// Everything a session consumes.
+#[derive(Debug)]
+pub enum Input {
+    /// A key, the mouse, a resize, a snapshot, a failed snapshot.
+    Msg(Msg),
+    /// The clock: ghosts and the status line expire.
+    Tick(SystemTime),
+}
+
+/// What the event loop must do after an input.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Flow {
+    pub quit: bool,
+    /// Hand the terminal back and stop (Ctrl-Z).
+    pub suspend: bool,
+    /// Commands for the collector thread.
+    pub worker: Vec<Command>,
+}
+
+pub struct Session<B: Backend, S: Signaller, O: Os> {
+    pub app: App,
+    pub terminal: Terminal<B>,
+    pub effector: Effector<S, O>,
+    dirty: bool,
+}
+
+impl<B: Backend, S: Signaller, O: Os> Session<B, S, O> {
+    pub fn new(app: App, terminal: Terminal<B>, effector: Effector<S, O>) -> Self {
+        Session {
+            app,
+            terminal,
+            effector,
+            dirty: true,
+        }
+    }
+
+    /// Applies one input and every effect it leads to (replies included).
+    pub fn input(&mut self, input: Input) -> Flow {
+        let mut flow = Flow::default();
+        let msg = match input {
+            Input::Tick(now) => {
+                let before = fingerprint(&self.app);
+                update(&mut self.app, Msg::Tick(now));
+                self.dirty |= fingerprint(&self.app) != before;
+                return flow;
+            }
+            Input::Msg(m) => m,
+        };
+        let mut queue = vec![msg];
+        while let Some(msg) = queue.pop() {
+            for effect in update(&mut self.app, msg) {
+                for outcome in self.effector.perform(effect) {
+                    match outcome {
+                        Outcome::Quit => flow.quit = true,
+                        Outcome::Suspend => flow.suspend = true,
+                        Outcome::Worker(c) => flow.worker.push(c),
+                        Outcome::Reply(m) => queue.push(m),
+                    }
+                }
+            }
+        }
+        self.dirty = true;
+        flow
+    }
+
+    /// The next frame must be drawn in full (after a suspend, a resize from outside).
+    pub fn invalidate(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Draws when something changed since the last frame.
+    pub fn draw(&mut self) -> Result<(), B::Error> {
+        if self.dirty {
+            let app = &self.app;
+            self.terminal.draw(|f| crate::ui::draw(f, app))?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+}
+
+/// Cheap summary of what a tick can change, to redraw only when it did.
+fn fingerprint(app: &App) -> (usize, usize, bool, bool) {
+    (
+        app.live.ghosts.len(),
+        app.live.marks.len(),
+        app.modes.status.is_some(),
+        app.modes.watch.is_some(),
+    )
+}

@@ -1,0 +1,232 @@
+//! Whole sessions without a terminal: scripted keys, snapshots, ticks and resizes go
+//! into a [`Session`] on a `TestBackend`, with a fake signaller and a fake OS; every
+//! frame comes out into one insta snapshot per session.
+
+use super::effects::{Effector, Os};
+use super::session::{Input, Session};
+use crate::app::msg::{Key, KeyCode, Msg};
+use crate::app::testkit::{FakeSignaller, at, settings, snapshot, sock, table};
+use crate::app::{App, View};
+use crate::collect::worker::Differ;
+use crate::diagnose::{BindResult, Probe};
+use crate::model::process::Inspection;
+use crate::model::{Proto, Scope, Sig, Snapshot, State};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::time::Duration;
+
+/// The OS as the script says: every probe gives `bind`, inspections know nothing.
+struct FakeOs {
+    bind: BindResult,
+    probed: Vec<u16>,
+}
+
+impl Os for FakeOs {
+    fn probe(&mut self, port: u16) -> Probe {
+        self.probed.push(port);
+        Probe {
+            v4: self.bind.clone(),
+            v4_reuseaddr: BindResult::Ok,
+            v6: BindResult::Ok,
+            v6_reuseaddr: BindResult::Ok,
+        }
+    }
+    fn inspect(&mut self, pid: u32) -> Inspection {
+        Inspection {
+            pid,
+            ..Inspection::default()
+        }
+    }
+}
+
+enum Step {
+    Keys(&'static str),
+    Key(KeyCode),
+    Snap(Snapshot),
+    Tick(u64),
+    Resize(u16, u16),
+}
+
+struct Script {
+    session: Session<TestBackend, FakeSignaller, FakeOs>,
+    differ: Differ,
+    frames: String,
+}
+
+impl Script {
+    fn new(view: View, w: u16, h: u16, bind: BindResult) -> Script {
+        let app = App::new(settings(), view, Duration::from_secs(1));
+        let terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+        let os = FakeOs {
+            bind,
+            probed: Vec::new(),
+        };
+        let effector = Effector::with_os(FakeSignaller::default(), os);
+        let mut s = Script {
+            session: Session::new(app, terminal, effector),
+            differ: Differ::default(),
+            frames: String::new(),
+        };
+        s.session.input(Input::Msg(Msg::Resize {
+            width: w,
+            height: h,
+        }));
+        s
+    }
+
+    /// Runs one step, draws, and keeps the frame under a title.
+    fn step(&mut self, title: &str, step: Step) {
+        match step {
+            Step::Keys(keys) => {
+                for c in keys.chars() {
+                    let k = match c {
+                        '\r' => Key::plain(KeyCode::Enter),
+                        c => Key::char(c),
+                    };
+                    self.session.input(Input::Msg(Msg::Key(k)));
+                }
+            }
+            Step::Key(code) => {
+                self.session.input(Input::Msg(Msg::Key(Key::plain(code))));
+            }
+            Step::Snap(snap) => {
+                let c = self.differ.next(snap, Duration::from_millis(3), 0);
+                self.session.input(Input::Msg(Msg::Snapshot(Box::new(c))));
+            }
+            Step::Tick(secs) => {
+                self.session.input(Input::Tick(at(secs)));
+            }
+            Step::Resize(w, h) => {
+                self.session.terminal.backend_mut().resize(w, h);
+                self.session.input(Input::Msg(Msg::Resize {
+                    width: w,
+                    height: h,
+                }));
+            }
+        }
+        self.session.draw().unwrap();
+        let buf = self.session.terminal.backend().buffer();
+        self.frames.push_str(&format!(
+            "── {title} ({}×{}) ──\n",
+            buf.area.width, buf.area.height
+        ));
+        for y in 0..buf.area.height {
+            let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+            self.frames.push_str(line.trim_end());
+            self.frames.push('\n');
+        }
+    }
+}
+
+/// Filter to a port, open the dialog, send TERM, see the port judged: the listener and
+/// its process are gone, two TIME-WAITs remain.
+#[test]
+fn filter_then_kill_then_the_result_line() {
+    let mut s = Script::new(View::Listeners, 100, 16, BindResult::InUse);
+    let (sockets, procs) = table();
+    s.step(
+        "first snapshot",
+        Step::Snap(snapshot(0, Scope::All, sockets, &procs)),
+    );
+    s.step("filter typed and kept", Step::Keys("/:3000 state:listen\r"));
+    s.step("k opens the dialog, pinned", Step::Keys("k"));
+    s.step("y sends SIGTERM", Step::Keys("y"));
+    let (sockets, procs) = table();
+    let mut gone: Vec<_> = sockets
+        .into_iter()
+        .filter(|s| !s.owners.contains(&100))
+        .collect();
+    gone.push(sock(
+        Proto::Tcp,
+        "127.0.0.1:3000",
+        "127.0.0.1:41006",
+        State::TimeWait,
+        0,
+        &[],
+    ));
+    let procs: Vec<_> = procs.into_iter().filter(|p| p.pid != 100).collect();
+    s.step(
+        "the next snapshot: judged",
+        Step::Snap(snapshot(1, Scope::All, gone, &procs)),
+    );
+    let fx = &s.session.effector;
+    assert_eq!(fx.signaller.sent, vec![(100, 1000, Sig::Term)]);
+    assert_eq!(fx.signaller.pinned, vec![(100, Some(1000), Some(11))]);
+    assert_eq!(fx.os.probed, vec![3000]);
+    let status = &s.session.app.modes.status.as_ref().unwrap().text;
+    assert!(
+        status.contains("SIGTERM sent to 100/node: exited; port 3000 has no listener"),
+        "{status}"
+    );
+    insta::assert_snapshot!("session_filter_kill_result", s.frames);
+}
+
+/// Thirty connections open, then close: the closed ones show in red, at most a quarter
+/// of the table, the rest folded into "+N closed"; `g` hides them; they expire.
+#[test]
+fn churn_with_ghosts() {
+    let mut s = Script::new(View::Sockets, 100, 20, BindResult::Ok);
+    let (base, procs) = table();
+    s.step(
+        "first snapshot",
+        Step::Snap(snapshot(0, Scope::All, base.clone(), &procs)),
+    );
+    let mut busy = base.clone();
+    for i in 0..30u16 {
+        busy.push(sock(
+            Proto::Tcp,
+            &format!("127.0.0.1:{}", 42_000 + i),
+            "127.0.0.1:3000",
+            State::Estab,
+            500 + u64::from(i),
+            &[400],
+        ));
+    }
+    s.step(
+        "30 connections open (green)",
+        Step::Snap(snapshot(1, Scope::All, busy, &procs)),
+    );
+    s.step(
+        "they close (red, folded)",
+        Step::Snap(snapshot(2, Scope::All, base, &procs)),
+    );
+    let app = &s.session.app;
+    let ghosts = app
+        .table
+        .rows
+        .iter()
+        .filter(|r| matches!(r, crate::app::RowId::Ghost(_)))
+        .count();
+    assert!(ghosts <= app.table_rows() / 4, "{ghosts} ghost rows");
+    assert_eq!(ghosts + app.table.folded_ghosts, 30);
+    s.step("g hides them", Step::Keys("g"));
+    assert_eq!(s.session.app.table.folded_ghosts, 30);
+    s.step("g shows them", Step::Keys("g"));
+    s.step("three seconds later they are gone", Step::Tick(6));
+    assert!(s.session.app.live.ghosts.is_empty());
+    insta::assert_snapshot!("session_churn_with_ghosts", s.frames);
+}
+
+/// Resizes keep the selection and never break the layout; below 40×10 the screen says
+/// so, and the view comes back when there is room again.
+#[test]
+fn a_resize() {
+    let mut s = Script::new(View::Sockets, 80, 24, BindResult::Ok);
+    let (sockets, procs) = table();
+    s.step(
+        "80×24",
+        Step::Snap(snapshot(0, Scope::All, sockets, &procs)),
+    );
+    s.step("select the fourth row", Step::Keys("jjj"));
+    let selected = s.session.app.table.selected;
+    s.step("wider", Step::Resize(160, 30));
+    s.step("narrow", Step::Resize(60, 14));
+    s.step("too small", Step::Resize(30, 8));
+    s.step("room again, detail open", Step::Resize(90, 26));
+    s.step("detail", Step::Key(KeyCode::Enter));
+    assert_eq!(
+        s.session.app.table.selected, selected,
+        "the selection stayed"
+    );
+    insta::assert_snapshot!("session_resize", s.frames);
+}
