@@ -112,39 +112,59 @@ fn read_capped(path: &Path) -> std::io::Result<String> {
     String::from_utf8(buf).map_err(|_| std::io::Error::other("not UTF-8 text: not a config file"))
 }
 
+/// Where a config error is: the file and its text, to turn a byte span into a line.
+struct Place<'a> {
+    text: &'a str,
+    path: &'a str,
+}
+
+impl Place<'_> {
+    fn err(&self, span: Option<std::ops::Range<usize>>, message: String) -> ConfigError {
+        let line_of = |offset: usize| {
+            self.text[..offset.min(self.text.len())]
+                .matches('\n')
+                .count()
+                + 1
+        };
+        ConfigError {
+            path: self.path.to_owned(),
+            line: span.map(|s| line_of(s.start)),
+            message,
+        }
+    }
+}
+
 /// Parses one file on top of `base` (or from nothing, for the defaults).
 pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, ConfigError> {
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-    let err = |span: Option<std::ops::Range<usize>>, message: String| ConfigError {
-        path: path.to_owned(),
-        line: span.map(|s| line_of(s.start)),
-        message,
-    };
+    let at = Place { text, path };
     let raw: Raw = toml::from_str(text).map_err(|e| {
-        err(
+        at.err(
             e.span(),
             crate::model::sanitize::sanitize_capped(e.message(), 240),
         )
     })?;
-    let mut c = match base {
-        Some(c) => c,
-        None => Config {
-            interval: Duration::from_secs(1),
-            view: View::Listeners,
-            columns: Column::all().collect(),
-            ghost: Duration::from_secs(3),
-            theme: Theme::plain(),
-            keymap: Keymap::default(),
-        },
-    };
-    let g = raw.general.unwrap_or_default();
+    let mut c = base.unwrap_or_else(|| Config {
+        interval: Duration::from_secs(1),
+        view: View::Listeners,
+        columns: Column::all().collect(),
+        ghost: Duration::from_secs(3),
+        theme: Theme::plain(),
+        keymap: Keymap::default(),
+    });
+    general(&mut c, raw.general.unwrap_or_default(), &at)?;
+    theme(&mut c, raw.theme.unwrap_or_default(), &at)?;
+    keymap(&mut c, raw.keymap.unwrap_or_default(), &at)?;
+    Ok(c)
+}
+
+fn general(c: &mut Config, g: RawGeneral, at: &Place<'_>) -> Result<(), ConfigError> {
     if let Some(v) = g.interval {
-        let d = parse_duration(v.get_ref()).map_err(|m| err(Some(v.span()), m))?;
-        c.interval = check_interval(d).map_err(|m| err(Some(v.span()), m))?;
+        let d = parse_duration(v.get_ref()).map_err(|m| at.err(Some(v.span()), m))?;
+        c.interval = check_interval(d).map_err(|m| at.err(Some(v.span()), m))?;
     }
     if let Some(v) = g.view {
         c.view = View::parse(v.get_ref()).ok_or_else(|| {
-            err(
+            at.err(
                 Some(v.span()),
                 format!(
                     "unknown view `{}` (sockets, listeners, ports, processes, events)",
@@ -158,7 +178,7 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
         for name in v.get_ref() {
             cols.push(Column::parse(name).ok_or_else(|| {
                 let names: Vec<&str> = Column::all().map(|c| c.key()).collect();
-                err(
+                at.err(
                     Some(v.span()),
                     format!(
                         "unknown column `{}` (one of: {})",
@@ -169,7 +189,7 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
             })?);
         }
         if cols.is_empty() {
-            return Err(err(
+            return Err(at.err(
                 Some(v.span()),
                 "columns must name at least one column".into(),
             ));
@@ -179,18 +199,26 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
     if let Some(v) = g.ghost_seconds {
         c.ghost = Duration::from_secs(*v.get_ref().min(&60));
     }
-    for (name, value) in raw.theme.unwrap_or_default() {
+    Ok(())
+}
+
+fn theme(
+    c: &mut Config,
+    colours: BTreeMap<String, Spanned<String>>,
+    at: &Place<'_>,
+) -> Result<(), ConfigError> {
+    for (name, value) in colours {
         let color = value
             .get_ref()
             .parse::<ratatui::style::Color>()
             .map_err(|_| {
-                err(
+                at.err(
                     Some(value.span()),
                     format!("`{}` is not a colour", quote(value.get_ref())),
                 )
             })?;
         if !c.theme.set(&name, color) {
-            return Err(err(
+            return Err(at.err(
                 Some(value.span()),
                 format!(
                     "unknown theme key `{}` (one of: {})",
@@ -200,29 +228,34 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
             ));
         }
     }
-    for (mode_name, bindings) in raw.keymap.unwrap_or_default() {
-        let mode = Mode::ALL
-            .into_iter()
-            .find(|m| m.name() == mode_name)
-            .ok_or_else(|| {
-                err(
-                    Some(bindings.span()),
-                    format!(
-                        "unknown keymap mode `{}` (normal, filter, dialog, help)",
-                        quote(&mode_name)
-                    ),
-                )
-            })?;
+    Ok(())
+}
+
+fn keymap(
+    c: &mut Config,
+    modes: BTreeMap<String, Spanned<Vec<RawBinding>>>,
+    at: &Place<'_>,
+) -> Result<(), ConfigError> {
+    for (mode_name, bindings) in modes {
+        let mode = Mode::all().find(|m| m.name() == mode_name).ok_or_else(|| {
+            at.err(
+                Some(bindings.span()),
+                format!(
+                    "unknown keymap mode `{}` (normal, filter, dialog, help)",
+                    quote(&mode_name)
+                ),
+            )
+        })?;
         let mut parsed = Vec::new();
         for b in bindings.into_inner() {
             let key = parse_key(b.on.get_ref()).ok_or_else(|| {
-                err(
+                at.err(
                     Some(b.on.span()),
                     format!("unknown key `{}`", quote(b.on.get_ref())),
                 )
             })?;
             let action = Action::parse(b.action.get_ref()).ok_or_else(|| {
-                err(
+                at.err(
                     Some(b.action.span()),
                     format!("unknown action `{}`", quote(b.action.get_ref())),
                 )
@@ -238,7 +271,7 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
         parsed.append(list);
         *list = parsed;
     }
-    Ok(c)
+    Ok(())
 }
 
 #[cfg(test)]

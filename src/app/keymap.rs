@@ -3,9 +3,11 @@
 
 use super::msg::{Key, KeyCode};
 use std::fmt;
+use strum::{EnumIter, IntoEnumIterator, IntoStaticStr};
 
-/// Input modes with their own bindings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Input modes with their own bindings; the config names them in lowercase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum Mode {
     Normal,
     Filter,
@@ -14,14 +16,11 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub const ALL: [Mode; 4] = [Mode::Normal, Mode::Filter, Mode::Dialog, Mode::Help];
+    pub fn all() -> impl Iterator<Item = Mode> {
+        Mode::iter()
+    }
     pub fn name(self) -> &'static str {
-        match self {
-            Mode::Normal => "normal",
-            Mode::Filter => "filter",
-            Mode::Dialog => "dialog",
-            Mode::Help => "help",
-        }
+        self.into()
     }
 }
 

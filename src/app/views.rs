@@ -5,8 +5,9 @@ use super::App;
 use super::columns::{Col, ColSpec, fixed};
 pub use crate::model::time::{clock, clock_secs, fmt_interval, short_duration};
 use crate::model::{Proto, Socket, SocketKey, State};
+use strum::IntoStaticStr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr)]
 pub enum View {
     Sockets,
     Listeners,
@@ -28,13 +29,7 @@ impl View {
         self as usize
     }
     pub fn title(self) -> &'static str {
-        match self {
-            View::Sockets => "Sockets",
-            View::Listeners => "Listeners",
-            View::Ports => "Ports",
-            View::Processes => "Processes",
-            View::Events => "Events",
-        }
+        self.into()
     }
     pub fn parse(s: &str) -> Option<View> {
         View::ALL

@@ -4,6 +4,7 @@
 //! [`linux::SockDiagCollector`] (sock_diag netlink + incremental /proc owners); elsewhere,
 //! or on request, [`portable::PortableCollector`] (netstat2 + sysinfo).
 
+mod fdscan;
 pub mod owners;
 pub mod portable;
 pub mod procs;

@@ -11,10 +11,12 @@
 //! that holds sockets has its start time checked on each update, and a pid whose start
 //! time changed is a new process whose fd table is walked again, whatever its fd count.
 
-use crate::model::stat::{Stat, main_thread_exited, parse_stat};
+use super::fdscan::{
+    Job, PARALLEL_MIN_FDS, PidRead, in_initial_pid_namespace, parse_u32, read_pid, start_ticks,
+};
 use crate::model::{OwnerStatus, Pids, Socket};
 use rustix::fd::OwnedFd;
-use rustix::fs::{AtFlags, Dir, Mode, OFlags, openat, readlinkat_raw, statat};
+use rustix::fs::{AtFlags, Dir, Mode, OFlags, openat, statat};
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::mem::MaybeUninit;
@@ -154,47 +156,7 @@ impl Owners {
             }
         }
 
-        let mut to_walk = Vec::new();
-        if let Some(proc) = &self.proc
-            && let Ok(mut dir) = Dir::read_from(proc)
-        {
-            while let Some(Ok(entry)) = dir.read() {
-                let Some(pid) = parse_u32(entry.file_name().to_bytes()) else {
-                    continue;
-                };
-                self.stats.pids += 1;
-                self.path.clear();
-                let _ = write!(self.path, "{pid}/fd");
-                let Ok(st) = statat(proc, self.path.as_slice(), AtFlags::empty()) else {
-                    continue;
-                };
-                let e = self.pids.entry(pid).or_insert_with(|| PidEntry {
-                    fd_count: -1,
-                    readable: true,
-                    ..Default::default()
-                });
-                e.seen = self.generation;
-                let changed = e.fd_count != st.st_size || e.uid != st.st_uid;
-                e.uid = st.st_uid;
-                // A pid that holds sockets must still be the same process: a reused pid
-                // with the same fd count and uid would otherwise keep the old owner's
-                // sockets until the next resync.
-                let start = if changed || e.inodes.is_empty() {
-                    None
-                } else {
-                    start_ticks(proc, pid, &mut self.path)
-                };
-                let reused = start.is_some_and(|t| t != e.start_ticks);
-                if reused {
-                    self.stats.reused += 1;
-                }
-                if full || changed || reused || e.via_tasks || dirty.contains(&pid) {
-                    e.fd_count = st.st_size;
-                    to_walk.push(pid);
-                }
-            }
-        }
-
+        let to_walk = self.scan(full, &dirty);
         // Forget pids that exited.
         let generation = self.generation;
         let by_inode = &mut self.by_inode;
@@ -217,6 +179,62 @@ impl Owners {
             self.search_unknown(sockets, &to_walk);
         }
 
+        self.assign(sockets);
+        self.last_inodes = current;
+    }
+
+    /// Lists /proc: notes every pid, and returns the ones whose fd table must be read
+    /// again (new, changed fd count or uid, reused pid, ghost main thread, dirty, or all
+    /// of them on a full resync).
+    fn scan(&mut self, full: bool, dirty: &HashSet<u32>) -> Vec<u32> {
+        let mut to_walk = Vec::new();
+        let Some(proc) = &self.proc else {
+            return to_walk;
+        };
+        let Ok(mut dir) = Dir::read_from(proc) else {
+            return to_walk;
+        };
+        while let Some(Ok(entry)) = dir.read() {
+            let Some(pid) = parse_u32(entry.file_name().to_bytes()) else {
+                continue;
+            };
+            self.stats.pids += 1;
+            self.path.clear();
+            let _ = write!(self.path, "{pid}/fd");
+            let Ok(st) = statat(proc, self.path.as_slice(), AtFlags::empty()) else {
+                continue;
+            };
+            let e = self.pids.entry(pid).or_insert_with(|| PidEntry {
+                fd_count: -1,
+                readable: true,
+                ..Default::default()
+            });
+            e.seen = self.generation;
+            let changed = e.fd_count != st.st_size || e.uid != st.st_uid;
+            e.uid = st.st_uid;
+            // A pid that holds sockets must still be the same process: a reused pid with
+            // the same fd count and uid would otherwise keep the old owner's sockets
+            // until the next resync.
+            let start = if changed || e.inodes.is_empty() {
+                None
+            } else {
+                start_ticks(proc, pid, &mut self.path)
+            };
+            let reused = start.is_some_and(|t| t != e.start_ticks);
+            if reused {
+                self.stats.reused += 1;
+            }
+            if full || changed || reused || e.via_tasks || dirty.contains(&pid) {
+                e.fd_count = st.st_size;
+                to_walk.push(pid);
+            }
+        }
+        to_walk
+    }
+
+    /// Writes every socket's owners and owner status from the map, and notes the sockets
+    /// that lost all their owners since the last update.
+    fn assign(&mut self, sockets: &mut [Socket]) {
         let unreadable_uids: HashSet<u32> = self
             .pids
             .values()
@@ -247,7 +265,6 @@ impl Owners {
                 }
             }
         }
-        self.last_inodes = current;
         self.last_owned = owned;
     }
 
@@ -370,67 +387,6 @@ impl Owners {
     }
 }
 
-/// One pid to read, with the buffer its previous inodes were in (reused).
-type Job = (u32, Vec<u64>);
-
-/// Below this many fds in total a walk stays on the calling thread.
-const PARALLEL_MIN_FDS: i64 = 2048;
-
-/// What one pid's fd table held.
-struct PidRead {
-    pid: u32,
-    readable: bool,
-    via_tasks: bool,
-    inodes: Vec<u64>,
-    links: usize,
-}
-
-/// Reads one pid's socket inodes into `inodes` (cleared first; its allocation is reused).
-fn read_pid(
-    proc: &OwnedFd,
-    pid: u32,
-    link: &mut [MaybeUninit<u8>],
-    mut inodes: Vec<u64>,
-) -> PidRead {
-    inodes.clear();
-    let mut path = Vec::with_capacity(32);
-    let _ = write!(path, "{pid}/fd");
-    let (readable, count) = read_fd_dir(proc, &path, link, &mut inodes);
-    let mut r = PidRead {
-        pid,
-        readable,
-        via_tasks: false,
-        inodes,
-        links: count,
-    };
-    if readable && count == 0 && main_thread_gone(proc, pid) {
-        // The leader exited with pthread_exit: its fds live on under task/TID/fd.
-        r.via_tasks = true;
-        path.clear();
-        let _ = write!(path, "{pid}/task");
-        if let Ok(tasks) = openat(
-            proc,
-            path.as_slice(),
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) && let Ok(mut dir) = Dir::read_from(&tasks)
-        {
-            while let Some(Ok(entry)) = dir.read() {
-                let Some(tid) = parse_u32(entry.file_name().to_bytes()) else {
-                    continue;
-                };
-                path.clear();
-                let _ = write!(path, "{tid}/fd");
-                let (_, n) = read_fd_dir(&tasks, &path, link, &mut r.inodes);
-                r.links += n;
-            }
-        }
-        r.inodes.sort_unstable();
-        r.inodes.dedup();
-    }
-    r
-}
-
 impl Default for Owners {
     fn default() -> Self {
         Owners::new()
@@ -446,109 +402,9 @@ fn remove_pid(by_inode: &mut HashMap<u64, Pids>, inode: u64, pid: u32) {
     }
 }
 
-/// Reads the socket inodes of one fd directory. Returns (readable, entries seen).
-fn read_fd_dir(
-    base: &OwnedFd,
-    path: &[u8],
-    link: &mut [MaybeUninit<u8>],
-    out: &mut Vec<u64>,
-) -> (bool, usize) {
-    let fd = match openat(
-        base,
-        path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(e) => {
-            return (
-                e != rustix::io::Errno::ACCESS && e != rustix::io::Errno::PERM,
-                0,
-            );
-        }
-    };
-    let Ok(mut dir) = Dir::read_from(&fd) else {
-        return (true, 0);
-    };
-    let mut seen = 0;
-    while let Some(Ok(entry)) = dir.read() {
-        let name = entry.file_name();
-        if name.to_bytes().first() == Some(&b'.') {
-            continue;
-        }
-        seen += 1;
-        // A vanished fd (closed mid-walk) is simply skipped.
-        if let Ok((target, _)) = readlinkat_raw(&fd, name, &mut *link)
-            && let Some(inode) = socket_inode(target)
-        {
-            out.push(inode);
-        }
-    }
-    (true, seen)
-}
-
-/// Parses `socket:[12345]`.
-fn socket_inode(link: &[u8]) -> Option<u64> {
-    let digits = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-fn parse_u32(b: &[u8]) -> Option<u32> {
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(b).ok()?.parse().ok()
-}
-
-/// `/proc/PID/stat` of one pid, parsed; `None` when it exited or is unreadable.
-fn read_stat(proc: &OwnedFd, pid: u32, path: &mut Vec<u8>) -> Option<Stat> {
-    path.clear();
-    let _ = write!(path, "{pid}/stat");
-    let fd = openat(
-        proc,
-        path.as_slice(),
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()?;
-    let mut buf = [0u8; 1024];
-    let n = rustix::io::read(&fd, &mut buf).ok()?;
-    parse_stat(&buf[..n])
-}
-
-/// The start time of the process that has `pid` now.
-fn start_ticks(proc: &OwnedFd, pid: u32, path: &mut Vec<u8>) -> Option<u64> {
-    read_stat(proc, pid, path).map(|st| st.start_ticks)
-}
-
-/// True when the pid is a zombie leader with live threads (state Z, more than one thread).
-fn main_thread_gone(proc: &OwnedFd, pid: u32) -> bool {
-    read_stat(proc, pid, &mut Vec::with_capacity(32))
-        .is_some_and(|st| main_thread_exited(st.state, st.threads))
-}
-
-/// The initial pid namespace has a fixed inode number (`PROC_PID_INIT_INO`); any other
-/// means sockscope runs in a nested one and cannot see processes above it.
-fn in_initial_pid_namespace() -> bool {
-    const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
-    std::fs::read_link("/proc/self/ns/pid")
-        .map(|l| l.as_os_str() == format!("pid:[{PROC_PID_INIT_INO}]").as_str())
-        .unwrap_or(true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_socket_links() {
-        assert_eq!(socket_inode(b"socket:[12345]"), Some(12345));
-        assert_eq!(socket_inode(b"pipe:[12345]"), None);
-        assert_eq!(socket_inode(b"/dev/null"), None);
-        assert_eq!(socket_inode(b"socket:[]"), None);
-        assert_eq!(parse_u32(b"self"), None);
-        assert_eq!(parse_u32(b"42"), Some(42));
-    }
 
     #[test]
     fn missing_proc_leaves_owners_unknown() {

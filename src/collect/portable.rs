@@ -52,6 +52,66 @@ fn pids_available() -> bool {
     }
 }
 
+/// One netstat2 row as a socket; `None` for states sockscope does not show.
+fn row(info: &netstat2::SocketInfo, euid: u32) -> Option<Socket> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let (inode, uid) = (u64::from(info.inode), info.uid);
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let (inode, uid) = (0u64, euid);
+    let (proto, local, remote, state) = match &info.protocol_socket_info {
+        ProtocolSocketInfo::Tcp(t) => {
+            let v6 = t.local_addr.is_ipv6();
+            (
+                Proto::new(true, v6),
+                SocketAddr::new(unmap(t.local_addr), t.local_port),
+                SocketAddr::new(unmap(t.remote_addr), t.remote_port),
+                state(t.state)?,
+            )
+        }
+        ProtocolSocketInfo::Udp(u) => {
+            let v6 = u.local_addr.is_ipv6();
+            let any = if v6 {
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            };
+            // netstat2 drops UDP peers: a connected UDP socket looks unconnected here.
+            (
+                Proto::new(false, v6),
+                SocketAddr::new(unmap(u.local_addr), u.local_port),
+                SocketAddr::new(any, 0),
+                State::Unconn,
+            )
+        }
+    };
+    let mut owners: Pids = info.associated_pids.iter().copied().collect();
+    owners.sort_unstable();
+    owners.dedup();
+    let owner_status = if !owners.is_empty() {
+        OwnerStatus::Known
+    } else if inode == 0 && cfg!(any(target_os = "linux", target_os = "android")) {
+        OwnerStatus::Kernel
+    } else if euid != 0 && uid != euid {
+        OwnerStatus::Hidden
+    } else {
+        OwnerStatus::Unknown
+    };
+    Some(Socket {
+        proto,
+        local,
+        remote,
+        state,
+        recv_q: 0,
+        send_q: 0,
+        timer: None,
+        uid,
+        inode,
+        cookie: 0,
+        owners,
+        owner_status,
+    })
+}
+
 impl Collector for PortableCollector {
     fn snapshot(&mut self, scope: Scope) -> Result<Snapshot> {
         let taken_at = SystemTime::now();
@@ -70,71 +130,11 @@ impl Collector for PortableCollector {
                 .collect()
         };
         let euid = rustix::process::geteuid().as_raw();
-        let mut sockets = Vec::with_capacity(infos.len());
-        for info in infos {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            let (inode, uid) = (u64::from(info.inode), info.uid);
-            #[cfg(not(any(target_os = "linux", target_os = "android")))]
-            let (inode, uid) = (0u64, euid);
-            let (proto, local, remote, state) = match &info.protocol_socket_info {
-                ProtocolSocketInfo::Tcp(t) => {
-                    let Some(st) = state(t.state) else { continue };
-                    let v6 = t.local_addr.is_ipv6();
-                    (
-                        Proto::new(true, v6),
-                        SocketAddr::new(unmap(t.local_addr), t.local_port),
-                        SocketAddr::new(unmap(t.remote_addr), t.remote_port),
-                        st,
-                    )
-                }
-                ProtocolSocketInfo::Udp(u) => {
-                    let v6 = u.local_addr.is_ipv6();
-                    let any = if v6 {
-                        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-                    } else {
-                        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-                    };
-                    // netstat2 drops UDP peers: a connected UDP socket looks unconnected here.
-                    (
-                        Proto::new(false, v6),
-                        SocketAddr::new(unmap(u.local_addr), u.local_port),
-                        SocketAddr::new(any, 0),
-                        State::Unconn,
-                    )
-                }
-            };
-            let socket_listens =
-                state == State::Listen || (state == State::Unconn && !proto.is_tcp());
-            if scope == Scope::Listeners && !socket_listens {
-                continue;
-            }
-            let mut owners: Pids = info.associated_pids.iter().copied().collect();
-            owners.sort_unstable();
-            owners.dedup();
-            let owner_status = if !owners.is_empty() {
-                OwnerStatus::Known
-            } else if inode == 0 && cfg!(any(target_os = "linux", target_os = "android")) {
-                OwnerStatus::Kernel
-            } else if euid != 0 && uid != euid {
-                OwnerStatus::Hidden
-            } else {
-                OwnerStatus::Unknown
-            };
-            sockets.push(Socket {
-                proto,
-                local,
-                remote,
-                state,
-                recv_q: 0,
-                send_q: 0,
-                timer: None,
-                uid,
-                inode,
-                cookie: 0,
-                owners,
-                owner_status,
-            });
-        }
+        let sockets: Vec<Socket> = infos
+            .iter()
+            .filter_map(|info| row(info, euid))
+            .filter(|s| scope == Scope::All || s.is_listener())
+            .collect();
         let mut snap = Snapshot {
             taken_at,
             scope,

@@ -194,21 +194,35 @@ mod tests {
         }
     }
 
-    #[test]
-    fn slow_snapshots_count_as_overruns_and_never_overlap() {
+    /// A worker over a fake collector whose snapshots take `delay`; returns the worker,
+    /// where its snapshots arrive, and the count of snapshots taken.
+    fn fake_worker(
+        scope: Scope,
+        delay: Duration,
+        interval: Duration,
+    ) -> (
+        Worker,
+        std::sync::mpsc::Receiver<Result<Collected, Error>>,
+        Arc<AtomicUsize>,
+    ) {
         let calls = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = channel();
         let fake = Fake {
             calls: calls.clone(),
-            delay: Duration::from_millis(30),
+            delay,
         };
-        let w = Worker::spawn(
-            Box::new(fake),
+        let w =
+            Worker::spawn(Box::new(fake), scope, interval, move |m| tx.send(m).is_ok()).unwrap();
+        (w, rx, calls)
+    }
+
+    #[test]
+    fn slow_snapshots_count_as_overruns_and_never_overlap() {
+        let (w, rx, _) = fake_worker(
             Scope::All,
+            Duration::from_millis(30),
             Duration::from_millis(10),
-            move |m| tx.send(m).is_ok(),
-        )
-        .unwrap();
+        );
         let mut last = None;
         for _ in 0..3 {
             last = Some(rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap());
@@ -222,19 +236,11 @@ mod tests {
     /// A snapshot slowed down by a suspension (Ctrl-Z, then fg) is not an overrun.
     #[test]
     fn a_suspension_is_not_an_overrun() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let (tx, rx) = channel();
-        let fake = Fake {
-            calls: calls.clone(),
-            delay: Duration::from_millis(150),
-        };
-        let w = Worker::spawn(
-            Box::new(fake),
+        let (w, rx, _) = fake_worker(
             Scope::All,
+            Duration::from_millis(150),
             Duration::from_millis(100),
-            move |m| tx.send(m).is_ok(),
-        )
-        .unwrap();
+        );
         // Every snapshot takes longer than the interval, but each spans a "suspension".
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         let mut got = 0;
@@ -251,19 +257,7 @@ mod tests {
 
     #[test]
     fn scope_change_is_a_new_baseline() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let (tx, rx) = channel();
-        let fake = Fake {
-            calls: calls.clone(),
-            delay: Duration::ZERO,
-        };
-        let w = Worker::spawn(
-            Box::new(fake),
-            Scope::Listeners,
-            Duration::from_secs(60),
-            move |m| tx.send(m).is_ok(),
-        )
-        .unwrap();
+        let (w, rx, _) = fake_worker(Scope::Listeners, Duration::ZERO, Duration::from_secs(60));
         let first = rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
         assert!(!first.rescoped);
         w.send(Command::SetScope(Scope::All));
@@ -280,19 +274,7 @@ mod tests {
     /// the one a Refresh asks for; resumed, they flow again.
     #[test]
     fn pause_stops_the_flow_and_refresh_still_works() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let (tx, rx) = channel();
-        let fake = Fake {
-            calls: calls.clone(),
-            delay: Duration::ZERO,
-        };
-        let w = Worker::spawn(
-            Box::new(fake),
-            Scope::All,
-            Duration::from_millis(10),
-            move |m| tx.send(m).is_ok(),
-        )
-        .unwrap();
+        let (w, rx, calls) = fake_worker(Scope::All, Duration::ZERO, Duration::from_millis(10));
         for _ in 0..3 {
             rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
         }

@@ -117,11 +117,13 @@ pub fn explain(flag: Flag) -> &'static str {
 }
 
 /// Watches CLOSE-WAIT counts per process across snapshots to tell a leak (a count that
-/// keeps growing) from the normal few.
+/// keeps growing) from the normal few. Once flagged, a leak stays flagged while the count
+/// stays at [`LEAK_MIN`] or above and does not fall; it clears when the count falls.
 #[derive(Clone, Debug)]
 pub struct CloseWaitTracker {
     history: HashMap<u32, VecDeque<usize>>,
     window: usize,
+    flagged: HashSet<u32>,
 }
 
 /// Growing over at least this many snapshots, to at least [`LEAK_MIN`], is a leak.
@@ -135,6 +137,7 @@ impl Default for CloseWaitTracker {
         CloseWaitTracker {
             history: HashMap::new(),
             window: LEAK_WINDOW,
+            flagged: HashSet::new(),
         }
     }
 }
@@ -152,6 +155,7 @@ impl CloseWaitTracker {
         let mut leaking = HashSet::new();
         for (pid, n) in counts {
             let h = self.history.entry(pid).or_default();
+            let before = h.back().copied();
             h.push_back(n);
             while h.len() > self.window {
                 h.pop_front();
@@ -160,10 +164,14 @@ impl CloseWaitTracker {
                 && h.iter().zip(h.iter().skip(1)).all(|(a, b)| b >= a)
                 && h.back() > h.front()
                 && n >= LEAK_MIN;
-            if growing || n >= LEAK_MANY {
+            // Steady: a flagged leak stays while the count holds; a falling count clears it.
+            let steady =
+                self.flagged.contains(&pid) && n >= LEAK_MIN && before.is_none_or(|b| n >= b);
+            if growing || steady || n >= LEAK_MANY {
                 leaking.insert(pid);
             }
         }
+        self.flagged.clone_from(&leaking);
         leaking
     }
 }

@@ -248,3 +248,35 @@ fn stopped_holders_get_concrete_next_steps() {
     );
     assert_eq!(signal_note(true, crate::model::Sig::Kill), None);
 }
+
+/// A flagged leak stays while the count holds at or above the threshold (it stopped
+/// growing at 14: still a leak) and clears when the count falls.
+#[test]
+fn close_wait_leak_is_steady_until_the_count_falls() {
+    let (base, p) = table();
+    let with = |n: u64| {
+        let mut rows = base.clone();
+        for i in 0..n {
+            rows.push(sock(
+                Proto::Tcp,
+                "127.0.0.1:3000",
+                &format!("127.0.0.1:{}", 50000 + i),
+                State::CloseWait,
+                100 + i,
+                &[400],
+            ));
+        }
+        snapshot(n, Scope::All, rows, &p)
+    };
+    let mut t = CloseWaitTracker::default();
+    let mut flagged = Vec::new();
+    for n in [2, 5, 8, 11, 14, 14, 14, 14, 13, 13] {
+        flagged.push(t.observe(&with(n)).contains(&400));
+    }
+    assert_eq!(
+        flagged,
+        vec![
+            false, false, false, true, true, true, true, true, false, false
+        ]
+    );
+}

@@ -46,6 +46,8 @@ pub struct Holders {
     pub time_wait_expires_ms: u32,
     /// Other TCP sockets bound to the port (connections, not listeners or TIME-WAIT).
     pub connections: Vec<usize>,
+    /// The connections among them in CLOSE-WAIT: the peer closed, the holder did not.
+    pub close_wait: Vec<usize>,
 }
 
 impl Holders {
@@ -72,7 +74,12 @@ impl Holders {
                     let ms = s.timer.map_or(0, |t| t.expires_ms);
                     h.time_wait_expires_ms = h.time_wait_expires_ms.max(ms);
                 }
-                (true, _) => h.connections.push(i),
+                (true, st) => {
+                    h.connections.push(i);
+                    if st == State::CloseWait {
+                        h.close_wait.push(i);
+                    }
+                }
                 (false, _) if s.is_listener() => {
                     h.udp.push(i);
                     h.udp_pids.extend(s.owners.iter().copied());
@@ -85,6 +92,18 @@ impl Holders {
             pids.dedup();
         }
         h
+    }
+
+    /// The processes holding the port's CLOSE-WAIT connections.
+    pub fn close_wait_pids(&self, snap: &Snapshot) -> Vec<u32> {
+        let mut pids: Vec<u32> = self
+            .close_wait
+            .iter()
+            .flat_map(|&i| snap.sockets[i].owners.iter().copied())
+            .collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
     }
 
     /// A TCP listener is on the port, owned or not: a server's bind fails.

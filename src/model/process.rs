@@ -132,7 +132,6 @@ pub struct Inspection {
 #[cfg(test)]
 pub(crate) fn fixture(pid: u32, name: &str, state: char) -> Process {
     Process {
-        pid,
         ppid: Some(1),
         start_ticks: u64::from(pid) * 10,
         start_time: 1_790_000_000 - 3600,
@@ -143,11 +142,6 @@ pub(crate) fn fixture(pid: u32, name: &str, state: char) -> Process {
         user: Some("alice".into()),
         state,
         threads: 1,
-        kernel_thread: false,
-        container: None,
-        session: 0,
-        session_leader_alive: true,
-        parent_state: None,
-        parent_zombie: false,
+        ..Process::unknown(pid)
     }
 }

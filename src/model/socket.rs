@@ -4,13 +4,15 @@ use serde::Serialize;
 use smallvec::SmallVec;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use strum::IntoStaticStr;
 
 /// Pids holding one socket inode; nearly always one or two, so kept inline.
 pub type Pids = SmallVec<[u32; 2]>;
 
 /// Transport and address family, as `ss` and `netstat` name them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Proto {
     Tcp,
     Tcp6,
@@ -34,12 +36,7 @@ impl Proto {
         matches!(self, Proto::Tcp6 | Proto::Udp6)
     }
     pub fn as_str(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Tcp6 => "tcp6",
-            Proto::Udp => "udp",
-            Proto::Udp6 => "udp6",
-        }
+        self.into()
     }
 }
 
@@ -175,8 +172,9 @@ impl fmt::Display for Timer {
 }
 
 /// Why a row has no owning process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum OwnerStatus {
     /// At least one owning pid is known.
     Known,
@@ -194,13 +192,7 @@ pub enum OwnerStatus {
 
 impl OwnerStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            OwnerStatus::Known => "known",
-            OwnerStatus::Kernel => "kernel",
-            OwnerStatus::Hidden => "hidden",
-            OwnerStatus::OtherNs => "other-ns",
-            OwnerStatus::Unknown => "unknown",
-        }
+        self.into()
     }
 
     /// What a row shows instead of an owner: `(kernel)`, `(hidden)`, `(other pid ns)`,
@@ -380,6 +372,13 @@ mod tests {
             assert_eq!(State::from_kernel(s as u8), Some(s));
         }
         assert_eq!(State::TimeWait.to_string(), "TIME-WAIT");
+    }
+
+    #[test]
+    fn names_as_ss_and_the_json_schema_spell_them() {
+        assert_eq!(Proto::Tcp6.as_str(), "tcp6");
+        assert_eq!(OwnerStatus::OtherNs.as_str(), "other-ns");
+        assert_eq!(OwnerStatus::Known.as_str(), "known");
     }
 
     #[test]

@@ -26,6 +26,14 @@ pub struct WhyDoc<'a> {
     pub flags: Vec<FlagDoc>,
     pub time_wait: TimeWaitDoc,
     pub connections: usize,
+    pub close_wait: CloseWaitDoc,
+}
+
+/// The port's connections in CLOSE-WAIT and who holds them.
+#[derive(Serialize)]
+pub struct CloseWaitDoc {
+    pub count: usize,
+    pub holders: Vec<u32>,
 }
 
 #[derive(Serialize)]
@@ -114,7 +122,45 @@ pub fn document<'a>(
             last_expires_ms: v.time_wait_expires_ms,
         },
         connections: v.connections,
+        close_wait: CloseWaitDoc {
+            count: v.evidence.close_wait.len(),
+            holders: v.evidence.close_wait_pids(snap),
+        },
     }
+}
+
+/// One holder: who, what, where it was started from, and what to know about it.
+fn holder(out: &mut impl Write, p: &Process, inspection: Option<&Inspection>) -> io::Result<()> {
+    let started = crate::model::time::clock_secs(p.start_time);
+    writeln!(
+        out,
+        "  holder  {} {} · user {} · state {} · started {started} UTC",
+        p.pid,
+        p.name,
+        p.user.as_deref().unwrap_or("?"),
+        p.state
+    )?;
+    writeln!(out, "          {}", p.command())?;
+    if let Some(note) = explain_process(p) {
+        writeln!(out, "          {note}")?;
+    }
+    if let Some(i) = inspection {
+        if let Some(cwd) = &i.cwd {
+            writeln!(out, "          cwd {cwd}")?;
+        }
+        let chain: Vec<String> = i
+            .parents
+            .iter()
+            .map(|(pid, n)| format!("{pid} {n}"))
+            .collect();
+        if !chain.is_empty() {
+            writeln!(out, "          parents {}", chain.join(" ← "))?;
+        }
+    }
+    if let Some(c) = &p.container {
+        writeln!(out, "          container {c}")?;
+    }
+    Ok(())
 }
 
 /// The plain-text verdict.
@@ -141,39 +187,8 @@ pub fn write_text(
             Endpoint(&s.local)
         )?;
     }
-    for pid in &v.holders {
-        let Some(p) = snap.processes.get(pid) else {
-            continue;
-        };
-        let started = crate::model::time::clock_secs(p.start_time);
-        writeln!(
-            out,
-            "  holder  {} {} · user {} · state {} · started {started} UTC",
-            p.pid,
-            p.name,
-            p.user.as_deref().unwrap_or("?"),
-            p.state
-        )?;
-        writeln!(out, "          {}", p.command())?;
-        if let Some(note) = explain_process(p) {
-            writeln!(out, "          {note}")?;
-        }
-        if let Some(i) = inspections.iter().find(|i| i.pid == p.pid) {
-            if let Some(cwd) = &i.cwd {
-                writeln!(out, "          cwd {cwd}")?;
-            }
-            let chain: Vec<String> = i
-                .parents
-                .iter()
-                .map(|(pid, n)| format!("{pid} {n}"))
-                .collect();
-            if !chain.is_empty() {
-                writeln!(out, "          parents {}", chain.join(" ← "))?;
-            }
-        }
-        if let Some(c) = &p.container {
-            writeln!(out, "          container {c}")?;
-        }
+    for p in v.holders.iter().filter_map(|pid| snap.processes.get(pid)) {
+        holder(out, p, inspections.iter().find(|i| i.pid == p.pid))?;
     }
     for f in v.flags.iter() {
         writeln!(
@@ -181,6 +196,21 @@ pub fn write_text(
             "  {:<15} {}",
             f.as_str(),
             explain(f).replace("PORT", &v.port.to_string())
+        )?;
+    }
+    let cw = &v.evidence.close_wait;
+    if !cw.is_empty() {
+        let pids = v.evidence.close_wait_pids(snap);
+        let who = if pids.is_empty() {
+            "no visible process".to_owned()
+        } else {
+            snap.pids_text(&pids)
+        };
+        writeln!(
+            out,
+            "  CLOSE-WAIT      {} connection{} held by {who}: the peers closed, the holder has not",
+            cw.len(),
+            if cw.len() == 1 { "" } else { "s" },
         )?;
     }
     if v.time_wait > 0 {

@@ -9,3 +9,14 @@ mod tests;
 pub mod watch;
 
 pub use run::{TuiOptions, run};
+
+/// The single-threaded tokio runtime the live view and `watch` run on.
+pub(crate) fn tokio() -> crate::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| crate::Error::Start {
+            what: "the event loop",
+            source,
+        })
+}

@@ -63,13 +63,7 @@ pub fn run(opts: TuiOptions) -> Result<()> {
         app.modes.filter.query = q;
     }
     let collector = collect::open(opts.collector)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Start {
-            what: "the event loop",
-            source,
-        })?;
+    let rt = super::tokio()?;
     terminal::install_panic_hook();
     let _guard = terminal::Guard;
     let term = terminal::open().map_err(term_err("set up"))?;

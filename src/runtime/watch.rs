@@ -30,13 +30,7 @@ const BACKLOG: usize = 4096;
 
 /// Runs until interrupted, `count` events were written, or the reader went away.
 pub fn run(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Start {
-            what: "the event loop",
-            source,
-        })?;
+    let rt = super::tokio()?;
     rt.block_on(stream(collector, opts))
 }
 

@@ -3,11 +3,12 @@
 use super::fit;
 use super::theme::Styles;
 use crate::app::App;
-use crate::app::dialog::Button;
+use crate::app::dialog::{Button, Dialog};
 use crate::model::Sig;
 use crate::model::socket::Endpoint;
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
@@ -18,6 +19,44 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     let Some(d) = &app.modes.dialog else { return };
     let width = area.width.saturating_sub(4).min(100);
     let text_width = usize::from(width.saturating_sub(6));
+    let mut lines = head(d, th, text_width);
+    let signals = Sig::all().count();
+    // Frame (2) + blank line and buttons (2): what is left for the signals.
+    let room = usize::from(area.height)
+        .saturating_sub(lines.len() + 4)
+        .clamp(1, signals);
+    lines.extend(signal_lines(d, th, room));
+    let height = (lines.len() as u16 + 4).min(area.height);
+    let rect = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, rect);
+    let title = Span::styled(" send a signal ", th.title);
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    if inner.height == 0 {
+        return;
+    }
+    let body = Rect {
+        height: inner.height.saturating_sub(2),
+        ..inner
+    };
+    frame.render_widget(Paragraph::new(lines), body);
+    // The buttons get the last row whatever happens to the rest.
+    let last = Rect {
+        y: inner.y + inner.height - 1,
+        height: 1,
+        ..inner
+    };
+    frame.render_widget(Paragraph::new(buttons(d, th)), last);
+}
+
+/// The socket, the note, and each target with how the signal will act on it.
+fn head<'a>(d: &Dialog, th: &Styles, text_width: usize) -> Vec<Line<'a>> {
     let mut lines = vec![Line::from(vec![
         Span::styled("socket ", th.header),
         Span::raw(format!(
@@ -61,8 +100,7 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
             ));
         }
     }
-    let hidden = d.targets.len().saturating_sub(SHOWN_TARGETS);
-    if hidden > 0 {
+    if d.targets.len() > SHOWN_TARGETS {
         lines.push(Line::styled(
             format!("  … {} owners in all", d.targets.len()),
             th.dim,
@@ -70,9 +108,9 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     }
     if d.targets.len() > 1 {
         let which = if d.chosen.is_none() {
-            "all of them".to_owned()
+            "all of them"
         } else {
-            "the marked one".to_owned()
+            "the marked one"
         };
         lines.push(Line::styled(
             format!("  a: one owner / all owners (now: {which})"),
@@ -80,65 +118,52 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         ));
     }
     lines.push(Line::raw(""));
-    for (i, sig) in Sig::all().enumerate() {
-        let selected = sig == d.signal;
-        let style = if selected {
-            th.selected
-        } else {
-            ratatui::style::Style::default()
-        };
-        lines.push(Line::from(vec![
-            Span::styled(format!(" {} {:<8}", i + 1, sig.to_string()), style),
-            Span::styled(
-                format!(" {}", sig.meaning()),
-                if selected { style } else { th.dim },
-            ),
-        ]));
-    }
-    // The focused button is unmistakable: a marker and reverse video; the other is
-    // plain text.
-    let button = |label: &str, b: Button| {
+    lines
+}
+
+/// The signal menu, `room` rows of it, scrolled so the selected signal is in view.
+fn signal_lines<'a>(d: &Dialog, th: &Styles, room: usize) -> Vec<Line<'a>> {
+    let first = (d.signal.index() + 1).saturating_sub(room);
+    Sig::all()
+        .enumerate()
+        .skip(first)
+        .take(room)
+        .map(|(i, sig)| {
+            let selected = sig == d.signal;
+            let style = if selected {
+                th.selected
+            } else {
+                Style::default()
+            };
+            Line::from(vec![
+                Span::styled(format!(" {} {:<8}", i + 1, sig.to_string()), style),
+                Span::styled(
+                    format!(" {}", sig.meaning()),
+                    if selected { style } else { th.dim },
+                ),
+            ])
+        })
+        .collect()
+}
+
+/// Cancel and Send; the focused one is unmistakable: a marker and reverse video, the
+/// other plain text.
+fn buttons<'a>(d: &Dialog, th: &Styles) -> Line<'a> {
+    let button = |label: String, b: Button| {
         if d.focus == b {
             Span::styled(
                 format!("▶ {label} ◀"),
-                th.selected.add_modifier(ratatui::style::Modifier::BOLD),
+                th.selected.add_modifier(Modifier::BOLD),
             )
         } else {
             Span::raw(format!("  {label}  "))
         }
     };
-    let buttons = Line::from(vec![
+    Line::from(vec![
         Span::raw("   "),
-        button("Cancel", Button::Cancel),
+        button("Cancel".into(), Button::Cancel),
         Span::raw("   "),
-        button(&format!("Send {}", d.sig()), Button::Send),
+        button(format!("Send {}", d.sig()), Button::Send),
         Span::styled("    y send · Enter press · Esc cancel · ↑↓ signal", th.dim),
-    ]);
-    // The buttons get the last row whatever happens to the rest.
-    let height = (lines.len() as u16 + 4).min(area.height);
-    let rect = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    };
-    frame.render_widget(Clear, rect);
-    let title = Span::styled(" send a signal ", th.title);
-    let block = Block::default().borders(Borders::ALL).title(title);
-    let inner = block.inner(rect);
-    frame.render_widget(block, rect);
-    if inner.height == 0 {
-        return;
-    }
-    let body = Rect {
-        height: inner.height.saturating_sub(2),
-        ..inner
-    };
-    frame.render_widget(Paragraph::new(lines), body);
-    let last = Rect {
-        y: inner.y + inner.height - 1,
-        height: 1,
-        ..inner
-    };
-    frame.render_widget(Paragraph::new(buttons), last);
+    ])
 }

@@ -9,6 +9,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
+    let lines = vec![status(app, th), counts(app, th), tabs(app, th)];
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// Line 1: host, interval, pause, the collector's health.
+fn status<'a>(app: &App, th: &Styles) -> Line<'a> {
     let mut l1 = vec![
         Span::styled("sockscope", th.title),
         Span::styled(format!(" {} ", app.settings.host), th.header),
@@ -44,7 +50,11 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     if let Some(e) = &app.live.collect.error {
         l1.push(Span::styled(format!("· collect failed: {e}"), th.error));
     }
+    Line::from(l1)
+}
 
+/// Line 2: counts per state and protocol, hidden owners.
+fn counts<'a>(app: &App, th: &Styles) -> Line<'a> {
     let (states, protos) = app.counts();
     let mut l2 = Vec::new();
     for (s, n) in states {
@@ -67,6 +77,11 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         ));
     }
 
+    Line::from(l2)
+}
+
+/// Line 3: the view tabs, where the selection is, what is filtered or folded.
+fn tabs<'a>(app: &App, th: &Styles) -> Line<'a> {
     let mut l3 = Vec::new();
     for (v, label, _) in app.tabs() {
         let style = if v == app.table.view {
@@ -130,8 +145,7 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     if app.table.hide_time_wait {
         l3.push(Span::styled("  TIME-WAIT hidden", th.dim));
     }
-    let lines = vec![Line::from(l1), Line::from(l2), Line::from(l3)];
-    frame.render_widget(Paragraph::new(lines), area);
+    Line::from(l3)
 }
 
 /// `8041` → `8,041`.

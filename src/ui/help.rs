@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     let mut lines = Vec::new();
-    for mode in Mode::ALL {
+    for mode in Mode::all() {
         let title = match mode {
             Mode::Normal => "Keys",
             Mode::Filter => "While typing a filter (/)",

@@ -158,3 +158,50 @@ fn every_size_renders_without_panic() {
         let _ = render(&app, w, h);
     }
 }
+
+/// The detail pane groups the owner's other sockets with counts, and a long value wraps
+/// under its value column, never back to column 0.
+#[test]
+fn detail_groups_other_sockets_and_wraps_under_the_value() {
+    let (mut app, mut feed) = app(View::Sockets);
+    let (mut s, mut p) = table();
+    for i in 0..12u16 {
+        s.push(sock(
+            crate::model::Proto::Tcp,
+            "127.0.0.1:3000",
+            &format!("127.0.0.1:{}", 43_000 + i),
+            crate::model::State::Estab,
+            900 + u64::from(i),
+            &[100],
+        ));
+    }
+    p[0].cmdline = vec!["/usr/local/bin/node".into(); 12];
+    feed.feed(&mut app, snapshot(1, crate::model::Scope::All, s, &p));
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 80,
+            height: 40,
+        },
+    );
+    select_port(&mut app, 3000);
+    key(&mut app, KeyCode::Enter);
+    let text = render(&app, 80, 40);
+    let pane: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("detail (Enter/Esc closes)"))
+        .skip(1)
+        .take_while(|l| !l.starts_with('?'))
+        .collect();
+    let all = pane.join("\n");
+    assert!(all.contains("13× ESTAB on :3000"), "{all}");
+    assert!(all.contains("CLOSE-WAIT on :3000"), "{all}");
+    let cmd = pane.iter().position(|l| l.contains("cmdline")).unwrap();
+    assert!(pane[cmd + 1].starts_with("            /usr"), "{all}");
+    for l in &pane {
+        assert!(
+            l.is_empty() || l.starts_with(' '),
+            "wrapped to column 0: {l:?}"
+        );
+    }
+}

@@ -69,8 +69,8 @@ pub fn action(app: &mut App, a: Action) -> Vec<Effect> {
             set_view(app, v);
         }
         Action::ToggleTimeWait => {
-            app.table.hide_time_wait = !app.table.hide_time_wait;
-            let what = if app.table.hide_time_wait {
+            let on = toggle(&mut app.table.hide_time_wait);
+            let what = if on {
                 "TIME-WAIT hidden (t shows it)"
             } else {
                 "TIME-WAIT shown"
@@ -79,8 +79,8 @@ pub fn action(app: &mut App, a: Action) -> Vec<Effect> {
             app.rebuild();
         }
         Action::ToggleGhosts => {
-            app.table.show_ghosts = !app.table.show_ghosts;
-            let what = if app.table.show_ghosts {
+            let on = toggle(&mut app.table.show_ghosts);
+            let what = if on {
                 "closed sockets shown in red for a few seconds"
             } else {
                 "closed sockets hidden (g shows them)"
@@ -115,6 +115,12 @@ pub fn action(app: &mut App, a: Action) -> Vec<Effect> {
         _ => {}
     }
     inspect_selected(app)
+}
+
+/// Flips a switch; returns its new value.
+fn toggle(b: &mut bool) -> bool {
+    *b = !*b;
+    *b
 }
 
 fn interval(app: &mut App, slower: bool) -> Vec<Effect> {
