@@ -1,17 +1,38 @@
 //! sockscope: a live socket monitor for the terminal — `htop` for ports.
 //!
 //! Data flows one way: [`collect`] reads the OS into a [`model::Snapshot`] (on its own
-//! thread in the live view, [`collect::worker`]); [`model::diff()`] compares snapshots;
-//! [`app::update::update`] turns them and every key into state and [`app::Effect`]s;
-//! [`ui::draw`] renders that state; [`runtime`] runs the loop and performs the effects.
+//! thread in the live view and `watch`, [`collect::worker`]); [`model::diff()`] compares
+//! snapshots and [`model::events()`] turns the diff into events; [`app::update::update`]
+//! turns them and every key into state and [`app::Effect`]s; [`ui::draw`] renders that
+//! state; [`runtime`] runs the loop ([`runtime::session::Session`]) and performs the
+//! effects.
 //!
-//! - [`model`]: pure data (sockets, processes, snapshots, diff, event log, sanitiser).
-//! - [`query`]: the filter language.
-//! - [`diagnose`]: flags and port verdicts, pure over a snapshot, plus the bind probe.
-//! - [`collect`]: the OS boundary (sock_diag netlink, /proc, sysinfo, netstat2).
-//! - [`signal`]: pinned targets, guards and pidfd delivery.
-//! - [`app`], [`ui`], [`runtime`], [`config`]: the live view.
-//! - [`output`], [`commands`], [`cli`]: the command line.
+//! Modules and what they may import:
+//! - [`model`]: pure data — sockets, processes, snapshots, diff and events, flags,
+//!   signals as values (`Sig`, `Refusal`, `Delivery`), the `/proc/PID/stat` parser,
+//!   durations and interval limits, the sanitiser. Imports nothing else of ours.
+//! - [`query`]: the filter language. Reads `model`.
+//! - [`diagnose`]: flags, the one verdict for a port ([`diagnose::verdict()`]), the
+//!   CLOSE-WAIT tracker, the bind probe. Reads `model`.
+//! - [`collect`]: the OS boundary (sock_diag netlink, /proc, sysinfo, netstat2) and the
+//!   collector thread. Imports `model` and `error`.
+//! - [`signal`]: pinned targets, guards, the holder check and pidfd delivery. Imports
+//!   `model` (and `error` only through it).
+//! - [`app`]: TUI state (`Live`, `Table`, `Modes`) and `update`; no I/O. Imports `model`,
+//!   `query`, `diagnose`.
+//! - [`ui`]: drawing only. Reads `app` and `model`.
+//! - [`runtime`]: the only place with tokio, crossterm and the real terminal: the live
+//!   view's loop and `watch`. Chooses the concrete collector and signaller.
+//! - [`config`], [`output`], [`commands`], [`cli`], [`error`]: configuration, what the
+//!   command line prints, the subcommands, the clap definition, the error type.
+//!
+//! Named exceptions to the import rules:
+//! - `config` builds `app` values (`Theme`, `Keymap`, columns): the config file is the
+//!   live view's, and `app` must not read files.
+//! - Tests of `app` and `ui` use `runtime::effects` and `collect::worker::Differ` with
+//!   fakes, to run whole sessions as the runtime does.
+//! - `commands` and `runtime::watch` share the exit codes and the one-line error
+//!   printer in `commands`.
 
 // Tests may unwrap: a panic there is a failed test, which is the point.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]

@@ -71,6 +71,23 @@ fn csv_has_a_header_and_quoted_rows() {
     assert_eq!(&rows[0][5], port.to_string().as_str());
 }
 
+/// CSV and JSON write the wildcard address the same way: `0.0.0.0` / `::`, no `*`.
+#[test]
+fn csv_and_json_write_the_wildcard_alike() {
+    let l = std::net::TcpListener::bind("[::]:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let q = format!("lport:{port} tcp6 state:listen");
+    let out = list(&["--csv", &q]);
+    let mut r = csv::Reader::from_reader(out.stdout.as_slice());
+    let row = r.records().next().unwrap().unwrap();
+    let out = list(&["--json", &q]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = &doc["sockets"][0];
+    assert_eq!(&row[4], "::");
+    assert_eq!(json["local"]["addr"], "::");
+    assert_eq!(&row[6], json["remote"]["addr"].as_str().unwrap());
+}
+
 #[test]
 fn bad_query_is_one_line_and_exit_2() {
     let out = list(&["port:abc"]);

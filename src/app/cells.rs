@@ -171,7 +171,7 @@ impl App {
         self.live.snap.pids_text(pids)
     }
 
-    /// Counts per state (in [`STATE_ORDER`]) and per protocol for the header, of every
+    /// Counts per state (in `STATE_ORDER`) and per protocol for the header, of every
     /// socket and of the ones the filter shows.
     pub fn counts(&self) -> Counts {
         let mut states = [0usize; 13];

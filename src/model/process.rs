@@ -145,3 +145,30 @@ pub(crate) fn fixture(pid: u32, name: &str, state: char) -> Process {
         ..Process::unknown(pid)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_commands_keep_the_program_basename_and_every_argument() {
+        let mut p = fixture(7, "python3", 'S');
+        p.cmdline = [
+            "/root/.pyenv/versions/3.11.7/bin/python3",
+            "-m",
+            "http.server",
+            "38080",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(p.short_command(), "python3 -m http.server 38080");
+        assert_eq!(
+            p.command(),
+            "/root/.pyenv/versions/3.11.7/bin/python3 -m http.server 38080"
+        );
+        p.cmdline.clear();
+        assert_eq!(p.short_command(), "[python3]");
+        p.cmdline = vec!["/".into()];
+        assert_eq!(p.short_command(), "/");
+    }
+}

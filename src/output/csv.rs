@@ -2,7 +2,6 @@
 
 use super::{Row, owners_cell, user_cell};
 use crate::model::Snapshot;
-use crate::model::socket::Endpoint;
 use std::io::Write;
 
 pub const HEADER: [&str; 17] = [
@@ -36,11 +35,8 @@ pub fn write(out: impl Write, rows: &[Row<'_>], snap: &Snapshot) -> csv::Result<
             .and_then(|p| snap.processes.get(p))
             .map(|p| p.command())
             .unwrap_or_default();
-        let ip = |a: &std::net::SocketAddr| {
-            let e = Endpoint(a).to_string();
-            e.rsplit_once(':')
-                .map_or(e.clone(), |(h, _)| h.trim_matches(['[', ']']).to_owned())
-        };
+        // As in JSON: the plain address, `0.0.0.0` or `::` for the wildcard, no brackets.
+        let ip = |a: &std::net::SocketAddr| a.ip().to_string();
         w.write_record([
             s.proto.as_str(),
             s.state.as_str(),

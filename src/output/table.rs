@@ -32,7 +32,7 @@ pub fn write(
     let mut cells: [String; COLUMNS] = Default::default();
     let mut widths = HEADERS.map(str::len);
     for r in rows {
-        fill(&mut cells, r, snap);
+        fill(&mut cells, r, snap, width.is_some());
         // The last column is never padded, so it needs no width.
         for (w, c) in widths.iter_mut().zip(cells.iter()).take(COLUMNS - 1) {
             *w = (*w).max(c.chars().count());
@@ -45,7 +45,7 @@ pub fn write(
     }
     write_line(out, &mut line, &cells, &widths, width)?;
     for r in rows {
-        fill(&mut cells, r, snap);
+        fill(&mut cells, r, snap, width.is_some());
         write_line(out, &mut line, &cells, &widths, width)?;
     }
     Ok(())
@@ -84,7 +84,10 @@ fn write_line(
     }
 }
 
-fn fill(cells: &mut [String; COLUMNS], row: &Row<'_>, snap: &Snapshot) {
+/// One row's cells. On a terminal (`short`) the command is the program's basename and its
+/// arguments, so that servers started from long paths can be told apart; piped, it is
+/// the full command line.
+fn fill(cells: &mut [String; COLUMNS], row: &Row<'_>, snap: &Snapshot, short: bool) {
     let s = row.socket;
     for c in cells.iter_mut() {
         c.clear();
@@ -105,7 +108,11 @@ fn fill(cells: &mut [String; COLUMNS], row: &Row<'_>, snap: &Snapshot) {
         write!(cells[9], "{}", s.inode)?;
         write!(cells[10], "{}", row.flags)?;
         if let Some(p) = s.owners.first().and_then(|p| snap.processes.get(p)) {
-            p.write_command(&mut cells[11])?;
+            if short {
+                cells[11].push_str(&p.short_command());
+            } else {
+                p.write_command(&mut cells[11])?;
+            }
         }
         Ok(())
     })();
