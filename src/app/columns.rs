@@ -88,6 +88,9 @@ pub struct ColSpec {
     pub numeric: bool,
     /// Columns with lower `keep` are dropped first when the terminal is narrow.
     pub keep: u8,
+    /// Cut in the middle when too long: a command keeps its program and its last
+    /// arguments (`python3 -m h…server 38080`), which tell servers apart.
+    pub cut_middle: bool,
 }
 
 const fn spec(
@@ -104,6 +107,7 @@ const fn spec(
         flex,
         numeric: false,
         keep,
+        cut_middle: false,
     }
 }
 
@@ -115,6 +119,7 @@ const fn num(title: &'static str, short: &'static str, width: u16, keep: u8) -> 
         flex: 0,
         numeric: true,
         keep,
+        cut_middle: false,
     }
 }
 
@@ -187,14 +192,17 @@ impl ProcCol {
     fn spec(self) -> ColSpec {
         match self {
             ProcCol::Pid => num("PID", "PID", 7, 10),
-            ProcCol::Name => spec("Name", "Name", 14, 1, 9),
-            ProcCol::User => spec("User", "User", 8, 0, 4),
+            ProcCol::Name => spec("Name", "Name", 14, 1, 3),
+            ProcCol::User => spec("User", "User", 8, 0, 1),
             ProcCol::State => spec("S", "S", 2, 0, 5),
             ProcCol::Sockets => num("Sockets", "Socks", 8, 7),
-            ProcCol::Estab => num("Estab", "Est", 6, 3),
+            ProcCol::Estab => num("Estab", "Est", 6, 2),
             ProcCol::CloseWait => num("CLOSE-WAIT", "CW", 11, 6),
-            ProcCol::Listening => spec("Listening", "Lsn", 12, 1, 7),
-            ProcCol::Command => spec("Command", "Cmd", 16, 3, 2),
+            ProcCol::Listening => spec("Listening", "Lsn", 10, 1, 7),
+            ProcCol::Command => ColSpec {
+                cut_middle: true,
+                ..spec("Command", "Cmd", 16, 3, 8)
+            },
             ProcCol::Flags => spec("Flags", "Flags", 8, 1, 8),
         }
     }
@@ -208,9 +216,9 @@ impl EventCol {
             EventCol::Event => spec("Event", "Event", 13, 0, 9),
             EventCol::Proto => spec("Proto", "Pr", 6, 0, 3),
             EventCol::Local => spec("Local", "Local", 21, 2, 7),
-            EventCol::Peer => spec("Peer", "Peer", 21, 2, 5),
-            EventCol::State => spec("State", "State", 22, 0, 6),
-            EventCol::Owner => spec("Owner", "Owner", 12, 2, 4),
+            EventCol::Peer => spec("Peer", "Peer", 21, 2, 4),
+            EventCol::State => spec("State", "State", 20, 0, 6),
+            EventCol::Owner => spec("Owner", "Owner", 12, 2, 5),
         }
     }
 }

@@ -110,6 +110,23 @@ fn footer(frame: &mut Frame, app: &App, th: &theme::Styles, area: Rect) {
 }
 
 /// Cuts `s` to `width` columns, marking the cut with `…`.
+/// Cuts `s` to `width` columns in the middle, keeping its start and its end.
+pub fn fit_middle(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return s.to_owned();
+    }
+    if width < 3 {
+        return fit(s, width);
+    }
+    let head = (width - 1) / 2;
+    let tail = width - 1 - head;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(n - tail));
+    out
+}
+
 pub fn fit(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         return s.to_owned();
@@ -120,4 +137,29 @@ pub fn fit(s: &str, width: usize) -> String {
     let mut out: String = s.chars().take(width - 1).collect();
     out.push('…');
     out
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::{fit, fit_middle};
+
+    #[test]
+    fn cuts_keep_the_start_or_both_ends() {
+        assert_eq!(fit("python3 -m http.server 38080", 10), "python3 -…");
+        assert_eq!(
+            fit_middle("python3 -m http.server 38080", 15),
+            "python3…r 38080"
+        );
+        assert_eq!(fit_middle("short", 15), "short");
+        assert_eq!(fit_middle("abcdef", 2), "a…");
+        assert_eq!(fit_middle("abcdef", 0), "");
+        for w in 0..30 {
+            assert!(
+                fit_middle("python3 -m http.server 38080", w)
+                    .chars()
+                    .count()
+                    <= w
+            );
+        }
+    }
 }
