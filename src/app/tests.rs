@@ -639,3 +639,24 @@ fn the_dialog_says_a_stopped_target_gets_cont() {
     assert_eq!(d.targets[0].note(Sig::Kill), None);
     assert_eq!(d.targets[0].inode, Some(13), "pinned to its socket");
 }
+
+/// The view tabs can be clicked; the same layout draws them.
+#[test]
+fn clicking_a_tab_switches_view() {
+    let (mut app, _) = app(View::Sockets);
+    let line = layout::header(&app).y + layout::HEADER - 1;
+    let (_, label, x) = app
+        .tabs()
+        .into_iter()
+        .find(|(v, _, _)| *v == View::Ports)
+        .unwrap();
+    assert!(label.contains('3'));
+    update(
+        &mut app,
+        Msg::Mouse(MouseKind::Click {
+            column: x + 1,
+            row: line,
+        }),
+    );
+    assert_eq!(app.table.view, View::Ports);
+}
