@@ -349,6 +349,7 @@ fn synthetic(n: usize, round: u64) -> sockscope::model::Snapshot {
             uid: 1000,
             inode,
             cookie: inode,
+            netns: 0,
             owners: std::iter::once(1000 + (i % 50) as u32).collect::<Pids>(),
             owner_status: OwnerStatus::Known,
         });

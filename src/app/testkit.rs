@@ -58,6 +58,7 @@ pub fn sock(
         uid: 1000,
         inode,
         cookie: inode,
+        netns: 0,
         owners: owners.iter().copied().collect::<Pids>(),
         owner_status: if inode == 0 {
             OwnerStatus::Kernel

@@ -4,7 +4,10 @@
 //! [`linux::SockDiagCollector`] (sock_diag netlink + incremental /proc owners); elsewhere,
 //! or on request, [`portable::PortableCollector`] (netstat2 + sysinfo).
 
+pub mod containers;
 mod fdscan;
+pub mod netns;
+pub mod origin;
 pub mod owners;
 pub mod portable;
 pub mod procs;
@@ -86,19 +89,46 @@ pub(crate) fn fill_details(snap: &mut Snapshot, procs: &mut procs::Procs) {
 pub mod linux {
     //! The Linux collector: sock_diag rows, /proc owners, sysinfo details.
 
+    use super::containers::Containers;
+    use super::netns::{ContainerNames, Namespaces};
     use super::owners::Owners;
     use super::procs::Procs;
     use super::sockdiag::SockDiag;
     use super::{Collector, fill_details};
     use crate::error::Result;
+    use crate::model::container::Access;
     use crate::model::{Scope, Snapshot, Socket, Visibility};
-    use std::time::SystemTime;
+    use std::time::{Duration, SystemTime};
 
     pub struct SockDiagCollector {
         diag: SockDiag,
         owners: Owners,
         procs: Procs,
+        namespaces: Namespaces,
+        containers: Containers,
+        /// How long a snapshot may wait for container names (one-shot commands); the
+        /// live view never waits.
+        settle: Duration,
         capacity: usize,
+    }
+
+    /// Names containers' namespaces from the container cache.
+    struct Names<'a> {
+        containers: &'a mut Containers,
+        settle: Duration,
+    }
+
+    impl ContainerNames for Names<'_> {
+        fn container_of(&mut self, pid: u32) -> Option<(String, Option<String>)> {
+            let cg = super::origin::cgroup(pid);
+            let c = super::origin::container(&cg)?;
+            let mut known = self.containers.enrich(&c);
+            if known.name.is_none() && !self.settle.is_zero() {
+                self.containers.settle(self.settle);
+                known = self.containers.enrich(&c);
+            }
+            Some((known.id.clone(), known.name))
+        }
     }
 
     impl SockDiagCollector {
@@ -107,8 +137,17 @@ pub mod linux {
                 diag: SockDiag::open()?,
                 owners: Owners::new(),
                 procs: Procs::new()?,
+                namespaces: Namespaces::new(),
+                containers: Containers::new(),
+                settle: Duration::ZERO,
                 capacity: 64,
             })
+        }
+
+        /// For one-shot commands: a snapshot waits up to `wait` for container names.
+        pub fn settling(mut self, wait: Duration) -> Self {
+            self.settle = wait;
+            self
         }
 
         /// Sockets that had owners at the last snapshot and have none now usually closed
@@ -127,7 +166,13 @@ pub mod linux {
                 .filter(|&i| sockets.get(i).is_some_and(|s| s.proto.is_tcp()))
                 .collect();
             let mut gone = std::collections::HashSet::new();
+            let host = self.namespaces.host();
             for i in lost {
+                // Another namespace's sockets are looked up by its own reader at its next
+                // dump; only the host's are settled here.
+                if sockets[i].netns != host {
+                    continue;
+                }
                 match self.diag.lookup(&sockets[i]) {
                     Ok(None) => {
                         gone.insert(i);
@@ -150,6 +195,29 @@ pub mod linux {
                 i += 1;
                 keep
             });
+        }
+
+        /// Fills the containers of the snapshot's processes from the cache (asking the
+        /// engine about new ones), waiting for answers only when settling.
+        fn enrich(&mut self, snap: &mut Snapshot) {
+            for p in snap.processes.values_mut() {
+                if let Some(c) = &p.container {
+                    p.container = Some(self.containers.enrich(c));
+                }
+            }
+            let pending = snap.processes.values().any(|p| {
+                p.container
+                    .as_ref()
+                    .is_some_and(|c| c.access == Access::Pending)
+            });
+            if pending && !self.settle.is_zero() {
+                self.containers.settle(self.settle);
+                for p in snap.processes.values_mut() {
+                    if let Some(c) = &p.container {
+                        p.container = Some(self.containers.enrich(c));
+                    }
+                }
+            }
         }
 
         /// Counters of the last owner walk (for the benchmark).
@@ -197,6 +265,15 @@ pub mod linux {
             };
             let mut sockets = Vec::with_capacity(self.capacity.max(hint));
             self.diag.dump(scope, &mut sockets)?;
+            let host = self.namespaces.host();
+            for s in &mut sockets {
+                s.netns = host;
+            }
+            let mut names = Names {
+                containers: &mut self.containers,
+                settle: self.settle,
+            };
+            let (netns, skipped) = self.namespaces.dump(scope, &mut names, &mut sockets);
             self.capacity = sockets.len() + sockets.len() / 8 + 16;
             self.owners.update(&mut sockets);
             self.settle_lost(&mut sockets);
@@ -207,13 +284,16 @@ pub mod linux {
                 sockets,
                 processes: Default::default(),
                 users: Default::default(),
+                netns,
                 visibility: Visibility {
                     euid: rustix::process::geteuid().as_raw(),
                     unreadable_pids: self.owners.unreadable_pids(),
                     hidden_sockets: 0,
+                    netns_skipped: skipped,
                 },
             };
             fill_details(&mut snap, &mut self.procs);
+            self.enrich(&mut snap);
             Ok(snap)
         }
 

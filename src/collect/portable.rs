@@ -107,6 +107,7 @@ fn row(info: &netstat2::SocketInfo, euid: u32) -> Option<Socket> {
         uid,
         inode,
         cookie: 0,
+        netns: 0,
         owners,
         owner_status,
     })
@@ -142,10 +143,12 @@ impl Collector for PortableCollector {
             sockets,
             processes: Default::default(),
             users: Default::default(),
+            netns: Default::default(),
             visibility: Visibility {
                 euid,
                 unreadable_pids: 0,
                 hidden_sockets: 0,
+                netns_skipped: false,
             },
         };
         fill_details(&mut snap, &mut self.procs);

@@ -28,32 +28,6 @@ fn read_stat(_pid: u32) -> Option<Stat> {
     None
 }
 
-/// Container id from cgroup paths like `docker-<64 hex>.scope`, `/docker/<hex>`,
-/// `cri-containerd-<hex>.scope` or `libpod-<hex>.scope`; shortened to 12 as docker shows it.
-pub fn container_id(cgroup: &str) -> Option<String> {
-    for line in cgroup.lines() {
-        let path = line.rsplit(':').next().unwrap_or_default();
-        for seg in path.split('/').rev() {
-            let seg = seg.strip_suffix(".scope").unwrap_or(seg);
-            let id = seg.rsplit(['-', ':']).next().unwrap_or(seg);
-            if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Some(id[..12].to_owned());
-            }
-        }
-    }
-    None
-}
-
-#[cfg(target_os = "linux")]
-fn read_container(pid: u32) -> Option<String> {
-    container_id(&std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn read_container(_pid: u32) -> Option<String> {
-    None
-}
-
 /// Reads cwd and the parent chain of `pid`; whatever cannot be read is left out.
 pub fn inspect(pid: u32) -> Inspection {
     let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
@@ -197,14 +171,22 @@ impl Procs {
             state,
             threads,
             kernel_thread,
-            container: read_container(pid),
+            container: None,
             session,
             session_leader_alive: true,
             parent_state: None,
             parent_zombie: false,
+            origin: Default::default(),
         };
         let user = uid.and_then(|u| self.user_name(u));
-        let mut process = Process { user, ..process };
+        let cg = super::origin::cgroup(pid);
+        let origin = super::origin::read(pid, process.ppid, &cg);
+        let mut process = Process {
+            user,
+            container: super::origin::container(&cg),
+            origin,
+            ..process
+        };
         lineage(&mut process);
         Some(process)
     }
@@ -242,30 +224,6 @@ fn status_letter(s: sysinfo::ProcessStatus) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn container_ids_from_cgroup_paths() {
-        let id = "a".repeat(64);
-        assert_eq!(
-            container_id(&format!("0::/system.slice/docker-{id}.scope")),
-            Some("a".repeat(12))
-        );
-        assert_eq!(
-            container_id(&format!("12:pids:/docker/{id}")),
-            Some("a".repeat(12))
-        );
-        assert_eq!(
-            container_id(&format!(
-                "0::/kubepods/besteffort/pod1/cri-containerd-{id}.scope"
-            )),
-            Some("a".repeat(12))
-        );
-        assert_eq!(
-            container_id("0::/user.slice/user-1000.slice/session-2.scope"),
-            None
-        );
-        assert_eq!(container_id(""), None);
-    }
 
     #[test]
     fn reads_our_own_process() {

@@ -331,6 +331,7 @@ fn parse_row(payload: &[u8], udp: bool) -> Option<Socket> {
         uid: row.uid(),
         inode,
         cookie,
+        netns: 0,
         owners: Pids::new(),
         owner_status: if inode == 0 {
             OwnerStatus::Kernel

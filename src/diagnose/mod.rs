@@ -2,9 +2,11 @@
 //! over a snapshot — plus the bind probe, the one piece of ground truth that needs the OS.
 
 pub mod probe;
+pub mod supervisor;
 pub mod verdict;
 
 pub use probe::{BindResult, Probe};
+pub use supervisor::{Supervisor, supervisor};
 pub use verdict::{Holders, Kind, Verdict, verdict};
 
 use crate::model::{Flag, Flags, OwnerStatus, Process, Snapshot, Socket, State};

@@ -108,6 +108,7 @@ pub(crate) mod tests {
             uid: 0,
             inode,
             cookie: 0,
+            netns: 0,
             owners: if owner == 0 {
                 smallvec![]
             } else {

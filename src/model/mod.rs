@@ -1,9 +1,12 @@
 //! Pure data: sockets, processes, snapshots, their diff and the event log. No OS, no
 //! terminal; everything else reads these types.
 
+pub mod cgroup;
+pub mod container;
 pub mod diff;
 pub mod events;
 pub mod flags;
+pub mod netns;
 pub mod process;
 pub mod sanitize;
 pub mod services;
@@ -13,10 +16,13 @@ pub mod socket;
 pub mod stat;
 pub mod time;
 
+pub use cgroup::Runtime;
+pub use container::Container;
 pub use diff::{Delta, diff};
 pub use events::{Event, EventKind, EventLog, FlagsOf, events};
 pub use flags::{Flag, Flags};
-pub use process::Process;
+pub use netns::{Netns, NetnsKind, NetnsTable};
+pub use process::{Ancestor, Origin, Pm2App, Process};
 pub use signal::{Delivery, Refusal, Sent, Sig};
 pub use snapshot::{Collected, Scope, Snapshot, Visibility};
 pub use socket::{OwnerStatus, Pids, Proto, Socket, SocketKey, State, Timer, TimerKind};

@@ -22,8 +22,8 @@ pub struct Process {
     pub threads: u32,
     /// Kernel threads never own sockets through fds, but guard against signalling them.
     pub kernel_thread: bool,
-    /// Container id from `/proc/PID/cgroup` (docker, containerd, podman), shortened to 12.
-    pub container: Option<String>,
+    /// The container it runs in (from `/proc/PID/cgroup`, details from its engine).
+    pub container: Option<super::Container>,
     /// Session id: the pid of the session leader (the shell of the terminal it started in).
     pub session: u32,
     /// False when the session leader has exited: the terminal it came from is gone.
@@ -33,6 +33,43 @@ pub struct Process {
     /// The parent is a zombie (state Z, no threads left): it will never reap anything.
     #[serde(skip)]
     pub parent_zombie: bool,
+    /// Who runs it and where it came from: what the supervisor diagnosis reads.
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// One process up the parent chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ancestor {
+    pub pid: u32,
+    pub name: String,
+    /// Sanitised, like every string from another process.
+    pub cmdline: Vec<String>,
+}
+
+/// A PM2 app, from the variables PM2 puts in its apps' environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pm2App {
+    /// The app's name (`name=`).
+    pub name: String,
+    /// `pm_id=`.
+    pub id: Option<String>,
+    /// `PM2_HOME=`, when it is not the default.
+    pub home: Option<String>,
+}
+
+/// Who runs a process and where it came from: its systemd unit, its ancestors, and what
+/// its environment says (PM2, tmux, screen). Read once per process identity.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub unit: Option<super::cgroup::Unit>,
+    /// Nearest first, up to pid 1.
+    pub ancestors: Vec<Ancestor>,
+    pub pm2: Option<Pm2App>,
+    /// `tmux` or `screen` when the environment says it runs in one, with its session.
+    pub mux: Option<(String, String)>,
+    /// For systemd itself (pid 1): its socket units and the ports they listen on.
+    pub socket_units: Vec<(String, Vec<u16>)>,
 }
 
 impl Process {
@@ -56,6 +93,7 @@ impl Process {
             session_leader_alive: true,
             parent_state: None,
             parent_zombie: false,
+            origin: Origin::default(),
         }
     }
 

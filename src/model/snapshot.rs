@@ -24,6 +24,8 @@ pub struct Visibility {
     pub unreadable_pids: usize,
     /// Sockets whose owner is hidden from us.
     pub hidden_sockets: usize,
+    /// Other network namespaces were not read (entering them needs root).
+    pub netns_skipped: bool,
 }
 
 /// A snapshot: sockets, their owners' details, and socket uids' user names.
@@ -37,6 +39,8 @@ pub struct Snapshot {
     pub processes: HashMap<u32, Process>,
     /// uid → sanitised user name, for socket uids and owner uids.
     pub users: HashMap<u32, String>,
+    /// The network namespaces its sockets live in.
+    pub netns: super::NetnsTable,
     pub visibility: Visibility,
 }
 
@@ -49,6 +53,7 @@ impl Snapshot {
             sockets: Vec::new(),
             processes: HashMap::new(),
             users: HashMap::new(),
+            netns: super::NetnsTable::default(),
             visibility: Visibility::default(),
         }
     }

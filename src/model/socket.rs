@@ -241,6 +241,8 @@ pub struct SocketKey {
     pub inode: u64,
     /// The kernel's socket cookie; 0 where the collector cannot see it.
     pub cookie: u64,
+    /// Its network namespace: the same addresses can be in use in two of them.
+    pub netns: u64,
 }
 
 impl SocketKey {
@@ -253,8 +255,14 @@ impl SocketKey {
         }
     }
 
-    fn tuple(&self) -> (Proto, SocketAddr, SocketAddr, (bool, u64)) {
-        (self.proto, self.local, self.remote, self.identity())
+    fn tuple(&self) -> (u64, Proto, SocketAddr, SocketAddr, (bool, u64)) {
+        (
+            self.netns,
+            self.proto,
+            self.local,
+            self.remote,
+            self.identity(),
+        )
     }
 }
 
@@ -302,6 +310,8 @@ pub struct Socket {
     pub inode: u64,
     /// The kernel's socket cookie; 0 where the collector cannot see it.
     pub cookie: u64,
+    /// Inode of its network namespace; 0 for the host (see [`super::NetnsTable`]).
+    pub netns: u64,
     pub owners: Pids,
     pub owner_status: OwnerStatus,
 }
@@ -314,6 +324,7 @@ impl Socket {
             remote: self.remote,
             inode: self.inode,
             cookie: self.cookie,
+            netns: self.netns,
         }
     }
 

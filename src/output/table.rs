@@ -9,17 +9,19 @@ use crate::model::socket::Endpoint;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-const COLUMNS: usize = 12;
+const COLUMNS: usize = 13;
 /// The owner comes right after the addresses, as in `ss`, so a narrow terminal cuts the
 /// less important columns first.
 const HEADERS: [&str; COLUMNS] = [
-    "PROTO", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "PROCESS", "USER", "TIMER", "INODE",
-    "FLAGS", "COMMAND",
+    "PROTO", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "NETNS", "PROCESS", "USER", "TIMER",
+    "INODE", "FLAGS", "COMMAND",
 ];
 /// Numeric columns are right-aligned.
 const RIGHT: [bool; COLUMNS] = [
-    false, false, true, true, false, false, false, false, false, true, false, false,
+    false, false, true, true, false, false, false, false, false, false, true, false, false,
 ];
+/// The NETNS column, left out while every row is in the host's namespace.
+const NETNS: usize = 6;
 
 /// Writes the table. `width` caps each line (a terminal's width); `None` never cuts, as
 /// when output goes to a pipe or file.
@@ -31,6 +33,11 @@ pub fn write(
 ) -> io::Result<()> {
     let mut cells: [String; COLUMNS] = Default::default();
     let mut widths = HEADERS.map(str::len);
+    let show = {
+        let mut show = [true; COLUMNS];
+        show[NETNS] = rows.iter().any(|r| !snap.netns.is_host(r.socket.netns));
+        show
+    };
     for r in rows {
         fill(&mut cells, r, snap, width.is_some());
         // The last column is never padded, so it needs no width.
@@ -43,10 +50,10 @@ pub fn write(
         cells[i].clear();
         cells[i].push_str(h);
     }
-    write_line(out, &mut line, &cells, &widths, width)?;
+    write_line(out, &mut line, &cells, &widths, &show, width)?;
     for r in rows {
         fill(&mut cells, r, snap, width.is_some());
-        write_line(out, &mut line, &cells, &widths, width)?;
+        write_line(out, &mut line, &cells, &widths, &show, width)?;
     }
     Ok(())
 }
@@ -56,10 +63,11 @@ fn write_line(
     line: &mut String,
     cells: &[String; COLUMNS],
     widths: &[usize; COLUMNS],
+    show: &[bool; COLUMNS],
     width: Option<usize>,
 ) -> io::Result<()> {
     line.clear();
-    for (i, c) in cells.iter().enumerate() {
+    for (i, c) in cells.iter().enumerate().filter(|(i, _)| show[*i]) {
         if i > 0 {
             line.push_str("  ");
         }
@@ -100,18 +108,19 @@ fn fill(cells: &mut [String; COLUMNS], row: &Row<'_>, snap: &Snapshot, short: bo
         write!(cells[3], "{}", s.send_q)?;
         write!(cells[4], "{}", Endpoint(&s.local))?;
         write!(cells[5], "{}", Endpoint(&s.remote))?;
-        snap.write_owners(&mut cells[6], s);
-        user_cell_into(&mut cells[7], s, snap);
+        cells[NETNS].push_str(&snap.netns.name(s.netns));
+        snap.write_owners(&mut cells[7], s);
+        user_cell_into(&mut cells[8], s, snap);
         if let Some(t) = s.timer {
-            write!(cells[8], "{t}")?;
+            write!(cells[9], "{t}")?;
         }
-        write!(cells[9], "{}", s.inode)?;
-        write!(cells[10], "{}", row.flags)?;
+        write!(cells[10], "{}", s.inode)?;
+        write!(cells[11], "{}", row.flags)?;
         if let Some(p) = s.owners.first().and_then(|p| snap.processes.get(p)) {
             if short {
-                cells[11].push_str(&p.short_command());
+                cells[12].push_str(&p.short_command());
             } else {
-                p.write_command(&mut cells[11])?;
+                p.write_command(&mut cells[12])?;
             }
         }
         Ok(())

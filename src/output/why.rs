@@ -158,7 +158,7 @@ fn holder(out: &mut impl Write, p: &Process, inspection: Option<&Inspection>) ->
         }
     }
     if let Some(c) = &p.container {
-        writeln!(out, "          container {c}")?;
+        writeln!(out, "          container {}", c.describe())?;
     }
     Ok(())
 }

@@ -191,7 +191,7 @@ fn owner(pane: &mut Pane<'_>, app: &App, s: &Socket, p: &Process) {
         pane.kv("exe", exe.clone());
     }
     if let Some(c) = &p.container {
-        pane.kv("container", c.clone());
+        pane.kv("container", c.describe());
     }
     match app.modes.inspection.as_ref().filter(|i| i.pid == p.pid) {
         Some(i) => {

@@ -1,0 +1,280 @@
+//! Every network namespace of the machine, each dumped with a sock_diag socket of its
+//! own. A netlink socket belongs to the namespace of the thread that made it, so each one
+//! is made by a short-lived thread that first entered the namespace (`setns`); the
+//! socket then serves every snapshot.
+//!
+//! Cost rule: listeners (TCP LISTEN, unconnected UDP) of every namespace are dumped on
+//! every snapshot — the kernel skips its established table for them — and the other
+//! states of a namespace other than the host every [`FULL_EVERY`]th snapshot; in between
+//! its last full dump is carried over, so nothing appears to close and reopen. A dump of
+//! every state walks the kernel's whole TCP hash table, whatever namespace asks.
+//!
+//! Namespaces are found through `/proc/*/ns/net`, `/run/netns` and
+//! `/var/run/docker/netns`, every [`DISCOVER_EVERY`]th snapshot. Unprivileged, entering
+//! another namespace fails: only the own one is read, and the snapshot says so.
+
+use super::sockdiag::SockDiag;
+use crate::model::{Netns, NetnsKind, NetnsTable, Scope, Socket};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Other namespaces get a dump of every state this often (in snapshots).
+pub const FULL_EVERY: u64 = 5;
+/// Namespaces are looked for this often (in snapshots).
+pub const DISCOVER_EVERY: u64 = 5;
+
+/// One namespace we can enter: where its handle is, and what it is called.
+#[derive(Clone, Debug)]
+struct Found {
+    path: PathBuf,
+    name: String,
+    kind: NetnsKind,
+    /// A process in it, to name it after when nothing better is known.
+    pid: Option<u32>,
+}
+
+/// A namespace being read: its diag socket and its last full dump's other states.
+struct Reader {
+    diag: SockDiag,
+    carried: Vec<Socket>,
+    dumped_full: bool,
+}
+
+/// Names a container's namespace: the id of the container a process belongs to, and
+/// the container's name when it is known.
+pub trait ContainerNames {
+    fn container_of(&mut self, pid: u32) -> Option<(String, Option<String>)>;
+}
+
+/// The other namespaces and their readers.
+pub struct Namespaces {
+    host: u64,
+    readers: HashMap<u64, Reader>,
+    found: BTreeMap<u64, Found>,
+    /// Namespaces that could not be entered (and are not tried again until they go).
+    refused: HashSet<u64>,
+    tick: u64,
+}
+
+impl Default for Namespaces {
+    fn default() -> Self {
+        Namespaces::new()
+    }
+}
+
+/// The inode of a namespace handle (`/proc/PID/ns/net`, a bind mount under /run/netns).
+fn inode_of(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.ino())
+}
+
+impl Namespaces {
+    pub fn new() -> Namespaces {
+        Namespaces {
+            host: inode_of(Path::new("/proc/self/ns/net")).unwrap_or(0),
+            readers: HashMap::new(),
+            found: BTreeMap::new(),
+            refused: HashSet::new(),
+            tick: 0,
+        }
+    }
+
+    pub fn host(&self) -> u64 {
+        self.host
+    }
+
+    /// Dumps the listeners (and, as the cost rule says, the other states) of every other
+    /// namespace into `out`, each row marked with its namespace. Returns the namespace
+    /// table and whether some namespace could not be entered.
+    pub fn dump(
+        &mut self,
+        scope: Scope,
+        names: &mut dyn ContainerNames,
+        out: &mut Vec<Socket>,
+    ) -> (NetnsTable, bool) {
+        if self.tick.is_multiple_of(DISCOVER_EVERY) {
+            self.discover(names);
+        }
+        let full_now = self.tick.is_multiple_of(FULL_EVERY);
+        self.tick += 1;
+        let inodes: Vec<u64> = self.found.keys().copied().collect();
+        for inode in inodes {
+            let Some(reader) = self.reader(inode) else {
+                continue;
+            };
+            let start = out.len();
+            if reader.diag.dump(Scope::Listeners, out).is_err() {
+                out.truncate(start);
+                self.readers.remove(&inode);
+                continue;
+            }
+            if scope == Scope::All {
+                if full_now || !reader.dumped_full {
+                    let mut rows = Vec::new();
+                    let all = reader.diag.dump(Scope::All, &mut rows);
+                    if all.is_ok() {
+                        rows.retain(|s| !s.is_listener());
+                        reader.carried = rows;
+                        reader.dumped_full = true;
+                    }
+                }
+                out.extend(reader.carried.iter().cloned());
+            }
+            for s in &mut out[start..] {
+                s.netns = inode;
+            }
+        }
+        let table = NetnsTable {
+            host: self.host,
+            others: self
+                .found
+                .iter()
+                .map(|(&inode, f)| {
+                    (
+                        inode,
+                        Netns {
+                            inode,
+                            name: f.name.clone(),
+                            kind: f.kind,
+                        },
+                    )
+                })
+                .collect(),
+        };
+        (table, !self.refused.is_empty())
+    }
+
+    /// The reader of a namespace, opened the first time it is needed.
+    fn reader(&mut self, inode: u64) -> Option<&mut Reader> {
+        if !self.readers.contains_key(&inode) {
+            if self.refused.contains(&inode) {
+                return None;
+            }
+            let path = self.found.get(&inode)?.path.clone();
+            match open_in(&path) {
+                Ok(diag) => {
+                    self.readers.insert(
+                        inode,
+                        Reader {
+                            diag,
+                            carried: Vec::new(),
+                            dumped_full: false,
+                        },
+                    );
+                }
+                Err(_) => {
+                    self.refused.insert(inode);
+                    return None;
+                }
+            }
+        }
+        self.readers.get_mut(&inode)
+    }
+
+    /// Finds the namespaces that exist now and names them.
+    fn discover(&mut self, names: &mut dyn ContainerNames) {
+        let mut found: BTreeMap<u64, Found> = BTreeMap::new();
+        // ip netns: named bind mounts.
+        for (dir, kind) in [
+            ("/run/netns", NetnsKind::Named),
+            ("/var/run/docker/netns", NetnsKind::Container),
+        ] {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                let Some(inode) = inode_of(&path) else {
+                    continue;
+                };
+                if inode == self.host || found.contains_key(&inode) {
+                    continue;
+                }
+                let name = e.file_name().to_string_lossy().into_owned();
+                found.insert(
+                    inode,
+                    Found {
+                        path,
+                        name: crate::model::sanitize::sanitize_capped(&name, 64),
+                        kind,
+                        pid: None,
+                    },
+                );
+            }
+        }
+        // Namespaces of processes: a container's, an `unshare -n`'s.
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for e in entries.flatten() {
+                let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                    continue;
+                };
+                let path = e.path().join("ns/net");
+                let Some(inode) = inode_of(&path) else {
+                    continue;
+                };
+                if inode == self.host {
+                    continue;
+                }
+                found
+                    .entry(inode)
+                    .and_modify(|f| {
+                        f.pid.get_or_insert(pid);
+                    })
+                    .or_insert(Found {
+                        path,
+                        name: String::new(),
+                        kind: NetnsKind::Process,
+                        pid: Some(pid),
+                    });
+            }
+        }
+        for f in found.values_mut() {
+            name(f, names);
+        }
+        // Forget what is gone: its reader (and socket) close.
+        self.readers.retain(|inode, _| found.contains_key(inode));
+        self.refused.retain(|inode| found.contains_key(inode));
+        self.found = found;
+    }
+}
+
+/// Names a namespace: an `ip netns` name stays; a container's gets the container's name
+/// (or short id); a process's is `comm[pid]`.
+fn name(f: &mut Found, names: &mut dyn ContainerNames) {
+    if f.kind == NetnsKind::Named {
+        return;
+    }
+    let Some(pid) = f.pid else {
+        // A docker netns file nobody is in any more: keep its file name.
+        return;
+    };
+    if let Some((id, name)) = names.container_of(pid) {
+        f.kind = NetnsKind::Container;
+        f.name = name.unwrap_or_else(|| id.chars().take(12).collect());
+        return;
+    }
+    if f.kind == NetnsKind::Container {
+        return;
+    }
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let comm = crate::model::sanitize::sanitize_capped(comm.trim_end(), 32);
+    f.name = format!("{comm}[{pid}]");
+}
+
+/// A diag socket in the namespace behind `path`, made by a thread that entered it.
+fn open_in(path: &Path) -> std::io::Result<SockDiag> {
+    let handle = File::open(path)?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            rustix::thread::move_into_link_name_space(
+                handle.as_fd(),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )?;
+            SockDiag::open().map_err(|e| std::io::Error::other(e.to_string()))
+        })
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the namespace thread panicked")))
+    })
+}

@@ -1,0 +1,257 @@
+//! Reading where a process came from: its cgroups (container, systemd unit), its
+//! ancestors up to pid 1, and the few environment variables that name a supervisor (PM2's
+//! `name`, `pm_id`, `PM2_HOME`; `TMUX`, `STY`). Read once per process identity; what it
+//! means is judged in `diagnose::supervisor`.
+
+use crate::model::cgroup::{self, Cgroup};
+use crate::model::sanitize::{sanitize, sanitize_capped};
+use crate::model::stat::parse_stat;
+use crate::model::{Ancestor, Container, Origin, Pm2App};
+use std::path::Path;
+
+/// Ancestors followed at most.
+const MAX_DEPTH: usize = 32;
+/// Bytes of an environment read at most.
+const MAX_ENVIRON: u64 = 256 * 1024;
+
+/// The cgroups of a pid, parsed; empty when unreadable.
+pub fn cgroup(pid: u32) -> Cgroup {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .map(|t| cgroup::parse(&t))
+        .unwrap_or_default()
+}
+
+/// The container a pid runs in, known so far only by its cgroup.
+pub fn container(c: &Cgroup) -> Option<Container> {
+    c.container
+        .as_ref()
+        .map(|(runtime, id)| Container::from_id(*runtime, id))
+}
+
+/// Everything [`Origin`] holds, for `pid` whose parent is `ppid`.
+pub fn read(pid: u32, ppid: Option<u32>, cg: &Cgroup) -> Origin {
+    let env = environ(pid);
+    let unit = cg.unit.clone().map(|mut u| {
+        if u.user.is_none() {
+            u.restarts = unit_restarts(&u.name);
+        }
+        u
+    });
+    Origin {
+        unit,
+        ancestors: ancestors(ppid),
+        pm2: pm2(&env),
+        mux: mux(&env),
+        socket_units: if pid == 1 { socket_units() } else { Vec::new() },
+    }
+}
+
+/// Where system units live, the ones that win first.
+const UNIT_DIRS: [&str; 4] = [
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+];
+
+/// Whether a system unit's `Restart=` brings it back: `None` when no unit file says.
+fn unit_restarts(name: &str) -> Option<bool> {
+    let text = UNIT_DIRS
+        .iter()
+        .find_map(|d| std::fs::read_to_string(Path::new(d).join(name)).ok())?;
+    Some(restarts(&text))
+}
+
+/// The last `Restart=` of a unit file; systemd's default is `no`.
+pub fn restarts(unit_file: &str) -> bool {
+    unit_file
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Restart="))
+        .next_back()
+        .is_some_and(|v| v.trim() != "no")
+}
+
+/// systemd's socket units and the TCP ports they listen on (`ListenStream=`).
+fn socket_units() -> Vec<(String, Vec<u16>)> {
+    let mut out: Vec<(String, Vec<u16>)> = Vec::new();
+    for d in UNIT_DIRS {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".socket") || out.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
+            let ports = std::fs::read_to_string(e.path())
+                .map(|t| listen_ports(&t))
+                .unwrap_or_default();
+            if !ports.is_empty() {
+                out.push((sanitize_capped(&name, 128), ports));
+            }
+        }
+    }
+    out
+}
+
+/// The ports of `ListenStream=` lines: `3000`, `0.0.0.0:3000`, `[::]:3000`.
+pub fn listen_ports(unit_file: &str) -> Vec<u16> {
+    unit_file
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ListenStream="))
+        .filter_map(|v| v.trim().rsplit(':').next()?.parse().ok())
+        .collect()
+}
+
+/// The chain of parents, nearest first, stopping at pid 1 (included) or a loop.
+pub fn ancestors(mut ppid: Option<u32>) -> Vec<Ancestor> {
+    let mut out: Vec<Ancestor> = Vec::new();
+    while let Some(pid) = ppid.filter(|&p| p != 0) {
+        if out.len() >= MAX_DEPTH || out.iter().any(|a| a.pid == pid) {
+            break;
+        }
+        let Some(stat) = std::fs::read(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|b| parse_stat(&b))
+        else {
+            break;
+        };
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|n| sanitize_capped(n.trim_end(), 64))
+            .unwrap_or_default();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| {
+                b.split(|&c| c == 0)
+                    .filter(|a| !a.is_empty())
+                    .take(64)
+                    .map(|a| sanitize(&String::from_utf8_lossy(a)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Ancestor { pid, name, cmdline });
+        ppid = Some(stat.ppid);
+    }
+    out
+}
+
+/// `KEY=value` pairs of the variables that matter here (readable by root or the owner).
+fn environ(pid: u32) -> Vec<(String, String)> {
+    use std::io::Read as _;
+    let Ok(f) = std::fs::File::open(format!("/proc/{pid}/environ")) else {
+        return Vec::new();
+    };
+    let mut buf = Vec::new();
+    if f.take(MAX_ENVIRON).read_to_end(&mut buf).is_err() {
+        return Vec::new();
+    }
+    parse_environ(&buf)
+}
+
+const WANTED: [&str; 6] = ["name", "pm_id", "PM2_HOME", "pm_exec_path", "TMUX", "STY"];
+
+/// The wanted variables of a NUL-separated environment block, values sanitised.
+pub fn parse_environ(buf: &[u8]) -> Vec<(String, String)> {
+    buf.split(|&b| b == 0)
+        .filter_map(|kv| {
+            let kv = String::from_utf8_lossy(kv);
+            let (k, v) = kv.split_once('=')?;
+            WANTED
+                .contains(&k)
+                .then(|| (k.to_owned(), sanitize_capped(v, 256)))
+        })
+        .collect()
+}
+
+fn get<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// A PM2 app: PM2 puts `pm_id` (and `name`) in its apps' environment.
+pub fn pm2(env: &[(String, String)]) -> Option<Pm2App> {
+    let id = get(env, "pm_id")?;
+    let name = get(env, "name").unwrap_or(id).to_owned();
+    Some(Pm2App {
+        name,
+        id: Some(id.to_owned()),
+        home: get(env, "PM2_HOME").map(str::to_owned),
+    })
+}
+
+/// `("tmux", session)` or `("screen", session)` from `TMUX` / `STY`.
+pub fn mux(env: &[(String, String)]) -> Option<(String, String)> {
+    if let Some(t) = get(env, "TMUX") {
+        // socket path,server pid,session index
+        let session = t.rsplit(',').next().unwrap_or("").to_owned();
+        return Some(("tmux".into(), session));
+    }
+    get(env, "STY").map(|s| {
+        // pid.tty.host: the session name is after the first dot
+        let name = s.split_once('.').map_or(s, |(_, n)| n).to_owned();
+        ("screen".into(), name)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn pm2_and_tmux_from_an_environment() {
+        let env = parse_environ(
+            b"PATH=/bin\0name=barapp\0pm_id=3\0PM2_HOME=/tmp/pm\0TMUX=/tmp/tmux-0/default,812,4\0",
+        );
+        assert_eq!(
+            pm2(&env),
+            Some(Pm2App {
+                name: "barapp".into(),
+                id: Some("3".into()),
+                home: Some("/tmp/pm".into())
+            })
+        );
+        assert_eq!(mux(&env), Some(("tmux".into(), "4".into())));
+        let screen = parse_environ(b"STY=1234.pts-0.host\0");
+        assert_eq!(mux(&screen), Some(("screen".into(), "pts-0.host".into())));
+        assert_eq!(
+            pm2(&parse_environ(b"name=x\0")),
+            None,
+            "name alone is not PM2"
+        );
+        let hostile = parse_environ(b"name=\x1b[2J\0pm_id=1\0");
+        assert_eq!(pm2(&hostile).unwrap().name, "\\e[2J");
+    }
+
+    #[test]
+    fn unit_files_say_restart_and_listen() {
+        assert!(restarts("[Service]\nRestart=always\n"));
+        assert!(!restarts("[Service]\nRestart=on-failure\nRestart=no\n"));
+        assert!(!restarts("[Service]\nExecStart=/bin/x\n"));
+        assert_eq!(
+            listen_ports(
+                "[Socket]\nListenStream=3000\nListenStream=[::]:8080\nListenStream=/run/x.sock\n"
+            ),
+            vec![3000, 8080]
+        );
+    }
+
+    #[test]
+    fn our_own_ancestors_end_at_pid_1() {
+        let me = std::process::id();
+        let ppid = std::fs::read(format!("/proc/{me}/stat"))
+            .ok()
+            .and_then(|b| parse_stat(&b))
+            .map(|s| s.ppid);
+        let chain = ancestors(ppid);
+        assert!(!chain.is_empty());
+        assert_eq!(chain.last().unwrap().pid, 1);
+    }
+
+    proptest! {
+        #[test]
+        fn any_environ_block_parses_without_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let env = parse_environ(&b);
+            let _ = pm2(&env);
+            let _ = mux(&env);
+        }
+    }
+}
