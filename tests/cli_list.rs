@@ -42,7 +42,8 @@ fn json_has_version_and_owner_objects() {
     let out = list(&["--json", &format!("lport:{port} tcp")]);
     assert!(out.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["version"], 1);
+    assert_schema("list.schema.json", &doc);
+    assert_eq!(doc["version"], 2);
     assert_eq!(doc["scope"], "listeners");
     let s = &doc["sockets"][0];
     assert_eq!(s["proto"], "tcp6");
@@ -54,6 +55,8 @@ fn json_has_version_and_owner_objects() {
     assert_eq!(owner["pid"], std::process::id());
     assert!(owner["cmdline"].is_array());
     assert!(owner["start_ticks"].as_u64().unwrap() > 0);
+    assert_eq!(s["netns"]["name"], "host");
+    assert!(owner["supervisor"].is_null() || owner["supervisor"].is_object());
 }
 
 #[test]

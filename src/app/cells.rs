@@ -157,6 +157,7 @@ impl App {
             Column::Inode => Cow::Owned(s.inode.to_string()),
             // Drawn by `cell`, which knows the row.
             Column::Flags => Cow::Borrowed(""),
+            Column::Netns => Cow::Owned(self.live.snap.netns.name(s.netns)),
             Column::Service => Cow::Borrowed(
                 self.settings
                     .services

@@ -22,6 +22,8 @@ pub enum Column {
     Inode,
     Flags,
     Service,
+    /// The network namespace: `host`, an `ip netns` name, a container's name.
+    Netns,
 }
 
 /// Columns of the Ports view: one row per local port.
@@ -140,6 +142,7 @@ impl Column {
             Column::Inode => "inode",
             Column::Flags => "flags",
             Column::Service => "service",
+            Column::Netns => "netns",
         }
     }
 
@@ -168,6 +171,7 @@ impl Column {
             Column::Inode => num("Inode", "Ino", 8, 1),
             Column::Flags => spec("Flags", "Flags", 8, 1, 9),
             Column::Service => spec("Service", "Svc", 10, 0, 2),
+            Column::Netns => spec("NetNS", "NS", 10, 1, 7),
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct Live {
     pub flags: Vec<Flags>,
     pub close_waits: CloseWaitTracker,
     pub collect: CollectInfo,
+    /// Some socket lives in a network namespace other than the host's.
+    pub other_netns: bool,
 }
 
 impl Default for Live {
@@ -63,6 +65,7 @@ impl Default for Live {
             flags: Vec::new(),
             close_waits: CloseWaitTracker::default(),
             collect: CollectInfo::default(),
+            other_netns: false,
         }
     }
 }
@@ -121,6 +124,8 @@ impl Live {
         }
         self.snap = c.snapshot;
         self.flags = flags;
+        let snap = &self.snap;
+        self.other_netns = snap.sockets.iter().any(|s| !snap.netns.is_host(s.netns));
     }
 
     fn mark(&mut self, c: &Collected, now: SystemTime, until: SystemTime) {

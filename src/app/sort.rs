@@ -30,12 +30,13 @@ impl App {
     fn sort_sockets(&self, rows: &mut [RowId], column: Column) {
         let sock = |r: &RowId| self.row_socket(*r);
         match column {
-            Column::Process | Column::User => {
+            Column::Process | Column::User | Column::Netns => {
                 // String keys: computed once per row, not once per comparison.
                 rows.sort_by_cached_key(|r| {
                     let s = sock(r);
                     let name = s.map_or(String::new(), |s| match column {
                         Column::Process => self.process_name(s).to_lowercase(),
+                        Column::Netns => self.live.snap.netns.name(s.netns),
                         _ => self.live.snap.user_name(s.uid).unwrap_or("").to_owned(),
                     });
                     (
@@ -135,7 +136,7 @@ impl App {
                 .and_then(|t| self.live.now.duration_since(*t).ok())
                 .map_or(0, |d| d.as_millis())),
             Column::Inode => num(u128::from(s.inode)),
-            Column::Process | Column::User => num(0),
+            Column::Process | Column::User | Column::Netns => num(0),
             // By port: services are named after their port.
             Column::Service => num(u128::from(s.local.port())),
             Column::Flags => num(u128::from(flags.bits())),

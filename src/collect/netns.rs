@@ -94,6 +94,16 @@ impl Namespaces {
         names: &mut dyn ContainerNames,
         out: &mut Vec<Socket>,
     ) -> (NetnsTable, bool) {
+        // Entering another namespace needs CAP_SYS_ADMIN: unprivileged, the own only.
+        if !rustix::process::geteuid().is_root() {
+            return (
+                NetnsTable {
+                    host: self.host,
+                    others: BTreeMap::new(),
+                },
+                true,
+            );
+        }
         if self.tick.is_multiple_of(DISCOVER_EVERY) {
             self.discover(names);
         }

@@ -19,6 +19,9 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
     let mut collector = collect::open(kind)?;
     let snap = collector.snapshot(scope)?;
     let rows = output::rows(&snap, &query);
+    if snap.visibility.netns_skipped && !args.json {
+        super::warn("this network namespace only: entering the others needs root");
+    }
 
     let stdout = io::stdout();
     let width = if stdout.is_terminal() {

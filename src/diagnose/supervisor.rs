@@ -61,9 +61,9 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// One sentence: "PM2 app barapp: stop it with `pm2 stop barapp`".
-    pub fn sentence(&self) -> String {
-        let what = match self.kind {
+    /// What it is: "PM2 app barapp", "Docker container barweb", "the reloader nodemon".
+    pub fn what(&self) -> String {
+        match self.kind {
             Kind::Docker | Kind::Podman | Kind::Containerd | Kind::Kubernetes => {
                 format!("{} container {}", self.kind.as_str(), self.name)
             }
@@ -74,10 +74,17 @@ impl Supervisor {
                 format!("{} service {}", self.kind.as_str(), self.name)
             }
             Kind::Reloader => format!("the reloader {}", self.name),
-            Kind::Tmux | Kind::Screen => {
-                return format!("runs in {} session {}", self.kind.as_str(), self.name);
-            }
-        };
+            Kind::Tmux | Kind::Screen => format!("{} session {}", self.kind.as_str(), self.name),
+        }
+    }
+
+    /// One sentence: "run by PM2 app barapp, which brings it back when it dies: stop it
+    /// with `pm2 stop barapp`".
+    pub fn sentence(&self) -> String {
+        if matches!(self.kind, Kind::Tmux | Kind::Screen) {
+            return format!("runs in {}", self.what());
+        }
+        let what = self.what();
         let comes_back = if self.restarts {
             ", which brings it back when it dies"
         } else {

@@ -3,6 +3,7 @@
 //! `wait-free`'s timeout message and the live view's after-signal line all use it.
 
 use super::probe::Probe;
+use super::supervisor::{Supervisor, supervisor};
 use super::{process_flags, socket_flags};
 use crate::model::{Flag, Flags, OwnerStatus, Snapshot, Socket, State};
 use serde::Serialize;
@@ -48,6 +49,9 @@ pub struct Holders {
     pub connections: Vec<usize>,
     /// The connections among them in CLOSE-WAIT: the peer closed, the holder did not.
     pub close_wait: Vec<usize>,
+    /// Listeners on the same port number in other network namespaces (a container's
+    /// own port, an `ip netns`): they do not block a bind here, but people look for them.
+    pub elsewhere: Vec<usize>,
 }
 
 impl Holders {
@@ -59,6 +63,12 @@ impl Holders {
         };
         for (i, s) in snap.sockets.iter().enumerate() {
             if s.local.port() != port {
+                continue;
+            }
+            if !snap.netns.is_host(s.netns) {
+                if s.is_listener() {
+                    h.elsewhere.push(i);
+                }
                 continue;
             }
             match (s.proto.is_tcp(), s.state) {
@@ -131,6 +141,8 @@ pub struct Verdict {
     pub time_wait_expires_ms: u32,
     /// Other sockets bound to the port (connections, not listeners).
     pub connections: usize,
+    /// What is behind each holder (a container, PM2, systemd, a reloader), by pid.
+    pub supervisors: Vec<(u32, Supervisor)>,
     /// Short answer, one line.
     pub headline: String,
     /// What to do next, most useful first.
@@ -158,8 +170,17 @@ pub fn verdict(snap: &Snapshot, port: u16, probe: Probe, leaking: &HashSet<u32>)
     for p in h.pids.iter().filter_map(|p| snap.processes.get(p)) {
         flags |= process_flags(p);
     }
+    let supervisors: Vec<(u32, Supervisor)> = h
+        .pids
+        .iter()
+        .filter_map(|pid| snap.processes.get(pid))
+        .filter_map(|p| supervisor(p, snap, Some(port)).map(|s| (p.pid, s)))
+        .collect();
     let (kind, headline) = judge(snap, &h, &probe);
-    let next = next_steps(snap, &h, kind, flags, &probe);
+    let mut next = next_steps(snap, &h, kind, flags, &probe);
+    if kind == Kind::Listener {
+        first_the_supervisors(&mut next, &supervisors, flags, port);
+    }
     let mut listeners: Vec<usize> = h.tcp.iter().chain(&h.udp).copied().collect();
     listeners.sort_unstable();
     Verdict {
@@ -172,10 +193,55 @@ pub fn verdict(snap: &Snapshot, port: u16, probe: Probe, leaking: &HashSet<u32>)
         time_wait: h.time_wait,
         time_wait_expires_ms: h.time_wait_expires_ms,
         connections: h.connections.len(),
+        supervisors,
         headline,
         next,
         evidence: h,
     }
+}
+
+/// The commands that stop the holders for good go first; when something brings the
+/// holder back, the plain kill is only the second step.
+fn first_the_supervisors(
+    next: &mut Vec<String>,
+    supervisors: &[(u32, Supervisor)],
+    flags: Flags,
+    port: u16,
+) {
+    let mut first: Vec<String> = Vec::new();
+    for (pid, s) in supervisors {
+        let Some(cmd) = &s.stop_command else { continue };
+        let line = if s.restarts {
+            format!(
+                "stop it for good: `{cmd}` ({pid} is run by {}, which brings it back when it dies)",
+                s.what()
+            )
+        } else {
+            format!("stop it for good: `{cmd}` ({pid} is run by {})", s.what())
+        };
+        if !first.contains(&line) {
+            first.push(line);
+        }
+    }
+    if first.is_empty() {
+        return;
+    }
+    if flags.contains(Flag::DockerProxy) {
+        // The container's command replaces the advice about the proxy.
+        next.retain(|n| !n.starts_with("a container publishes port"));
+    }
+    let restarting = supervisors.iter().any(|(_, s)| s.restarts);
+    if restarting {
+        for n in next.iter_mut() {
+            if n.starts_with("stop it: `sockscope kill") {
+                *n = format!(
+                    "only then, or for a holder nothing restarts: `sockscope kill :{port}`"
+                );
+            }
+        }
+    }
+    first.append(next);
+    *next = first;
 }
 
 /// The kind of verdict and its one-line headline.
@@ -307,6 +373,31 @@ fn next_steps(
         )),
         Kind::Free => next.push(format!("a server can bind port {port} now")),
         Kind::Unexplained => next.push("no socket in this network namespace explains it; another namespace or a port reservation (net.ipv4.ip_local_reserved_ports) might".into()),
+    }
+    if !h.elsewhere.is_empty() {
+        let mut places: Vec<String> = h
+            .elsewhere
+            .iter()
+            .map(|&i| {
+                let s = &snap.sockets[i];
+                let who = if s.owners.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} ", snap.pids_text(&s.owners))
+                };
+                format!("{who}in {}", snap.netns.name(s.netns))
+            })
+            .collect();
+        places.dedup();
+        let here = if kind == Kind::Free {
+            "free here; "
+        } else {
+            ""
+        };
+        next.push(format!(
+            "{here}port {port} is also listened on in another network namespace ({}): that does not block a bind here",
+            places.join(", ")
+        ));
     }
     // The probe and the verdict are about TCP; a UDP server on the same number is worth
     // a line, since a UDP bind would fail.

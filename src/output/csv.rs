@@ -4,7 +4,7 @@ use super::{Row, owners_cell, user_cell};
 use crate::model::Snapshot;
 use std::io::Write;
 
-pub const HEADER: [&str; 17] = [
+pub const HEADER: [&str; 18] = [
     "proto",
     "state",
     "recv_q",
@@ -22,6 +22,7 @@ pub const HEADER: [&str; 17] = [
     "owners",
     "command",
     "flags",
+    "netns",
 ];
 
 pub fn write(out: impl Write, rows: &[Row<'_>], snap: &Snapshot) -> csv::Result<()> {
@@ -55,6 +56,7 @@ pub fn write(out: impl Write, rows: &[Row<'_>], snap: &Snapshot) -> csv::Result<
             &owners_cell(s, snap),
             &command,
             &row.flags.to_string(),
+            &snap.netns.name(s.netns),
         ])?;
     }
     w.flush()?;

@@ -2,12 +2,14 @@
 //! versioned: a field is never removed or changes meaning without bumping [`VERSION`].
 
 use super::Row;
+use crate::diagnose::{Supervisor, supervisor};
 use crate::model::{Flags, OwnerStatus, Process, Snapshot, Socket, Timer};
 use serde::Serialize;
 use std::time::UNIX_EPOCH;
 
-/// Schema version of the `list` document.
-pub const VERSION: u32 = 1;
+/// Schema version of the `list` document. Version 2: `netns` on every socket; a
+/// process's `container` is an object; every process has a `supervisor`.
+pub const VERSION: u32 = 2;
 
 #[derive(Serialize)]
 pub struct ListDoc<'a> {
@@ -19,6 +21,8 @@ pub struct ListDoc<'a> {
     pub scope: &'a str,
     pub euid: u32,
     pub hidden_sockets: usize,
+    /// Other network namespaces could not be read (entering them needs root).
+    pub netns_skipped: bool,
     pub sockets: Rows<'a>,
 }
 
@@ -56,10 +60,35 @@ pub struct SocketDoc<'a> {
     pub uid: u32,
     pub user: Option<&'a str>,
     pub inode: u64,
+    pub netns: NetnsDoc,
     pub owner_status: OwnerStatus,
-    pub owners: Vec<&'a Process>,
+    pub owners: Vec<ProcessDoc<'a>>,
     /// Diagnosis flags (`STOPPED`, `ORPHAN`, …), empty when healthy.
     pub flags: Vec<&'static str>,
+}
+
+/// The network namespace of a socket: its inode and what it is called (`host`, an `ip
+/// netns` name, a container's name, `comm[pid]`).
+#[derive(Serialize)]
+pub struct NetnsDoc {
+    pub inode: u64,
+    pub name: String,
+}
+
+/// A process as every document shows it: its fields, and what supervises it.
+#[derive(Serialize)]
+pub struct ProcessDoc<'a> {
+    #[serde(flatten)]
+    pub process: &'a Process,
+    pub supervisor: Option<Supervisor>,
+}
+
+/// A process with its supervisor (judged for `port`, when the document is about one).
+pub fn process_doc<'a>(p: &'a Process, snap: &Snapshot, port: Option<u16>) -> ProcessDoc<'a> {
+    ProcessDoc {
+        process: p,
+        supervisor: supervisor(p, snap, port),
+    }
 }
 
 fn endpoint(a: &std::net::SocketAddr) -> Endpoint {
@@ -83,6 +112,7 @@ pub fn document<'a>(rows: &'a [Row<'a>], snap: &'a Snapshot) -> ListDoc<'a> {
         },
         euid: snap.visibility.euid,
         hidden_sockets: snap.visibility.hidden_sockets,
+        netns_skipped: snap.visibility.netns_skipped,
         sockets: Rows { rows, snap },
     }
 }
@@ -105,8 +135,19 @@ pub fn socket_doc<'a>(s: &'a Socket, snap: &'a Snapshot, flags: Flags) -> Socket
             snap.user_name(s.uid)
         },
         inode: s.inode,
+        netns: NetnsDoc {
+            inode: if s.netns == 0 {
+                snap.netns.host
+            } else {
+                s.netns
+            },
+            name: snap.netns.name(s.netns),
+        },
         owner_status: s.owner_status,
-        owners: snap.owners_of(s).collect(),
+        owners: snap
+            .owners_of(s)
+            .map(|p| process_doc(p, snap, Some(s.local.port())))
+            .collect(),
         flags: flags.iter().map(|f| f.as_str()).collect(),
     }
 }

@@ -1,14 +1,15 @@
 //! `sockscope watch` output: one line per event, or NDJSON (schema version 1, in README.md
 //! and `assets/schema/watch.schema.json`).
 
-use super::json::Endpoint as EndpointDoc;
+use super::json::{Endpoint as EndpointDoc, NetnsDoc, ProcessDoc, process_doc};
 use crate::model::socket::Endpoint;
 use crate::model::time::rfc3339;
-use crate::model::{Event, EventKind, Flags, Process, Snapshot};
+use crate::model::{Event, EventKind, Flags, Snapshot};
 use serde::Serialize;
 use std::time::UNIX_EPOCH;
 
-pub const VERSION: u32 = 1;
+/// Version 2: `netns`, `container` objects and `supervisor` in owners.
+pub const VERSION: u32 = 2;
 
 /// One event with what it needs to be written: the snapshot that knows its owners (the
 /// previous one for a closed socket) and its flags now (none when closed).
@@ -30,7 +31,8 @@ struct Doc<'a> {
     state: &'static str,
     old_state: Option<&'static str>,
     inode: u64,
-    owners: Vec<&'a Process>,
+    netns: NetnsDoc,
+    owners: Vec<ProcessDoc<'a>>,
     owner_pids: &'a [u32],
     old_owner_pids: Option<&'a [u32]>,
     flags: Vec<&'static str>,
@@ -64,10 +66,19 @@ pub fn json_line(w: &WatchEvent<'_>) -> serde_json::Result<String> {
         state: e.state.as_str(),
         old_state,
         inode: k.inode,
+        netns: NetnsDoc {
+            inode: if k.netns == 0 {
+                w.snap.netns.host
+            } else {
+                k.netns
+            },
+            name: w.snap.netns.name(k.netns),
+        },
         owners: e
             .owners
             .iter()
             .filter_map(|p| w.snap.processes.get(p))
+            .map(|p| process_doc(p, w.snap, Some(k.local.port())))
             .collect(),
         owner_pids: &e.owners,
         old_owner_pids: old_owners,

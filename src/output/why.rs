@@ -1,7 +1,7 @@
 //! `sockscope why` output: the verdict as sentences, or as JSON (schema version 1, in
 //! README.md and `assets/schema/why.schema.json`).
 
-use super::json::{SocketDoc, socket_doc};
+use super::json::{ProcessDoc, SocketDoc, process_doc, socket_doc};
 use crate::diagnose::{Probe, Verdict, explain, explain_process};
 use crate::model::process::Inspection;
 use crate::model::socket::Endpoint;
@@ -9,7 +9,9 @@ use crate::model::{Process, Snapshot};
 use serde::Serialize;
 use std::io::{self, Write};
 
-pub const VERSION: u32 = 1;
+/// Version 2: `netns` on sockets, `container` objects, `supervisor` on holders,
+/// `elsewhere` and `close_wait`.
+pub const VERSION: u32 = 2;
 
 #[derive(Serialize)]
 pub struct WhyDoc<'a> {
@@ -22,6 +24,8 @@ pub struct WhyDoc<'a> {
     pub next: &'a [String],
     pub probe: &'a Probe,
     pub listeners: Vec<SocketDoc<'a>>,
+    /// Listeners on the same port in other network namespaces (they do not block it).
+    pub elsewhere: Vec<SocketDoc<'a>>,
     pub holders: Vec<Holder<'a>>,
     pub flags: Vec<FlagDoc>,
     pub time_wait: TimeWaitDoc,
@@ -39,7 +43,7 @@ pub struct CloseWaitDoc {
 #[derive(Serialize)]
 pub struct Holder<'a> {
     #[serde(flatten)]
-    pub process: &'a Process,
+    pub process: ProcessDoc<'a>,
     /// What to know about it before acting ("its main thread exited; …"), or null.
     pub note: Option<String>,
     pub cwd: Option<&'a str>,
@@ -70,6 +74,16 @@ pub fn document<'a>(
     snap: &'a Snapshot,
     inspections: &'a [Inspection],
 ) -> WhyDoc<'a> {
+    let docs = |indices: &[usize]| -> Vec<SocketDoc<'a>> {
+        indices
+            .iter()
+            .map(|&i| {
+                let s = &snap.sockets[i];
+                let flags = crate::diagnose::socket_flags(s, snap, &Default::default());
+                socket_doc(s, snap, flags)
+            })
+            .collect()
+    };
     WhyDoc {
         version: VERSION,
         port: v.port,
@@ -78,18 +92,8 @@ pub fn document<'a>(
         headline: &v.headline,
         next: &v.next,
         probe: &v.probe,
-        listeners: v
-            .listeners
-            .iter()
-            .map(|&i| {
-                let s = &snap.sockets[i];
-                socket_doc(
-                    s,
-                    snap,
-                    crate::diagnose::socket_flags(s, snap, &Default::default()),
-                )
-            })
-            .collect(),
+        listeners: docs(&v.listeners),
+        elsewhere: docs(&v.evidence.elsewhere),
         holders: v
             .holders
             .iter()
@@ -97,7 +101,7 @@ pub fn document<'a>(
             .map(|p| {
                 let i = inspections.iter().find(|i| i.pid == p.pid);
                 Holder {
-                    process: p,
+                    process: process_doc(p, snap, Some(v.port)),
                     note: explain_process(p),
                     cwd: i.and_then(|i| i.cwd.as_deref()),
                     parents: i.map_or_else(Vec::new, |i| {
@@ -189,6 +193,14 @@ pub fn write_text(
     }
     for p in v.holders.iter().filter_map(|pid| snap.processes.get(pid)) {
         holder(out, p, inspections.iter().find(|i| i.pid == p.pid))?;
+        if let Some((_, s)) = v.supervisors.iter().find(|(pid, _)| *pid == p.pid) {
+            writeln!(out, "          {}", s.sentence())?;
+        }
+        if p.name == "docker-proxy"
+            && let Some(link) = crate::diagnose::supervisor::proxy_link(p, snap)
+        {
+            writeln!(out, "          forwards :{} → {link}", v.port)?;
+        }
     }
     for f in v.flags.iter() {
         writeln!(

@@ -48,6 +48,9 @@ pub enum Test {
     Proc(String),
     /// A user name or a numeric uid, matched against the socket's and owners' users.
     User(String),
+    /// A network namespace: its name (`host`, an `ip netns` name, a container's) or
+    /// inode, case-insensitively.
+    Netns(String),
     Flag(Flag),
     /// Lowercased substring of process name, cmdline or addresses.
     Word(String),
@@ -80,6 +83,8 @@ pub struct Subject<'a> {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub state: State,
+    /// Inode of its network namespace (0: the host).
+    pub netns: u64,
     /// The socket's uid; unknown for an event.
     pub uid: Option<u32>,
     pub owners: &'a [u32],
@@ -97,6 +102,7 @@ impl<'a> Subject<'a> {
             local: s.local,
             remote: s.remote,
             state: s.state,
+            netns: s.netns,
             uid: Some(s.uid),
             owners: &s.owners,
             names: None,
@@ -112,6 +118,7 @@ impl<'a> Subject<'a> {
             local: e.socket.local,
             remote: e.socket.remote,
             state: e.state,
+            netns: e.socket.netns,
             uid: None,
             owners: &e.owners,
             names: Some(&e.names),
@@ -166,6 +173,9 @@ impl Test {
                 s.uid.is_some_and(is) || s.processes().any(|p| p.uid.is_some_and(is))
             }
             Test::Flag(f) => s.flags.contains(*f),
+            Test::Netns(want) => {
+                s.netns.to_string() == *want || snap.netns.name(s.netns).eq_ignore_ascii_case(want)
+            }
             Test::Word(needle) => {
                 s.name_matches(needle)
                     || s.processes()

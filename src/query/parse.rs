@@ -15,7 +15,7 @@ pub struct QueryError {
     pub reason: String,
 }
 
-const KEYS: &str = "port, lport, rport, state, proto, pid, proc, user, flag";
+const KEYS: &str = "port, lport, rport, state, proto, pid, proc, user, flag, netns";
 
 /// Parses a query; an empty string is the query that matches everything.
 pub fn parse(input: &str) -> Result<Query, QueryError> {
@@ -100,6 +100,7 @@ fn keyed(key: &str, value: &str) -> Result<Test, String> {
         })?),
         "proc" => Test::Proc(value.to_lowercase()),
         "user" => Test::User(value.to_owned()),
+        "netns" => Test::Netns(value.to_lowercase()),
         "flag" => Test::Flag(Flag::parse(value).ok_or_else(|| {
             let names: Vec<String> = Flag::all().map(|f| f.as_str().to_lowercase()).collect();
             format!("unknown flag `{value}` (one of: {})", names.join(", "))

@@ -126,3 +126,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn namespaces_by_name_or_inode() {
+    let mut snap = snap_with_node();
+    snap.netns.host = 5;
+    snap.netns.others.insert(
+        9,
+        crate::model::Netns {
+            inode: 9,
+            name: "barweb".into(),
+            kind: crate::model::NetnsKind::Container,
+        },
+    );
+    let mut s = sock(80, 0, 1, State::Listen, 100);
+    let q = |t: &str, s: &Socket| parse(t).unwrap().matches_socket(s, &snap, Flags::empty());
+    assert!(q("netns:host", &s));
+    assert!(!q("netns:barweb", &s));
+    s.netns = 9;
+    assert!(q("netns:BarWeb", &s));
+    assert!(q("netns:9", &s));
+    assert!(q("!netns:host", &s));
+}

@@ -76,7 +76,23 @@ fn counts<'a>(app: &App, th: &Styles) -> Line<'a> {
             th.error,
         ));
     }
-
+    if app.live.snap.visibility.netns_skipped {
+        l2.push(Span::styled(
+            " │ this network namespace only (root reads the others)",
+            th.dim,
+        ));
+    } else {
+        let others = app.live.snap.netns.others.len();
+        if others > 0 {
+            l2.push(Span::styled(
+                format!(
+                    " │ {others} other network namespace{}",
+                    if others == 1 { "" } else { "s" }
+                ),
+                th.dim,
+            ));
+        }
+    }
     Line::from(l2)
 }
 
