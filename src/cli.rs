@@ -101,9 +101,12 @@ pub enum Command {
     ///
     /// Targets are pinned by pid, start time and a pidfd; pid 1, sockscope itself, its
     /// process group, kernel threads and thread ids are refused. Without --yes it asks on
-    /// a terminal and refuses without one. Exit status: 0 when the port was freed (or
-    /// only TIME-WAIT remains, or the pid exited), 1 when it is still held, 2 on error or
-    /// refusal.
+    /// a terminal and refuses without one. A target that a supervisor (PM2, systemd, a
+    /// container's restart policy, a reloader) will probably restart is named before; after
+    /// the signal the port is watched, and a holder that comes back under the same
+    /// supervisor, container or parent is reported with the command that stops it for
+    /// good. Exit status: 0 when the port was freed (or only TIME-WAIT remains, or the pid
+    /// exited), 1 when it is still held or was taken back, 2 on error or refusal.
     Kill(KillArgs),
 
     /// Wait until a plain bind of the port would succeed.
@@ -212,6 +215,10 @@ pub struct KillArgs {
     /// Send KILL if the targets still hold the port after the timeout.
     #[arg(long)]
     pub escalate: bool,
+    /// Stop the container that holds or publishes the port, through the container
+    /// engine's API (`docker stop`), instead of signalling a process.
+    #[arg(long, conflicts_with_all = ["signal", "udp", "escalate"])]
+    pub container: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,5 +12,6 @@ mod collect;
 mod doctor;
 mod owners;
 mod safety;
+mod supervisors;
 mod tui_pty;
 mod watch;

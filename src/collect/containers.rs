@@ -75,12 +75,12 @@ impl Api {
     }
 
     /// One request; returns the body of a 2xx answer.
-    fn call(&self, method: &str, path: &str) -> Result<Vec<u8>, ApiError> {
+    fn call(&self, method: &str, path: &str, timeout: Duration) -> Result<Vec<u8>, ApiError> {
         let mut s = UnixStream::connect(&self.path).map_err(|source| ApiError::Connect {
             path: self.path.display().to_string(),
             source,
         })?;
-        s.set_read_timeout(Some(TIMEOUT))?;
+        s.set_read_timeout(Some(timeout))?;
         s.set_write_timeout(Some(TIMEOUT))?;
         // HTTP/1.0: the engine answers without chunking and closes when done.
         write!(
@@ -112,20 +112,23 @@ impl Api {
 
     /// `GET /containers/{id}/json`.
     pub fn inspect(&self, runtime: Runtime, id: &str) -> Result<Container, ApiError> {
-        let body = self.call("GET", &format!("/containers/{id}/json"))?;
+        let body = self.call("GET", &format!("/containers/{id}/json"), TIMEOUT)?;
         let doc: Inspect =
             serde_json::from_slice(&body).map_err(|e| ApiError::Parse(e.to_string()))?;
         Ok(doc.into_container(runtime, id))
     }
 
     /// `POST /containers/{id}/stop`: the engine sends the container's stop signal, waits
-    /// `wait`, then kills it.
+    /// `wait` (whole seconds, at least one), then kills it. Returns when it has stopped.
     pub fn stop(&self, id: &str, wait: Duration) -> Result<(), ApiError> {
-        self.call(
-            "POST",
-            &format!("/containers/{id}/stop?t={}", wait.as_secs()),
-        )
-        .map(|_| ())
+        let secs = wait.as_secs().max(1);
+        // The engine answers once the container is down: allow its grace and a margin.
+        let timeout = Duration::from_secs(secs + 10);
+        match self.call("POST", &format!("/containers/{id}/stop?t={secs}"), timeout) {
+            // 304: it was already stopped.
+            Ok(_) | Err(ApiError::Status { status: 304, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ pub mod worker;
 
 use crate::error::Result;
 use crate::model::{Scope, Snapshot};
+use std::time::Duration;
 
 /// Something that can take a snapshot, repeatedly and cheaply when kept alive.
 pub trait Collector: Send {
@@ -38,15 +39,31 @@ pub enum CollectorKind {
     Portable,
 }
 
-/// Opens the chosen collector.
+/// Opens the chosen collector for the live view and `watch`: a snapshot never waits for
+/// the container engine (names fill in on a later tick).
 pub fn open(kind: CollectorKind) -> Result<Box<dyn Collector>> {
+    open_with(kind, Duration::ZERO)
+}
+
+/// How long a one-shot command's snapshot waits for container names.
+pub const ONE_SHOT_SETTLE: Duration = Duration::from_secs(1);
+
+/// Opens the chosen collector for a one-shot command (`list`, `why`, `kill`): its only
+/// snapshot waits up to [`ONE_SHOT_SETTLE`] for the container engine to name containers.
+pub fn open_once(kind: CollectorKind) -> Result<Box<dyn Collector>> {
+    open_with(kind, ONE_SHOT_SETTLE)
+}
+
+fn open_with(kind: CollectorKind, settle: Duration) -> Result<Box<dyn Collector>> {
+    #[cfg(not(target_os = "linux"))]
+    let _ = settle;
     match kind {
         CollectorKind::Portable => Ok(Box::new(portable::PortableCollector::new()?)),
         #[cfg(target_os = "linux")]
-        CollectorKind::Sockdiag => Ok(Box::new(linux::SockDiagCollector::new()?)),
+        CollectorKind::Sockdiag => Ok(Box::new(linux::SockDiagCollector::new()?.settling(settle))),
         #[cfg(target_os = "linux")]
         CollectorKind::Auto => match linux::SockDiagCollector::new() {
-            Ok(c) => Ok(Box::new(c)),
+            Ok(c) => Ok(Box::new(c.settling(settle))),
             Err(_) => Ok(Box::new(portable::PortableCollector::new()?)),
         },
         #[cfg(not(target_os = "linux"))]

@@ -7,6 +7,7 @@
 
 use crate::model::Process;
 pub use crate::model::process::Inspection;
+use crate::model::process::display_name;
 use crate::model::sanitize::{sanitize, sanitize_capped};
 pub use crate::model::stat::{Stat, parse_stat};
 use std::collections::HashMap;
@@ -163,7 +164,7 @@ impl Procs {
             ppid,
             start_ticks,
             start_time,
-            name: sanitize_capped(&p.name().to_string_lossy(), 256),
+            name: display_name(&sanitize_capped(&p.name().to_string_lossy(), 256), &cmdline),
             cmdline,
             exe: p.exe().map(|e| sanitize(&e.to_string_lossy())),
             uid,

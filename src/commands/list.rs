@@ -16,7 +16,7 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
     } else {
         Scope::Listeners
     };
-    let mut collector = collect::open(kind)?;
+    let mut collector = collect::open_once(kind)?;
     let snap = collector.snapshot(scope)?;
     let rows = output::rows(&snap, &query);
     if snap.visibility.netns_skipped && !args.json {

@@ -21,7 +21,7 @@ pub fn run(args: &WaitFreeArgs, kind: CollectorKind) -> Result<u8> {
         }
         let left = args.timeout.saturating_sub(start.elapsed());
         if left.is_zero() {
-            let snap = collect::open(kind)?.snapshot(Scope::All)?;
+            let snap = collect::open_once(kind)?.snapshot(Scope::All)?;
             let leaking = CloseWaitTracker::default().observe(&snap);
             let v = verdict(&snap, args.port, p, &leaking);
             super::warn(&format!(

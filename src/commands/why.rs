@@ -9,7 +9,7 @@ use crate::output::why;
 use std::io::{self, Write};
 
 pub fn run(args: &WhyArgs, kind: CollectorKind) -> Result<u8> {
-    let mut collector = collect::open(kind)?;
+    let mut collector = collect::open_once(kind)?;
     let snap = collector.snapshot(Scope::All)?;
     let probe = Probe::run(args.port);
     let leaking = CloseWaitTracker::default().observe(&snap);

@@ -2,10 +2,12 @@
 //! over a snapshot — plus the bind probe, the one piece of ground truth that needs the OS.
 
 pub mod probe;
+pub mod respawn;
 pub mod supervisor;
 pub mod verdict;
 
 pub use probe::{BindResult, Probe};
+pub use respawn::{Departed, Respawn, respawned};
 pub use supervisor::{Supervisor, supervisor};
 pub use verdict::{Holders, Kind, Verdict, verdict};
 

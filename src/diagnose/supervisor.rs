@@ -78,6 +78,18 @@ impl Supervisor {
         }
     }
 
+    /// When it starts the process again: "brings it back when it dies" (it restarts), or
+    /// for a reloader "starts it again when a file changes".
+    pub fn comes_back(&self) -> Option<&'static str> {
+        if self.restarts {
+            Some("brings it back when it dies")
+        } else if self.kind == Kind::Reloader {
+            Some("starts it again when a file changes")
+        } else {
+            None
+        }
+    }
+
     /// One sentence: "run by PM2 app barapp, which brings it back when it dies: stop it
     /// with `pm2 stop barapp`".
     pub fn sentence(&self) -> String {
@@ -85,11 +97,10 @@ impl Supervisor {
             return format!("runs in {}", self.what());
         }
         let what = self.what();
-        let comes_back = if self.restarts {
-            ", which brings it back when it dies"
-        } else {
-            ""
-        };
+        let comes_back = self
+            .comes_back()
+            .map(|c| format!(", which {c}"))
+            .unwrap_or_default();
         match &self.stop_command {
             Some(cmd) => format!("run by {what}{comes_back}: stop it with `{cmd}`"),
             None => format!("run by {what}{comes_back}"),
@@ -101,12 +112,12 @@ impl Supervisor {
 /// important first: the one that restarts it.
 pub fn supervisor(p: &Process, snap: &Snapshot, port: Option<u16>) -> Option<Supervisor> {
     if let Some(c) = &p.container {
-        return Some(container(c));
+        return Some(of_container(c));
     }
     if p.name == "docker-proxy"
         && let Some(c) = proxied(p, snap)
     {
-        return Some(container(c));
+        return Some(of_container(c));
     }
     pm2(p)
         .or_else(|| systemd(p, port))
@@ -115,7 +126,8 @@ pub fn supervisor(p: &Process, snap: &Snapshot, port: Option<u16>) -> Option<Sup
         .or_else(|| mux(p))
 }
 
-fn container(c: &Container) -> Supervisor {
+/// A container as a supervisor: its engine, name, stop command and restart policy.
+pub fn of_container(c: &Container) -> Supervisor {
     let name = c.name.clone().unwrap_or_else(|| c.id.clone());
     let (kind, stop) = match c.runtime {
         Runtime::Docker => match (&c.compose_project, &c.compose_service) {
@@ -320,7 +332,8 @@ fn reloader(p: &Process) -> Option<Supervisor> {
             kind: Kind::Reloader,
             name: format!("{name} ({})", a.pid),
             stop_command: Some(format!("sockscope kill pid:{}", a.pid)),
-            restarts: true,
+            // It waits for a file to change, not for the server to die.
+            restarts: false,
             pid: Some(a.pid),
         });
     }

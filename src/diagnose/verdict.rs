@@ -211,13 +211,12 @@ fn first_the_supervisors(
     let mut first: Vec<String> = Vec::new();
     for (pid, s) in supervisors {
         let Some(cmd) = &s.stop_command else { continue };
-        let line = if s.restarts {
-            format!(
-                "stop it for good: `{cmd}` ({pid} is run by {}, which brings it back when it dies)",
+        let line = match s.comes_back() {
+            Some(c) => format!(
+                "stop it for good: `{cmd}` ({pid} is run by {}, which {c})",
                 s.what()
-            )
-        } else {
-            format!("stop it for good: `{cmd}` ({pid} is run by {})", s.what())
+            ),
+            None => format!("stop it for good: `{cmd}` ({pid} is run by {})", s.what()),
         };
         if !first.contains(&line) {
             first.push(line);

@@ -72,6 +72,21 @@ pub struct Origin {
     pub socket_units: Vec<(String, Vec<u16>)>,
 }
 
+/// The name to show for a process: its comm, unless the program set a title (comm holds
+/// a space: `node /tmp/pm/se`, cut at 15 bytes), then the basename of the program its
+/// command line starts with (`node`), as htop shows it.
+pub fn display_name(comm: &str, cmdline: &[String]) -> String {
+    if !comm.contains(' ') {
+        return comm.to_owned();
+    }
+    let prog = cmdline
+        .first()
+        .and_then(|c| c.split_whitespace().next())
+        .and_then(|c| c.rsplit('/').next())
+        .filter(|b| !b.is_empty());
+    prog.unwrap_or(comm).to_owned()
+}
+
 impl Process {
     /// A process known by its pid alone (its details could not be read).
     pub fn unknown(pid: u32) -> Process {
@@ -187,6 +202,29 @@ pub(crate) fn fixture(pid: u32, name: &str, state: char) -> Process {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_title_in_comm_gives_way_to_the_program_name() {
+        let cmd = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            display_name("node /tmp/pm/se", &cmd(&["node /tmp/pm/server.js"])),
+            "node"
+        );
+        assert_eq!(
+            display_name(
+                "node /tmp/pm/se",
+                &cmd(&["/usr/bin/node", "/tmp/pm/server.js"])
+            ),
+            "node"
+        );
+        assert_eq!(
+            display_name("python3", &cmd(&["/usr/bin/python3"])),
+            "python3"
+        );
+        // Nothing better to show: a kernel thread, a zombie.
+        assert_eq!(display_name("kworker/0:1 x", &[]), "kworker/0:1 x");
+        assert_eq!(display_name("a b", &cmd(&[""])), "a b");
+    }
 
     #[test]
     fn short_commands_keep_the_program_basename_and_every_argument() {

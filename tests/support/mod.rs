@@ -1,6 +1,7 @@
 //! Shared helpers: children that clean up after themselves, polling with deadlines.
 
 pub mod pty;
+pub mod stack;
 
 use sockscope::collect::Collector;
 use sockscope::collect::linux::SockDiagCollector;

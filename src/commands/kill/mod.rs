@@ -1,0 +1,213 @@
+//! `sockscope kill PORT|:PORT|pid:PID`: the safe kill of SPEC §4 from the command line,
+//! then a wait, and the port's verdict (the same one `why` gives).
+//!
+//! `kill :PORT` targets the holders of the TCP listeners on the port: that is what blocks
+//! a server's bind. UDP holders only with `--udp`. Each target is pinned to the socket it
+//! holds: at pin time and again right before sending, a fresh read of its fd table must
+//! show that socket, or nothing is sent.
+//!
+//! A target a supervisor will probably restart is named before anything is sent; after,
+//! the port is watched for a respawn ([`crate::diagnose::respawn`]). `--container` stops
+//! the container behind the port through its engine instead ([`container`]).
+
+mod container;
+mod plan;
+mod watch;
+
+use crate::cli::KillArgs;
+use crate::collect::{self, CollectorKind};
+use crate::diagnose::{explain_process, respawn, signal_note};
+use crate::error::{Error, Result};
+use crate::model::{Delivery, Process, Refusal, Scope, Sig, Snapshot};
+use crate::signal::{RealSignaller, Signaller};
+use plan::Chosen;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::time::Duration;
+use watch::{Outcome, Wait};
+
+/// After an escalation to KILL, how long to wait for the port.
+const AFTER_KILL: Duration = Duration::from_secs(3);
+
+pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
+    let mut collector = collect::open_once(kind)?;
+    let snap = collector.snapshot(Scope::All)?;
+    let mut out = io::stdout();
+    if args.container {
+        return container::run(collector.as_mut(), &snap, args, &mut out);
+    }
+    let plan = match plan::plan(&snap, args, &mut out)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(code),
+    };
+    let chosen = match plan::pin_all(&snap, &plan) {
+        Ok(c) => c,
+        Err(e) => {
+            super::warn(&e.to_string());
+            return Ok(super::EXIT_ERROR);
+        }
+    };
+    let verb = if args.dry_run {
+        "would send"
+    } else {
+        "target:"
+    };
+    for c in &chosen {
+        writeln!(out, "{verb} {}", describe(&snap, &c.process, args.signal))?;
+        for note in notes(c, args.signal) {
+            writeln!(out, "        {note}")?;
+        }
+    }
+    if args.dry_run {
+        writeln!(out, "dry run: nothing was sent")?;
+        return Ok(super::EXIT_OK);
+    }
+    let pids: Vec<u32> = chosen.iter().map(|c| c.process.pid).collect();
+    let question = format!("send {} to {}?", args.signal, snap.pids_text(&pids));
+    if !args.yes && !confirm(&question)? {
+        return Ok(super::EXIT_ERROR);
+    }
+    let mut signaller = RealSignaller::default();
+    if send_all(&mut signaller, &snap, &chosen, args.signal, &mut out)? {
+        return Ok(super::EXIT_ERROR);
+    }
+    let departed: Vec<_> = chosen.iter().map(|c| c.departed.clone()).collect();
+    let terminates = args.signal.terminates();
+    let mut wait = Wait {
+        chosen: &chosen,
+        ports: &plan.ports,
+        udp: args.udp,
+        held_for: if terminates {
+            args.timeout
+        } else {
+            Duration::ZERO
+        },
+        watch_for: if terminates && !plan.ports.is_empty() {
+            respawn::watch_for(&departed, args.timeout)
+        } else {
+            Duration::ZERO
+        },
+    };
+    let mut outcome = wait.run(collector.as_mut())?;
+    if matches!(outcome, Outcome::Held) && args.escalate && args.signal != Sig::Kill {
+        writeln!(
+            out,
+            "still held after {}: escalating to SIGKILL",
+            crate::model::time::fmt_interval(args.timeout)
+        )?;
+        let alive: Vec<&Chosen> = chosen.iter().filter(|c| !c.target.has_exited()).collect();
+        if send_all(&mut signaller, &snap, &alive, Sig::Kill, &mut out)? {
+            return Ok(super::EXIT_ERROR);
+        }
+        wait.held_for = AFTER_KILL;
+        wait.watch_for = wait.watch_for.min(AFTER_KILL);
+        outcome = wait.run(collector.as_mut())?;
+    }
+    if let Outcome::Respawned(r) = &outcome {
+        for c in chosen.iter().filter(|c| c.target.has_exited()) {
+            writeln!(out, "{}/{} exited", c.process.pid, c.process.name)?;
+        }
+        writeln!(
+            out,
+            "port {} is held again: {}",
+            plan.ports[0],
+            r.sentence()
+        )?;
+        return Ok(super::EXIT_IN_USE);
+    }
+    watch::report(collector.as_mut(), &chosen, &plan.ports, args, &mut out)?;
+    Ok(match outcome {
+        Outcome::Released => super::EXIT_OK,
+        Outcome::Held | Outcome::Respawned(_) => super::EXIT_IN_USE,
+    })
+}
+
+/// What the user should know about a target before it is signalled: that a suspended
+/// process is continued, why it looks odd, what will bring it back, where it runs.
+fn notes(c: &Chosen, sig: Sig) -> Vec<String> {
+    let mut notes: Vec<String> = signal_note(c.process.is_stopped(), sig)
+        .into_iter()
+        .chain(explain_process(&c.process))
+        .collect();
+    if let Some(w) = c.departed.warning() {
+        notes.push(w);
+    } else if let Some(s) = &c.departed.supervisor {
+        notes.push(s.sentence());
+    }
+    if let Some(ct) = &c.process.container {
+        notes.push(format!(
+            "it runs in container {}: `--container` stops the container instead",
+            ct.label()
+        ));
+    }
+    notes
+}
+
+fn describe(snap: &Snapshot, p: &Process, sig: Sig) -> String {
+    format!(
+        "{sig} to {} (user {}, started {} UTC): {}",
+        snap.pids_text(&[p.pid]),
+        p.user.as_deref().unwrap_or("?"),
+        crate::model::time::clock_secs(p.start_time),
+        p.command()
+    )
+}
+
+/// Asks `question [y/N]` on the terminal; refuses without one.
+fn confirm(question: &str) -> Result<bool> {
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        super::warn(&format!(
+            "refusing without confirmation: stdin is not a terminal (add --yes to {})",
+            question.trim_end_matches('?')
+        ));
+        return Ok(false);
+    }
+    let mut err = io::stderr();
+    let _ = write!(err, "{question} [y/N] ");
+    let _ = err.flush();
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).map_err(Error::Stdin)?;
+    let yes = matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+    if !yes {
+        super::warn("cancelled, nothing was done");
+    }
+    Ok(yes)
+}
+
+/// Sends to every target; true when any send failed (said why already).
+fn send_all<C: std::borrow::Borrow<Chosen>>(
+    signaller: &mut RealSignaller,
+    snap: &Snapshot,
+    chosen: &[C],
+    sig: Sig,
+    out: &mut impl Write,
+) -> Result<bool> {
+    let mut failed = false;
+    for c in chosen {
+        let c = c.borrow();
+        let who = snap.pids_text(&[c.process.pid]);
+        match signaller.send(&c.target, sig) {
+            Ok(sent) => {
+                let how = match sent.delivery {
+                    Delivery::Pidfd => "",
+                    Delivery::Kill => {
+                        " (pidfd unavailable: with kill() right after re-checking its start time)"
+                    }
+                };
+                let cont = if sent.continued {
+                    ", then SIGCONT so the suspended process can act on it"
+                } else {
+                    ""
+                };
+                writeln!(out, "sent {sig} to {who}{cont}{how}")?;
+            }
+            // Already gone between the pin and now: that is what we wanted.
+            Err(Refusal::Gone(_)) => writeln!(out, "{who} had already exited")?,
+            Err(e) => {
+                super::warn(&e.to_string());
+                failed = true;
+            }
+        }
+    }
+    Ok(failed)
+}

@@ -1,0 +1,168 @@
+//! What `kill` signals: the holders of a port's TCP listeners (UDP too with `--udp`), or
+//! one pid; each pinned to the socket it holds before anything is sent.
+
+use crate::cli::{KillArgs, KillTarget};
+use crate::collect::procs::Procs;
+use crate::diagnose::{CloseWaitTracker, Departed, Holders, Probe, supervisor, verdict};
+use crate::error::Result;
+use crate::model::{Process, Refusal, Snapshot};
+use crate::signal::{RealSignaller, Signaller, Target};
+use std::io::Write;
+
+/// A process chosen as a target, with what the user is shown.
+pub struct Chosen {
+    pub process: Process,
+    pub target: Target,
+    /// What it was, to recognise a respawn.
+    pub departed: Departed,
+}
+
+/// Who gets the signal, for which socket, and which ports are judged afterwards.
+pub struct Plan {
+    /// (pid, the socket inode it must hold).
+    pub targets: Vec<(u32, Option<u64>)>,
+    pub ports: Vec<u16>,
+}
+
+/// What to signal. `Err(status)` when there is nothing to signal (said why already).
+pub fn plan(snap: &Snapshot, args: &KillArgs, out: &mut impl Write) -> Result<Result<Plan, u8>> {
+    let port = match args.target {
+        KillTarget::Pid(pid) => {
+            let ports = snap
+                .sockets
+                .iter()
+                .filter(|s| s.owners.contains(&pid) && held_kind(s, args.udp))
+                .map(|s| s.local.port())
+                .collect::<std::collections::BTreeSet<u16>>();
+            return Ok(Ok(Plan {
+                targets: vec![(pid, None)],
+                ports: ports.into_iter().collect(),
+            }));
+        }
+        KillTarget::Port(port) => port,
+    };
+    let h = Holders::of(snap, port);
+    let mut sockets: Vec<usize> = h.tcp.clone();
+    if args.udp {
+        sockets.extend(&h.udp);
+    }
+    let mut targets: Vec<(u32, Option<u64>)> = Vec::new();
+    for &i in &sockets {
+        let s = &snap.sockets[i];
+        for &pid in &s.owners {
+            if !targets.iter().any(|t| t.0 == pid) {
+                targets.push((pid, Some(s.inode)));
+            }
+        }
+    }
+    if let Some(proxy) = targets
+        .iter()
+        .filter_map(|(pid, _)| snap.processes.get(pid))
+        .find(|p| p.name == "docker-proxy")
+    {
+        super::super::warn(&proxy_refusal(proxy, snap, port));
+        return Ok(Err(super::super::EXIT_ERROR));
+    }
+    if let Some(&i) = sockets.iter().find(|&&i| snap.sockets[i].owners.is_empty()) {
+        let status = snap.sockets[i].owner_status;
+        if targets.is_empty() {
+            super::super::warn(&format!(
+                "no process to signal on port {port}: its listener's owner is {}",
+                status.explain()
+            ));
+            return Ok(Err(super::super::EXIT_ERROR));
+        }
+        writeln!(
+            out,
+            "note: one listener on port {port} has no visible owner ({}); only the visible ones are signalled",
+            status.as_str()
+        )?;
+    }
+    if targets.is_empty() {
+        let leaking = CloseWaitTracker::default().observe(snap);
+        let v = verdict(snap, port, Probe::run(port), &leaking);
+        writeln!(out, "nothing to signal: {}", v.headline)?;
+        if !args.udp && !h.udp.is_empty() {
+            writeln!(
+                out,
+                "UDP port {port} is bound by {}: add --udp to signal it",
+                snap.pids_text(&h.udp_pids)
+            )?;
+        }
+        return Ok(Err(super::super::EXIT_OK));
+    }
+    Ok(Ok(Plan {
+        targets,
+        ports: vec![port],
+    }))
+}
+
+/// Why a docker-proxy is not signalled, naming the container it publishes when known.
+fn proxy_refusal(proxy: &Process, snap: &Snapshot, port: u16) -> String {
+    let pid = proxy.pid;
+    let stop = match supervisor(proxy, snap, Some(port)) {
+        Some(s) => {
+            let cmd = s
+                .stop_command
+                .as_ref()
+                .map(|c| format!(" or `{c}`"))
+                .unwrap_or_default();
+            format!(
+                "port {port} is published by {} (docker-proxy, pid {pid}): stop the container with `sockscope kill :{port} --container`{cmd}",
+                s.what()
+            )
+        }
+        None => format!(
+            "port {port} is published by a container (docker-proxy, pid {pid}): stop the container instead (`docker ps --filter publish={port}`, then `docker stop`)"
+        ),
+    };
+    format!("{stop}; to signal the proxy anyway, name it: `sockscope kill pid:{pid}`")
+}
+
+/// Sockets that count as holding a port for `kill`: TCP listeners, and UDP with `--udp`.
+pub fn held_kind(s: &crate::model::Socket, udp: bool) -> bool {
+    if s.proto.is_tcp() {
+        s.state == crate::model::State::Listen
+    } else {
+        udp && s.is_listener()
+    }
+}
+
+/// Pins every target; the first refusal stops everything (nothing is sent).
+pub fn pin_all(snap: &Snapshot, plan: &Plan) -> std::result::Result<Vec<Chosen>, Refusal> {
+    let mut signaller = RealSignaller::default();
+    let mut procs = Procs::new().map_err(|e| Refusal::Failed {
+        pid: 0,
+        reason: e.to_string(),
+    })?;
+    let pids: Vec<u32> = plan.targets.iter().map(|t| t.0).collect();
+    // A pid:PID target need not own a socket, so it may not be in the snapshot.
+    let mut details = procs.refresh(&pids);
+    let port = plan.ports.first().copied();
+    let mut chosen = Vec::new();
+    for &(pid, inode) in &plan.targets {
+        let seen = snap.processes.get(&pid).or_else(|| details.get(&pid));
+        let start = seen.map(|p| p.start_ticks).filter(|t| *t != 0);
+        let target = signaller.pin(pid, start, inode)?;
+        // The fresh read has the current state (stopped or not); the snapshot's copy has
+        // the container as the engine named it.
+        let process = match (details.remove(&pid), snap.processes.get(&pid)) {
+            (Some(mut fresh), Some(seen)) => {
+                if seen.container.is_some() {
+                    fresh.container = seen.container.clone();
+                }
+                fresh
+            }
+            (Some(fresh), None) => fresh,
+            (None, Some(seen)) => seen.clone(),
+            (None, None) => Process::unknown(pid),
+        };
+        let departed = Departed::of(&process, snap, port);
+        chosen.push(Chosen {
+            process,
+            target,
+            departed,
+        });
+    }
+    Ok(chosen)
+}

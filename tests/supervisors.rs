@@ -1,0 +1,284 @@
+//! Who is behind a port, against the real things: a listener in a network namespace of
+//! the test's own, a service cgroup as systemd makes them, nodemon, PM2 and a Docker
+//! daemon. Each is started here and removed on drop; only our own processes and
+//! containers are ever signalled or stopped.
+
+use crate::support::stack::{
+    Docker, Group, NODE_SERVER, Pm2, ServiceCgroup, TempDir, fresh_port, need, wait_listening,
+};
+use crate::support::{Kid, PY_LISTEN, assert_schema, bin, is_root, wait_for};
+use std::process::{Command, Stdio};
+
+/// Runs the binary with extra environment; returns (exit code, stdout, stderr).
+fn run_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sockscope");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let (code, out, err) = run_env(args, env);
+    assert!(code == 0 || code == 1, "{args:?} exited {code}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn need_root() {
+    assert!(
+        is_root(),
+        "this test reads every namespace and makes cgroups: run the suite as root, as CI does"
+    );
+}
+
+/// `unshare --net` with `lo` up: the listener is in a namespace of its own.
+#[test]
+fn a_listener_in_another_network_namespace_is_listed_and_named_by_why() {
+    need_root();
+    need("unshare");
+    need("ip");
+    let script = format!("{PY_LISTEN}\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.read()");
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--net",
+        "--",
+        "sh",
+        "-c",
+        "ip link set lo up && exec python3 -u -c \"$0\"",
+    ])
+    .arg(&script);
+    let mut kid = Kid::spawn(cmd);
+    let port: u16 = kid.line().parse().unwrap();
+    let pid = kid.pid().to_string();
+
+    let doc = json(&["list", "--all", "--json", &format!("port:{port}")], &[]);
+    assert_schema("list.schema.json", &doc);
+    let sockets = doc["sockets"].as_array().unwrap();
+    let s = sockets
+        .iter()
+        .find(|s| s["state"] == "LISTEN" && s["owners"][0]["pid"].to_string() == pid)
+        .unwrap_or_else(|| panic!("the namespace's listener is listed: {doc:#}"));
+    let ns = s["netns"]["name"].as_str().unwrap();
+    assert_ne!(ns, "host", "{s:#}");
+    assert!(ns.contains(&pid), "named after its process: {ns}");
+
+    // Free on the host, and why says where it listens.
+    let (code, out, _) = run_env(&["why", &port.to_string()], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("another network namespace"), "{out}");
+    assert!(out.contains(&format!("{pid}/python3")), "{out}");
+    // The filter term picks it out.
+    let (code, out, err) = run_env(&["list", &format!("netns:{ns}")], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("127.0.0.1:{port}")), "{out}");
+}
+
+/// A child moved into `system.slice/NAME.service` is that unit's, as under systemd.
+#[test]
+fn a_service_cgroup_names_the_systemd_unit_and_kill_warns_before() {
+    need_root();
+    let unit = ServiceCgroup::new(&format!("sockscope-test-{}", std::process::id()));
+    let mut kid = Kid::python_own_group(
+        &format!("{PY_LISTEN}\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.read()"),
+        &[],
+    );
+    let port: u16 = kid.line().parse().unwrap();
+    unit.adopt(kid.pid());
+
+    let doc = json(&["why", &port.to_string(), "--json"], &[]);
+    assert_schema("why.schema.json", &doc);
+    let sup = &doc["holders"][0]["supervisor"];
+    assert_eq!(sup["kind"], "systemd", "{doc:#}");
+    assert_eq!(sup["name"], unit.name.as_str());
+    assert_eq!(
+        sup["stop_command"],
+        format!("systemctl stop {}", unit.name).as_str()
+    );
+    let next = doc["next"][0].as_str().unwrap();
+    assert!(
+        next.starts_with(&format!("stop it for good: `systemctl stop {}`", unit.name)),
+        "{next}"
+    );
+
+    // No systemd here restarts it: kill warns, sends, watches, and the port is free.
+    let (code, out, err) = run_env(
+        &["kill", &format!(":{port}"), "--yes", "--timeout", "2s"],
+        &[],
+    );
+    assert!(
+        out.contains(&format!(
+            "systemd unit {} will probably start it again",
+            unit.name
+        )),
+        "{out}"
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("port {port} is free")), "{out}");
+    wait_for("the child to exit", || kid.child.try_wait().unwrap());
+}
+
+#[test]
+fn nodemon_is_named_and_kill_says_what_it_does_next() {
+    need("nodemon");
+    let dir = TempDir::new("nodemon");
+    std::fs::write(dir.0.join("server.js"), NODE_SERVER).unwrap();
+    let port = fresh_port();
+    let mut cmd = Command::new("nodemon");
+    cmd.arg("server.js")
+        .current_dir(&dir.0)
+        .env("PORT", port.to_string());
+    let _nodemon = Group::spawn(cmd);
+    wait_listening(port);
+
+    let doc = json(&["why", &port.to_string(), "--json"], &[]);
+    let sup = &doc["holders"][0]["supervisor"];
+    assert_eq!(sup["kind"], "reloader", "{doc:#}");
+    assert!(
+        sup["name"].as_str().unwrap().starts_with("nodemon ("),
+        "{sup}"
+    );
+    assert_eq!(sup["restarts"], false, "it waits for a file change");
+
+    let (code, out, err) = run_env(
+        &["kill", &format!(":{port}"), "--yes", "--timeout", "10s"],
+        &[],
+    );
+    assert!(
+        out.contains(
+            "starts it again when a file changes: stop it for good with `sockscope kill pid:"
+        ),
+        "{out}"
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("port {port} is free")), "{out}");
+}
+
+/// `kill :P` on a PM2 app: PM2 brings it back under a new pid; kill says so, with the
+/// command that stops it for good, and exits 1. Running that command frees the port.
+#[test]
+fn pm2_respawn_is_reported_with_the_command_that_stops_it() {
+    let pm2 = Pm2::new();
+    let port = fresh_port();
+    let app = format!("sockscope-test-{}", std::process::id());
+    pm2.pm2(&["start", &pm2.script(), "--name", &app], port);
+    wait_listening(port);
+
+    let doc = json(&["why", &port.to_string(), "--json"], &[]);
+    let sup = &doc["holders"][0]["supervisor"];
+    assert_eq!(sup["kind"], "pm2", "{doc:#}");
+    assert_eq!(sup["name"], app.as_str());
+    assert_eq!(sup["restarts"], true);
+    let stop = format!("PM2_HOME={} pm2 stop {app}", pm2.home.0.display());
+    assert_eq!(sup["stop_command"], stop.as_str());
+
+    let (code, out, err) = run_env(
+        &["kill", &format!(":{port}"), "--yes", "--timeout", "15s"],
+        &[],
+    );
+    assert!(
+        out.contains(&format!("PM2 app {app} will probably start it again")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("respawned by PM2 app {app} as ")),
+        "{out}{err}"
+    );
+    assert!(out.contains(&format!("stop it with `{stop}`")), "{out}");
+    assert_eq!(code, 1, "{out}{err}");
+
+    // The command it gave stops it for good.
+    pm2.pm2(&["stop", &app], port);
+    wait_for("the port to be free", || {
+        std::net::TcpListener::bind(("127.0.0.1", port)).ok()
+    });
+    let (code, out, _) = run_env(&["why", &port.to_string()], &[]);
+    assert_eq!(code, 0, "{out}");
+}
+
+/// A container published on 127.0.0.1: why names it and links the proxy to it, its own
+/// listener is listed in its namespace, kill refuses the proxy and names the container,
+/// and `--container` stops it through the API and frees the port.
+#[test]
+fn a_docker_container_is_named_and_stopped_through_its_engine() {
+    need_root();
+    let docker = Docker::start();
+    let name = format!("sockscope-test-{}", std::process::id());
+    let port = docker.httpd(&name, &[]);
+    let env = [("DOCKER_HOST", docker.host.as_str())];
+    wait_listening(port);
+
+    let (code, out, _) = run_env(&["why", &port.to_string()], &env);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("forwards :{port} → {name}:8080")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("next: stop it for good: `docker stop {name}`")),
+        "{out}"
+    );
+    let doc = json(&["why", &port.to_string(), "--json"], &env);
+    assert_schema("why.schema.json", &doc);
+    assert_eq!(doc["holders"][0]["supervisor"]["kind"], "docker", "{doc:#}");
+    assert_eq!(doc["holders"][0]["supervisor"]["name"], name.as_str());
+
+    // The container's own :8080, in its namespace, named after the container.
+    let doc = json(&["list", "--json", &format!("netns:{name}")], &env);
+    let sockets = doc["sockets"].as_array().unwrap();
+    let own = sockets
+        .iter()
+        .find(|s| s["local"]["port"] == 8080 && s["state"] == "LISTEN")
+        .unwrap_or_else(|| panic!("the container's listener: {doc:#}"));
+    assert_eq!(own["netns"]["name"], name.as_str());
+    assert_eq!(own["owners"][0]["container"]["name"], name.as_str());
+    assert_eq!(
+        own["owners"][0]["container"]["image"],
+        crate::support::stack::IMAGE
+    );
+
+    // kill refuses the proxy and says what to do.
+    let (code, _, err) = run_env(&["kill", &format!(":{port}"), "--yes"], &env);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("published by Docker container {name}")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("`sockscope kill :{port} --container`")),
+        "{err}"
+    );
+    assert!(docker.running(&name));
+
+    let (code, out, _) = run_env(
+        &["kill", &format!(":{port}"), "--container", "--dry-run"],
+        &env,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("would stop container {name}")),
+        "{out}"
+    );
+    assert!(docker.running(&name));
+
+    let (code, out, err) = run_env(
+        &[
+            "kill",
+            &format!(":{port}"),
+            "--container",
+            "--yes",
+            "--timeout",
+            "2s",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("stopped container {name}")), "{out}");
+    assert!(out.contains(&format!("port {port} is free")), "{out}");
+    assert!(!docker.running(&name));
+}
