@@ -1,13 +1,11 @@
-//! The signal dialog (SPEC §4) and what happens after a signal: watching the next
-//! snapshots, then judging the port with the same verdict `why` gives.
+//! The signal dialog (SPEC §4): who will get what, what is behind each target (the layer:
+//! a container, PM2, systemd, a reloader), and for a container the offer to stop it
+//! through its engine instead. What happens after is in [`super::watch`].
 
+use super::watch::{Act, KillWatch, WATCH_FOR};
 use super::{App, Effect};
-use crate::diagnose::{Probe, signal_note, verdict};
-use crate::model::{Delivery, Process, Refusal, Sent, Sig, Socket};
-use std::time::{Duration, SystemTime};
-
-/// How long after a signal the port is watched before saying it is still held.
-pub const WATCH_FOR: Duration = Duration::from_secs(5);
+use crate::diagnose::{Departed, signal_note, supervisor};
+use crate::model::{Container, Process, Refusal, Runtime, Sig, Snapshot, Socket};
 
 /// One process the dialog may signal, as the user saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,12 +23,27 @@ pub struct TargetInfo {
     pub state: char,
     /// How the chosen signal will act on it ("suspended: TERM, then CONT so it can exit").
     pub stopped: bool,
+    /// What is behind it and what stops it for good: "run by PM2 app barapp, which brings
+    /// it back when it dies: stop it with `pm2 stop barapp`". Shown, never run.
+    pub layer: Option<String>,
+    /// What it was, to recognise a respawn after the signal.
+    pub departed: Departed,
     /// Filled when the runtime has pinned it: `Ok` or why it cannot be signalled.
     pub pinned: Option<Result<(), Refusal>>,
 }
 
 impl TargetInfo {
-    fn of(p: &Process, start_ticks: Option<u64>, inode: Option<u64>) -> TargetInfo {
+    fn of(
+        p: &Process,
+        snap: &Snapshot,
+        port: u16,
+        start_ticks: Option<u64>,
+        inode: Option<u64>,
+    ) -> TargetInfo {
+        let departed = Departed::of(p, snap, Some(port));
+        let layer = departed
+            .warning()
+            .or_else(|| departed.supervisor.as_ref().map(|s| s.sentence()));
         TargetInfo {
             pid: p.pid,
             start_ticks,
@@ -44,6 +57,8 @@ impl TargetInfo {
             started: super::views::clock_secs(p.start_time),
             state: p.state,
             stopped: p.is_stopped(),
+            layer,
+            departed,
             pinned: None,
         }
     }
@@ -51,6 +66,29 @@ impl TargetInfo {
     /// What the dialog says about sending `sig` to it, beyond the signal itself.
     pub fn note(&self, sig: Sig) -> Option<String> {
         signal_note(self.stopped, sig)
+    }
+}
+
+/// A container the dialog can stop through its engine's API (Docker, Podman).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerOffer {
+    /// The full id, for the API.
+    pub id: String,
+    /// Its name, or short id.
+    pub name: String,
+    pub engine: &'static str,
+}
+
+impl ContainerOffer {
+    fn of(c: &Container) -> Option<ContainerOffer> {
+        matches!(c.runtime, Runtime::Docker | Runtime::Podman).then(|| ContainerOffer {
+            id: c.full_id.clone(),
+            name: c.name.clone().unwrap_or_else(|| c.id.clone()),
+            engine: match c.runtime {
+                Runtime::Podman => "Podman",
+                _ => "Docker",
+            },
+        })
     }
 }
 
@@ -69,6 +107,10 @@ pub struct Dialog {
     /// `Some(i)`: one target; `None`: all of them.
     pub chosen: Option<usize>,
     pub signal: Sig,
+    /// The container behind the socket, when its engine can stop it.
+    pub container: Option<ContainerOffer>,
+    /// The last menu row is chosen: stop the container instead of sending a signal.
+    pub stop_container: bool,
     pub focus: Button,
     /// Explains why the targets are not the socket's owners (a zombie owner).
     pub note: Option<String>,
@@ -89,21 +131,37 @@ impl Dialog {
             .map(|(_, t)| t.pid)
             .collect()
     }
-}
 
-/// A signal was sent: watch the port until it is free or the time is up.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KillWatch {
-    pub port: u16,
-    pub tcp: bool,
-    pub pids: Vec<u32>,
-    pub names: String,
-    pub sig: Sig,
-    pub until: SystemTime,
-    /// Pids that got CONT after the signal because they were stopped.
-    pub continued: Vec<u32>,
-    /// A probe was asked for: the verdict follows when it arrives.
-    pub judging: bool,
+    /// Menu rows: every signal, then "stop the container" when one is offered.
+    pub fn menu_len(&self) -> usize {
+        Sig::all().count() + usize::from(self.container.is_some())
+    }
+
+    /// The chosen menu row.
+    pub fn menu_index(&self) -> usize {
+        if self.stop_container {
+            Sig::all().count()
+        } else {
+            self.signal.index()
+        }
+    }
+
+    /// Chooses menu row `i` (wrapping).
+    pub fn choose(&mut self, i: usize) {
+        let i = i % self.menu_len();
+        self.stop_container = i == Sig::all().count();
+        if !self.stop_container {
+            self.signal = Sig::nth_wrapping(i);
+        }
+    }
+
+    /// What the Send button does: "Send SIGTERM", "Stop container web1".
+    pub fn action_label(&self) -> String {
+        match (&self.container, self.stop_container) {
+            (Some(c), true) => format!("Stop container {}", c.name),
+            _ => format!("Send {}", self.signal),
+        }
+    }
 }
 
 impl App {
@@ -128,12 +186,23 @@ impl App {
             self.say(why, true);
             return vec![];
         }
+        let snap = &self.live.snap;
+        let port = socket.local.port();
         let mut targets: Vec<TargetInfo> = Vec::new();
         let mut note = None;
+        let mut container = None;
         for pid in &socket.owners {
-            let Some(p) = self.live.snap.processes.get(pid) else {
+            let Some(p) = snap.processes.get(pid) else {
                 continue;
             };
+            if container.is_none() {
+                let c = p.container.as_ref().or_else(|| {
+                    (p.name == "docker-proxy")
+                        .then(|| supervisor::proxied(p, snap))
+                        .flatten()
+                });
+                container = c.and_then(ContainerOffer::of);
+            }
             if p.is_zombie() {
                 // A zombie cannot be killed; its parent must reap it. Offer the parent.
                 let parent = p.ppid.unwrap_or(0);
@@ -142,23 +211,19 @@ impl App {
                     p.pid, p.name, parent
                 ));
                 if parent > 1 && !targets.iter().any(|t| t.pid == parent) {
-                    let pp = self
-                        .live
-                        .snap
-                        .processes
-                        .get(&parent)
-                        .cloned()
-                        .unwrap_or_else(|| {
-                            let mut pp = Process::unknown(parent);
-                            pp.name = "(parent)".into();
-                            pp
-                        });
-                    targets.push(TargetInfo::of(&pp, None, None));
+                    let pp = snap.processes.get(&parent).cloned().unwrap_or_else(|| {
+                        let mut pp = Process::unknown(parent);
+                        pp.name = "(parent)".into();
+                        pp
+                    });
+                    targets.push(TargetInfo::of(&pp, snap, port, None, None));
                 }
                 continue;
             }
             targets.push(TargetInfo::of(
                 p,
+                snap,
+                port,
                 Some(p.start_ticks),
                 Some(socket.inode).filter(|&i| i != 0),
             ));
@@ -174,11 +239,15 @@ impl App {
             .iter()
             .map(|t| (t.pid, t.start_ticks, t.inode))
             .collect();
+        // A docker-proxy only forwards: stopping its container is what frees the port.
+        let proxy = targets.iter().any(|t| t.name == "docker-proxy");
         self.modes.dialog = Some(Dialog {
             socket,
             targets,
             chosen: Some(0),
             signal: if kill { Sig::Kill } else { Sig::Term },
+            stop_container: proxy && container.is_some(),
+            container,
             focus: Button::Cancel,
             note,
         });
@@ -198,12 +267,36 @@ impl App {
         }
     }
 
-    /// Confirm: send to the chosen, pinned targets.
+    /// Confirm: send to the chosen, pinned targets, or stop the container.
     pub fn confirm_dialog(&mut self) -> Vec<Effect> {
         let Some(d) = self.modes.dialog.take() else {
             return vec![];
         };
         self.modes.mode = super::keymap::Mode::Normal;
+        let port = d.socket.local.port();
+        let tcp = d.socket.proto.is_tcp();
+        if let (Some(c), true) = (&d.container, d.stop_container) {
+            self.modes.watch = Some(KillWatch {
+                port,
+                tcp,
+                pids: Vec::new(),
+                names: format!("container {}", c.name),
+                act: Act::StopContainer(c.name.clone()),
+                until: self.live.now + WATCH_FOR,
+                continued: Vec::new(),
+                judging: false,
+                pending: true,
+                departed: Vec::new(),
+            });
+            self.say(
+                format!("asking {} to stop container {}…", c.engine, c.name),
+                false,
+            );
+            return vec![Effect::StopContainer {
+                id: c.id.clone(),
+                name: c.name.clone(),
+            }];
+        }
         let pids = d.chosen_pids();
         if pids.is_empty() {
             let why = d
@@ -217,15 +310,23 @@ impl App {
             self.say(why, true);
             return vec![];
         }
+        let departed = d
+            .targets
+            .iter()
+            .filter(|t| pids.contains(&t.pid))
+            .map(|t| t.departed.clone())
+            .collect();
         self.modes.watch = Some(KillWatch {
-            port: d.socket.local.port(),
-            tcp: d.socket.proto.is_tcp(),
+            port,
+            tcp,
             pids: pids.clone(),
             names: self.live.snap.pids_text(&pids),
-            sig: d.sig(),
+            act: Act::Signal(d.sig()),
             until: self.live.now + WATCH_FOR,
             continued: Vec::new(),
             judging: false,
+            pending: false,
+            departed,
         });
         vec![Effect::Signal { sig: d.sig(), pids }]
     }
@@ -233,114 +334,5 @@ impl App {
     pub fn cancel_dialog(&mut self) {
         self.modes.dialog = None;
         self.modes.mode = super::keymap::Mode::Normal;
-    }
-
-    /// The runtime sent the signal: say what happened; failures end the watch.
-    pub fn signal_result(&mut self, sig: Sig, results: Vec<(u32, Result<Sent, Refusal>)>) {
-        let sent: Vec<u32> = results
-            .iter()
-            .filter(|(_, r)| r.is_ok())
-            .map(|(p, _)| *p)
-            .collect();
-        let errors: Vec<String> = results
-            .iter()
-            .filter_map(|(_, r)| r.as_ref().err().map(ToString::to_string))
-            .collect();
-        let fallback = results
-            .iter()
-            .any(|(_, r)| matches!(r, Ok(s) if s.delivery == Delivery::Kill));
-        let continued: Vec<u32> = results
-            .iter()
-            .filter(|(_, r)| matches!(r, Ok(s) if s.continued))
-            .map(|(p, _)| *p)
-            .collect();
-        if sent.is_empty() {
-            self.modes.watch = None;
-            self.say(errors.join("; "), true);
-            return;
-        }
-        if let Some(w) = &mut self.modes.watch {
-            w.pids.retain(|p| sent.contains(p));
-            w.continued = continued.clone();
-            let mut text = format!("{sig} sent to {}", w.names);
-            if !continued.is_empty() {
-                text.push_str(", then SIGCONT (it was suspended)");
-            }
-            text.push_str(&format!("; watching port {}…", w.port));
-            if fallback {
-                text.push_str(
-                    " (pidfd unavailable: sent with kill() right after re-checking the start time)",
-                );
-            }
-            if !errors.is_empty() {
-                text.push_str(&format!(" ({})", errors.join("; ")));
-            }
-            self.say(text, !errors.is_empty());
-        }
-    }
-
-    /// After each snapshot: is it time to judge the watched port? Waits while the targets
-    /// still hold it (they may be exiting) and until the snapshot shows what happened;
-    /// then asks the runtime for a bind probe, and [`App::judge_watch`] says the verdict.
-    pub fn check_watch(&mut self) -> Vec<Effect> {
-        let Some(w) = self.modes.watch.as_mut() else {
-            return vec![];
-        };
-        if w.judging {
-            return vec![];
-        }
-        let h = crate::diagnose::Holders::of(&self.live.snap, w.port);
-        let holders = if w.tcp { &h.pids } else { &h.udp_pids };
-        let still_ours = holders.iter().any(|p| w.pids.contains(p));
-        // An exiting process's socket can outlive its fd table for a moment and show with
-        // no owner: wait for the next snapshot rather than blame a hidden owner.
-        let settling = still_ours || !h.unowned.is_empty();
-        if settling && self.live.now < w.until && w.sig.terminates() {
-            return vec![];
-        }
-        w.judging = true;
-        vec![Effect::Probe(w.port)]
-    }
-
-    /// The probe for the watched port came back: say the verdict.
-    pub fn judge_watch(&mut self, port: u16, probe: Probe) {
-        let Some(w) = self.modes.watch.take() else {
-            return;
-        };
-        if w.port != port {
-            self.modes.watch = Some(w);
-            return;
-        }
-        let v = verdict(&self.live.snap, port, probe, &Default::default());
-        let exited: Vec<u32> = w
-            .pids
-            .iter()
-            .copied()
-            .filter(|p| !self.live.snap.processes.contains_key(p))
-            .collect();
-        let mut text = format!("{} sent to {}: ", w.sig, w.names);
-        if !exited.is_empty() {
-            text.push_str("exited; ");
-        }
-        if w.tcp {
-            text.push_str(&v.headline);
-        } else if v.evidence.udp.is_empty() {
-            text.push_str(&format!("UDP port {port} is free"));
-        } else {
-            text.push_str(&format!(
-                "UDP port {port} is still bound by {}",
-                self.live.snap.pids_text(&v.evidence.udp_pids)
-            ));
-        }
-        let holders = if w.tcp {
-            &v.evidence.pids
-        } else {
-            &v.evidence.udp_pids
-        };
-        let still_ours = holders.iter().any(|p| w.pids.contains(p));
-        if still_ours && w.sig != Sig::Kill && w.sig.terminates() {
-            text.push_str(" (it may ignore the signal: try KILL with K)");
-        }
-        self.say(text, false);
     }
 }

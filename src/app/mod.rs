@@ -21,13 +21,15 @@ pub(crate) mod testkit;
 mod tests;
 pub mod update;
 pub mod views;
+pub mod watch;
 
 pub use columns::{Col, ColSpec, Column, EventCol, PortCol, ProcCol};
-pub use dialog::{Dialog, KillWatch};
+pub use dialog::Dialog;
 pub use live::{CollectInfo, Ghost, Live, Mark};
 pub use modes::{Filter, LineEdit, Modes, Status};
 pub use table::{Sort, Table};
 pub use views::{RowId, View};
+pub use watch::KillWatch;
 
 use crate::model::Sig;
 use keymap::Keymap;
@@ -147,6 +149,12 @@ pub enum Effect {
     Inspect(u32),
     /// Run the bind probe on a port (the after-signal verdict needs it).
     Probe(u16),
+    /// Ask the container engine to stop a container (by full id), off the event loop;
+    /// [`msg::Msg::ContainerStopped`] answers.
+    StopContainer {
+        id: String,
+        name: String,
+    },
     /// Stop the process (SIGTSTP to ourselves, as a shell's Ctrl-Z would), after the
     /// terminal is handed back.
     Suspend,

@@ -2,8 +2,9 @@
 //! detail pane, the help, the status line, the port watched after a signal, pause and
 //! the refresh interval.
 
-use super::dialog::{Dialog, KillWatch};
+use super::dialog::Dialog;
 use super::keymap::Mode;
+use super::watch::KillWatch;
 use crate::model::process::Inspection;
 use crate::query::{Query, QueryError};
 use std::time::{Duration, SystemTime};

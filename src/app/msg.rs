@@ -85,6 +85,11 @@ pub enum Msg {
         port: u16,
         probe: crate::diagnose::Probe,
     },
+    /// The engine answered [`super::Effect::StopContainer`].
+    ContainerStopped {
+        name: String,
+        result: Result<(), String>,
+    },
     /// Facts about a process that only the OS knows (cwd, parent chain), for the detail pane.
     Inspected(Box<crate::model::process::Inspection>),
     Tick(SystemTime),

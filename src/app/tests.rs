@@ -660,3 +660,22 @@ fn clicking_a_tab_switches_view() {
     );
     assert_eq!(app.table.view, View::Ports);
 }
+
+#[test]
+fn the_netns_column_shows_only_while_another_namespace_has_sockets() {
+    let (mut app, mut feed) = app(View::Sockets);
+    let has = |app: &super::App| app.columns().contains(&Col::Socket(Column::Netns));
+    assert!(!has(&app), "only the host's sockets: no NetNS column");
+    let (mut s, p) = table();
+    let mut other = s[0].clone();
+    other.netns = 4_026_532_999;
+    other.inode = 999;
+    s.push(other);
+    let mut snap = snapshot(1, Scope::All, s, &p);
+    snap.netns.host = 4_026_531_840;
+    feed.feed(&mut app, snap);
+    assert!(has(&app), "a socket in another namespace: the column shows");
+    let (s, p) = table();
+    feed.feed(&mut app, snapshot(2, Scope::All, s, &p));
+    assert!(!has(&app), "gone again");
+}

@@ -2,7 +2,7 @@
 //! text of each cell. Only the rows on screen ever have their cells formatted.
 
 use super::App;
-use super::columns::{Col, ColSpec, fixed};
+use super::columns::{Col, ColSpec, Column, fixed};
 pub use crate::model::time::{clock, clock_secs, fmt_interval, short_duration};
 use crate::model::{Proto, Socket, SocketKey, State};
 use strum::IntoStaticStr;
@@ -100,13 +100,15 @@ pub struct ProcRow {
 }
 
 impl App {
-    /// The columns of the current view, in order.
+    /// The columns of the current view, in order. NetNS shows only while some socket is
+    /// in another network namespace than the host's.
     pub fn columns(&self) -> Vec<Col> {
         match self.table.view {
             View::Sockets | View::Listeners => self
                 .settings
                 .columns
                 .iter()
+                .filter(|c| **c != Column::Netns || self.live.other_netns)
                 .map(|c| Col::Socket(*c))
                 .collect(),
             v => fixed(v),

@@ -26,11 +26,27 @@ pub trait Os {
     fn probe(&mut self, port: u16) -> crate::diagnose::Probe;
     /// A process's cwd and parent chain (the detail pane).
     fn inspect(&mut self, pid: u32) -> crate::model::process::Inspection;
+    /// Asks the container engine to stop a container. The answer is a
+    /// [`Msg::ContainerStopped`]: returned now, or sent later by a job of its own.
+    fn stop_container(&mut self, id: String, name: String) -> Option<Msg>;
 }
 
-/// The real OS: a real bind probe, a real /proc.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RealOs;
+/// The real OS: a real bind probe, a real /proc, the real container engine. Slow work
+/// (stopping a container takes seconds) runs on a thread that answers through `jobs`.
+#[derive(Clone, Debug, Default)]
+pub struct RealOs {
+    pub jobs: Option<tokio::sync::mpsc::UnboundedSender<Msg>>,
+}
+
+/// How long the engine lets a container's processes exit before it kills them.
+const CONTAINER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn stop_now(id: &str, name: String) -> Msg {
+    let result = crate::collect::containers::Api::new()
+        .and_then(|api| api.stop(id, CONTAINER_GRACE))
+        .map_err(|e| e.to_string());
+    Msg::ContainerStopped { name, result }
+}
 
 impl Os for RealOs {
     fn probe(&mut self, port: u16) -> crate::diagnose::Probe {
@@ -38,6 +54,24 @@ impl Os for RealOs {
     }
     fn inspect(&mut self, pid: u32) -> crate::model::process::Inspection {
         procs::inspect(pid)
+    }
+    fn stop_container(&mut self, id: String, name: String) -> Option<Msg> {
+        let Some(jobs) = self.jobs.clone() else {
+            return Some(stop_now(&id, name));
+        };
+        let named = name.clone();
+        let spawned = std::thread::Builder::new()
+            .name("sockscope-stop-container".into())
+            .spawn(move || {
+                let _ = jobs.send(stop_now(&id, name));
+            });
+        match spawned {
+            Ok(_) => None,
+            Err(e) => Some(Msg::ContainerStopped {
+                name: named,
+                result: Err(format!("cannot start a thread: {e}")),
+            }),
+        }
     }
 }
 
@@ -50,7 +84,7 @@ pub struct Effector<S: Signaller, O: Os = RealOs> {
 
 impl<S: Signaller> Effector<S> {
     pub fn new(signaller: S) -> Self {
-        Effector::with_os(signaller, RealOs)
+        Effector::with_os(signaller, RealOs::default())
     }
 }
 
@@ -109,6 +143,12 @@ impl<S: Signaller, O: Os> Effector<S, O> {
             Effect::Inspect(pid) => vec![Outcome::Reply(Msg::Inspected(Box::new(
                 self.os.inspect(pid),
             )))],
+            Effect::StopContainer { id, name } => self
+                .os
+                .stop_container(id, name)
+                .map(Outcome::Reply)
+                .into_iter()
+                .collect(),
             Effect::Probe(port) => vec![Outcome::Reply(Msg::Probed {
                 port,
                 probe: self.os.probe(port),

@@ -2,7 +2,7 @@
 //! OS signals and a tick; every message goes through `update`; effects are performed
 //! here; the screen is drawn only when something changed.
 
-use super::effects::{Effector, Os};
+use super::effects::{Effector, Os, RealOs};
 use super::session::{Input, Session};
 use super::terminal;
 use crate::app::msg::{Key, KeyCode, MouseKind, Msg};
@@ -67,9 +67,12 @@ pub fn run(opts: TuiOptions) -> Result<()> {
     terminal::install_panic_hook();
     let _guard = terminal::Guard;
     let term = terminal::open().map_err(term_err("set up"))?;
-    let effector = Effector::new(RealSignaller::default());
+    // Slow effects (stopping a container) answer through this channel.
+    let (jobs, replies) = tokio::sync::mpsc::unbounded_channel();
+    let os = RealOs { jobs: Some(jobs) };
+    let effector = Effector::with_os(RealSignaller::default(), os);
     let mut session = Session::new(app, term, effector);
-    let result = rt.block_on(event_loop(&mut session, collector));
+    let result = rt.block_on(event_loop(&mut session, collector, replies));
     terminal::restore();
     result
 }
@@ -79,6 +82,7 @@ pub fn run(opts: TuiOptions) -> Result<()> {
 async fn event_loop<S: Signaller, O: Os>(
     session: &mut Session<CrosstermBackend<Stdout>, S, O>,
     collector: Box<dyn collect::Collector>,
+    mut replies: tokio::sync::mpsc::UnboundedReceiver<Msg>,
 ) -> Result<()> {
     let (tx, mut snapshots) = tokio::sync::mpsc::unbounded_channel();
     let worker = Worker::spawn(
@@ -143,6 +147,7 @@ async fn event_loop<S: Signaller, O: Os>(
                 Ok(c) => Msg::Snapshot(Box::new(c)),
                 Err(e) => Msg::CollectFailed(std::sync::Arc::new(e)),
             }),
+            Some(m) = replies.recv() => Input::Msg(m),
             _ = tick.tick() => Input::Tick(SystemTime::now()),
         };
         let flow = session.input(input);

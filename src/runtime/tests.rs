@@ -19,6 +19,8 @@ use std::time::Duration;
 struct FakeOs {
     bind: BindResult,
     probed: Vec<u16>,
+    /// Containers asked to stop (full ids); the fake engine stops them at once.
+    stopped: Vec<String>,
 }
 
 impl Os for FakeOs {
@@ -36,6 +38,13 @@ impl Os for FakeOs {
             pid,
             ..Inspection::default()
         }
+    }
+    fn stop_container(&mut self, id: String, name: String) -> Option<Msg> {
+        self.stopped.push(id);
+        Some(Msg::ContainerStopped {
+            name,
+            result: Ok(()),
+        })
     }
 }
 
@@ -60,6 +69,7 @@ impl Script {
         let os = FakeOs {
             bind,
             probed: Vec::new(),
+            stopped: Vec::new(),
         };
         let effector = Effector::with_os(FakeSignaller::default(), os);
         let mut s = Script {
@@ -229,4 +239,138 @@ fn a_resize() {
         "the selection stayed"
     );
     insta::assert_snapshot!("session_resize", s.frames);
+}
+
+/// The holder of the port: a docker-proxy publishing container web1's :8080 (and the
+/// container's own process, in its namespace).
+fn published(with_proxy: bool) -> Snapshot {
+    use crate::app::testkit::process;
+    use crate::model::{Container, Runtime};
+    let mut web = process(710, "busybox", 'S');
+    let mut c = Container::from_id(Runtime::Docker, &"ab".repeat(32));
+    c.name = Some("web1".into());
+    c.image = Some("bb:local".into());
+    c.ips = vec!["172.17.0.2".parse().unwrap()];
+    c.access = crate::model::container::Access::Known;
+    web.container = Some(c);
+    let mut proxy = process(700, "docker-proxy", 'S');
+    proxy.cmdline = [
+        "/usr/sbin/docker-proxy",
+        "-proto",
+        "tcp",
+        "-host-ip",
+        "127.0.0.1",
+        "-host-port",
+        "32768",
+        "-container-ip",
+        "172.17.0.2",
+        "-container-port",
+        "8080",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut sockets = Vec::new();
+    let mut procs = vec![web];
+    if with_proxy {
+        sockets.push(sock(
+            Proto::Tcp,
+            "127.0.0.1:32768",
+            "0.0.0.0:0",
+            State::Listen,
+            77,
+            &[700],
+        ));
+        procs.push(proxy);
+    }
+    snapshot(0, Scope::All, sockets, &procs)
+}
+
+/// k on a docker-proxy's listener: the dialog names the container, offers to stop it
+/// (chosen already: signalling the proxy frees nothing for long), y asks the engine,
+/// and the port is judged once the proxy is gone.
+#[test]
+fn stop_a_container_from_the_dialog() {
+    let mut s = Script::new(View::Listeners, 110, 26, BindResult::Ok);
+    s.step("a published port", Step::Snap(published(true)));
+    s.step("k: the dialog offers the container", Step::Keys("k"));
+    let d = s.session.app.modes.dialog.clone().unwrap();
+    assert!(d.stop_container, "stopping the container is chosen");
+    assert_eq!(d.action_label(), "Stop container web1");
+    let layer = d.targets[0].layer.clone().unwrap();
+    assert!(layer.contains("Docker container web1"), "{layer}");
+    s.step("↓ wraps to the first signal", Step::Key(KeyCode::Down));
+    assert_eq!(
+        s.session.app.modes.dialog.as_ref().unwrap().action_label(),
+        "Send SIGTERM"
+    );
+    s.step("↑ back to the container", Step::Key(KeyCode::Up));
+    s.step("y stops it", Step::Keys("y"));
+    assert_eq!(s.session.effector.os.stopped, vec!["ab".repeat(32)]);
+    assert!(
+        s.session.effector.signaller.sent.is_empty(),
+        "no signal was sent"
+    );
+    let mut next = published(false);
+    next.taken_at = at(1);
+    s.step("the proxy is gone: judged", Step::Snap(next));
+    let status = &s.session.app.modes.status.as_ref().unwrap().text;
+    assert_eq!(status, "container web1 stopped: port 32768 is free");
+    insta::assert_snapshot!("session_stop_container", s.frames);
+}
+
+/// TERM to a PM2 app: PM2 brings it back under a new pid; the status line says so and
+/// gives the command that stops it for good (shown, never run).
+#[test]
+fn a_pm2_respawn_is_named_after_the_signal() {
+    use crate::app::testkit::process;
+    use crate::model::{Ancestor, Pm2App};
+    let app = |pid: u32| {
+        let mut p = process(pid, "node", 'S');
+        p.ppid = Some(900);
+        p.origin.ancestors = vec![Ancestor {
+            pid: 900,
+            name: "PM2 v7.0.4: God".into(),
+            cmdline: vec!["PM2 v7.0.4: God Daemon (/root/.pm2)".into()],
+        }];
+        p.origin.pm2 = Some(Pm2App {
+            name: "barapp".into(),
+            id: Some("0".into()),
+            home: Some("/root/.pm2".into()),
+        });
+        p
+    };
+    let listening = |pid: u32, secs: u64| {
+        let s = sock(
+            Proto::Tcp,
+            "127.0.0.1:3000",
+            "0.0.0.0:0",
+            State::Listen,
+            u64::from(pid),
+            &[pid],
+        );
+        snapshot(secs, Scope::All, vec![s], &[app(pid)])
+    };
+    let mut s = Script::new(View::Listeners, 110, 22, BindResult::InUse);
+    s.step("a PM2 app", Step::Snap(listening(100, 0)));
+    s.step("k: the dialog warns", Step::Keys("k"));
+    let layer = s.session.app.modes.dialog.as_ref().unwrap().targets[0]
+        .layer
+        .clone()
+        .unwrap();
+    assert_eq!(
+        layer,
+        "PM2 app barapp will probably start it again: stop it for good with `pm2 stop barapp`"
+    );
+    s.step("y sends TERM", Step::Keys("y"));
+    s.step("PM2 brought it back", Step::Snap(listening(250, 1)));
+    assert_eq!(
+        s.session.effector.signaller.sent,
+        vec![(100, 1000, Sig::Term)]
+    );
+    let status = &s.session.app.modes.status.as_ref().unwrap().text;
+    assert_eq!(
+        status,
+        "SIGTERM sent to 100/node: port 3000 is held again: respawned by PM2 app barapp as 250/node: stop it with `pm2 stop barapp`"
+    );
+    insta::assert_snapshot!("session_pm2_respawn", s.frames);
 }

@@ -2,6 +2,7 @@
 //! Long values wrap under their value column, never back to column 0.
 
 use super::theme::Styles;
+use super::wrap;
 use crate::app::App;
 use crate::app::views::{clock_secs, short_duration};
 use crate::diagnose::explain_process;
@@ -55,44 +56,6 @@ impl<'a> Pane<'a> {
     fn blank(&mut self) {
         self.out.push(Line::raw(""));
     }
-}
-
-/// Greedy word wrap at `room` columns; a word longer than a line is cut. At least one
-/// (maybe empty) line.
-fn wrap(text: &str, room: usize) -> Vec<String> {
-    let mut out = vec![String::new()];
-    for word in text.split(' ') {
-        let mut word: Vec<char> = word.chars().collect();
-        loop {
-            let line = out.last_mut().map_or(0, |l| l.chars().count());
-            let sep = usize::from(line > 0);
-            if line + sep + word.len() <= room {
-                if let Some(l) = out.last_mut() {
-                    if sep == 1 {
-                        l.push(' ');
-                    }
-                    l.extend(word.iter());
-                }
-                break;
-            }
-            if line > 0 {
-                out.push(String::new());
-                continue;
-            }
-            // A word longer than a whole line.
-            let rest = word.split_off(room.min(word.len()));
-            if let Some(l) = out.last_mut() {
-                l.extend(word.iter());
-            }
-            out.push(String::new());
-            word = rest;
-            if word.is_empty() {
-                out.pop();
-                break;
-            }
-        }
-    }
-    out
 }
 
 pub fn lines<'a>(app: &'a App, th: &'a Styles, width: usize) -> Vec<Line<'a>> {
@@ -192,6 +155,15 @@ fn owner(pane: &mut Pane<'_>, app: &App, s: &Socket, p: &Process) {
     }
     if let Some(c) = &p.container {
         pane.kv("container", c.describe());
+    }
+    let snap = &app.live.snap;
+    if let Some(sup) = crate::diagnose::supervisor(p, snap, Some(s.local.port())) {
+        pane.kv("behind", sup.sentence());
+    }
+    if p.name == "docker-proxy"
+        && let Some(link) = crate::diagnose::supervisor::proxy_link(p, snap)
+    {
+        pane.kv("forwards", format!(":{} → {link}", s.local.port()));
     }
     match app.modes.inspection.as_ref().filter(|i| i.pid == p.pid) {
         Some(i) => {

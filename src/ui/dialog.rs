@@ -20,12 +20,11 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     let width = area.width.saturating_sub(4).min(100);
     let text_width = usize::from(width.saturating_sub(6));
     let mut lines = head(d, th, text_width);
-    let signals = Sig::all().count();
-    // Frame (2) + blank line and buttons (2): what is left for the signals.
+    // Frame (2) + blank line and buttons (2): what is left for the menu.
     let room = usize::from(area.height)
         .saturating_sub(lines.len() + 4)
-        .clamp(1, signals);
-    lines.extend(signal_lines(d, th, room));
+        .clamp(1, d.menu_len());
+    lines.extend(menu_lines(d, th, room));
     let height = (lines.len() as u16 + 4).min(area.height);
     let rect = Rect {
         x: area.x + (area.width - width) / 2,
@@ -34,7 +33,11 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         height,
     };
     frame.render_widget(Clear, rect);
-    let title = Span::styled(" send a signal ", th.title);
+    let title = match &d.container {
+        Some(_) => " send a signal, or stop the container ",
+        None => " send a signal ",
+    };
+    let title = Span::styled(title, th.title);
     let block = Block::default().borders(Borders::ALL).title(title);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
@@ -99,6 +102,12 @@ fn head<'a>(d: &Dialog, th: &Styles, text_width: usize) -> Vec<Line<'a>> {
                 th.error,
             ));
         }
+        if let Some(layer) = &t.layer {
+            // The command that stops it for good must be readable whole: wrap, don't cut.
+            for l in super::wrap(layer, text_width).into_iter().take(3) {
+                lines.push(Line::styled(format!("    {l}"), th.flag_warn));
+            }
+        }
     }
     if d.targets.len() > SHOWN_TARGETS {
         lines.push(Line::styled(
@@ -121,26 +130,38 @@ fn head<'a>(d: &Dialog, th: &Styles, text_width: usize) -> Vec<Line<'a>> {
     lines
 }
 
-/// The signal menu, `room` rows of it, scrolled so the selected signal is in view.
-fn signal_lines<'a>(d: &Dialog, th: &Styles, room: usize) -> Vec<Line<'a>> {
-    let first = (d.signal.index() + 1).saturating_sub(room);
-    Sig::all()
+/// The menu — every signal, then "stop the container" when one is offered — `room` rows
+/// of it, scrolled so the chosen row is in view.
+fn menu_lines<'a>(d: &Dialog, th: &Styles, room: usize) -> Vec<Line<'a>> {
+    let first = (d.menu_index() + 1).saturating_sub(room);
+    let signals = Sig::all().map(|sig| (sig.to_string(), sig.meaning().to_owned()));
+    let container = d.container.iter().map(|c| {
+        (
+            format!("Stop container {}", c.name),
+            format!("through the {} API, as `docker stop` does", c.engine),
+        )
+    });
+    signals
+        .chain(container)
         .enumerate()
         .skip(first)
         .take(room)
-        .map(|(i, sig)| {
-            let selected = sig == d.signal;
+        .map(|(i, (label, meaning))| {
+            let selected = i == d.menu_index();
             let style = if selected {
                 th.selected
             } else {
                 Style::default()
             };
+            let mark = if selected { '▶' } else { ' ' };
+            let key = if i < Sig::all().count() {
+                format!("{mark}{} ", i + 1)
+            } else {
+                format!("{mark}  ")
+            };
             Line::from(vec![
-                Span::styled(format!(" {} {:<8}", i + 1, sig.to_string()), style),
-                Span::styled(
-                    format!(" {}", sig.meaning()),
-                    if selected { style } else { th.dim },
-                ),
+                Span::styled(format!("{key}{label:<8}"), style),
+                Span::styled(format!(" {meaning}"), if selected { style } else { th.dim }),
             ])
         })
         .collect()
@@ -163,7 +184,10 @@ fn buttons<'a>(d: &Dialog, th: &Styles) -> Line<'a> {
         Span::raw("   "),
         button("Cancel".into(), Button::Cancel),
         Span::raw("   "),
-        button(format!("Send {}", d.sig()), Button::Send),
-        Span::styled("    y send · Enter press · Esc cancel · ↑↓ signal", th.dim),
+        button(d.action_label(), Button::Send),
+        Span::styled(
+            "    y confirm · Enter press · Esc cancel · ↑↓ choose",
+            th.dim,
+        ),
     ])
 }

@@ -109,7 +109,6 @@ fn footer(frame: &mut Frame, app: &App, th: &theme::Styles, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// Cuts `s` to `width` columns, marking the cut with `…`.
 /// Cuts `s` to `width` columns in the middle, keeping its start and its end.
 pub fn fit_middle(s: &str, width: usize) -> String {
     let n = s.chars().count();
@@ -127,6 +126,45 @@ pub fn fit_middle(s: &str, width: usize) -> String {
     out
 }
 
+/// Greedy word wrap at `room` columns; a word longer than a line is cut. At least one
+/// (maybe empty) line.
+pub fn wrap(text: &str, room: usize) -> Vec<String> {
+    let mut out = vec![String::new()];
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let line = out.last_mut().map_or(0, |l| l.chars().count());
+            let sep = usize::from(line > 0);
+            if line + sep + word.len() <= room {
+                if let Some(l) = out.last_mut() {
+                    if sep == 1 {
+                        l.push(' ');
+                    }
+                    l.extend(word.iter());
+                }
+                break;
+            }
+            if line > 0 {
+                out.push(String::new());
+                continue;
+            }
+            // A word longer than a whole line.
+            let rest = word.split_off(room.min(word.len()));
+            if let Some(l) = out.last_mut() {
+                l.extend(word.iter());
+            }
+            out.push(String::new());
+            word = rest;
+            if word.is_empty() {
+                out.pop();
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Cuts `s` to `width` columns, marking the cut with `…`.
 pub fn fit(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         return s.to_owned();

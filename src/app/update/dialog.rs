@@ -11,7 +11,7 @@ pub fn action(app: &mut App, a: Action) -> Vec<Effect> {
         return vec![];
     };
     if let Some(i) = a.signal_index() {
-        d.signal = Sig::nth_wrapping(i.min(Sig::all().count() - 1));
+        d.choose(i.min(Sig::all().count() - 1));
         return vec![];
     }
     match a {
@@ -26,8 +26,8 @@ pub fn action(app: &mut App, a: Action) -> Vec<Effect> {
             };
         }
         Action::Cancel => app.cancel_dialog(),
-        Action::Down => d.signal = Sig::nth_wrapping(d.signal.index() + 1),
-        Action::Up => d.signal = Sig::nth_wrapping(d.signal.index() + Sig::all().count() - 1),
+        Action::Down => d.choose(d.menu_index() + 1),
+        Action::Up => d.choose(d.menu_index() + d.menu_len() - 1),
         Action::Focus => {
             d.focus = match d.focus {
                 Button::Cancel => Button::Send,
