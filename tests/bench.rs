@@ -36,11 +36,16 @@ fn main() {
         spawner();
         return;
     }
+    if std::env::var_os(NS_ENV).is_some() {
+        namespace_child();
+        return;
+    }
     // Started first, while this process is still small: see `Spawner`.
     let mut spawner = Spawner::start();
     let floor = spawner.run(&["true"]).1;
     let mut sizes = vec![1000usize, 10_000];
     let mut polls = 15usize;
+    let mut namespaces = 50usize;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -53,6 +58,13 @@ fn main() {
                     .collect();
             }
             "--polls" => polls = args.next().expect("--polls N").parse().expect("number"),
+            "--namespaces" => {
+                namespaces = args
+                    .next()
+                    .expect("--namespaces N")
+                    .parse()
+                    .expect("number");
+            }
             _ => {} // cargo passes --bench
         }
     }
@@ -80,6 +92,100 @@ fn main() {
         );
         drop(load);
     }
+    if namespaces > 0 {
+        namespace_cost(polls.max(20), namespaces);
+    }
+}
+
+const NS_ENV: &str = "SOCKSCOPE_BENCH_NETNS";
+
+/// The extra cost of other network namespaces: with 10,000 connections (20k sockets) on
+/// the host, the steady snapshot of every socket, without and then with `n` namespaces
+/// of our own, each holding one listener. Listeners of every namespace are read every
+/// tick and their other sockets every 5th tick, so p90 shows the 5th tick.
+fn namespace_cost(polls: usize, n: usize) {
+    let load = Load::start(10_000);
+    let mut c = SockDiagCollector::new().expect("sock_diag");
+    let before = time_polls(polls, || c.snapshot(Scope::All).unwrap().sockets.len());
+    let before_l = time_polls(polls, || {
+        c.snapshot(Scope::Listeners).unwrap().sockets.len()
+    });
+    let mut kids: Vec<Child> = (0..n)
+        .map(|_| {
+            Command::new(std::env::current_exe().unwrap())
+                .env(NS_ENV, "1")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawn namespace child")
+        })
+        .collect();
+    for kid in &mut kids {
+        let mut line = String::new();
+        BufReader::new(kid.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "namespace child failed");
+    }
+    let mut c = SockDiagCollector::new().expect("sock_diag");
+    let after = time_polls(polls, || c.snapshot(Scope::All).unwrap().sockets.len());
+    let after_l = time_polls(polls, || {
+        c.snapshot(Scope::Listeners).unwrap().sockets.len()
+    });
+    println!(
+        "== {n} network namespaces, one listener each, beside {} host sockets",
+        load.sockets()
+    );
+    println!(
+        "  {:<44} {:>10} {:>10} {:>10}",
+        "steady-state snapshot, all", "median", "p90", "max"
+    );
+    for (name, t) in [
+        ("host only", &before),
+        (&*format!("host + {n} namespaces"), &after),
+    ] {
+        println!(
+            "  {:<44} {:>10} {:>10} {:>10}   ({} sockets)",
+            name,
+            ms(t.median),
+            ms(t.p90),
+            ms(t.max),
+            t.rows
+        );
+    }
+    println!(
+        "  extra per snapshot: median {:+.2} ms, p90 {:+.2} ms",
+        (after.median.as_secs_f64() - before.median.as_secs_f64()) * 1e3,
+        (after.p90.as_secs_f64() - before.p90.as_secs_f64()) * 1e3
+    );
+    println!(
+        "  listeners only: host {} → with namespaces {} (median)",
+        ms(before_l.median),
+        ms(after_l.median)
+    );
+    println!();
+    for kid in &mut kids {
+        drop(kid.stdin.take());
+    }
+    for kid in &mut kids {
+        let _ = kid.wait();
+    }
+    drop(load);
+}
+
+/// A namespace child: a network namespace of its own (root only) with one listener on
+/// the wildcard address (no loopback needed), until stdin closes.
+fn namespace_child() {
+    // SAFETY: unshare(2) with a flag constant; no memory is passed.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    assert_eq!(rc, 0, "unshare(CLONE_NEWNET) needs root");
+    let l = TcpListener::bind("0.0.0.0:0").unwrap();
+    let mut out = std::io::stdout();
+    writeln!(out, "ready").unwrap();
+    out.flush().unwrap();
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    drop(l);
 }
 
 const SPAWNER_ENV: &str = "SOCKSCOPE_BENCH_SPAWNER";

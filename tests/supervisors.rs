@@ -56,13 +56,14 @@ fn a_listener_in_another_network_namespace_is_listed_and_named_by_why() {
     let mut kid = Kid::spawn(cmd);
     let port: u16 = kid.line().parse().unwrap();
     let pid = kid.pid().to_string();
+    let pid_n = u64::from(kid.pid());
 
     let doc = json(&["list", "--all", "--json", &format!("port:{port}")], &[]);
     assert_schema("list.schema.json", &doc);
     let sockets = doc["sockets"].as_array().unwrap();
     let s = sockets
         .iter()
-        .find(|s| s["state"] == "LISTEN" && s["owners"][0]["pid"].to_string() == pid)
+        .find(|s| s["state"] == "LISTEN" && s["owners"][0]["pid"] == pid_n)
         .unwrap_or_else(|| panic!("the namespace's listener is listed: {doc:#}"));
     let ns = s["netns"]["name"].as_str().unwrap();
     assert_ne!(ns, "host", "{s:#}");

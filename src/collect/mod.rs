@@ -281,16 +281,43 @@ pub mod linux {
                 0
             };
             let mut sockets = Vec::with_capacity(self.capacity.max(hint));
-            self.diag.dump(scope, &mut sockets)?;
             let host = self.namespaces.host();
-            for s in &mut sockets {
-                s.netns = host;
-            }
+            // Other namespaces are dumped on a second thread while this one dumps the
+            // host's: the kernel's walks of its shared hash tables run side by side.
+            let namespaces = &mut self.namespaces;
             let mut names = Names {
                 containers: &mut self.containers,
                 settle: self.settle,
             };
-            let (netns, skipped) = self.namespaces.dump(scope, &mut names, &mut sockets);
+            let diag = &mut self.diag;
+            let (host_dump, (netns, skipped, others)) = if namespaces.has_work() {
+                std::thread::scope(|s| {
+                    let other = s.spawn(|| {
+                        let mut others = Vec::new();
+                        let (t, skipped) = namespaces.dump(scope, &mut names, &mut others);
+                        (t, skipped, others)
+                    });
+                    let host_dump = diag.dump(scope, &mut sockets);
+                    let other = other.join().unwrap_or_else(|_| {
+                        let only_host = crate::model::NetnsTable {
+                            host,
+                            ..Default::default()
+                        };
+                        (only_host, true, Vec::new())
+                    });
+                    (host_dump, other)
+                })
+            } else {
+                let host_dump = diag.dump(scope, &mut sockets);
+                let mut others = Vec::new();
+                let (t, skipped) = namespaces.dump(scope, &mut names, &mut others);
+                (host_dump, (t, skipped, others))
+            };
+            host_dump?;
+            for s in &mut sockets {
+                s.netns = host;
+            }
+            sockets.extend(others);
             self.capacity = sockets.len() + sockets.len() / 8 + 16;
             self.owners.update(&mut sockets);
             self.settle_lost(&mut sockets);
