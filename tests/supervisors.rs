@@ -243,6 +243,14 @@ fn a_docker_container_is_named_and_stopped_through_its_engine() {
         crate::support::stack::IMAGE
     );
 
+    // Without the engine's socket: the short id, and why there is no name.
+    let (_, out, _) = run_env(
+        &["why", &port.to_string()],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    assert!(out.contains("no access to the Docker socket"), "{out}");
+    assert!(!out.contains(&name), "{out}");
+
     // kill refuses the proxy and says what to do.
     let (code, _, err) = run_env(&["kill", &format!(":{port}"), "--yes"], &env);
     assert_eq!(code, 2, "{err}");

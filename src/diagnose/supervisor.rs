@@ -163,10 +163,21 @@ pub fn proxied<'a>(p: &Process, snap: &'a Snapshot) -> Option<&'a Container> {
 /// `host:port → container:port` of a docker-proxy, as far as its arguments say.
 pub fn proxy_link(p: &Process, snap: &Snapshot) -> Option<String> {
     let port = arg_after(&p.cmdline, "-container-port")?;
-    let to = proxied(p, snap)
-        .map(Container::label)
-        .or_else(|| arg_after(&p.cmdline, "-container-ip").map(str::to_owned))?;
-    Some(format!("{to}:{port}"))
+    if let Some(c) = proxied(p, snap) {
+        return Some(format!("{}:{port}", c.label()));
+    }
+    let ip = arg_after(&p.cmdline, "-container-ip")?;
+    // The engine names containers; without its socket only the address is known.
+    let no_access = snap.processes.values().any(|q| {
+        q.container
+            .as_ref()
+            .is_some_and(|c| c.access == crate::model::container::Access::NoAccess)
+    });
+    Some(if no_access {
+        format!("{ip}:{port} (a container: no access to the Docker socket to name it)")
+    } else {
+        format!("{ip}:{port}")
+    })
 }
 
 fn arg_after<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
