@@ -84,10 +84,7 @@ impl ContainerOffer {
         matches!(c.runtime, Runtime::Docker | Runtime::Podman).then(|| ContainerOffer {
             id: c.full_id.clone(),
             name: c.name.clone().unwrap_or_else(|| c.id.clone()),
-            engine: match c.runtime {
-                Runtime::Podman => "Podman",
-                _ => "Docker",
-            },
+            engine: c.runtime.title(),
         })
     }
 }

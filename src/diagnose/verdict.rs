@@ -211,6 +211,15 @@ fn first_the_supervisors(
     let mut first: Vec<String> = Vec::new();
     for (pid, s) in supervisors {
         let Some(cmd) = &s.stop_command else { continue };
+        // sockscope can ask the engine itself.
+        let cmd = if matches!(
+            s.kind,
+            super::supervisor::Kind::Docker | super::supervisor::Kind::Podman
+        ) {
+            format!("{cmd}` or `sockscope kill :{port} --container")
+        } else {
+            cmd.clone()
+        };
         let line = match s.comes_back() {
             Some(c) => format!(
                 "stop it for good: `{cmd}` ({pid} is run by {}, which {c})",

@@ -23,6 +23,16 @@ impl Runtime {
             Runtime::Kubernetes => "kubernetes",
         }
     }
+
+    /// Its name in a sentence: "Docker", "Podman", "containerd", "Kubernetes".
+    pub fn title(self) -> &'static str {
+        match self {
+            Runtime::Docker => "Docker",
+            Runtime::Podman => "Podman",
+            Runtime::Containerd => "containerd",
+            Runtime::Kubernetes => "Kubernetes",
+        }
+    }
 }
 
 /// A systemd unit that runs a process.

@@ -71,7 +71,7 @@ pub fn run(
         super::super::warn(&format!(
             "{} runs under {}, whose API sockscope does not speak{how}",
             c.label(),
-            c.runtime.as_str(),
+            c.runtime.title(),
         ));
         return Ok(super::super::EXIT_ERROR);
     }
@@ -102,7 +102,7 @@ pub fn run(
         writeln!(
             out,
             "asking {} to stop {} (its stop signal, then KILL after {})",
-            c.runtime.as_str(),
+            c.runtime.title(),
             c.label(),
             crate::model::time::fmt_interval(args.timeout.max(std::time::Duration::from_secs(1)))
         )?;
