@@ -200,6 +200,30 @@ fn pm2_respawn_is_reported_with_the_command_that_stops_it() {
     });
     let (code, out, _) = run_env(&["why", &port.to_string()], &[]);
     assert_eq!(code, 0, "{out}");
+
+    // Cluster mode: the daemon itself holds the app's listener. It is named for the app,
+    // and a signal to it is said to stop every app.
+    let port = fresh_port();
+    let clu = format!("{app}-clu");
+    pm2.pm2(&["start", &pm2.script(), "--name", &clu, "-i", "2"], port);
+    wait_listening(port);
+    let doc = json(&["why", &port.to_string(), "--json"], &[]);
+    let sup = &doc["holders"][0]["supervisor"];
+    assert_eq!(sup["kind"], "pm2", "{doc:#}");
+    assert_eq!(sup["name"], clu.as_str(), "{doc:#}");
+    let stop = format!("PM2_HOME={} pm2 stop {clu}", pm2.home.0.display());
+    assert_eq!(sup["stop_command"], stop.as_str());
+    let (code, out, _) = run_env(&["kill", &format!(":{port}"), "--dry-run"], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("this is the PM2 daemon (cluster mode for app")
+            && out.contains("a signal stops the daemon and every app it runs"),
+        "{out}"
+    );
+    pm2.pm2(&["stop", &clu], port);
+    wait_for("the cluster port to be free", || {
+        std::net::TcpListener::bind(("127.0.0.1", port)).ok()
+    });
 }
 
 /// A container published on 127.0.0.1: why names it and links the proxy to it, its own

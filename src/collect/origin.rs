@@ -41,9 +41,37 @@ pub fn read(pid: u32, ppid: Option<u32>, cg: &Cgroup) -> Origin {
         unit,
         ancestors: ancestors(ppid),
         pm2: pm2(&env),
+        pm2_apps: if is_pm2_daemon(pid) {
+            pm2_children(pid)
+        } else {
+            Vec::new()
+        },
         mux: mux(&env),
         socket_units: if pid == 1 { socket_units() } else { Vec::new() },
     }
+}
+
+/// The PM2 daemon titles itself `PM2 vX.Y.Z: God Daemon (PM2_HOME)`.
+fn is_pm2_daemon(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("PM2 v"))
+}
+
+/// The PM2 apps of a daemon's children (each app once, by name).
+fn pm2_children(pid: u32) -> Vec<Pm2App> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let mut apps: Vec<Pm2App> = Vec::new();
+    for child in children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<u32>().ok())
+    {
+        if let Some(app) = pm2(&environ(child))
+            && !apps.iter().any(|a| a.name == app.name)
+        {
+            apps.push(app);
+        }
+    }
+    apps
 }
 
 /// Where system units live, the ones that win first.
@@ -149,17 +177,36 @@ fn environ(pid: u32) -> Vec<(String, String)> {
 
 const WANTED: [&str; 6] = ["name", "pm_id", "PM2_HOME", "pm_exec_path", "TMUX", "STY"];
 
-/// The wanted variables of a NUL-separated environment block, values sanitised.
+/// The wanted variables of a NUL-separated environment block, values sanitised. A PM2
+/// cluster worker has no `name` or `pm_id` of its own: they are read from the JSON in
+/// its `pm2_env`.
 pub fn parse_environ(buf: &[u8]) -> Vec<(String, String)> {
-    buf.split(|&b| b == 0)
-        .filter_map(|kv| {
-            let kv = String::from_utf8_lossy(kv);
-            let (k, v) = kv.split_once('=')?;
-            WANTED
-                .contains(&k)
-                .then(|| (k.to_owned(), sanitize_capped(v, 256)))
-        })
-        .collect()
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut pm2_env = None;
+    for kv in buf.split(|&b| b == 0) {
+        let kv = String::from_utf8_lossy(kv);
+        let Some((k, v)) = kv.split_once('=') else {
+            continue;
+        };
+        if k == "pm2_env" {
+            pm2_env = serde_json::from_str::<serde_json::Value>(v).ok();
+        } else if WANTED.contains(&k) {
+            out.push((k.to_owned(), sanitize_capped(v, 256)));
+        }
+    }
+    if let Some(doc) = pm2_env {
+        for key in ["name", "pm_id"] {
+            let value = match &doc[key] {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => continue,
+            };
+            if !out.iter().any(|(k, _)| k == key) {
+                out.push((key.to_owned(), sanitize_capped(&value, 256)));
+            }
+        }
+    }
+    out
 }
 
 fn get<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -219,6 +266,17 @@ mod tests {
         );
         let hostile = parse_environ(b"name=\x1b[2J\0pm_id=1\0");
         assert_eq!(pm2(&hostile).unwrap().name, "\\e[2J");
+        // A cluster worker: name and id only in the JSON of pm2_env.
+        let worker =
+            parse_environ(b"PM2_HOME=/tmp/h\0pm2_env={\"name\":\"clu\",\"pm_id\":1,\"x\":[1,2]}\0");
+        assert_eq!(
+            pm2(&worker),
+            Some(Pm2App {
+                name: "clu".into(),
+                id: Some("1".into()),
+                home: Some("/tmp/h".into())
+            })
+        );
     }
 
     #[test]

@@ -56,6 +56,13 @@ impl Departed {
     /// file changes.
     pub fn warning(&self) -> Option<String> {
         let s = self.supervisor.as_ref()?;
+        if s.cluster {
+            let cmd = s.stop_command.as_deref().unwrap_or("pm2 ls");
+            return Some(format!(
+                "this is the PM2 daemon (cluster mode for app {}): a signal stops the daemon and every app it runs; `{cmd}` stops only the app",
+                s.name
+            ));
+        }
         let what = s.what();
         let when = if s.restarts {
             "will probably start it again"

@@ -58,6 +58,9 @@ pub struct Supervisor {
     /// The pid of the supervising process, when it is one (a reloader, the PM2 daemon).
     #[serde(skip)]
     pub pid: Option<u32>,
+    /// The holder is the PM2 daemon itself, in cluster mode for the apps in `name`.
+    #[serde(skip)]
+    pub cluster: bool,
 }
 
 impl Supervisor {
@@ -66,6 +69,9 @@ impl Supervisor {
         match self.kind {
             Kind::Docker | Kind::Podman | Kind::Containerd | Kind::Kubernetes => {
                 format!("{} container {}", self.kind.as_str(), self.name)
+            }
+            Kind::Pm2 if self.cluster => {
+                format!("the PM2 daemon, in cluster mode for app {}", self.name)
             }
             Kind::Pm2 => format!("PM2 app {}", self.name),
             Kind::Systemd => format!("systemd unit {}", self.name),
@@ -76,6 +82,12 @@ impl Supervisor {
             Kind::Reloader => format!("the reloader {}", self.name),
             Kind::Tmux | Kind::Screen => format!("{} session {}", self.kind.as_str(), self.name),
         }
+    }
+
+    /// How a holder relates to it, for "PID is run by …": the PM2 daemon in cluster mode
+    /// *is* the holder.
+    pub fn relation(&self) -> &'static str {
+        if self.cluster { "is" } else { "is run by" }
     }
 
     /// When it starts the process again: "brings it back when it dies" (it restarts), or
@@ -95,6 +107,13 @@ impl Supervisor {
     pub fn sentence(&self) -> String {
         if matches!(self.kind, Kind::Tmux | Kind::Screen) {
             return format!("runs in {}", self.what());
+        }
+        if self.cluster {
+            let cmd = self.stop_command.as_deref().unwrap_or("pm2 ls");
+            return format!(
+                "this is the PM2 daemon, holding the port in cluster mode for app {}: stop the app with `{cmd}`",
+                self.name
+            );
         }
         let what = self.what();
         let comes_back = self
@@ -148,6 +167,7 @@ pub fn of_container(c: &Container) -> Supervisor {
         stop_command: (kind != Kind::Kubernetes).then_some(stop),
         restarts: c.restarts(),
         pid: None,
+        cluster: false,
     }
 }
 
@@ -210,15 +230,36 @@ fn pm2(p: &Process) -> Option<Supervisor> {
             stop_command: Some(format!("{home}pm2 stop {}", app.name)),
             restarts: true,
             pid,
+            cluster: false,
         });
     }
     if daemon(&p.name, &p.cmdline) {
+        // Cluster mode: the daemon holds its apps' listeners. Nothing restarts the
+        // daemon itself, and signalling it stops every app it runs.
+        let apps = &p.origin.pm2_apps;
+        let names: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
+        let home = apps
+            .first()
+            .and_then(|a| a.home.as_deref())
+            .filter(|h| !h.ends_with("/.pm2"))
+            .map(|h| format!("PM2_HOME={h} "))
+            .unwrap_or_default();
+        let stop = if names.is_empty() {
+            "pm2 ls, then pm2 stop NAME".to_owned()
+        } else {
+            format!("{home}pm2 stop {}", names.join(" "))
+        };
         return Some(Supervisor {
             kind: Kind::Pm2,
-            name: "the PM2 daemon (cluster mode)".into(),
-            stop_command: Some("pm2 ls, then pm2 stop NAME".into()),
-            restarts: true,
+            name: if names.is_empty() {
+                "(cluster mode)".into()
+            } else {
+                names.join(", ")
+            },
+            stop_command: Some(stop),
+            restarts: false,
             pid: Some(p.pid),
+            cluster: true,
         });
     }
     None
@@ -241,6 +282,7 @@ fn systemd(p: &Process, port: Option<u16>) -> Option<Supervisor> {
             }),
             restarts: true,
             pid: Some(1),
+            cluster: false,
         });
     }
     let unit = p.origin.unit.as_ref()?;
@@ -251,6 +293,7 @@ fn systemd(p: &Process, port: Option<u16>) -> Option<Supervisor> {
         stop_command: Some(format!("systemctl {user}stop {}", unit.name)),
         restarts: unit.restarts.unwrap_or(true),
         pid: None,
+        cluster: false,
     })
 }
 
@@ -287,6 +330,7 @@ fn service_manager(ancestors: &[Ancestor]) -> Option<Supervisor> {
             stop_command: Some(stop),
             restarts: true,
             pid: Some(a.pid),
+            cluster: false,
         });
     }
     None
@@ -346,6 +390,7 @@ fn reloader(p: &Process) -> Option<Supervisor> {
             // It waits for a file to change, not for the server to die.
             restarts: false,
             pid: Some(a.pid),
+            cluster: false,
         });
     }
     None
@@ -363,6 +408,7 @@ fn mux(p: &Process) -> Option<Supervisor> {
         stop_command: None,
         restarts: false,
         pid: None,
+        cluster: false,
     })
 }
 

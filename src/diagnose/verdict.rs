@@ -220,12 +220,13 @@ fn first_the_supervisors(
         } else {
             cmd.clone()
         };
+        let rel = s.relation();
         let line = match s.comes_back() {
             Some(c) => format!(
-                "stop it for good: `{cmd}` ({pid} is run by {}, which {c})",
+                "stop it for good: `{cmd}` ({pid} {rel} {}, which {c})",
                 s.what()
             ),
-            None => format!("stop it for good: `{cmd}` ({pid} is run by {})", s.what()),
+            None => format!("stop it for good: `{cmd}` ({pid} {rel} {})", s.what()),
         };
         if !first.contains(&line) {
             first.push(line);

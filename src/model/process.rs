@@ -66,6 +66,9 @@ pub struct Origin {
     /// Nearest first, up to pid 1.
     pub ancestors: Vec<Ancestor>,
     pub pm2: Option<Pm2App>,
+    /// For a PM2 daemon: the apps its children run (in cluster mode the daemon itself
+    /// holds the apps' listeners).
+    pub pm2_apps: Vec<Pm2App>,
     /// `tmux` or `screen` when the environment says it runs in one, with its session.
     pub mux: Option<(String, String)>,
     /// For systemd itself (pid 1): its socket units and the ports they listen on.
