@@ -299,6 +299,40 @@ fn a_docker_container_is_named_and_stopped_through_its_engine() {
     );
     assert!(docker.running(&name));
 
+    // The live view: k on the proxy's row offers the container, y stops it through the
+    // engine (off the event loop), and the port is judged free.
+    let name2 = format!("{name}-tui");
+    let port2 = docker.httpd(&name2, &[]);
+    wait_listening(port2);
+    let mut cmd = portable_pty::CommandBuilder::new(bin());
+    cmd.args(["--interval", "250ms"]);
+    cmd.env("DOCKER_HOST", &docker.host);
+    cmd.env(
+        "XDG_CONFIG_HOME",
+        std::env::temp_dir().join("sockscope-test-no-config"),
+    );
+    let mut tui = crate::support::pty::Tui::start_cmd(cmd);
+    tui.wait_screen("the first snapshot", |s| s.contains("sockdiag"));
+    tui.keys(&format!("/lport:{port2} state:listen\r"));
+    tui.wait_screen("the proxy's row", |s| {
+        s.contains("row 1/1 ") && s.contains("docker-proxy")
+    });
+    tui.keys("k");
+    let screen = tui.wait_screen("the dialog offering the container", |s| {
+        s.contains(&format!("Stop container {name2}")) && s.contains("(pinned)")
+    });
+    assert!(
+        screen.contains(&format!("Docker container {name2}")),
+        "{screen}"
+    );
+    tui.keys("y");
+    let screen = tui.wait_screen("the container stopped and the port judged", |s| {
+        s.contains(&format!("container {name2} stopped: port {port2} is free"))
+    });
+    assert!(!docker.running(&name2), "{screen}");
+    tui.keys("q");
+    assert!(tui.wait_exit().success());
+
     let (code, out, err) = run_env(
         &[
             "kill",
