@@ -114,6 +114,23 @@ pub enum Command {
     /// Exit status: 0 when it would, 1 on timeout, 2 on error.
     WaitFree(WaitFreeArgs),
 
+    /// Print ports that are free right now, nearest to --near first.
+    ///
+    /// Free means a plain bind (no SO_REUSEADDR) works now on 0.0.0.0 and [::], and no
+    /// socket holds the port in any state, TIME-WAIT included. Unprivileged ports outside
+    /// the ephemeral range unless --range says otherwise. Racy: another process can take
+    /// the port before yours does; when your program can report its port, bind port 0.
+    /// Exit status: 0 when --count ports were found, 1 when fewer, 2 on error.
+    FreePort(FreePortArgs),
+
+    /// Wait until a TCP listener on the port is in the kernel's table.
+    ///
+    /// Reads the socket table; sends no traffic. With --addr, only a listener that takes
+    /// connections to that address counts (its own address, the wildcard of its family,
+    /// or a dual-stack [::]). Exit status: 0 once listening, 1 on timeout (saying what it
+    /// saw), 2 on error.
+    WaitListen(WaitListenArgs),
+
     /// Print socket events (opened, closed, state and owner changes) as they happen.
     ///
     /// One line per event, or NDJSON with --json. Stops on Ctrl-C, SIGTERM or after
@@ -219,6 +236,53 @@ pub struct KillArgs {
     /// engine's API (`docker stop`), instead of signalling a process.
     #[arg(long, conflicts_with_all = ["signal", "udp", "escalate"])]
     pub container: bool,
+}
+
+/// `A-B`, both ends included.
+fn parse_range(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let bad = || format!("`{}` is not a port range (3000-3999)", quote(s));
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let a = digits::<u16>(a).filter(|p| *p > 0).ok_or_else(bad)?;
+    let b = digits::<u16>(b).filter(|p| *p > 0).ok_or_else(bad)?;
+    if a > b {
+        return Err(format!("`{}`: the range ends before it starts", quote(s)));
+    }
+    Ok(a..=b)
+}
+
+fn parse_count(s: &str) -> Result<usize, String> {
+    digits::<usize>(s)
+        .filter(|n| (1..=1000).contains(n))
+        .ok_or_else(|| format!("`{}` is not a count (1-1000)", quote(s)))
+}
+
+#[derive(Debug, Args)]
+pub struct FreePortArgs {
+    /// Nearest to this port first.
+    #[arg(long, value_parser = parse_port)]
+    pub near: Option<u16>,
+    /// Look only here (A-B); the ephemeral range is searched only when this includes it.
+    #[arg(long, value_parser = parse_range)]
+    pub range: Option<std::ops::RangeInclusive<u16>>,
+    /// How many ports.
+    #[arg(long, default_value = "1", value_parser = parse_count)]
+    pub count: usize,
+    /// JSON: `{"version": 2, "ports": [...]}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitListenArgs {
+    /// The port, e.g. 3000 or :3000.
+    #[arg(value_parser = parse_port)]
+    pub port: u16,
+    /// Give up after this long.
+    #[arg(long, default_value = "30s", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+    /// Only a listener that takes connections to this address (127.0.0.1, ::1, …).
+    #[arg(long)]
+    pub addr: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, Args)]

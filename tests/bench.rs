@@ -456,6 +456,7 @@ fn synthetic(n: usize, round: u64) -> sockscope::model::Snapshot {
             inode,
             cookie: inode,
             netns: 0,
+            v6only: false,
             owners: std::iter::once(1000 + (i % 50) as u32).collect::<Pids>(),
             owner_status: OwnerStatus::Known,
         });

@@ -11,6 +11,7 @@ mod cli_list;
 mod collect;
 mod doctor;
 mod owners;
+mod port_helpers;
 mod safety;
 mod supervisors;
 mod tui_pty;

@@ -59,6 +59,7 @@ pub fn sock(
         inode,
         cookie: inode,
         netns: 0,
+        v6only: false,
         owners: owners.iter().copied().collect::<Pids>(),
         owner_status: if inode == 0 {
             OwnerStatus::Kernel

@@ -73,6 +73,19 @@ fn open_with(kind: CollectorKind, settle: Duration) -> Result<Box<dyn Collector>
     }
 }
 
+/// The kernel's ephemeral port range (default 32768–60999).
+pub fn ephemeral_range() -> std::ops::RangeInclusive<u16> {
+    let text =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let mut it = text
+        .split_whitespace()
+        .filter_map(|v| v.parse::<u16>().ok());
+    match (it.next(), it.next()) {
+        (Some(a), Some(b)) if a <= b => a..=b,
+        _ => 32768..=60999,
+    }
+}
+
 /// The well-known port names of this machine (`/etc/services`); empty when unreadable.
 pub fn services() -> crate::model::services::Services {
     std::fs::read_to_string("/etc/services")

@@ -108,6 +108,7 @@ fn row(info: &netstat2::SocketInfo, euid: u32) -> Option<Socket> {
         inode,
         cookie: 0,
         netns: 0,
+        v6only: false,
         owners,
         owner_status,
     })

@@ -11,6 +11,8 @@ use crate::model::{OwnerStatus, Pids, Proto, Scope, Socket, State, Timer, TimerK
 use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer};
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY};
 use netlink_packet_sock_diag::inet::{InetResponseBuffer, SocketIdBuffer};
+
+use netlink_packet_sock_diag::constants::INET_DIAG_SKV6ONLY;
 use netlink_sys::{Socket as NlSocket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -320,6 +322,12 @@ fn parse_row(payload: &[u8], udp: bool) -> Option<Socket> {
         retrans: row.retransmits(),
     });
     let inode = u64::from(row.inode());
+    // The kernel adds INET_DIAG_SKV6ONLY to every IPv6 row.
+    let v6only = v6
+        && row
+            .nlas()
+            .flatten()
+            .any(|n| n.kind() == INET_DIAG_SKV6ONLY && n.value().first() == Some(&1));
     Some(Socket {
         proto: Proto::new(!udp, v6),
         local,
@@ -332,6 +340,7 @@ fn parse_row(payload: &[u8], udp: bool) -> Option<Socket> {
         inode,
         cookie,
         netns: 0,
+        v6only,
         owners: Pids::new(),
         owner_status: if inode == 0 {
             OwnerStatus::Kernel

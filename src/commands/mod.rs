@@ -5,9 +5,11 @@
 //! (`sockscope list | head`) ends a command quietly with its status, and any other write
 //! error (a full disk) is one line and exit 2, instead of a panic.
 
+pub mod free_port;
 pub mod kill;
 pub mod list;
 pub mod wait_free;
+pub mod wait_listen;
 pub mod watch;
 pub mod why;
 
@@ -31,6 +33,8 @@ pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
         Some(Command::Why(args)) => why::run(args, kind),
         Some(Command::Kill(args)) => kill::run(args, kind),
         Some(Command::WaitFree(args)) => wait_free::run(args, kind),
+        Some(Command::FreePort(args)) => free_port::run(args, kind),
+        Some(Command::WaitListen(args)) => wait_listen::run(args, kind),
         Some(Command::Watch(args)) => watch::run(args, kind),
         Some(Command::Completions { shell }) => completions(*shell),
         Some(Command::Man) => man(),

@@ -13,7 +13,10 @@ pub fn run(args: &WhyArgs, kind: CollectorKind) -> Result<u8> {
     let snap = collector.snapshot(Scope::All)?;
     let probe = Probe::run(args.port);
     let leaking = CloseWaitTracker::default().observe(&snap);
-    let v = verdict(&snap, args.port, probe, &leaking);
+    let mut v = verdict(&snap, args.port, probe, &leaking);
+    if v.kind != Kind::Free {
+        v.free_nearby = nearby(&snap, args.port);
+    }
     let inspections: Vec<_> = v.holders.iter().map(|&pid| procs::inspect(pid)).collect();
     let mut out = io::BufWriter::new(io::stdout().lock());
     if args.json {
@@ -28,4 +31,18 @@ pub fn run(args: &WhyArgs, kind: CollectorKind) -> Result<u8> {
         super::EXIT_IN_USE
     };
     super::flushed(&mut out, code)
+}
+
+/// Two free ports nearest to `port` (the probe of `free-port`): outside the ephemeral
+/// range unless `port` is in it.
+fn nearby(snap: &crate::model::Snapshot, port: u16) -> Vec<u16> {
+    use crate::diagnose::free::{FIRST_UNPRIVILEGED, Search, held_ports};
+    let ephemeral = collect::ephemeral_range();
+    let search = Search {
+        near: Some(port),
+        range: FIRST_UNPRIVILEGED.min(port)..=u16::MAX,
+        skip: (!ephemeral.contains(&port)).then_some(ephemeral),
+        count: 2,
+    };
+    search.run(&held_ports(snap), Probe::plain_free)
 }

@@ -53,6 +53,17 @@ impl Probe {
         }
     }
 
+    /// Only the plain binds (no `SO_REUSEADDR`) on both wildcards: what `free-port`
+    /// asks of each candidate.
+    pub fn plain_free(port: u16) -> bool {
+        let v4 = try_bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)), false);
+        if !ok_or_absent(&v4) {
+            return false;
+        }
+        let v6 = try_bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)), false);
+        ok_or_absent(&v6) && !(v4 == BindResult::Unsupported && v6 == BindResult::Unsupported)
+    }
+
     /// A plain bind works on every family this machine has.
     pub fn free(&self) -> bool {
         ok_or_absent(&self.v4)

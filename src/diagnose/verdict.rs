@@ -147,6 +147,9 @@ pub struct Verdict {
     pub headline: String,
     /// What to do next, most useful first.
     pub next: Vec<String>,
+    /// Ports near this one that are free now (filled by `why` for a port in use: it
+    /// needs bind probes, see [`super::free`]).
+    pub free_nearby: Vec<u16>,
 }
 
 impl Verdict {
@@ -197,6 +200,7 @@ pub fn verdict(snap: &Snapshot, port: u16, probe: Probe, leaking: &HashSet<u32>)
         headline,
         next,
         evidence: h,
+        free_nearby: Vec::new(),
     }
 }
 

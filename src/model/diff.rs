@@ -109,6 +109,7 @@ pub(crate) mod tests {
             inode,
             cookie: 0,
             netns: 0,
+            v6only: false,
             owners: if owner == 0 {
                 smallvec![]
             } else {

@@ -312,11 +312,31 @@ pub struct Socket {
     pub cookie: u64,
     /// Inode of its network namespace; 0 for the host (see [`super::NetnsTable`]).
     pub netns: u64,
+    /// An IPv6 socket that takes IPv6 only (`IPV6_V6ONLY`): a `[::]` listener without it
+    /// also accepts IPv4.
+    pub v6only: bool,
     pub owners: Pids,
     pub owner_status: OwnerStatus,
 }
 
 impl Socket {
+    /// Whether this listener takes connections to `ip` (on its port): its own address,
+    /// the wildcard of that family, or `[::]` for IPv4 too unless it is v6-only.
+    pub fn accepts(&self, ip: std::net::IpAddr) -> bool {
+        let local = self.local.ip();
+        if local == ip {
+            return true;
+        }
+        if !local.is_unspecified() {
+            return false;
+        }
+        match (self.proto.is_v6(), ip.is_ipv6()) {
+            (v6, want_v6) if v6 == want_v6 => true,
+            (true, false) => !self.v6only,
+            _ => false,
+        }
+    }
+
     pub fn key(&self) -> SocketKey {
         SocketKey {
             proto: self.proto,

@@ -31,6 +31,8 @@ pub struct WhyDoc<'a> {
     pub time_wait: TimeWaitDoc,
     pub connections: usize,
     pub close_wait: CloseWaitDoc,
+    /// Ports near this one that are free now; empty when this one is.
+    pub free_nearby: &'a [u16],
 }
 
 /// The port's connections in CLOSE-WAIT and who holds them.
@@ -91,6 +93,7 @@ pub fn document<'a>(
         bindable: v.bindable(),
         headline: &v.headline,
         next: &v.next,
+        free_nearby: &v.free_nearby,
         probe: &v.probe,
         listeners: docs(&v.listeners),
         elsewhere: docs(&v.evidence.elsewhere),
@@ -247,6 +250,10 @@ pub fn write_text(
     writeln!(out)?;
     for n in &v.next {
         writeln!(out, "next: {n}")?;
+    }
+    if !v.free_nearby.is_empty() {
+        let ports: Vec<String> = v.free_nearby.iter().map(u16::to_string).collect();
+        writeln!(out, "free nearby: {}", ports.join(", "))?;
     }
     Ok(())
 }

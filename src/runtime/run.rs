@@ -52,7 +52,7 @@ pub fn run(opts: TuiOptions) -> Result<()> {
         theme,
         keymap: cfg.keymap.clone(),
         host: hostname(),
-        ephemeral: ephemeral_range(),
+        ephemeral: collect::ephemeral_range(),
         services: std::sync::Arc::new(crate::collect::services()),
     };
     let interval = opts.interval.unwrap_or(cfg.interval);
@@ -229,17 +229,4 @@ fn hostname() -> String {
             .into_owned()
     });
     crate::model::sanitize::sanitize_capped(raw.trim(), 64)
-}
-
-/// The kernel's ephemeral port range (default 32768–60999).
-fn ephemeral_range() -> std::ops::RangeInclusive<u16> {
-    let text =
-        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
-    let mut it = text
-        .split_whitespace()
-        .filter_map(|v| v.parse::<u16>().ok());
-    match (it.next(), it.next()) {
-        (Some(a), Some(b)) if a <= b => a..=b,
-        _ => 32768..=60999,
-    }
 }
