@@ -114,6 +114,18 @@ pub enum Command {
     /// Exit status: 0 when it would, 1 on timeout, 2 on error.
     WaitFree(WaitFreeArgs),
 
+    /// Close sockets, as `ss -K` does: free a port held by TIME-WAIT, cut a stuck
+    /// connection.
+    ///
+    /// The query (the `list` language) must name a port, pid, address or inode. Each
+    /// socket is closed by its exact tuple and cookie from the snapshot; one that changed
+    /// since is not touched. Listeners are never closed (the port would stay bound: stop
+    /// the holder), UDP only when the query says `proto:udp`. The owner of a closed
+    /// connection gets ECONNABORTED, its peer a RST. Needs root (CAP_NET_ADMIN). Without
+    /// --yes it asks on a terminal. Exit status: 0 when every socket was closed, 1 when
+    /// some remain, 2 on error or refusal.
+    Close(CloseArgs),
+
     /// Print ports that are free right now, nearest to --near first.
     ///
     /// Free means a plain bind (no SO_REUSEADDR) works now on 0.0.0.0 and [::], and no
@@ -254,6 +266,20 @@ fn parse_count(s: &str) -> Result<usize, String> {
     digits::<usize>(s)
         .filter(|n| (1..=1000).contains(n))
         .ok_or_else(|| format!("`{}` is not a count (1-1000)", quote(s)))
+}
+
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    /// Which sockets, e.g. `:3000 state:time-wait`, `pid:4242 state:close-wait`,
+    /// `inode:81234`. Must name a port, pid, address or inode.
+    #[arg(value_name = "QUERY", required = true)]
+    pub query: Vec<String>,
+    /// Do not ask.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Show what would be closed and close nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

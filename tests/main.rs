@@ -8,6 +8,7 @@ mod support;
 
 mod cli_errors;
 mod cli_list;
+mod close;
 mod collect;
 mod doctor;
 mod owners;

@@ -30,8 +30,9 @@ fn time_wait_port() -> u16 {
 
 #[test]
 fn free_port_never_offers_a_held_or_time_wait_port() {
-    let held = TcpListener::bind("127.0.0.1:0").unwrap();
-    let p = held.local_addr().unwrap().port();
+    // Outside the ephemeral range, so that nothing else takes it once released.
+    let p = fresh_port();
+    let held = TcpListener::bind(("127.0.0.1", p)).unwrap();
     let range = format!("{p}-{p}");
     let (code, out, err) = run(&["free-port", "--range", &range]);
     assert_eq!((code, out.as_str()), (1, ""), "{err}");

@@ -86,6 +86,19 @@ pub fn ephemeral_range() -> std::ops::RangeInclusive<u16> {
     }
 }
 
+/// Whether this process may close sockets (CAP_NET_ADMIN in its effective set).
+pub fn has_net_admin() -> bool {
+    const CAP_NET_ADMIN: u32 = 12;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << CAP_NET_ADMIN) != 0)
+}
+
 /// The well-known port names of this machine (`/etc/services`); empty when unreadable.
 pub fn services() -> crate::model::services::Services {
     std::fs::read_to_string("/etc/services")
@@ -247,6 +260,20 @@ pub mod linux {
                         p.container = Some(self.containers.enrich(c));
                     }
                 }
+            }
+        }
+
+        /// Closes this exact socket (tuple and cookie, in its own network namespace):
+        /// `Ok(true)` when the kernel closed it, `Ok(false)` when it was gone or changed.
+        pub fn destroy(&mut self, s: &Socket) -> std::io::Result<bool> {
+            if s.netns == 0 || s.netns == self.namespaces.host() {
+                return self.diag.destroy(s);
+            }
+            match self.namespaces.diag_for(s.netns) {
+                Some(diag) => diag.destroy(s),
+                None => Err(std::io::Error::other(
+                    "its network namespace is gone or cannot be entered",
+                )),
             }
         }
 

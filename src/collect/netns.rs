@@ -179,6 +179,11 @@ impl Namespaces {
         (table, !self.refused.is_empty())
     }
 
+    /// The diag socket of another namespace (to close one of its sockets).
+    pub fn diag_for(&mut self, inode: u64) -> Option<&mut SockDiag> {
+        self.reader(inode).map(|r| &mut r.diag)
+    }
+
     /// The reader of a namespace, opened the first time it is needed.
     fn reader(&mut self, inode: u64) -> Option<&mut Reader> {
         if !self.readers.contains_key(&inode) {

@@ -121,12 +121,40 @@ impl SockDiag {
     /// belongs to another socket (ESTALE, the cookie differs).
     pub fn lookup(&mut self, s: &Socket) -> io::Result<Option<Socket>> {
         self.seq = self.seq.wrapping_add(1);
-        encode_exact(s, self.seq, NLM_F_REQUEST | NLM_F_ACK, &mut self.req);
+        encode_exact(
+            s,
+            self.seq,
+            SOCK_DIAG_BY_FAMILY,
+            NLM_F_REQUEST | NLM_F_ACK,
+            &mut self.req,
+        );
         self.sock.send(&self.req, 0)?;
         let mut found = Vec::new();
         match self.receive(false, &mut found) {
             Ok(()) => Ok(found.pop()),
             Err(e) if matches!(e.raw_os_error(), Some(2) | Some(116)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Closes this exact socket (tuple and cookie): `SOCK_DESTROY`, what `ss -K` sends.
+    /// `Ok(true)` when the kernel closed it, `Ok(false)` when it was gone or the tuple
+    /// now belongs to another socket (the cookie differs): nothing was touched then.
+    /// Needs CAP_NET_ADMIN (EPERM without).
+    pub fn destroy(&mut self, s: &Socket) -> io::Result<bool> {
+        self.seq = self.seq.wrapping_add(1);
+        encode_exact(
+            s,
+            self.seq,
+            SOCK_DESTROY,
+            NLM_F_REQUEST | NLM_F_ACK,
+            &mut self.req,
+        );
+        self.sock.send(&self.req, 0)?;
+        let mut none = Vec::new();
+        match self.receive(!s.proto.is_tcp(), &mut none) {
+            Ok(()) => Ok(true),
+            Err(e) if matches!(e.raw_os_error(), Some(2) | Some(116)) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -257,13 +285,18 @@ impl Request {
     }
 }
 
-/// An `inet_diag_req_v2` for exactly one socket: its protocol, family, full tuple and
+/// `SOCK_DESTROY`: the netlink message type that closes one socket (not in
+/// netlink-packet-sock-diag 0.4).
+const SOCK_DESTROY: u16 = 21;
+
+/// An `inet_diag_req_v2` for exactly one socket (asked about with
+/// `SOCK_DIAG_BY_FAMILY`, closed with [`SOCK_DESTROY`]): its protocol, family, full tuple and
 /// cookie, so that the kernel answers for that socket and no other.
-pub(crate) fn encode_exact(s: &Socket, seq: u32, flags: u16, buf: &mut Vec<u8>) {
+pub(crate) fn encode_exact(s: &Socket, seq: u32, kind: u16, flags: u16, buf: &mut Vec<u8>) {
     buf.clear();
     let len = (NL_HDR + 56) as u32;
     buf.extend_from_slice(&len.to_ne_bytes());
-    buf.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
     buf.extend_from_slice(&flags.to_ne_bytes());
     buf.extend_from_slice(&seq.to_ne_bytes());
     buf.extend_from_slice(&0u32.to_ne_bytes());

@@ -5,6 +5,8 @@
 //! (`sockscope list | head`) ends a command quietly with its status, and any other write
 //! error (a full disk) is one line and exit 2, instead of a panic.
 
+#[cfg(target_os = "linux")]
+pub mod close;
 pub mod free_port;
 pub mod kill;
 pub mod list;
@@ -13,8 +15,8 @@ pub mod wait_listen;
 pub mod watch;
 pub mod why;
 
-use crate::error::Result;
-use std::io::{self, Write};
+use crate::error::{Error, Result};
+use std::io::{self, BufRead, IsTerminal, Write};
 
 /// Exit status for success.
 pub const EXIT_OK: u8 = 0;
@@ -34,6 +36,13 @@ pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
         Some(Command::Kill(args)) => kill::run(args, kind),
         Some(Command::WaitFree(args)) => wait_free::run(args, kind),
         Some(Command::FreePort(args)) => free_port::run(args, kind),
+        #[cfg(target_os = "linux")]
+        Some(Command::Close(args)) => close::run(args, kind),
+        #[cfg(not(target_os = "linux"))]
+        Some(Command::Close(_)) => {
+            warn("close needs Linux (sock_diag SOCK_DESTROY)");
+            Ok(EXIT_ERROR)
+        }
         Some(Command::WaitListen(args)) => wait_listen::run(args, kind),
         Some(Command::Watch(args)) => watch::run(args, kind),
         Some(Command::Completions { shell }) => completions(*shell),
@@ -99,4 +108,26 @@ fn man() -> Result<u8> {
 fn flushed(out: &mut impl Write, code: u8) -> Result<u8> {
     out.flush()?;
     Ok(code)
+}
+
+/// Asks `question [y/N]` on the terminal; refuses without one.
+pub(crate) fn confirm(question: &str) -> Result<bool> {
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        warn(&format!(
+            "refusing without confirmation: stdin is not a terminal (add --yes to {})",
+            question.trim_end_matches('?')
+        ));
+        return Ok(false);
+    }
+    let mut err = io::stderr();
+    let _ = write!(err, "{question} [y/N] ");
+    let _ = err.flush();
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).map_err(Error::Stdin)?;
+    let yes = matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+    if !yes {
+        warn("cancelled, nothing was done");
+    }
+    Ok(yes)
 }

@@ -1,6 +1,7 @@
 //! Diagnosis (SPEC §5): flags for each row and a verdict for a port, as pure functions
 //! over a snapshot — plus the bind probe, the one piece of ground truth that needs the OS.
 
+pub mod close;
 pub mod free;
 pub mod probe;
 pub mod respawn;

@@ -120,8 +120,12 @@ mod tests {
 
     #[test]
     fn a_held_port_is_in_use_and_a_released_one_binds() {
-        let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
-        let port = l.local_addr().unwrap().port();
+        // Outside the ephemeral range: a port 0 bind or an outgoing connection elsewhere
+        // can take a just-released ephemeral port before the second probe.
+        let eph = crate::collect::ephemeral_range();
+        let search = crate::diagnose::free::Search::around(Some(20000), eph, 1);
+        let port = search.run(&Default::default(), Probe::plain_free)[0];
+        let l = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
         let p = Probe::run(port);
         assert_eq!(p.v4, BindResult::InUse);
         assert!(!p.free());

@@ -387,6 +387,29 @@ fn next_steps(
         Kind::Free => next.push(format!("a server can bind port {port} now")),
         Kind::Unexplained => next.push("no socket in this network namespace explains it; another namespace or a port reservation (net.ipv4.ip_local_reserved_ports) might".into()),
     }
+    // Closing sockets (SOCK_DESTROY) needs root: offered to root only.
+    let root = snap.visibility.euid == 0;
+    if kind == Kind::TimeWaitOnly && root {
+        next.push(format!(
+            "or free it now: `sockscope close :{port} state:time-wait` (closes the TIME-WAIT sockets)"
+        ));
+    }
+    if !h.close_wait.is_empty() {
+        let pids = h.close_wait_pids(snap);
+        let who = if pids.is_empty() {
+            "their holder".to_owned()
+        } else {
+            snap.pids_text(&pids)
+        };
+        let stopgap = if root {
+            format!("; as a stopgap, `sockscope close :{port} state:close-wait` cuts them")
+        } else {
+            String::new()
+        };
+        next.push(format!(
+            "the CLOSE-WAIT connections stay until {who} closes its side (a bug in its code is the usual cause){stopgap}"
+        ));
+    }
     if !h.elsewhere.is_empty() {
         let mut places: Vec<String> = h
             .elsewhere

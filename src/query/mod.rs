@@ -1,7 +1,7 @@
 //! The filter language of SPEC §3: whitespace-separated terms, all of which must match.
 //!
 //! `:3000`, `port:3000-3999`, `lport:`, `rport:`, `state:listen,tw`, `proto:udp`, `tcp`,
-//! `udp`, `v4`, `v6`, `pid:123`, `proc:node`, `user:alice`, `flag:orphan`, `!term`, and bare
+//! `udp`, `v4`, `v6`, `pid:123`, `inode:81234`, `proc:node`, `user:alice`, `flag:orphan`, `!term`, and bare
 //! words (case-insensitive substring of process name, cmdline and addresses).
 
 mod parse;
@@ -44,6 +44,8 @@ pub enum Test {
     V4,
     V6,
     Pid(Vec<u32>),
+    /// The socket's inode (what `list` shows in INODE).
+    Inode(Vec<u64>),
     /// Lowercased substring of an owner's process name.
     Proc(String),
     /// A user name or a numeric uid, matched against the socket's and owners' users.
@@ -87,6 +89,7 @@ pub struct Subject<'a> {
     pub netns: u64,
     /// The socket's uid; unknown for an event.
     pub uid: Option<u32>,
+    pub inode: u64,
     pub owners: &'a [u32],
     /// The owners as `pid/name`, for owners that may have exited since (events).
     pub names: Option<&'a str>,
@@ -104,6 +107,7 @@ impl<'a> Subject<'a> {
             state: s.state,
             netns: s.netns,
             uid: Some(s.uid),
+            inode: s.inode,
             owners: &s.owners,
             names: None,
             flags,
@@ -120,6 +124,7 @@ impl<'a> Subject<'a> {
             state: e.state,
             netns: e.socket.netns,
             uid: None,
+            inode: e.socket.inode,
             owners: &e.owners,
             names: Some(&e.names),
             flags: e.flags,
@@ -165,6 +170,7 @@ impl Test {
             Test::V4 => !s.proto.is_v6(),
             Test::V6 => s.proto.is_v6(),
             Test::Pid(pids) => s.owners.iter().any(|p| pids.contains(p)),
+            Test::Inode(inodes) => inodes.contains(&s.inode),
             Test::Proc(needle) => s.name_matches(needle),
             Test::User(user) => {
                 let is = |uid: u32| {

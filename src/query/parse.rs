@@ -15,7 +15,7 @@ pub struct QueryError {
     pub reason: String,
 }
 
-const KEYS: &str = "port, lport, rport, state, proto, pid, proc, user, flag, netns";
+const KEYS: &str = "port, lport, rport, state, proto, pid, inode, proc, user, flag, netns";
 
 /// Parses a query; an empty string is the query that matches everything.
 pub fn parse(input: &str) -> Result<Query, QueryError> {
@@ -97,6 +97,10 @@ fn keyed(key: &str, value: &str) -> Result<Test, String> {
         "pid" => Test::Pid(list(value, |v| {
             v.parse::<u32>()
                 .map_err(|_| format!("pid must be a number, not `{v}`"))
+        })?),
+        "inode" => Test::Inode(list(value, |v| {
+            v.parse::<u64>()
+                .map_err(|_| format!("inode must be a number, not `{v}`"))
         })?),
         "proc" => Test::Proc(value.to_lowercase()),
         "user" => Test::User(value.to_owned()),

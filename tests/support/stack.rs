@@ -7,12 +7,24 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A port that was free a moment ago (the kernel picked it for a bind to port 0): for
-/// servers that must come back on the same port after a restart, so cannot bind port 0
-/// themselves.
+/// A port that is free now, outside the ephemeral range (so no outgoing connection or
+/// port-0 bind elsewhere takes it before the test's server does): for servers that must
+/// come back on the same port after a restart, so cannot bind port 0 themselves. Each
+/// call starts its search somewhere else, so parallel tests get different ports.
 pub fn fresh_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    l.local_addr().expect("local addr").port()
+    use sockscope::diagnose::free::Search;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let start = 20_000 + (std::process::id() * 37 + n * 101) % 10_000;
+    let search = Search::around(Some(start as u16), sockscope::collect::ephemeral_range(), 1);
+    // Never the same port twice in one run, whatever the search finds.
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let held: std::collections::HashSet<u16> = given.iter().copied().collect();
+    let port = search.run(&held, sockscope::diagnose::probe::Probe::plain_free)[0];
+    given.push(port);
+    port
 }
 
 /// A directory of the test's own under /tmp, removed on drop.

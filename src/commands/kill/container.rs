@@ -88,7 +88,7 @@ pub fn run(
         return Ok(super::super::EXIT_OK);
     }
     let names: Vec<String> = found.iter().map(Container::label).collect();
-    if !args.yes && !super::confirm(&format!("stop container {}?", names.join(", ")))? {
+    if !args.yes && !super::super::confirm(&format!("stop container {}?", names.join(", ")))? {
         return Ok(super::super::EXIT_ERROR);
     }
     let api = match Api::new() {

@@ -17,11 +17,11 @@ mod watch;
 use crate::cli::KillArgs;
 use crate::collect::{self, CollectorKind};
 use crate::diagnose::{explain_process, respawn, signal_note};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Delivery, Process, Refusal, Scope, Sig, Snapshot};
 use crate::signal::{RealSignaller, Signaller};
 use plan::Chosen;
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, Write};
 use std::time::Duration;
 use watch::{Outcome, Wait};
 
@@ -63,7 +63,7 @@ pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
     }
     let pids: Vec<u32> = chosen.iter().map(|c| c.process.pid).collect();
     let question = format!("send {} to {}?", args.signal, snap.pids_text(&pids));
-    if !args.yes && !confirm(&question)? {
+    if !args.yes && !super::confirm(&question)? {
         return Ok(super::EXIT_ERROR);
     }
     let mut signaller = RealSignaller::default();
@@ -150,28 +150,6 @@ fn describe(snap: &Snapshot, p: &Process, sig: Sig) -> String {
         crate::model::time::clock_secs(p.start_time),
         p.command()
     )
-}
-
-/// Asks `question [y/N]` on the terminal; refuses without one.
-fn confirm(question: &str) -> Result<bool> {
-    let stdin = io::stdin();
-    if !stdin.is_terminal() {
-        super::warn(&format!(
-            "refusing without confirmation: stdin is not a terminal (add --yes to {})",
-            question.trim_end_matches('?')
-        ));
-        return Ok(false);
-    }
-    let mut err = io::stderr();
-    let _ = write!(err, "{question} [y/N] ");
-    let _ = err.flush();
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line).map_err(Error::Stdin)?;
-    let yes = matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes");
-    if !yes {
-        super::warn("cancelled, nothing was done");
-    }
-    Ok(yes)
 }
 
 /// Sends to every target; true when any send failed (said why already).

@@ -1,0 +1,170 @@
+//! `sockscope close QUERY... [--yes] [--dry-run]`: close sockets with SOCK_DESTROY (what
+//! `ss -K` does), each by the exact tuple and cookie of the snapshot the user was shown.
+//! What may be closed is decided in [`crate::diagnose::close`].
+
+use crate::cli::CloseArgs;
+use crate::collect::{self, Collector as _, CollectorKind, linux::SockDiagCollector};
+use crate::diagnose::close::plan;
+use crate::diagnose::{CloseWaitTracker, Probe, row_flags};
+use crate::error::Result;
+use crate::model::socket::Endpoint;
+use crate::model::{Scope, Snapshot, Socket, State};
+use std::io::{self, Write};
+
+pub fn run(args: &CloseArgs, kind: CollectorKind) -> Result<u8> {
+    let query = crate::query::parse(&args.query.join(" "))?;
+    if kind == CollectorKind::Portable {
+        super::warn(
+            "close needs the sockdiag collector (Linux netlink): drop --collector portable",
+        );
+        return Ok(super::EXIT_ERROR);
+    }
+    if !args.dry_run && !collect::has_net_admin() {
+        super::warn("closing sockets needs root (CAP_NET_ADMIN): nothing was closed");
+        return Ok(super::EXIT_ERROR);
+    }
+    let mut collector = SockDiagCollector::new()?.settling(collect::ONE_SHOT_SETTLE);
+    let snap = collector.snapshot(Scope::All)?;
+    let leaking = CloseWaitTracker::default().observe(&snap);
+    let flags = row_flags(&snap, &leaking);
+    let plan = match plan(&query, &snap, &flags) {
+        Ok(p) => p,
+        Err(refusal) => {
+            super::warn(&refusal.to_string());
+            return Ok(super::EXIT_ERROR);
+        }
+    };
+    let mut out = io::stdout();
+    if plan.sockets.is_empty() {
+        writeln!(out, "nothing matches: nothing to close")?;
+        return Ok(super::EXIT_OK);
+    }
+    let verb = if args.dry_run {
+        "would close"
+    } else {
+        "will close"
+    };
+    let n = plan.sockets.len();
+    writeln!(out, "{verb} {n} socket{}:", plural(n))?;
+    for &i in &plan.sockets {
+        writeln!(out, "  {}", describe(&snap, &snap.sockets[i]))?;
+    }
+    if plan
+        .sockets
+        .iter()
+        .any(|&i| is_connection(&snap.sockets[i]))
+    {
+        writeln!(
+            out,
+            "  (the owner of a closed connection gets ECONNABORTED on its next call, its peer a RST)"
+        )?;
+    }
+    if !plan.listeners.is_empty() {
+        let k = plan.listeners.len();
+        writeln!(
+            out,
+            "not closing {k} listener{}: the port would stay bound; stop the holder instead (`sockscope kill`)",
+            plural(k)
+        )?;
+    }
+    if args.dry_run {
+        writeln!(out, "dry run: nothing was closed")?;
+        return Ok(super::EXIT_OK);
+    }
+    out.flush()?;
+    if !args.yes && !super::confirm(&format!("close {n} socket{}?", plural(n)))? {
+        return Ok(super::EXIT_ERROR);
+    }
+    let (mut closed, mut gone) = (Vec::new(), 0usize);
+    for &i in &plan.sockets {
+        let s = &snap.sockets[i];
+        match collector.destroy(s) {
+            Ok(true) => closed.push(i),
+            Ok(false) => gone += 1,
+            Err(e) => {
+                let why = match e.raw_os_error() {
+                    Some(1) => "needs root (CAP_NET_ADMIN)".to_owned(),
+                    Some(95) => {
+                        "this kernel cannot close sockets (CONFIG_INET_DIAG_DESTROY is off)"
+                            .to_owned()
+                    }
+                    _ => e.to_string(),
+                };
+                writeln!(out, "closed {} of {n}", closed.len())?;
+                super::warn(&format!("cannot close {}: {why}", Endpoint(&s.local)));
+                return Ok(super::EXIT_ERROR);
+            }
+        }
+    }
+    let mut text = format!("closed {} of {n} socket{}", closed.len(), plural(n));
+    if gone > 0 {
+        text.push_str(&format!(
+            "; {gone} had changed or gone since the snapshot and {} not touched",
+            if gone == 1 { "was" } else { "were" }
+        ));
+    }
+    writeln!(out, "{text}")?;
+    // What remains: a fresh look at the same sockets.
+    let after = collector.snapshot(Scope::All)?;
+    let remaining = plan
+        .sockets
+        .iter()
+        .filter(|&&i| {
+            let key = snap.sockets[i].key();
+            after.sockets.iter().any(|s| s.key() == key)
+        })
+        .count();
+    if remaining > 0 {
+        writeln!(out, "{remaining} of them still exist")?;
+    }
+    // One port: can a server bind it now?
+    let mut ports: Vec<u16> = plan
+        .sockets
+        .iter()
+        .map(|&i| snap.sockets[i].local.port())
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    if let [port] = ports[..] {
+        let verdict = if Probe::run(port).free() {
+            "a plain bind works now".to_owned()
+        } else {
+            format!("still in use: `sockscope why {port}` says by what")
+        };
+        writeln!(out, "port {port}: {verdict}")?;
+    }
+    Ok(if remaining > 0 {
+        super::EXIT_IN_USE
+    } else {
+        super::EXIT_OK
+    })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn is_connection(s: &Socket) -> bool {
+    s.proto.is_tcp() && !matches!(s.state, State::Listen | State::TimeWait)
+}
+
+/// `tcp  TIME-WAIT  127.0.0.1:3000 → 127.0.0.1:51000  (kernel)`.
+fn describe(snap: &Snapshot, s: &Socket) -> String {
+    let owners = if s.owners.is_empty() {
+        format!("({})", s.owner_status.as_str())
+    } else {
+        snap.pids_text(&s.owners)
+    };
+    let ns = if snap.netns.is_host(s.netns) {
+        String::new()
+    } else {
+        format!("  in {}", snap.netns.name(s.netns))
+    };
+    format!(
+        "{:<5} {:<11} {} → {}  {owners}{ns}",
+        s.proto.as_str(),
+        s.state.to_string(),
+        Endpoint(&s.local),
+        Endpoint(&s.remote),
+    )
+}
