@@ -133,3 +133,33 @@ fn nobody_and_broad_queries_are_refused() {
         "{err}"
     );
 }
+
+/// The live view: `x` on a Ports row closes that port's TIME-WAITs, through the real
+/// runtime, and says the port binds now.
+#[test]
+fn x_in_the_live_view_frees_a_time_wait_port() {
+    let port = fresh_port();
+    time_waits(port, 2);
+    let mut tui = crate::support::pty::Tui::start(&["--view", "ports", "--interval", "250ms"]);
+    tui.wait_screen("the first snapshot", |s| s.contains("sockdiag"));
+    tui.keys(&format!("/lport:{port}\r"));
+    tui.wait_screen("the port's row", |s| {
+        s.contains("row 1/1 ") && s.contains(&format!(":{port}"))
+    });
+    tui.keys("x");
+    let screen = tui.wait_screen("the close dialog", |s| s.contains("close sockets"));
+    assert!(
+        screen.contains(&format!("close 2 sockets on port {port}")),
+        "{screen}"
+    );
+    assert!(screen.contains("▶ Cancel ◀"), "{screen}");
+    tui.keys("y");
+    tui.wait_screen("the result", |s| {
+        s.contains(&format!(
+            "closed 2 TIME-WAIT sockets on port {port}: a plain bind of {port} works now"
+        ))
+    });
+    assert!(Probe::plain_free(port));
+    tui.keys("q");
+    assert!(tui.wait_exit().success());
+}

@@ -57,7 +57,7 @@ actions! {
     Confirm = "confirm", Press = "press", Focus = "focus", NextTarget = "next_target",
     Signal1 = "signal_1", Signal2 = "signal_2", Signal3 = "signal_3", Signal4 = "signal_4",
     Signal5 = "signal_5", Signal6 = "signal_6", Signal7 = "signal_7", Signal8 = "signal_8",
-    Signal9 = "signal_9", Close = "close",
+    Signal9 = "signal_9", Close = "close", CloseSocket = "close_socket",
 }
 
 impl Action {

@@ -6,6 +6,7 @@
 //! dialog, status line).
 
 mod cells;
+pub mod close;
 pub mod columns;
 pub mod dialog;
 pub mod keymap;
@@ -31,7 +32,7 @@ pub use table::{Sort, Table};
 pub use views::{RowId, View};
 pub use watch::KillWatch;
 
-use crate::model::Sig;
+use crate::model::{Sig, Socket};
 use keymap::Keymap;
 use ratatui::style::Color;
 use std::ops::RangeInclusive;
@@ -149,6 +150,12 @@ pub enum Effect {
     Inspect(u32),
     /// Run the bind probe on a port (the after-signal verdict needs it).
     Probe(u16),
+    /// Close exactly these sockets (SOCK_DESTROY, by tuple and cookie); for a port's
+    /// TIME-WAITs, `port` asks for a bind probe afterwards.
+    CloseSockets {
+        sockets: Vec<Socket>,
+        port: Option<u16>,
+    },
     /// Ask the container engine to stop a container (by full id), off the event loop;
     /// [`msg::Msg::ContainerStopped`] answers.
     StopContainer {

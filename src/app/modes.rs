@@ -42,6 +42,8 @@ pub struct Modes {
     pub mode: Mode,
     pub filter: Filter,
     pub dialog: Option<Dialog>,
+    /// The close dialog (`x`); shares the dialog mode and its keys.
+    pub close: Option<super::close::CloseDialog>,
     pub detail: bool,
     pub inspection: Option<Inspection>,
     pub help_scroll: usize,
@@ -58,6 +60,7 @@ impl Modes {
             mode: Mode::Normal,
             filter: Filter::default(),
             dialog: None,
+            close: None,
             detail: false,
             inspection: None,
             help_scroll: 0,

@@ -85,6 +85,11 @@ pub enum Msg {
         port: u16,
         probe: crate::diagnose::Probe,
     },
+    /// The runtime answered [`super::Effect::CloseSockets`].
+    SocketsClosed {
+        port: Option<u16>,
+        result: super::close::Closed,
+    },
     /// The engine answered [`super::Effect::StopContainer`].
     ContainerStopped {
         name: String,

@@ -3,6 +3,7 @@
 //! fakes.
 
 use crate::app::Effect;
+use crate::app::close::Closed;
 use crate::app::msg::Msg;
 use crate::collect::procs;
 use crate::collect::worker::Command;
@@ -26,6 +27,8 @@ pub trait Os {
     fn probe(&mut self, port: u16) -> crate::diagnose::Probe;
     /// A process's cwd and parent chain (the detail pane).
     fn inspect(&mut self, pid: u32) -> crate::model::process::Inspection;
+    /// Closes exactly these sockets (SOCK_DESTROY) and, for a port, probes it after.
+    fn close_sockets(&mut self, sockets: &[crate::model::Socket], port: Option<u16>) -> Closed;
     /// Asks the container engine to stop a container. The answer is a
     /// [`Msg::ContainerStopped`]: returned now, or sent later by a job of its own.
     fn stop_container(&mut self, id: String, name: String) -> Option<Msg>;
@@ -48,12 +51,58 @@ fn stop_now(id: &str, name: String) -> Msg {
     Msg::ContainerStopped { name, result }
 }
 
+/// Closes each socket by tuple and cookie through a diag socket of this namespace (the
+/// close dialog offers host sockets only).
+#[cfg(target_os = "linux")]
+fn close_now(sockets: &[crate::model::Socket], port: Option<u16>) -> Closed {
+    let mut r = Closed {
+        closed: 0,
+        gone: 0,
+        error: None,
+        bindable: None,
+    };
+    match crate::collect::sockdiag::SockDiag::open() {
+        Ok(mut diag) => {
+            for s in sockets {
+                match diag.destroy(s) {
+                    Ok(true) => r.closed += 1,
+                    Ok(false) => r.gone += 1,
+                    Err(e) => {
+                        r.error = Some(match e.raw_os_error() {
+                            Some(1) => "needs root (CAP_NET_ADMIN)".to_owned(),
+                            _ => e.to_string(),
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        Err(e) => r.error = Some(e.to_string()),
+    }
+    r.bindable = port.map(|p| crate::diagnose::Probe::run(p).free());
+    r
+}
+
 impl Os for RealOs {
     fn probe(&mut self, port: u16) -> crate::diagnose::Probe {
         crate::diagnose::Probe::run(port)
     }
     fn inspect(&mut self, pid: u32) -> crate::model::process::Inspection {
         procs::inspect(pid)
+    }
+    fn close_sockets(&mut self, sockets: &[crate::model::Socket], port: Option<u16>) -> Closed {
+        #[cfg(target_os = "linux")]
+        return close_now(sockets, port);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (sockets, port);
+            Closed {
+                closed: 0,
+                gone: 0,
+                error: Some("closing sockets needs Linux".into()),
+                bindable: None,
+            }
+        }
     }
     fn stop_container(&mut self, id: String, name: String) -> Option<Msg> {
         let Some(jobs) = self.jobs.clone() else {
@@ -143,6 +192,13 @@ impl<S: Signaller, O: Os> Effector<S, O> {
             Effect::Inspect(pid) => vec![Outcome::Reply(Msg::Inspected(Box::new(
                 self.os.inspect(pid),
             )))],
+            Effect::CloseSockets { sockets, port } => {
+                let result = self.os.close_sockets(&sockets, port);
+                vec![
+                    Outcome::Reply(Msg::SocketsClosed { port, result }),
+                    Outcome::Worker(Command::Refresh),
+                ]
+            }
             Effect::StopContainer { id, name } => self
                 .os
                 .stop_container(id, name)

@@ -21,6 +21,8 @@ struct FakeOs {
     probed: Vec<u16>,
     /// Containers asked to stop (full ids); the fake engine stops them at once.
     stopped: Vec<String>,
+    /// Sockets asked to be closed (their inodes or, for TIME-WAIT, remote ports).
+    closed: Vec<u16>,
 }
 
 impl Os for FakeOs {
@@ -37,6 +39,19 @@ impl Os for FakeOs {
         Inspection {
             pid,
             ..Inspection::default()
+        }
+    }
+    fn close_sockets(
+        &mut self,
+        sockets: &[crate::model::Socket],
+        port: Option<u16>,
+    ) -> crate::app::close::Closed {
+        self.closed.extend(sockets.iter().map(|s| s.remote.port()));
+        crate::app::close::Closed {
+            closed: sockets.len(),
+            gone: 0,
+            error: None,
+            bindable: port.map(|_| true),
         }
     }
     fn stop_container(&mut self, id: String, name: String) -> Option<Msg> {
@@ -70,6 +85,7 @@ impl Script {
             bind,
             probed: Vec::new(),
             stopped: Vec::new(),
+            closed: Vec::new(),
         };
         let effector = Effector::with_os(FakeSignaller::default(), os);
         let mut s = Script {
@@ -373,4 +389,79 @@ fn a_pm2_respawn_is_named_after_the_signal() {
         "SIGTERM sent to 100/node: port 3000 is held again: respawned by PM2 app barapp as 250/node: stop it with `pm2 stop barapp`"
     );
     insta::assert_snapshot!("session_pm2_respawn", s.frames);
+}
+
+/// x on a Ports row: the port's TIME-WAIT sockets, named, Cancel focused; y closes
+/// exactly those; x on a listener is refused with the reason.
+#[test]
+fn close_a_ports_time_waits_from_the_live_view() {
+    let mut s = Script::new(View::Ports, 100, 18, BindResult::Ok);
+    let (mut sockets, procs) = table();
+    for peer in [41_100u16, 41_101] {
+        sockets.push(sock(
+            Proto::Tcp,
+            "127.0.0.1:3000",
+            &format!("127.0.0.1:{peer}"),
+            State::TimeWait,
+            0,
+            &[],
+        ));
+    }
+    s.step(
+        "ports",
+        Step::Snap(snapshot(0, Scope::All, sockets, &procs)),
+    );
+    let row = s
+        .session
+        .app
+        .table
+        .ports
+        .iter()
+        .position(|p| p.port == 3000)
+        .unwrap();
+    let at = s
+        .session
+        .app
+        .table
+        .rows
+        .iter()
+        .position(|r| *r == crate::app::RowId::Port(row))
+        .unwrap();
+    s.session.app.select_index(at);
+    s.step("x: the close dialog", Step::Keys("x"));
+    let d = s.session.app.modes.close.clone().unwrap();
+    // The table's own TIME-WAIT on 3000 and the two added.
+    assert_eq!(d.sockets.len(), 3);
+    assert_eq!(d.focus, crate::app::dialog::Button::Cancel);
+    s.step("Enter presses Cancel", Step::Key(KeyCode::Enter));
+    assert!(s.session.app.modes.close.is_none());
+    assert!(
+        s.session.effector.os.closed.is_empty(),
+        "nothing was closed"
+    );
+    s.step("x again", Step::Keys("x"));
+    s.step("y closes them", Step::Keys("y"));
+    let closed = &s.session.effector.os.closed;
+    assert_eq!(closed.len(), 3);
+    assert!(closed.contains(&41_100) && closed.contains(&41_101));
+    let status = &s.session.app.modes.status.as_ref().unwrap().text;
+    assert_eq!(
+        status,
+        "closed 3 TIME-WAIT sockets on port 3000: a plain bind of 3000 works now"
+    );
+    insta::assert_snapshot!("session_close_time_waits", s.frames);
+}
+
+#[test]
+fn x_on_a_listener_is_refused_with_the_reason() {
+    let mut s = Script::new(View::Listeners, 100, 16, BindResult::Ok);
+    let (sockets, procs) = table();
+    s.step(
+        "listeners",
+        Step::Snap(snapshot(0, Scope::All, sockets, &procs)),
+    );
+    s.step("x on the first listener", Step::Keys("x"));
+    assert!(s.session.app.modes.close.is_none());
+    let status = &s.session.app.modes.status.as_ref().unwrap().text;
+    assert!(status.contains("the port stays bound"), "{status}");
 }

@@ -16,6 +16,10 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 const SHOWN_TARGETS: usize = 4;
 
 pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
+    if let Some(c) = &app.modes.close {
+        draw_close(frame, app, c, th, area);
+        return;
+    }
     let Some(d) = &app.modes.dialog else { return };
     let width = area.width.saturating_sub(4).min(100);
     let text_width = usize::from(width.saturating_sub(6));
@@ -190,4 +194,111 @@ fn buttons<'a>(d: &Dialog, th: &Styles) -> Line<'a> {
             th.dim,
         ),
     ])
+}
+
+/// The close dialog: which sockets, whose, what the kernel will do, Cancel focused.
+fn draw_close(
+    frame: &mut Frame,
+    app: &App,
+    c: &crate::app::close::CloseDialog,
+    th: &Styles,
+    area: Rect,
+) {
+    let width = area.width.saturating_sub(4).min(100);
+    let text_width = usize::from(width.saturating_sub(4));
+    let snap = &app.live.snap;
+    let n = c.sockets.len();
+    let mut lines = vec![Line::from(vec![
+        Span::styled("close ", th.header),
+        Span::raw(format!(
+            "{n} socket{}{}",
+            if n == 1 { "" } else { "s" },
+            c.port.map(|p| format!(" on port {p}")).unwrap_or_default()
+        )),
+    ])];
+    lines.push(Line::raw(""));
+    // Frame (2), head (2), notes (up to 2), blank and buttons (2).
+    let room = usize::from(area.height).saturating_sub(10).max(1);
+    for s in c.sockets.iter().take(room) {
+        let owners = if s.owners.is_empty() {
+            format!("({})", s.owner_status.as_str())
+        } else {
+            snap.pids_text(&s.owners)
+        };
+        let row = format!(
+            "  {} {} {} → {}  {owners}",
+            s.proto.as_str(),
+            s.state,
+            Endpoint(&s.local),
+            Endpoint(&s.remote)
+        );
+        lines.push(Line::raw(fit(&row, text_width)));
+    }
+    if n > room {
+        lines.push(Line::styled(format!("  … {} more", n - room), th.dim));
+    }
+    let time_wait = c
+        .sockets
+        .iter()
+        .all(|s| s.state == crate::model::State::TimeWait);
+    let note = if time_wait {
+        "TIME-WAIT sockets are removed at once: the port frees for a plain bind"
+    } else {
+        "the owner's next call fails with ECONNABORTED, the peer gets a RST"
+    };
+    lines.push(Line::styled(
+        format!("  {}", fit(note, text_width)),
+        th.flag_warn,
+    ));
+    lines.push(Line::styled(
+        "  only these exact sockets (tuple and cookie): one that changed is not touched",
+        th.dim,
+    ));
+    let height = (lines.len() as u16 + 4).min(area.height);
+    let rect = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(" close sockets ", th.title));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    if inner.height == 0 {
+        return;
+    }
+    let body = Rect {
+        height: inner.height.saturating_sub(2),
+        ..inner
+    };
+    frame.render_widget(Paragraph::new(lines), body);
+    let last = Rect {
+        y: inner.y + inner.height - 1,
+        height: 1,
+        ..inner
+    };
+    let button = |label: String, b: Button| {
+        if c.focus == b {
+            Span::styled(
+                format!("▶ {label} ◀"),
+                th.selected.add_modifier(Modifier::BOLD),
+            )
+        } else {
+            Span::raw(format!("  {label}  "))
+        }
+    };
+    let buttons = Line::from(vec![
+        Span::raw("   "),
+        button("Cancel".into(), Button::Cancel),
+        Span::raw("   "),
+        button(
+            format!("Close {n} socket{}", if n == 1 { "" } else { "s" }),
+            Button::Send,
+        ),
+        Span::styled("    y close · Enter press · Esc cancel", th.dim),
+    ]);
+    frame.render_widget(Paragraph::new(buttons), last);
 }

@@ -6,6 +6,26 @@ use crate::app::{App, Effect};
 use crate::model::Sig;
 
 pub fn action(app: &mut App, a: Action) -> Vec<Effect> {
+    if let Some(c) = &mut app.modes.close {
+        match a {
+            Action::Confirm => return app.confirm_close(),
+            Action::Press => {
+                if c.focus == Button::Send {
+                    return app.confirm_close();
+                }
+                app.cancel_close();
+            }
+            Action::Cancel => app.cancel_close(),
+            Action::Focus => {
+                c.focus = match c.focus {
+                    Button::Cancel => Button::Send,
+                    Button::Send => Button::Cancel,
+                }
+            }
+            _ => {}
+        }
+        return vec![];
+    }
     let Some(d) = &mut app.modes.dialog else {
         app.modes.mode = Mode::Normal;
         return vec![];

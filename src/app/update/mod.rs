@@ -39,6 +39,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.signal_result(sig, results);
             vec![]
         }
+        Msg::SocketsClosed { port, result } => {
+            app.closed(port, result);
+            vec![]
+        }
         Msg::ContainerStopped { name, result } => {
             app.container_stopped(&name, result);
             vec![]

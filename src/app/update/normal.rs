@@ -106,6 +106,7 @@ pub fn action(app: &mut App, a: Action) -> Vec<Effect> {
         }
         Action::Kill => return app.open_dialog(false),
         Action::KillHard => return app.open_dialog(true),
+        Action::CloseSocket => return app.open_close_dialog(),
         Action::Pause => {
             app.modes.paused = !app.modes.paused;
             return vec![Effect::Pause(app.modes.paused)];
