@@ -126,6 +126,13 @@ pub enum Command {
     /// some remain, 2 on error or refusal.
     Close(CloseArgs),
 
+    /// Serve Prometheus metrics over HTTP: /metrics, /healthz, and a landing page.
+    ///
+    /// Listens on 127.0.0.1 unless --listen says otherwise: process names, ports and
+    /// container names are in the metrics. One snapshot per --interval is shared by every
+    /// scrape. Ends with status 0 on SIGTERM, SIGINT or SIGHUP; 2 when it cannot start.
+    Serve(ServeArgs),
+
     /// Print ports that are free right now, nearest to --near first.
     ///
     /// Free means a plain bind (no SO_REUSEADDR) works now on 0.0.0.0 and [::], and no
@@ -266,6 +273,26 @@ fn parse_count(s: &str) -> Result<usize, String> {
     digits::<usize>(s)
         .filter(|n| (1..=1000).contains(n))
         .ok_or_else(|| format!("`{}` is not a count (1-1000)", quote(s)))
+}
+
+fn parse_top(s: &str) -> Result<usize, String> {
+    digits::<usize>(s)
+        .filter(|n| (1..=500).contains(n))
+        .ok_or_else(|| format!("`{}` is not a top-N size (1-500)", quote(s)))
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on. Anything but loopback exposes process names,
+    /// ports and container names to whoever can reach it.
+    #[arg(long, default_value = "127.0.0.1:9947")]
+    pub listen: std::net::SocketAddr,
+    /// How often to take a snapshot (250ms..60s).
+    #[arg(long, default_value = "1s", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    /// Ports and process names beyond the N largest are summed as `other`.
+    #[arg(long, default_value = "20", value_parser = parse_top)]
+    pub top: usize,
 }
 
 #[derive(Debug, Args)]

@@ -21,18 +21,24 @@
 //! - [`app`]: TUI state (`Live`, `Table`, `Modes`) and `update`; no I/O. Imports `model`,
 //!   `query`, `diagnose`.
 //! - [`ui`]: drawing only. Reads `app` and `model`.
-//! - [`runtime`]: the only place with tokio, crossterm and the real terminal: the live
-//!   view's loop and `watch`. Chooses the concrete collector and signaller.
+//! - [`runtime`]: the only place with tokio, hyper, crossterm and the real terminal: the
+//!   live view's loop, `watch`, and the metrics server of `serve`. Chooses the concrete
+//!   collector and signaller.
 //! - [`config`], [`output`], [`commands`], [`cli`], [`error`]: configuration, what the
-//!   command line prints, the subcommands, the clap definition, the error type.
+//!   command line prints (tables, CSV, JSON, and the Prometheus exposition), the
+//!   subcommands, the clap definition, the error type.
 //!
 //! Named exceptions to the import rules:
 //! - `config` builds `app` values (`Theme`, `Keymap`, columns): the config file is the
 //!   live view's, and `app` must not read files.
 //! - Tests of `app` and `ui` use `runtime::effects` and `collect::worker::Differ` with
 //!   fakes, to run whole sessions as the runtime does.
-//! - `commands` and `runtime::watch` share the exit codes and the one-line error
-//!   printer in `commands`.
+//! - `commands` and `runtime::watch`/`runtime::serve` share the exit codes and the
+//!   one-line error printer in `commands`.
+//! - `ui` reads `diagnose` for the sentences it shows (flag explanations, the
+//!   supervisor behind a holder), never to decide anything.
+//! - `runtime::effects` closes sockets and stops containers through `collect` (the OS
+//!   boundary), as the live view's effects.
 
 // Tests may unwrap: a panic there is a failed test, which is the point.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]

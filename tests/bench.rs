@@ -95,6 +95,71 @@ fn main() {
     if namespaces > 0 {
         namespace_cost(polls.max(20), namespaces);
     }
+    serve_memory(10_000);
+}
+
+/// `sockscope serve`'s resident memory over `scrapes` scrapes of /metrics, and the time
+/// one scrape takes (the exposition is encoded once per snapshot, not per scrape).
+fn serve_memory(scrapes: usize) {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sockscope"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--interval",
+            "1s",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let scrape = || -> usize {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return 0;
+        };
+        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n");
+        let mut body = Vec::new();
+        let _ = s.read_to_end(&mut body);
+        body.len()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while scrape() < 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let rss = |pid: u32| -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    for _ in 0..100 {
+        scrape();
+    }
+    let warm = rss(child.id());
+    let t = Instant::now();
+    let mut bytes = 0;
+    for _ in 0..scrapes {
+        bytes += scrape();
+    }
+    let per = t.elapsed() / scrapes as u32;
+    let after = rss(child.id());
+    println!("== sockscope serve: {scrapes} scrapes of /metrics");
+    println!(
+        "  RSS after 100 scrapes {warm:.1} MB, after {scrapes} more {after:.1} MB; {} per scrape ({} bytes each)",
+        ms(per),
+        bytes / scrapes.max(1)
+    );
+    println!();
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 const NS_ENV: &str = "SOCKSCOPE_BENCH_NETNS";

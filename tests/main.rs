@@ -14,6 +14,7 @@ mod doctor;
 mod owners;
 mod port_helpers;
 mod safety;
+mod serve;
 mod supervisors;
 mod tui_pty;
 mod watch;

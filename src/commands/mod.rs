@@ -36,6 +36,14 @@ pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
         Some(Command::Kill(args)) => kill::run(args, kind),
         Some(Command::WaitFree(args)) => wait_free::run(args, kind),
         Some(Command::FreePort(args)) => free_port::run(args, kind),
+        Some(Command::Serve(args)) => {
+            crate::runtime::serve::run(crate::runtime::serve::ServeOptions {
+                listen: args.listen,
+                interval: args.interval,
+                top: args.top,
+                collector: kind,
+            })
+        }
         #[cfg(target_os = "linux")]
         Some(Command::Close(args)) => close::run(args, kind),
         #[cfg(not(target_os = "linux"))]

@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod json;
+pub mod metrics;
 pub mod table;
 pub mod watch;
 pub mod why;

@@ -8,6 +8,8 @@ pub mod terminal;
 mod tests;
 pub mod watch;
 
+pub mod serve;
+
 pub use run::{TuiOptions, run};
 
 /// The single-threaded tokio runtime the live view and `watch` run on.
