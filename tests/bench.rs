@@ -40,12 +40,17 @@ fn main() {
         namespace_child();
         return;
     }
+    if let Ok(rate) = std::env::var(CHURN_ENV) {
+        churn_child(rate.parse().expect("churn rate"));
+        return;
+    }
     // Started first, while this process is still small: see `Spawner`.
     let mut spawner = Spawner::start();
     let floor = spawner.run(&["true"]).1;
     let mut sizes = vec![1000usize, 10_000];
     let mut polls = 15usize;
     let mut namespaces = 50usize;
+    let mut soak_for: Option<Duration> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -58,6 +63,10 @@ fn main() {
                     .collect();
             }
             "--polls" => polls = args.next().expect("--polls N").parse().expect("number"),
+            "--soak" => {
+                let d = args.next().expect("--soak DURATION (e.g. 60m)");
+                soak_for = Some(humantime::parse_duration(&d).expect("a duration"));
+            }
             "--namespaces" => {
                 namespaces = args
                     .next()
@@ -67,6 +76,11 @@ fn main() {
             }
             _ => {} // cargo passes --bench
         }
+    }
+    if let Some(d) = soak_for {
+        drop(spawner);
+        soak(d, 1900);
+        return;
     }
     let polls = polls.max(10);
     println!(
@@ -704,4 +718,165 @@ fn child(n: usize) {
     out.flush().unwrap();
     let mut sink = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut sink);
+}
+
+const CHURN_ENV: &str = "SOCKSCOPE_BENCH_CHURN";
+
+/// The soak: the live view's collector, diff, `update` and a 160x50 frame once a second
+/// for `d`, under a loopback churn of about `rate` connections a second. Prints RSS, CPU,
+/// the event log and the ghosts every minute (every tenth of `d` when shorter), and
+/// counts false events: an owner change to nobody for a socket of the churn, which only a
+/// socket closing between the dump and the fd walk would produce.
+fn soak(d: Duration, rate: u32) {
+    use sockscope::app::msg::Msg;
+    use sockscope::app::update::update;
+    use sockscope::app::{App, Column, Settings, View};
+    use sockscope::collect::worker::Differ;
+
+    let cfg = sockscope::config::parse(sockscope::config::DEFAULT_TOML, "defaults", None).unwrap();
+    let settings = Settings {
+        columns: Column::all().collect(),
+        ghost: Duration::from_secs(3),
+        theme: cfg.theme,
+        keymap: cfg.keymap,
+        host: "soak".into(),
+        ephemeral: sockscope::collect::ephemeral_range(),
+        services: Default::default(),
+    };
+    let mut churn = Command::new(std::env::current_exe().unwrap())
+        .env(CHURN_ENV, rate.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the churn");
+    let churn_pid = churn.id();
+    let mut line = String::new();
+    BufReader::new(churn.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let mut c = SockDiagCollector::new().expect("sock_diag");
+    let mut differ = Differ::default();
+    let mut app = App::new(settings, View::Sockets, Duration::from_secs(1));
+    update(&mut app, Msg::Resize { width: 160, height: 50 });
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 50)).unwrap();
+    let every = (d / 10).min(Duration::from_secs(60)).max(Duration::from_secs(1));
+    println!(
+        "soak: {} of the live view's collector, update and drawing at 1 s, churn of ~{rate} connections/s",
+        humantime::format_duration(d)
+    );
+    println!(
+        "  {:>7} {:>9} {:>8} {:>9} {:>10} {:>11} {:>7} {:>8} {:>7}",
+        "minute", "RSS MB", "CPU %", "sockets", "events", "dropped", "ghosts", "false ev", "snap ms"
+    );
+    let start = Instant::now();
+    let mut next_sample = start + every;
+    let mut cpu_before = cpu_ticks();
+    let mut false_events = 0u64;
+    let mut took_max = Duration::ZERO;
+    let ticks_per_sec = 100.0;
+    while start.elapsed() < d {
+        let tick = Instant::now();
+        let snap = c.snapshot(Scope::All).unwrap();
+        let took = tick.elapsed();
+        took_max = took_max.max(took);
+        let collected = differ.next(snap, took, 0);
+        for ch in &collected.delta.changed {
+            if let sockscope::model::diff::ChangeKind::Owners { from, to } = &ch.kind
+                && to.is_empty()
+                && from.contains(&churn_pid)
+            {
+                false_events += 1;
+            }
+        }
+        let sockets = collected.snapshot.sockets.len();
+        update(&mut app, Msg::Snapshot(Box::new(collected)));
+        update(&mut app, Msg::Tick(std::time::SystemTime::now()));
+        term.draw(|f| sockscope::ui::draw(f, &app)).unwrap();
+        if Instant::now() >= next_sample {
+            let cpu = cpu_ticks();
+            let secs = every.as_secs_f64();
+            println!(
+                "  {:>7.1} {:>9.1} {:>8.1} {:>9} {:>10} {:>11} {:>7} {:>8} {:>7.1}",
+                start.elapsed().as_secs_f64() / 60.0,
+                self_rss_mb(),
+                (cpu - cpu_before) as f64 / ticks_per_sec / secs * 100.0,
+                sockets,
+                app.live.events.len(),
+                app.live.events.dropped(),
+                app.live.ghosts.len(),
+                false_events,
+                took_max.as_secs_f64() * 1e3
+            );
+            cpu_before = cpu;
+            took_max = Duration::ZERO;
+            next_sample += every;
+        }
+        let spent = tick.elapsed();
+        if spent < Duration::from_secs(1) {
+            std::thread::sleep(Duration::from_secs(1) - spent);
+        }
+    }
+    drop(churn.stdin.take());
+    let _ = churn.wait();
+}
+
+fn self_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// utime + stime of this process, in clock ticks.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // After the comm: state is field 0, utime 11, stime 12.
+    n(11) + n(12)
+}
+
+/// The churn: connections to its own listener at about `rate` a second, nine in ten
+/// closed with RST (no TIME-WAIT), one in ten closed normally (client first: a TIME-WAIT
+/// on the client side). Stops when its stdin closes.
+fn churn_child(rate: u32) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let mut out = std::io::stdout();
+    writeln!(out, "ready").unwrap();
+    out.flush().unwrap();
+    let (stop_tx, stop) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        let _ = stop_tx.send(());
+    });
+    let per_tick = (rate / 100).max(1);
+    let mut n = 0u64;
+    loop {
+        let tick = Instant::now();
+        for _ in 0..per_tick {
+            let Ok(c) = TcpStream::connect(addr) else { continue };
+            let Ok((s, _)) = l.accept() else { continue };
+            n += 1;
+            if n % 10 != 0 {
+                for sock in [&c, &s] {
+                    let _ = rustix::net::sockopt::set_socket_linger(sock.as_fd(), Some(Duration::ZERO));
+                }
+            }
+            drop(c);
+            drop(s);
+        }
+        if stop.try_recv().is_ok() {
+            return;
+        }
+        let spent = tick.elapsed();
+        if spent < Duration::from_millis(10) {
+            std::thread::sleep(Duration::from_millis(10) - spent);
+        }
+    }
 }
