@@ -389,6 +389,31 @@ pub struct ListArgs {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_argument_is_a_value_or_an_error(t in "\\PC{0,30}") {
+            let _ = parse_port(&t);
+            let _ = parse_kill_target(&t);
+            let _ = parse_range(&t);
+            let _ = parse_count(&t);
+            let _ = parse_top(&t);
+            let _ = parse_signal(&t);
+            let _ = parse_view(&t);
+        }
+
+        #[test]
+        fn ports_and_targets_round_trip(p in 1u16.., pid in 1u32..) {
+            prop_assert_eq!(parse_port(&p.to_string()), Ok(p));
+            prop_assert_eq!(parse_port(&format!(":{p}")), Ok(p));
+            prop_assert_eq!(parse_kill_target(&format!(":{p}")), Ok(KillTarget::Port(p)));
+            prop_assert_eq!(parse_kill_target(&format!("pid:{pid}")), Ok(KillTarget::Pid(pid)));
+            prop_assert_eq!(parse_range(&format!("{p}-{p}")), Ok(p..=p));
+            let plus = format!("+{p}");
+            prop_assert!(parse_port(&plus).is_err());
+        }
+    }
 
     #[test]
     fn definition_is_consistent() {

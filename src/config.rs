@@ -278,6 +278,29 @@ fn keymap(
 mod tests {
     use super::*;
     use crate::app::msg::Key;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, .. ProptestConfig::default() })]
+        /// Any file: a config, or one error that names the file.
+        #[test]
+        fn any_file_is_a_config_or_one_clear_error(t in "\\PC{0,200}") {
+            if let Err(e) = parse(&t, "x.toml", None) {
+                let msg = e.to_string();
+                prop_assert!(msg.contains("x.toml"), "{}", msg);
+                prop_assert!(!msg.contains('\n'), "one line: {}", msg);
+            }
+        }
+
+        /// TOML-shaped input with our keys and any values.
+        #[test]
+        fn our_keys_with_any_values(key in "(interval|view|ghost|columns|theme)", v in "\\PC{0,30}") {
+            let t = format!("{key} = {v}\n");
+            if let Err(e) = parse(&t, "x.toml", None) {
+                prop_assert!(!e.to_string().contains('\n'));
+            }
+        }
+    }
 
     #[test]
     fn defaults_load() {

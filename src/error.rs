@@ -14,6 +14,10 @@ pub enum Error {
     },
     #[error("cannot read the process table: {0}")]
     Processes(String),
+    #[error(
+        "too many open files (the limit is {limit}): the owners could not all be read, so no snapshot is shown; raise the limit (`ulimit -n`)"
+    )]
+    TooManyOpenFiles { limit: u64 },
     #[error("portable collector failed: {0}")]
     Portable(String),
     #[error("the sock_diag collector only exists on Linux (use `--collector portable`)")]

@@ -757,16 +757,32 @@ fn soak(d: Duration, rate: u32) {
     let mut c = SockDiagCollector::new().expect("sock_diag");
     let mut differ = Differ::default();
     let mut app = App::new(settings, View::Sockets, Duration::from_secs(1));
-    update(&mut app, Msg::Resize { width: 160, height: 50 });
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 160,
+            height: 50,
+        },
+    );
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 50)).unwrap();
-    let every = (d / 10).min(Duration::from_secs(60)).max(Duration::from_secs(1));
+    let every = (d / 10)
+        .min(Duration::from_secs(60))
+        .max(Duration::from_secs(1));
     println!(
         "soak: {} of the live view's collector, update and drawing at 1 s, churn of ~{rate} connections/s",
         humantime::format_duration(d)
     );
     println!(
         "  {:>7} {:>9} {:>8} {:>9} {:>10} {:>11} {:>7} {:>8} {:>7}",
-        "minute", "RSS MB", "CPU %", "sockets", "events", "dropped", "ghosts", "false ev", "snap ms"
+        "minute",
+        "RSS MB",
+        "CPU %",
+        "sockets",
+        "events",
+        "dropped",
+        "ghosts",
+        "false ev",
+        "snap ms"
     );
     let start = Instant::now();
     let mut next_sample = start + every;
@@ -860,12 +876,15 @@ fn churn_child(rate: u32) {
     loop {
         let tick = Instant::now();
         for _ in 0..per_tick {
-            let Ok(c) = TcpStream::connect(addr) else { continue };
+            let Ok(c) = TcpStream::connect(addr) else {
+                continue;
+            };
             let Ok((s, _)) = l.accept() else { continue };
             n += 1;
             if n % 10 != 0 {
                 for sock in [&c, &s] {
-                    let _ = rustix::net::sockopt::set_socket_linger(sock.as_fd(), Some(Duration::ZERO));
+                    let _ =
+                        rustix::net::sockopt::set_socket_linger(sock.as_fd(), Some(Duration::ZERO));
                 }
             }
             drop(c);

@@ -82,6 +82,10 @@ fn closed_pipes_and_full_disks() {
         &["completions", "bash"],
         &["man"],
         &["kill", "pid:1", "--dry-run"],
+        &["why", "1", "--json"],
+        &["free-port", "--count", "2"],
+        &["free-port", "--json"],
+        &["close", ":1", "--dry-run"],
     ];
     for args in cases {
         // Closed pipe: stdout's reader is gone before anything is written.

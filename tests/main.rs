@@ -11,6 +11,7 @@ mod cli_list;
 mod close;
 mod collect;
 mod doctor;
+mod faults;
 mod owners;
 mod port_helpers;
 mod safety;

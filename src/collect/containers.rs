@@ -314,6 +314,14 @@ fn lookups(rx: &Receiver<(Runtime, String)>, known: &Mutex<HashMap<String, Conta
                 let mut c = Container::from_id(runtime, &id);
                 c.access = match e {
                     ApiError::Status { status: 404, .. } => Access::Unknown,
+                    ApiError::Io(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        Access::NoAnswer
+                    }
                     _ => Access::NoAccess,
                 };
                 c

@@ -46,12 +46,15 @@ pub(super) fn read_pid(
         r.via_tasks = true;
         path.clear();
         let _ = write!(path, "{pid}/task");
-        if let Ok(tasks) = openat(
+        let tasks = openat(
             proc,
             path.as_slice(),
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
-        ) && let Ok(mut dir) = Dir::read_from(&tasks)
+        )
+        .inspect_err(|e| super::note_open_error(*e));
+        if let Ok(tasks) = tasks
+            && let Ok(mut dir) = Dir::read_from(&tasks).inspect_err(|e| super::note_open_error(*e))
         {
             while let Some(Ok(entry)) = dir.read() {
                 let Some(tid) = parse_u32(entry.file_name().to_bytes()) else {
@@ -84,14 +87,19 @@ pub(super) fn read_fd_dir(
     ) {
         Ok(fd) => fd,
         Err(e) => {
+            super::note_open_error(e);
             return (
                 e != rustix::io::Errno::ACCESS && e != rustix::io::Errno::PERM,
                 0,
             );
         }
     };
-    let Ok(mut dir) = Dir::read_from(&fd) else {
-        return (true, 0);
+    let mut dir = match Dir::read_from(&fd) {
+        Ok(d) => d,
+        Err(e) => {
+            super::note_open_error(e);
+            return (true, 0);
+        }
     };
     let mut seen = 0;
     while let Some(Ok(entry)) = dir.read() {
@@ -133,6 +141,7 @@ pub(super) fn read_stat(proc: &OwnedFd, pid: u32, path: &mut Vec<u8>) -> Option<
         OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
+    .inspect_err(|e| super::note_open_error(*e))
     .ok()?;
     let mut buf = [0u8; 1024];
     let n = rustix::io::read(&fd, &mut buf).ok()?;

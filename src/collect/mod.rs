@@ -86,6 +86,41 @@ pub fn ephemeral_range() -> std::ops::RangeInclusive<u16> {
     }
 }
 
+/// Set when an open failed for want of file descriptors (EMFILE, ENFILE) during a
+/// snapshot: the owner walk or a namespace could not be read, so the snapshot would
+/// silently lack owners. The collector turns it into [`crate::Error::TooManyOpenFiles`].
+static OUT_OF_FDS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Notes an errno from an open: EMFILE and ENFILE mark the snapshot as incomplete.
+pub(crate) fn note_open_error(e: rustix::io::Errno) {
+    if e == rustix::io::Errno::MFILE || e == rustix::io::Errno::NFILE {
+        OUT_OF_FDS.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// [`note_open_error`] for a std error.
+pub(crate) fn note_io_error(e: &std::io::Error) {
+    if let Some(code) = e.raw_os_error() {
+        note_open_error(rustix::io::Errno::from_raw_os_error(code));
+    }
+}
+
+/// Starts a snapshot's watch for EMFILE, or ends it: `Err` when fds ran out.
+fn fds_ran_out(start: bool) -> Result<()> {
+    use std::sync::atomic::Ordering;
+    if start {
+        OUT_OF_FDS.store(false, Ordering::Relaxed);
+        return Ok(());
+    }
+    if OUT_OF_FDS.swap(false, Ordering::Relaxed) {
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .unwrap_or(0);
+        return Err(crate::Error::TooManyOpenFiles { limit });
+    }
+    Ok(())
+}
+
 /// Whether this process may close sockets (CAP_NET_ADMIN in its effective set).
 pub fn has_net_admin() -> bool {
     const CAP_NET_ADMIN: u32 = 12;
@@ -257,7 +292,12 @@ pub mod linux {
                 self.containers.settle(self.settle);
                 for p in snap.processes.values_mut() {
                     if let Some(c) = &p.container {
-                        p.container = Some(self.containers.enrich(c));
+                        let mut known = self.containers.enrich(c);
+                        // Waited, and still nothing: a one-shot answer says so.
+                        if known.access == Access::Pending {
+                            known.access = Access::NoAnswer;
+                        }
+                        p.container = Some(known);
                     }
                 }
             }
@@ -313,6 +353,7 @@ pub mod linux {
     impl Collector for SockDiagCollector {
         fn snapshot(&mut self, scope: Scope) -> Result<Snapshot> {
             let taken_at = SystemTime::now();
+            super::fds_ran_out(true)?;
             // Sized up front from the kernel's counters so a cold dump of a big table
             // does not double its vector (and its peak memory) on the way.
             let hint = if scope == Scope::All {
@@ -378,6 +419,7 @@ pub mod linux {
             };
             fill_details(&mut snap, &mut self.procs);
             self.enrich(&mut snap);
+            super::fds_ran_out(false)?;
             Ok(snap)
         }
 

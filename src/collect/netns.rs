@@ -202,10 +202,13 @@ impl Namespaces {
                         },
                     );
                 }
-                Err(_) => {
+                // Not allowed in: not tried again while it exists. Anything else (no
+                // fds left, the namespace going away) is tried again next time.
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                     self.refused.insert(inode);
                     return None;
                 }
+                Err(_) => return None,
             }
         }
         self.readers.get_mut(&inode)
@@ -303,14 +306,20 @@ fn name(f: &mut Found, names: &mut dyn ContainerNames) {
 
 /// A diag socket in the namespace behind `path`, made by a thread that entered it.
 fn open_in(path: &Path) -> std::io::Result<SockDiag> {
-    let handle = File::open(path)?;
+    let handle = File::open(path).inspect_err(super::note_io_error)?;
     std::thread::scope(|s| {
         s.spawn(|| {
             rustix::thread::move_into_link_name_space(
                 handle.as_fd(),
                 Some(rustix::thread::LinkNameSpaceType::Network),
             )?;
-            SockDiag::open().map_err(|e| std::io::Error::other(e.to_string()))
+            SockDiag::open().map_err(|e| match e {
+                crate::Error::NetlinkOpen(io) => {
+                    super::note_io_error(&io);
+                    io
+                }
+                e => std::io::Error::other(e.to_string()),
+            })
         })
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the namespace thread panicked")))

@@ -56,6 +56,8 @@ pub struct WalkStats {
 /// The incremental inode → pids map.
 pub struct Owners {
     proc: Option<OwnedFd>,
+    /// Where /proc is (tests use another root).
+    root: String,
     euid: u32,
     pids: HashMap<u32, PidEntry>,
     by_inode: HashMap<u64, Pids>,
@@ -78,6 +80,18 @@ pub struct Owners {
     stats: WalkStats,
 }
 
+/// Opens the /proc directory, noting a failure for want of fds.
+fn open_root(root: &str) -> Option<rustix::fd::OwnedFd> {
+    openat(
+        rustix::fs::CWD,
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .inspect_err(|e| super::note_open_error(*e))
+    .ok()
+}
+
 impl Owners {
     /// Reads `/proc`; a missing or unreadable `/proc` yields owners that are all unknown.
     pub fn new() -> Self {
@@ -85,15 +99,9 @@ impl Owners {
     }
 
     pub fn with_root(root: &str, resync: Duration) -> Self {
-        let proc = openat(
-            rustix::fs::CWD,
-            root,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .ok();
         Owners {
-            proc,
+            proc: open_root(root),
+            root: root.to_owned(),
             euid: rustix::process::geteuid().as_raw(),
             pids: HashMap::new(),
             by_inode: HashMap::new(),
@@ -129,6 +137,11 @@ impl Owners {
 
     /// Fills `owners` and `owner_status` of every socket.
     pub fn update(&mut self, sockets: &mut [Socket]) {
+        if self.proc.is_none() {
+            // Unreadable when we started (no fds left?): try again, and let the collector
+            // know when it is for want of fds.
+            self.proc = open_root(&self.root);
+        }
         let now = Instant::now();
         let full = self
             .last_full
@@ -191,8 +204,12 @@ impl Owners {
         let Some(proc) = &self.proc else {
             return to_walk;
         };
-        let Ok(mut dir) = Dir::read_from(proc) else {
-            return to_walk;
+        let mut dir = match Dir::read_from(proc) {
+            Ok(d) => d,
+            Err(e) => {
+                super::note_open_error(e);
+                return to_walk;
+            }
         };
         while let Some(Ok(entry)) = dir.read() {
             let Some(pid) = parse_u32(entry.file_name().to_bytes()) else {

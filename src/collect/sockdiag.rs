@@ -49,7 +49,16 @@ pub struct SockDiag {
 
 impl SockDiag {
     pub fn open() -> Result<Self> {
-        let mut sock = NlSocket::new(NETLINK_SOCK_DIAG).map_err(Error::NetlinkOpen)?;
+        let mut sock = NlSocket::new(NETLINK_SOCK_DIAG).map_err(|e| {
+            if matches!(e.raw_os_error(), Some(24) | Some(23)) {
+                let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+                    .current
+                    .unwrap_or(0);
+                Error::TooManyOpenFiles { limit }
+            } else {
+                Error::NetlinkOpen(e)
+            }
+        })?;
         sock.bind_auto().map_err(Error::NetlinkOpen)?;
         sock.connect(&NlAddr::new(0, 0))
             .map_err(Error::NetlinkOpen)?;
@@ -159,7 +168,18 @@ impl SockDiag {
         }
     }
 
+    /// One dump, tried again once when the kernel dropped part of it (ENOBUFS: the
+    /// receive buffer overflowed during a large dump) or a signal interrupted it; what a
+    /// failed try appended is removed, and the late replies of the first try are told
+    /// apart by their sequence number.
     fn request(&mut self, req: Request, out: &mut Vec<Socket>) -> io::Result<()> {
+        match self.request_once(req, out) {
+            Err(e) if transient(&e) => self.request_once(req, out),
+            r => r,
+        }
+    }
+
+    fn request_once(&mut self, req: Request, out: &mut Vec<Socket>) -> io::Result<()> {
         self.seq = self.seq.wrapping_add(1);
         req.encode(self.seq, &mut self.req);
         self.sock.send(&self.req, 0)?;
@@ -181,43 +201,61 @@ impl SockDiag {
                     "netlink socket closed",
                 ));
             }
-            let mut off = 0;
-            while off + NL_HDR <= self.buf.len() {
-                let msg = NetlinkBuffer::new_checked(&self.buf[off..])
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                let len = msg.length() as usize;
-                if msg.sequence_number() != self.seq {
-                    off += align(len);
-                    continue;
-                }
-                match msg.message_type() {
-                    NLMSG_DONE => {
-                        let code = first_i32(msg.payload());
-                        return if code < 0 {
-                            Err(io::Error::from_raw_os_error(-code))
-                        } else {
-                            Ok(())
-                        };
-                    }
-                    NLMSG_ERROR => {
-                        // An error, or (code 0) the ACK that ends a single request.
-                        let code = first_i32(msg.payload());
-                        return if code < 0 {
-                            Err(io::Error::from_raw_os_error(-code))
-                        } else {
-                            Ok(())
-                        };
-                    }
-                    _ => {
-                        if let Some(s) = parse_row(msg.payload(), udp) {
-                            out.push(s);
-                        }
-                    }
-                }
-                off += align(len.max(NL_HDR));
+            if parse_batch(&self.buf, self.seq, udp, out)? == Batch::Done {
+                return Ok(());
             }
         }
     }
+}
+
+/// Whether a reply has ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Batch {
+    Done,
+    More,
+}
+
+/// Parses one received batch of netlink messages: rows of the request `seq` go to
+/// `out`; messages of other requests are skipped; NLMSG_DONE or NLMSG_ERROR end the
+/// reply (an error code becomes the error). A malformed message is an error, never a
+/// panic or a loop.
+pub(crate) fn parse_batch(
+    buf: &[u8],
+    seq: u32,
+    udp: bool,
+    out: &mut Vec<Socket>,
+) -> io::Result<Batch> {
+    let mut off = 0;
+    while off + NL_HDR <= buf.len() {
+        let msg = NetlinkBuffer::new_checked(&buf[off..])
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let len = msg.length() as usize;
+        // Always forward, whatever the length field says.
+        let next = off + align(len.max(NL_HDR));
+        if msg.sequence_number() != seq {
+            off = next;
+            continue;
+        }
+        match msg.message_type() {
+            // NLMSG_DONE carries the dump's status; NLMSG_ERROR an error, or (code 0)
+            // the ACK that ends a single request.
+            NLMSG_DONE | NLMSG_ERROR => {
+                let code = first_i32(msg.payload());
+                return if code < 0 {
+                    Err(io::Error::from_raw_os_error(code.saturating_neg()))
+                } else {
+                    Ok(Batch::Done)
+                };
+            }
+            _ => {
+                if let Some(s) = parse_row(msg.payload(), udp) {
+                    out.push(s);
+                }
+            }
+        }
+        off = next;
+    }
+    Ok(Batch::More)
 }
 
 fn align(n: usize) -> usize {
@@ -283,6 +321,11 @@ impl Request {
             }
         }
     }
+}
+
+/// Errors a second try of a dump may not meet: ENOBUFS, EINTR.
+fn transient(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Interrupted || e.raw_os_error() == Some(105)
 }
 
 /// `SOCK_DESTROY`: the netlink message type that closes one socket (not in
@@ -386,6 +429,147 @@ fn parse_row(payload: &[u8], udp: bool) -> Option<Socket> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A real reply: every TCP socket of this machine (after opening a listener and a
+    /// connection of our own, so that it is never empty), as the batches the kernel sent,
+    /// with the sequence number they answer.
+    fn captured() -> (Vec<Vec<u8>>, u32) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let _s = l.accept().unwrap();
+        let mut d = SockDiag::open().unwrap();
+        d.seq = 77;
+        Request::LegacyTcp { states: u32::MAX }.encode(d.seq, &mut d.req);
+        d.sock.send(&d.req, 0).unwrap();
+        let mut batches = Vec::new();
+        loop {
+            d.buf.clear();
+            d.sock.recv(&mut d.buf, 0).unwrap();
+            batches.push(d.buf.clone());
+            let mut rows = Vec::new();
+            if parse_batch(&d.buf, 77, false, &mut rows).unwrap() == Batch::Done {
+                return (batches, 77);
+            }
+        }
+    }
+
+    /// The messages of a batch, each as its own byte range.
+    fn messages(buf: &[u8]) -> Vec<std::ops::Range<usize>> {
+        let mut out = Vec::new();
+        let mut off = 0;
+        while off + NL_HDR <= buf.len() {
+            let len =
+                u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
+            let end = (off + align(len.max(NL_HDR))).min(buf.len());
+            out.push(off..end);
+            off = end;
+        }
+        out
+    }
+
+    #[test]
+    fn a_real_reply_parses_whole_and_split_across_batches() {
+        let (batches, seq) = captured();
+        let all: Vec<u8> = batches.concat();
+        let mut whole = Vec::new();
+        assert_eq!(
+            parse_batch(&all, seq, false, &mut whole).unwrap(),
+            Batch::Done
+        );
+        assert!(whole.iter().any(|s| s.state == State::Listen));
+        // Split at every message boundary: the two halves give the same rows.
+        for m in messages(&all) {
+            let (a, b) = all.split_at(m.start);
+            let mut rows = Vec::new();
+            let first = parse_batch(a, seq, false, &mut rows).unwrap();
+            if first == Batch::More {
+                assert_eq!(parse_batch(b, seq, false, &mut rows).unwrap(), Batch::Done);
+            }
+            assert_eq!(rows, whole);
+        }
+        // Another request's reply is skipped whole.
+        let mut none = Vec::new();
+        assert_eq!(
+            parse_batch(&all, seq + 1, false, &mut none).unwrap(),
+            Batch::More
+        );
+        assert!(none.is_empty());
+    }
+
+    /// A message header with the given length, type and sequence, and `payload`.
+    fn message(len: u32, kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&len.to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&0u16.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(payload);
+        m
+    }
+
+    #[test]
+    fn lengths_and_error_codes_that_once_could_hang_or_overflow() {
+        // Another request's message claiming length 0 must not stall the walk.
+        let mut b = message(0, 20, 5, &[]);
+        b.extend(message(20, NLMSG_DONE, 9, &0i32.to_ne_bytes()));
+        let mut rows = Vec::new();
+        let r = parse_batch(&b, 9, false, &mut rows);
+        assert!(matches!(r, Ok(Batch::Done) | Err(_)), "{r:?}");
+        // An error code of i32::MIN: an error, not an overflow.
+        let b = message(20, NLMSG_ERROR, 9, &i32::MIN.to_ne_bytes());
+        assert!(parse_batch(&b, 9, false, &mut rows).is_err());
+    }
+
+    #[test]
+    fn unknown_attributes_are_ignored() {
+        let (batches, seq) = captured();
+        let all: Vec<u8> = batches.concat();
+        let first = messages(&all)[0].clone();
+        let msg = &all[first];
+        let mut with = msg.to_vec();
+        // An attribute of a type no kernel sends yet: 8 bytes, type 0x7ff0.
+        with.extend_from_slice(&8u16.to_ne_bytes());
+        with.extend_from_slice(&0x7ff0u16.to_ne_bytes());
+        with.extend_from_slice(&[1, 2, 3, 4]);
+        let len = with.len() as u32;
+        with[..4].copy_from_slice(&len.to_ne_bytes());
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let _ = parse_batch(msg, seq, false, &mut a);
+        let _ = parse_batch(&with, seq, false, &mut b);
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 1);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+        /// Cut anywhere, bytes changed anywhere (lengths and attributes included): an
+        /// error or rows, never a panic or a hang.
+        #[test]
+        fn damaged_replies_never_panic(
+            cut in 0usize..4096,
+            flips in proptest::collection::vec((0usize..4096, any::<u8>()), 0..16),
+        ) {
+            let (batches, seq) = captured();
+            let mut all: Vec<u8> = batches.concat();
+            all.truncate(cut.min(all.len()));
+            for (at, v) in flips {
+                if let Some(b) = all.get_mut(at) {
+                    *b = v;
+                }
+            }
+            let mut rows = Vec::new();
+            let _ = parse_batch(&all, seq, false, &mut rows);
+            let _ = parse_batch(&all, seq, true, &mut rows);
+        }
+
+        #[test]
+        fn any_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..512), seq in any::<u32>()) {
+            let mut rows = Vec::new();
+            let _ = parse_batch(&b, seq, false, &mut rows);
+        }
+    }
 
     #[test]
     fn requests_have_the_kernel_layouts() {

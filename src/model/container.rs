@@ -15,6 +15,8 @@ pub enum Access {
     Known,
     /// No engine socket, or no permission on it.
     NoAccess,
+    /// The engine's socket took the request but did not answer in time.
+    NoAnswer,
     /// The engine does not know this id (another engine's container).
     Unknown,
 }
@@ -77,6 +79,9 @@ impl Container {
             (Some(n), _) => n.clone(),
             (None, Access::NoAccess) => {
                 format!("{} (no access to the Docker socket)", self.id)
+            }
+            (None, Access::NoAnswer) => {
+                format!("{} (the Docker socket did not answer)", self.id)
             }
             (None, _) => self.id.clone(),
         }

@@ -50,6 +50,23 @@ impl Services {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_text_parses_without_panic(t in "\\PC{0,300}") {
+            let s = Services::parse(&t);
+            let _ = s.name(80, true);
+        }
+
+        #[test]
+        fn a_line_round_trips(name in "[a-z][a-z0-9-]{0,15}", port in 1u16.., tcp in any::<bool>()) {
+            let proto = if tcp { "tcp" } else { "udp" };
+            let s = Services::parse(&format!("{name}\t{port}/{proto}\t# a comment\n"));
+            prop_assert_eq!(s.name(port, tcp), Some(name.as_str()));
+            prop_assert_eq!(s.name(port, !tcp), None);
+        }
+    }
 
     #[test]
     fn parses_services_lines() {

@@ -107,6 +107,28 @@ fn fmt_interval_or_long(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_text_is_a_duration_or_an_error(t in "\\PC{0,40}") {
+            if let Ok(d) = parse_duration(&t) {
+                let _ = check_interval(d);
+                let _ = check_timeout(d);
+            }
+        }
+
+        #[test]
+        fn durations_round_trip(n in 0u64..1_000_000, unit in 0usize..4) {
+            let (suffix, d) = match unit {
+                0 => ("ms", Duration::from_millis(n)),
+                1 => ("s", Duration::from_secs(n)),
+                2 => ("m", Duration::from_secs(n * 60)),
+                _ => ("h", Duration::from_secs(n * 3600)),
+            };
+            prop_assert_eq!(parse_duration(&format!("{n}{suffix}")), Ok(d));
+        }
+    }
 
     #[test]
     fn rfc3339_dates() {

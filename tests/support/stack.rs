@@ -338,13 +338,18 @@ pub struct ServiceCgroup {
 
 impl ServiceCgroup {
     pub fn new(name: &str) -> ServiceCgroup {
+        ServiceCgroup::leaf(&format!("{name}.service"))
+    }
+
+    /// `system.slice/LEAF`, e.g. `docker-<64 hex>.scope` as Docker makes on cgroup v2.
+    pub fn leaf(leaf: &str) -> ServiceCgroup {
         let slice = cgroup2_mount().join("system.slice");
         let made_slice = !slice.exists();
         std::fs::create_dir_all(&slice).expect("create system.slice");
-        let dir = slice.join(format!("{name}.service"));
-        std::fs::create_dir(&dir).expect("create the service cgroup");
+        let dir = slice.join(leaf);
+        std::fs::create_dir(&dir).expect("create the cgroup");
         ServiceCgroup {
-            name: format!("{name}.service"),
+            name: leaf.to_owned(),
             dir,
             slice: made_slice.then_some(slice),
         }
