@@ -881,7 +881,7 @@ fn churn_child(rate: u32) {
             };
             let Ok((s, _)) = l.accept() else { continue };
             n += 1;
-            if n % 10 != 0 {
+            if !n.is_multiple_of(10) {
                 for sock in [&c, &s] {
                     let _ =
                         rustix::net::sockopt::set_socket_linger(sock.as_fd(), Some(Duration::ZERO));
