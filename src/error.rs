@@ -15,7 +15,7 @@ pub enum Error {
     #[error("cannot read the process table: {0}")]
     Processes(String),
     #[error(
-        "too many open files (the limit is {limit}): the owners could not all be read, so no snapshot is shown; raise the limit (`ulimit -n`)"
+        "too many open files (the limit is {limit}): raise it with `ulimit -n`; no half-read socket table is shown"
     )]
     TooManyOpenFiles { limit: u64 },
     #[error("portable collector failed: {0}")]

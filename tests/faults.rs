@@ -106,3 +106,43 @@ fn a_docker_socket_that_never_answers_does_not_hang_a_snapshot() {
     drop(kid);
     drop(cg);
 }
+
+/// The live view under a tiny open-file limit: one clear message, in the header while it
+/// keeps running or as the exit line when it cannot start, never a panic.
+#[test]
+fn the_live_view_out_of_file_descriptors_says_so() {
+    for nofile in ["12", "16", "20"] {
+        let mut cmd = portable_pty::CommandBuilder::new("prlimit");
+        cmd.args([&format!("--nofile={nofile}"), bin(), "--view", "listeners"]);
+        cmd.env(
+            "XDG_CONFIG_HOME",
+            std::env::temp_dir().join("sockscope-test-no-config"),
+        );
+        let mut tui = crate::support::pty::Tui::start_cmd(cmd);
+        let running = wait_for("a frame or an exit", || {
+            let screen = tui.screen();
+            if screen.contains("too many open files") || screen.contains("sockdiag") {
+                return Some(true);
+            }
+            let said = String::from_utf8_lossy(&tui_raw(&tui)).contains("too many open files");
+            (said || tui_exited(&mut tui)).then_some(false)
+        });
+        if running {
+            tui.keys("q");
+        }
+        tui.wait_exit();
+        let raw = String::from_utf8_lossy(&tui_raw(&tui)).into_owned();
+        assert!(!raw.contains("panicked"), "{nofile}: {raw}");
+        if !running {
+            assert!(raw.contains("too many open files"), "{nofile}: {raw}");
+        }
+    }
+}
+
+fn tui_raw(tui: &crate::support::pty::Tui) -> Vec<u8> {
+    tui.raw.lock().unwrap().clone()
+}
+
+fn tui_exited(tui: &mut crate::support::pty::Tui) -> bool {
+    tui.child.try_wait().ok().flatten().is_some()
+}

@@ -318,6 +318,11 @@ fn open_in(path: &Path) -> std::io::Result<SockDiag> {
                     super::note_io_error(&io);
                     io
                 }
+                crate::Error::TooManyOpenFiles { .. } => {
+                    let io = std::io::Error::from_raw_os_error(24);
+                    super::note_io_error(&io);
+                    io
+                }
                 e => std::io::Error::other(e.to_string()),
             })
         })

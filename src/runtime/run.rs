@@ -95,6 +95,19 @@ async fn event_loop<S: Signaller, O: Os>(
         what: "the collector thread",
         source,
     })?;
+    // crossterm's event stream panics when its event source cannot be made (no fds
+    // left); polling once first makes that source, or returns the error.
+    crossterm::event::poll(Duration::ZERO).map_err(|e| {
+        // crossterm hides the cause; a tiny open-file limit is the likely one.
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .unwrap_or(u64::MAX);
+        if limit < 64 {
+            Error::TooManyOpenFiles { limit }
+        } else {
+            term_err("read events from")(e)
+        }
+    })?;
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let on = |kind| {

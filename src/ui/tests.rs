@@ -147,7 +147,7 @@ fn every_size_renders_without_panic() {
             let _ = render(&app, *w, *h);
         }
     }
-    for (w, h) in sizes {
+    for &(w, h) in &sizes {
         update(
             &mut app,
             Msg::Resize {
@@ -156,6 +156,31 @@ fn every_size_renders_without_panic() {
             },
         );
         let _ = render(&app, w, h);
+    }
+    // The help, and the close dialog (x on a connection), at every size too.
+    let mut help = sized(View::Sockets, 80, 24);
+    press(&mut help, "?");
+    let mut close = sized(View::Sockets, 80, 24);
+    while close
+        .selected_row()
+        .and_then(|r| close.row_socket(r))
+        .is_some_and(|s| s.state != crate::model::State::Estab)
+    {
+        press(&mut close, "j");
+    }
+    press(&mut close, "x");
+    assert!(close.modes.close.is_some(), "the close dialog is open");
+    for app in [&mut help, &mut close] {
+        for (w, h) in sizes.iter().step_by(3) {
+            update(
+                app,
+                Msg::Resize {
+                    width: *w,
+                    height: *h,
+                },
+            );
+            let _ = render(app, *w, *h);
+        }
     }
 }
 
