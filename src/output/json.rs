@@ -5,6 +5,9 @@ use super::Row;
 use crate::diagnose::{Supervisor, supervisor};
 use crate::model::{Flags, OwnerStatus, Process, Snapshot, Socket, Timer};
 use serde::Serialize;
+use serde::ser::Error as _;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
 use std::time::UNIX_EPOCH;
 
 /// Schema version of the `list` document. Version 2: `netns` on every socket; a
@@ -34,12 +37,45 @@ pub struct Rows<'a> {
 
 impl Serialize for Rows<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Each owner's object is written once and spliced into every row it holds: a
+        // process with 10,000 sockets is not serialised 10,000 times.
+        let mut cache: HashMap<u32, Box<RawValue>> = HashMap::new();
+        for row in self.rows {
+            for p in self.snap.owners_of(row.socket) {
+                if !port_dependent(p) && !cache.contains_key(&p.pid) {
+                    let doc = process_doc(p, self.snap, None);
+                    // Pretty, at the depth where owners sit in `list --json` (four
+                    // levels, eight spaces), so the document reads as if written whole.
+                    let text = serde_json::to_string_pretty(&doc).map_err(S::Error::custom)?;
+                    let text = text.replace('\n', &format!("\n{OWNER_INDENT}"));
+                    let raw = RawValue::from_string(text).map_err(S::Error::custom)?;
+                    cache.insert(p.pid, raw);
+                }
+            }
+        }
         s.collect_seq(
             self.rows
                 .iter()
-                .map(|row| socket_doc(row.socket, self.snap, row.flags)),
+                .map(|row| socket_doc_cached(row.socket, self.snap, row.flags, Some(&cache))),
         )
     }
+}
+
+/// The indentation of an owner object in the pretty `list --json` document.
+const OWNER_INDENT: &str = "        ";
+
+/// Whether a process's supervisor depends on the port asked about (systemd's socket
+/// units), so that its object cannot be shared between rows.
+fn port_dependent(p: &Process) -> bool {
+    !p.origin.socket_units.is_empty()
+}
+
+/// An owner in a socket row: built for this row, or written once for the snapshot.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum OwnerDoc<'a> {
+    Full(ProcessDoc<'a>),
+    Shared(&'a RawValue),
 }
 
 #[derive(Serialize)]
@@ -62,7 +98,7 @@ pub struct SocketDoc<'a> {
     pub inode: u64,
     pub netns: NetnsDoc,
     pub owner_status: OwnerStatus,
-    pub owners: Vec<ProcessDoc<'a>>,
+    pub owners: Vec<OwnerDoc<'a>>,
     /// Diagnosis flags (`STOPPED`, `ORPHAN`, …), empty when healthy.
     pub flags: Vec<&'static str>,
 }
@@ -119,6 +155,16 @@ pub fn document<'a>(rows: &'a [Row<'a>], snap: &'a Snapshot) -> ListDoc<'a> {
 
 /// One socket as in `list --json`.
 pub fn socket_doc<'a>(s: &'a Socket, snap: &'a Snapshot, flags: Flags) -> SocketDoc<'a> {
+    socket_doc_cached(s, snap, flags, None)
+}
+
+/// [`socket_doc`], taking owners' objects from `cache` when it has them.
+fn socket_doc_cached<'a>(
+    s: &'a Socket,
+    snap: &'a Snapshot,
+    flags: Flags,
+    cache: Option<&'a HashMap<u32, Box<RawValue>>>,
+) -> SocketDoc<'a> {
     SocketDoc {
         proto: s.proto.as_str(),
         state: s.state.as_str(),
@@ -146,7 +192,10 @@ pub fn socket_doc<'a>(s: &'a Socket, snap: &'a Snapshot, flags: Flags) -> Socket
         owner_status: s.owner_status,
         owners: snap
             .owners_of(s)
-            .map(|p| process_doc(p, snap, Some(s.local.port())))
+            .map(|p| match cache.and_then(|c| c.get(&p.pid)) {
+                Some(raw) => OwnerDoc::Shared(raw),
+                None => OwnerDoc::Full(process_doc(p, snap, Some(s.local.port()))),
+            })
             .collect(),
         flags: flags.iter().map(|f| f.as_str()).collect(),
     }
