@@ -350,6 +350,11 @@ fn report(title: &str, load_sockets: usize, polls: usize, spawner: &mut Spawner)
         spawner,
         &[env!("CARGO_BIN_EXE_sockscope"), "list", "--all"],
     );
+    let cold_json = time_process(
+        polls,
+        spawner,
+        &[env!("CARGO_BIN_EXE_sockscope"), "list", "--all", "--json"],
+    );
     let mut sys = sysinfo::System::new().unwrap();
     let net = time_polls(polls, || {
         let af = netstat2::AddressFamilyFlags::IPV4 | netstat2::AddressFamilyFlags::IPV6;
@@ -381,6 +386,7 @@ fn report(title: &str, load_sockets: usize, polls: usize, spawner: &mut Spawner)
     line("sockscope steady-state snapshot, all", &all);
     line("sockscope steady-state snapshot, listeners", &listeners);
     line("sockscope cold `list --all` (process)", &cold.time);
+    line("sockscope cold `list --all --json` (process)", &cold_json.time);
     line("netstat2 get_sockets_info + sysinfo refresh", &net);
     line("ss -tanp (process)", &ss.time);
     println!(
