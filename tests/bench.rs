@@ -386,7 +386,10 @@ fn report(title: &str, load_sockets: usize, polls: usize, spawner: &mut Spawner)
     line("sockscope steady-state snapshot, all", &all);
     line("sockscope steady-state snapshot, listeners", &listeners);
     line("sockscope cold `list --all` (process)", &cold.time);
-    line("sockscope cold `list --all --json` (process)", &cold_json.time);
+    line(
+        "sockscope cold `list --all --json` (process)",
+        &cold_json.time,
+    );
     line("netstat2 get_sockets_info + sysinfo refresh", &net);
     line("ss -tanp (process)", &ss.time);
     println!(

@@ -145,3 +145,50 @@ fn socket_of_a_process_whose_main_thread_exited_is_found() {
     assert_eq!(snap.processes[&pid].state, 'Z');
     assert!(snap.processes[&pid].threads > 1);
 }
+
+/// Processes that open sockets and exit while snapshots are taken (some of them in the
+/// middle of the fd walk): every snapshot succeeds, a steady listener always has its
+/// owner, and a socket's owner without details is always one that has exited.
+#[test]
+fn processes_exiting_during_the_walk_never_break_a_snapshot() {
+    let steady = Kid::python(
+        &format!("{PY_LISTEN}\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.read()"),
+        &[],
+    );
+    let mut steady = steady;
+    let port: u16 = steady.line().parse().unwrap();
+    // 400 short-lived children, each with a listener and a few other fds, bounded in
+    // count and time; the parent reaps them.
+    let mut churn = Kid::python(
+        "import os, socket, sys, time\nprint('go', flush=True)\nfor i in range(400):\n    pid = os.fork()\n    if pid == 0:\n        s = [socket.socket() for _ in range(8)]\n        s[0].bind(('127.0.0.1', 0)); s[0].listen()\n        time.sleep(0.005)\n        os._exit(0)\n    os.waitpid(pid, 0)\nprint('done', flush=True)\nsys.stdin.read()",
+        &[],
+    );
+    assert_eq!(churn.line(), "go");
+    let mut c = collector();
+    let mut snapshots = 0;
+    loop {
+        let snap = c
+            .snapshot(Scope::All)
+            .expect("a snapshot while processes exit");
+        snapshots += 1;
+        let s = snap
+            .sockets
+            .iter()
+            .find(|s| s.local.port() == port && s.proto.is_tcp())
+            .expect("the steady listener");
+        assert_eq!(s.owners.as_slice(), &[steady.pid()]);
+        // An owner without details is one that exited between the walk and the read
+        // of its details (its socket is closing), never a live process left unread.
+        for s in &snap.sockets {
+            for pid in &s.owners {
+                let known = snap.processes.contains_key(pid);
+                let gone = !std::path::Path::new(&format!("/proc/{pid}/stat")).exists();
+                assert!(known || gone, "pid {pid} is alive but has no details");
+            }
+        }
+        if churn.poll_line().is_some_and(|l| l == "done") || snapshots > 2000 {
+            break;
+        }
+    }
+    assert!(snapshots > 3, "{snapshots} snapshots during the churn");
+}

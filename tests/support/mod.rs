@@ -70,6 +70,11 @@ impl Lines {
         }
     }
 
+    /// A line if one has arrived, without waiting.
+    pub fn poll(&self) -> Option<String> {
+        self.0.try_recv().ok()
+    }
+
     /// The next line, waiting at most [`DEADLINE`]; `what` names it in the failure.
     pub fn next(&self, what: &str) -> String {
         match self.0.recv_timeout(DEADLINE) {
@@ -130,6 +135,11 @@ impl Kid {
     /// The next line on stdout, or `None` once it has closed (after the child exited).
     pub fn try_line(&mut self) -> Option<String> {
         self.lines.next_or_end()
+    }
+
+    /// A line from the child's stdout if one has arrived, without waiting.
+    pub fn poll_line(&mut self) -> Option<String> {
+        self.lines.poll()
     }
 
     /// The next line on its stderr (see [`Kid::sockscope`]).
