@@ -6,7 +6,7 @@
 use crate::diagnose::CloseWaitTracker;
 use crate::model::diff::ChangeKind;
 use crate::model::{Collected, EventLog, Flags, FlagsOf, Snapshot, Socket, SocketKey};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -58,8 +58,8 @@ impl Default for Live {
         Live {
             snap: Arc::new(Snapshot::empty(crate::model::Scope::All)),
             now: SystemTime::UNIX_EPOCH,
-            first_seen: HashMap::new(),
-            marks: HashMap::new(),
+            first_seen: HashMap::default(),
+            marks: HashMap::default(),
             ghosts: Vec::new(),
             events: EventLog::default(),
             flags: Vec::new(),

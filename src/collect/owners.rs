@@ -15,9 +15,9 @@ use super::fdscan::{
     Job, PARALLEL_MIN_FDS, PidRead, in_initial_pid_namespace, parse_u32, read_pid, start_ticks,
 };
 use crate::model::{OwnerStatus, Pids, Socket};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, Dir, Mode, OFlags, openat, statat};
-use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
@@ -103,11 +103,11 @@ impl Owners {
             proc: open_root(root),
             root: root.to_owned(),
             euid: rustix::process::geteuid().as_raw(),
-            pids: HashMap::new(),
-            by_inode: HashMap::new(),
-            negative: HashSet::new(),
-            last_inodes: HashSet::new(),
-            last_owned: HashSet::new(),
+            pids: HashMap::default(),
+            by_inode: HashMap::default(),
+            negative: HashSet::default(),
+            last_inodes: HashSet::default(),
+            last_owned: HashSet::default(),
             lost: Vec::new(),
             nested_pidns: !in_initial_pid_namespace(),
             generation: 0,
@@ -162,7 +162,7 @@ impl Owners {
             .filter(|&i| i != 0)
             .collect();
         // Pids that held a socket which is gone have closed it, maybe opening another.
-        let mut dirty: HashSet<u32> = HashSet::new();
+        let mut dirty: HashSet<u32> = HashSet::default();
         for inode in self.last_inodes.difference(&current) {
             if let Some(pids) = self.by_inode.remove(inode) {
                 dirty.extend(pids);
@@ -259,7 +259,8 @@ impl Owners {
             .map(|p| p.uid)
             .collect();
         self.lost.clear();
-        let mut owned = HashSet::with_capacity(self.last_owned.len());
+        let mut owned =
+            HashSet::with_capacity_and_hasher(self.last_owned.len(), Default::default());
         for (i, s) in sockets.iter_mut().enumerate() {
             s.owners.clear();
             if s.inode == 0 {

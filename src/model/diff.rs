@@ -2,7 +2,7 @@
 
 use super::snapshot::Snapshot;
 use super::socket::{Pids, Socket, SocketKey, State};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// What changed about one socket that exists in both snapshots.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +42,8 @@ pub fn diff(prev: &Snapshot, next: &Snapshot) -> Delta {
 
 /// The same as [`diff`] over plain socket lists.
 pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
-    let mut old: HashMap<SocketKey, &Socket> = HashMap::with_capacity(prev.len());
+    let mut old: HashMap<SocketKey, &Socket> =
+        HashMap::with_capacity_and_hasher(prev.len(), Default::default());
     for s in prev {
         old.insert(s.key(), s);
     }
@@ -200,7 +201,7 @@ pub(crate) mod tests {
     fn arb_sockets() -> impl Strategy<Value = Vec<Socket>> {
         proptest::collection::vec((1u16..40, 0u16..4, 0u64..30, 0usize..11, 0u32..4), 0..60)
             .prop_map(|v| {
-                let mut seen = HashSet::new();
+                let mut seen: HashSet<SocketKey> = HashSet::new();
                 v.into_iter()
                     .map(|(p, r, i, st, o)| sock(p, r, i, State::ALL[st], o))
                     .filter(|s| seen.insert(s.key()))
