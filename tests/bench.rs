@@ -798,6 +798,7 @@ fn soak(d: Duration, rate: u32) {
     let mut cpu_before = cpu_ticks();
     let mut false_events = 0u64;
     let mut took_max = Duration::ZERO;
+    let mut high_water = 0usize;
     let ticks_per_sec = 100.0;
     while start.elapsed() < d {
         let tick = Instant::now();
@@ -815,6 +816,7 @@ fn soak(d: Duration, rate: u32) {
         }
         let sockets = collected.snapshot.sockets.len();
         update(&mut app, Msg::Snapshot(Box::new(collected)));
+        sockscope::collect::trim_after_shrink(&mut high_water, sockets);
         update(&mut app, Msg::Tick(std::time::SystemTime::now()));
         term.draw(|f| sockscope::ui::draw(f, &app)).unwrap();
         if Instant::now() >= next_sample {

@@ -124,6 +124,12 @@ impl Live {
         }
         self.snap = c.snapshot;
         self.flags = flags;
+        {
+            use crate::model::spare::ShrinkSpare;
+            self.first_seen.shrink_spare();
+            self.marks.shrink_spare();
+            self.ghosts.shrink_spare();
+        }
         let snap = &self.snap;
         self.other_netns = snap.sockets.iter().any(|s| !snap.netns.is_host(s.netns));
     }

@@ -42,6 +42,7 @@ impl App {
             }
         }
         self.sort_rows(&mut rows);
+        crate::model::spare::ShrinkSpare::shrink_spare(&mut rows);
         self.table.rows = rows;
         self.restore_selection();
     }

@@ -194,6 +194,13 @@ impl Owners {
 
         self.assign(sockets);
         self.last_inodes = current;
+        {
+            use crate::model::spare::ShrinkSpare;
+            self.by_inode.shrink_spare();
+            self.pids.shrink_spare();
+            self.negative.shrink_spare();
+            self.last_owned.shrink_spare();
+        }
     }
 
     /// Lists /proc: notes every pid, and returns the ones whose fd table must be read

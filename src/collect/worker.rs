@@ -119,6 +119,7 @@ fn run(
 ) {
     let mut differ = Differ::default();
     let mut overruns = 0u64;
+    let mut high_water = 0usize;
     let mut paused = false;
     let mut next = Instant::now();
     loop {
@@ -165,9 +166,11 @@ fn run(
         }
         next = (start + interval).max(Instant::now());
         let message = result.map(|snap| differ.next(snap, took, overruns));
+        let sockets = message.as_ref().map_or(0, |c| c.snapshot.sockets.len());
         if !report(message) {
             return;
         }
+        super::trim_after_shrink(&mut high_water, sockets);
     }
 }
 

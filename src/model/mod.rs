@@ -13,6 +13,7 @@ pub mod services;
 pub mod signal;
 pub mod snapshot;
 pub mod socket;
+pub mod spare;
 pub mod stat;
 pub mod time;
 
