@@ -145,15 +145,7 @@ fn serve_memory(scrapes: usize) {
     while scrape() < 200 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let rss = |pid: u32| -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
+    let rss = |pid: u32| rss_mb(&pid.to_string());
     for _ in 0..100 {
         scrape();
     }
@@ -848,7 +840,12 @@ fn soak(d: Duration, rate: u32) {
 }
 
 fn self_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    rss_mb("self")
+}
+
+/// VmRSS of `/proc/PID` (or `self`), in MB.
+fn rss_mb(pid: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))

@@ -6,23 +6,8 @@
 use crate::support::stack::{
     Docker, Group, NODE_SERVER, Pm2, ServiceCgroup, TempDir, fresh_port, need, wait_listening,
 };
-use crate::support::{Kid, PY_LISTEN, assert_schema, bin, is_root, wait_for};
-use std::process::{Command, Stdio};
-
-/// Runs the binary with extra environment; returns (exit code, stdout, stderr).
-fn run_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(bin())
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sockscope");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::support::{Kid, PY_LISTEN, assert_schema, bin, is_root, run_env, wait_for};
+use std::process::Command;
 
 fn json(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
     let (code, out, err) = run_env(args, env);

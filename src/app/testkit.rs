@@ -75,6 +75,23 @@ pub fn process(pid: u32, name: &str, state: char) -> Process {
     crate::model::process::fixture(pid, name, state)
 }
 
+/// A node process run by PM2 app `app` (daemon 900, default home).
+pub fn pm2_app(pid: u32, app: &str) -> Process {
+    let mut p = process(pid, "node", 'S');
+    p.ppid = Some(900);
+    p.origin.ancestors = vec![crate::model::Ancestor {
+        pid: 900,
+        name: "PM2 v7.0.4: God".into(),
+        cmdline: vec!["PM2 v7.0.4: God Daemon (/root/.pm2)".into()],
+    }];
+    p.origin.pm2 = Some(crate::model::Pm2App {
+        name: app.into(),
+        id: Some("0".into()),
+        home: Some("/root/.pm2".into()),
+    });
+    p
+}
+
 /// A small, varied socket table.
 pub fn table() -> (Vec<Socket>, Vec<Process>) {
     let s = vec![

@@ -178,8 +178,8 @@ fn matched(d: &Departed, now: &Departed, q: &Process) -> Option<Respawn> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::testkit::{process, snapshot, sock};
-    use crate::model::{Ancestor, Pm2App, Proto, Scope, Socket, State};
+    use crate::app::testkit::{pm2_app, process, snapshot, sock};
+    use crate::model::{Ancestor, Proto, Scope, Socket, State};
 
     fn listener(port: u16, pid: u32) -> Socket {
         sock(
@@ -190,22 +190,6 @@ mod tests {
             u64::from(pid),
             &[pid],
         )
-    }
-
-    fn pm2_app(pid: u32, app: &str) -> Process {
-        let mut p = process(pid, "node", 'S');
-        p.ppid = Some(900);
-        p.origin.ancestors = vec![Ancestor {
-            pid: 900,
-            name: "PM2 v7.0.4: God".into(),
-            cmdline: vec!["PM2 v7.0.4: God Daemon (/root/.pm2)".into()],
-        }];
-        p.origin.pm2 = Some(Pm2App {
-            name: app.into(),
-            id: Some("0".into()),
-            home: Some("/root/.pm2".into()),
-        });
-        p
     }
 
     fn snap_with(procs: &[Process], sockets: Vec<Socket>) -> Snapshot {

@@ -338,23 +338,7 @@ fn stop_a_container_from_the_dialog() {
 /// gives the command that stops it for good (shown, never run).
 #[test]
 fn a_pm2_respawn_is_named_after_the_signal() {
-    use crate::app::testkit::process;
-    use crate::model::{Ancestor, Pm2App};
-    let app = |pid: u32| {
-        let mut p = process(pid, "node", 'S');
-        p.ppid = Some(900);
-        p.origin.ancestors = vec![Ancestor {
-            pid: 900,
-            name: "PM2 v7.0.4: God".into(),
-            cmdline: vec!["PM2 v7.0.4: God Daemon (/root/.pm2)".into()],
-        }];
-        p.origin.pm2 = Some(Pm2App {
-            name: "barapp".into(),
-            id: Some("0".into()),
-            home: Some("/root/.pm2".into()),
-        });
-        p
-    };
+    let app = |pid: u32| crate::app::testkit::pm2_app(pid, "barapp");
     let listening = |pid: u32, secs: u64| {
         let s = sock(
             Proto::Tcp,

@@ -29,37 +29,11 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         .saturating_sub(lines.len() + 4)
         .clamp(1, d.menu_len());
     lines.extend(menu_lines(d, th, room));
-    let height = (lines.len() as u16 + 4).min(area.height);
-    let rect = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    };
-    frame.render_widget(Clear, rect);
     let title = match &d.container {
         Some(_) => " send a signal, or stop the container ",
         None => " send a signal ",
     };
-    let title = Span::styled(title, th.title);
-    let block = Block::default().borders(Borders::ALL).title(title);
-    let inner = block.inner(rect);
-    frame.render_widget(block, rect);
-    if inner.height == 0 {
-        return;
-    }
-    let body = Rect {
-        height: inner.height.saturating_sub(2),
-        ..inner
-    };
-    frame.render_widget(Paragraph::new(lines), body);
-    // The buttons get the last row whatever happens to the rest.
-    let last = Rect {
-        y: inner.y + inner.height - 1,
-        height: 1,
-        ..inner
-    };
-    frame.render_widget(Paragraph::new(buttons(d, th)), last);
+    boxed(frame, area, width, th, title, lines, buttons(d, th));
 }
 
 /// The socket, the note, and each target with how the signal will act on it.
@@ -171,29 +145,14 @@ fn menu_lines<'a>(d: &Dialog, th: &Styles, room: usize) -> Vec<Line<'a>> {
         .collect()
 }
 
-/// Cancel and Send; the focused one is unmistakable: a marker and reverse video, the
-/// other plain text.
+/// Cancel and Send (or Stop container).
 fn buttons<'a>(d: &Dialog, th: &Styles) -> Line<'a> {
-    let button = |label: String, b: Button| {
-        if d.focus == b {
-            Span::styled(
-                format!("▶ {label} ◀"),
-                th.selected.add_modifier(Modifier::BOLD),
-            )
-        } else {
-            Span::raw(format!("  {label}  "))
-        }
-    };
-    Line::from(vec![
-        Span::raw("   "),
-        button("Cancel".into(), Button::Cancel),
-        Span::raw("   "),
-        button(d.action_label(), Button::Send),
-        Span::styled(
-            "    y confirm · Enter press · Esc cancel · ↑↓ choose",
-            th.dim,
-        ),
-    ])
+    button_row(
+        d.focus,
+        &d.action_label(),
+        th,
+        "    y confirm · Enter press · Esc cancel · ↑↓ choose",
+    )
 }
 
 /// The close dialog: which sockets, whose, what the kernel will do, Cancel focused.
@@ -254,6 +213,27 @@ fn draw_close(
         "  only these exact sockets (tuple and cookie): one that changed is not touched",
         th.dim,
     ));
+    let close = format!("Close {n} socket{}", if n == 1 { "" } else { "s" });
+    let buttons = button_row(
+        c.focus,
+        &close,
+        th,
+        "    y close · Enter press · Esc cancel",
+    );
+    boxed(frame, area, width, th, " close sockets ", lines, buttons);
+}
+
+/// A dialog box: centred, `width` wide, as tall as its lines (and the buttons, which get
+/// the last row whatever happens to the rest).
+fn boxed(
+    frame: &mut Frame,
+    area: Rect,
+    width: u16,
+    th: &Styles,
+    title: &'static str,
+    lines: Vec<Line<'_>>,
+    buttons: Line<'_>,
+) {
     let height = (lines.len() as u16 + 4).min(area.height);
     let rect = Rect {
         x: area.x + (area.width - width) / 2,
@@ -264,7 +244,7 @@ fn draw_close(
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(Span::styled(" close sockets ", th.title));
+        .title(Span::styled(title, th.title));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     if inner.height == 0 {
@@ -280,8 +260,14 @@ fn draw_close(
         height: 1,
         ..inner
     };
-    let button = |label: String, b: Button| {
-        if c.focus == b {
+    frame.render_widget(Paragraph::new(buttons), last);
+}
+
+/// Cancel and the action; the focused one is unmistakable: a marker and reverse video,
+/// the other plain text.
+fn button_row<'a>(focus: Button, action: &str, th: &Styles, hint: &'static str) -> Line<'a> {
+    let button = |label: &str, b: Button| {
+        if focus == b {
             Span::styled(
                 format!("▶ {label} ◀"),
                 th.selected.add_modifier(Modifier::BOLD),
@@ -290,15 +276,11 @@ fn draw_close(
             Span::raw(format!("  {label}  "))
         }
     };
-    let buttons = Line::from(vec![
+    Line::from(vec![
         Span::raw("   "),
-        button("Cancel".into(), Button::Cancel),
+        button("Cancel", Button::Cancel),
         Span::raw("   "),
-        button(
-            format!("Close {n} socket{}", if n == 1 { "" } else { "s" }),
-            Button::Send,
-        ),
-        Span::styled("    y close · Enter press · Esc cancel", th.dim),
-    ]);
-    frame.render_widget(Paragraph::new(buttons), last);
+        button(action, Button::Send),
+        Span::styled(hint, th.dim),
+    ])
 }
