@@ -375,10 +375,23 @@ impl Drop for ServiceCgroup {
     }
 }
 
-/// Waits until a TCP connect to 127.0.0.1:`port` succeeds.
+/// Waits until a TCP listener on `port` is in this namespace's socket table. Reads the
+/// table rather than connecting: a probe connection could leave a TIME-WAIT on the port
+/// and change the verdict a test then checks.
 pub fn wait_listening(port: u16) {
-    wait_for(&format!("a listener on 127.0.0.1:{port}"), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    use sockscope::collect::Collector;
+    let mut c = super::collector();
+    wait_for(&format!("a listener on port {port}"), || {
+        let snap = c.snapshot(sockscope::model::Scope::Listeners).ok()?;
+        snap.sockets
+            .iter()
+            .any(|s| {
+                s.proto.is_tcp()
+                    && s.state == sockscope::model::State::Listen
+                    && s.local.port() == port
+                    && snap.netns.is_host(s.netns)
+            })
+            .then_some(())
     });
 }
 
