@@ -79,6 +79,8 @@ pub struct Docker {
     daemon: Option<Child>,
     dir: Option<TempDir>,
     containers: std::sync::Mutex<Vec<String>>,
+    /// Our daemon made the `docker0` bridge: it goes when the daemon stops.
+    made_bridge: bool,
 }
 
 pub const IMAGE: &str = "sockscope-bb:local";
@@ -107,13 +109,20 @@ impl Docker {
                 daemon: None,
                 dir: None,
                 containers: Default::default(),
+                made_bridge: false,
             },
             None => {
+                let made_bridge = !std::path::Path::new("/sys/class/net/docker0").exists();
                 let dir = TempDir::new("dockerd");
                 let d = &dir.0;
                 let sock = d.join("docker.sock");
                 let log = std::fs::File::create(d.join("log")).expect("log file");
+                // No iptables: docker-proxy publishes the tests' ports on its own, and
+                // the host's firewall (FORWARD policy, NAT chains) stays as it was.
                 let daemon = Command::new("dockerd")
+                    .arg("--iptables=false")
+                    .arg("--ip6tables=false")
+                    .arg("--ip-forward=false")
                     .arg("--storage-driver")
                     .arg("vfs")
                     .arg("--data-root")
@@ -135,6 +144,7 @@ impl Docker {
                     daemon: Some(daemon),
                     dir: Some(dir),
                     containers: Default::default(),
+                    made_bridge,
                 };
                 let end = Instant::now() + Duration::from_secs(60);
                 while !answers(&docker.host) {
@@ -258,6 +268,12 @@ impl Drop for Docker {
             }
             let _ = daemon.kill();
             let _ = daemon.wait();
+            if self.made_bridge {
+                let _ = Command::new("ip")
+                    .args(["link", "del", "docker0"])
+                    .stderr(Stdio::null())
+                    .status();
+            }
         }
     }
 }
