@@ -1,9 +1,13 @@
 //! Snapshot benchmark: `cargo bench --bench snapshot [-- --connections 1000,10000 --polls 15]`.
+//! Other runs: `-- --churn 2m` (the live view's CPU against `ss -tanp` once a second under
+//! a churn of 1,900 connections a second), `-- --scale 200000,500000` (the figures at
+//! that many sockets), `-- --soak 60m` (memory and false events over time).
 //!
 //! Starts its own bounded loopback load — N established connections spread over child
-//! processes (at most 4,000 per child, so RLIMIT_NOFILE holds), every socket set to
-//! `SO_LINGER {1, 0}` so closing sends RST and leaves no TIME-WAIT — and then measures, in
-//! the same run, the median of several polls after warm-up of:
+//! processes (2,000 per child, both ends its own: 4,000 fds, under the usual
+//! RLIMIT_NOFILE), every socket set to `SO_LINGER {1, 0}` so closing sends RST and leaves
+//! no TIME-WAIT — and then measures, in the same run, the median of several polls after
+//! warm-up of:
 //! - sockscope's steady-state snapshot (one collector reused across polls, as in the TUI),
 //!   of every socket and of listeners only;
 //! - sockscope's cold one-shot (`sockscope list --all` as a process), with its peak RSS;
@@ -24,7 +28,53 @@ use std::os::fd::AsFd;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PER_CHILD: usize = 4000;
+/// Connections per load child: both ends are its own, so 4,000 fds.
+/// Counts the heap this process uses, for the scale run's breakdown of the live view's
+/// memory (relaxed atomics: a few ns per allocation, the same for every figure).
+struct Counting;
+
+static HEAP_NOW: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static HEAP_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: every call is passed straight to the system allocator; only counters are added.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = HEAP_NOW.fetch_add(layout.size(), Relaxed) + layout.size();
+        HEAP_PEAK.fetch_max(now, Relaxed);
+        // SAFETY: the caller's layout contract is passed on unchanged.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        HEAP_NOW.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        use std::sync::atomic::Ordering::Relaxed;
+        if new >= layout.size() {
+            let now = HEAP_NOW.fetch_add(new - layout.size(), Relaxed) + new - layout.size();
+            HEAP_PEAK.fetch_max(now, Relaxed);
+        } else {
+            HEAP_NOW.fetch_sub(layout.size() - new, Relaxed);
+        }
+        // SAFETY: as above.
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// (heap in use now, peak since the last call) in MB; resets the peak.
+fn heap_mb() -> (f64, f64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let now = HEAP_NOW.load(Relaxed);
+    let peak = HEAP_PEAK.swap(now, Relaxed);
+    (now as f64 / 1e6, peak as f64 / 1e6)
+}
+
+const PER_CHILD: usize = 2000;
 const CHILD_ENV: &str = "SOCKSCOPE_BENCH_CHILD";
 
 fn main() {
@@ -51,6 +101,8 @@ fn main() {
     let mut polls = 15usize;
     let mut namespaces = 50usize;
     let mut soak_for: Option<Duration> = None;
+    let mut churn_for: Option<Duration> = None;
+    let mut scale: Vec<usize> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -67,6 +119,18 @@ fn main() {
                 let d = args.next().expect("--soak DURATION (e.g. 60m)");
                 soak_for = Some(humantime::parse_duration(&d).expect("a duration"));
             }
+            "--churn" => {
+                let d = args.next().expect("--churn DURATION (e.g. 2m)");
+                churn_for = Some(humantime::parse_duration(&d).expect("a duration"));
+            }
+            "--scale" => {
+                scale = args
+                    .next()
+                    .expect("--scale SOCKETS[,SOCKETS…]")
+                    .split(',')
+                    .map(|v| v.parse().expect("number"))
+                    .collect();
+            }
             "--namespaces" => {
                 namespaces = args
                     .next()
@@ -80,6 +144,14 @@ fn main() {
     if let Some(d) = soak_for {
         drop(spawner);
         soak(d, 1900);
+        return;
+    }
+    if let Some(d) = churn_for {
+        churn_cost(d, &mut spawner);
+        return;
+    }
+    if !scale.is_empty() {
+        scale_figures(&scale, &mut spawner);
         return;
     }
     let polls = polls.max(10);
@@ -285,6 +357,13 @@ impl Spawner {
 
     /// Runs `argv` with output discarded: (wall time, peak RSS in KiB).
     fn run(&mut self, argv: &[&str]) -> (Duration, i64) {
+        let r = self.run_any(argv);
+        assert_eq!(r.status, 0, "{argv:?} exited with status {}", r.status);
+        (r.wall, r.max_rss_kb)
+    }
+
+    /// Runs `argv` with output discarded, whatever its exit status.
+    fn run_any(&mut self, argv: &[&str]) -> Ran {
         let stdin = self.child.stdin.as_mut().unwrap();
         writeln!(stdin, "{}", argv.join("\t")).unwrap();
         stdin.flush().unwrap();
@@ -294,9 +373,22 @@ impl Spawner {
             .split_whitespace()
             .map(|v| v.parse().unwrap())
             .collect();
-        assert_eq!(f[2], 0, "{argv:?} exited with status {}", f[2]);
-        (Duration::from_nanos(f[0] as u64), f[1])
+        Ran {
+            wall: Duration::from_nanos(f[0] as u64),
+            max_rss_kb: f[1],
+            status: f[2] as i32,
+            cpu: Duration::from_micros(f[3] as u64),
+        }
     }
+}
+
+/// One command run by the spawner.
+struct Ran {
+    wall: Duration,
+    max_rss_kb: i64,
+    status: i32,
+    /// User + system CPU time.
+    cpu: Duration,
 }
 
 impl Drop for Spawner {
@@ -307,7 +399,7 @@ impl Drop for Spawner {
 }
 
 /// The spawner's side: one command per line (tab-separated argv), one answer per line
-/// ("wall_ns maxrss_kib status").
+/// ("wall_ns maxrss_kib status cpu_us").
 // Each child is reaped by `wait4`, which std cannot see.
 #[allow(clippy::zombie_processes)]
 fn spawner() {
@@ -323,8 +415,14 @@ fn spawner() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn");
-        let (status, rss) = wait4(&child);
-        writeln!(out, "{} {rss} {status}", t.elapsed().as_nanos()).unwrap();
+        let (status, rss, cpu) = wait4(&child);
+        writeln!(
+            out,
+            "{} {rss} {status} {}",
+            t.elapsed().as_nanos(),
+            cpu.as_micros()
+        )
+        .unwrap();
         out.flush().unwrap();
     }
 }
@@ -617,8 +715,8 @@ fn time_process(polls: usize, spawner: &mut Spawner, argv: &[&str]) -> ProcTimin
     }
 }
 
-/// Reaps our own child and returns (wait status, peak RSS in KiB).
-fn wait4(child: &Child) -> (i32, i64) {
+/// Reaps our own child and returns (wait status, peak RSS in KiB, user + system CPU).
+fn wait4(child: &Child) -> (i32, i64, Duration) {
     let mut status = 0;
     // SAFETY: zeroed is a valid rusage (plain integers); wait4 fills it.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -626,7 +724,8 @@ fn wait4(child: &Child) -> (i32, i64) {
     // exclusive for the call. std's Child has no way to return rusage.
     let r = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) };
     assert!(r > 0, "wait4 failed");
-    (status, ru.ru_maxrss)
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (status, ru.ru_maxrss, tv(ru.ru_utime) + tv(ru.ru_stime))
 }
 
 fn ms(d: Duration) -> String {
@@ -702,7 +801,13 @@ impl Drop for Load {
 
 /// Child side of the load: N connections to its own listener, all with linger 0.
 fn child(n: usize) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    // Spread over 127.1.0.1 … 127.200.0.1, so that large loads do not crowd one
+    // address's ephemeral ports.
+    let l = TcpListener::bind((
+        std::net::Ipv4Addr::new(127, 1 + (std::process::id() % 200) as u8, 0, 1),
+        0,
+    ))
+    .unwrap();
     let addr = l.local_addr().unwrap();
     let mut keep = Vec::with_capacity(2 * n);
     for _ in 0..n {
@@ -744,17 +849,8 @@ fn soak(d: Duration, rate: u32) {
         ephemeral: sockscope::collect::ephemeral_range(),
         services: Default::default(),
     };
-    let mut churn = Command::new(std::env::current_exe().unwrap())
-        .env(CHURN_ENV, rate.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the churn");
-    let churn_pid = churn.id();
-    let mut line = String::new();
-    BufReader::new(churn.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let churn = Churn::start(rate, 2);
+    let churn_pids = churn.pids();
     let mut c = SockDiagCollector::new().expect("sock_diag");
     let mut differ = Differ::default();
     let mut app = App::new(settings, View::Sockets, Duration::from_secs(1));
@@ -801,7 +897,7 @@ fn soak(d: Duration, rate: u32) {
         for ch in &collected.delta.changed {
             if let sockscope::model::diff::ChangeKind::Owners { from, to } = &ch.kind
                 && to.is_empty()
-                && from.contains(&churn_pid)
+                && churn_pids.iter().any(|p| from.contains(p))
             {
                 false_events += 1;
             }
@@ -835,8 +931,7 @@ fn soak(d: Duration, rate: u32) {
             std::thread::sleep(Duration::from_secs(1) - spent);
         }
     }
-    drop(churn.stdin.take());
-    let _ = churn.wait();
+    drop(churn);
 }
 
 fn self_rss_mb() -> f64 {
@@ -845,10 +940,15 @@ fn self_rss_mb() -> f64 {
 
 /// VmRSS of `/proc/PID` (or `self`), in MB.
 fn rss_mb(pid: &str) -> f64 {
+    status_mb(pid, "VmRSS:")
+}
+
+/// A size field of `/proc/PID/status` (VmRSS:, VmHWM:), in MB.
+fn status_mb(pid: &str, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0
@@ -856,7 +956,12 @@ fn rss_mb(pid: &str) -> f64 {
 
 /// utime + stime of this process, in clock ticks.
 fn cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_ticks_of("self")
+}
+
+/// utime + stime of `/proc/PID` (or `self`), in clock ticks.
+fn cpu_ticks_of(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = after.split_whitespace().collect();
     let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
@@ -864,9 +969,11 @@ fn cpu_ticks() -> u64 {
     n(11) + n(12)
 }
 
-/// The churn: connections to its own listener at about `rate` a second, nine in ten
-/// closed with RST (no TIME-WAIT), one in ten closed normally (client first: a TIME-WAIT
-/// on the client side). Stops when its stdin closes.
+/// The churn: connections to its own listener at about `rate` a second, each kept open
+/// for CHURN_LIFETIME and then closed; 39 in 40 with RST (no TIME-WAIT), one in 40
+/// normally, client first (a TIME-WAIT on the client side, for 60 s). At 1,900/s over two
+/// children that is about 8k sockets: 2 × 1,900 × 2 s established and the TIME-WAITs, with every
+/// child's fd count changing all the time. Stops when its stdin closes.
 fn churn_child(rate: u32) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
@@ -881,6 +988,8 @@ fn churn_child(rate: u32) {
     });
     let per_tick = (rate / 100).max(1);
     let mut n = 0u64;
+    let mut open: std::collections::VecDeque<(Instant, TcpStream, TcpStream)> =
+        std::collections::VecDeque::new();
     loop {
         let tick = Instant::now();
         for _ in 0..per_tick {
@@ -889,12 +998,20 @@ fn churn_child(rate: u32) {
             };
             let Ok((s, _)) = l.accept() else { continue };
             n += 1;
-            if !n.is_multiple_of(10) {
+            if !n.is_multiple_of(40) {
                 for sock in [&c, &s] {
                     let _ =
                         rustix::net::sockopt::set_socket_linger(sock.as_fd(), Some(Duration::ZERO));
                 }
             }
+            open.push_back((tick, c, s));
+        }
+        while open
+            .front()
+            .is_some_and(|(at, _, _)| at.elapsed() >= CHURN_LIFETIME)
+        {
+            // Client first, so a normal close leaves the TIME-WAIT on the client side.
+            let (_, c, s) = open.pop_front().unwrap();
             drop(c);
             drop(s);
         }
@@ -906,4 +1023,372 @@ fn churn_child(rate: u32) {
             std::thread::sleep(Duration::from_millis(10) - spent);
         }
     }
+}
+
+const CHURN_LIFETIME: Duration = Duration::from_millis(2000);
+
+/// A running churn: `children` processes, `rate` connections a second between them.
+struct Churn {
+    kids: Vec<Child>,
+}
+
+impl Churn {
+    fn start(rate: u32, children: u32) -> Churn {
+        let mut kids: Vec<Child> = (0..children)
+            .map(|_| {
+                Command::new(std::env::current_exe().unwrap())
+                    .env(CHURN_ENV, (rate / children).to_string())
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .expect("start the churn")
+            })
+            .collect();
+        for kid in &mut kids {
+            let mut line = String::new();
+            BufReader::new(kid.stdout.as_mut().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert_eq!(line.trim(), "ready", "churn child failed");
+        }
+        Churn { kids }
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.kids.iter().map(Child::id).collect()
+    }
+}
+
+impl Drop for Churn {
+    fn drop(&mut self) {
+        for kid in &mut self.kids {
+            drop(kid.stdin.take());
+        }
+        for kid in &mut self.kids {
+            let _ = kid.wait();
+        }
+    }
+}
+
+/// The real binary's live view in a pseudo-terminal of 160x50, its output read and
+/// dropped, with a config of its own (defaults: a snapshot a second).
+struct LiveView {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    pid: String,
+    writer: Box<dyn Write + Send>,
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+impl LiveView {
+    fn start(view: &str) -> LiveView {
+        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 50,
+                cols: 160,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_sockscope"));
+        cmd.args(["--view", view]);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env(
+            "XDG_CONFIG_HOME",
+            std::env::temp_dir().join("sockscope-bench-no-config"),
+        );
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let pid = child.process_id().unwrap().to_string();
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                count.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let writer = pair.master.take_writer().unwrap();
+        let view = LiveView {
+            child,
+            pid,
+            writer,
+            seen,
+            _master: pair.master,
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while view.seen.load(std::sync::atomic::Ordering::Relaxed) < 2000 {
+            assert!(Instant::now() < deadline, "the live view drew nothing");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        view
+    }
+
+    /// Watches for `d` (after the first frame): (CPU % of one core, VmRSS MB, VmHWM MB).
+    fn measure(&self, d: Duration) -> (f64, f64, f64) {
+        let before = cpu_ticks_of(&self.pid);
+        std::thread::sleep(d);
+        let ticks = cpu_ticks_of(&self.pid) - before;
+        (
+            ticks as f64 / 100.0 / d.as_secs_f64() * 100.0,
+            status_mb(&self.pid, "VmRSS:"),
+            status_mb(&self.pid, "VmHWM:"),
+        )
+    }
+}
+
+impl Drop for LiveView {
+    fn drop(&mut self) {
+        let _ = self.writer.write_all(b"q");
+        let _ = self.writer.flush();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `ss -tanp` run once a second for `d`: its CPU as % of one core, and its median wall
+/// time.
+fn ss_each_second(d: Duration, spawner: &mut Spawner) -> (f64, Duration) {
+    let start = Instant::now();
+    let mut cpu = Duration::ZERO;
+    let mut walls = Vec::new();
+    while start.elapsed() < d {
+        let tick = Instant::now();
+        let r = spawner.run_any(&["ss", "-tanp"]);
+        assert_eq!(r.status, 0, "ss -tanp failed");
+        cpu += r.cpu;
+        walls.push(r.wall);
+        let spent = tick.elapsed();
+        if spent < Duration::from_secs(1) {
+            std::thread::sleep(Duration::from_secs(1) - spent);
+        }
+    }
+    let took = start.elapsed();
+    (
+        cpu.as_secs_f64() / took.as_secs_f64() * 100.0,
+        summarize(walls, 0).median,
+    )
+}
+
+fn table_size() -> usize {
+    let mut c = SockDiagCollector::new().expect("sock_diag");
+    c.snapshot(Scope::All).unwrap().sockets.len()
+}
+
+/// The live Sockets view (the real binary, a snapshot a second) against `ss -tanp` run
+/// once a second, each for `d`, under a churn of about 1,900 connections a second.
+fn churn_cost(d: Duration, spawner: &mut Spawner) {
+    let rate = 1900;
+    println!(
+        "churn: {rate} connections/s from 2 processes, each open {} ms; the live Sockets view vs `ss -tanp` once a second, {} each",
+        CHURN_LIFETIME.as_millis(),
+        humantime::format_duration(d)
+    );
+    let churn = Churn::start(rate, 2);
+    // TIME-WAIT lasts 60 s: the table is steady after a minute.
+    std::thread::sleep(Duration::from_secs(60));
+    let before = table_size();
+    let (ss_cpu, ss_wall) = ss_each_second(d, spawner);
+    let view = LiveView::start("sockets");
+    std::thread::sleep(Duration::from_secs(3));
+    let (live_cpu, live_rss, live_hwm) = view.measure(d);
+    drop(view);
+    let after = table_size();
+    drop(churn);
+    println!("  sockets in the table: {before} before, {after} after");
+    println!("  {:<44} {:>12} {:>12}", "what", "CPU % core", "vs ss");
+    println!(
+        "  {:<44} {:>12.1} {:>11.2}x",
+        "sockscope live Sockets view (1 s)",
+        live_cpu,
+        live_cpu / ss_cpu
+    );
+    println!(
+        "  {:<44} {:>12.1} {:>11.2}x",
+        "ss -tanp once a second", ss_cpu, 1.0
+    );
+    println!(
+        "  ss -tanp took {} (median); the live view's RSS {live_rss:.1} MB, peak {live_hwm:.1} MB",
+        ms(ss_wall)
+    );
+    println!();
+}
+
+/// Steady-state snapshot, `update` and a frame on the real table, the cold listing,
+/// `ss -tanp` (when it finishes within 60 s) and the live view's memory, at each size in
+/// `sizes` (sockets: half as many loopback connections, 2,000 to a child).
+fn scale_figures(sizes: &[usize], spawner: &mut Spawner) {
+    use sockscope::app::msg::Msg;
+    use sockscope::app::update::update;
+    use sockscope::app::{App, Column, Settings, View};
+    use sockscope::collect::worker::Differ;
+
+    let tracked = std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_count")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    if tracked > 0 {
+        println!(
+            "note: conntrack is tracking {tracked} flows: loopback connections count against nf_conntrack_max"
+        );
+    }
+    println!(
+        "scale: {} cores, kernel {}; every figure at each size in the same run",
+        cores(),
+        kernel()
+    );
+    for &n in sizes {
+        let avail_before = meminfo_mb("MemAvailable:");
+        let t = Instant::now();
+        let load = Load::start(n / 2);
+        let built = t.elapsed();
+        let used = avail_before - meminfo_mb("MemAvailable:");
+
+        let mut steady = SockDiagCollector::new().expect("sock_diag");
+        let snap = time_polls(5, || steady.snapshot(Scope::All).unwrap().sockets.len());
+
+        let cfg =
+            sockscope::config::parse(sockscope::config::DEFAULT_TOML, "defaults", None).unwrap();
+        let settings = Settings {
+            columns: Column::all().collect(),
+            ghost: Duration::from_secs(3),
+            theme: cfg.theme,
+            keymap: cfg.keymap,
+            host: "bench".into(),
+            ephemeral: sockscope::collect::ephemeral_range(),
+            services: Default::default(),
+        };
+        let mut app = App::new(settings, View::Sockets, Duration::from_secs(1));
+        update(
+            &mut app,
+            Msg::Resize {
+                width: 160,
+                height: 50,
+            },
+        );
+        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 50)).unwrap();
+        let mut differ = Differ::default();
+        let (mut updates, mut frames) = (Vec::new(), Vec::new());
+        let mut heap = [(0.0, 0.0); 4];
+        for round in 0..6 {
+            let tick = Instant::now();
+            heap_mb();
+            let s = steady.snapshot(Scope::All).unwrap();
+            let h_snap = heap_mb();
+            let collected = differ.next(s, tick.elapsed(), 0);
+            let h_diff = heap_mb();
+            let t = Instant::now();
+            update(&mut app, Msg::Snapshot(Box::new(collected)));
+            let u = t.elapsed();
+            let h_upd = heap_mb();
+            let t = Instant::now();
+            term.draw(|f| sockscope::ui::draw(f, &app)).unwrap();
+            let f = t.elapsed();
+            let h_draw = heap_mb();
+            heap = [h_snap, h_diff, h_upd, h_draw];
+            // The first is the cold start of the table: not a steady figure.
+            if round > 0 {
+                updates.push(u);
+                frames.push(f);
+            }
+        }
+        drop((app, term, differ, steady));
+        let upd = summarize(updates, 0);
+        let frame = summarize(frames, 0);
+
+        let cold = time_process(
+            3,
+            spawner,
+            &[env!("CARGO_BIN_EXE_sockscope"), "list", "--all"],
+        );
+        let mut ss_walls = Vec::new();
+        let mut ss_rss = 0;
+        let mut ss_late = false;
+        for _ in 0..3 {
+            let r = spawner.run_any(&["timeout", "60", "ss", "-tanp"]);
+            if r.status != 0 {
+                ss_late = true;
+                break;
+            }
+            ss_walls.push(r.wall);
+            ss_rss = ss_rss.max(r.max_rss_kb);
+        }
+
+        let view = LiveView::start("sockets");
+        let (live_cpu, live_rss, live_hwm) = view.measure(Duration::from_secs(20));
+        drop(view);
+
+        println!(
+            "== {} sockets in the table (load: {} connections over {} processes, built in {:.1} s, {:.0} MB of kernel and process memory)",
+            snap.rows,
+            n / 2,
+            load.kids.len(),
+            built.as_secs_f64(),
+            used
+        );
+        let ss = (!ss_late).then(|| summarize(ss_walls, 0).median);
+        let vs = |d: Duration| {
+            ss.map_or("      -".to_owned(), |s| {
+                format!("{:>8.2}x", d.as_secs_f64() / s.as_secs_f64())
+            })
+        };
+        println!(
+            "  {:<44} {:>10} {:>10} {:>10} {:>9}",
+            "what", "median", "p90", "max", "vs ss"
+        );
+        for (name, t) in [
+            ("sockscope steady-state snapshot, all", &snap),
+            ("sockscope cold `list --all` (process)", &cold.time),
+            ("update for a new snapshot (real table)", &upd),
+            ("draw one frame, 160x50 (real table)", &frame),
+        ] {
+            println!(
+                "  {:<44} {:>10} {:>10} {:>10} {}",
+                name,
+                ms(t.median),
+                ms(t.p90),
+                ms(t.max),
+                vs(t.median)
+            );
+        }
+        match ss {
+            Some(s) => println!("  {:<44} {:>10}", "ss -tanp (process)", ms(s)),
+            None => println!("  ss -tanp did not finish within 60 s"),
+        }
+        println!(
+            "  per socket: snapshot {:.2} µs; peak RSS: list --all {:.1} MB, ss -tanp {:.1} MB, live Sockets view {live_hwm:.1} MB (now {live_rss:.1} MB, {live_cpu:.0} % of a core at 1 s)",
+            snap.median.as_secs_f64() * 1e6 / snap.rows.max(1) as f64,
+            cold.max_rss_kb as f64 / 1024.0,
+            ss_rss as f64 / 1024.0,
+        );
+        println!(
+            "  in-process heap, MB in use after / peak during: snapshot {:.0}/{:.0}, diff {:.0}/{:.0}, update {:.0}/{:.0}, frame {:.0}/{:.0}",
+            heap[0].0, heap[0].1, heap[1].0, heap[1].1, heap[2].0, heap[2].1, heap[3].0, heap[3].1
+        );
+        println!();
+        drop(load);
+    }
+}
+
+/// A field of /proc/meminfo, in MB.
+fn meminfo_mb(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
 }

@@ -46,6 +46,15 @@ impl App {
                 };
                 match (row, c) {
                     (_, Column::Flags) => Cow::Owned(self.row_flags(row).to_string()),
+                    (_, Column::Age) => self.row_first_seen(row).map_or(Cow::Borrowed(""), |t| {
+                        Cow::Owned(short_duration(
+                            self.live
+                                .now
+                                .duration_since(t)
+                                .unwrap_or_default()
+                                .as_secs(),
+                        ))
+                    }),
                     (RowId::Ghost(i), Column::Process) if !s.owners.is_empty() => {
                         Cow::Borrowed(self.live.ghosts.get(i).map_or("", |g| g.names.as_str()))
                     }
@@ -141,22 +150,9 @@ impl App {
             Column::Timer => s
                 .timer
                 .map_or(Cow::Borrowed(""), |t| Cow::Owned(t.to_string())),
-            Column::Age => self
-                .live
-                .first_seen
-                .get(&s.key())
-                .map_or(Cow::Borrowed(""), |t| {
-                    Cow::Owned(short_duration(
-                        self.live
-                            .now
-                            .duration_since(*t)
-                            .unwrap_or_default()
-                            .as_secs(),
-                    ))
-                }),
             Column::Inode => Cow::Owned(s.inode.to_string()),
             // Drawn by `cell`, which knows the row.
-            Column::Flags => Cow::Borrowed(""),
+            Column::Flags | Column::Age => Cow::Borrowed(""),
             Column::Netns => Cow::Owned(self.live.snap.netns.name(s.netns)),
             Column::Service => Cow::Borrowed(
                 self.settings

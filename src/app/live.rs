@@ -25,6 +25,8 @@ pub struct Ghost {
     /// exited since.
     pub names: String,
     pub until: SystemTime,
+    /// When it was first seen, for its age.
+    pub first_seen: Option<SystemTime>,
 }
 
 /// Collector health for the status bar.
@@ -40,7 +42,10 @@ pub struct CollectInfo {
 pub struct Live {
     pub snap: Arc<Snapshot>,
     pub now: SystemTime,
-    pub first_seen: HashMap<SocketKey, SystemTime>,
+    /// When each socket of `snap` was first seen, same order (carried from one snapshot
+    /// to the next by the diff's index map: no map of keys, which at 500k sockets would
+    /// weigh over 100 MB).
+    pub first_seen: Vec<SystemTime>,
     pub marks: HashMap<SocketKey, (Mark, SystemTime)>,
     /// Closed sockets, oldest first.
     pub ghosts: Vec<Ghost>,
@@ -58,7 +63,7 @@ impl Default for Live {
         Live {
             snap: Arc::new(Snapshot::empty(crate::model::Scope::All)),
             now: SystemTime::UNIX_EPOCH,
-            first_seen: HashMap::default(),
+            first_seen: Vec::new(),
             marks: HashMap::default(),
             ghosts: Vec::new(),
             events: EventLog::default(),
@@ -82,27 +87,22 @@ impl Live {
         let until = now + ghost;
         let leaking = self.close_waits.observe(&c.snapshot);
         let flags = crate::diagnose::row_flags(&c.snapshot, &leaking);
+        let first_seen = self.carry_first_seen(&c, now);
         if c.rescoped || self.collect.snapshots == 1 {
-            // A new baseline: nothing is "new" about it.
-            for s in &c.snapshot.sockets {
-                self.first_seen.entry(s.key()).or_insert(now);
-            }
             if c.rescoped {
-                let keys: HashSet<_> = c.snapshot.sockets.iter().map(Socket::key).collect();
-                self.first_seen.retain(|k, _| keys.contains(k));
                 self.ghosts.clear();
             }
         } else {
-            self.mark(&c, now, until);
+            self.mark(&c, until);
             let prev = c.previous.as_deref();
-            for s in &c.delta.closed {
-                self.first_seen.remove(&s.key());
+            for (s, &at) in c.delta.closed.iter().zip(&c.delta.closed_at) {
                 self.marks.remove(&s.key());
                 let names = prev.unwrap_or(&c.snapshot).pids_text(&s.owners);
                 self.ghosts.push(Ghost {
                     socket: s.clone(),
                     names,
                     until,
+                    first_seen: self.first_seen.get(at).copied(),
                 });
             }
             let of = FlagsOf {
@@ -124,9 +124,9 @@ impl Live {
         }
         self.snap = c.snapshot;
         self.flags = flags;
+        self.first_seen = first_seen;
         {
             use crate::model::spare::ShrinkSpare;
-            self.first_seen.shrink_spare();
             self.marks.shrink_spare();
             self.ghosts.shrink_spare();
         }
@@ -134,10 +134,51 @@ impl Live {
         self.other_netns = snap.sockets.iter().any(|s| !snap.netns.is_host(s.netns));
     }
 
-    fn mark(&mut self, c: &Collected, now: SystemTime, until: SystemTime) {
+    /// When each socket of the new snapshot was first seen: from the diff's index map
+    /// when the diff was against the snapshot on screen (always, unless the scope
+    /// changed), else by key.
+    fn carry_first_seen(&self, c: &Collected, now: SystemTime) -> Vec<SystemTime> {
+        let sockets = &c.snapshot.sockets;
+        let against_ours = c
+            .previous
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(p, &self.snap))
+            && c.delta.previous.len() == sockets.len();
+        if against_ours {
+            return c
+                .delta
+                .previous
+                .iter()
+                .map(|&j| {
+                    if j == crate::model::diff::NEW {
+                        now
+                    } else {
+                        self.first_seen.get(j as usize).copied().unwrap_or(now)
+                    }
+                })
+                .collect();
+        }
+        let known: HashMap<SocketKey, SystemTime> = self
+            .snap
+            .sockets
+            .iter()
+            .zip(&self.first_seen)
+            .map(|(s, &t)| (s.key(), t))
+            .collect();
+        sockets
+            .iter()
+            .map(|s| known.get(&s.key()).copied().unwrap_or(now))
+            .collect()
+    }
+
+    /// When the `i`-th socket of the snapshot was first seen.
+    pub fn first_seen_of(&self, i: usize) -> Option<SystemTime> {
+        self.first_seen.get(i).copied()
+    }
+
+    fn mark(&mut self, c: &Collected, until: SystemTime) {
         for &i in &c.delta.opened {
             if let Some(s) = c.snapshot.sockets.get(i) {
-                self.first_seen.insert(s.key(), now);
                 self.marks.insert(s.key(), (Mark::New, until));
             }
         }

@@ -50,7 +50,15 @@ impl App {
                 let mut keyed: Vec<(SortKey, RowId)> = rows
                     .iter()
                     .filter_map(|r| {
-                        sock(r).map(|s| (self.socket_key(column, s, self.row_flags(*r)), *r))
+                        sock(r).map(|s| {
+                            let key = self.socket_key(
+                                column,
+                                s,
+                                self.row_flags(*r),
+                                self.row_first_seen(*r),
+                            );
+                            (key, *r)
+                        })
                     })
                     .collect();
                 keyed.sort_unstable_by_key(|k| k.0);
@@ -115,7 +123,13 @@ impl App {
     /// The sort key of a socket for a non-text column, ending in a tie-break on the
     /// socket's identity (addresses, protocol, inode) so equal rows keep their order
     /// from one refresh to the next.
-    fn socket_key(&self, c: Column, s: &Socket, flags: Flags) -> SortKey {
+    fn socket_key(
+        &self,
+        c: Column,
+        s: &Socket,
+        flags: Flags,
+        first_seen: Option<std::time::SystemTime>,
+    ) -> SortKey {
         let num = |n: u128| (0, n, 0);
         let primary: (u8, u128, u16) = match c {
             Column::Proto => num(s.proto as u128),
@@ -129,11 +143,8 @@ impl App {
             Column::Peer => (addr(&s.remote).0, addr(&s.remote).1, s.remote.port()),
             Column::Timer => num(s.timer.map_or(0, |t| u128::from(t.expires_ms) + 1)),
             // Age in ms: the longest seen is the biggest.
-            Column::Age => num(self
-                .live
-                .first_seen
-                .get(&s.key())
-                .and_then(|t| self.live.now.duration_since(*t).ok())
+            Column::Age => num(first_seen
+                .and_then(|t| self.live.now.duration_since(t).ok())
                 .map_or(0, |d| d.as_millis())),
             Column::Inode => num(u128::from(s.inode)),
             Column::Process | Column::User | Column::Netns => num(0),

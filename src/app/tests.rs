@@ -276,6 +276,54 @@ fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
     assert_eq!(mark_of(&app, 50), None);
 }
 
+/// Ages follow each socket through snapshots that reorder, add and drop rows; a closed
+/// socket keeps its age as a ghost; the same addresses with a new identity start again.
+#[test]
+fn ages_follow_sockets_across_reordered_snapshots() {
+    let (mut app, mut feed) = app(View::Sockets);
+    let (s, p) = table();
+    let age_of = |app: &super::App, inode: u64| {
+        let row = app
+            .table
+            .rows
+            .iter()
+            .find(|r| app.row_socket(**r).is_some_and(|s| s.inode == inode))
+            .copied();
+        row.and_then(|r| app.row_first_seen(r))
+    };
+    let mut next = s.clone();
+    next.reverse();
+    let gone = next.remove(0);
+    let mut reborn = next[0].clone();
+    next.remove(0);
+    reborn.inode = 77;
+    reborn.cookie = 77;
+    next.push(reborn);
+    next.push(sock(
+        Proto::Tcp,
+        "0.0.0.0:9000",
+        "0.0.0.0:0",
+        State::Listen,
+        50,
+        &[100],
+    ));
+    feed.feed(&mut app, snapshot(4, Scope::All, next.clone(), &p));
+    for old in &next[..next.len() - 2] {
+        assert_eq!(age_of(&app, old.inode), Some(at(0)), "{old:?}");
+    }
+    assert_eq!(age_of(&app, 77), Some(at(4)));
+    assert_eq!(age_of(&app, 50), Some(at(4)));
+    assert_eq!(
+        age_of(&app, gone.inode),
+        Some(at(0)),
+        "the ghost keeps its age"
+    );
+    next.rotate_left(3);
+    feed.feed(&mut app, snapshot(9, Scope::All, next.clone(), &p));
+    assert_eq!(age_of(&app, 50), Some(at(4)));
+    assert_eq!(age_of(&app, next[0].inode), Some(at(0)));
+}
+
 #[test]
 fn dialog_stays_pinned_while_rows_churn() {
     let (mut app, mut feed) = app(View::Listeners);

@@ -191,6 +191,25 @@ impl App {
         }
     }
 
+    /// When the socket a row stands for was first seen.
+    pub fn row_first_seen(&self, row: RowId) -> Option<std::time::SystemTime> {
+        match row {
+            RowId::Live(i) => self.live.first_seen_of(i),
+            RowId::Ghost(i) => self.live.ghosts.get(i).and_then(|g| g.first_seen),
+            RowId::Port(i) => self
+                .table
+                .ports
+                .get(i)
+                .and_then(|p| self.live.first_seen_of(p.example)),
+            RowId::Proc(i) => self
+                .table
+                .procs
+                .get(i)
+                .and_then(|p| self.live.first_seen_of(p.example)),
+            RowId::Event(_) => None,
+        }
+    }
+
     /// Diagnosis flags of a row (ghosts have none: they are gone).
     pub fn row_flags(&self, row: RowId) -> crate::model::Flags {
         match row {

@@ -27,7 +27,13 @@ pub struct Delta {
     /// Where each closed socket was in the older snapshot (same order as `closed`).
     pub closed_at: Vec<usize>,
     pub changed: Vec<Change>,
+    /// For each socket of the newer snapshot, its index in the older one ([`NEW`] when it
+    /// opened): what a view keeps per socket (its age) follows it without a map of keys.
+    pub previous: Vec<u32>,
 }
+
+/// In [`Delta::previous`]: the socket was not in the older snapshot.
+pub const NEW: u32 = u32::MAX;
 
 impl Delta {
     pub fn is_empty(&self) -> bool {
@@ -41,49 +47,88 @@ pub fn diff(prev: &Snapshot, next: &Snapshot) -> Delta {
 }
 
 /// The same as [`diff`] over plain socket lists.
+///
+/// The older sockets are indexed by (netns, cookie) where the collector gives cookies
+/// (sock_diag: unique per socket), a 16-byte key, and by their whole [`SocketKey`] only
+/// where it does not; a match by cookie must have the same key too.
 pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
-    let mut old: HashMap<SocketKey, &Socket> =
-        HashMap::with_capacity_and_hasher(prev.len(), Default::default());
-    for s in prev {
-        old.insert(s.key(), s);
+    let with_cookie = prev.iter().filter(|s| s.cookie != 0).count();
+    let mut by_cookie: HashMap<(u64, u64), u32> =
+        HashMap::with_capacity_and_hasher(with_cookie, Default::default());
+    let mut by_key: HashMap<SocketKey, u32> =
+        HashMap::with_capacity_and_hasher(prev.len() - with_cookie, Default::default());
+    for (i, s) in prev.iter().enumerate() {
+        let i = u32::try_from(i).unwrap_or(NEW);
+        if s.cookie != 0 {
+            by_cookie.insert((s.netns, s.cookie), i);
+        } else {
+            by_key.insert(s.key(), i);
+        }
     }
-    let mut delta = Delta::default();
+    let mut matched = vec![false; prev.len()];
+    let mut delta = Delta {
+        previous: Vec::with_capacity(next.len()),
+        ..Delta::default()
+    };
     for (index, s) in next.iter().enumerate() {
-        match old.remove(&s.key()) {
-            None => delta.opened.push(index),
-            Some(o) => {
-                if o.state != s.state {
-                    delta.changed.push(Change {
-                        index,
-                        kind: ChangeKind::State {
-                            from: o.state,
-                            to: s.state,
-                        },
-                    });
-                }
-                // A socket whose file was released (inode → 0) went to the kernel as
-                // part of its close: the state change says it, not an owner change.
-                let released = o.inode != 0 && s.inode == 0;
-                if o.owners != s.owners && !released {
-                    delta.changed.push(Change {
-                        index,
-                        kind: ChangeKind::Owners {
-                            from: o.owners.clone(),
-                            to: s.owners.clone(),
-                        },
-                    });
-                }
-            }
+        let found = if s.cookie != 0 {
+            by_cookie
+                .get(&(s.netns, s.cookie))
+                .copied()
+                .filter(|&j| prev.get(j as usize).is_some_and(|o| o.key() == s.key()))
+        } else {
+            by_key.get(&s.key()).copied()
+        };
+        let Some(j) = found.filter(|&j| !matched.get(j as usize).copied().unwrap_or(true)) else {
+            delta.opened.push(index);
+            delta.previous.push(NEW);
+            continue;
+        };
+        matched[j as usize] = true;
+        delta.previous.push(j);
+        let o = &prev[j as usize];
+        if o.state != s.state {
+            delta.changed.push(Change {
+                index,
+                kind: ChangeKind::State {
+                    from: o.state,
+                    to: s.state,
+                },
+            });
+        }
+        // A socket whose file was released (inode → 0) went to the kernel as part of its
+        // close: the state change says it, not an owner change.
+        let released = o.inode != 0 && s.inode == 0;
+        if o.owners != s.owners && !released {
+            delta.changed.push(Change {
+                index,
+                kind: ChangeKind::Owners {
+                    from: o.owners.clone(),
+                    to: s.owners.clone(),
+                },
+            });
         }
     }
-    // What is left in `old` closed; keep prev's order so output is stable.
-    if !old.is_empty() {
-        for (i, s) in prev.iter().enumerate() {
-            if old.contains_key(&s.key()) {
-                delta.closed.push(s.clone());
-                delta.closed_at.push(i);
-            }
+    // What was not matched closed; in prev's order so output is stable. A socket listed
+    // twice in the older dump (a race inside the kernel's dump) shares the fate of the
+    // entry its key points at.
+    for (i, s) in prev.iter().enumerate() {
+        if matched[i] {
+            continue;
         }
+        let same = if s.cookie != 0 {
+            by_cookie
+                .get(&(s.netns, s.cookie))
+                .copied()
+                .filter(|&j| prev.get(j as usize).is_some_and(|o| o.key() == s.key()))
+        } else {
+            by_key.get(&s.key()).copied()
+        };
+        if same.is_some_and(|j| matched.get(j as usize).copied().unwrap_or(false)) {
+            continue;
+        }
+        delta.closed.push(s.clone());
+        delta.closed_at.push(i);
     }
     delta
 }
@@ -203,7 +248,14 @@ pub(crate) mod tests {
             .prop_map(|v| {
                 let mut seen: HashSet<SocketKey> = HashSet::new();
                 v.into_iter()
-                    .map(|(p, r, i, st, o)| sock(p, r, i, State::ALL[st], o))
+                    .map(|(p, r, i, st, o)| {
+                        let mut s = sock(p, r, i, State::ALL[st], o);
+                        // Some with a cookie (unique per socket, as the kernel's are).
+                        if i % 2 == 1 {
+                            s.cookie = u64::from(p) * 10_000 + u64::from(r) * 100 + i + 1;
+                        }
+                        s
+                    })
                     .filter(|s| seen.insert(s.key()))
                     .collect()
             })
@@ -229,6 +281,15 @@ pub(crate) mod tests {
             prop_assert_eq!(keys, want);
             for c in &d.changed {
                 prop_assert!(!d.opened.contains(&c.index));
+            }
+            // Each socket of the newer list points at itself in the older one, or is new.
+            prop_assert_eq!(d.previous.len(), b.len());
+            for (i, &j) in d.previous.iter().enumerate() {
+                if j == NEW {
+                    prop_assert!(d.opened.contains(&i));
+                } else {
+                    prop_assert_eq!(a[j as usize].key(), b[i].key());
+                }
             }
         }
     }

@@ -72,7 +72,7 @@ pub fn lines<'a>(app: &'a App, th: &'a Styles, width: usize) -> Vec<Line<'a>> {
             "events have no detail: select a socket in another view",
         )];
     };
-    socket(&mut pane, app, s);
+    socket(&mut pane, app, s, app.row_first_seen(row));
     for (flag, why) in app.flag_sentences(row) {
         let why = why.replace("PORT", &s.local.port().to_string());
         pane.styled(flag.as_str(), th.error, why);
@@ -89,7 +89,7 @@ pub fn lines<'a>(app: &'a App, th: &'a Styles, width: usize) -> Vec<Line<'a>> {
     pane.out
 }
 
-fn socket(pane: &mut Pane<'_>, app: &App, s: &Socket) {
+fn socket(pane: &mut Pane<'_>, app: &App, s: &Socket, first_seen: Option<std::time::SystemTime>) {
     pane.kv(
         "socket",
         format!(
@@ -108,14 +108,8 @@ fn socket(pane: &mut Pane<'_>, app: &App, s: &Socket) {
             format!("recv-q {} bytes, send-q {} bytes", s.recv_q, s.send_q)
         },
     );
-    let seen = app.live.first_seen.get(&s.key()).map_or("?".into(), |t| {
-        short_duration(
-            app.live
-                .now
-                .duration_since(*t)
-                .unwrap_or_default()
-                .as_secs(),
-        )
+    let seen = first_seen.map_or("?".into(), |t| {
+        short_duration(app.live.now.duration_since(t).unwrap_or_default().as_secs())
     });
     pane.kv(
         "kernel",
