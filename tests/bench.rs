@@ -1205,6 +1205,21 @@ fn churn_cost(d: Duration, spawner: &mut Spawner) {
     std::thread::sleep(Duration::from_secs(3));
     let (live_cpu, live_rss, live_hwm) = view.measure(d);
     drop(view);
+    // What the owner walk reads each second under this churn (in this process).
+    let mut c = SockDiagCollector::new().expect("sock_diag");
+    let (mut walked, mut links, mut polls) = (0, 0, 0);
+    for i in 0..12 {
+        let tick = Instant::now();
+        c.snapshot(Scope::All).unwrap();
+        let st = c.owner_stats();
+        // The first is the cold walk, the second may be a full resync.
+        if i >= 2 && !st.full {
+            walked += st.walked;
+            links += st.links_read;
+            polls += 1;
+        }
+        std::thread::sleep(Duration::from_secs(1).saturating_sub(tick.elapsed()));
+    }
     let after = table_size();
     drop(churn);
     println!("  sockets in the table: {before} before, {after} after");
@@ -1222,6 +1237,11 @@ fn churn_cost(d: Duration, spawner: &mut Spawner) {
     println!(
         "  ss -tanp took {} (median); the live view's RSS {live_rss:.1} MB, peak {live_hwm:.1} MB",
         ms(ss_wall)
+    );
+    println!(
+        "  owner walk per snapshot: {:.1} pids, {:.0} fd links read (mean of {polls})",
+        walked as f64 / f64::from(polls.max(1)),
+        links as f64 / f64::from(polls.max(1))
     );
     println!();
 }

@@ -8,8 +8,14 @@ use rustix::fs::{Dir, Mode, OFlags, openat, readlinkat_raw};
 use std::io::Write as _;
 use std::mem::MaybeUninit;
 
-/// One pid to read, with the buffer its previous inodes were in (reused).
-pub(super) type Job = (u32, Vec<u64>);
+/// One pid to read: the buffers its previous inodes and fd numbers were in (reused), and
+/// the (fd, inode) pairs that may be taken as still true without reading their links.
+pub(super) struct Job {
+    pub pid: u32,
+    pub inodes: Vec<u64>,
+    pub fds: Vec<u32>,
+    pub keep: Vec<(u32, u64)>,
+}
 
 /// Below this many fds in total a walk stays on the calling thread.
 pub(super) const PARALLEL_MIN_FDS: i64 = 2048;
@@ -20,30 +26,56 @@ pub(super) struct PidRead {
     pub readable: bool,
     pub via_tasks: bool,
     pub inodes: Vec<u64>,
+    /// The fd number of each of `inodes` (same order); empty when read via its tasks.
+    pub fds: Vec<u32>,
+    /// Links read.
     pub links: usize,
+    /// Entries of `keep` still listed, taken without reading their links.
+    pub kept: usize,
+    /// Their inodes, sorted.
+    pub kept_inodes: Vec<u64>,
 }
 
-/// Reads one pid's socket inodes into `inodes` (cleared first; its allocation is reused).
-pub(super) fn read_pid(
-    proc: &OwnedFd,
-    pid: u32,
-    link: &mut [MaybeUninit<u8>],
-    mut inodes: Vec<u64>,
-) -> PidRead {
+/// Reads one pid's socket inodes (the job's buffers are cleared first and reused).
+/// An fd listed in `job.keep` with its number is taken to hold the same socket without
+/// its link being read: the caller keeps there only sockets that are still in the dump
+/// and that this same process (pid and start time) alone held at the last read.
+pub(super) fn read_pid(proc: &OwnedFd, link: &mut [MaybeUninit<u8>], job: Job) -> PidRead {
+    let Job {
+        pid,
+        mut inodes,
+        mut fds,
+        keep,
+    } = job;
     inodes.clear();
+    fds.clear();
     let mut path = Vec::with_capacity(32);
     let _ = write!(path, "{pid}/fd");
-    let (readable, count) = read_fd_dir(proc, &path, link, &mut inodes);
+    let mut kept_inodes = Vec::new();
+    let mut out = Found {
+        inodes: &mut inodes,
+        fds: Some(&mut fds),
+        keep: &keep,
+        kept: 0,
+        kept_inodes: &mut kept_inodes,
+    };
+    let (readable, count) = read_fd_dir(proc, &path, link, &mut out);
+    let kept = out.kept;
+    kept_inodes.sort_unstable();
     let mut r = PidRead {
         pid,
         readable,
         via_tasks: false,
         inodes,
-        links: count,
+        fds,
+        links: count - kept,
+        kept,
+        kept_inodes,
     };
     if readable && count == 0 && main_thread_gone(proc, pid) {
         // The leader exited with pthread_exit: its fds live on under task/TID/fd.
         r.via_tasks = true;
+        r.fds.clear();
         path.clear();
         let _ = write!(path, "{pid}/task");
         let tasks = openat(
@@ -62,7 +94,15 @@ pub(super) fn read_pid(
                 };
                 path.clear();
                 let _ = write!(path, "{tid}/fd");
-                let (_, n) = read_fd_dir(&tasks, &path, link, &mut r.inodes);
+                let mut unused = Vec::new();
+                let mut out = Found {
+                    inodes: &mut r.inodes,
+                    fds: None,
+                    keep: &[],
+                    kept: 0,
+                    kept_inodes: &mut unused,
+                };
+                let (_, n) = read_fd_dir(&tasks, &path, link, &mut out);
                 r.links += n;
             }
         }
@@ -72,12 +112,32 @@ pub(super) fn read_pid(
     r
 }
 
+/// Where [`read_fd_dir`] puts what it finds.
+pub(super) struct Found<'a> {
+    pub inodes: &'a mut Vec<u64>,
+    /// The fd number of each inode, when wanted.
+    pub fds: Option<&'a mut Vec<u32>>,
+    /// (fd, inode) pairs taken as they are when the fd is listed, sorted by fd.
+    pub keep: &'a [(u32, u64)],
+    pub kept: usize,
+    pub kept_inodes: &'a mut Vec<u64>,
+}
+
+impl Found<'_> {
+    fn push(&mut self, fd: Option<u32>, inode: u64) {
+        self.inodes.push(inode);
+        if let Some(fds) = self.fds.as_deref_mut() {
+            fds.push(fd.unwrap_or(u32::MAX));
+        }
+    }
+}
+
 /// Reads the socket inodes of one fd directory. Returns (readable, entries seen).
 pub(super) fn read_fd_dir(
     base: &OwnedFd,
     path: &[u8],
     link: &mut [MaybeUninit<u8>],
-    out: &mut Vec<u64>,
+    out: &mut Found<'_>,
 ) -> (bool, usize) {
     let fd = match openat(
         base,
@@ -108,11 +168,21 @@ pub(super) fn read_fd_dir(
             continue;
         }
         seen += 1;
+        let number = parse_u32(name.to_bytes());
+        if let Some(n) = number
+            && let Ok(at) = out.keep.binary_search_by_key(&n, |k| k.0)
+        {
+            let inode = out.keep[at].1;
+            out.kept += 1;
+            out.kept_inodes.push(inode);
+            out.push(number, inode);
+            continue;
+        }
         // A vanished fd (closed mid-walk) is simply skipped.
         if let Ok((target, _)) = readlinkat_raw(&fd, name, &mut *link)
             && let Some(inode) = socket_inode(target)
         {
-            out.push(inode);
+            out.push(number, inode);
         }
     }
     (true, seen)

@@ -422,7 +422,19 @@ pub mod linux {
             }
             sockets.extend(others);
             self.capacity = sockets.len() + sockets.len() / 8 + 16;
-            self.owners.update(&mut sockets);
+            // A TCP socket of the host that no read found may have closed since the
+            // dump: one exact lookup tells, instead of a search of every process.
+            let diag = &mut self.diag;
+            self.owners.update_checked(&mut sockets, &mut |s| {
+                if s.netns != host || !s.proto.is_tcp() {
+                    return true;
+                }
+                match diag.lookup(s) {
+                    Ok(Some(now)) => now.inode == s.inode,
+                    Ok(None) => false,
+                    Err(_) => true,
+                }
+            });
             self.settle_lost(&mut sockets);
             let mut snap = Snapshot {
                 taken_at,

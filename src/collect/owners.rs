@@ -31,6 +31,8 @@ struct PidEntry {
     fd_count: i64,
     /// Socket inodes the pid held at the last walk.
     inodes: Vec<u64>,
+    /// The fd number of each of `inodes` (same order), when read from its own fd table.
+    fds: Vec<u32>,
     uid: u32,
     /// False when its fd table was not readable for us (EACCES).
     readable: bool,
@@ -137,6 +139,17 @@ impl Owners {
 
     /// Fills `owners` and `owner_status` of every socket.
     pub fn update(&mut self, sockets: &mut [Socket]) {
+        self.update_checked(sockets, &mut |_| true);
+    }
+
+    /// [`Owners::update`], with a way to ask whether a socket that no read found is
+    /// still open (`false`: surely closed since the dump). Sockets that closed between
+    /// the dump and the walk then cost no search of every process of their user.
+    pub fn update_checked(
+        &mut self,
+        sockets: &mut [Socket],
+        still_open: &mut dyn FnMut(&Socket) -> bool,
+    ) {
         if self.proc.is_none() {
             // Unreadable when we started (no fds left?): try again, and let the collector
             // know when it is for want of fds.
@@ -187,9 +200,14 @@ impl Owners {
             self.by_inode.clear();
         }
 
-        self.walk_many(&to_walk, full);
+        let partial = if full {
+            self.walk_many(&to_walk, true, None);
+            Vec::new()
+        } else {
+            self.walk_many(&to_walk, false, Some(&current))
+        };
         if !full {
-            self.search_unknown(sockets, &to_walk);
+            self.search_unknown(sockets, &to_walk, &partial, still_open);
         }
 
         self.assign(sockets);
@@ -308,38 +326,71 @@ impl Owners {
     }
 
     /// Sockets that are neither mapped nor known to be ownerless were opened by a pid whose
-    /// fd count did not change (it closed something else). Walk the readable pids of the
-    /// sockets' uids that were not walked already; whatever stays unfound goes to the
+    /// fd count did not change (it closed something else), or sit at an fd number that a
+    /// partial read took as unchanged. Those still open (`still_open`; a socket that
+    /// closed since the dump needs no owner) send every readable pid of their uids that
+    /// was not read in full already to a full read; whatever stays unfound goes to the
     /// negative cache until the next full resync.
-    fn search_unknown(&mut self, sockets: &[Socket], walked: &[u32]) {
-        let uids: HashSet<u32> = sockets
-            .iter()
-            .filter(|s| {
-                s.inode != 0
-                    && !self.by_inode.contains_key(&s.inode)
-                    && !self.negative.contains(&s.inode)
-            })
-            .map(|s| s.uid)
-            .collect();
+    fn search_unknown(
+        &mut self,
+        sockets: &[Socket],
+        walked: &[u32],
+        partial: &[u32],
+        still_open: &mut dyn FnMut(&Socket) -> bool,
+    ) {
+        // Asking costs a netlink round trip each: beyond this many, search anyway.
+        const ASK_AT_MOST: usize = 256;
+        let mut asked = 0;
+        let mut uids: HashSet<u32> = HashSet::default();
+        for s in sockets {
+            if s.inode == 0
+                || self.by_inode.contains_key(&s.inode)
+                || self.negative.contains(&s.inode)
+                || uids.contains(&s.uid)
+            {
+                continue;
+            }
+            if asked < ASK_AT_MOST {
+                asked += 1;
+                if !still_open(s) {
+                    continue;
+                }
+            }
+            uids.insert(s.uid);
+        }
         if uids.is_empty() {
             return;
         }
-        let walked: HashSet<u32> = walked.iter().copied().collect();
+        let partial: HashSet<u32> = partial.iter().copied().collect();
+        let walked: HashSet<u32> = walked
+            .iter()
+            .copied()
+            .filter(|p| !partial.contains(p))
+            .collect();
         let candidates: Vec<u32> = self
             .pids
             .iter()
             .filter(|(pid, e)| e.readable && uids.contains(&e.uid) && !walked.contains(pid))
             .map(|(pid, _)| *pid)
             .collect();
-        self.walk_many(&candidates, false);
+        self.walk_many(&candidates, false, None);
     }
 
     /// Re-reads these pids' socket fds and updates the map. Large walks (a cold start, a
     /// full resync) are spread over the cores: the cost is all in the kernel's /proc code,
     /// which runs in parallel well.
-    fn walk_many(&mut self, pids: &[u32], full: bool) {
-        let Some(proc) = &self.proc else { return };
-        let mut jobs: Vec<(u32, i64, Vec<u64>)> = Vec::with_capacity(pids.len());
+    ///
+    /// With `alive` (the inodes of this dump), a pid that is still the same process reads
+    /// only the links of fds that are new or whose socket left the dump: an fd whose
+    /// socket is still in the dump, and which this process alone held at its last read,
+    /// is taken as unchanged. A kept socket that another pid's read finds this time was
+    /// handed over (fork, SCM_RIGHTS): that pid is read again in full. Returns the pids
+    /// that kept something (for [`Owners::search_unknown`]).
+    fn walk_many(&mut self, pids: &[u32], full: bool, alive: Option<&HashSet<u64>>) -> Vec<u32> {
+        let Some(proc) = &self.proc else {
+            return Vec::new();
+        };
+        let mut jobs: Vec<(i64, Job)> = Vec::with_capacity(pids.len());
         for &pid in pids {
             // The identity the fds about to be read belong to; read first, so that a pid
             // reused during the read shows as changed at the next update.
@@ -347,52 +398,97 @@ impl Owners {
             let Some(e) = self.pids.get_mut(&pid) else {
                 continue;
             };
+            let same_process = start != 0 && e.start_ticks == start;
             e.start_ticks = start;
             let old = std::mem::take(&mut e.inodes);
+            let fds = std::mem::take(&mut e.fds);
+            let mut keep = Vec::new();
+            if let Some(alive) = alive
+                && same_process
+                && e.readable
+                && !e.via_tasks
+                && fds.len() == old.len()
+            {
+                for (&fd, &inode) in fds.iter().zip(&old) {
+                    let alone = self
+                        .by_inode
+                        .get(&inode)
+                        .is_some_and(|p| p.as_slice() == [pid]);
+                    if fd != u32::MAX && alone && alive.contains(&inode) {
+                        keep.push((fd, inode));
+                    }
+                }
+                keep.sort_unstable();
+            }
             if !full {
                 for inode in &old {
                     remove_pid(&mut self.by_inode, *inode, pid);
                 }
             }
-            jobs.push((pid, e.fd_count, old));
+            jobs.push((
+                e.fd_count,
+                Job {
+                    pid,
+                    inodes: old,
+                    fds,
+                    keep,
+                },
+            ));
         }
-        let weight: i64 = jobs.iter().map(|j| j.1.max(1)).sum();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(4);
-        let reads: Vec<PidRead> = if threads < 2 || jobs.len() < 2 || weight < PARALLEL_MIN_FDS {
-            jobs.into_iter()
-                .map(|(pid, _, buf)| read_pid(proc, pid, &mut self.link, buf))
-                .collect()
-        } else {
-            // Greedy balance by fd count, biggest first.
-            jobs.sort_unstable_by_key(|j| std::cmp::Reverse(j.1));
-            let mut shares: Vec<(i64, Vec<Job>)> = (0..threads).map(|_| (0, Vec::new())).collect();
-            for (pid, count, buf) in jobs {
-                if let Some(share) = shares.iter_mut().min_by_key(|s| s.0) {
-                    share.0 += count.max(1);
-                    share.1.push((pid, buf));
+        let mut reads = self.read_jobs(jobs);
+        let mut partial = Vec::new();
+        if reads.iter().any(|r| r.kept > 0) {
+            // Sockets whose links were read this time, with the pid that read them
+            // (u32::MAX: several did).
+            let mut fresh: HashMap<u64, u32> = HashMap::default();
+            for r in &reads {
+                for &inode in &r.inodes {
+                    if r.kept_inodes.binary_search(&inode).is_ok() {
+                        continue;
+                    }
+                    let by = fresh.entry(inode).or_insert(r.pid);
+                    if *by != r.pid {
+                        *by = u32::MAX;
+                    }
                 }
             }
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = shares
-                    .into_iter()
-                    .map(|(_, share)| {
-                        scope.spawn(move || {
-                            let mut link = vec![MaybeUninit::uninit(); 64];
-                            share
-                                .into_iter()
-                                .map(|(pid, buf)| read_pid(proc, pid, &mut link, buf))
-                                .collect::<Vec<_>>()
-                        })
+            let mut again = Vec::new();
+            for r in &reads {
+                if r.kept == 0 {
+                    continue;
+                }
+                // Only this pid's reads list its kept sockets unless another pid holds
+                // one of them now.
+                let handed_over = r
+                    .kept_inodes
+                    .iter()
+                    .any(|i| fresh.get(i).is_some_and(|&p| p != r.pid));
+                if handed_over {
+                    again.push(r.pid);
+                } else {
+                    partial.push(r.pid);
+                }
+            }
+            if !again.is_empty() {
+                reads.retain(|r| !again.contains(&r.pid));
+                let jobs = again
+                    .iter()
+                    .filter_map(|&pid| {
+                        let e = self.pids.get(&pid)?;
+                        Some((
+                            e.fd_count,
+                            Job {
+                                pid,
+                                inodes: Vec::new(),
+                                fds: Vec::new(),
+                                keep: Vec::new(),
+                            },
+                        ))
                     })
                     .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
-                    .collect()
-            })
-        };
+                reads.extend(self.read_jobs(jobs));
+            }
+        }
         for r in reads {
             self.stats.walked += 1;
             self.stats.links_read += r.links;
@@ -405,10 +501,56 @@ impl Owners {
             }
             if let Some(e) = self.pids.get_mut(&r.pid) {
                 e.inodes = r.inodes;
+                e.fds = r.fds;
                 e.readable = r.readable;
                 e.via_tasks = r.via_tasks;
             }
         }
+        partial
+    }
+
+    /// Runs read jobs, on several threads when they are many fds in all.
+    fn read_jobs(&mut self, mut jobs: Vec<(i64, Job)>) -> Vec<PidRead> {
+        let Some(proc) = &self.proc else {
+            return Vec::new();
+        };
+        let weight: i64 = jobs.iter().map(|j| j.0.max(1)).sum();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(4);
+        if threads < 2 || jobs.len() < 2 || weight < PARALLEL_MIN_FDS {
+            return jobs
+                .into_iter()
+                .map(|(_, job)| read_pid(proc, &mut self.link, job))
+                .collect();
+        }
+        // Greedy balance by fd count, biggest first.
+        jobs.sort_unstable_by_key(|j| std::cmp::Reverse(j.0));
+        let mut shares: Vec<(i64, Vec<Job>)> = (0..threads).map(|_| (0, Vec::new())).collect();
+        for (count, job) in jobs {
+            if let Some(share) = shares.iter_mut().min_by_key(|s| s.0) {
+                share.0 += count.max(1);
+                share.1.push(job);
+            }
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = shares
+                .into_iter()
+                .map(|(_, share)| {
+                    scope.spawn(move || {
+                        let mut link = vec![MaybeUninit::uninit(); 64];
+                        share
+                            .into_iter()
+                            .map(|job| read_pid(proc, &mut link, job))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
     }
 }
 
@@ -430,6 +572,168 @@ fn remove_pid(by_inode: &mut HashMap<u64, Pids>, inode: u64, pid: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::State;
+    use std::path::PathBuf;
+
+    /// A fake /proc on tmpfs, where a directory's size grows with its entries as an fd
+    /// table's does.
+    struct FakeProc(PathBuf);
+
+    impl FakeProc {
+        fn new(tag: &str) -> FakeProc {
+            let dir = PathBuf::from("/dev/shm")
+                .join(format!("sockscope-fakeproc-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            FakeProc(dir)
+        }
+
+        fn process(&self, pid: u32, start: u64) {
+            std::fs::create_dir_all(self.0.join(format!("{pid}/fd"))).unwrap();
+            let stat = format!(
+                "{pid} (fake) S 1 {pid} {pid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 {start} 1000 10"
+            );
+            std::fs::write(self.0.join(format!("{pid}/stat")), stat).unwrap();
+        }
+
+        /// fd `n` of `pid` points at socket `inode`, or at a file when `inode` is 0.
+        fn fd(&self, pid: u32, n: u32, inode: u64) {
+            let path = self.0.join(format!("{pid}/fd/{n}"));
+            let _ = std::fs::remove_file(&path);
+            let target = if inode == 0 {
+                "/dev/null".to_owned()
+            } else {
+                format!("socket:[{inode}]")
+            };
+            std::os::unix::fs::symlink(target, path).unwrap();
+        }
+
+        fn close(&self, pid: u32, n: u32) {
+            std::fs::remove_file(self.0.join(format!("{pid}/fd/{n}"))).unwrap();
+        }
+
+        fn owners(&self) -> Owners {
+            Owners::with_root(self.0.to_str().unwrap(), DEFAULT_RESYNC)
+        }
+    }
+
+    impl Drop for FakeProc {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn dump(inodes: &[u64]) -> Vec<Socket> {
+        inodes
+            .iter()
+            .map(|&i| crate::model::diff::tests::sock(1000 + i as u16, 1, i, State::Estab, 0))
+            .collect()
+    }
+
+    fn owners_of(sockets: &[Socket]) -> Vec<(u64, Vec<u32>)> {
+        sockets
+            .iter()
+            .map(|s| (s.inode, s.owners.to_vec()))
+            .collect()
+    }
+
+    /// A process whose fd count changed reads only the links of fds that are new or whose
+    /// socket left the dump; the answer is the same as a full read's.
+    #[test]
+    fn a_changed_process_reads_only_what_can_have_changed() {
+        let p = FakeProc::new("partial");
+        p.process(100, 5000);
+        p.fd(100, 3, 1001);
+        p.fd(100, 4, 1002);
+        p.fd(100, 5, 0);
+        let mut o = p.owners();
+        let mut s = dump(&[1001, 1002]);
+        o.update(&mut s);
+        assert_eq!(o.stats().links_read, 3);
+        // 1002 closes; fd 4 is now 1003, and fd 6 opens 1004.
+        p.fd(100, 4, 1003);
+        p.fd(100, 6, 1004);
+        let mut s = dump(&[1001, 1003, 1004]);
+        o.update(&mut s);
+        assert_eq!(
+            owners_of(&s),
+            vec![(1001, vec![100]), (1003, vec![100]), (1004, vec![100])]
+        );
+        // fds 4, 5 and 6 were read; fd 3's socket is still in the dump: kept.
+        assert_eq!(o.stats().links_read, 3, "{:?}", o.stats());
+    }
+
+    /// A kept socket that another process's read finds was handed over: the first
+    /// process is read again in full, and no longer counts as its holder.
+    #[test]
+    fn a_socket_handed_to_a_new_process_is_not_kept() {
+        let p = FakeProc::new("handover");
+        p.process(100, 5000);
+        p.fd(100, 3, 1001);
+        p.fd(100, 4, 1002);
+        let mut o = p.owners();
+        let mut s = dump(&[1001, 1002]);
+        o.update(&mut s);
+        // 100 forks 200 (which keeps 1001), then closes its own 1001, and its fd 3 is
+        // a file now; it opens another file.
+        p.process(200, 6000);
+        p.fd(200, 3, 1001);
+        p.fd(100, 3, 0);
+        p.fd(100, 7, 0);
+        let mut s = dump(&[1001, 1002]);
+        o.update(&mut s);
+        assert_eq!(owners_of(&s), vec![(1001, vec![200]), (1002, vec![100])]);
+    }
+
+    /// A socket that a kept fd number hides (it went to a process that was not read,
+    /// and its fd now holds a new socket): the new socket is still open, so every
+    /// process of its user is read in full, the partly read one too.
+    #[test]
+    fn a_socket_no_read_found_sends_the_partly_read_to_a_full_read() {
+        let p = FakeProc::new("hidden");
+        p.process(100, 5000);
+        p.fd(100, 3, 1001);
+        p.fd(100, 4, 1003);
+        p.process(300, 7000);
+        p.fd(300, 3, 0);
+        let mut o = p.owners();
+        let mut s = dump(&[1001, 1003]);
+        o.update(&mut s);
+        // 300 gets 1003 in place of a file (its fd count stays); 100 reuses fd 4 for a
+        // new socket and opens a file.
+        p.fd(300, 3, 1003);
+        p.fd(100, 4, 1006);
+        p.fd(100, 8, 0);
+        let mut asked = Vec::new();
+        let mut s = dump(&[1001, 1003, 1006]);
+        o.update_checked(&mut s, &mut |s| {
+            asked.push(s.inode);
+            true
+        });
+        assert_eq!(asked, vec![1006]);
+        assert_eq!(
+            owners_of(&s),
+            vec![(1001, vec![100]), (1003, vec![300]), (1006, vec![100])]
+        );
+    }
+
+    /// A pid that is another process now (its start time changed) keeps nothing.
+    #[test]
+    fn a_reused_pid_is_read_in_full() {
+        let p = FakeProc::new("reused");
+        p.process(100, 5000);
+        p.fd(100, 3, 1001);
+        p.fd(100, 4, 1002);
+        let mut o = p.owners();
+        let mut s = dump(&[1001, 1002]);
+        o.update(&mut s);
+        p.process(100, 9000);
+        p.close(100, 4);
+        let mut s = dump(&[1001]);
+        o.update(&mut s);
+        assert_eq!(o.stats().links_read, 1, "fd 3 was read, not kept");
+        assert_eq!(owners_of(&s), vec![(1001, vec![100])]);
+    }
 
     #[test]
     fn missing_proc_leaves_owners_unknown() {
