@@ -253,23 +253,7 @@ fn namespace_cost(polls: usize, n: usize) {
     let before_l = time_polls(polls, || {
         c.snapshot(Scope::Listeners).unwrap().sockets.len()
     });
-    let mut kids: Vec<Child> = (0..n)
-        .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .env(NS_ENV, "1")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("spawn namespace child")
-        })
-        .collect();
-    for kid in &mut kids {
-        let mut line = String::new();
-        BufReader::new(kid.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "namespace child failed");
-    }
+    let mut kids = ready_children(NS_ENV, vec!["1".to_owned(); n], "namespace child");
     let mut c = SockDiagCollector::new().expect("sock_diag");
     let after = time_polls(polls, || c.snapshot(Scope::All).unwrap().sockets.len());
     let after_l = time_polls(polls, || {
@@ -493,26 +477,48 @@ fn report(title: &str, load_sockets: usize, polls: usize, spawner: &mut Spawner)
     println!();
 }
 
-/// The TUI's per-frame and per-snapshot costs on synthetic tables: drawing one frame of
-/// the Sockets view (TestBackend 160x50) at 200k sockets, and `update` for a new
-/// snapshot of 100k sockets of which 1% changed.
-fn tui_figures(polls: usize) {
+/// The live view's state as the real binary builds it (default config, every column,
+/// the Sockets view, 160x50), and a test terminal of that size to draw it on.
+fn sockets_app(
+    host: &str,
+) -> (
+    sockscope::app::App,
+    ratatui::Terminal<ratatui::backend::TestBackend>,
+) {
     use sockscope::app::msg::Msg;
-    use sockscope::app::update::update;
     use sockscope::app::{App, Column, Settings, View};
-    use sockscope::model::{Collected, diff};
-    use std::sync::Arc;
-
     let cfg = sockscope::config::parse(sockscope::config::DEFAULT_TOML, "defaults", None).unwrap();
     let settings = Settings {
         columns: Column::all().collect(),
         ghost: Duration::from_secs(3),
         theme: cfg.theme,
         keymap: cfg.keymap,
-        host: "bench".into(),
-        ephemeral: 32768..=60999,
+        host: host.into(),
+        ephemeral: sockscope::collect::ephemeral_range(),
         services: Default::default(),
     };
+    let mut app = App::new(settings, View::Sockets, Duration::from_secs(1));
+    sockscope::app::update::update(
+        &mut app,
+        Msg::Resize {
+            width: 160,
+            height: 50,
+        },
+    );
+    let term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 50)).unwrap();
+    (app, term)
+}
+
+/// The TUI's per-frame and per-snapshot costs on synthetic tables: drawing one frame of
+/// the Sockets view (TestBackend 160x50) at 200k sockets, and `update` for a new
+/// snapshot of 100k sockets of which 1% changed.
+fn tui_figures(polls: usize) {
+    use sockscope::app::App;
+    use sockscope::app::msg::Msg;
+    use sockscope::app::update::update;
+    use sockscope::model::{Collected, diff};
+    use std::sync::Arc;
+
     let feed = |app: &mut App,
                 prev: Option<&Arc<sockscope::model::Snapshot>>,
                 next: &Arc<sockscope::model::Snapshot>| {
@@ -533,30 +539,15 @@ fn tui_figures(polls: usize) {
 
     // Frame at 200k sockets.
     let big = Arc::new(synthetic(200_000, 0));
-    let mut app = App::new(settings.clone(), View::Sockets, Duration::from_secs(1));
-    update(
-        &mut app,
-        Msg::Resize {
-            width: 160,
-            height: 50,
-        },
-    );
+    let (mut app, mut term) = sockets_app("bench");
     feed(&mut app, None, &big);
-    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 50)).unwrap();
     let frame = time_polls(polls, || {
         term.draw(|f| sockscope::ui::draw(f, &app)).unwrap();
         app.table.rows.len()
     });
 
     // update() for a new snapshot of 100k sockets, 1% of them replaced.
-    let mut app = App::new(settings, View::Sockets, Duration::from_secs(1));
-    update(
-        &mut app,
-        Msg::Resize {
-            width: 160,
-            height: 50,
-        },
-    );
+    let (mut app, _) = sockets_app("bench");
     let base = Arc::new(synthetic(100_000, 0));
     feed(&mut app, None, &base);
     // The collector thread builds and diffs snapshots; only update() is timed here.
@@ -743,6 +734,30 @@ fn kernel() -> String {
         .to_owned()
 }
 
+/// Starts one copy of this benchmark per value, as the child `var` names (with that
+/// value), all at once, and waits until each says "ready".
+fn ready_children(var: &str, values: Vec<String>, what: &str) -> Vec<Child> {
+    let mut kids: Vec<Child> = values
+        .into_iter()
+        .map(|v| {
+            Command::new(std::env::current_exe().unwrap())
+                .env(var, v)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("start a {what}: {e}"))
+        })
+        .collect();
+    for kid in &mut kids {
+        let mut line = String::new();
+        BufReader::new(kid.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "{what} failed");
+    }
+    kids
+}
+
 /// The load: children that each hold up to PER_CHILD loopback connections (both ends).
 struct Load {
     kids: Vec<Child>,
@@ -751,26 +766,14 @@ struct Load {
 
 impl Load {
     fn start(n: usize) -> Load {
-        let mut kids = Vec::new();
+        let mut counts = Vec::new();
         let mut left = n;
         while left > 0 {
             let k = left.min(PER_CHILD);
             left -= k;
-            let kid = Command::new(std::env::current_exe().unwrap())
-                .env(CHILD_ENV, k.to_string())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("spawn load child");
-            kids.push(kid);
+            counts.push(k.to_string());
         }
-        for kid in &mut kids {
-            let mut line = String::new();
-            BufReader::new(kid.stdout.as_mut().unwrap())
-                .read_line(&mut line)
-                .unwrap();
-            assert_eq!(line.trim(), "ready", "load child failed");
-        }
+        let kids = ready_children(CHILD_ENV, counts, "load child");
         Load {
             kids,
             sockets: 2 * n + n.div_ceil(PER_CHILD),
@@ -836,32 +839,14 @@ const CHURN_ENV: &str = "SOCKSCOPE_BENCH_CHURN";
 fn soak(d: Duration, rate: u32) {
     use sockscope::app::msg::Msg;
     use sockscope::app::update::update;
-    use sockscope::app::{App, Column, Settings, View};
+
     use sockscope::collect::worker::Differ;
 
-    let cfg = sockscope::config::parse(sockscope::config::DEFAULT_TOML, "defaults", None).unwrap();
-    let settings = Settings {
-        columns: Column::all().collect(),
-        ghost: Duration::from_secs(3),
-        theme: cfg.theme,
-        keymap: cfg.keymap,
-        host: "soak".into(),
-        ephemeral: sockscope::collect::ephemeral_range(),
-        services: Default::default(),
-    };
     let churn = Churn::start(rate, 2);
     let churn_pids = churn.pids();
     let mut c = SockDiagCollector::new().expect("sock_diag");
     let mut differ = Differ::default();
-    let mut app = App::new(settings, View::Sockets, Duration::from_secs(1));
-    update(
-        &mut app,
-        Msg::Resize {
-            width: 160,
-            height: 50,
-        },
-    );
-    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 50)).unwrap();
+    let (mut app, mut term) = sockets_app("soak");
     let every = (d / 10)
         .min(Duration::from_secs(60))
         .max(Duration::from_secs(1));
@@ -1034,24 +1019,12 @@ struct Churn {
 
 impl Churn {
     fn start(rate: u32, children: u32) -> Churn {
-        let mut kids: Vec<Child> = (0..children)
-            .map(|_| {
-                Command::new(std::env::current_exe().unwrap())
-                    .env(CHURN_ENV, (rate / children).to_string())
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .expect("start the churn")
-            })
+        let each = (0..children)
+            .map(|_| (rate / children).to_string())
             .collect();
-        for kid in &mut kids {
-            let mut line = String::new();
-            BufReader::new(kid.stdout.as_mut().unwrap())
-                .read_line(&mut line)
-                .unwrap();
-            assert_eq!(line.trim(), "ready", "churn child failed");
+        Churn {
+            kids: ready_children(CHURN_ENV, each, "churn child"),
         }
-        Churn { kids }
     }
 
     fn pids(&self) -> Vec<u32> {
@@ -1252,7 +1225,7 @@ fn churn_cost(d: Duration, spawner: &mut Spawner) {
 fn scale_figures(sizes: &[usize], spawner: &mut Spawner) {
     use sockscope::app::msg::Msg;
     use sockscope::app::update::update;
-    use sockscope::app::{App, Column, Settings, View};
+
     use sockscope::collect::worker::Differ;
 
     let tracked = std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_count")
@@ -1279,26 +1252,7 @@ fn scale_figures(sizes: &[usize], spawner: &mut Spawner) {
         let mut steady = SockDiagCollector::new().expect("sock_diag");
         let snap = time_polls(5, || steady.snapshot(Scope::All).unwrap().sockets.len());
 
-        let cfg =
-            sockscope::config::parse(sockscope::config::DEFAULT_TOML, "defaults", None).unwrap();
-        let settings = Settings {
-            columns: Column::all().collect(),
-            ghost: Duration::from_secs(3),
-            theme: cfg.theme,
-            keymap: cfg.keymap,
-            host: "bench".into(),
-            ephemeral: sockscope::collect::ephemeral_range(),
-            services: Default::default(),
-        };
-        let mut app = App::new(settings, View::Sockets, Duration::from_secs(1));
-        update(
-            &mut app,
-            Msg::Resize {
-                width: 160,
-                height: 50,
-            },
-        );
-        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 50)).unwrap();
+        let (mut app, mut term) = sockets_app("bench");
         let mut differ = Differ::default();
         let (mut updates, mut frames) = (Vec::new(), Vec::new());
         let mut heap = [(0.0, 0.0); 4];

@@ -615,6 +615,17 @@ mod tests {
         fn owners(&self) -> Owners {
             Owners::with_root(self.0.to_str().unwrap(), DEFAULT_RESYNC)
         }
+
+        /// Process 100 holds sockets 1001 and 1002 (fds 3 and 4), already read once.
+        fn held(tag: &str) -> (FakeProc, Owners) {
+            let p = FakeProc::new(tag);
+            p.process(100, 5000);
+            p.fd(100, 3, 1001);
+            p.fd(100, 4, 1002);
+            let mut o = p.owners();
+            o.update(&mut dump(&[1001, 1002]));
+            (p, o)
+        }
     }
 
     impl Drop for FakeProc {
@@ -667,13 +678,7 @@ mod tests {
     /// process is read again in full, and no longer counts as its holder.
     #[test]
     fn a_socket_handed_to_a_new_process_is_not_kept() {
-        let p = FakeProc::new("handover");
-        p.process(100, 5000);
-        p.fd(100, 3, 1001);
-        p.fd(100, 4, 1002);
-        let mut o = p.owners();
-        let mut s = dump(&[1001, 1002]);
-        o.update(&mut s);
+        let (p, mut o) = FakeProc::held("handover");
         // 100 forks 200 (which keeps 1001), then closes its own 1001, and its fd 3 is
         // a file now; it opens another file.
         p.process(200, 6000);
@@ -720,13 +725,7 @@ mod tests {
     /// A pid that is another process now (its start time changed) keeps nothing.
     #[test]
     fn a_reused_pid_is_read_in_full() {
-        let p = FakeProc::new("reused");
-        p.process(100, 5000);
-        p.fd(100, 3, 1001);
-        p.fd(100, 4, 1002);
-        let mut o = p.owners();
-        let mut s = dump(&[1001, 1002]);
-        o.update(&mut s);
+        let (p, mut o) = FakeProc::held("reused");
         p.process(100, 9000);
         p.close(100, 4);
         let mut s = dump(&[1001]);

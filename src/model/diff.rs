@@ -65,20 +65,24 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
             by_key.insert(s.key(), i);
         }
     }
-    let mut matched = vec![false; prev.len()];
-    let mut delta = Delta {
-        previous: Vec::with_capacity(next.len()),
-        ..Delta::default()
-    };
-    for (index, s) in next.iter().enumerate() {
-        let found = if s.cookie != 0 {
+    // Where a socket with this one's key was in the older list.
+    let older = |s: &Socket| -> Option<u32> {
+        if s.cookie != 0 {
             by_cookie
                 .get(&(s.netns, s.cookie))
                 .copied()
                 .filter(|&j| prev.get(j as usize).is_some_and(|o| o.key() == s.key()))
         } else {
             by_key.get(&s.key()).copied()
-        };
+        }
+    };
+    let mut matched = vec![false; prev.len()];
+    let mut delta = Delta {
+        previous: Vec::with_capacity(next.len()),
+        ..Delta::default()
+    };
+    for (index, s) in next.iter().enumerate() {
+        let found = older(s);
         let Some(j) = found.filter(|&j| !matched.get(j as usize).copied().unwrap_or(true)) else {
             delta.opened.push(index);
             delta.previous.push(NEW);
@@ -116,14 +120,7 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
         if matched[i] {
             continue;
         }
-        let same = if s.cookie != 0 {
-            by_cookie
-                .get(&(s.netns, s.cookie))
-                .copied()
-                .filter(|&j| prev.get(j as usize).is_some_and(|o| o.key() == s.key()))
-        } else {
-            by_key.get(&s.key()).copied()
-        };
+        let same = older(s);
         if same.is_some_and(|j| matched.get(j as usize).copied().unwrap_or(false)) {
             continue;
         }
