@@ -192,3 +192,52 @@ fn processes_exiting_during_the_walk_never_break_a_snapshot() {
     }
     assert!(snapshots > 3, "{snapshots} snapshots during the churn");
 }
+
+/// A process forks a child that keeps its listener, then closes its own copy and opens a
+/// file at the same fd number: the first snapshot after it names the child alone. (The
+/// parent's fd count changed, so it is read in part; the listener is still in the dump
+/// and it alone held it, but the child's read finds it: handed over, read again.)
+#[test]
+fn a_listener_handed_to_a_child_names_the_child_alone() {
+    let script = format!(
+        "{PY_LISTEN}\na = listen(); b = listen()\nprint(a.getsockname()[1], flush=True)\nsys.stdin.readline()\n\
+r, w = os.pipe()\npid = os.fork()\nif pid == 0:\n    os.write(w, b'x')\n    sys.stdin.read()\n    os._exit(0)\n\
+os.read(r, 1)\nn = a.fileno()\na.close()\nf1 = os.open('/dev/null', os.O_RDONLY)\nf2 = os.open('/dev/null', os.O_RDONLY)\n\
+print(pid, n, f1, flush=True)\nsys.stdin.read()"
+    );
+    let mut kid = Kid::python(&script, &[]);
+    let port: u16 = kid.line().parse().unwrap();
+    let mut c = collector();
+    let (snap, i) = snapshot_until(&mut c, Scope::Listeners, "the listener", |s, _| {
+        s.local.port() == port && s.proto.is_tcp()
+    });
+    assert_eq!(snap.sockets[i].owners.as_slice(), &[kid.pid()]);
+    // Twice more, so that the next one is an incremental update, not the first walk.
+    c.snapshot(Scope::Listeners).unwrap();
+    kid.send("go");
+    let line = kid.line();
+    let f: Vec<u32> = line
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let child = f[0];
+    assert_eq!(f[1], f[2], "the file took the listener's fd number: {line}");
+    let snap = c.snapshot(Scope::Listeners).unwrap();
+    assert!(!c.owner_stats().full, "an incremental update");
+    let s = snap
+        .sockets
+        .iter()
+        .find(|s| s.local.port() == port && s.proto.is_tcp())
+        .expect("the listener, held by the child");
+    assert_eq!(s.owners.as_slice(), &[child], "{:?}", c.owner_stats());
+    // The child reads stdin too: closing it (with the parent) ends both.
+    drop(kid);
+    wait_for("the child gone", || {
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        // Gone, or a zombie waiting for whoever reaps orphans here.
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().next());
+        matches!(state, None | Some("Z")).then_some(())
+    });
+}
