@@ -369,7 +369,7 @@ pub mod linux {
                 }
             }
         }
-        total + total / 16 + 64
+        total + total / 32 + 64
     }
 
     impl Collector for SockDiagCollector {
@@ -421,7 +421,7 @@ pub mod linux {
                 s.netns = host;
             }
             sockets.extend(others);
-            self.capacity = sockets.len() + sockets.len() / 8 + 16;
+            self.capacity = sockets.len() + sockets.len() / 32 + 16;
             // A TCP socket of the host that no read found may have closed since the
             // dump: one exact lookup tells, instead of a search of every process.
             let diag = &mut self.diag;

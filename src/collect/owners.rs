@@ -62,12 +62,12 @@ pub struct Owners {
     root: String,
     euid: u32,
     pids: HashMap<u32, PidEntry>,
-    by_inode: HashMap<u64, Pids>,
+    by_inode: InodeOwners,
     negative: HashSet<u64>,
     /// Socket inodes of the previous update, to notice sockets that went away.
-    last_inodes: HashSet<u64>,
+    last_inodes: Vec<u64>,
     /// Inodes that had an owner at the previous update.
-    last_owned: HashSet<u64>,
+    last_owned: Vec<u64>,
     /// Indices (into the last update's sockets) of sockets that had owners at the previous
     /// update and have none now: closed between the dump and the fd walk, most likely.
     lost: Vec<usize>,
@@ -106,10 +106,10 @@ impl Owners {
             root: root.to_owned(),
             euid: rustix::process::geteuid().as_raw(),
             pids: HashMap::default(),
-            by_inode: HashMap::default(),
+            by_inode: InodeOwners::default(),
             negative: HashSet::default(),
-            last_inodes: HashSet::default(),
-            last_owned: HashSet::default(),
+            last_inodes: Vec::new(),
+            last_owned: Vec::new(),
             lost: Vec::new(),
             nested_pidns: !in_initial_pid_namespace(),
             generation: 0,
@@ -169,17 +169,21 @@ impl Owners {
             self.last_full = Some(now);
         }
 
-        let current: HashSet<u64> = sockets
+        // Sorted inode lists, not sets: at 500k sockets a set of them weighs 9 MB, a
+        // sorted list 4.
+        let mut current: Vec<u64> = sockets
             .iter()
             .map(|s| s.inode)
             .filter(|&i| i != 0)
             .collect();
+        current.sort_unstable();
+        current.dedup();
         // Pids that held a socket which is gone have closed it, maybe opening another.
         let mut dirty: HashSet<u32> = HashSet::default();
-        for inode in self.last_inodes.difference(&current) {
-            if let Some(pids) = self.by_inode.remove(inode) {
-                dirty.extend(pids);
-            }
+        for inode in sorted_difference(&self.last_inodes, &current) {
+            self.by_inode.remove(inode, |pid| {
+                dirty.insert(pid);
+            });
         }
 
         let to_walk = self.scan(full, &dirty);
@@ -189,7 +193,7 @@ impl Owners {
         self.pids.retain(|&pid, e| {
             if e.seen != generation {
                 for inode in &e.inodes {
-                    remove_pid(by_inode, *inode, pid);
+                    by_inode.remove_pid(*inode, pid);
                 }
                 false
             } else {
@@ -284,30 +288,31 @@ impl Owners {
             .map(|p| p.uid)
             .collect();
         self.lost.clear();
-        let mut owned =
-            HashSet::with_capacity_and_hasher(self.last_owned.len(), Default::default());
+        let mut owned = Vec::with_capacity(self.last_owned.len());
         for (i, s) in sockets.iter_mut().enumerate() {
             s.owners.clear();
             if s.inode == 0 {
                 s.owner_status = OwnerStatus::Kernel;
                 continue;
             }
-            match self.by_inode.get(&s.inode) {
-                Some(pids) if !pids.is_empty() => {
+            match self.by_inode.get(s.inode) {
+                pids if !pids.is_empty() => {
                     s.owners.extend_from_slice(pids);
                     s.owners.sort_unstable();
                     s.owner_status = OwnerStatus::Known;
-                    owned.insert(s.inode);
+                    owned.push(s.inode);
                 }
                 _ => {
                     self.negative.insert(s.inode);
-                    if self.last_owned.contains(&s.inode) {
+                    if self.last_owned.binary_search(&s.inode).is_ok() {
                         self.lost.push(i);
                     }
                     s.owner_status = self.unowned_status(s.uid, &unreadable_uids);
                 }
             }
         }
+        owned.sort_unstable();
+        owned.dedup();
         self.last_owned = owned;
     }
 
@@ -344,7 +349,7 @@ impl Owners {
         let mut uids: HashSet<u32> = HashSet::default();
         for s in sockets {
             if s.inode == 0
-                || self.by_inode.contains_key(&s.inode)
+                || !self.by_inode.get(s.inode).is_empty()
                 || self.negative.contains(&s.inode)
                 || uids.contains(&s.uid)
             {
@@ -386,7 +391,7 @@ impl Owners {
     /// is taken as unchanged. A kept socket that another pid's read finds this time was
     /// handed over (fork, SCM_RIGHTS): that pid is read again in full. Returns the pids
     /// that kept something (for [`Owners::search_unknown`]).
-    fn walk_many(&mut self, pids: &[u32], full: bool, alive: Option<&HashSet<u64>>) -> Vec<u32> {
+    fn walk_many(&mut self, pids: &[u32], full: bool, alive: Option<&[u64]>) -> Vec<u32> {
         let Some(proc) = &self.proc else {
             return Vec::new();
         };
@@ -410,11 +415,8 @@ impl Owners {
                 && fds.len() == old.len()
             {
                 for (&fd, &inode) in fds.iter().zip(&old) {
-                    let alone = self
-                        .by_inode
-                        .get(&inode)
-                        .is_some_and(|p| p.as_slice() == [pid]);
-                    if fd != u32::MAX && alone && alive.contains(&inode) {
+                    let alone = self.by_inode.get(inode) == [pid];
+                    if fd != u32::MAX && alone && alive.binary_search(&inode).is_ok() {
                         keep.push((fd, inode));
                     }
                 }
@@ -422,7 +424,7 @@ impl Owners {
             }
             if !full {
                 for inode in &old {
-                    remove_pid(&mut self.by_inode, *inode, pid);
+                    self.by_inode.remove_pid(*inode, pid);
                 }
             }
             jobs.push((
@@ -493,10 +495,7 @@ impl Owners {
             self.stats.walked += 1;
             self.stats.links_read += r.links;
             for &inode in &r.inodes {
-                let pids = self.by_inode.entry(inode).or_default();
-                if !pids.contains(&r.pid) {
-                    pids.push(r.pid);
-                }
+                self.by_inode.add(inode, r.pid);
                 self.negative.remove(&inode);
             }
             if let Some(e) = self.pids.get_mut(&r.pid) {
@@ -560,12 +559,91 @@ impl Default for Owners {
     }
 }
 
-fn remove_pid(by_inode: &mut HashMap<u64, Pids>, inode: u64, pid: u32) {
-    if let Some(pids) = by_inode.get_mut(&inode) {
-        pids.retain(|p| *p != pid);
-        if pids.is_empty() {
-            by_inode.remove(&inode);
+/// What is in `a` and not in `b`, both sorted.
+fn sorted_difference<'a>(a: &'a [u64], b: &'a [u64]) -> impl Iterator<Item = u64> + 'a {
+    let mut j = 0;
+    a.iter().copied().filter(move |&x| {
+        while j < b.len() && b[j] < x {
+            j += 1;
         }
+        j >= b.len() || b[j] != x
+    })
+}
+
+/// inode → the pids holding it. Nearly every socket has one holder: those are kept in a
+/// map of plain pids (17 bytes a slot), the few shared ones (a listener inherited by
+/// workers) in a second map of lists; at 500k sockets that is half the memory of one
+/// map of lists.
+#[derive(Default)]
+struct InodeOwners {
+    one: HashMap<u64, u32>,
+    many: HashMap<u64, Pids>,
+}
+
+impl InodeOwners {
+    fn get(&self, inode: u64) -> &[u32] {
+        match self.one.get(&inode) {
+            Some(pid) => std::slice::from_ref(pid),
+            None => self.many.get(&inode).map_or(&[], |p| p.as_slice()),
+        }
+    }
+
+    fn add(&mut self, inode: u64, pid: u32) {
+        if let Some(pids) = self.many.get_mut(&inode) {
+            if !pids.contains(&pid) {
+                pids.push(pid);
+            }
+            return;
+        }
+        match self.one.get(&inode) {
+            None => {
+                self.one.insert(inode, pid);
+            }
+            Some(&p) if p == pid => {}
+            Some(&p) => {
+                self.one.remove(&inode);
+                self.many.insert(inode, smallvec::smallvec![p, pid]);
+            }
+        }
+    }
+
+    fn remove_pid(&mut self, inode: u64, pid: u32) {
+        if self.one.get(&inode) == Some(&pid) {
+            self.one.remove(&inode);
+        } else if let Some(pids) = self.many.get_mut(&inode) {
+            pids.retain(|p| *p != pid);
+            match pids.as_slice() {
+                [] => {
+                    self.many.remove(&inode);
+                }
+                [last] => {
+                    let last = *last;
+                    self.many.remove(&inode);
+                    self.one.insert(inode, last);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Forgets the inode, passing each pid that held it to `f`.
+    fn remove(&mut self, inode: u64, mut f: impl FnMut(u32)) {
+        if let Some(pid) = self.one.remove(&inode) {
+            f(pid);
+        } else if let Some(pids) = self.many.remove(&inode) {
+            pids.into_iter().for_each(f);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.one.clear();
+        self.many.clear();
+    }
+
+    fn shrink_spare(&mut self) {
+        use crate::model::spare::ShrinkSpare;
+        self.one.shrink_spare();
+        self.many.shrink_spare();
     }
 }
 
@@ -732,6 +810,61 @@ mod tests {
         o.update(&mut s);
         assert_eq!(o.stats().links_read, 1, "fd 3 was read, not kept");
         assert_eq!(owners_of(&s), vec![(1001, vec![100])]);
+    }
+
+    proptest::proptest! {
+        /// The two-map store answers as a map of lists would, whatever the order of
+        /// adds and removes.
+        #[test]
+        fn inode_owners_match_a_map_of_lists(
+            ops in proptest::collection::vec((0u8..3, 0u64..6, 1u32..5), 0..80),
+        ) {
+            let mut store = InodeOwners::default();
+            let mut model: std::collections::HashMap<u64, Vec<u32>> = Default::default();
+            for (op, inode, pid) in ops {
+                match op {
+                    0 => {
+                        store.add(inode, pid);
+                        let v = model.entry(inode).or_default();
+                        if !v.contains(&pid) {
+                            v.push(pid);
+                        }
+                    }
+                    1 => {
+                        store.remove_pid(inode, pid);
+                        if let Some(v) = model.get_mut(&inode) {
+                            v.retain(|p| *p != pid);
+                        }
+                    }
+                    _ => {
+                        let mut got = Vec::new();
+                        store.remove(inode, |p| got.push(p));
+                        let mut want = model.remove(&inode).unwrap_or_default();
+                        got.sort_unstable();
+                        want.sort_unstable();
+                        proptest::prop_assert_eq!(got, want);
+                    }
+                }
+                for i in 0..6 {
+                    let mut got = store.get(i).to_vec();
+                    let mut want = model.get(&i).cloned().unwrap_or_default();
+                    got.sort_unstable();
+                    want.sort_unstable();
+                    proptest::prop_assert_eq!(got, want, "inode {}", i);
+                }
+            }
+        }
+
+        #[test]
+        fn sorted_difference_is_the_set_difference(
+            a in proptest::collection::btree_set(0u64..64, 0..40),
+            b in proptest::collection::btree_set(0u64..64, 0..40),
+        ) {
+            let (va, vb): (Vec<u64>, Vec<u64>) = (a.iter().copied().collect(), b.iter().copied().collect());
+            let got: Vec<u64> = sorted_difference(&va, &vb).collect();
+            let want: Vec<u64> = a.difference(&b).copied().collect();
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 
     #[test]
