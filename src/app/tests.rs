@@ -240,6 +240,15 @@ fn views_switch_with_digits_and_tab() {
     assert_eq!(app.table.view, View::Processes);
 }
 
+/// The row on screen (live or ghost) of the socket with this inode.
+fn row_with_inode(app: &super::App, inode: u64) -> Option<RowId> {
+    app.table
+        .rows
+        .iter()
+        .find(|r| app.row_socket(**r).is_some_and(|s| s.inode == inode))
+        .copied()
+}
+
 #[test]
 fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
     let (mut app, mut feed) = app(View::Sockets);
@@ -255,13 +264,8 @@ fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
         &[100],
     ));
     feed.feed(&mut app, snapshot(1, Scope::All, s, &p));
-    let mark_of = |app: &super::App, inode: u64| {
-        app.table
-            .rows
-            .iter()
-            .find(|r| app.row_socket(**r).is_some_and(|s| s.inode == inode))
-            .and_then(|r| app.row_mark(*r))
-    };
+    let mark_of =
+        |app: &super::App, inode: u64| row_with_inode(app, inode).and_then(|r| app.row_mark(r));
     assert_eq!(mark_of(&app, 50), Some(RowMark::New));
     assert_eq!(mark_of(&app, 14), Some(RowMark::Changed));
     assert_eq!(mark_of(&app, closed.inode), Some(RowMark::Closed));
@@ -283,13 +287,7 @@ fn ages_follow_sockets_across_reordered_snapshots() {
     let (mut app, mut feed) = app(View::Sockets);
     let (s, p) = table();
     let age_of = |app: &super::App, inode: u64| {
-        let row = app
-            .table
-            .rows
-            .iter()
-            .find(|r| app.row_socket(**r).is_some_and(|s| s.inode == inode))
-            .copied();
-        row.and_then(|r| app.row_first_seen(r))
+        row_with_inode(app, inode).and_then(|r| app.row_first_seen(r))
     };
     let mut next = s.clone();
     next.reverse();

@@ -30,9 +30,8 @@ pub(super) struct PidRead {
     pub fds: Vec<u32>,
     /// Links read.
     pub links: usize,
-    /// Entries of `keep` still listed, taken without reading their links.
-    pub kept: usize,
-    /// Their inodes, sorted.
+    /// The inodes of the entries of `keep` still listed, taken without reading their
+    /// links; sorted.
     pub kept_inodes: Vec<u64>,
 }
 
@@ -56,11 +55,9 @@ pub(super) fn read_pid(proc: &OwnedFd, link: &mut [MaybeUninit<u8>], job: Job) -
         inodes: &mut inodes,
         fds: Some(&mut fds),
         keep: &keep,
-        kept: 0,
         kept_inodes: &mut kept_inodes,
     };
     let (readable, count) = read_fd_dir(proc, &path, link, &mut out);
-    let kept = out.kept;
     kept_inodes.sort_unstable();
     let mut r = PidRead {
         pid,
@@ -68,8 +65,7 @@ pub(super) fn read_pid(proc: &OwnedFd, link: &mut [MaybeUninit<u8>], job: Job) -
         via_tasks: false,
         inodes,
         fds,
-        links: count - kept,
-        kept,
+        links: count - kept_inodes.len(),
         kept_inodes,
     };
     if readable && count == 0 && main_thread_gone(proc, pid) {
@@ -99,7 +95,6 @@ pub(super) fn read_pid(proc: &OwnedFd, link: &mut [MaybeUninit<u8>], job: Job) -
                     inodes: &mut r.inodes,
                     fds: None,
                     keep: &[],
-                    kept: 0,
                     kept_inodes: &mut unused,
                 };
                 let (_, n) = read_fd_dir(&tasks, &path, link, &mut out);
@@ -119,7 +114,6 @@ pub(super) struct Found<'a> {
     pub fds: Option<&'a mut Vec<u32>>,
     /// (fd, inode) pairs taken as they are when the fd is listed, sorted by fd.
     pub keep: &'a [(u32, u64)],
-    pub kept: usize,
     pub kept_inodes: &'a mut Vec<u64>,
 }
 
@@ -173,7 +167,6 @@ pub(super) fn read_fd_dir(
             && let Ok(at) = out.keep.binary_search_by_key(&n, |k| k.0)
         {
             let inode = out.keep[at].1;
-            out.kept += 1;
             out.kept_inodes.push(inode);
             out.push(number, inode);
             continue;

@@ -439,7 +439,7 @@ impl Owners {
         }
         let mut reads = self.read_jobs(jobs);
         let mut partial = Vec::new();
-        if reads.iter().any(|r| r.kept > 0) {
+        if reads.iter().any(|r| !r.kept_inodes.is_empty()) {
             // Sockets whose links were read this time, with the pid that read them
             // (u32::MAX: several did).
             let mut fresh: HashMap<u64, u32> = HashMap::default();
@@ -456,7 +456,7 @@ impl Owners {
             }
             let mut again = Vec::new();
             for r in &reads {
-                if r.kept == 0 {
+                if r.kept_inodes.is_empty() {
                     continue;
                 }
                 // Only this pid's reads list its kept sockets unless another pid holds
