@@ -41,6 +41,8 @@ fn json_has_version_and_owner_objects() {
     let port = l.local_addr().unwrap().port();
     let out = list(&["--json", &format!("lport:{port} tcp")]);
     assert!(out.status.success());
+    // Piped, the document is one line (indented only for a terminal).
+    assert_eq!(out.stdout.iter().filter(|&&b| b == b'\n').count(), 1);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_schema("list.schema.json", &doc);
     assert_eq!(doc["version"], 2);

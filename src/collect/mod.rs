@@ -393,13 +393,20 @@ pub mod linux {
                 settle: self.settle,
             };
             let diag = &mut self.diag;
-            let (host_dump, (netns, skipped, others)) = if namespaces.has_work() {
-                std::thread::scope(|s| {
-                    let other = s.spawn(|| {
-                        let mut others = Vec::new();
-                        let (t, skipped) = namespaces.dump(scope, &mut names, &mut others);
-                        (t, skipped, others)
-                    });
+            // A full owner walk (the first, then one every resync) reads /proc only: it
+            // runs beside the dumps, on the other core.
+            let owners = &mut self.owners;
+            let ahead = owners.full_walk_due();
+            let spread = namespaces.has_work();
+            let mut dump_others = move || {
+                let mut others = Vec::new();
+                let (t, skipped) = namespaces.dump(scope, &mut names, &mut others);
+                (t, skipped, others)
+            };
+            let (host_dump, (netns, skipped, others)) = std::thread::scope(|s| {
+                let walker = ahead.then(|| s.spawn(|| owners.walk_ahead()));
+                let result = if spread {
+                    let other = s.spawn(dump_others);
                     let host_dump = diag.dump(scope, &mut sockets);
                     let other = other.join().unwrap_or_else(|_| {
                         let only_host = crate::model::NetnsTable {
@@ -409,13 +416,16 @@ pub mod linux {
                         (only_host, true, Vec::new())
                     });
                     (host_dump, other)
-                })
-            } else {
-                let host_dump = diag.dump(scope, &mut sockets);
-                let mut others = Vec::new();
-                let (t, skipped) = namespaces.dump(scope, &mut names, &mut others);
-                (host_dump, (t, skipped, others))
-            };
+                } else {
+                    let host_dump = diag.dump(scope, &mut sockets);
+                    (host_dump, dump_others())
+                };
+                if let Some(walker) = walker {
+                    // A walker that panicked left no walk: the update does its own.
+                    let _ = walker.join();
+                }
+                result
+            });
             host_dump?;
             for s in &mut sockets {
                 s.netns = host;

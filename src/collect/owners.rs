@@ -76,6 +76,8 @@ pub struct Owners {
     nested_pidns: bool,
     generation: u64,
     last_full: Option<Instant>,
+    /// [`Owners::walk_ahead`] did this update's walk.
+    walked_ahead: bool,
     resync: Duration,
     path: Vec<u8>,
     link: Vec<MaybeUninit<u8>>,
@@ -114,6 +116,7 @@ impl Owners {
             nested_pidns: !in_initial_pid_namespace(),
             generation: 0,
             last_full: None,
+            walked_ahead: false,
             resync,
             path: Vec::with_capacity(64),
             link: vec![MaybeUninit::uninit(); 64],
@@ -150,6 +153,68 @@ impl Owners {
         sockets: &mut [Socket],
         still_open: &mut dyn FnMut(&Socket) -> bool,
     ) {
+        // Sorted inode lists, not sets: at 500k sockets a set of them weighs 9 MB, a
+        // sorted list 4.
+        let mut current: Vec<u64> = sockets
+            .iter()
+            .map(|s| s.inode)
+            .filter(|&i| i != 0)
+            .collect();
+        current.sort_unstable();
+        current.dedup();
+        if std::mem::take(&mut self.walked_ahead) {
+            // The walk ran before the dump: sockets opened in between are found by
+            // re-reading the new fds of pids whose fd count changed. No search of every
+            // process of a user follows, as after any full walk: a socket still unfound
+            // is searched for at the next update.
+            if self.any_unfound(sockets) {
+                self.generation += 1;
+                self.incremental(sockets, &current, None);
+            }
+        } else {
+            self.begin();
+            if self.stats.full {
+                self.walk_full();
+            } else {
+                self.incremental(sockets, &current, Some(still_open));
+            }
+        }
+        self.assign(sockets);
+        self.last_inodes = current;
+        {
+            use crate::model::spare::ShrinkSpare;
+            self.by_inode.shrink_spare();
+            self.pids.shrink_spare();
+            self.negative.shrink_spare();
+            self.last_owned.shrink_spare();
+        }
+    }
+
+    /// Whether the next update reads every fd table (the first one, then a resync every
+    /// 30 s). Such a walk needs no dump: [`Owners::walk_ahead`] can run beside it.
+    pub fn full_walk_due(&self) -> bool {
+        self.last_full
+            .is_none_or(|t| Instant::now().duration_since(t) >= self.resync)
+    }
+
+    /// Does the next update's full walk now, before the dump it will be matched with
+    /// (on another thread while the kernel dumps); nothing when no full walk is due.
+    /// A socket opened between the two is found like any other no read found: by its
+    /// user's processes, after an exact kernel lookup.
+    pub fn walk_ahead(&mut self) {
+        if !self.full_walk_due() {
+            return;
+        }
+        if self.proc.is_none() {
+            self.proc = open_root(&self.root);
+        }
+        self.begin();
+        self.walk_full();
+        self.walked_ahead = true;
+    }
+
+    /// Starts an update: decides whether it reads every fd table and resets the counters.
+    fn begin(&mut self) {
         if self.proc.is_none() {
             // Unreadable when we started (no fds left?): try again, and let the collector
             // know when it is for want of fds.
@@ -168,26 +233,51 @@ impl Owners {
             self.negative.clear();
             self.last_full = Some(now);
         }
+    }
 
-        // Sorted inode lists, not sets: at 500k sockets a set of them weighs 9 MB, a
-        // sorted list 4.
-        let mut current: Vec<u64> = sockets
-            .iter()
-            .map(|s| s.inode)
-            .filter(|&i| i != 0)
-            .collect();
-        current.sort_unstable();
-        current.dedup();
+    /// Reads every pid's fd table into a fresh map.
+    fn walk_full(&mut self) {
+        let to_walk = self.scan(true, &HashSet::default());
+        self.forget_exited();
+        self.by_inode.clear();
+        self.walk_many(&to_walk, true, None);
+    }
+
+    /// Re-reads what can have changed since the last walk: pids that closed a socket of
+    /// the last dump, whose fd count, uid or identity changed (only their new fds), then
+    /// searches for sockets still unfound (with `still_open`).
+    fn incremental(
+        &mut self,
+        sockets: &[Socket],
+        current: &[u64],
+        still_open: Option<&mut dyn FnMut(&Socket) -> bool>,
+    ) {
         // Pids that held a socket which is gone have closed it, maybe opening another.
         let mut dirty: HashSet<u32> = HashSet::default();
-        for inode in sorted_difference(&self.last_inodes, &current) {
+        for inode in sorted_difference(&self.last_inodes, current) {
             self.by_inode.remove(inode, |pid| {
                 dirty.insert(pid);
             });
         }
+        let to_walk = self.scan(false, &dirty);
+        self.forget_exited();
+        let partial = self.walk_many(&to_walk, false, Some(current));
+        if let Some(still_open) = still_open {
+            self.search_unknown(sockets, &to_walk, &partial, still_open);
+        }
+    }
 
-        let to_walk = self.scan(full, &dirty);
-        // Forget pids that exited.
+    /// Some socket with a file is neither mapped nor known to be ownerless.
+    fn any_unfound(&self, sockets: &[Socket]) -> bool {
+        sockets.iter().any(|s| {
+            s.inode != 0
+                && self.by_inode.get(s.inode).is_empty()
+                && !self.negative.contains(&s.inode)
+        })
+    }
+
+    /// Forgets pids that exited (not seen by the last scan).
+    fn forget_exited(&mut self) {
         let generation = self.generation;
         let by_inode = &mut self.by_inode;
         self.pids.retain(|&pid, e| {
@@ -200,29 +290,6 @@ impl Owners {
                 true
             }
         });
-        if full {
-            self.by_inode.clear();
-        }
-
-        let partial = if full {
-            self.walk_many(&to_walk, true, None);
-            Vec::new()
-        } else {
-            self.walk_many(&to_walk, false, Some(&current))
-        };
-        if !full {
-            self.search_unknown(sockets, &to_walk, &partial, still_open);
-        }
-
-        self.assign(sockets);
-        self.last_inodes = current;
-        {
-            use crate::model::spare::ShrinkSpare;
-            self.by_inode.shrink_spare();
-            self.pids.shrink_spare();
-            self.negative.shrink_spare();
-            self.last_owned.shrink_spare();
-        }
     }
 
     /// Lists /proc: notes every pid, and returns the ones whose fd table must be read
@@ -750,6 +817,32 @@ mod tests {
         );
         // fds 4, 5 and 6 were read; fd 3's socket is still in the dump: kept.
         assert_eq!(o.stats().links_read, 3, "{:?}", o.stats());
+    }
+
+    /// A full walk run ahead of the dump, then a socket opened before the dump: the
+    /// update finds it by re-reading its process's new fds, and nothing else.
+    #[test]
+    fn a_socket_opened_after_a_walk_ahead_is_found() {
+        let p = FakeProc::new("ahead");
+        p.process(100, 5000);
+        p.fd(100, 3, 1001);
+        p.process(200, 6000);
+        p.fd(200, 3, 2001);
+        let mut o = p.owners();
+        assert!(o.full_walk_due());
+        o.walk_ahead();
+        assert!(!o.full_walk_due());
+        assert_eq!(o.stats().links_read, 2);
+        p.fd(100, 4, 1002);
+        let mut s = dump(&[1001, 1002, 2001]);
+        o.update(&mut s);
+        assert_eq!(
+            owners_of(&s),
+            vec![(1001, vec![100]), (1002, vec![100]), (2001, vec![200])]
+        );
+        // The walk ahead's two links, then only 100's new fd.
+        assert_eq!(o.stats().links_read, 3, "{:?}", o.stats());
+        assert_eq!(o.stats().walked, 3, "{:?}", o.stats());
     }
 
     /// A kept socket that another process's read finds was handed over: the first

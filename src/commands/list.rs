@@ -24,15 +24,12 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
     }
 
     let stdout = io::stdout();
-    let width = if stdout.is_terminal() {
-        terminal_width()
-    } else {
-        None
-    };
+    let terminal = stdout.is_terminal();
+    let width = if terminal { terminal_width() } else { None };
     let mut out = io::BufWriter::new(stdout.lock());
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &output::json::document(&rows, &snap))?;
-        writeln!(out)?;
+        let doc = output::json::document(&rows, &snap, terminal);
+        super::write_json(&mut out, &doc, terminal)?;
     } else if args.csv {
         output::csv::write(&mut out, &rows, &snap)?;
     } else {

@@ -113,6 +113,19 @@ fn man() -> Result<u8> {
 }
 
 /// Ends a command that wrote to `out`: flushes, and turns the result into its status.
+/// One JSON document and a newline: indented for a person at a terminal, on one line
+/// (a third the size, and quicker to write and parse) when piped or redirected, as `gh`
+/// does.
+fn write_json(out: &mut impl Write, doc: &impl serde::Serialize, pretty: bool) -> Result<()> {
+    if pretty {
+        serde_json::to_writer_pretty(&mut *out, doc)?;
+    } else {
+        serde_json::to_writer(&mut *out, doc)?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
 fn flushed(out: &mut impl Write, code: u8) -> Result<u8> {
     out.flush()?;
     Ok(code)

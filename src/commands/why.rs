@@ -6,7 +6,7 @@ use crate::diagnose::{CloseWaitTracker, Kind, Probe, verdict};
 use crate::error::Result;
 use crate::model::Scope;
 use crate::output::why;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal};
 
 pub fn run(args: &WhyArgs, kind: CollectorKind) -> Result<u8> {
     let mut collector = collect::open_once(kind)?;
@@ -20,8 +20,8 @@ pub fn run(args: &WhyArgs, kind: CollectorKind) -> Result<u8> {
     let inspections: Vec<_> = v.holders.iter().map(|&pid| procs::inspect(pid)).collect();
     let mut out = io::BufWriter::new(io::stdout().lock());
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &why::document(&v, &snap, &inspections))?;
-        writeln!(out)?;
+        let terminal = io::stdout().is_terminal();
+        super::write_json(&mut out, &why::document(&v, &snap, &inspections), terminal)?;
     } else {
         why::write_text(&mut out, &v, &snap, &inspections)?;
     }

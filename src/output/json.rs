@@ -33,6 +33,8 @@ pub struct ListDoc<'a> {
 pub struct Rows<'a> {
     rows: &'a [Row<'a>],
     snap: &'a Snapshot,
+    /// The document is written indented: shared owner objects are indented to match.
+    pretty: bool,
 }
 
 impl Serialize for Rows<'_> {
@@ -44,10 +46,15 @@ impl Serialize for Rows<'_> {
             for p in self.snap.owners_of(row.socket) {
                 if !port_dependent(p) && !cache.contains_key(&p.pid) {
                     let doc = process_doc(p, self.snap, None);
-                    // Pretty, at the depth where owners sit in `list --json` (four
-                    // levels, eight spaces), so the document reads as if written whole.
-                    let text = serde_json::to_string_pretty(&doc).map_err(S::Error::custom)?;
-                    let text = text.replace('\n', &format!("\n{OWNER_INDENT}"));
+                    let text = if self.pretty {
+                        // At the depth where owners sit in `list --json` (four levels,
+                        // eight spaces), so the document reads as if written whole.
+                        serde_json::to_string_pretty(&doc)
+                            .map_err(S::Error::custom)?
+                            .replace('\n', &format!("\n{OWNER_INDENT}"))
+                    } else {
+                        serde_json::to_string(&doc).map_err(S::Error::custom)?
+                    };
                     let raw = RawValue::from_string(text).map_err(S::Error::custom)?;
                     cache.insert(p.pid, raw);
                 }
@@ -134,7 +141,8 @@ fn endpoint(a: &std::net::SocketAddr) -> Endpoint {
     }
 }
 
-pub fn document<'a>(rows: &'a [Row<'a>], snap: &'a Snapshot) -> ListDoc<'a> {
+/// The `list` document; `pretty` when it is written indented.
+pub fn document<'a>(rows: &'a [Row<'a>], snap: &'a Snapshot, pretty: bool) -> ListDoc<'a> {
     ListDoc {
         version: VERSION,
         taken_at_ms: snap
@@ -149,7 +157,7 @@ pub fn document<'a>(rows: &'a [Row<'a>], snap: &'a Snapshot) -> ListDoc<'a> {
         euid: snap.visibility.euid,
         hidden_sockets: snap.visibility.hidden_sockets,
         netns_skipped: snap.visibility.netns_skipped,
-        sockets: Rows { rows, snap },
+        sockets: Rows { rows, snap, pretty },
     }
 }
 
@@ -198,5 +206,46 @@ fn socket_doc_cached<'a>(
             })
             .collect(),
         flags: flags.iter().map(|f| f.as_str()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::testkit::{snapshot, table};
+    use crate::model::Scope;
+
+    /// Owners written once and spliced into every row give the same document as writing
+    /// each row whole: indented alike when pretty, on one line when not.
+    #[test]
+    fn shared_owners_read_as_if_written_whole() {
+        let (sockets, procs) = table();
+        let snap = snapshot(5, Scope::All, sockets, &procs);
+        let rows = super::super::rows(&snap, &crate::query::Query::default());
+        assert!(
+            rows.iter().filter(|r| !r.socket.owners.is_empty()).count() > 1,
+            "the fixture must have owned rows"
+        );
+        let pretty = serde_json::to_string_pretty(&document(&rows, &snap, true)).unwrap();
+        let compact = serde_json::to_string(&document(&rows, &snap, false)).unwrap();
+        let whole: serde_json::Value = serde_json::from_str(&pretty).unwrap();
+        assert_eq!(
+            whole,
+            serde_json::from_str::<serde_json::Value>(&compact).unwrap()
+        );
+        // Each line of the pretty document is indented by its depth.
+        let mut depth = 0usize;
+        for line in pretty.lines() {
+            let text = line.trim_start();
+            if text.starts_with(['}', ']']) {
+                depth -= 1;
+            }
+            assert_eq!(line.len() - text.len(), 2 * depth, "{line:?}");
+            if text.ends_with(['{', '[']) {
+                depth += 1;
+            }
+        }
+        assert_eq!(depth, 0);
+        assert!(!compact.contains('\n'));
     }
 }
