@@ -29,6 +29,38 @@ pub struct Ghost {
     pub first_seen: Option<SystemTime>,
 }
 
+/// When each socket was first seen, as tenths of a second after the first snapshot: 4
+/// bytes a socket instead of a `SystemTime`'s 16 (8 MB less at 500k sockets), exact to
+/// the tenth for 13 years.
+#[derive(Clone, Debug)]
+pub struct Stamps {
+    base: SystemTime,
+    tenths: Vec<u32>,
+}
+
+impl Default for Stamps {
+    fn default() -> Self {
+        Stamps {
+            base: SystemTime::UNIX_EPOCH,
+            tenths: Vec::new(),
+        }
+    }
+}
+
+impl Stamps {
+    /// `t` as tenths of a second after `base` (0 before it, saturated far after).
+    fn tenths_after(base: SystemTime, t: SystemTime) -> u32 {
+        t.duration_since(base).map_or(0, |d| {
+            u32::try_from(d.as_millis() / 100).unwrap_or(u32::MAX)
+        })
+    }
+
+    pub fn get(&self, i: usize) -> Option<SystemTime> {
+        let t = *self.tenths.get(i)?;
+        Some(self.base + Duration::from_millis(u64::from(t) * 100))
+    }
+}
+
 /// Collector health for the status bar.
 #[derive(Clone, Debug, Default)]
 pub struct CollectInfo {
@@ -45,7 +77,7 @@ pub struct Live {
     /// When each socket of `snap` was first seen, same order (carried from one snapshot
     /// to the next by the diff's index map: no map of keys, which at 500k sockets would
     /// weigh over 100 MB).
-    pub first_seen: Vec<SystemTime>,
+    pub first_seen: Stamps,
     pub marks: HashMap<SocketKey, (Mark, SystemTime)>,
     /// Closed sockets, oldest first.
     pub ghosts: Vec<Ghost>,
@@ -63,7 +95,7 @@ impl Default for Live {
         Live {
             snap: Arc::new(Snapshot::empty(crate::model::Scope::All)),
             now: SystemTime::UNIX_EPOCH,
-            first_seen: Vec::new(),
+            first_seen: Stamps::default(),
             marks: HashMap::default(),
             ghosts: Vec::new(),
             events: EventLog::default(),
@@ -102,7 +134,7 @@ impl Live {
                     socket: s.clone(),
                     names,
                     until,
-                    first_seen: self.first_seen.get(at).copied(),
+                    first_seen: self.first_seen.get(at),
                 });
             }
             let of = FlagsOf {
@@ -137,43 +169,47 @@ impl Live {
     /// When each socket of the new snapshot was first seen: from the diff's index map
     /// when the diff was against the snapshot on screen (always, unless the scope
     /// changed), else by key.
-    fn carry_first_seen(&self, c: &Collected, now: SystemTime) -> Vec<SystemTime> {
+    fn carry_first_seen(&self, c: &Collected, now: SystemTime) -> Stamps {
         let sockets = &c.snapshot.sockets;
         let against_ours = c
             .previous
             .as_ref()
             .is_some_and(|p| Arc::ptr_eq(p, &self.snap))
             && c.delta.previous.len() == sockets.len();
-        if against_ours {
-            return c
-                .delta
+        let old = &self.first_seen;
+        let base = if old.tenths.is_empty() { now } else { old.base };
+        let fresh = Stamps::tenths_after(base, now);
+        let tenths = if against_ours {
+            c.delta
                 .previous
                 .iter()
                 .map(|&j| {
                     if j == crate::model::diff::NEW {
-                        now
+                        fresh
                     } else {
-                        self.first_seen.get(j as usize).copied().unwrap_or(now)
+                        old.tenths.get(j as usize).copied().unwrap_or(fresh)
                     }
                 })
+                .collect()
+        } else {
+            let known: HashMap<SocketKey, u32> = self
+                .snap
+                .sockets
+                .iter()
+                .zip(&old.tenths)
+                .map(|(s, &t)| (s.key(), t))
                 .collect();
-        }
-        let known: HashMap<SocketKey, SystemTime> = self
-            .snap
-            .sockets
-            .iter()
-            .zip(&self.first_seen)
-            .map(|(s, &t)| (s.key(), t))
-            .collect();
-        sockets
-            .iter()
-            .map(|s| known.get(&s.key()).copied().unwrap_or(now))
-            .collect()
+            sockets
+                .iter()
+                .map(|s| known.get(&s.key()).copied().unwrap_or(fresh))
+                .collect()
+        };
+        Stamps { base, tenths }
     }
 
     /// When the `i`-th socket of the snapshot was first seen.
     pub fn first_seen_of(&self, i: usize) -> Option<SystemTime> {
-        self.first_seen.get(i).copied()
+        self.first_seen.get(i)
     }
 
     fn mark(&mut self, c: &Collected, until: SystemTime) {

@@ -143,6 +143,19 @@ pub fn trim_after_shrink(high_water: &mut usize, sockets: usize) {
     }
 }
 
+/// Makes every allocation of 256 KiB or more a mapping of its own, returned to the
+/// system when freed. glibc's default raises that threshold to 32 MiB after the first big
+/// free, and then keeps freed socket tables, maps and buffers of a big snapshot in its
+/// heaps: at 500k sockets the live view held about 90 MB more than it used.
+pub fn return_big_frees() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt sets an allocator parameter; called first thing in main, before
+    // any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 /// Whether this process may close sockets (CAP_NET_ADMIN in its effective set).
 pub fn has_net_admin() -> bool {
     const CAP_NET_ADMIN: u32 = 12;
