@@ -608,11 +608,12 @@ fn synthetic(n: usize, round: u64) -> sockscope::model::Snapshot {
         let a = (i / 60000) as u8;
         snap.sockets.push(Socket {
             proto: Proto::Tcp,
-            local: SocketAddr::from((Ipv4Addr::new(10, a, 0, 1), 443)),
+            local: SocketAddr::from((Ipv4Addr::new(10, a, 0, 1), 443)).into(),
             remote: SocketAddr::from((
                 Ipv4Addr::new(10, a, 1, (i % 250) as u8),
                 (1024 + i % 60000) as u16,
-            )),
+            ))
+            .into(),
             state: if i % 7 == 0 {
                 State::TimeWait
             } else {

@@ -303,7 +303,7 @@ fn portable_collector_agrees_on_our_sockets() {
         let mut v: Vec<_> = snap
             .sockets
             .iter()
-            .filter(|s| ours.contains(&(s.proto, s.local, s.remote)))
+            .filter(|s| ours.contains(&(s.proto, s.local.into(), s.remote.into())))
             .map(|s| {
                 (
                     s.proto,

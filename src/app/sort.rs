@@ -171,11 +171,8 @@ impl App {
 type SortKey = ((u8, u128, u16), u8, u128, u32, u8, u128, u64);
 
 /// An address as (family, bits): v4 before v6, as `IpAddr` orders them.
-fn addr(a: &std::net::SocketAddr) -> (u8, u128) {
-    match a.ip() {
-        std::net::IpAddr::V4(ip) => (0, u128::from(ip.to_bits())),
-        std::net::IpAddr::V6(ip) => (1, ip.to_bits()),
-    }
+fn addr(a: &crate::model::Addr) -> (u8, u128) {
+    a.order_key()
 }
 
 /// States in the order of their names, which is how the State column sorts.

@@ -669,7 +669,7 @@ impl InodeOwners {
             Some(&p) if p == pid => {}
             Some(&p) => {
                 self.one.remove(&inode);
-                self.many.insert(inode, smallvec::smallvec![p, pid]);
+                self.many.insert(inode, Pids::from_slice(&[p, pid]));
             }
         }
     }
@@ -698,7 +698,7 @@ impl InodeOwners {
         if let Some(pid) = self.one.remove(&inode) {
             f(pid);
         } else if let Some(pids) = self.many.remove(&inode) {
-            pids.into_iter().for_each(f);
+            pids.iter().copied().for_each(f);
         }
     }
 

@@ -98,8 +98,8 @@ fn row(info: &netstat2::SocketInfo, euid: u32) -> Option<Socket> {
     };
     Some(Socket {
         proto,
-        local,
-        remote,
+        local: local.into(),
+        remote: remote.into(),
         state,
         recv_q: 0,
         send_q: 0,

@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::socket::unmap;
-use crate::model::{OwnerStatus, Pids, Proto, Scope, Socket, State, Timer, TimerKind};
+use crate::model::{Addr, OwnerStatus, Pids, Proto, Scope, Socket, State, Timer, TimerKind};
 use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer};
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY};
 use netlink_packet_sock_diag::inet::{InetResponseBuffer, SocketIdBuffer};
@@ -15,7 +15,7 @@ use netlink_packet_sock_diag::inet::{InetResponseBuffer, SocketIdBuffer};
 use netlink_packet_sock_diag::constants::INET_DIAG_SKV6ONLY;
 use netlink_sys::{Socket as NlSocket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Legacy request type that dumps TCP of every family in one hash-table walk.
 const TCPDIAG_GETSOCK: u16 = 18;
@@ -377,7 +377,7 @@ fn parse_row(payload: &[u8], udp: bool) -> Option<Socket> {
     };
     let state = State::from_kernel(row.state())?;
     let id = SocketIdBuffer::new_checked(row.socket_id()).ok()?;
-    let addr = |bytes: &[u8], port: &[u8]| -> SocketAddr {
+    let addr = |bytes: &[u8], port: &[u8]| -> Addr {
         let ip = if v6 {
             let mut a = [0u8; 16];
             a.copy_from_slice(&bytes[..16]);
@@ -385,7 +385,7 @@ fn parse_row(payload: &[u8], udp: bool) -> Option<Socket> {
         } else {
             IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
         };
-        SocketAddr::new(ip, u16::from_be_bytes([port[0], port[1]]))
+        Addr::new(ip, u16::from_be_bytes([port[0], port[1]]))
     };
     let local = addr(id.source_address(), id.source_port());
     let remote = addr(id.destination_address(), id.destination_port());

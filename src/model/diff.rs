@@ -191,15 +191,14 @@ pub(crate) mod tests {
     use super::*;
     use crate::model::socket::{OwnerStatus, Proto};
     use proptest::prelude::*;
-    use smallvec::smallvec;
     use std::collections::HashSet;
     use std::net::SocketAddr;
 
     pub(crate) fn sock(port: u16, rport: u16, inode: u64, state: State, owner: u32) -> Socket {
         Socket {
             proto: Proto::Tcp,
-            local: SocketAddr::from(([127, 0, 0, 1], port)),
-            remote: SocketAddr::from(([127, 0, 0, 1], rport)),
+            local: SocketAddr::from(([127, 0, 0, 1], port)).into(),
+            remote: SocketAddr::from(([127, 0, 0, 1], rport)).into(),
             state,
             recv_q: 0,
             send_q: 0,
@@ -210,9 +209,9 @@ pub(crate) mod tests {
             netns: 0,
             v6only: false,
             owners: if owner == 0 {
-                smallvec![]
+                Pids::new()
             } else {
-                smallvec![owner]
+                Pids::from_slice(&[owner])
             },
             owner_status: if owner == 0 {
                 OwnerStatus::Kernel
@@ -251,8 +250,8 @@ pub(crate) mod tests {
                 Change {
                     index: 1,
                     kind: ChangeKind::Owners {
-                        from: smallvec![11],
-                        to: smallvec![12]
+                        from: Pids::from_slice(&[11]),
+                        to: Pids::from_slice(&[12])
                     }
                 },
             ]

@@ -26,4 +26,4 @@ pub use netns::{Netns, NetnsKind, NetnsTable};
 pub use process::{Ancestor, Origin, Pm2App, Process};
 pub use signal::{Delivery, Refusal, Sent, Sig};
 pub use snapshot::{Collected, Scope, Snapshot, Visibility};
-pub use socket::{OwnerStatus, Pids, Proto, Socket, SocketKey, State, Timer, TimerKind};
+pub use socket::{Addr, OwnerStatus, Pids, Proto, Socket, SocketKey, State, Timer, TimerKind};

@@ -37,7 +37,7 @@ pub fn write(out: impl Write, rows: &[Row<'_>], snap: &Snapshot) -> csv::Result<
             .map(|p| p.command())
             .unwrap_or_default();
         // As in JSON: the plain address, `0.0.0.0` or `::` for the wildcard, no brackets.
-        let ip = |a: &std::net::SocketAddr| a.ip().to_string();
+        let ip = |a: &crate::model::Addr| a.ip().to_string();
         w.write_record([
             s.proto.as_str(),
             s.state.as_str(),

@@ -134,7 +134,7 @@ pub fn process_doc<'a>(p: &'a Process, snap: &Snapshot, port: Option<u16>) -> Pr
     }
 }
 
-fn endpoint(a: &std::net::SocketAddr) -> Endpoint {
+fn endpoint(a: &crate::model::Addr) -> Endpoint {
     Endpoint {
         addr: a.ip().to_string(),
         port: a.port(),

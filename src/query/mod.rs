@@ -8,10 +8,10 @@ mod parse;
 
 pub use parse::{QueryError, parse};
 
+use crate::model::Addr;
 use crate::model::socket::Endpoint;
 use crate::model::{Event, Flag, Flags, Proto, Snapshot, Socket, State};
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 
 /// A parsed query: every term must match.
@@ -82,8 +82,8 @@ impl Query {
 #[derive(Clone, Copy, Debug)]
 pub struct Subject<'a> {
     pub proto: Proto,
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
+    pub local: Addr,
+    pub remote: Addr,
     pub state: State,
     /// Inode of its network namespace (0: the host).
     pub netns: u64,
