@@ -28,7 +28,11 @@ impl App {
     pub fn row_mark(&self, row: RowId) -> Option<RowMark> {
         match row {
             RowId::Ghost(_) => Some(RowMark::Closed),
-            RowId::Live(i) => match self.live.marks.get(&self.live.snap.sockets.get(i)?.key()) {
+            RowId::Live(i) => match self
+                .live
+                .marks
+                .get(&self.live.snap.sockets.get(i as usize)?.key())
+            {
                 Some((Mark::New, _)) => Some(RowMark::New),
                 Some((Mark::Changed, _)) => Some(RowMark::Changed),
                 None => None,
@@ -55,21 +59,24 @@ impl App {
                                 .as_secs(),
                         ))
                     }),
-                    (RowId::Ghost(i), Column::Process) if !s.owners.is_empty() => {
-                        Cow::Borrowed(self.live.ghosts.get(i).map_or("", |g| g.names.as_str()))
-                    }
+                    (RowId::Ghost(i), Column::Process) if !s.owners.is_empty() => Cow::Borrowed(
+                        self.live
+                            .ghosts
+                            .get(i as usize)
+                            .map_or("", |g| g.names.as_str()),
+                    ),
                     _ => self.socket_cell(s, c),
                 }
             }
-            (RowId::Port(i), Col::Port(c)) => match self.table.ports.get(i) {
+            (RowId::Port(i), Col::Port(c)) => match self.table.ports.get(i as usize) {
                 Some(p) => Cow::Owned(self.port_cell(p, c)),
                 None => Cow::Borrowed(""),
             },
-            (RowId::Proc(i), Col::Proc(c)) => match self.table.procs.get(i) {
+            (RowId::Proc(i), Col::Proc(c)) => match self.table.procs.get(i as usize) {
                 Some(r) => Cow::Owned(self.proc_cell(r, c)),
                 None => Cow::Borrowed(""),
             },
-            (RowId::Event(i), Col::Event(c)) => match self.live.events.get(i) {
+            (RowId::Event(i), Col::Event(c)) => match self.live.events.get(i as usize) {
                 Some(e) => Cow::Owned(event_cell(e, c)),
                 None => Cow::Borrowed(""),
             },

@@ -45,7 +45,7 @@ impl App {
         let snap = &self.live.snap;
         let (sockets, port): (Vec<Socket>, Option<u16>) = match row {
             RowId::Port(i) => {
-                let Some(port) = self.table.ports.get(i).map(|p| p.port) else {
+                let Some(port) = self.table.ports.get(i as usize).map(|p| p.port) else {
                     return vec![];
                 };
                 let tw = snap

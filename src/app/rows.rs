@@ -2,7 +2,7 @@
 //! keeping the selection on the same thing across rebuilds. Sorting is in `sort.rs`.
 
 use super::App;
-use super::views::{PortRow, ProcRow, RowId, View};
+use super::views::{PortRow, ProcRow, RowId, View, row_index};
 use crate::model::{Flags, Socket, State};
 use crate::query::Subject;
 use std::collections::HashMap;
@@ -22,11 +22,11 @@ impl App {
             View::Sockets | View::Listeners => self.socket_rows(&mut rows),
             View::Ports => {
                 self.table.ports = self.aggregate_ports();
-                rows.extend((0..self.table.ports.len()).map(RowId::Port));
+                rows.extend((0..self.table.ports.len()).map(|i| RowId::Port(row_index(i))));
             }
             View::Processes => {
                 self.table.procs = self.aggregate_procs();
-                rows.extend((0..self.table.procs.len()).map(RowId::Proc));
+                rows.extend((0..self.table.procs.len()).map(|i| RowId::Proc(row_index(i))));
             }
             View::Events => {
                 let q = &self.modes.filter.query;
@@ -37,7 +37,7 @@ impl App {
                         .iter()
                         .enumerate()
                         .filter(|(_, e)| q.is_empty() || q.matches(&Subject::event(e, snap)))
-                        .map(|(i, _)| RowId::Event(i)),
+                        .map(|(i, _)| RowId::Event(row_index(i))),
                 );
             }
         }
@@ -67,7 +67,7 @@ impl App {
                 .iter()
                 .enumerate()
                 .filter(|(i, s)| self.shown(s, self.live.flags_of(*i)))
-                .map(|(i, _)| RowId::Live(i)),
+                .map(|(i, _)| RowId::Live(row_index(i))),
         );
         let ghosts: Vec<usize> = self
             .live
@@ -88,7 +88,7 @@ impl App {
         rows.extend(
             ghosts[ghosts.len() - shown..]
                 .iter()
-                .map(|&i| RowId::Ghost(i)),
+                .map(|&i| RowId::Ghost(row_index(i))),
         );
     }
 

@@ -41,17 +41,23 @@ impl View {
     }
 }
 
-/// One row of the table, by what it shows.
+/// One row of the table, by what it shows: 8 bytes (4 MB at 500k sockets, where `usize`
+/// indices made it 8 MB).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RowId {
     /// Index into the snapshot's sockets.
-    Live(usize),
+    Live(u32),
     /// Index into `App::ghosts`.
-    Ghost(usize),
-    Port(usize),
-    Proc(usize),
+    Ghost(u32),
+    Port(u32),
+    Proc(u32),
     /// Index into the event log, oldest first.
-    Event(usize),
+    Event(u32),
+}
+
+/// A row index as [`RowId`] keeps it (tables are far below 4 billion rows).
+pub fn row_index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 /// What is selected, so that the selection follows it across refreshes and re-sorts.
@@ -175,17 +181,17 @@ impl App {
     /// The socket a row stands for (its listener for a port, any socket for a process).
     pub fn row_socket(&self, row: RowId) -> Option<&Socket> {
         match row {
-            RowId::Live(i) => self.live.snap.sockets.get(i),
-            RowId::Ghost(i) => self.live.ghosts.get(i).map(|g| &g.socket),
+            RowId::Live(i) => self.live.snap.sockets.get(i as usize),
+            RowId::Ghost(i) => self.live.ghosts.get(i as usize).map(|g| &g.socket),
             RowId::Port(i) => self
                 .table
                 .ports
-                .get(i)
+                .get(i as usize)
                 .and_then(|p| self.live.snap.sockets.get(p.example)),
             RowId::Proc(i) => self
                 .table
                 .procs
-                .get(i)
+                .get(i as usize)
                 .and_then(|p| self.live.snap.sockets.get(p.example)),
             RowId::Event(_) => None,
         }
@@ -194,17 +200,17 @@ impl App {
     /// When the socket a row stands for was first seen.
     pub fn row_first_seen(&self, row: RowId) -> Option<std::time::SystemTime> {
         match row {
-            RowId::Live(i) => self.live.first_seen_of(i),
-            RowId::Ghost(i) => self.live.ghosts.get(i).and_then(|g| g.first_seen),
+            RowId::Live(i) => self.live.first_seen_of(i as usize),
+            RowId::Ghost(i) => self.live.ghosts.get(i as usize).and_then(|g| g.first_seen),
             RowId::Port(i) => self
                 .table
                 .ports
-                .get(i)
+                .get(i as usize)
                 .and_then(|p| self.live.first_seen_of(p.example)),
             RowId::Proc(i) => self
                 .table
                 .procs
-                .get(i)
+                .get(i as usize)
                 .and_then(|p| self.live.first_seen_of(p.example)),
             RowId::Event(_) => None,
         }
@@ -213,9 +219,19 @@ impl App {
     /// Diagnosis flags of a row (ghosts have none: they are gone).
     pub fn row_flags(&self, row: RowId) -> crate::model::Flags {
         match row {
-            RowId::Live(i) => self.live.flags.get(i).copied().unwrap_or_default(),
-            RowId::Port(i) => self.table.ports.get(i).map(|p| p.flags).unwrap_or_default(),
-            RowId::Proc(i) => self.table.procs.get(i).map(|p| p.flags).unwrap_or_default(),
+            RowId::Live(i) => self.live.flags.get(i as usize).copied().unwrap_or_default(),
+            RowId::Port(i) => self
+                .table
+                .ports
+                .get(i as usize)
+                .map(|p| p.flags)
+                .unwrap_or_default(),
+            RowId::Proc(i) => self
+                .table
+                .procs
+                .get(i as usize)
+                .map(|p| p.flags)
+                .unwrap_or_default(),
             RowId::Ghost(_) | RowId::Event(_) => crate::model::Flags::empty(),
         }
     }
@@ -235,8 +251,8 @@ impl App {
     pub(super) fn identity(&self, row: RowId) -> Option<Selected> {
         Some(match row {
             RowId::Live(_) | RowId::Ghost(_) => Selected::Socket(self.row_socket(row)?.key()),
-            RowId::Port(i) => Selected::Port(self.table.ports.get(i)?.port),
-            RowId::Proc(i) => Selected::Pid(self.table.procs.get(i)?.pid),
+            RowId::Port(i) => Selected::Port(self.table.ports.get(i as usize)?.port),
+            RowId::Proc(i) => Selected::Pid(self.table.procs.get(i as usize)?.pid),
             RowId::Event(i) => Selected::Event(self.live.events.dropped() + i as u64),
         })
     }

@@ -12,7 +12,8 @@
 //! time changed is a new process whose fd table is walked again, whatever its fd count.
 
 use super::fdscan::{
-    Job, PARALLEL_MIN_FDS, PidRead, in_initial_pid_namespace, parse_u32, read_pid, start_ticks,
+    Ino, Job, PARALLEL_MIN_FDS, PidRead, in_initial_pid_namespace, ino, parse_u32, read_pid,
+    start_ticks,
 };
 use crate::model::{OwnerStatus, Pids, Socket};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -30,7 +31,7 @@ struct PidEntry {
     /// fd count at the last walk.
     fd_count: i64,
     /// Socket inodes the pid held at the last walk.
-    inodes: Vec<u64>,
+    inodes: Vec<Ino>,
     /// The fd number of each of `inodes` (same order), when read from its own fd table.
     fds: Vec<u32>,
     uid: u32,
@@ -63,11 +64,11 @@ pub struct Owners {
     euid: u32,
     pids: HashMap<u32, PidEntry>,
     by_inode: InodeOwners,
-    negative: HashSet<u64>,
+    negative: HashSet<Ino>,
     /// Socket inodes of the previous update, to notice sockets that went away.
-    last_inodes: Vec<u64>,
+    last_inodes: Vec<Ino>,
     /// Inodes that had an owner at the previous update.
-    last_owned: Vec<u64>,
+    last_owned: Vec<Ino>,
     /// Indices (into the last update's sockets) of sockets that had owners at the previous
     /// update and have none now: closed between the dump and the fd walk, most likely.
     lost: Vec<usize>,
@@ -155,11 +156,7 @@ impl Owners {
     ) {
         // Sorted inode lists, not sets: at 500k sockets a set of them weighs 9 MB, a
         // sorted list 4.
-        let mut current: Vec<u64> = sockets
-            .iter()
-            .map(|s| s.inode)
-            .filter(|&i| i != 0)
-            .collect();
+        let mut current: Vec<Ino> = sockets.iter().filter_map(|s| ino(s.inode)).collect();
         current.sort_unstable();
         current.dedup();
         if std::mem::take(&mut self.walked_ahead) {
@@ -249,7 +246,7 @@ impl Owners {
     fn incremental(
         &mut self,
         sockets: &[Socket],
-        current: &[u64],
+        current: &[Ino],
         still_open: Option<&mut dyn FnMut(&Socket) -> bool>,
     ) {
         // Pids that held a socket which is gone have closed it, maybe opening another.
@@ -270,9 +267,8 @@ impl Owners {
     /// Some socket with a file is neither mapped nor known to be ownerless.
     fn any_unfound(&self, sockets: &[Socket]) -> bool {
         sockets.iter().any(|s| {
-            s.inode != 0
-                && self.by_inode.get(s.inode).is_empty()
-                && !self.negative.contains(&s.inode)
+            ino(s.inode)
+                .is_some_and(|i| self.by_inode.get(i).is_empty() && !self.negative.contains(&i))
         })
     }
 
@@ -362,16 +358,20 @@ impl Owners {
                 s.owner_status = OwnerStatus::Kernel;
                 continue;
             }
-            match self.by_inode.get(s.inode) {
+            let Some(inode) = ino(s.inode) else {
+                s.owner_status = OwnerStatus::Unknown;
+                continue;
+            };
+            match self.by_inode.get(inode) {
                 pids if !pids.is_empty() => {
                     s.owners.extend_from_slice(pids);
                     s.owners.sort_unstable();
                     s.owner_status = OwnerStatus::Known;
-                    owned.push(s.inode);
+                    owned.push(inode);
                 }
                 _ => {
-                    self.negative.insert(s.inode);
-                    if self.last_owned.binary_search(&s.inode).is_ok() {
+                    self.negative.insert(inode);
+                    if self.last_owned.binary_search(&inode).is_ok() {
                         self.lost.push(i);
                     }
                     s.owner_status = self.unowned_status(s.uid, &unreadable_uids);
@@ -415,9 +415,9 @@ impl Owners {
         let mut asked = 0;
         let mut uids: HashSet<u32> = HashSet::default();
         for s in sockets {
-            if s.inode == 0
-                || !self.by_inode.get(s.inode).is_empty()
-                || self.negative.contains(&s.inode)
+            let Some(inode) = ino(s.inode) else { continue };
+            if !self.by_inode.get(inode).is_empty()
+                || self.negative.contains(&inode)
                 || uids.contains(&s.uid)
             {
                 continue;
@@ -458,7 +458,7 @@ impl Owners {
     /// is taken as unchanged. A kept socket that another pid's read finds this time was
     /// handed over (fork, SCM_RIGHTS): that pid is read again in full. Returns the pids
     /// that kept something (for [`Owners::search_unknown`]).
-    fn walk_many(&mut self, pids: &[u32], full: bool, alive: Option<&[u64]>) -> Vec<u32> {
+    fn walk_many(&mut self, pids: &[u32], full: bool, alive: Option<&[Ino]>) -> Vec<u32> {
         let Some(proc) = &self.proc else {
             return Vec::new();
         };
@@ -509,7 +509,7 @@ impl Owners {
         if reads.iter().any(|r| !r.kept_inodes.is_empty()) {
             // Sockets whose links were read this time, with the pid that read them
             // (u32::MAX: several did).
-            let mut fresh: HashMap<u64, u32> = HashMap::default();
+            let mut fresh: HashMap<Ino, u32> = HashMap::default();
             for r in &reads {
                 for &inode in &r.inodes {
                     if r.kept_inodes.binary_search(&inode).is_ok() {
@@ -627,7 +627,7 @@ impl Default for Owners {
 }
 
 /// What is in `a` and not in `b`, both sorted.
-fn sorted_difference<'a>(a: &'a [u64], b: &'a [u64]) -> impl Iterator<Item = u64> + 'a {
+fn sorted_difference<'a>(a: &'a [Ino], b: &'a [Ino]) -> impl Iterator<Item = Ino> + 'a {
     let mut j = 0;
     a.iter().copied().filter(move |&x| {
         while j < b.len() && b[j] < x {
@@ -643,19 +643,19 @@ fn sorted_difference<'a>(a: &'a [u64], b: &'a [u64]) -> impl Iterator<Item = u64
 /// map of lists.
 #[derive(Default)]
 struct InodeOwners {
-    one: HashMap<u64, u32>,
-    many: HashMap<u64, Pids>,
+    one: HashMap<Ino, u32>,
+    many: HashMap<Ino, Pids>,
 }
 
 impl InodeOwners {
-    fn get(&self, inode: u64) -> &[u32] {
+    fn get(&self, inode: Ino) -> &[u32] {
         match self.one.get(&inode) {
             Some(pid) => std::slice::from_ref(pid),
             None => self.many.get(&inode).map_or(&[], |p| p.as_slice()),
         }
     }
 
-    fn add(&mut self, inode: u64, pid: u32) {
+    fn add(&mut self, inode: Ino, pid: u32) {
         if let Some(pids) = self.many.get_mut(&inode) {
             if !pids.contains(&pid) {
                 pids.push(pid);
@@ -674,7 +674,7 @@ impl InodeOwners {
         }
     }
 
-    fn remove_pid(&mut self, inode: u64, pid: u32) {
+    fn remove_pid(&mut self, inode: Ino, pid: u32) {
         if self.one.get(&inode) == Some(&pid) {
             self.one.remove(&inode);
         } else if let Some(pids) = self.many.get_mut(&inode) {
@@ -694,7 +694,7 @@ impl InodeOwners {
     }
 
     /// Forgets the inode, passing each pid that held it to `f`.
-    fn remove(&mut self, inode: u64, mut f: impl FnMut(u32)) {
+    fn remove(&mut self, inode: Ino, mut f: impl FnMut(u32)) {
         if let Some(pid) = self.one.remove(&inode) {
             f(pid);
         } else if let Some(pids) = self.many.remove(&inode) {
@@ -910,10 +910,10 @@ mod tests {
         /// adds and removes.
         #[test]
         fn inode_owners_match_a_map_of_lists(
-            ops in proptest::collection::vec((0u8..3, 0u64..6, 1u32..5), 0..80),
+            ops in proptest::collection::vec((0u8..3, 0u32..6, 1u32..5), 0..80),
         ) {
             let mut store = InodeOwners::default();
-            let mut model: std::collections::HashMap<u64, Vec<u32>> = Default::default();
+            let mut model: std::collections::HashMap<u32, Vec<u32>> = Default::default();
             for (op, inode, pid) in ops {
                 match op {
                     0 => {
@@ -950,12 +950,12 @@ mod tests {
 
         #[test]
         fn sorted_difference_is_the_set_difference(
-            a in proptest::collection::btree_set(0u64..64, 0..40),
-            b in proptest::collection::btree_set(0u64..64, 0..40),
+            a in proptest::collection::btree_set(0u32..64, 0..40),
+            b in proptest::collection::btree_set(0u32..64, 0..40),
         ) {
-            let (va, vb): (Vec<u64>, Vec<u64>) = (a.iter().copied().collect(), b.iter().copied().collect());
-            let got: Vec<u64> = sorted_difference(&va, &vb).collect();
-            let want: Vec<u64> = a.difference(&b).copied().collect();
+            let (va, vb): (Vec<u32>, Vec<u32>) = (a.iter().copied().collect(), b.iter().copied().collect());
+            let got: Vec<u32> = sorted_difference(&va, &vb).collect();
+            let want: Vec<u32> = a.difference(&b).copied().collect();
             proptest::prop_assert_eq!(got, want);
         }
     }

@@ -409,7 +409,7 @@ fn close_a_ports_time_waits_from_the_live_view() {
         .table
         .rows
         .iter()
-        .position(|r| *r == crate::app::RowId::Port(row))
+        .position(|r| *r == crate::app::RowId::Port(row as u32))
         .unwrap();
     s.session.app.select_index(at);
     s.step("x: the close dialog", Step::Keys("x"));
