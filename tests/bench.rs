@@ -601,9 +601,9 @@ fn synthetic(n: usize, round: u64) -> sockscope::model::Snapshot {
     for i in 0..n {
         let churn = i % 100 == (round % 100) as usize && round > 0;
         let inode = if churn {
-            10_000_000 * round + i as u64
+            10_000_000 * round as u32 + i as u32
         } else {
-            i as u64 + 1
+            i as u32 + 1
         };
         let a = (i / 60000) as u8;
         snap.sockets.push(Socket {
@@ -624,7 +624,7 @@ fn synthetic(n: usize, round: u64) -> sockscope::model::Snapshot {
             timer: None,
             uid: 1000,
             inode,
-            cookie: inode,
+            cookie: u64::from(inode),
             netns: 0,
             v6only: false,
             owners: std::iter::once(1000 + (i % 50) as u32).collect::<Pids>(),

@@ -222,7 +222,7 @@ impl App {
                 snap,
                 port,
                 Some(p.start_ticks),
-                Some(socket.inode).filter(|&i| i != 0),
+                Some(u64::from(socket.inode)).filter(|&i| i != 0),
             ));
         }
         if targets.is_empty() {

@@ -162,7 +162,7 @@ impl App {
             ports,
             rf,
             rip,
-            (s.proto as u64) << 60 | s.inode,
+            (s.proto as u64) << 60 | u64::from(s.inode),
         ))
     }
 }

@@ -40,7 +40,7 @@ pub fn sock(
     local: &str,
     remote: &str,
     state: State,
-    inode: u64,
+    inode: u32,
     owners: &[u32],
 ) -> Socket {
     Socket {
@@ -57,7 +57,7 @@ pub fn sock(
         }),
         uid: 1000,
         inode,
-        cookie: inode,
+        cookie: u64::from(inode),
         netns: 0,
         v6only: false,
         owners: owners.iter().copied().collect::<Pids>(),

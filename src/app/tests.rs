@@ -241,7 +241,7 @@ fn views_switch_with_digits_and_tab() {
 }
 
 /// The row on screen (live or ghost) of the socket with this inode.
-fn row_with_inode(app: &super::App, inode: u64) -> Option<RowId> {
+fn row_with_inode(app: &super::App, inode: u32) -> Option<RowId> {
     app.table
         .rows
         .iter()
@@ -265,7 +265,7 @@ fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
     ));
     feed.feed(&mut app, snapshot(1, Scope::All, s, &p));
     let mark_of =
-        |app: &super::App, inode: u64| row_with_inode(app, inode).and_then(|r| app.row_mark(r));
+        |app: &super::App, inode: u32| row_with_inode(app, inode).and_then(|r| app.row_mark(r));
     assert_eq!(mark_of(&app, 50), Some(RowMark::New));
     assert_eq!(mark_of(&app, 14), Some(RowMark::Changed));
     assert_eq!(mark_of(&app, closed.inode), Some(RowMark::Closed));
@@ -286,7 +286,7 @@ fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
 fn ages_follow_sockets_across_reordered_snapshots() {
     let (mut app, mut feed) = app(View::Sockets);
     let (s, p) = table();
-    let age_of = |app: &super::App, inode: u64| {
+    let age_of = |app: &super::App, inode: u32| {
         row_with_inode(app, inode).and_then(|r| app.row_first_seen(r))
     };
     let mut next = s.clone();
@@ -351,7 +351,7 @@ fn dialog_stays_pinned_while_rows_churn() {
                 "0.0.0.0:1",
                 "0.0.0.0:0",
                 State::Listen,
-                80 + t as u64,
+                80 + t as u32,
                 &[200],
             ),
         );

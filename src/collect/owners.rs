@@ -779,14 +779,14 @@ mod tests {
         }
     }
 
-    fn dump(inodes: &[u64]) -> Vec<Socket> {
+    fn dump(inodes: &[u32]) -> Vec<Socket> {
         inodes
             .iter()
             .map(|&i| crate::model::diff::tests::sock(1000 + i as u16, 1, i, State::Estab, 0))
             .collect()
     }
 
-    fn owners_of(sockets: &[Socket]) -> Vec<(u64, Vec<u32>)> {
+    fn owners_of(sockets: &[Socket]) -> Vec<(u32, Vec<u32>)> {
         sockets
             .iter()
             .map(|s| (s.inode, s.owners.to_vec()))

@@ -55,9 +55,9 @@ fn pids_available() -> bool {
 /// One netstat2 row as a socket; `None` for states sockscope does not show.
 fn row(info: &netstat2::SocketInfo, euid: u32) -> Option<Socket> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    let (inode, uid) = (u64::from(info.inode), info.uid);
+    let (inode, uid) = (info.inode, info.uid);
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let (inode, uid) = (0u64, euid);
+    let (inode, uid) = (0u32, euid);
     let (proto, local, remote, state) = match &info.protocol_socket_info {
         ProtocolSocketInfo::Tcp(t) => {
             let v6 = t.local_addr.is_ipv6();

@@ -397,7 +397,7 @@ fn parse_row(payload: &[u8], udp: bool) -> Option<Socket> {
         expires_ms: row.expires(),
         retrans: row.retransmits(),
     });
-    let inode = u64::from(row.inode());
+    let inode = row.inode();
     // The kernel adds INET_DIAG_SKV6ONLY to every IPv6 row.
     let v6only = v6
         && row

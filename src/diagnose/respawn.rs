@@ -187,7 +187,7 @@ mod tests {
             &format!("127.0.0.1:{port}"),
             "0.0.0.0:0",
             State::Listen,
-            u64::from(pid),
+            pid,
             &[pid],
         )
     }

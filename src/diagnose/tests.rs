@@ -72,7 +72,7 @@ fn close_wait_leak_needs_growth() {
                 "127.0.0.1:3000",
                 &format!("127.0.0.1:{}", 50000 + i),
                 State::CloseWait,
-                100 + i,
+                100 + i as u32,
                 &[400],
             ));
         }
@@ -262,7 +262,7 @@ fn close_wait_leak_is_steady_until_the_count_falls() {
                 "127.0.0.1:3000",
                 &format!("127.0.0.1:{}", 50000 + i),
                 State::CloseWait,
-                100 + i,
+                100 + i as u32,
                 &[400],
             ));
         }

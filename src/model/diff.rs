@@ -172,7 +172,11 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
 
 /// What tells sockets on the same addresses apart: the cookie, or the inode.
 fn ident(s: &Socket) -> u64 {
-    if s.cookie != 0 { s.cookie } else { s.inode }
+    if s.cookie != 0 {
+        s.cookie
+    } else {
+        u64::from(s.inode)
+    }
 }
 
 /// The same socket in two dumps: same namespace, protocol, addresses and cookie (or
@@ -194,7 +198,7 @@ pub(crate) mod tests {
     use std::collections::HashSet;
     use std::net::SocketAddr;
 
-    pub(crate) fn sock(port: u16, rport: u16, inode: u64, state: State, owner: u32) -> Socket {
+    pub(crate) fn sock(port: u16, rport: u16, inode: u32, state: State, owner: u32) -> Socket {
         Socket {
             proto: Proto::Tcp,
             local: SocketAddr::from(([127, 0, 0, 1], port)).into(),
@@ -296,7 +300,7 @@ pub(crate) mod tests {
     }
 
     fn arb_sockets() -> impl Strategy<Value = Vec<Socket>> {
-        proptest::collection::vec((1u16..40, 0u16..4, 0u64..30, 0usize..11, 0u32..4), 0..60)
+        proptest::collection::vec((1u16..40, 0u16..4, 0u32..30, 0usize..11, 0u32..4), 0..60)
             .prop_map(|v| {
                 let mut seen: HashSet<SocketKey> = HashSet::new();
                 v.into_iter()
@@ -304,7 +308,8 @@ pub(crate) mod tests {
                         let mut s = sock(p, r, i, State::ALL[st], o);
                         // Some with a cookie (unique per socket, as the kernel's are).
                         if i % 2 == 1 {
-                            s.cookie = u64::from(p) * 10_000 + u64::from(r) * 100 + i + 1;
+                            s.cookie =
+                                u64::from(p) * 10_000 + u64::from(r) * 100 + u64::from(i) + 1;
                         }
                         s
                     })
@@ -332,7 +337,7 @@ pub(crate) mod tests {
                 match kind {
                     0 if at < b.len() => { b.remove(at); }
                     1 => {
-                        let mut s = sock(1000 + port, 9, 500 + u64::from(port), State::Estab, 1);
+                        let mut s = sock(1000 + port, 9, 500 + u32::from(port), State::Estab, 1);
                         s.cookie = 900_000 + u64::from(port);
                         if !b.iter().any(|o| o.key() == s.key()) {
                             b.insert(at, s);

@@ -188,7 +188,7 @@ fn socket_doc_cached<'a>(
         } else {
             snap.user_name(s.uid)
         },
-        inode: s.inode,
+        inode: u64::from(s.inode),
         netns: NetnsDoc {
             inode: if s.netns == 0 {
                 snap.netns.host

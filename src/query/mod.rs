@@ -107,7 +107,7 @@ impl<'a> Subject<'a> {
             state: s.state,
             netns: s.netns,
             uid: Some(s.uid),
-            inode: s.inode,
+            inode: u64::from(s.inode),
             owners: &s.owners,
             names: None,
             flags,

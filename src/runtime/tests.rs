@@ -204,7 +204,7 @@ fn churn_with_ghosts() {
             &format!("127.0.0.1:{}", 42_000 + i),
             "127.0.0.1:3000",
             State::Estab,
-            500 + u64::from(i),
+            500 + u32::from(i),
             &[400],
         ));
     }
@@ -345,7 +345,7 @@ fn a_pm2_respawn_is_named_after_the_signal() {
             "127.0.0.1:3000",
             "0.0.0.0:0",
             State::Listen,
-            u64::from(pid),
+            pid,
             &[pid],
         );
         snapshot(secs, Scope::All, vec![s], &[app(pid)])

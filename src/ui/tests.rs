@@ -196,7 +196,7 @@ fn detail_groups_other_sockets_and_wraps_under_the_value() {
             "127.0.0.1:3000",
             &format!("127.0.0.1:{}", 43_000 + i),
             crate::model::State::Estab,
-            900 + u64::from(i),
+            900 + u32::from(i),
             &[100],
         ));
     }

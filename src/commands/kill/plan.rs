@@ -51,7 +51,7 @@ pub fn plan(snap: &Snapshot, args: &KillArgs, out: &mut impl Write) -> Result<Re
         let s = &snap.sockets[i];
         for &pid in &s.owners {
             if !targets.iter().any(|t| t.0 == pid) {
-                targets.push((pid, Some(s.inode)));
+                targets.push((pid, Some(u64::from(s.inode))));
             }
         }
     }
