@@ -416,7 +416,7 @@ pub mod linux {
                 let (t, skipped) = namespaces.dump(scope, &mut names, &mut others);
                 (t, skipped, others)
             };
-            let (host_dump, (netns, skipped, others)) = std::thread::scope(|s| {
+            let (host_dump, (netns, skipped, others), walk_failed) = std::thread::scope(|s| {
                 let walker = ahead.then(|| s.spawn(|| owners.walk_ahead()));
                 let result = if spread {
                     let other = s.spawn(dump_others);
@@ -433,12 +433,13 @@ pub mod linux {
                     let host_dump = diag.dump(scope, &mut sockets);
                     (host_dump, dump_others())
                 };
-                if let Some(walker) = walker {
-                    // A walker that panicked left no walk: the update does its own.
-                    let _ = walker.join();
-                }
-                result
+                let walk_failed = walker.is_some_and(|w| w.join().is_err());
+                (result.0, result.1, walk_failed)
             });
+            if walk_failed {
+                // Whatever it left half done, the update reads every fd table itself.
+                self.owners.walk_again();
+            }
             host_dump?;
             for s in &mut sockets {
                 s.netns = host;

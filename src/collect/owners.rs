@@ -210,6 +210,12 @@ impl Owners {
         self.walked_ahead = true;
     }
 
+    /// The next update does a full walk itself (one run ahead did not finish).
+    pub fn walk_again(&mut self) {
+        self.last_full = None;
+        self.walked_ahead = false;
+    }
+
     /// Starts an update: decides whether it reads every fd table and resets the counters.
     fn begin(&mut self) {
         if self.proc.is_none() {
