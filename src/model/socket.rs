@@ -5,64 +5,87 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use strum::IntoStaticStr;
 
-/// Pids holding one socket inode; nearly always one or two, so those are kept inline, in
-/// 16 bytes (a `SmallVec` of two takes 24); more go to the heap.
-#[derive(Clone, Default)]
-pub struct Pids(PidsRepr);
-
-#[derive(Clone)]
-enum PidsRepr {
-    Inline(u8, [u32; 2]),
-    // A thin pointer: a `Vec` inline would make every row 8 bytes bigger for the rare
-    // socket held by three processes or more.
-    #[allow(clippy::box_collection)]
-    Heap(Box<Vec<u32>>),
+/// Pids holding one socket inode, in 8 bytes (a row of the socket table has one: at 500k
+/// sockets a `SmallVec` of two took 12 MB more a table). Nearly every socket has one
+/// holder, kept inline; two or more (a listener shared by workers) are a boxed list.
+///
+/// `raw` is either `[pid, ONE]`, `[0, NONE]`, or the address of a `Box<Vec<u32>>` split
+/// into its low and high halves. A user-space pointer's high half is far below both tags
+/// (at most 0xffff on 64-bit Linux, 0 on 32-bit), so they cannot be mistaken for one.
+pub struct Pids {
+    raw: [u32; 2],
 }
 
-impl Default for PidsRepr {
-    fn default() -> Self {
-        PidsRepr::Inline(0, [0; 2])
-    }
-}
+const NONE: u32 = u32::MAX - 1;
+const ONE: u32 = u32::MAX;
 
 impl Pids {
     pub const fn new() -> Pids {
-        Pids(PidsRepr::Inline(0, [0; 2]))
+        Pids { raw: [0, NONE] }
     }
 
     pub fn from_slice(pids: &[u32]) -> Pids {
-        let mut p = Pids::new();
-        p.extend_from_slice(pids);
-        p
+        match pids {
+            [] => Pids::new(),
+            [pid] => Pids { raw: [*pid, ONE] },
+            many => Pids::boxed(many.to_vec()),
+        }
+    }
+
+    fn boxed(list: Vec<u32>) -> Pids {
+        let addr = Box::into_raw(Box::new(list)) as usize as u64;
+        let raw = [addr as u32, (addr >> 32) as u32];
+        assert!(
+            raw[1] < NONE,
+            "a heap address in the top 8 GiB of the address space"
+        );
+        Pids { raw }
+    }
+
+    /// The boxed list, when there is one.
+    fn list(&self) -> Option<*mut Vec<u32>> {
+        (self.raw[1] < NONE).then(|| {
+            (u64::from(self.raw[0]) | (u64::from(self.raw[1]) << 32)) as usize as *mut Vec<u32>
+        })
     }
 
     pub fn as_slice(&self) -> &[u32] {
-        match &self.0 {
-            PidsRepr::Inline(n, a) => &a[..usize::from(*n)],
-            PidsRepr::Heap(v) => v,
+        match self.list() {
+            // SAFETY: `raw` holds the address of a live `Box<Vec<u32>>` that this value
+            // owns (made in `boxed`, freed only by `Drop` or `set`); the borrow of `self`
+            // keeps it alive and unchanged.
+            Some(list) => unsafe { &*list },
+            None if self.raw[1] == ONE => std::slice::from_ref(&self.raw[0]),
+            None => &[],
         }
     }
 
     fn as_mut_slice(&mut self) -> &mut [u32] {
-        match &mut self.0 {
-            PidsRepr::Inline(n, a) => &mut a[..usize::from(*n)],
-            PidsRepr::Heap(v) => v,
+        match self.list() {
+            // SAFETY: as in `as_slice`; `&mut self` makes the access exclusive.
+            Some(list) => unsafe { &mut *list },
+            None if self.raw[1] == ONE => std::slice::from_mut(&mut self.raw[0]),
+            None => &mut [],
         }
     }
 
+    /// Replaces the contents with `pids`.
+    fn set(&mut self, pids: Vec<u32>) {
+        *self = match pids.len() {
+            0 | 1 => Pids::from_slice(&pids),
+            _ => Pids::boxed(pids),
+        };
+    }
+
     pub fn push(&mut self, pid: u32) {
-        match &mut self.0 {
-            PidsRepr::Inline(n, a) if usize::from(*n) < a.len() => {
-                a[usize::from(*n)] = pid;
-                *n += 1;
-            }
-            PidsRepr::Inline(_, a) => {
-                let mut v = Vec::with_capacity(4);
-                v.extend_from_slice(a);
+        match self.list() {
+            // SAFETY: as in `as_mut_slice`.
+            Some(list) => unsafe { (*list).push(pid) },
+            None => {
+                let mut v = self.to_vec();
                 v.push(pid);
-                self.0 = PidsRepr::Heap(Box::new(v));
+                self.set(v);
             }
-            PidsRepr::Heap(v) => v.push(pid),
         }
     }
 
@@ -73,7 +96,7 @@ impl Pids {
     }
 
     pub fn clear(&mut self) {
-        self.0 = PidsRepr::default();
+        *self = Pids::new();
     }
 
     /// Removes consecutive repeats (as `Vec::dedup`).
@@ -84,7 +107,31 @@ impl Pids {
 
     /// Keeps the pids `keep` says yes to, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(&u32) -> bool) {
-        *self = self.iter().copied().filter(|p| keep(p)).collect();
+        let kept: Vec<u32> = self.iter().copied().filter(|p| keep(p)).collect();
+        self.set(kept);
+    }
+}
+
+impl Drop for Pids {
+    fn drop(&mut self) {
+        if let Some(list) = self.list() {
+            // SAFETY: the box was made by `Box::into_raw` in `boxed` and is owned by this
+            // value alone; it is freed once, here (`set` and `clear` drop the old value
+            // through assignment, which comes here).
+            drop(unsafe { Box::from_raw(list) });
+        }
+    }
+}
+
+impl Clone for Pids {
+    fn clone(&self) -> Pids {
+        Pids::from_slice(self.as_slice())
+    }
+}
+
+impl Default for Pids {
+    fn default() -> Self {
+        Pids::new()
     }
 }
 
@@ -123,11 +170,8 @@ impl fmt::Debug for Pids {
 
 impl FromIterator<u32> for Pids {
     fn from_iter<I: IntoIterator<Item = u32>>(iter: I) -> Pids {
-        let mut p = Pids::new();
-        for pid in iter {
-            p.push(pid);
-        }
-        p
+        let v: Vec<u32> = iter.into_iter().collect();
+        Pids::from_slice(&v)
     }
 }
 
@@ -677,13 +721,13 @@ mod compact_tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The row's size is what a big table weighs: 500k sockets, 48 MB.
+    /// The row's size is what a big table weighs: 500k sockets, 44 MB.
     #[test]
     fn a_socket_row_stays_small() {
         assert_eq!(std::mem::size_of::<Addr>(), 18);
-        assert_eq!(std::mem::size_of::<Pids>(), 16);
+        assert_eq!(std::mem::size_of::<Pids>(), 8);
         assert!(
-            std::mem::size_of::<Socket>() <= 96,
+            std::mem::size_of::<Socket>() <= 88,
             "{}",
             std::mem::size_of::<Socket>()
         );
@@ -703,6 +747,14 @@ mod compact_tests {
                 prop_assert_eq!(p.as_slice(), v.as_slice());
                 prop_assert_eq!(p.clone(), Pids::from_slice(&v));
                 prop_assert_eq!(p.len(), v.len());
+                // A copy is its own: changing one leaves the other as it was.
+                let mut copy = p.clone();
+                copy.push(9);
+                copy.sort_unstable();
+                prop_assert_eq!(p.as_slice(), v.as_slice());
+                let moved = std::mem::take(&mut copy);
+                prop_assert_eq!(moved.len(), v.len() + 1);
+                prop_assert!(copy.is_empty());
             }
         }
 
