@@ -67,8 +67,9 @@ pub struct Owners {
     negative: HashSet<Ino>,
     /// Socket inodes of the previous update, to notice sockets that went away.
     last_inodes: Vec<Ino>,
-    /// Inodes that had an owner at the previous update.
-    last_owned: Vec<Ino>,
+    /// Which of `last_inodes` had an owner, one bit each (a list of them weighed 2 MB at
+    /// 500k sockets, and a second one was built at every update).
+    last_owned: Vec<u64>,
     /// Indices (into the last update's sockets) of sockets that had owners at the previous
     /// update and have none now: closed between the dump and the fd walk, most likely.
     lost: Vec<usize>,
@@ -177,6 +178,7 @@ impl Owners {
             }
         }
         self.assign(sockets);
+        self.last_owned = self.owned_bits(&current);
         self.last_inodes = current;
         {
             use crate::model::spare::ShrinkSpare;
@@ -357,7 +359,6 @@ impl Owners {
             .map(|p| p.uid)
             .collect();
         self.lost.clear();
-        let mut owned = Vec::with_capacity(self.last_owned.len());
         for (i, s) in sockets.iter_mut().enumerate() {
             s.owners.clear();
             if s.inode == 0 {
@@ -373,20 +374,36 @@ impl Owners {
                     s.owners.extend_from_slice(pids);
                     s.owners.sort_unstable();
                     s.owner_status = OwnerStatus::Known;
-                    owned.push(inode);
                 }
                 _ => {
                     self.negative.insert(inode);
-                    if self.last_owned.binary_search(&inode).is_ok() {
+                    if self.was_owned(inode) {
                         self.lost.push(i);
                     }
                     s.owner_status = self.unowned_status(s.uid, &unreadable_uids);
                 }
             }
         }
-        owned.sort_unstable();
-        owned.dedup();
-        self.last_owned = owned;
+    }
+
+    /// One bit for each of `inodes` (sorted): whether it has an owner now.
+    fn owned_bits(&self, inodes: &[Ino]) -> Vec<u64> {
+        let mut bits = vec![0u64; inodes.len().div_ceil(64)];
+        for (i, &inode) in inodes.iter().enumerate() {
+            if !self.by_inode.get(inode).is_empty() {
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        bits
+    }
+
+    /// Whether this socket had an owner at the previous update.
+    fn was_owned(&self, inode: Ino) -> bool {
+        self.last_inodes.binary_search(&inode).is_ok_and(|i| {
+            self.last_owned
+                .get(i / 64)
+                .is_some_and(|w| w & (1 << (i % 64)) != 0)
+        })
     }
 
     /// Why no visible process holds a socket of `uid`. Root reads every fd table, so for
@@ -849,6 +866,25 @@ mod tests {
         // The walk ahead's two links, then only 100's new fd.
         assert_eq!(o.stats().links_read, 3, "{:?}", o.stats());
         assert_eq!(o.stats().walked, 3, "{:?}", o.stats());
+    }
+
+    /// A socket that had an owner and has none now is reported as lost (the collector
+    /// then asks the kernel whether it closed), once; one that never had an owner is not.
+    #[test]
+    fn a_socket_that_loses_its_last_owner_is_lost_once() {
+        let (p, mut o) = FakeProc::held("lost");
+        let mut s = dump(&[1001, 1002, 1009]);
+        o.update(&mut s);
+        assert!(o.lost().is_empty(), "{:?}", o.lost());
+        // 100 closes fd 4 (socket 1002), which stays in the dump without a holder.
+        p.close(100, 4);
+        let mut s = dump(&[1009, 1001, 1002]);
+        o.update(&mut s);
+        assert_eq!(owners_of(&s)[2], (1002, vec![]));
+        assert_eq!(o.lost(), [2]);
+        let mut s = dump(&[1009, 1001, 1002]);
+        o.update(&mut s);
+        assert!(o.lost().is_empty(), "{:?}", o.lost());
     }
 
     /// A kept socket that another process's read finds was handed over: the first
