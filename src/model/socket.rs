@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use strum::IntoStaticStr;
 
 /// Pids holding one socket inode, in 8 bytes (a row of the socket table has one: at 500k
-/// sockets a `SmallVec` of two took 12 MB more a table). Nearly every socket has one
+/// sockets a `SmallVec` of two took 8 MB more a table). Nearly every socket has one
 /// holder, kept inline; two or more (a listener shared by workers) are a boxed list.
 ///
 /// `raw` is either `[pid, ONE]`, `[0, NONE]`, or the address of a `Box<Vec<u32>>` split
