@@ -160,11 +160,12 @@ impl Owners {
         let mut current: Vec<Ino> = sockets.iter().filter_map(|s| ino(s.inode)).collect();
         current.sort_unstable();
         current.dedup();
-        if std::mem::take(&mut self.walked_ahead) {
+        let ahead = std::mem::take(&mut self.walked_ahead);
+        if ahead {
             // The walk ran before the dump: sockets opened in between are found by
             // re-reading the new fds of pids whose fd count changed. No search of every
-            // process of a user follows, as after any full walk: a socket still unfound
-            // is searched for at the next update.
+            // process of a user follows, as after any full walk: a new socket still
+            // unfound stays out of the negative cache, and the next update searches.
             if self.any_unfound(sockets) {
                 self.generation += 1;
                 self.incremental(sockets, &current, None);
@@ -177,7 +178,7 @@ impl Owners {
                 self.incremental(sockets, &current, Some(still_open));
             }
         }
-        self.assign(sockets);
+        self.assign(sockets, ahead);
         self.last_owned = self.owned_bits(&current);
         self.last_inodes = current;
         {
@@ -351,7 +352,10 @@ impl Owners {
 
     /// Writes every socket's owners and owner status from the map, and notes the sockets
     /// that lost all their owners since the last update.
-    fn assign(&mut self, sockets: &mut [Socket]) {
+    ///
+    /// After a walk run ahead of the dump, an unfound socket that was not in the last
+    /// dump may have opened after the walk: it is not cached as ownerless.
+    fn assign(&mut self, sockets: &mut [Socket], walked_ahead: bool) {
         let unreadable_uids: HashSet<u32> = self
             .pids
             .values()
@@ -376,7 +380,9 @@ impl Owners {
                     s.owner_status = OwnerStatus::Known;
                 }
                 _ => {
-                    self.negative.insert(inode);
+                    if !walked_ahead || self.last_inodes.binary_search(&inode).is_ok() {
+                        self.negative.insert(inode);
+                    }
                     if self.was_owned(inode) {
                         self.lost.push(i);
                     }
@@ -866,6 +872,21 @@ mod tests {
         // The walk ahead's two links, then only 100's new fd.
         assert_eq!(o.stats().links_read, 3, "{:?}", o.stats());
         assert_eq!(o.stats().walked, 3, "{:?}", o.stats());
+
+        // The next resync: after the walk, 200 opens 2003 at the fd number of a file it
+        // closed, so its fd count does not change. Unfound at first (and not cached as
+        // ownerless), found by the search of the next update.
+        p.fd(200, 4, 0);
+        o.update(&mut dump(&[1001, 1002, 2001]));
+        o.walk_again();
+        o.walk_ahead();
+        p.fd(200, 4, 2003);
+        let mut s = dump(&[1001, 1002, 2001, 2003]);
+        o.update(&mut s);
+        assert_eq!(owners_of(&s)[3], (2003, vec![]));
+        let mut s = dump(&[1001, 1002, 2001, 2003]);
+        o.update(&mut s);
+        assert_eq!(owners_of(&s)[3], (2003, vec![200]));
     }
 
     /// A socket that had an owner and has none now is reported as lost (the collector
