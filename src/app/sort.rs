@@ -130,6 +130,8 @@ impl App {
         flags: Flags,
         first_seen: Option<std::time::SystemTime>,
     ) -> SortKey {
+        let (lf, lip) = s.local.order_key();
+        let (rf, rip) = s.remote.order_key();
         let num = |n: u128| (0, n, 0);
         let primary: (u8, u128, u16) = match c {
             Column::Proto => num(s.proto as u128),
@@ -139,8 +141,8 @@ impl App {
                 .unwrap_or(0) as u128),
             Column::RecvQ => num(u128::from(s.recv_q)),
             Column::SendQ => num(u128::from(s.send_q)),
-            Column::Local => (addr(&s.local).0, addr(&s.local).1, s.local.port()),
-            Column::Peer => (addr(&s.remote).0, addr(&s.remote).1, s.remote.port()),
+            Column::Local => (lf, lip, s.local.port()),
+            Column::Peer => (rf, rip, s.remote.port()),
             Column::Timer => num(s.timer.map_or(0, |t| u128::from(t.expires_ms) + 1)),
             // Age in ms: the longest seen is the biggest.
             Column::Age => num(first_seen
@@ -152,8 +154,6 @@ impl App {
             Column::Service => num(u128::from(s.local.port())),
             Column::Flags => num(u128::from(flags.bits())),
         };
-        let (lf, lip) = addr(&s.local);
-        let (rf, rip) = addr(&s.remote);
         let ports = (u32::from(s.local.port()) << 16) | u32::from(s.remote.port());
         encode((
             primary,
@@ -202,11 +202,6 @@ impl KeyBytes {
         self.0[self.1..self.1 + bytes.len()].copy_from_slice(bytes);
         self.1 += bytes.len();
     }
-}
-
-/// An address as (family, bits): v4 before v6, as `IpAddr` orders them.
-fn addr(a: &crate::model::Addr) -> (u8, u128) {
-    a.order_key()
 }
 
 /// States in the order of their names, which is how the State column sorts.

@@ -193,8 +193,12 @@ impl Owners {
     /// Whether the next update reads every fd table (the first one, then a resync every
     /// 30 s). Such a walk needs no dump: [`Owners::walk_ahead`] can run beside it.
     pub fn full_walk_due(&self) -> bool {
+        self.full_walk_due_at(Instant::now())
+    }
+
+    fn full_walk_due_at(&self, now: Instant) -> bool {
         self.last_full
-            .is_none_or(|t| Instant::now().duration_since(t) >= self.resync)
+            .is_none_or(|t| now.duration_since(t) >= self.resync)
     }
 
     /// Does the next update's full walk now, before the dump it will be matched with
@@ -204,9 +208,6 @@ impl Owners {
     pub fn walk_ahead(&mut self) {
         if !self.full_walk_due() {
             return;
-        }
-        if self.proc.is_none() {
-            self.proc = open_root(&self.root);
         }
         self.begin();
         self.walk_full();
@@ -227,9 +228,7 @@ impl Owners {
             self.proc = open_root(&self.root);
         }
         let now = Instant::now();
-        let full = self
-            .last_full
-            .is_none_or(|t| now.duration_since(t) >= self.resync);
+        let full = self.full_walk_due_at(now);
         self.stats = WalkStats {
             full,
             ..WalkStats::default()

@@ -56,7 +56,6 @@ pub fn diff(prev: &Snapshot, next: &Snapshot) -> Delta {
 /// maps.
 pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
     let mut previous = vec![NEW; next.len()];
-    let mut matched = vec![false; prev.len()];
     let mut parked_old: HashMap<SocketKey, u32> = HashMap::default();
     let mut parked_new: HashMap<SocketKey, u32> = HashMap::default();
     // An older socket whose key another older one parked already (a socket listed twice:
@@ -69,7 +68,6 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
             && same_socket(o, n)
         {
             previous[j] = i as u32;
-            matched[i] = true;
             i += 1;
             j += 1;
             continue;
@@ -78,7 +76,6 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
             && let Some(at) = parked_old.remove(&n.key())
         {
             previous[j] = at;
-            matched[at as usize] = true;
             j += 1;
             continue;
         }
@@ -86,7 +83,6 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
             && let Some(at) = parked_new.remove(&o.key())
         {
             previous[at as usize] = i as u32;
-            matched[i] = true;
             i += 1;
             continue;
         }
@@ -140,11 +136,10 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
         }
     }
 
-    // What was not matched closed; in prev's order so output is stable. A socket listed
-    // twice in the older dump shares the fate of its other entry: it did not close if a
-    // newer socket has its key.
+    // What is still parked was not matched (a match takes it out of the map): it closed.
+    // In prev's order so output is stable. A socket listed twice in the older dump shares
+    // the fate of its other entry: it did not close if a newer socket has its key.
     let mut unmatched: Vec<u32> = parked_old.into_values().chain(twice).collect();
-    unmatched.retain(|&k| !matched[k as usize]);
     unmatched.sort_unstable();
     if !unmatched.is_empty() {
         // Which of them a newer socket still has (first by cookie or inode, a cheap

@@ -575,17 +575,14 @@ impl Addr {
         self.port
     }
 
-    pub fn is_ipv4(&self) -> bool {
+    fn is_ipv4(&self) -> bool {
         self.ip[..12] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]
     }
 
-    /// (family, bits): sorts as [`Addr`]'s `Ord` without building an `IpAddr`.
+    /// (family, bits): v4 before v6, as `IpAddr` orders them; sorts as [`Addr`]'s `Ord`
+    /// without building an `IpAddr`.
     pub fn order_key(&self) -> (u8, u128) {
-        (u8::from(self.is_ipv6()), u128::from_be_bytes(self.ip))
-    }
-
-    pub fn is_ipv6(&self) -> bool {
-        !self.is_ipv4()
+        (u8::from(!self.is_ipv4()), u128::from_be_bytes(self.ip))
     }
 
     pub fn socket_addr(&self) -> SocketAddr {
