@@ -155,8 +155,8 @@ impl Owners {
         sockets: &mut [Socket],
         still_open: &mut dyn FnMut(&Socket) -> bool,
     ) {
-        // Sorted inode lists, not sets: at 500k sockets a set of them weighs 9 MB, a
-        // sorted list 4.
+        // Sorted inode lists, not sets: at 500k sockets a set of them weighs 4.5 MB, a
+        // sorted list 2.
         let mut current: Vec<Ino> = sockets.iter().filter_map(|s| ino(s.inode)).collect();
         current.sort_unstable();
         current.dedup();
@@ -186,7 +186,6 @@ impl Owners {
             self.by_inode.shrink_spare();
             self.pids.shrink_spare();
             self.negative.shrink_spare();
-            self.last_owned.shrink_spare();
         }
     }
 
