@@ -191,6 +191,9 @@ pub struct WhyArgs {
     /// The port, e.g. 3000 or :3000.
     #[arg(value_parser = parse_port)]
     pub port: u16,
+    /// Judge the UDP port instead of the TCP one.
+    #[arg(long)]
+    pub udp: bool,
     /// JSON (schema in README, version field).
     #[arg(long)]
     pub json: bool,

@@ -23,7 +23,7 @@ fn unknown_options_are_errors_with_a_suggestion() {
     let (code, out, err) = run(&["list", ":1", "--json"]);
     assert_eq!(code, 0, "{err}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(doc["version"], 2);
+    assert_eq!(doc["version"], 3);
     let (code, _, err) = run(&["why", "+80"]);
     assert_eq!(code, 2);
     assert!(err.contains("`+80` is not a port"), "{err}");

@@ -45,7 +45,7 @@ fn json_has_version_and_owner_objects() {
     assert_eq!(out.stdout.iter().filter(|&&b| b == b'\n').count(), 1);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_schema("list.schema.json", &doc);
-    assert_eq!(doc["version"], 2);
+    assert_eq!(doc["version"], 3);
     assert_eq!(doc["scope"], "listeners");
     let s = &doc["sockets"][0];
     assert_eq!(s["proto"], "tcp6");

@@ -53,7 +53,7 @@ fn free_port_never_offers_a_held_or_time_wait_port() {
     let (code, out, err) = run(&["free-port", "--count", "3", "--json"]);
     assert_eq!(code, 0, "{err}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(doc["version"], 2);
+    assert_eq!(doc["version"], 3);
     let ports: Vec<u16> = doc["ports"]
         .as_array()
         .unwrap()

@@ -160,8 +160,16 @@ fn pm2_respawn_is_reported_with_the_command_that_stops_it() {
     assert_eq!(sup["kind"], "pm2", "{doc:#}");
     assert_eq!(sup["name"], app.as_str());
     assert_eq!(sup["restarts"], true);
-    let stop = format!("PM2_HOME={} pm2 stop {app}", pm2.home.0.display());
+    // The daemon is our child and root's: its own PM2_HOME, no sudo.
+    assert_eq!(sup["trust"], "verified", "{sup}");
+    let stop = format!("env PM2_HOME={} pm2 stop {app}", pm2.home.0.display());
     assert_eq!(sup["stop_command"], stop.as_str());
+    let argv: Vec<String> = sup["stop"]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
 
     let (code, out, err) = run_env(
         &["kill", &format!(":{port}"), "--yes", "--timeout", "15s"],
@@ -178,8 +186,13 @@ fn pm2_respawn_is_reported_with_the_command_that_stops_it() {
     assert!(out.contains(&format!("stop it with `{stop}`")), "{out}");
     assert_eq!(code, 1, "{out}{err}");
 
-    // The command it gave stops it for good.
-    pm2.pm2(&["stop", &app], port);
+    // The command it gave, run as given, stops it for good.
+    let status = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{argv:?}");
     wait_for("the port to be free", || {
         std::net::TcpListener::bind(("127.0.0.1", port)).ok()
     });
@@ -196,7 +209,7 @@ fn pm2_respawn_is_reported_with_the_command_that_stops_it() {
     let sup = &doc["holders"][0]["supervisor"];
     assert_eq!(sup["kind"], "pm2", "{doc:#}");
     assert_eq!(sup["name"], clu.as_str(), "{doc:#}");
-    let stop = format!("PM2_HOME={} pm2 stop {clu}", pm2.home.0.display());
+    let stop = format!("env PM2_HOME={} pm2 stop {clu}", pm2.home.0.display());
     assert_eq!(sup["stop_command"], stop.as_str());
     let (code, out, _) = run_env(&["kill", &format!(":{port}"), "--dry-run"], &[]);
     assert_eq!(code, 0, "{out}");
@@ -301,6 +314,12 @@ fn a_docker_container_is_named_and_stopped_through_its_engine() {
     tui.keys(&format!("/lport:{port2} state:listen\r"));
     tui.wait_screen("the proxy's row", |s| {
         s.contains("row 1/1 ") && s.contains("docker-proxy")
+    });
+    // The engine's list of published ports comes a moment after the first snapshot: the
+    // detail pane says when it names the container, as a user would see it.
+    tui.keys("\r");
+    tui.wait_screen("the detail pane naming the container", |s| {
+        s.contains(&format!("{name2}:8080"))
     });
     tui.keys("k");
     let screen = tui.wait_screen("the dialog offering the container", |s| {

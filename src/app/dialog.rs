@@ -188,18 +188,22 @@ impl App {
         let mut targets: Vec<TargetInfo> = Vec::new();
         let mut note = None;
         let mut container = None;
+        let mut proxy = false;
         for pid in &socket.owners {
             let Some(p) = snap.processes.get(pid) else {
                 continue;
             };
             if container.is_none() {
-                let c = p.container.as_ref().or_else(|| {
-                    (p.name == "docker-proxy")
-                        .then(|| supervisor::proxied(p, snap))
-                        .flatten()
-                });
+                // Only a container the engine confirms is offered (SPEC §11): a cgroup
+                // name or a process calling itself docker-proxy is a claim.
+                let c = p
+                    .container
+                    .as_ref()
+                    .filter(|c| c.confirmed.verified())
+                    .or_else(|| supervisor::proxied(p, snap, Some(port)));
                 container = c.and_then(ContainerOffer::of);
             }
+            proxy |= supervisor::is_docker_proxy(p);
             if p.is_zombie() {
                 // A zombie cannot be killed; its parent must reap it. Offer the parent.
                 let parent = p.ppid.unwrap_or(0);
@@ -237,7 +241,6 @@ impl App {
             .map(|t| (t.pid, t.start_ticks, t.inode))
             .collect();
         // A docker-proxy only forwards: stopping its container is what frees the port.
-        let proxy = targets.iter().any(|t| t.name == "docker-proxy");
         self.modes.dialog = Some(Dialog {
             socket,
             targets,

@@ -75,21 +75,69 @@ pub fn process(pid: u32, name: &str, state: char) -> Process {
     crate::model::process::fixture(pid, name, state)
 }
 
-/// A node process run by PM2 app `app` (daemon 900, default home).
+/// A node process of alice's run by PM2 app `app` (alice's daemon 900, her home).
 pub fn pm2_app(pid: u32, app: &str) -> Process {
     let mut p = process(pid, "node", 'S');
     p.ppid = Some(900);
     p.origin.ancestors = vec![crate::model::Ancestor {
         pid: 900,
         name: "PM2 v7.0.4: God".into(),
-        cmdline: vec!["PM2 v7.0.4: God Daemon (/root/.pm2)".into()],
+        cmdline: vec!["PM2 v7.0.4: God Daemon (/home/alice/.pm2)".into()],
+        uid: p.uid,
+        exe: Some("/usr/bin/node".into()),
+        exe_root_owned: true,
+        pm2_home: Some("/home/alice/.pm2".into()),
+        ..Default::default()
     }];
     p.origin.pm2 = Some(crate::model::Pm2App {
         name: app.into(),
         id: Some("0".into()),
-        home: Some("/root/.pm2".into()),
+        home: Some("/home/alice/.pm2".into()),
     });
     p
+}
+
+/// Docker's own docker-proxy as the kernel shows it: root, a root-owned program,
+/// started by root's dockerd (pid 6).
+pub fn docker_proxy(pid: u32) -> Process {
+    let mut proxy = process(pid, "docker-proxy", 'S');
+    proxy.uid = Some(0);
+    proxy.user = Some("root".into());
+    proxy.exe = Some("/usr/sbin/docker-proxy".into());
+    proxy.exe_root_owned = true;
+    proxy.ppid = Some(6);
+    proxy.origin.ancestors = vec![crate::model::Ancestor {
+        pid: 6,
+        name: "dockerd".into(),
+        uid: Some(0),
+        exe: Some("/usr/sbin/dockerd".into()),
+        exe_root_owned: true,
+        ..Default::default()
+    }];
+    proxy
+}
+
+/// The engine's word that `c` publishes `host` (TCP) on its `container_port`.
+pub fn published_by(
+    c: &crate::model::Container,
+    host: &str,
+    container_port: u16,
+) -> crate::model::container::PublishedBy {
+    let host: std::net::SocketAddr = host.parse().expect("a host address");
+    let mut c = c.clone();
+    c.confirmed = crate::model::Evidence::Verified(format!(
+        "the engine says it publishes host port {}",
+        host.port()
+    ));
+    crate::model::container::PublishedBy {
+        port: crate::model::container::Published {
+            host_ip: Some(host.ip()),
+            host_port: host.port(),
+            container_port,
+            tcp: true,
+        },
+        container: c,
+    }
 }
 
 /// A small, varied socket table.

@@ -5,11 +5,17 @@
 //!
 //! Lookups never block a snapshot: ids go to a thread of their own, answers land in a
 //! cache, and a snapshot uses what the cache has (a one-shot command may wait a moment
-//! for it: [`Containers::settle`]). Each request has a short timeout.
+//! for it: [`Containers::settle`]). Every request has one deadline for all of it
+//! (connect, write and the whole answer): an engine that trickles bytes cannot hold a
+//! command past it.
+//!
+//! The engine's answers are evidence (SPEC §11): which process is a container's main
+//! one (`State.Pid`) and which host ports it publishes. Its labels are not: whoever
+//! built the image chose them.
 
-use crate::model::container::{Access, Published};
+use crate::model::container::{Access, Published, PublishedBy};
 use crate::model::sanitize::sanitize_capped;
-use crate::model::{Container, Runtime};
+use crate::model::{Container, Evidence, Runtime};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
@@ -19,8 +25,10 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// One request to the engine takes at most this long.
-const TIMEOUT: Duration = Duration::from_secs(1);
+/// A request for names and ports takes at most this long, all of it.
+pub const TIMEOUT: Duration = Duration::from_secs(1);
+/// A stop may take the container's grace time plus this much.
+pub const STOP_MARGIN: Duration = Duration::from_secs(10);
 /// A response larger than this is refused.
 const MAX_RESPONSE: u64 = 8 << 20;
 
@@ -53,7 +61,9 @@ pub enum ApiError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the Docker socket did not answer: {0}")]
+    #[error("the Docker socket {path} did not answer in {}", crate::model::time::fmt_interval(*within))]
+    NoAnswer { path: String, within: Duration },
+    #[error("the Docker socket failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("the Docker API answered {status}: {message}")]
     Status { status: u16, message: String },
@@ -74,21 +84,75 @@ impl Api {
             .ok_or(ApiError::NoSocket)
     }
 
-    /// One request; returns the body of a 2xx answer.
-    fn call(&self, method: &str, path: &str, timeout: Duration) -> Result<Vec<u8>, ApiError> {
-        let mut s = UnixStream::connect(&self.path).map_err(|source| ApiError::Connect {
+    /// The engine behind the socket: Podman's socket speaks for Podman.
+    fn runtime(&self) -> Runtime {
+        if self.path.to_string_lossy().contains("podman") {
+            Runtime::Podman
+        } else {
+            Runtime::Docker
+        }
+    }
+
+    /// One request, all of it (connect, write, the whole answer) within `within`;
+    /// returns the body of a 2xx answer.
+    fn call(&self, method: &str, path: &str, within: Duration) -> Result<Vec<u8>, ApiError> {
+        let deadline = Instant::now() + within;
+        let no_answer = || ApiError::NoAnswer {
             path: self.path.display().to_string(),
-            source,
+            within,
+        };
+        let left = || {
+            deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+        };
+        let mut s = self.connect(deadline).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::TimedOut {
+                no_answer()
+            } else {
+                ApiError::Connect {
+                    path: self.path.display().to_string(),
+                    source,
+                }
+            }
         })?;
-        s.set_read_timeout(Some(timeout))?;
-        s.set_write_timeout(Some(TIMEOUT))?;
+        let timed_out = |e: &std::io::Error| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            )
+        };
         // HTTP/1.0: the engine answers without chunking and closes when done.
-        write!(
-            s,
-            "{method} {path} HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n"
-        )?;
+        let request =
+            format!("{method} {path} HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n");
+        let mut sent = 0;
+        while sent < request.len() {
+            s.set_write_timeout(Some(left().ok_or_else(no_answer)?))?;
+            match s.write(&request.as_bytes()[sent..]) {
+                Ok(0) => return Err(ApiError::Parse("the socket closed".into())),
+                Ok(n) => sent += n,
+                Err(e) if timed_out(&e) => return Err(no_answer()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         let mut raw = Vec::new();
-        s.take(MAX_RESPONSE).read_to_end(&mut raw)?;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            s.set_read_timeout(Some(left().ok_or_else(no_answer)?))?;
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    raw.extend_from_slice(&buf[..n]);
+                    if raw.len() as u64 > MAX_RESPONSE {
+                        return Err(ApiError::Parse("an answer over 8 MiB".into()));
+                    }
+                }
+                Err(e) if timed_out(&e) => return Err(no_answer()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut res = httparse::Response::new(&mut headers);
         let head = match res.parse(&raw) {
@@ -110,6 +174,36 @@ impl Api {
         Ok(body)
     }
 
+    /// A nonblocking connect, retried while the engine's backlog is full, until
+    /// `deadline`; then a blocking stream (its reads and writes get timeouts).
+    fn connect(&self, deadline: Instant) -> std::io::Result<UnixStream> {
+        use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+        let addr = SocketAddrUnix::new(&self.path)?;
+        let fd = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )?;
+        loop {
+            match rustix::net::connect(&fd, &addr) {
+                Ok(()) => break,
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR)
+                    if Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(rustix::io::Errno::AGAIN) => {
+                    return Err(std::io::ErrorKind::TimedOut.into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let s = UnixStream::from(fd);
+        s.set_nonblocking(false)?;
+        Ok(s)
+    }
+
     /// `GET /containers/{id}/json`.
     pub fn inspect(&self, runtime: Runtime, id: &str) -> Result<Container, ApiError> {
         let body = self.call("GET", &format!("/containers/{id}/json"), TIMEOUT)?;
@@ -118,18 +212,76 @@ impl Api {
         Ok(doc.into_container(runtime, id))
     }
 
+    /// `GET /containers/json`: the host ports each running container publishes, by full
+    /// id.
+    pub fn published(&self) -> Result<Vec<(Published, String)>, ApiError> {
+        let body = self.call("GET", "/containers/json", TIMEOUT)?;
+        let list: Vec<Listed> =
+            serde_json::from_slice(&body).map_err(|e| ApiError::Parse(e.to_string()))?;
+        let mut out = Vec::new();
+        for c in list {
+            if c.id.len() != 64 || !c.id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue;
+            }
+            for p in c.ports.unwrap_or_default() {
+                let Some(host_port) = p.public_port.filter(|&p| p != 0) else {
+                    continue;
+                };
+                out.push((
+                    Published {
+                        host_ip: p.ip.parse().ok(),
+                        host_port,
+                        container_port: p.private_port,
+                        tcp: p.kind != "udp",
+                    },
+                    c.id.to_ascii_lowercase(),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// `POST /containers/{id}/stop`: the engine sends the container's stop signal, waits
-    /// `wait` (whole seconds, at least one), then kills it. Returns when it has stopped.
+    /// `wait` (whole seconds, at least one), then kills it. Returns when it has stopped;
+    /// gives up after the wait and [`STOP_MARGIN`].
     pub fn stop(&self, id: &str, wait: Duration) -> Result<(), ApiError> {
         let secs = wait.as_secs().max(1);
-        // The engine answers once the container is down: allow its grace and a margin.
-        let timeout = Duration::from_secs(secs + 10);
-        match self.call("POST", &format!("/containers/{id}/stop?t={secs}"), timeout) {
+        let within = Duration::from_secs(secs) + STOP_MARGIN;
+        match self.call("POST", &format!("/containers/{id}/stop?t={secs}"), within) {
             // 304: it was already stopped.
             Ok(_) | Err(ApiError::Status { status: 304, .. }) => Ok(()),
             Err(e) => Err(e),
         }
     }
+
+    /// How a container ended (`State.ExitCode`, `State.OOMKilled`): 137 means the
+    /// engine had to KILL it after its grace time.
+    pub fn exit_code(&self, id: &str) -> Result<Option<i64>, ApiError> {
+        let body = self.call("GET", &format!("/containers/{id}/json"), TIMEOUT)?;
+        let doc: Inspect =
+            serde_json::from_slice(&body).map_err(|e| ApiError::Parse(e.to_string()))?;
+        Ok((!doc.state.running).then_some(doc.state.exit_code))
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Listed {
+    id: String,
+    ports: Option<Vec<ListedPort>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ListedPort {
+    #[serde(rename = "IP")]
+    ip: String,
+    #[serde(rename = "PrivatePort")]
+    private_port: u16,
+    #[serde(rename = "PublicPort")]
+    public_port: Option<u16>,
+    #[serde(rename = "Type")]
+    kind: String,
 }
 
 #[derive(Deserialize)]
@@ -141,9 +293,18 @@ struct ErrorBody {
 #[serde(rename_all = "PascalCase", default)]
 struct Inspect {
     name: String,
+    state: State,
     config: InspectConfig,
     host_config: HostConfig,
     network_settings: NetworkSettings,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct State {
+    running: bool,
+    pid: u32,
+    exit_code: i64,
 }
 
 #[derive(Deserialize, Default)]
@@ -230,20 +391,43 @@ impl Inspect {
             .collect();
         c.ips.dedup();
         c.access = Access::Known;
+        c.pid = (self.state.running && self.state.pid > 0).then_some(self.state.pid);
         c
     }
+}
+
+/// What the lookup thread is asked.
+enum Lookup {
+    Inspect(Runtime, String),
+    List,
+}
+
+/// The engine's list of published host ports, as last answered.
+#[derive(Default)]
+struct Listing {
+    /// (port, full id); `None` until the engine answered.
+    ports: Option<Vec<(Published, String)>>,
+    /// Why the last list failed, if it did.
+    failed: Option<Access>,
 }
 
 /// The cache of containers' details, filled by a lookup thread.
 pub struct Containers {
     known: Arc<Mutex<HashMap<String, Container>>>,
+    listing: Arc<Mutex<Listing>>,
     asked: HashMap<String, Instant>,
-    tx: Option<Sender<(Runtime, String)>>,
+    listed: Option<Instant>,
+    list_pending: bool,
+    tx: Option<Sender<Lookup>>,
+    runtime: Runtime,
 }
 
 /// How long an answer is trusted before the container is asked about again (a restart
 /// policy or a name may change).
 const FRESH: Duration = Duration::from_secs(30);
+/// A port a docker-proxy holds that the engine's list does not show is asked about
+/// again at most this often.
+const MISSING_AGAIN: Duration = Duration::from_secs(2);
 
 impl Default for Containers {
     fn default() -> Self {
@@ -254,17 +438,22 @@ impl Default for Containers {
 impl Containers {
     pub fn new() -> Containers {
         let known = Arc::new(Mutex::new(HashMap::new()));
+        let listing = Arc::new(Mutex::new(Listing::default()));
         let (tx, rx) = channel();
-        let shared = known.clone();
+        let (k, l) = (known.clone(), listing.clone());
         let tx = std::thread::Builder::new()
             .name("sockscope-containers".into())
-            .spawn(move || lookups(&rx, &shared))
+            .spawn(move || lookups(&rx, &k, &l))
             .ok()
             .map(|_| tx);
         Containers {
             known,
+            listing,
             asked: HashMap::new(),
+            listed: None,
+            list_pending: false,
             tx,
+            runtime: Api::new().map_or(Runtime::Docker, |a| a.runtime()),
         }
     }
 
@@ -282,21 +471,59 @@ impl Containers {
             .is_none_or(|t| t.elapsed() >= FRESH);
         if stale && let Some(tx) = &self.tx {
             self.asked.insert(c.full_id.clone(), Instant::now());
-            let _ = tx.send((c.runtime, c.full_id.clone()));
+            let _ = tx.send(Lookup::Inspect(c.runtime, c.full_id.clone()));
         }
-        cached.unwrap_or_else(|| c.clone())
+        let mut out = cached.unwrap_or_else(|| c.clone());
+        // The cgroup directory is the process's, not the engine's.
+        out.dir.clone_from(&c.dir);
+        out
     }
 
-    /// Waits up to `wait` until every asked lookup has an answer (one-shot commands want
-    /// names; the live view never waits).
-    pub fn settle(&self, wait: Duration) {
-        let end = Instant::now() + wait;
-        while Instant::now() < end {
-            let done = self
-                .known
-                .lock()
-                .is_ok_and(|m| self.asked.keys().all(|id| m.contains_key(id)));
+    /// The host ports the engine says its containers publish, each with its container
+    /// (details from the cache). Asks the engine again when the list is old, or when
+    /// `missing` (a docker-proxy holds a port the list lacks) and it is a little old.
+    pub fn published(&mut self, missing: bool) -> Vec<PublishedBy> {
+        let age = self.listed.map(|t| t.elapsed());
+        let due = age.is_none_or(|a| a >= FRESH || (missing && a >= MISSING_AGAIN));
+        if due && let Some(tx) = &self.tx {
+            self.listed = Some(Instant::now());
+            self.list_pending = true;
+            let _ = tx.send(Lookup::List);
+        }
+        let ports = self
+            .listing
+            .lock()
+            .ok()
+            .and_then(|l| l.ports.clone())
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(ports.len());
+        for (port, id) in ports {
+            let mut c = self.enrich(&Container::from_id(self.runtime, &id));
+            c.confirmed = Evidence::Verified(format!(
+                "the engine says it publishes host port {}",
+                port.host_port
+            ));
+            out.push(PublishedBy { port, container: c });
+        }
+        out
+    }
+
+    /// Waits until `deadline` at most for every asked lookup to have an answer
+    /// (one-shot commands want names; the live view never waits).
+    pub fn settle(&mut self, deadline: Instant) {
+        while Instant::now() < deadline {
+            let listed = !self.list_pending
+                || self
+                    .listing
+                    .lock()
+                    .is_ok_and(|l| l.ports.is_some() || l.failed.is_some());
+            let done = listed
+                && self
+                    .known
+                    .lock()
+                    .is_ok_and(|m| self.asked.keys().all(|id| m.contains_key(id)));
             if done {
+                self.list_pending = false;
                 return;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -304,41 +531,143 @@ impl Containers {
     }
 }
 
+/// Why the engine could not answer, as a container's [`Access`].
+fn access_of(e: &ApiError) -> Access {
+    match e {
+        ApiError::Status { status: 404, .. } => Access::Unknown,
+        ApiError::NoAnswer { .. } => Access::NoAnswer,
+        _ => Access::NoAccess,
+    }
+}
+
 /// The lookup thread: one request at a time, answers into the cache; a failure is
 /// cached too (as no access, or unknown), so a missing engine costs one try per id.
-fn lookups(rx: &Receiver<(Runtime, String)>, known: &Mutex<HashMap<String, Container>>) {
-    while let Ok((runtime, id)) = rx.recv() {
-        let found = match Api::new().and_then(|api| api.inspect(runtime, &id)) {
-            Ok(c) => c,
-            Err(e) => {
-                let mut c = Container::from_id(runtime, &id);
-                c.access = match e {
-                    ApiError::Status { status: 404, .. } => Access::Unknown,
-                    ApiError::Io(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        Access::NoAnswer
+fn lookups(
+    rx: &Receiver<Lookup>,
+    known: &Mutex<HashMap<String, Container>>,
+    listing: &Mutex<Listing>,
+) {
+    while let Ok(lookup) = rx.recv() {
+        match lookup {
+            Lookup::Inspect(runtime, id) => {
+                let found = match Api::new().and_then(|api| api.inspect(runtime, &id)) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let mut c = Container::from_id(runtime, &id);
+                        c.access = access_of(&e);
+                        c
                     }
-                    _ => Access::NoAccess,
                 };
-                c
+                if let Ok(mut m) = known.lock() {
+                    m.insert(id, found);
+                }
             }
-        };
-        if let Ok(mut m) = known.lock() {
-            m.insert(id, found);
+            Lookup::List => {
+                let answer = Api::new().and_then(|api| api.published());
+                if let Ok(mut l) = listing.lock() {
+                    match answer {
+                        Ok(ports) => {
+                            l.ports = Some(ports);
+                            l.failed = None;
+                        }
+                        Err(e) => l.failed = Some(access_of(&e)),
+                    }
+                }
+            }
         }
     }
 }
 
-/// Which container docker-proxy forwards to: the container with that address.
-pub fn by_ip<'a>(
-    containers: impl Iterator<Item = &'a Container>,
-    ip: std::net::IpAddr,
-) -> Option<&'a Container> {
-    containers.into_iter().find(|c| c.ips.contains(&ip))
+/// The inode of namespace `kind` (`net`, `pid`) of `pid`.
+fn ns_inode(pid: &str, kind: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(format!("/proc/{pid}/ns/{kind}"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// Whether `a` and `b` share namespace `kind`, and it is not this process's own (the
+/// host's: a container on the host network shares it with every host process).
+pub fn share_ns(a: u32, b: u32, kind: &str) -> bool {
+    let (Some(x), Some(y)) = (
+        ns_inode(&a.to_string(), kind),
+        ns_inode(&b.to_string(), kind),
+    ) else {
+        return false;
+    };
+    x == y && ns_inode("self", kind) != Some(x)
+}
+
+/// Whether process `pid` (with `ancestors`) really runs in container `c`, which its
+/// cgroup path names (SPEC §11): a cgroup name is a claim, since a user who owns a
+/// cgroup subtree can name a directory `docker-<any id>.scope`. Docker and Podman
+/// containers are confirmed by the engine's own answer: the container's main process
+/// (`State.Pid`) is the process or one of its ancestors, or shares its pid or network
+/// namespace (not the host's). containerd and Kubernetes have no API here: their cgroup
+/// directory must be root's (only root makes root-owned directories).
+pub fn confirm(pid: u32, ancestors: &[u32], c: &Container) -> Evidence {
+    match c.runtime {
+        Runtime::Docker | Runtime::Podman => {}
+        Runtime::Containerd | Runtime::Kubernetes => {
+            let dir = c.dir.as_ref();
+            return match dir.and_then(|d| d.owner) {
+                Some(0) => Evidence::Verified(format!(
+                    "its cgroup directory {} is root's",
+                    dir.map_or("", |d| d.path.as_str())
+                )),
+                Some(uid) => Evidence::Claimed(format!(
+                    "its cgroup directory names the container but belongs to uid {uid}, not root"
+                )),
+                None => Evidence::Claimed("its cgroup directory could not be read".into()),
+            };
+        }
+    }
+    let engine = c.runtime.title();
+    let main = match (c.access, c.pid) {
+        (Access::Known, Some(main)) => main,
+        (Access::Known, None) => {
+            return Evidence::Claimed(format!(
+                "its cgroup names the container, but {engine} says it is not running"
+            ));
+        }
+        (Access::NoAccess, _) => {
+            return Evidence::Claimed(format!(
+                "its cgroup names the container; no access to the {engine} socket to confirm it"
+            ));
+        }
+        (Access::NoAnswer, _) => {
+            return Evidence::Claimed(format!(
+                "its cgroup names the container; the {engine} socket did not answer to confirm it"
+            ));
+        }
+        (Access::Unknown, _) => {
+            return Evidence::Claimed(format!(
+                "its cgroup names a container {engine} does not know"
+            ));
+        }
+        (Access::Pending, _) => {
+            return Evidence::Claimed(format!("not confirmed by {engine} yet"));
+        }
+    };
+    if main == pid {
+        Evidence::Verified(format!("{engine} says it is the container's main process"))
+    } else if ancestors.contains(&main) {
+        Evidence::Verified(format!(
+            "the container's main process {main} ({engine}'s State.Pid) is its ancestor"
+        ))
+    } else if share_ns(pid, main, "pid") {
+        Evidence::Verified(format!(
+            "it shares the pid namespace of the container's main process {main}"
+        ))
+    } else if share_ns(pid, main, "net") {
+        Evidence::Verified(format!(
+            "it shares the network namespace of the container's main process {main}"
+        ))
+    } else {
+        Evidence::Claimed(format!(
+            "its cgroup names the container, but it shares no namespace with the container's main process {main}"
+        ))
+    }
 }
 
 #[cfg(test)]

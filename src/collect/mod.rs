@@ -212,8 +212,9 @@ pub mod linux {
     use super::{Collector, fill_details};
     use crate::error::Result;
     use crate::model::container::Access;
-    use crate::model::{Scope, Snapshot, Socket, Visibility};
-    use std::time::{Duration, SystemTime};
+    use crate::model::{Evidence, Scope, Snapshot, Socket, Visibility};
+    use std::collections::HashMap;
+    use std::time::{Duration, Instant, SystemTime};
 
     pub struct SockDiagCollector {
         diag: SockDiag,
@@ -225,12 +226,16 @@ pub mod linux {
         /// live view never waits.
         settle: Duration,
         capacity: usize,
+        /// Whether a process really runs in the container its cgroup names, by (pid,
+        /// start time, container id): asked once per process.
+        confirmed: HashMap<(u32, u64, String), Evidence>,
     }
 
-    /// Names containers' namespaces from the container cache.
+    /// Names containers' namespaces from the container cache: only a container the
+    /// engine confirms (its main process is in that very namespace) names one.
     struct Names<'a> {
         containers: &'a mut Containers,
-        settle: Duration,
+        deadline: Option<Instant>,
     }
 
     impl ContainerNames for Names<'_> {
@@ -238,11 +243,15 @@ pub mod linux {
             let cg = super::origin::cgroup(pid);
             let c = super::origin::container(&cg)?;
             let mut known = self.containers.enrich(&c);
-            if known.name.is_none() && !self.settle.is_zero() {
-                self.containers.settle(self.settle);
+            if known.access == Access::Pending
+                && let Some(deadline) = self.deadline
+            {
+                self.containers.settle(deadline);
                 known = self.containers.enrich(&c);
             }
-            Some((known.id.clone(), known.name))
+            let main = known.pid?;
+            let confirmed = main == pid || super::containers::share_ns(pid, main, "net");
+            confirmed.then(|| (known.id.clone(), known.name.clone()))
         }
     }
 
@@ -256,6 +265,7 @@ pub mod linux {
                 containers: Containers::new(),
                 settle: Duration::ZERO,
                 capacity: 64,
+                confirmed: HashMap::new(),
             })
         }
 
@@ -313,31 +323,69 @@ pub mod linux {
         }
 
         /// Fills the containers of the snapshot's processes from the cache (asking the
-        /// engine about new ones), waiting for answers only when settling.
-        fn enrich(&mut self, snap: &mut Snapshot) {
-            for p in snap.processes.values_mut() {
-                if let Some(c) = &p.container {
-                    p.container = Some(self.containers.enrich(c));
-                }
-            }
-            let pending = snap.processes.values().any(|p| {
-                p.container
-                    .as_ref()
-                    .is_some_and(|c| c.access == Access::Pending)
-            });
-            if pending && !self.settle.is_zero() {
-                self.containers.settle(self.settle);
+        /// engine about new ones), confirms each process's container with the engine's
+        /// answer, and fills the host ports the engine says are published when a
+        /// docker-proxy is about; waits for answers only until `deadline` (one-shot
+        /// commands).
+        fn enrich(&mut self, snap: &mut Snapshot, deadline: Option<Instant>) {
+            let proxies: rustc_hash::FxHashSet<u32> = snap
+                .processes
+                .values()
+                .filter(|p| p.name == "docker-proxy")
+                .map(|p| p.pid)
+                .collect();
+            let mut published = Vec::new();
+            for round in 0..2 {
                 for p in snap.processes.values_mut() {
                     if let Some(c) = &p.container {
-                        let mut known = self.containers.enrich(c);
-                        // Waited, and still nothing: a one-shot answer says so.
-                        if known.access == Access::Pending {
-                            known.access = Access::NoAnswer;
-                        }
-                        p.container = Some(known);
+                        p.container = Some(self.containers.enrich(c));
                     }
                 }
+                if !proxies.is_empty() {
+                    published = self.containers.published(false);
+                    if proxy_port_missing(snap, &proxies, &published) {
+                        published = self.containers.published(true);
+                    }
+                }
+                let pending = snap.processes.values().any(|p| {
+                    p.container
+                        .as_ref()
+                        .is_some_and(|c| c.access == Access::Pending)
+                });
+                match deadline {
+                    Some(d) if round == 0 && (pending || !proxies.is_empty()) => {
+                        self.containers.settle(d);
+                    }
+                    _ => break,
+                }
             }
+            let mut seen = std::collections::HashSet::new();
+            for p in snap.processes.values_mut() {
+                let Some(c) = &mut p.container else { continue };
+                if deadline.is_some() && c.access == Access::Pending {
+                    // Waited, and still nothing: a one-shot answer says so.
+                    c.access = Access::NoAnswer;
+                }
+                let key = (p.pid, p.start_ticks, c.full_id.clone());
+                let settled = c.access != Access::Pending;
+                let evidence = match self.confirmed.get(&key) {
+                    Some(e) => e.clone(),
+                    None => {
+                        let ancestors: Vec<u32> =
+                            p.origin.ancestors.iter().map(|a| a.pid).collect();
+                        let e = super::containers::confirm(p.pid, &ancestors, c);
+                        // An answer still to come is asked again next time.
+                        if settled {
+                            self.confirmed.insert(key.clone(), e.clone());
+                        }
+                        e
+                    }
+                };
+                c.confirmed = evidence;
+                seen.insert(key);
+            }
+            self.confirmed.retain(|k, _| seen.contains(k));
+            snap.published = published;
         }
 
         /// Closes this exact socket (tuple and cookie, in its own network namespace):
@@ -358,6 +406,20 @@ pub mod linux {
         pub fn owner_stats(&self) -> super::owners::WalkStats {
             self.owners.stats()
         }
+    }
+
+    /// Whether a docker-proxy holds a listener on a host port the engine's list lacks (a
+    /// container started since the list was read).
+    fn proxy_port_missing(
+        snap: &Snapshot,
+        proxies: &rustc_hash::FxHashSet<u32>,
+        published: &[crate::model::container::PublishedBy],
+    ) -> bool {
+        snap.sockets.iter().any(|s| {
+            s.is_listener()
+                && s.owners.iter().any(|p| proxies.contains(p))
+                && !published.iter().any(|p| p.port.host_port == s.local.port())
+        })
     }
 
     /// Sockets in this network namespace per `/proc/net/sockstat{,6}` (TCP in use and
@@ -403,9 +465,10 @@ pub mod linux {
             // Other namespaces are dumped on a second thread while this one dumps the
             // host's: the kernel's walks of its shared hash tables run side by side.
             let namespaces = &mut self.namespaces;
+            let deadline = (!self.settle.is_zero()).then(|| Instant::now() + self.settle);
             let mut names = Names {
                 containers: &mut self.containers,
-                settle: self.settle,
+                deadline,
             };
             let diag = &mut self.diag;
             // A full owner walk (the first, then one every resync) reads /proc only: it
@@ -476,9 +539,10 @@ pub mod linux {
                     hidden_sockets: 0,
                     netns_skipped: skipped,
                 },
+                published: Vec::new(),
             };
             fill_details(&mut snap, &mut self.procs);
-            self.enrich(&mut snap);
+            self.enrich(&mut snap, deadline);
             super::fds_ran_out(false)?;
             Ok(snap)
         }

@@ -1,38 +1,109 @@
-//! Reading where a process came from: its cgroups (container, systemd unit), its
-//! ancestors up to pid 1, and the few environment variables that name a supervisor (PM2's
-//! `name`, `pm_id`, `PM2_HOME`; `TMUX`, `STY`). Read once per process identity; what it
-//! means is judged in `diagnose::supervisor`.
+//! Reading where a process came from: its cgroups (container, systemd unit) and who owns
+//! their directories, its ancestors up to pid 1 with what the kernel says of each (uid,
+//! the program it runs and who owns that file, its working directory), and the few
+//! environment variables that name a supervisor (PM2's `name`, `pm_id`, `PM2_HOME`;
+//! supervisord's program; `TMUX`, `STY`). Read once per process identity. What it means,
+//! and which of it is evidence rather than a claim, is judged in `diagnose::supervisor`.
 
-use crate::model::cgroup::{self, Cgroup};
+use crate::model::cgroup::{self, Cgroup, Dir};
+use crate::model::process::SupervisordProgram;
 use crate::model::sanitize::{sanitize, sanitize_capped};
 use crate::model::stat::parse_stat;
 use crate::model::{Ancestor, Container, Origin, Pm2App};
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 /// Ancestors followed at most.
 const MAX_DEPTH: usize = 32;
 /// Bytes of an environment read at most.
 const MAX_ENVIRON: u64 = 256 * 1024;
 
-/// The cgroups of a pid, parsed; empty when unreadable.
+/// The cgroups of a pid, parsed, with the owners of the directories that name its unit
+/// and its container; empty when unreadable.
 pub fn cgroup(pid: u32) -> Cgroup {
-    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+    let mut cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .map(|t| cgroup::parse(&t))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if let Some(u) = &mut cg.unit {
+        u.dir.owner = dir_owner(&u.dir);
+    }
+    if let Some(c) = &mut cg.container {
+        c.dir.owner = dir_owner(&c.dir);
+    }
+    cg
 }
 
 /// The container a pid runs in, known so far only by its cgroup.
 pub fn container(c: &Cgroup) -> Option<Container> {
-    c.container
-        .as_ref()
-        .map(|(runtime, id)| Container::from_id(*runtime, id))
+    c.container.as_ref().map(|n| {
+        let mut c = Container::from_id(n.runtime, &n.id);
+        c.dir = Some(n.dir.clone());
+        c
+    })
+}
+
+/// Cgroup hierarchies mounted here: (filesystem type, super options, mount point).
+fn mounts() -> &'static [(String, Vec<String>, PathBuf)] {
+    static MOUNTS: std::sync::OnceLock<Vec<(String, Vec<String>, PathBuf)>> =
+        std::sync::OnceLock::new();
+    MOUNTS.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .map(|t| parse_mountinfo(&t))
+            .unwrap_or_default()
+    })
+}
+
+/// The cgroup mounts of a `/proc/self/mountinfo` text whose root is the hierarchy's.
+pub fn parse_mountinfo(text: &str) -> Vec<(String, Vec<String>, PathBuf)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let left: Vec<&str> = left.split(' ').collect();
+        let right: Vec<&str> = right.split(' ').collect();
+        let (Some(root), Some(point), Some(fstype), Some(opts)) =
+            (left.get(3), left.get(4), right.first(), right.get(2))
+        else {
+            continue;
+        };
+        if *root != "/" || !matches!(*fstype, "cgroup" | "cgroup2") {
+            continue;
+        }
+        out.push((
+            (*fstype).to_owned(),
+            opts.split(',').map(str::to_owned).collect(),
+            PathBuf::from(point.replace("\\040", " ")),
+        ));
+    }
+    out
+}
+
+/// Who owns a cgroup directory: root when root (systemd, an engine) made it; a user for
+/// a subtree delegated to them.
+fn dir_owner(dir: &Dir) -> Option<u32> {
+    let wanted: Vec<&str> = dir
+        .controllers
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .collect();
+    let (_, _, point) = mounts().iter().find(|(fstype, opts, _)| {
+        if wanted.is_empty() {
+            fstype == "cgroup2"
+        } else {
+            fstype == "cgroup" && wanted.iter().all(|w| opts.iter().any(|o| o == w))
+        }
+    })?;
+    let path = point.join(dir.path.trim_start_matches('/'));
+    std::fs::metadata(path).ok().map(|m| m.uid())
 }
 
 /// Everything [`Origin`] holds, for `pid` whose parent is `ppid`.
 pub fn read(pid: u32, ppid: Option<u32>, cg: &Cgroup) -> Origin {
     let env = environ(pid);
     let unit = cg.unit.clone().map(|mut u| {
-        if u.user.is_none() {
+        // Unit files are read only for a name systemd could have given.
+        if u.user.is_none() && cgroup::valid_service_name(&u.name) {
             u.restarts = unit_restarts(&u.name);
         }
         u
@@ -46,6 +117,11 @@ pub fn read(pid: u32, ppid: Option<u32>, cg: &Cgroup) -> Origin {
         } else {
             Vec::new()
         },
+        pm2_home: get(&env, "PM2_HOME").map(str::to_owned),
+        supervisord: get(&env, "SUPERVISOR_PROCESS_NAME").map(|name| SupervisordProgram {
+            group: get(&env, "SUPERVISOR_GROUP_NAME").map(str::to_owned),
+            name: name.to_owned(),
+        }),
         mux: mux(&env),
         socket_units: if pid == 1 { socket_units() } else { Vec::new() },
     }
@@ -56,15 +132,39 @@ fn is_pm2_daemon(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("PM2 v"))
 }
 
-/// The PM2 apps of a daemon's children (each app once, by name).
+/// The real uid of a pid (`Uid:` of its status; its `/proc/PID` directory's owner is not
+/// it: a process that makes itself non-dumpable shows root there).
+pub fn real_uid(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Whether the program `pid` runs is a root-owned file nobody else may write (`stat` of
+/// `/proc/PID/exe` reaches the very file the kernel runs, even if it was renamed).
+pub fn exe_root_owned(pid: u32) -> bool {
+    std::fs::metadata(format!("/proc/{pid}/exe"))
+        .is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0)
+}
+
+/// The PM2 apps of a daemon's children of its own user (each app once, by name).
 fn pm2_children(pid: u32) -> Vec<Pm2App> {
     let children =
         std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let uid = real_uid(pid);
     let mut apps: Vec<Pm2App> = Vec::new();
     for child in children
         .split_whitespace()
         .filter_map(|c| c.parse::<u32>().ok())
     {
+        if uid.is_none() || real_uid(child) != uid {
+            continue;
+        }
         if let Some(app) = pm2(&environ(child))
             && !apps.iter().any(|a| a.name == app.name)
         {
@@ -147,7 +247,7 @@ pub fn ancestors(mut ppid: Option<u32>) -> Vec<Ancestor> {
         let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
             .map(|n| sanitize_capped(n.trim_end(), 64))
             .unwrap_or_default();
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+        let cmdline: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
             .map(|b| {
                 b.split(|&c| c == 0)
                     .filter(|a| !a.is_empty())
@@ -156,7 +256,27 @@ pub fn ancestors(mut ppid: Option<u32>) -> Vec<Ancestor> {
                     .collect()
             })
             .unwrap_or_default();
-        out.push(Ancestor { pid, name, cmdline });
+        let link = |what: &str| {
+            std::fs::read_link(format!("/proc/{pid}/{what}"))
+                .ok()
+                .map(|p| sanitize(&p.to_string_lossy()))
+        };
+        let titled_pm2 =
+            name.starts_with("PM2 v") || cmdline.first().is_some_and(|c| c.starts_with("PM2 v"));
+        out.push(Ancestor {
+            pid,
+            uid: real_uid(pid),
+            exe: link("exe"),
+            exe_root_owned: exe_root_owned(pid),
+            cwd: link("cwd"),
+            pm2_home: if titled_pm2 {
+                get(&environ(pid), "PM2_HOME").map(str::to_owned)
+            } else {
+                None
+            },
+            name,
+            cmdline,
+        });
         ppid = Some(stat.ppid);
     }
     out
@@ -175,7 +295,16 @@ fn environ(pid: u32) -> Vec<(String, String)> {
     parse_environ(&buf)
 }
 
-const WANTED: [&str; 6] = ["name", "pm_id", "PM2_HOME", "pm_exec_path", "TMUX", "STY"];
+const WANTED: [&str; 8] = [
+    "name",
+    "pm_id",
+    "PM2_HOME",
+    "pm_exec_path",
+    "TMUX",
+    "STY",
+    "SUPERVISOR_PROCESS_NAME",
+    "SUPERVISOR_GROUP_NAME",
+];
 
 /// The wanted variables of a NUL-separated environment block, values sanitised. A PM2
 /// cluster worker has no `name` or `pm_id` of its own: they are read from the JSON in

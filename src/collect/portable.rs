@@ -151,6 +151,7 @@ impl Collector for PortableCollector {
                 hidden_sockets: 0,
                 netns_skipped: false,
             },
+            published: Vec::new(),
         };
         fill_details(&mut snap, &mut self.procs);
         Ok(snap)

@@ -167,6 +167,7 @@ impl Procs {
             name: display_name(&sanitize_capped(&p.name().to_string_lossy(), 256), &cmdline),
             cmdline,
             exe: p.exe().map(|e| sanitize(&e.to_string_lossy())),
+            exe_root_owned: super::origin::exe_root_owned(pid),
             uid,
             user: None,
             state,

@@ -2,7 +2,7 @@
 
 use crate::cli::WhyArgs;
 use crate::collect::{self, CollectorKind, procs};
-use crate::diagnose::{CloseWaitTracker, Kind, Probe, verdict};
+use crate::diagnose::{CloseWaitTracker, Kind, Probe, verdict, verdict_udp};
 use crate::error::Result;
 use crate::model::Scope;
 use crate::output::why;
@@ -11,10 +11,13 @@ use std::io::{self, IsTerminal};
 pub fn run(args: &WhyArgs, kind: CollectorKind) -> Result<u8> {
     let mut collector = collect::open_once(kind)?;
     let snap = collector.snapshot(Scope::All)?;
-    let probe = Probe::run(args.port);
-    let leaking = CloseWaitTracker::default().observe(&snap);
-    let mut v = verdict(&snap, args.port, probe, &leaking);
-    if v.kind != Kind::Free {
+    let mut v = if args.udp {
+        verdict_udp(&snap, args.port, Probe::run_udp(args.port))
+    } else {
+        let leaking = CloseWaitTracker::default().observe(&snap);
+        verdict(&snap, args.port, Probe::run(args.port), &leaking)
+    };
+    if v.kind != Kind::Free && !args.udp {
         v.free_nearby = nearby(&snap, args.port);
     }
     let inspections: Vec<_> = v.holders.iter().map(|&pid| procs::inspect(pid)).collect();

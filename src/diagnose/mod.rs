@@ -9,9 +9,9 @@ pub mod supervisor;
 pub mod verdict;
 
 pub use probe::{BindResult, Probe};
-pub use respawn::{Departed, Respawn, respawned};
+pub use respawn::{Back, Departed, Respawn, Taken, back, respawned};
 pub use supervisor::{Supervisor, supervisor};
-pub use verdict::{Holders, Kind, Verdict, verdict};
+pub use verdict::{Holders, Kind, Verdict, verdict, verdict_udp};
 
 use crate::model::{Flag, Flags, OwnerStatus, Process, Snapshot, Socket, State};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -30,7 +30,7 @@ pub fn process_flags(p: &Process) -> Flags {
     if p.is_zombie() || p.parent_zombie {
         f = f.with(Flag::Zombie);
     }
-    if p.name == "docker-proxy" {
+    if supervisor::is_docker_proxy(p) {
         f = f.with(Flag::DockerProxy);
     }
     f

@@ -31,7 +31,8 @@ impl BindResult {
     }
 }
 
-/// TCP binds of `0.0.0.0:port` and `[::]:port` (v6-only), with and without SO_REUSEADDR.
+/// Binds of `0.0.0.0:port` and `[::]:port` (v6-only), with and without SO_REUSEADDR:
+/// TCP ones, or UDP ones for `why --udp`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Probe {
     pub v4: BindResult,
@@ -41,15 +42,24 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// Probes `port` now; every socket it opens is closed before it returns.
+    /// Probes TCP `port` now; every socket it opens is closed before it returns.
     pub fn run(port: u16) -> Probe {
+        Probe::of(port, SocketType::STREAM)
+    }
+
+    /// Probes UDP `port` now.
+    pub fn run_udp(port: u16) -> Probe {
+        Probe::of(port, SocketType::DGRAM)
+    }
+
+    fn of(port: u16, kind: SocketType) -> Probe {
         let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
         let v6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
         Probe {
-            v4: try_bind(v4, false),
-            v4_reuseaddr: try_bind(v4, true),
-            v6: try_bind(v6, false),
-            v6_reuseaddr: try_bind(v6, true),
+            v4: try_bind_as(v4, false, kind),
+            v4_reuseaddr: try_bind_as(v4, true, kind),
+            v6: try_bind_as(v6, false, kind),
+            v6_reuseaddr: try_bind_as(v6, true, kind),
         }
     }
 
@@ -87,12 +97,21 @@ fn ok_or_absent(r: &BindResult) -> bool {
 }
 
 fn try_bind(addr: SocketAddr, reuse: bool) -> BindResult {
+    try_bind_as(addr, reuse, SocketType::STREAM)
+}
+
+fn try_bind_as(addr: SocketAddr, reuse: bool, kind: SocketType) -> BindResult {
     let family = if addr.is_ipv6() {
         AddressFamily::INET6
     } else {
         AddressFamily::INET
     };
-    let fd = match socket(family, SocketType::STREAM, Some(ipproto::TCP)) {
+    let proto = if kind == SocketType::DGRAM {
+        ipproto::UDP
+    } else {
+        ipproto::TCP
+    };
+    let fd = match socket(family, kind, Some(proto)) {
         Ok(fd) => fd,
         Err(Errno::AFNOSUPPORT) => return BindResult::Unsupported,
         Err(e) => return BindResult::Failed(std::io::Error::from(e).to_string()),
@@ -133,5 +152,11 @@ mod tests {
         let p = Probe::run(port);
         assert!(p.free(), "{p:?}");
         assert!(p.reuseaddr_free());
+        // UDP is its own port space: a UDP socket on it fails a UDP probe only.
+        let u = std::net::UdpSocket::bind(("0.0.0.0", port)).unwrap();
+        assert_eq!(Probe::run_udp(port).v4, BindResult::InUse);
+        assert!(Probe::run(port).free());
+        drop(u);
+        assert!(Probe::run_udp(port).free());
     }
 }

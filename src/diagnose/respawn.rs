@@ -4,24 +4,27 @@
 //! container, same parent) so that "port 3000 is free" is never said a second before PM2
 //! brings the app back. Pure: works on snapshots.
 
-use super::supervisor::{Supervisor, supervisor};
+use super::supervisor::{Kind, Supervisor, is_docker_proxy, proxied, supervisor};
 use super::verdict::Holders;
-use crate::model::{Process, Snapshot};
+use crate::model::{Command, Process, Snapshot};
 use std::time::Duration;
 
 /// After a port is released, how long `kill` keeps watching for a respawn when no known
 /// supervisor restarts the target but its parent (a shell loop, an unknown daemon) lives.
 pub const GRACE: Duration = Duration::from_secs(1);
 
-/// What a target was before it was signalled: enough to recognise its replacement.
+/// What a target was before it was signalled: enough to recognise its replacement, and
+/// to tell it from a squatter of another user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Departed {
     pub pid: u32,
+    pub uid: Option<u32>,
     /// Its parent, unless that is pid 1 (orphans and services are judged by their
     /// supervisor alone).
     pub parent: Option<(u32, String)>,
     pub supervisor: Option<Supervisor>,
-    /// The full id of its container (its own, or the one its docker-proxy forwards to).
+    /// The full id of its container (its own, confirmed by the engine, or the one the
+    /// engine says its docker-proxy publishes).
     pub container: Option<String>,
 }
 
@@ -40,52 +43,57 @@ impl Departed {
         });
         Departed {
             pid: p.pid,
+            uid: p.uid,
             parent,
             supervisor: supervisor(p, snap, port),
-            container: container_of(p, snap),
+            container: container_of(p, snap, port),
         }
     }
 
-    /// A supervisor that restarts it (tmux and screen do not).
+    /// A supervisor that restarts it, and is believed (tmux and screen do not restart).
     pub fn restarter(&self) -> Option<&Supervisor> {
-        self.supervisor.as_ref().filter(|s| s.restarts)
+        self.supervisor.as_ref().filter(|s| s.restarter())
     }
 
     /// Said before signalling it: "PM2 app barapp will probably start it again: stop it
     /// for good with `pm2 stop barapp`"; for a reloader, that it starts it again when a
-    /// file changes.
+    /// file changes; for a claim, what it claims and why that is not believed.
     pub fn warning(&self) -> Option<String> {
         let s = self.supervisor.as_ref()?;
+        if !s.verified() {
+            return Some(s.sentence());
+        }
         if s.cluster {
-            let cmd = s.stop_command.as_deref().unwrap_or("pm2 ls");
+            let stop = s
+                .stop
+                .as_ref()
+                .map(|c| format!("; `{c}` stops only the app"))
+                .unwrap_or_default();
             return Some(format!(
-                "this is the PM2 daemon (cluster mode for app {}): a signal stops the daemon and every app it runs; `{cmd}` stops only the app",
+                "this is the PM2 daemon (cluster mode for app {}): a signal stops the daemon and every app it runs{stop}",
                 s.name
             ));
         }
         let what = s.what();
         let when = if s.restarts {
             "will probably start it again"
-        } else if s.kind == super::supervisor::Kind::Reloader {
+        } else if s.kind == Kind::Reloader {
             "starts it again when a file changes"
         } else {
             return None;
         };
-        Some(match &s.stop_command {
+        Some(match &s.stop {
             Some(cmd) => format!("{what} {when}: stop it for good with `{cmd}`"),
             None => format!("{what} {when}"),
         })
     }
 }
 
-fn container_of(p: &Process, snap: &Snapshot) -> Option<String> {
+fn container_of(p: &Process, snap: &Snapshot, port: Option<u16>) -> Option<String> {
     p.container
         .as_ref()
-        .or_else(|| {
-            (p.name == "docker-proxy")
-                .then(|| super::supervisor::proxied(p, snap))
-                .flatten()
-        })
+        .filter(|c| c.confirmed.verified())
+        .or_else(|| is_docker_proxy(p).then(|| proxied(p, snap, port)).flatten())
         .map(|c| c.full_id.clone())
 }
 
@@ -111,7 +119,7 @@ pub struct Respawn {
     /// "PM2 app barapp", "Docker container web1", "its parent 4100/bash".
     pub by: String,
     /// What stops it for good.
-    pub stop: Option<String>,
+    pub stop: Option<Command>,
 }
 
 impl Respawn {
@@ -125,10 +133,55 @@ impl Respawn {
     }
 }
 
+/// A listener on the port that is none of the departed and did not come back under
+/// their supervisor, container or parent: someone else took the port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Taken {
+    pub pid: u32,
+    pub name: String,
+    /// "user nobody", "uid 1000".
+    pub user: String,
+    /// "PM2 app webapp": what the departed were run by, when something was.
+    pub not_by: Option<String>,
+}
+
+impl Taken {
+    /// "port 3000 is held again by 7577/python3 (user nobody), not by PM2 app webapp".
+    pub fn sentence(&self, port: u16) -> String {
+        let mut out = format!(
+            "port {port} is held again by {}/{} ({})",
+            self.pid, self.name, self.user
+        );
+        if let Some(by) = &self.not_by {
+            out.push_str(&format!(", not by {by}"));
+        }
+        out
+    }
+}
+
+/// After the departed left: the port is back under one of their supervisors, containers
+/// or parents (a respawn), or held by someone else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Back {
+    Respawned(Respawn),
+    Taken(Taken),
+}
+
 /// The first TCP listener holder on `port` that is none of the departed and came back
 /// under one of their supervisors, containers or parents.
 pub fn respawned(departed: &[Departed], snap: &Snapshot, port: u16) -> Option<Respawn> {
+    match back(departed, snap, port)? {
+        Back::Respawned(r) => Some(r),
+        Back::Taken(_) => None,
+    }
+}
+
+/// Who holds `port` now that is none of the departed: a respawn when it came back under
+/// one of their (verified) supervisors, containers or parents with their user; someone
+/// else otherwise.
+pub fn back(departed: &[Departed], snap: &Snapshot, port: u16) -> Option<Back> {
     let h = Holders::of(snap, port);
+    let mut taken = None;
     for &pid in &h.pids {
         if departed.iter().any(|d| d.pid == pid) {
             continue;
@@ -139,38 +192,55 @@ pub fn respawned(departed: &[Departed], snap: &Snapshot, port: u16) -> Option<Re
         let now = Departed::of(q, snap, Some(port));
         for d in departed {
             if let Some(r) = matched(d, &now, q) {
-                return Some(r);
+                return Some(Back::Respawned(r));
             }
         }
+        if taken.is_none() {
+            let user = match (q.user.as_deref(), q.uid) {
+                (Some(u), _) => format!("user {u}"),
+                (None, Some(u)) => format!("uid {u}"),
+                (None, None) => "an unknown user".into(),
+            };
+            taken = Some(Taken {
+                pid,
+                name: q.name.clone(),
+                user,
+                not_by: departed
+                    .iter()
+                    .find_map(|d| d.supervisor.as_ref().filter(|s| s.verified()))
+                    .map(Supervisor::what),
+            });
+        }
     }
-    None
+    taken.map(Back::Taken)
 }
 
 fn matched(d: &Departed, now: &Departed, q: &Process) -> Option<Respawn> {
-    let respawn = |by: String, stop: Option<String>| Respawn {
+    let respawn = |by: String, stop: Option<Command>| Respawn {
         pid: q.pid,
         name: q.name.clone(),
         by,
         stop,
     };
     if let (Some(a), Some(b)) = (&d.supervisor, &now.supervisor)
-        && a.kind == b.kind
-        && a.name == b.name
         && a.restarts
+        && a.same_as(b)
     {
-        return Some(respawn(a.what(), a.stop_command.clone()));
+        return Some(respawn(a.what(), a.stop.clone()));
     }
     if d.container.is_some() && d.container == now.container {
-        if let Some(s) = &d.supervisor {
-            return Some(respawn(s.what(), s.stop_command.clone()));
+        if let Some(s) = d.supervisor.as_ref().filter(|s| s.verified()) {
+            return Some(respawn(s.what(), s.stop.clone()));
         }
         return Some(respawn("its container".into(), None));
     }
     match (&d.parent, &now.parent) {
-        (Some((a, name)), Some((b, _))) if a == b => Some(respawn(
-            format!("its parent {a}/{name}"),
-            Some(format!("sockscope kill pid:{a}")),
-        )),
+        (Some((a, name)), Some((b, _))) if a == b && d.uid.is_some() && d.uid == now.uid => {
+            Some(respawn(
+                format!("its parent {a}/{name}"),
+                Some(Command::sockscope(["kill", &format!("pid:{a}")])),
+            ))
+        }
         _ => None,
     }
 }
@@ -203,7 +273,7 @@ mod tests {
         let warning = gone[0].warning().unwrap();
         assert_eq!(
             warning,
-            "PM2 app barapp will probably start it again: stop it for good with `pm2 stop barapp`"
+            "PM2 app barapp will probably start it again: stop it for good with `sudo -u alice env PM2_HOME=/home/alice/.pm2 pm2 stop barapp`"
         );
         assert_eq!(
             watch_for(&gone, Duration::from_secs(5)),
@@ -215,7 +285,7 @@ mod tests {
         assert_eq!(r.pid, 250);
         assert_eq!(
             r.sentence(),
-            "respawned by PM2 app barapp as 250/node: stop it with `pm2 stop barapp`"
+            "respawned by PM2 app barapp as 250/node: stop it with `sudo -u alice env PM2_HOME=/home/alice/.pm2 pm2 stop barapp`"
         );
     }
 
@@ -248,6 +318,7 @@ mod tests {
                 "-c".into(),
                 "while true; do server; done".into(),
             ],
+            ..Ancestor::default()
         }];
         let before = snap_with(std::slice::from_ref(&p), vec![listener(8000, 100)]);
         let gone = vec![Departed::of(&p, &before, Some(8000))];
@@ -258,7 +329,10 @@ mod tests {
         let after = snap_with(&[q], vec![listener(8000, 101)]);
         let r = respawned(&gone, &after, 8000).unwrap();
         assert_eq!(r.by, "its parent 40/bash");
-        assert_eq!(r.stop.as_deref(), Some("sockscope kill pid:40"));
+        assert_eq!(
+            r.stop.map(|c| c.text()).as_deref(),
+            Some("sockscope kill pid:40")
+        );
     }
 
     #[test]

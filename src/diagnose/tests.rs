@@ -3,6 +3,10 @@ use crate::app::testkit::{process, snapshot, sock, table};
 use crate::diagnose::probe::BindResult;
 use crate::model::{OwnerStatus, Proto, Scope};
 
+fn lines(v: &Verdict) -> Vec<String> {
+    v.next.iter().map(|s| s.text()).collect()
+}
+
 fn probe(v4: BindResult, reuse: BindResult) -> Probe {
     Probe {
         v4,
@@ -36,8 +40,10 @@ fn process_flags_from_state_and_lineage() {
             .contains("main thread exited; 2 threads still run and hold the socket")
     );
     assert_eq!(explain_process(&process(102, "node", 'S')), None);
-    let d = process(7, "docker-proxy", 'S');
+    // Docker's proxy is flagged; a process that only calls itself so is not.
+    let d = crate::app::testkit::docker_proxy(7);
     assert!(process_flags(&d).contains(Flag::DockerProxy));
+    assert!(!process_flags(&process(7, "docker-proxy", 'S')).contains(Flag::DockerProxy));
 }
 
 #[test]
@@ -108,18 +114,22 @@ fn verdicts() {
         &none,
     );
     assert_eq!(v.kind, Kind::Hidden);
-    assert!(v.next[0].contains("sudo sockscope why 22"), "{:?}", v.next);
+    assert!(
+        lines(&v)[0].contains("sudo sockscope why 22"),
+        "{:?}",
+        lines(&v)
+    );
     let v = verdict(&snap, 4444, probe(BindResult::Ok, BindResult::Ok), &none);
     assert_eq!(v.kind, Kind::Free);
     // UDP 53 is held by dnsmasq: TCP is free, but the UDP holder is named.
     let v = verdict(&snap, 53, probe(BindResult::Ok, BindResult::Ok), &none);
     assert_eq!(v.kind, Kind::Free);
     assert!(
-        v.next
+        lines(&v)
             .iter()
             .any(|n| n.contains("UDP port 53 is bound by 300/dnsmasq")),
         "{:?}",
-        v.next
+        lines(&v)
     );
     // TIME-WAIT only.
     let tw = vec![sock(
@@ -134,14 +144,14 @@ fn verdicts() {
     let v = verdict(&snap, 5000, probe(BindResult::InUse, BindResult::Ok), &none);
     assert_eq!(v.kind, Kind::TimeWaitOnly);
     assert!(v.headline.contains("expires in 41 s"), "{}", v.headline);
-    assert!(v.next[0].contains("SO_REUSEADDR (most do) can bind now"));
+    assert!(lines(&v)[0].contains("SO_REUSEADDR (most do) can bind now"));
     let v = verdict(
         &snap,
         5000,
         probe(BindResult::InUse, BindResult::InUse),
         &none,
     );
-    assert!(v.next[0].contains("even an SO_REUSEADDR bind fails"));
+    assert!(lines(&v)[0].contains("even an SO_REUSEADDR bind fails"));
 }
 
 #[test]
@@ -154,7 +164,31 @@ fn docker_proxy_says_stop_the_container() {
         5,
         &[7],
     )];
-    let snap = snapshot(0, Scope::All, s, &[process(7, "docker-proxy", 'S')]);
+    let proxy = crate::app::testkit::docker_proxy(7);
+    // Only calling itself so: a process like any other, signalled by `kill`.
+    let mut fake = proxy.clone();
+    fake.uid = Some(65534);
+    fake.user = None;
+    let snap = snapshot(0, Scope::All, s.clone(), &[fake]);
+    let v = verdict(
+        &snap,
+        8000,
+        probe(BindResult::InUse, BindResult::InUse),
+        &HashSet::new(),
+    );
+    assert!(!v.flags.contains(Flag::DockerProxy));
+    let advice = lines(&v).join("\n");
+    assert!(
+        advice.contains("stop it: `sockscope kill :8000`"),
+        "{advice}"
+    );
+    assert!(
+        advice.contains("7 is not Docker's docker-proxy: it calls itself docker-proxy but runs as uid 65534, not root"),
+        "{advice}"
+    );
+    assert!(!advice.contains("docker ps"), "{advice}");
+
+    let snap = snapshot(0, Scope::All, s, &[proxy]);
     let v = verdict(
         &snap,
         8000,
@@ -163,14 +197,14 @@ fn docker_proxy_says_stop_the_container() {
     );
     assert!(v.flags.contains(Flag::DockerProxy));
     assert!(
-        v.next[0].contains("docker ps --filter publish=8000"),
+        lines(&v)[0].contains("docker ps --filter publish=8000"),
         "{:?}",
-        v.next
+        lines(&v)
     );
     assert!(
-        !v.next.iter().any(|n| n.contains("sockscope kill")),
+        !lines(&v).iter().any(|n| n.contains("sockscope kill")),
         "{:?}",
-        v.next
+        lines(&v)
     );
 }
 
@@ -198,7 +232,7 @@ fn an_ownerless_listener_is_never_free() {
         let v = verdict(&snap, 7000, probe(BindResult::Ok, BindResult::Ok), &none);
         assert_eq!(v.kind, Kind::Hidden, "{status:?}");
         assert!(v.evidence.listening());
-        let advice = v.next.join(" ");
+        let advice = lines(&v).join(" ");
         assert_eq!(
             advice.contains("sudo"),
             status == OwnerStatus::Hidden,
@@ -238,10 +272,10 @@ fn stopped_holders_get_concrete_next_steps() {
         &HashSet::new(),
     );
     assert!(v.flags.contains(Flag::Stopped));
-    assert!(v.next[0].contains("then SIGCONT"), "{:?}", v.next);
-    assert!(v.next[1].contains("kill -CONT 100"), "{:?}", v.next);
+    assert!(lines(&v)[0].contains("then SIGCONT"), "{:?}", lines(&v));
+    assert!(lines(&v)[1].contains("kill -CONT 100"), "{:?}", lines(&v));
     // The flag's sentence is evidence, not a next step: it is not repeated there.
-    assert!(!v.next.iter().any(|n| n.contains(explain(Flag::Stopped))));
+    assert!(!lines(&v).iter().any(|n| n.contains(explain(Flag::Stopped))));
     assert_eq!(
         signal_note(true, crate::model::Sig::Term).as_deref(),
         Some("suspended: TERM, then CONT so it can exit")

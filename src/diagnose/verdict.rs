@@ -3,9 +3,9 @@
 //! `wait-free`'s timeout message and the live view's after-signal line all use it.
 
 use super::probe::Probe;
-use super::supervisor::{Supervisor, supervisor};
+use super::supervisor::{Supervisor, proxy_claim, supervisor};
 use super::{process_flags, socket_flags};
-use crate::model::{Flag, Flags, OwnerStatus, Snapshot, Socket, State};
+use crate::model::{Command, Flag, Flags, OwnerStatus, Snapshot, Socket, State, Step};
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -146,7 +146,9 @@ pub struct Verdict {
     /// Short answer, one line.
     pub headline: String,
     /// What to do next, most useful first.
-    pub next: Vec<String>,
+    pub next: Vec<Step>,
+    /// The verdict is about UDP (`why --udp`), not TCP.
+    pub udp: bool,
     /// Ports near this one that are free now (filled by `why` for a port in use: it
     /// needs bind probes, see [`super::free`]).
     pub free_nearby: Vec<u16>,
@@ -173,17 +175,9 @@ pub fn verdict(snap: &Snapshot, port: u16, probe: Probe, leaking: &HashSet<u32>)
     for p in h.pids.iter().filter_map(|p| snap.processes.get(p)) {
         flags |= process_flags(p);
     }
-    let supervisors: Vec<(u32, Supervisor)> = h
-        .pids
-        .iter()
-        .filter_map(|pid| snap.processes.get(pid))
-        .filter_map(|p| supervisor(p, snap, Some(port)).map(|s| (p.pid, s)))
-        .collect();
+    let supervisors = supervisors_of(snap, &h.pids, port);
     let (kind, headline) = judge(snap, &h, &probe);
-    let mut next = next_steps(snap, &h, kind, flags, &probe);
-    if kind == Kind::Listener {
-        first_the_supervisors(&mut next, &supervisors, flags, port);
-    }
+    let next = next_steps(snap, &h, kind, flags, &probe, &supervisors);
     let mut listeners: Vec<usize> = h.tcp.iter().chain(&h.udp).copied().collect();
     listeners.sort_unstable();
     Verdict {
@@ -199,62 +193,102 @@ pub fn verdict(snap: &Snapshot, port: u16, probe: Probe, leaking: &HashSet<u32>)
         supervisors,
         headline,
         next,
+        udp: false,
         evidence: h,
         free_nearby: Vec::new(),
     }
 }
 
-/// The commands that stop the holders for good go first; when something brings the
-/// holder back, the plain kill is only the second step.
-fn first_the_supervisors(
-    next: &mut Vec<String>,
-    supervisors: &[(u32, Supervisor)],
-    flags: Flags,
-    port: u16,
-) {
-    let mut first: Vec<String> = Vec::new();
-    for (pid, s) in supervisors {
-        let Some(cmd) = &s.stop_command else { continue };
-        // sockscope can ask the engine itself.
-        let cmd = if matches!(
-            s.kind,
-            super::supervisor::Kind::Docker | super::supervisor::Kind::Podman
-        ) {
-            format!("{cmd}` or `sockscope kill :{port} --container")
-        } else {
-            cmd.clone()
-        };
-        let rel = s.relation();
-        let line = match s.comes_back() {
-            Some(c) => format!(
-                "stop it for good: `{cmd}` ({pid} {rel} {}, which {c})",
-                s.what()
+/// Judges UDP `port` (`why --udp`): the sockets bound to it, and a UDP bind probe.
+pub fn verdict_udp(snap: &Snapshot, port: u16, probe: Probe) -> Verdict {
+    let h = Holders::of(snap, port);
+    let mut flags = Flags::empty();
+    for p in h.udp_pids.iter().filter_map(|p| snap.processes.get(p)) {
+        flags |= process_flags(p);
+    }
+    let supervisors = supervisors_of(snap, &h.udp_pids, port);
+    let (kind, headline) = if !h.udp_pids.is_empty() {
+        (
+            Kind::Listener,
+            format!(
+                "UDP port {port} is in use: bound by {}",
+                snap.pids_text(&h.udp_pids)
             ),
-            None => format!("stop it for good: `{cmd}` ({pid} {rel} {})", s.what()),
-        };
-        if !first.contains(&line) {
-            first.push(line);
-        }
+        )
+    } else if !h.udp.is_empty() {
+        (
+            Kind::Hidden,
+            format!("UDP port {port} is in use by a socket whose owner you cannot see"),
+        )
+    } else if probe.free() {
+        (Kind::Free, format!("UDP port {port} is free"))
+    } else {
+        (
+            Kind::Unexplained,
+            format!(
+                "UDP port {port} cannot be bound ({}), and no socket here holds it",
+                probe.v4.as_str()
+            ),
+        )
+    };
+    let mut next = Vec::new();
+    if kind == Kind::Listener {
+        next.extend(supervisor_steps(&supervisors));
+        next.push(Step::run(
+            "stop it:",
+            Command::sockscope(["kill", &format!(":{port}"), "--udp"]),
+            "",
+        ));
     }
-    if first.is_empty() {
-        return;
+    Verdict {
+        port,
+        kind,
+        probe,
+        listeners: h.udp.clone(),
+        holders: h.udp_pids.clone(),
+        flags,
+        time_wait: 0,
+        time_wait_expires_ms: 0,
+        connections: 0,
+        supervisors,
+        headline,
+        next,
+        udp: true,
+        evidence: h,
+        free_nearby: Vec::new(),
     }
-    if flags.contains(Flag::DockerProxy) {
-        // The container's command replaces the advice about the proxy.
-        next.retain(|n| !n.starts_with("a container publishes port"));
-    }
-    let restarting = supervisors.iter().any(|(_, s)| s.restarts);
-    if restarting {
-        for n in next.iter_mut() {
-            if n.starts_with("stop it: `sockscope kill") {
-                *n = format!(
-                    "only then, or for a holder nothing restarts: `sockscope kill :{port}`"
-                );
+}
+
+/// What is behind each of `pids`, by pid.
+fn supervisors_of(snap: &Snapshot, pids: &[u32], port: u16) -> Vec<(u32, Supervisor)> {
+    pids.iter()
+        .filter_map(|pid| snap.processes.get(pid))
+        .filter_map(|p| supervisor(p, snap, Some(port)).map(|s| (p.pid, s)))
+        .collect()
+}
+
+/// The commands that stop the holders for good, from verified supervisors only; a
+/// supervisor that is only claimed is said as such, with no command.
+fn supervisor_steps(supervisors: &[(u32, Supervisor)]) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    for (pid, s) in supervisors {
+        let step = match &s.stop {
+            Some(cmd) => {
+                let rel = s.relation();
+                let tail = match s.comes_back() {
+                    Some(c) => format!("({pid} {rel} {}, which {c})", s.what()),
+                    None => format!("({pid} {rel} {})", s.what()),
+                };
+                Step::run("stop it for good:", cmd.clone(), tail)
             }
+            None if !s.verified() => Step::say(format!("{pid} {}", s.sentence())),
+            None => continue,
+        };
+        if !steps.contains(&step) {
+            steps.push(step);
         }
     }
-    first.append(next);
-    *next = first;
+    steps
 }
 
 /// The kind of verdict and its one-line headline.
@@ -287,6 +321,17 @@ fn judge(snap: &Snapshot, h: &Holders, probe: &Probe) -> (Kind, String) {
         );
     }
     if probe.free() {
+        if !h.udp.is_empty() {
+            let who = if h.udp_pids.is_empty() {
+                "a process you cannot see".to_owned()
+            } else {
+                snap.pids_text(&h.udp_pids)
+            };
+            return (
+                Kind::Free,
+                format!("port {port} is free for TCP; UDP port {port} is held by {who}"),
+            );
+        }
         return (Kind::Free, format!("port {port} is free"));
     }
     if h.time_wait > 0 && h.connections.is_empty() {
@@ -332,41 +377,38 @@ fn next_steps(
     kind: Kind,
     flags: Flags,
     probe: &Probe,
-) -> Vec<String> {
+    supervisors: &[(u32, Supervisor)],
+) -> Vec<Step> {
     let port = h.port;
     let secs = h.time_wait_expires_ms.div_ceil(1000);
+    let sockscope = |args: &[&str]| Command::sockscope(args.iter().copied());
     let mut next = Vec::new();
     match kind {
-        Kind::Listener => {
-            if flags.contains(Flag::DockerProxy) {
-                next.push(format!("a container publishes port {port}: stop the container (`docker ps --filter publish={port}`, then `docker stop NAME`), not its proxy"));
-            } else {
-                let cont = if flags.contains(Flag::Stopped) {
-                    ", then SIGCONT because it is suspended, so that it can exit"
-                } else {
-                    ""
-                };
-                next.push(format!("stop it: `sockscope kill :{port}` (sends SIGTERM{cont}; then reports whether the port was freed)"));
-            }
-            for p in h.pids.iter().filter_map(|p| snap.processes.get(p)) {
-                if p.is_stopped() {
-                    next.push(format!("or resume it where it was suspended: `fg` in the shell that started it, or `kill -CONT {}`", p.pid));
-                }
-            }
-            if flags.contains(Flag::Backlog) {
-                next.push("the listener is unhealthy: restart it, or find why it stopped calling accept()".into());
-            }
-        }
+        Kind::Listener => next.extend(listener_steps(snap, h, flags, supervisors)),
         Kind::Hidden => next.push(match snap.sockets[h.unowned[0]].owner_status {
-            OwnerStatus::Hidden => format!("its owner ({}) is hidden from you: run `sudo sockscope why {port}` to see who it is", socket_user(snap, &snap.sockets[h.unowned[0]])),
-            OwnerStatus::OtherNs => "sockscope runs in a nested pid namespace: run it on the host to see the holder".to_owned(),
-            _ => "no process visible here holds it: it may be closing right now (look again), or the kernel holds it without a file descriptor".to_owned(),
+            OwnerStatus::Hidden => Step::run(
+                format!(
+                    "its owner ({}) is hidden from you: run",
+                    socket_user(snap, &snap.sockets[h.unowned[0]])
+                ),
+                Command::sockscope(["why", &port.to_string()]).run_as(Some("root".into())),
+                "to see who it is",
+            ),
+            OwnerStatus::OtherNs => Step::say(
+                "sockscope runs in a nested pid namespace: run it on the host to see the holder",
+            ),
+            _ => Step::say(
+                "no process visible here holds it: it may be closing right now (look again), or the kernel holds it without a file descriptor",
+            ),
         }),
-        Kind::TimeWaitOnly => next.push(if probe.reuseaddr_free() {
-            format!("a server that sets SO_REUSEADDR (most do) can bind now; a plain bind must wait {secs} s (`sockscope wait-free {port}`)")
-        } else {
-            format!("even an SO_REUSEADDR bind fails: these TIME-WAITs were left by a socket without SO_REUSEADDR; wait {secs} s (`sockscope wait-free {port}`)")
-        }),
+        Kind::TimeWaitOnly => {
+            let lead = if probe.reuseaddr_free() {
+                format!("a server that sets SO_REUSEADDR (most do) can bind now; a plain bind must wait {secs} s (")
+            } else {
+                format!("even an SO_REUSEADDR bind fails: these TIME-WAITs were left by a socket without SO_REUSEADDR; wait {secs} s (")
+            };
+            next.push(Step::run(lead, sockscope(&["wait-free", &port.to_string()]), ")"));
+        }
         Kind::Connections => {
             let mut pids: Vec<u32> = h
                 .connections
@@ -375,23 +417,25 @@ fn next_steps(
                 .collect();
             pids.sort_unstable();
             pids.dedup();
-            next.push(if pids.is_empty() {
+            next.push(Step::say(if pids.is_empty() {
                 "they belong to the kernel or to hidden owners; they end when the connections close".to_owned()
             } else {
                 format!("they are held by {}: the port frees when those connections close or those processes exit", snap.pids_text(&pids))
-            });
+            }));
         }
-        Kind::Free if probe.denied() => next.push(format!(
+        Kind::Free if probe.denied() => next.push(Step::say(format!(
             "nothing holds port {port}, but binding it needs root or CAP_NET_BIND_SERVICE"
-        )),
-        Kind::Free => next.push(format!("a server can bind port {port} now")),
-        Kind::Unexplained => next.push("no socket in this network namespace explains it; another namespace or a port reservation (net.ipv4.ip_local_reserved_ports) might".into()),
+        ))),
+        Kind::Free => next.push(Step::say(format!("a server can bind port {port} now"))),
+        Kind::Unexplained => next.push(Step::say("no socket in this network namespace explains it; another namespace or a port reservation (net.ipv4.ip_local_reserved_ports) might")),
     }
     // Closing sockets (SOCK_DESTROY) needs root: offered to root only.
     let root = snap.visibility.euid == 0;
     if kind == Kind::TimeWaitOnly && root {
-        next.push(format!(
-            "or free it now: `sockscope close :{port} state:time-wait` (closes the TIME-WAIT sockets)"
+        next.push(Step::run(
+            "or free it now:",
+            sockscope(&["close", &format!(":{port}"), "state:time-wait"]),
+            "(closes the TIME-WAIT sockets)",
         ));
     }
     if !h.close_wait.is_empty() {
@@ -401,14 +445,18 @@ fn next_steps(
         } else {
             snap.pids_text(&pids)
         };
-        let stopgap = if root {
-            format!("; as a stopgap, `sockscope close :{port} state:close-wait` cuts them")
+        let lead = format!(
+            "the CLOSE-WAIT connections stay until {who} closes its side (a bug in its code is the usual cause)"
+        );
+        next.push(if root {
+            Step::run(
+                format!("{lead}; as a stopgap,"),
+                sockscope(&["close", &format!(":{port}"), "state:close-wait"]),
+                "cuts them",
+            )
         } else {
-            String::new()
-        };
-        next.push(format!(
-            "the CLOSE-WAIT connections stay until {who} closes its side (a bug in its code is the usual cause){stopgap}"
-        ));
+            Step::say(lead)
+        });
     }
     if !h.elsewhere.is_empty() {
         let mut places: Vec<String> = h
@@ -430,10 +478,10 @@ fn next_steps(
         } else {
             ""
         };
-        next.push(format!(
+        next.push(Step::say(format!(
             "{here}port {port} is also listened on in another network namespace ({}): that does not block a bind here",
             places.join(", ")
-        ));
+        )));
     }
     // The probe and the verdict are about TCP; a UDP server on the same number is worth
     // a line, since a UDP bind would fail.
@@ -443,7 +491,86 @@ fn next_steps(
         } else {
             snap.pids_text(&h.udp_pids)
         };
-        next.push(format!("UDP port {port} is bound by {who}: a UDP server cannot bind it (the verdict above is for TCP)"));
+        next.push(Step::run(
+            format!("UDP port {port} is bound by {who}: a UDP server cannot bind it (the verdict above is for TCP;"),
+            sockscope(&["why", &port.to_string(), "--udp"]),
+            "judges UDP)",
+        ));
+    }
+    next
+}
+
+/// For a port a process listens on: what stops it for good (verified supervisors
+/// first), then the safe kill, then what else to know.
+fn listener_steps(
+    snap: &Snapshot,
+    h: &Holders,
+    flags: Flags,
+    supervisors: &[(u32, Supervisor)],
+) -> Vec<Step> {
+    let port = h.port;
+    let mut next = supervisor_steps(supervisors);
+    // sockscope can ask the engine itself.
+    let engine = supervisors.iter().any(|(_, s)| {
+        s.stop.is_some()
+            && matches!(
+                s.kind,
+                super::supervisor::Kind::Docker | super::supervisor::Kind::Podman
+            )
+    });
+    if engine {
+        next.push(Step::run(
+            "or let sockscope ask the engine:",
+            Command::sockscope(["kill", &format!(":{port}"), "--container"]),
+            "",
+        ));
+    }
+    let stops = supervisors.iter().any(|(_, s)| s.stop.is_some());
+    let proxy = flags.contains(Flag::DockerProxy);
+    if proxy && !stops {
+        next.push(Step::run(
+            format!("a container publishes port {port}: stop the container, not its proxy ("),
+            Command::new("docker", ["ps", "--filter", &format!("publish={port}")]),
+            "names it)",
+        ));
+    } else if !proxy {
+        let restarting = supervisors.iter().any(|(_, s)| s.restarter());
+        let kill = Command::sockscope(["kill", &format!(":{port}")]);
+        next.push(if restarting {
+            Step::run("only then, or for a holder nothing restarts:", kill, "")
+        } else {
+            let cont = if flags.contains(Flag::Stopped) {
+                ", then SIGCONT because it is suspended, so that it can exit"
+            } else {
+                ""
+            };
+            Step::run(
+                "stop it:",
+                kill,
+                format!("(sends SIGTERM{cont}; then reports whether the port was freed)"),
+            )
+        });
+    }
+    for p in h.pids.iter().filter_map(|p| snap.processes.get(p)) {
+        if p.is_stopped() {
+            next.push(Step::run(
+                "or resume it where it was suspended: `fg` in the shell that started it, or",
+                Command::new("kill", ["-CONT", &p.pid.to_string()]),
+                "",
+            ));
+        }
+        if let Some(claim) = proxy_claim(p).filter(|c| !c.verified()) {
+            next.push(Step::say(format!(
+                "{} is not Docker's docker-proxy: {}",
+                p.pid,
+                claim.why()
+            )));
+        }
+    }
+    if flags.contains(Flag::Backlog) {
+        next.push(Step::say(
+            "the listener is unhealthy: restart it, or find why it stopped calling accept()",
+        ));
     }
     next
 }

@@ -2,6 +2,7 @@
 //! one): what the `container` field of a process carries.
 
 pub use super::cgroup::Runtime;
+use super::evidence::Evidence;
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -53,6 +54,24 @@ pub struct Container {
     pub ips: Vec<IpAddr>,
     #[serde(skip)]
     pub access: Access,
+    /// Its main process, as the engine says (`State.Pid`); `None` when stopped or not
+    /// asked.
+    #[serde(skip)]
+    pub pid: Option<u32>,
+    /// The cgroup directory that names it (for a container found through a cgroup).
+    #[serde(skip)]
+    pub dir: Option<super::cgroup::Dir>,
+    /// Whether the process this was found on really runs in it: a cgroup path is a
+    /// claim until the engine confirms it (SPEC §11).
+    #[serde(flatten)]
+    pub confirmed: Evidence,
+}
+
+/// A host port the engine says a container publishes (what docker-proxy forwards).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedBy {
+    pub port: Published,
+    pub container: Container,
 }
 
 impl Container {
@@ -70,6 +89,9 @@ impl Container {
             published: Vec::new(),
             ips: Vec::new(),
             access: Access::Pending,
+            pid: None,
+            dir: None,
+            confirmed: Evidence::Claimed("not confirmed by the engine yet".into()),
         }
     }
 
@@ -95,7 +117,8 @@ impl Container {
             out.push_str(&format!(" · image {i}"));
         }
         if let (Some(p), Some(s)) = (&self.compose_project, &self.compose_service) {
-            out.push_str(&format!(" · compose {p}/{s}"));
+            // Labels: whoever built the image or wrote the compose file chose them.
+            out.push_str(&format!(" · compose labels {p}/{s}"));
         }
         if let Some(r) = self
             .restart

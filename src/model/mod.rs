@@ -2,9 +2,11 @@
 //! terminal; everything else reads these types.
 
 pub mod cgroup;
+pub mod command;
 pub mod container;
 pub mod diff;
 pub mod events;
+pub mod evidence;
 pub mod flags;
 pub mod netns;
 pub mod process;
@@ -18,9 +20,11 @@ pub mod stat;
 pub mod time;
 
 pub use cgroup::Runtime;
+pub use command::{Command, Step};
 pub use container::Container;
 pub use diff::{Delta, diff};
 pub use events::{Event, EventKind, EventLog, FlagsOf, events};
+pub use evidence::Evidence;
 pub use flags::{Flag, Flags};
 pub use netns::{Netns, NetnsKind, NetnsTable};
 pub use process::{Ancestor, Origin, Pm2App, Process};

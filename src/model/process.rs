@@ -15,6 +15,11 @@ pub struct Process {
     pub name: String,
     pub cmdline: Vec<String>,
     pub exe: Option<String>,
+    /// Its program (`/proc/PID/exe`) is a root-owned file nobody else may write: root
+    /// installed what it runs. False when that cannot be read.
+    #[serde(skip)]
+    pub exe_root_owned: bool,
+    /// Real uid (a kernel fact: a process cannot change it without privilege).
     pub uid: Option<u32>,
     pub user: Option<String>,
     /// One-letter state as in `ps` (R, S, D, T, t, Z, X, I); `?` when unknown.
@@ -38,13 +43,39 @@ pub struct Process {
     pub origin: Origin,
 }
 
-/// One process up the parent chain.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One process up the parent chain: what it says of itself (name, argv) and what the
+/// kernel says of it (uid, the program it runs, where it runs), so that a supervisor
+/// above a holder is believed only on the kernel's word (SPEC §11).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ancestor {
     pub pid: u32,
     pub name: String,
     /// Sanitised, like every string from another process.
     pub cmdline: Vec<String>,
+    /// Real uid.
+    pub uid: Option<u32>,
+    /// The program the kernel runs (`/proc/PID/exe`), sanitised.
+    pub exe: Option<String>,
+    /// That program is a root-owned file nobody else may write.
+    pub exe_root_owned: bool,
+    /// Its working directory (runsv and s6-supervise run in their service's directory).
+    pub cwd: Option<String>,
+    /// `PM2_HOME` from its own environment, read for a PM2 daemon.
+    pub pm2_home: Option<String>,
+}
+
+impl Ancestor {
+    /// The basename of the program the kernel runs, without a ` (deleted)` mark.
+    pub fn program(&self) -> Option<&str> {
+        exe_basename(self.exe.as_deref())
+    }
+}
+
+/// The basename of an exe path, without a ` (deleted)` mark.
+pub fn exe_basename(exe: Option<&str>) -> Option<&str> {
+    let exe = exe?;
+    let exe = exe.strip_suffix(" (deleted)").unwrap_or(exe);
+    exe.rsplit('/').next().filter(|b| !b.is_empty())
 }
 
 /// A PM2 app, from the variables PM2 puts in its apps' environment.
@@ -54,8 +85,16 @@ pub struct Pm2App {
     pub name: String,
     /// `pm_id=`.
     pub id: Option<String>,
-    /// `PM2_HOME=`, when it is not the default.
+    /// `PM2_HOME=` of the app's own environment (a claim: only the daemon's counts).
     pub home: Option<String>,
+}
+
+/// What a process under supervisord says its program is (`SUPERVISOR_GROUP_NAME`,
+/// `SUPERVISOR_PROCESS_NAME`, which supervisord sets and its descendants inherit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SupervisordProgram {
+    pub group: Option<String>,
+    pub name: String,
 }
 
 /// Who runs a process and where it came from: its systemd unit, its ancestors, and what
@@ -66,9 +105,13 @@ pub struct Origin {
     /// Nearest first, up to pid 1.
     pub ancestors: Vec<Ancestor>,
     pub pm2: Option<Pm2App>,
-    /// For a PM2 daemon: the apps its children run (in cluster mode the daemon itself
-    /// holds the apps' listeners).
+    /// For a PM2 daemon: the apps its children of the same user run (in cluster mode the
+    /// daemon itself holds the apps' listeners).
     pub pm2_apps: Vec<Pm2App>,
+    /// `PM2_HOME` of its own environment (for a PM2 daemon: where its apps live).
+    pub pm2_home: Option<String>,
+    /// The supervisord program its environment names.
+    pub supervisord: Option<SupervisordProgram>,
     /// `tmux` or `screen` when the environment says it runs in one, with its session.
     pub mux: Option<(String, String)>,
     /// For systemd itself (pid 1): its socket units and the ports they listen on.
@@ -101,6 +144,7 @@ impl Process {
             name: String::new(),
             cmdline: Vec::new(),
             exe: None,
+            exe_root_owned: false,
             uid: None,
             user: None,
             state: '?',

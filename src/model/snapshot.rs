@@ -42,6 +42,9 @@ pub struct Snapshot {
     /// The network namespaces its sockets live in.
     pub netns: super::NetnsTable,
     pub visibility: Visibility,
+    /// The host ports the container engine says its containers publish (empty without
+    /// access to the engine).
+    pub published: Vec<super::container::PublishedBy>,
 }
 
 impl Snapshot {
@@ -55,6 +58,7 @@ impl Snapshot {
             users: HashMap::new(),
             netns: super::NetnsTable::default(),
             visibility: Visibility::default(),
+            published: Vec::new(),
         }
     }
 

@@ -11,8 +11,10 @@ use std::collections::HashMap;
 use std::time::UNIX_EPOCH;
 
 /// Schema version of the `list` document. Version 2: `netns` on every socket; a
-/// process's `container` is an object; every process has a `supervisor`.
-pub const VERSION: u32 = 2;
+/// process's `container` is an object; every process has a `supervisor`. Version 3:
+/// trust on containers and supervisors (`trust`, `why`); `stop` (argv beside the text);
+/// a supervisor that is only claimed has no `stop_command`.
+pub const VERSION: u32 = 3;
 
 #[derive(Serialize)]
 pub struct ListDoc<'a> {

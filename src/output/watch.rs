@@ -8,8 +8,9 @@ use crate::model::{Event, EventKind, Flags, Snapshot};
 use serde::Serialize;
 use std::time::UNIX_EPOCH;
 
-/// Version 2: `netns`, `container` objects and `supervisor` in owners.
-pub const VERSION: u32 = 2;
+/// Version 2: `netns`, `container` objects and `supervisor` in owners. Version 3: trust
+/// on containers and supervisors, as in `list`.
+pub const VERSION: u32 = 3;
 
 /// One event with what it needs to be written: the snapshot that knows its owners (the
 /// previous one for a closed socket) and its flags now (none when closed).

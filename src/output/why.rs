@@ -1,5 +1,5 @@
-//! `sockscope why` output: the verdict as sentences, or as JSON (schema version 1, in
-//! README.md and `assets/schema/why.schema.json`).
+//! `sockscope why` output: the verdict as sentences, or as JSON (schema in README.md and
+//! `assets/schema/why.schema.json`).
 
 use super::json::{ProcessDoc, SocketDoc, process_doc, socket_doc};
 use crate::diagnose::{Probe, Verdict, explain, explain_process};
@@ -10,8 +10,10 @@ use serde::Serialize;
 use std::io::{self, Write};
 
 /// Version 2: `netns` on sockets, `container` objects, `supervisor` on holders,
-/// `elsewhere` and `close_wait`.
-pub const VERSION: u32 = 2;
+/// `elsewhere` and `close_wait`. Version 3: `steps` (each next step with its command as
+/// argv), `udp`, and trust on supervisors and containers (`trust`, `why`; a claimed one
+/// has no `stop_command`).
+pub const VERSION: u32 = 3;
 
 #[derive(Serialize)]
 pub struct WhyDoc<'a> {
@@ -21,7 +23,12 @@ pub struct WhyDoc<'a> {
     /// A plain bind of the port succeeds right now.
     pub bindable: bool,
     pub headline: &'a str,
-    pub next: &'a [String],
+    /// The verdict is about UDP (`why --udp`).
+    pub udp: bool,
+    /// Each next step as one line.
+    pub next: Vec<String>,
+    /// The same steps with their commands as values (`argv`, `text`, `run_as`).
+    pub steps: &'a [crate::model::Step],
     pub probe: &'a Probe,
     pub listeners: Vec<SocketDoc<'a>>,
     /// Listeners on the same port in other network namespaces (they do not block it).
@@ -92,7 +99,9 @@ pub fn document<'a>(
         verdict: v.kind,
         bindable: v.bindable(),
         headline: &v.headline,
-        next: &v.next,
+        udp: v.udp,
+        next: v.next.iter().map(crate::model::Step::text).collect(),
+        steps: &v.next,
         free_nearby: &v.free_nearby,
         probe: &v.probe,
         listeners: docs(&v.listeners),
@@ -199,9 +208,7 @@ pub fn write_text(
         if let Some((_, s)) = v.supervisors.iter().find(|(pid, _)| *pid == p.pid) {
             writeln!(out, "          {}", s.sentence())?;
         }
-        if p.name == "docker-proxy"
-            && let Some(link) = crate::diagnose::supervisor::proxy_link(p, snap)
-        {
+        if let Some(link) = crate::diagnose::supervisor::proxy_link(p, snap, Some(v.port)) {
             writeln!(out, "          forwards :{} → {link}", v.port)?;
         }
     }
@@ -240,7 +247,12 @@ pub fn write_text(
     let p = &v.probe;
     writeln!(
         out,
-        "  bind probe      0.0.0.0:{port} {} (SO_REUSEADDR: {}) · [::]:{port} {} (SO_REUSEADDR: {})",
+        "  {}0.0.0.0:{port} {} (SO_REUSEADDR: {}) · [::]:{port} {} (SO_REUSEADDR: {})",
+        if v.udp {
+            "UDP probe       "
+        } else {
+            "bind probe      "
+        },
         p.v4.as_str(),
         p.v4_reuseaddr.as_str(),
         p.v6.as_str(),

@@ -63,6 +63,8 @@ impl Os for FakeOs {
     }
 }
 
+// A script's steps live on the stack one at a time: size does not matter here.
+#[allow(clippy::large_enum_variant)]
 enum Step {
     Keys(&'static str),
     Key(KeyCode),
@@ -268,8 +270,9 @@ fn published(with_proxy: bool) -> Snapshot {
     c.image = Some("bb:local".into());
     c.ips = vec!["172.17.0.2".parse().unwrap()];
     c.access = crate::model::container::Access::Known;
-    web.container = Some(c);
-    let mut proxy = process(700, "docker-proxy", 'S');
+    c.confirmed = crate::model::Evidence::Verified("the engine's main process".into());
+    web.container = Some(c.clone());
+    let mut proxy = crate::app::testkit::docker_proxy(700);
     proxy.cmdline = [
         "/usr/sbin/docker-proxy",
         "-proto",
@@ -298,7 +301,15 @@ fn published(with_proxy: bool) -> Snapshot {
         ));
         procs.push(proxy);
     }
-    snapshot(0, Scope::All, sockets, &procs)
+    let mut snap = snapshot(0, Scope::All, sockets, &procs);
+    if with_proxy {
+        snap.published = vec![crate::app::testkit::published_by(
+            &c,
+            "127.0.0.1:32768",
+            8080,
+        )];
+    }
+    snap
 }
 
 /// k on a docker-proxy's listener: the dialog names the container, offers to stop it
@@ -359,7 +370,7 @@ fn a_pm2_respawn_is_named_after_the_signal() {
         .unwrap();
     assert_eq!(
         layer,
-        "PM2 app barapp will probably start it again: stop it for good with `pm2 stop barapp`"
+        "PM2 app barapp will probably start it again: stop it for good with `sudo -u alice env PM2_HOME=/home/alice/.pm2 pm2 stop barapp`"
     );
     s.step("y sends TERM", Step::Keys("y"));
     s.step("PM2 brought it back", Step::Snap(listening(250, 1)));
@@ -370,7 +381,7 @@ fn a_pm2_respawn_is_named_after_the_signal() {
     let status = &s.session.app.modes.status.as_ref().unwrap().text;
     assert_eq!(
         status,
-        "SIGTERM sent to 100/node: port 3000 is held again: respawned by PM2 app barapp as 250/node: stop it with `pm2 stop barapp`"
+        "SIGTERM sent to 100/node: port 3000 is held again: respawned by PM2 app barapp as 250/node: stop it with `sudo -u alice env PM2_HOME=/home/alice/.pm2 pm2 stop barapp`"
     );
     insta::assert_snapshot!("session_pm2_respawn", s.frames);
 }

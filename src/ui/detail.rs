@@ -154,9 +154,7 @@ fn owner(pane: &mut Pane<'_>, app: &App, s: &Socket, p: &Process) {
     if let Some(sup) = crate::diagnose::supervisor(p, snap, Some(s.local.port())) {
         pane.kv("behind", sup.sentence());
     }
-    if p.name == "docker-proxy"
-        && let Some(link) = crate::diagnose::supervisor::proxy_link(p, snap)
-    {
+    if let Some(link) = crate::diagnose::supervisor::proxy_link(p, snap, Some(s.local.port())) {
         pane.kv("forwards", format!(":{} → {link}", s.local.port()));
     }
     match app.modes.inspection.as_ref().filter(|i| i.pid == p.pid) {

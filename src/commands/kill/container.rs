@@ -7,12 +7,18 @@ use crate::cli::{KillArgs, KillTarget};
 use crate::collect::{Collector, containers::Api};
 use crate::diagnose::{Holders, supervisor::proxied};
 use crate::error::Result;
+use crate::model::Evidence;
 use crate::model::{Container, Runtime, Snapshot};
 use std::io::Write;
 
-/// The containers behind a port's TCP listeners (their own process, or the one a
-/// docker-proxy forwards to), or behind one pid; each once.
-pub fn behind(snap: &Snapshot, target: KillTarget) -> (Vec<Container>, Vec<u16>) {
+/// The containers behind a port's TCP listeners (their own process, confirmed by the
+/// engine, or the one the engine says a real docker-proxy publishes), or behind one pid;
+/// each once. Containers only claimed (a cgroup name the engine does not confirm) come
+/// back apart, with why: they are never stopped.
+pub fn behind(
+    snap: &Snapshot,
+    target: KillTarget,
+) -> (Vec<Container>, Vec<(Container, Evidence)>, Vec<u16>) {
     let (pids, ports) = match target {
         KillTarget::Port(port) => (Holders::of(snap, port).pids, vec![port]),
         KillTarget::Pid(pid) => {
@@ -27,20 +33,28 @@ pub fn behind(snap: &Snapshot, target: KillTarget) -> (Vec<Container>, Vec<u16>)
             (vec![pid], ports)
         }
     };
+    let port = ports
+        .first()
+        .copied()
+        .filter(|_| matches!(target, KillTarget::Port(_)));
     let mut found: Vec<Container> = Vec::new();
+    let mut claimed: Vec<(Container, Evidence)> = Vec::new();
     for p in pids.iter().filter_map(|pid| snap.processes.get(pid)) {
-        let c = p.container.as_ref().or_else(|| {
-            (p.name == "docker-proxy")
-                .then(|| proxied(p, snap))
-                .flatten()
-        });
+        let c = match &p.container {
+            Some(c) if !c.confirmed.verified() => {
+                claimed.push((c.clone(), c.confirmed.clone()));
+                continue;
+            }
+            Some(c) => Some(c),
+            None => proxied(p, snap, port),
+        };
         if let Some(c) = c
             && !found.iter().any(|f| f.full_id == c.full_id)
         {
             found.push(c.clone());
         }
     }
-    (found, ports)
+    (found, claimed, ports)
 }
 
 pub fn run(
@@ -49,11 +63,21 @@ pub fn run(
     args: &KillArgs,
     out: &mut impl Write,
 ) -> Result<u8> {
-    let (found, ports) = behind(snap, args.target);
+    let (found, claimed, ports) = behind(snap, args.target);
     let what = match args.target {
         KillTarget::Port(p) => format!("port {p}"),
         KillTarget::Pid(p) => format!("pid {p}"),
     };
+    for (c, why) in &claimed {
+        super::super::warn(&format!(
+            "not stopping container {}: {}; only a container the engine confirms is stopped",
+            c.label(),
+            why.why()
+        ));
+    }
+    if found.is_empty() && !claimed.is_empty() {
+        return Ok(super::super::EXIT_ERROR);
+    }
     if found.is_empty() {
         super::super::warn(&format!(
             "no container holds or publishes {what}: `sockscope why` says what does"
@@ -65,7 +89,7 @@ pub fn run(
         .find(|c| !matches!(c.runtime, Runtime::Docker | Runtime::Podman))
     {
         let how = crate::diagnose::supervisor::of_container(c)
-            .stop_command
+            .stop
             .map(|cmd| format!(": stop it with `{cmd}`"))
             .unwrap_or_else(|| ": scale down what runs it (kubectl)".into());
         super::super::warn(&format!(

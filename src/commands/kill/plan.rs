@@ -3,6 +3,7 @@
 
 use crate::cli::{KillArgs, KillTarget};
 use crate::collect::procs::Procs;
+use crate::diagnose::supervisor::is_docker_proxy;
 use crate::diagnose::{CloseWaitTracker, Departed, Holders, Probe, supervisor, verdict};
 use crate::error::Result;
 use crate::model::{Process, Refusal, Snapshot};
@@ -55,10 +56,12 @@ pub fn plan(snap: &Snapshot, args: &KillArgs, out: &mut impl Write) -> Result<Re
             }
         }
     }
+    // Docker's own proxy is not signalled (its container is what to stop); a process
+    // that only calls itself docker-proxy is signalled like any other.
     if let Some(proxy) = targets
         .iter()
         .filter_map(|(pid, _)| snap.processes.get(pid))
-        .find(|p| p.name == "docker-proxy")
+        .find(|p| is_docker_proxy(p))
     {
         super::super::warn(&proxy_refusal(proxy, snap, port));
         return Ok(Err(super::super::EXIT_ERROR));
@@ -103,7 +106,7 @@ fn proxy_refusal(proxy: &Process, snap: &Snapshot, port: u16) -> String {
     let stop = match supervisor(proxy, snap, Some(port)) {
         Some(s) => {
             let cmd = s
-                .stop_command
+                .stop
                 .as_ref()
                 .map(|c| format!(" or `{c}`"))
                 .unwrap_or_default();
