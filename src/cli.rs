@@ -117,13 +117,15 @@ pub enum Command {
     /// Close sockets, as `ss -K` does: free a port held by TIME-WAIT, cut a stuck
     /// connection.
     ///
-    /// The query (the `list` language) must name a port, pid, address or inode. Each
-    /// socket is closed by its exact tuple and cookie from the snapshot; one that changed
-    /// since is not touched. Listeners are never closed (the port would stay bound: stop
-    /// the holder), UDP only when the query says `proto:udp`. The owner of a closed
-    /// connection gets ECONNABORTED, its peer a RST. Needs root (CAP_NET_ADMIN). Without
-    /// --yes it asks on a terminal. Exit status: 0 when every socket was closed, 1 when
-    /// some remain, 2 on error or refusal.
+    /// The query (the `list` language) must name a port, pid, address or inode; an
+    /// address matches exactly (`127.0.0.3` is not `127.0.0.35`) and other free words are
+    /// refused. A selection of more than one process or more than 64 sockets needs
+    /// `--many N` (N at least the count shown). Each socket is closed by its exact tuple
+    /// and cookie from the snapshot; one that changed since is not touched. Listeners are
+    /// never closed (the port would stay bound: stop the holder), UDP only when the query
+    /// says `proto:udp`. The owner of a closed connection gets ECONNABORTED, its peer a
+    /// RST. Needs root (CAP_NET_ADMIN). Without --yes it asks on a terminal. Exit status:
+    /// 0 when every socket was closed, 1 when some remain, 2 on error or refusal.
     Close(CloseArgs),
 
     /// Serve Prometheus metrics over HTTP: /metrics, /healthz, and a landing page.
@@ -301,7 +303,8 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct CloseArgs {
     /// Which sockets, e.g. `:3000 state:time-wait`, `pid:4242 state:close-wait`,
-    /// `inode:81234`. Must name a port, pid, address or inode.
+    /// `addr:10.0.0.5:443`, `inode:81234`. Must name a port, pid, address or inode; an
+    /// address matches exactly, and other free words are refused.
     #[arg(value_name = "QUERY", required = true)]
     pub query: Vec<String>,
     /// Do not ask.
@@ -310,6 +313,16 @@ pub struct CloseArgs {
     /// Show what would be closed and close nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Allow a selection of more than one process or more than 64 sockets, of at most
+    /// N sockets (the count a refusal or --dry-run shows).
+    #[arg(long, value_name = "N", value_parser = parse_many)]
+    pub many: Option<usize>,
+}
+
+fn parse_many(s: &str) -> Result<usize, String> {
+    digits::<usize>(s)
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("`{}` is not a count of sockets (1 or more)", quote(s)))
 }
 
 #[derive(Debug, Args)]

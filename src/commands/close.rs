@@ -1,18 +1,29 @@
-//! `sockscope close QUERY... [--yes] [--dry-run]`: close sockets with SOCK_DESTROY (what
-//! `ss -K` does), each by the exact tuple and cookie of the snapshot the user was shown.
-//! What may be closed is decided in [`crate::diagnose::close`].
+//! `sockscope close QUERY... [--yes] [--dry-run] [--many N]`: close sockets with
+//! SOCK_DESTROY (what `ss -K` does), each by the exact tuple and cookie of the snapshot
+//! the user was shown. The query is parsed exactly here (addresses compare whole, free
+//! words are refused); what may be closed is decided in [`crate::diagnose::close`].
 
 use crate::cli::CloseArgs;
 use crate::collect::{self, Collector as _, CollectorKind, linux::SockDiagCollector};
-use crate::diagnose::close::plan;
+use crate::diagnose::close::{Selection, plan};
 use crate::diagnose::{CloseWaitTracker, Probe, row_flags};
 use crate::error::Result;
 use crate::model::socket::Endpoint;
-use crate::model::{Scope, Snapshot, Socket, State};
+use crate::model::{Flags, Scope, Snapshot, Socket, State};
+use crate::query::{ExactError, Query, parse_exact};
 use std::io::{self, Write};
 
 pub fn run(args: &CloseArgs, kind: CollectorKind) -> Result<u8> {
-    let query = crate::query::parse(&args.query.join(" "))?;
+    let query = match parse_exact(&args.query.join(" ")) {
+        Ok(q) => q,
+        Err(ExactError::Query(e)) => return Err(e.into()),
+        Err(ExactError::FreeWord(w)) => {
+            super::warn(&format!(
+                "close does not take free words like `{w}`: name a port, pid, address (`addr:…`) or inode"
+            ));
+            return Ok(super::EXIT_ERROR);
+        }
+    };
     if kind == CollectorKind::Portable {
         super::warn(
             "close needs the sockdiag collector (Linux netlink): drop --collector portable",
@@ -27,7 +38,7 @@ pub fn run(args: &CloseArgs, kind: CollectorKind) -> Result<u8> {
     let snap = collector.snapshot(Scope::All)?;
     let leaking = CloseWaitTracker::default().observe(&snap);
     let flags = row_flags(&snap, &leaking);
-    let plan = match plan(&query, &snap, &flags) {
+    let plan = match plan(&select(&query, &snap, &flags, args.many), &snap) {
         Ok(p) => p,
         Err(refusal) => {
             super::warn(&refusal.to_string());
@@ -35,6 +46,12 @@ pub fn run(args: &CloseArgs, kind: CollectorKind) -> Result<u8> {
         }
     };
     let mut out = io::stdout();
+    if let Some(refusal) = &plan.blocked
+        && !args.dry_run
+    {
+        super::warn(&format!("{refusal} (`--dry-run` lists them)"));
+        return Ok(super::EXIT_ERROR);
+    }
     if plan.sockets.is_empty() {
         writeln!(out, "nothing matches: nothing to close")?;
         return Ok(super::EXIT_OK);
@@ -69,6 +86,11 @@ pub fn run(args: &CloseArgs, kind: CollectorKind) -> Result<u8> {
     }
     if args.dry_run {
         writeln!(out, "dry run: nothing was closed")?;
+        if let Some(refusal) = &plan.blocked {
+            out.flush()?;
+            super::warn(&refusal.to_string());
+            return Ok(super::EXIT_ERROR);
+        }
         return Ok(super::EXIT_OK);
     }
     out.flush()?;
@@ -140,6 +162,22 @@ pub fn run(args: &CloseArgs, kind: CollectorKind) -> Result<u8> {
     })
 }
 
+/// What the query selects in `snap`, for [`plan`].
+fn select(q: &Query, snap: &Snapshot, flags: &[Flags], many: Option<usize>) -> Selection {
+    Selection {
+        matched: snap
+            .sockets
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| q.matches_socket(s, snap, flags.get(*i).copied().unwrap_or_default()))
+            .map(|(i, _)| i)
+            .collect(),
+        narrowed: q.narrows(),
+        names_udp: q.names_udp(),
+        many,
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -167,4 +205,72 @@ fn describe(snap: &Snapshot, s: &Socket) -> String {
         Endpoint(&s.local),
         Endpoint(&s.remote),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::testkit::{process, snapshot, sock};
+    use crate::diagnose::close::CloseRefusal;
+    use crate::model::Proto;
+
+    /// Connections on 127.0.0.3, 127.0.0.35, its v4-mapped form and a v6 address; curl's
+    /// command line names 127.0.0.3 but its connection is elsewhere.
+    fn snap() -> Snapshot {
+        let est = |proto, local, remote, inode, pid| {
+            sock(proto, local, remote, State::Estab, inode, &[pid])
+        };
+        let sockets = vec![
+            est(Proto::Tcp, "127.0.0.3:8000", "127.0.0.1:50000", 1, 20),
+            est(Proto::Tcp, "127.0.0.35:8000", "127.0.0.1:50001", 2, 20),
+            est(Proto::Tcp, "127.0.0.1:50002", "127.0.0.1:9000", 3, 10),
+            est(
+                Proto::Tcp6,
+                "[::ffff:127.0.0.3]:8001",
+                "[::ffff:127.0.0.1]:50003",
+                4,
+                20,
+            ),
+            est(Proto::Tcp6, "[fd00::3]:443", "[fd00::35]:50004", 5, 20),
+            est(Proto::Tcp, "127.0.0.1:50005", "127.0.0.3:8000", 6, 30),
+        ];
+        let mut curl = process(10, "curl", 'S');
+        curl.cmdline = vec!["curl".into(), "http://127.0.0.3:8000/".into()];
+        let procs = [curl, process(20, "server", 'S'), process(30, "client", 'S')];
+        snapshot(0, crate::model::Scope::All, sockets, &procs)
+    }
+
+    fn selected(q: &str, many: Option<usize>) -> (Vec<usize>, Option<CloseRefusal>) {
+        let snap = snap();
+        let flags = vec![Flags::default(); snap.sockets.len()];
+        let sel = select(&parse_exact(q).unwrap(), &snap, &flags, many);
+        let p = plan(&sel, &snap).unwrap();
+        (p.sockets, p.blocked)
+    }
+
+    #[test]
+    fn an_address_selects_that_address_only() {
+        // 127.0.0.3 as either end (v4-mapped too); not 127.0.0.35, not curl's.
+        let (sockets, blocked) = selected("127.0.0.3 state:estab", None);
+        assert_eq!(sockets, vec![0, 3, 5]);
+        assert!(
+            matches!(
+                blocked,
+                Some(CloseRefusal::Many {
+                    count: 3,
+                    processes: 2,
+                    ..
+                })
+            ),
+            "{blocked:?}"
+        );
+        assert_eq!(selected("laddr:127.0.0.3", None), (vec![0, 3], None));
+        assert_eq!(selected("127.0.0.35", None), (vec![1], None));
+        assert_eq!(selected("127.0.0.3:8000 pid:20", None), (vec![0], None));
+        assert_eq!(selected("[::ffff:127.0.0.3]:8001", None), (vec![3], None));
+        assert_eq!(selected("fd00::3", None), (vec![4], None));
+        assert_eq!(selected("addr:[fd00::35]:50004", None), (vec![4], None));
+        assert_eq!(selected("fd00::", None), (vec![], None));
+        assert_eq!(selected("127.0.0.3 state:estab", Some(3)).1, None);
+    }
 }

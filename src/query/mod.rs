@@ -1,12 +1,14 @@
 //! The filter language of SPEC §3: whitespace-separated terms, all of which must match.
 //!
-//! `:3000`, `port:3000-3999`, `lport:`, `rport:`, `state:listen,tw`, `proto:udp`, `tcp`,
-//! `udp`, `v4`, `v6`, `pid:123`, `inode:81234`, `proc:node`, `user:alice`, `flag:orphan`, `!term`, and bare
-//! words (case-insensitive substring of process name, cmdline and addresses).
+//! `:3000`, `port:3000-3999`, `lport:`, `rport:`, `addr:127.0.0.1`, `addr:[::1]:3000`,
+//! `laddr:`, `raddr:`, `state:listen,tw`, `proto:udp`, `tcp`, `udp`, `v4`, `v6`, `pid:123`,
+//! `inode:81234`, `proc:node`, `user:alice`, `flag:orphan`, `!term`, and bare words
+//! (case-insensitive substring of process name, cmdline and addresses). Commands that act
+//! parse with [`parse_exact`]: no substring search selects what they act on.
 
 mod parse;
 
-pub use parse::{QueryError, parse};
+pub use parse::{ExactError, QueryError, parse, parse_exact};
 
 use crate::model::Addr;
 use crate::model::socket::Endpoint;
@@ -27,17 +29,34 @@ pub struct Term {
     pub test: Test,
 }
 
-/// Which port of a socket a port test looks at.
+/// Which end of a socket a port or address test looks at. An unconnected socket has no
+/// remote end: its `0.0.0.0:0` never matches a remote test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PortSide {
+pub enum Side {
     Either,
     Local,
     Remote,
 }
 
+/// An exact address, with or without a port. IPv4-mapped IPv6 is kept as IPv4, as
+/// sockets' addresses are, so `::ffff:10.0.0.1` and `10.0.0.1` are the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddrPat {
+    pub ip: std::net::IpAddr,
+    pub port: Option<u16>,
+}
+
+impl AddrPat {
+    fn matches(&self, a: &Addr) -> bool {
+        a.ip() == self.ip && self.port.is_none_or(|p| p == a.port())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Test {
-    Port(PortSide, Vec<RangeInclusive<u16>>),
+    Port(Side, Vec<RangeInclusive<u16>>),
+    /// The address equals one of these (not a substring).
+    Addr(Side, Vec<AddrPat>),
     State(Vec<State>),
     /// Protocols accepted; `tcp` means both tcp and tcp6.
     Proto(Vec<Proto>),
@@ -70,6 +89,26 @@ impl Query {
     /// terms are never silently ignored.
     pub fn matches(&self, x: &Subject<'_>) -> bool {
         self.terms.iter().all(|t| t.test.matches(x) != t.negated)
+    }
+
+    /// Whether a term (not negated) picks out particular sockets: a port, pid, address or
+    /// inode, rather than kinds of sockets (a state, a protocol).
+    pub fn narrows(&self) -> bool {
+        self.terms.iter().any(|t| {
+            !t.negated
+                && matches!(
+                    t.test,
+                    Test::Port(..) | Test::Addr(..) | Test::Pid(_) | Test::Inode(_)
+                )
+        })
+    }
+
+    /// Whether the query asks for UDP by name (`proto:udp`, `udp`, `proto:udp6`).
+    pub fn names_udp(&self) -> bool {
+        self.terms.iter().any(|t| {
+            !t.negated
+                && matches!(&t.test, Test::Proto(p) if p.iter().any(|x| matches!(x, Proto::Udp | Proto::Udp6)))
+        })
     }
 
     /// Matches a socket of `snap` whose diagnosis `flags` the caller computed.
@@ -158,11 +197,20 @@ impl Test {
             Test::Port(side, ranges) => {
                 let hit = |p: u16| ranges.iter().any(|r| r.contains(&p));
                 match side {
-                    PortSide::Local => hit(s.local.port()),
-                    PortSide::Remote => s.remote.port() != 0 && hit(s.remote.port()),
-                    PortSide::Either => {
+                    Side::Local => hit(s.local.port()),
+                    Side::Remote => s.remote.port() != 0 && hit(s.remote.port()),
+                    Side::Either => {
                         hit(s.local.port()) || (s.remote.port() != 0 && hit(s.remote.port()))
                     }
+                }
+            }
+            Test::Addr(side, pats) => {
+                let hit = |a: &Addr| pats.iter().any(|p| p.matches(a));
+                let remote = || !s.remote.ip().is_unspecified() && hit(&s.remote);
+                match side {
+                    Side::Local => hit(&s.local),
+                    Side::Remote => remote(),
+                    Side::Either => hit(&s.local) || remote(),
                 }
             }
             Test::State(states) => states.contains(&s.state),

@@ -1,8 +1,10 @@
 //! Parser for the query language; errors name the bad term and its column.
 
-use super::{PortSide, Query, Term, Test};
+use super::{AddrPat, Query, Side, Term, Test};
 use crate::model::sanitize::{QUOTE_CHARS, quote, sanitize_capped};
+use crate::model::socket::unmap;
 use crate::model::{Flag, Proto, State};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
 
 /// A query that does not parse: which term, where (1-based column), and why. The term
@@ -15,7 +17,19 @@ pub struct QueryError {
     pub reason: String,
 }
 
-const KEYS: &str = "port, lport, rport, state, proto, pid, inode, proc, user, flag, netns";
+/// Why a query cannot select sockets to act on ([`parse_exact`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExactError {
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// A bare word that is not an address: a substring search, which must never pick
+    /// what is acted on. Holds the word as typed, sanitised and cut short.
+    #[error("free word `{0}`")]
+    FreeWord(String),
+}
+
+const KEYS: &str =
+    "port, lport, rport, addr, laddr, raddr, state, proto, pid, inode, proc, user, flag, netns";
 
 /// Parses a query; an empty string is the query that matches everything.
 pub fn parse(input: &str) -> Result<Query, QueryError> {
@@ -46,6 +60,23 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
     Ok(Query { terms })
 }
 
+/// Parses a query that selects sockets to act on (SPEC §11, "selections are exact"): a
+/// bare word that reads as an IP address or socket address becomes the exact `addr:`
+/// test; any other bare word is refused.
+pub fn parse_exact(input: &str) -> Result<Query, ExactError> {
+    let mut q = parse(input)?;
+    // `parse` splits on whitespace as `split_whitespace` does: term i is word i.
+    for (term, typed) in q.terms.iter_mut().zip(input.split_whitespace()) {
+        if let Test::Word(w) = &term.test {
+            let a = address(w).map_err(|_| {
+                ExactError::FreeWord(quote(typed.strip_prefix('!').unwrap_or(typed)))
+            })?;
+            term.test = Test::Addr(Side::Either, vec![a]);
+        }
+    }
+    Ok(q)
+}
+
 fn parse_term(word: &str) -> Result<Term, String> {
     let (negated, body) = match word.strip_prefix('!') {
         Some(rest) => (true, rest),
@@ -65,7 +96,11 @@ fn parse_test(body: &str) -> Result<Test, String> {
     if let Some(rest) = body.strip_prefix(':')
         && rest.starts_with(|c: char| c.is_ascii_digit())
     {
-        return Ok(Test::Port(PortSide::Either, ports(rest)?));
+        return Ok(Test::Port(Side::Either, ports(rest)?));
+    }
+    // An address is a word, not a key: `fd00::1` is not the key `fd`.
+    if address(body).is_ok() {
+        return Ok(Test::Word(body.to_lowercase()));
     }
     if let Some((key, value)) = body.split_once(':')
         && !key.is_empty()
@@ -89,9 +124,12 @@ fn keyed(key: &str, value: &str) -> Result<Test, String> {
         return Err(format!("`{key}:` needs a value"));
     }
     Ok(match key {
-        "port" => Test::Port(PortSide::Either, ports(value)?),
-        "lport" | "sport" => Test::Port(PortSide::Local, ports(value)?),
-        "rport" | "dport" => Test::Port(PortSide::Remote, ports(value)?),
+        "port" => Test::Port(Side::Either, ports(value)?),
+        "lport" | "sport" => Test::Port(Side::Local, ports(value)?),
+        "rport" | "dport" => Test::Port(Side::Remote, ports(value)?),
+        "addr" => Test::Addr(Side::Either, list(value, address)?),
+        "laddr" => Test::Addr(Side::Local, list(value, address)?),
+        "raddr" => Test::Addr(Side::Remote, list(value, address)?),
         "state" => Test::State(list(value, states)?.into_iter().flatten().collect()),
         "proto" => Test::Proto(list(value, protos)?.into_iter().flatten().collect()),
         "pid" => Test::Pid(list(value, |v| {
@@ -143,6 +181,32 @@ fn ports(value: &str) -> Result<Vec<RangeInclusive<u16>>, String> {
             None => port(v).map(|p| p..=p),
         }
     })
+}
+
+/// `127.0.0.1`, `127.0.0.1:3000`, `::1`, `[::1]`, `[::1]:3000`; an IPv4-mapped IPv6
+/// address is read as the IPv4 address (as sockets' addresses are).
+fn address(v: &str) -> Result<AddrPat, String> {
+    let bare = v.strip_prefix('[').and_then(|r| r.strip_suffix(']'));
+    if let Ok(a) = v.parse::<SocketAddr>() {
+        Ok(AddrPat {
+            ip: unmap(a.ip()),
+            port: Some(a.port()),
+        })
+    } else if let Ok(ip) = v.parse::<IpAddr>() {
+        Ok(AddrPat {
+            ip: unmap(ip),
+            port: None,
+        })
+    } else if let Some(ip) = bare.and_then(|b| b.parse::<Ipv6Addr>().ok()) {
+        Ok(AddrPat {
+            ip: unmap(IpAddr::V6(ip)),
+            port: None,
+        })
+    } else {
+        Err(format!(
+            "`{v}` is not an address (e.g. 127.0.0.1, 127.0.0.1:3000, ::1, [::1]:3000)"
+        ))
+    }
 }
 
 fn states(v: &str) -> Result<Vec<State>, String> {

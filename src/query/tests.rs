@@ -108,6 +108,15 @@ fn addresses_are_words_not_keys() {
         parse("[::1]:80").unwrap().terms()[0].test,
         Test::Word("[::1]:80".into())
     );
+    // Hex that looks like a key: still an address.
+    assert_eq!(
+        parse("fd00::1").unwrap().terms()[0].test,
+        Test::Word("fd00::1".into())
+    );
+    assert_eq!(
+        parse("DEAD:beef::1").unwrap().terms()[0].test,
+        Test::Word("dead:beef::1".into())
+    );
     assert!(parse("").unwrap().is_empty());
     assert!(parse("   ").unwrap().is_empty());
 }
@@ -147,4 +156,150 @@ fn namespaces_by_name_or_inode() {
     assert!(q("netns:BarWeb", &s));
     assert!(q("netns:9", &s));
     assert!(q("!netns:host", &s));
+}
+
+/// A socket from `local` to `remote`, owned by the node process (10) whose command line
+/// names 127.0.0.3.
+fn at(local: &str, remote: &str) -> Socket {
+    let mut s = sock(1, 1, 1, State::Estab, 10);
+    s.local = local.parse().unwrap();
+    s.remote = remote.parse().unwrap();
+    if s.local.ip().is_ipv6() || local.starts_with("[::ffff:") {
+        s.proto = crate::model::Proto::Tcp6;
+    }
+    s
+}
+
+fn snap_mentioning(addr: &str) -> Snapshot {
+    let mut snap = snap_with_node();
+    if let Some(p) = snap.processes.get_mut(&10) {
+        p.cmdline.push(format!("--upstream={addr}"));
+    }
+    snap
+}
+
+#[test]
+fn addr_terms_match_whole_addresses() {
+    let snap = snap_mentioning("127.0.0.3");
+    let m = |q: &str, s: &Socket| parse(q).unwrap().matches_socket(s, &snap, Flags::empty());
+    let three = at("127.0.0.3:8000", "127.0.0.1:50000");
+    let thirty_five = at("127.0.0.35:8000", "127.0.0.1:50001");
+    let elsewhere = at("127.0.0.1:50002", "127.0.0.1:9000");
+    let to_three = at("127.0.0.1:50003", "127.0.0.3:8000");
+    for q in ["addr:127.0.0.3", "addr:127.0.0.3:8000", "laddr:127.0.0.3"] {
+        assert!(m(q, &three), "{q}");
+        assert!(!m(q, &thirty_five), "{q}: 127.0.0.35 is another address");
+        assert!(!m(q, &elsewhere), "{q}: a command line is not an address");
+    }
+    assert!(!m("addr:127.0.0.3:8001", &three), "another port");
+    assert!(m("addr:127.0.0.3", &to_three), "either end");
+    assert!(m("raddr:127.0.0.3:8000", &to_three));
+    assert!(!m("laddr:127.0.0.3", &to_three));
+    assert!(!m("raddr:127.0.0.3", &three));
+    assert!(m("addr:10.0.0.1,127.0.0.35", &thirty_five), "a list");
+    assert!(m("!addr:127.0.0.3", &thirty_five));
+    // The live view's bare words stay substring searches.
+    assert!(m("127.0.0.3", &thirty_five));
+    assert!(m("127.0.0.3", &elsewhere));
+}
+
+#[test]
+fn addr_terms_read_mapped_v4_as_v4_and_v6_in_brackets() {
+    let snap = snap_with_node();
+    let m = |q: &str, s: &Socket| parse(q).unwrap().matches_socket(s, &snap, Flags::empty());
+    let mapped = at("[::ffff:127.0.0.3]:8000", "[::ffff:127.0.0.1]:50000");
+    assert!(m("addr:127.0.0.3", &mapped));
+    assert!(m("addr:::ffff:127.0.0.3", &mapped));
+    assert!(m("addr:[::ffff:127.0.0.3]:8000", &mapped));
+    assert!(!m("addr:127.0.0.35", &mapped));
+    let plain = at("127.0.0.3:8000", "127.0.0.1:50000");
+    assert!(m("addr:[::ffff:127.0.0.3]:8000", &plain));
+    let v6 = at("[fd00::3]:443", "[fd00::35]:50000");
+    for q in [
+        "addr:fd00::3",
+        "addr:[fd00::3]",
+        "addr:[fd00::3]:443",
+        "raddr:fd00::35",
+    ] {
+        assert!(m(q, &v6), "{q}");
+    }
+    assert!(!m("addr:fd00::", &v6));
+    assert!(!m("addr:[fd00::3]:80", &v6));
+    assert!(!m("laddr:fd00::35", &v6));
+    // An unconnected socket has no remote end: its 0.0.0.0 is not an address it talks to.
+    let listener = at("127.0.0.3:8000", "0.0.0.0:0");
+    assert!(!m("raddr:0.0.0.0", &listener));
+    assert!(!m("addr:0.0.0.0", &listener));
+    assert!(m("addr:127.0.0.3", &listener));
+    let e = parse("addr:localhost").unwrap_err();
+    assert!(e.reason.contains("`localhost` is not an address"), "{e}");
+    assert!(parse("addr:127.0.0.3:99999").is_err());
+    assert!(parse("laddr:").is_err());
+}
+
+#[test]
+fn exact_queries_turn_address_words_exact_and_refuse_free_words() {
+    let snap = snap_mentioning("127.0.0.3");
+    let m = |q: &str, s: &Socket| {
+        parse_exact(q)
+            .unwrap()
+            .matches_socket(s, &snap, Flags::empty())
+    };
+    let three = at("127.0.0.3:8000", "127.0.0.1:50000");
+    let thirty_five = at("127.0.0.35:8000", "127.0.0.1:50001");
+    let elsewhere = at("127.0.0.1:50002", "127.0.0.1:9000");
+    assert!(m("127.0.0.3", &three));
+    assert!(!m("127.0.0.3", &thirty_five));
+    assert!(
+        !m("127.0.0.3", &elsewhere),
+        "the command line names it: not selected"
+    );
+    assert!(m("127.0.0.3:8000 state:estab", &three));
+    assert!(m("::ffff:127.0.0.3", &three));
+    assert!(!m("!127.0.0.3", &three));
+    assert_eq!(
+        parse_exact("127.0.0.3").unwrap().terms()[0].test,
+        Test::Addr(
+            Side::Either,
+            vec![AddrPat {
+                ip: "127.0.0.3".parse().unwrap(),
+                port: None
+            }]
+        )
+    );
+    assert!(parse_exact("[::1]:80 tcp").unwrap().narrows());
+    assert!(
+        !parse("[::1]:80 tcp").unwrap().narrows(),
+        "a word narrows nothing"
+    );
+    assert_eq!(
+        parse_exact(":22 Node"),
+        Err(ExactError::FreeWord("Node".into()))
+    );
+    assert_eq!(
+        parse_exact("!server.js"),
+        Err(ExactError::FreeWord("server.js".into()))
+    );
+    assert!(matches!(
+        parse_exact("port:x node"),
+        Err(ExactError::Query(_))
+    ));
+    assert!(
+        parse_exact("proc:node :22 tcp v6").is_ok(),
+        "keyed terms are not free words"
+    );
+}
+
+#[test]
+fn udp_and_narrowing_are_read_from_positive_terms() {
+    assert!(parse(":53 proto:udp").unwrap().names_udp());
+    assert!(parse("udp").unwrap().names_udp());
+    assert!(!parse("!udp :53").unwrap().names_udp());
+    assert!(!parse("tcp").unwrap().names_udp());
+    for q in [":3000", "pid:1", "inode:5", "laddr:10.0.0.1", "rport:80"] {
+        assert!(parse(q).unwrap().narrows(), "{q}");
+    }
+    for q in ["state:estab", "!:3000", "tcp user:alice", "proc:node"] {
+        assert!(!parse(q).unwrap().narrows(), "{q}");
+    }
 }

@@ -54,6 +54,7 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     lines.push(Line::styled("Filter terms (all must match)", th.title));
     for t in [
         ":3000 port:80,443 port:3000-3999 lport:… rport:…",
+        "addr:10.0.0.5 addr:[::1]:8080 laddr:… raddr:… (whole addresses)",
         "state:listen,tw proto:udp tcp udp v4 v6",
         "pid:123 proc:node user:alice",
         "flag:stopped flag:orphan flag:zombie flag:backlog flag:close-wait-leak",
