@@ -287,6 +287,7 @@ impl App {
                 judging: false,
                 pending: true,
                 departed: Vec::new(),
+                held_before: Vec::new(),
             });
             self.say(
                 format!("asking {} to stop container {}…", c.engine, c.name),
@@ -327,6 +328,7 @@ impl App {
             judging: false,
             pending: false,
             departed,
+            held_before: crate::diagnose::Holders::of(&self.live.snap, port).pids,
         });
         vec![Effect::Signal { sig: d.sig(), pids }]
     }

@@ -4,7 +4,7 @@
 
 use super::App;
 use super::Effect;
-use crate::diagnose::{Departed, Probe, respawned, verdict};
+use crate::diagnose::{Back, Departed, Probe, back, verdict};
 use crate::model::{Delivery, Refusal, Sent, Sig};
 use std::time::{Duration, SystemTime};
 
@@ -48,6 +48,8 @@ pub struct KillWatch {
     pub pending: bool,
     /// What the targets were, to recognise a respawn.
     pub departed: Vec<Departed>,
+    /// Who held the port when the dialog acted: never reported as taking it back.
+    pub held_before: Vec<u32>,
 }
 
 impl KillWatch {
@@ -166,12 +168,20 @@ impl App {
         }
         let snap = &self.live.snap;
         let mut text = format!("{}: ", w.done());
-        if w.tcp
-            && let Some(r) = respawned(&w.departed, snap, port)
-        {
-            text.push_str(&format!("port {port} is held again: {}", r.sentence()));
-            self.say(text, true);
-            return;
+        if w.tcp && !w.departed.is_empty() {
+            match back(&w.departed, &w.held_before, snap, port) {
+                Some(Back::Respawned(r)) => {
+                    text.push_str(&format!("port {port} is held again: {}", r.sentence()));
+                    self.say(text, true);
+                    return;
+                }
+                Some(Back::Taken(t)) => {
+                    text.push_str(&t.sentence(port));
+                    self.say(text, true);
+                    return;
+                }
+                None => {}
+            }
         }
         let v = verdict(snap, port, probe, &Default::default());
         let exited = w.pids.iter().any(|p| !snap.processes.contains_key(p));

@@ -170,20 +170,20 @@ pub enum Back {
 /// The first TCP listener holder on `port` that is none of the departed and came back
 /// under one of their supervisors, containers or parents.
 pub fn respawned(departed: &[Departed], snap: &Snapshot, port: u16) -> Option<Respawn> {
-    match back(departed, snap, port)? {
+    match back(departed, &[], snap, port)? {
         Back::Respawned(r) => Some(r),
         Back::Taken(_) => None,
     }
 }
 
-/// Who holds `port` now that is none of the departed: a respawn when it came back under
-/// one of their (verified) supervisors, containers or parents with their user; someone
-/// else otherwise.
-pub fn back(departed: &[Departed], snap: &Snapshot, port: u16) -> Option<Back> {
+/// Who holds `port` now that is none of the departed and did not hold it `before` (the
+/// holders left alone): a respawn when it came back under one of their (verified)
+/// supervisors, containers or parents with their user; someone else otherwise.
+pub fn back(departed: &[Departed], before: &[u32], snap: &Snapshot, port: u16) -> Option<Back> {
     let h = Holders::of(snap, port);
     let mut taken = None;
     for &pid in &h.pids {
-        if departed.iter().any(|d| d.pid == pid) {
+        if departed.iter().any(|d| d.pid == pid) || before.contains(&pid) {
             continue;
         }
         let Some(q) = snap.processes.get(&pid) else {
@@ -333,6 +333,39 @@ mod tests {
             r.stop.map(|c| c.text()).as_deref(),
             Some("sockscope kill pid:40")
         );
+    }
+
+    /// A process of another user that takes the port, even under the same parent, is
+    /// not credited to the departed's supervisor or parent: it is named, with its user.
+    #[test]
+    fn a_squatter_of_another_user_is_not_a_respawn() {
+        let before = snap_with(&[pm2_app(100, "barapp")], vec![listener(3000, 100)]);
+        let gone = vec![Departed::of(&before.processes[&100], &before, Some(3000))];
+        // Same parent, same claimed app, another uid.
+        let mut squatter = pm2_app(7577, "barapp");
+        squatter.name = "python3".into();
+        squatter.uid = Some(65534);
+        squatter.user = Some("nobody".into());
+        let after = snap_with(&[squatter], vec![listener(3000, 7577)]);
+        assert_eq!(respawned(&gone, &after, 3000), None);
+        let Some(Back::Taken(t)) = back(&gone, &[], &after, 3000) else {
+            panic!("{:?}", back(&gone, &[], &after, 3000));
+        };
+        assert_eq!(
+            t.sentence(3000),
+            "port 3000 is held again by 7577/python3 (user nobody), not by PM2 app barapp"
+        );
+        // A PM2 claim with no daemon above it is not PM2's respawn either.
+        let mut fake = process(7578, "node", 'S');
+        fake.ppid = Some(1);
+        fake.origin.pm2 = before.processes[&100].origin.pm2.clone();
+        let after = snap_with(&[fake], vec![listener(3000, 7578)]);
+        assert!(matches!(
+            back(&gone, &[], &after, 3000),
+            Some(Back::Taken(_))
+        ));
+        // A holder left alone is not a newcomer.
+        assert_eq!(back(&gone, &[7578], &after, 3000), None);
     }
 
     #[test]

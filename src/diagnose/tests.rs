@@ -152,6 +152,31 @@ fn verdicts() {
         &none,
     );
     assert!(lines(&v)[0].contains("even an SO_REUSEADDR bind fails"));
+    assert!(
+        lines(&v)[1].contains("`sockscope close :5000 state:time-wait`"),
+        "{:?}",
+        lines(&v)
+    );
+    // Over 64 sockets, the command carries the --many that close asks for.
+    let tw: Vec<_> = (0..70)
+        .map(|i| {
+            sock(
+                Proto::Tcp,
+                "127.0.0.1:5000",
+                &format!("127.0.0.1:{}", 40000 + i),
+                State::TimeWait,
+                0,
+                &[],
+            )
+        })
+        .collect();
+    let snap = snapshot(0, Scope::All, tw, &p);
+    let v = verdict(&snap, 5000, probe(BindResult::InUse, BindResult::Ok), &none);
+    assert!(
+        lines(&v)[1].contains("`sockscope close :5000 state:time-wait --many 70`"),
+        "{:?}",
+        lines(&v)
+    );
 }
 
 #[test]

@@ -434,7 +434,7 @@ fn next_steps(
     if kind == Kind::TimeWaitOnly && root {
         next.push(Step::run(
             "or free it now:",
-            sockscope(&["close", &format!(":{port}"), "state:time-wait"]),
+            close_command(port, "state:time-wait", h.time_wait, 0),
             "(closes the TIME-WAIT sockets)",
         ));
     }
@@ -451,7 +451,7 @@ fn next_steps(
         next.push(if root {
             Step::run(
                 format!("{lead}; as a stopgap,"),
-                sockscope(&["close", &format!(":{port}"), "state:close-wait"]),
+                close_command(port, "state:close-wait", h.close_wait.len(), pids.len()),
                 "cuts them",
             )
         } else {
@@ -498,6 +498,16 @@ fn next_steps(
         ));
     }
     next
+}
+
+/// `sockscope close :PORT STATE`, with the `--many N` that `close` asks for when it
+/// selects more than one process's sockets or more than [`super::close::MANY`].
+fn close_command(port: u16, state: &str, count: usize, processes: usize) -> Command {
+    let mut args = vec!["close".to_owned(), format!(":{port}"), state.to_owned()];
+    if count > super::close::MANY || processes > 1 {
+        args.extend(["--many".to_owned(), count.to_string()]);
+    }
+    Command::sockscope(args)
 }
 
 /// For a port a process listens on: what stops it for good (verified supervisors

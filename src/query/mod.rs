@@ -67,6 +67,9 @@ pub enum Test {
     Inode(Vec<u64>),
     /// Lowercased substring of an owner's process name.
     Proc(String),
+    /// An owner's whole process name, case-insensitively: what `proc:` means in a query
+    /// that acts (`close`), where no substring may select.
+    ProcName(String),
     /// A user name or a numeric uid, matched against the socket's and owners' users.
     User(String),
     /// A network namespace: its name (`host`, an `ip netns` name, a container's) or
@@ -220,6 +223,7 @@ impl Test {
             Test::Pid(pids) => s.owners.iter().any(|p| pids.contains(p)),
             Test::Inode(inodes) => inodes.contains(&s.inode),
             Test::Proc(needle) => s.name_matches(needle),
+            Test::ProcName(name) => s.processes().any(|p| p.name.eq_ignore_ascii_case(name)),
             Test::User(user) => {
                 let is = |uid: u32| {
                     uid.to_string() == *user || snap.user_name(uid).is_some_and(|n| n == user)

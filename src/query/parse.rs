@@ -62,11 +62,14 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
 
 /// Parses a query that selects sockets to act on (SPEC §11, "selections are exact"): a
 /// bare word that reads as an IP address or socket address becomes the exact `addr:`
-/// test; any other bare word is refused.
+/// test; any other bare word is refused; `proc:` names a whole process name.
 pub fn parse_exact(input: &str) -> Result<Query, ExactError> {
     let mut q = parse(input)?;
     // `parse` splits on whitespace as `split_whitespace` does: term i is word i.
     for (term, typed) in q.terms.iter_mut().zip(input.split_whitespace()) {
+        if let Test::Proc(name) = &term.test {
+            term.test = Test::ProcName(name.clone());
+        }
         if let Test::Word(w) = &term.test {
             let a = address(w).map_err(|_| {
                 ExactError::FreeWord(quote(typed.strip_prefix('!').unwrap_or(typed)))

@@ -288,6 +288,14 @@ fn exact_queries_turn_address_words_exact_and_refuse_free_words() {
         parse_exact("proc:node :22 tcp v6").is_ok(),
         "keyed terms are not free words"
     );
+    // `proc:` names a whole process name where it acts: `nod` is not `node`.
+    assert!(m("proc:NODE 127.0.0.3", &three));
+    assert!(!m("proc:nod 127.0.0.3", &three));
+    assert!(
+        parse("proc:nod")
+            .unwrap()
+            .matches_socket(&three, &snap, Flags::empty())
+    );
 }
 
 #[test]

@@ -141,6 +141,7 @@ pub fn run(
     }
     let wait = Wait {
         chosen: &[],
+        before: Vec::new(),
         ports: &ports,
         udp: false,
         held_for: args.timeout,
@@ -150,6 +151,6 @@ pub fn run(
     report(collector, &[], &ports, args, out)?;
     Ok(match outcome {
         Outcome::Released => super::super::EXIT_OK,
-        Outcome::Held | Outcome::Respawned(_) => super::super::EXIT_IN_USE,
+        Outcome::Held | Outcome::Respawned(_) | Outcome::Taken(..) => super::super::EXIT_IN_USE,
     })
 }

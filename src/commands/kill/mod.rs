@@ -74,6 +74,7 @@ pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
     let terminates = args.signal.terminates();
     let mut wait = Wait {
         chosen: &chosen,
+        before: held_before(&snap, &plan.ports),
         ports: &plan.ports,
         udp: args.udp,
         held_for: if terminates {
@@ -102,23 +103,38 @@ pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
         wait.watch_for = wait.watch_for.min(AFTER_KILL);
         outcome = wait.run(collector.as_mut())?;
     }
-    if let Outcome::Respawned(r) = &outcome {
-        for c in chosen.iter().filter(|c| c.target.has_exited()) {
-            writeln!(out, "{}/{} exited", c.process.pid, c.process.name)?;
-        }
-        writeln!(
-            out,
+    let again = match &outcome {
+        Outcome::Respawned(r) => Some(format!(
             "port {} is held again: {}",
             plan.ports[0],
             r.sentence()
-        )?;
+        )),
+        Outcome::Taken(port, t) => Some(t.sentence(*port)),
+        Outcome::Released | Outcome::Held => None,
+    };
+    if let Some(line) = again {
+        for c in chosen.iter().filter(|c| c.target.has_exited()) {
+            writeln!(out, "{}/{} exited", c.process.pid, c.process.name)?;
+        }
+        writeln!(out, "{line}")?;
         return Ok(super::EXIT_IN_USE);
     }
     watch::report(collector.as_mut(), &chosen, &plan.ports, args, &mut out)?;
     Ok(match outcome {
         Outcome::Released => super::EXIT_OK,
-        Outcome::Held | Outcome::Respawned(_) => super::EXIT_IN_USE,
+        Outcome::Held | Outcome::Respawned(_) | Outcome::Taken(..) => super::EXIT_IN_USE,
     })
+}
+
+/// Every pid holding one of `ports` before anything was sent.
+fn held_before(snap: &Snapshot, ports: &[u16]) -> Vec<u32> {
+    ports
+        .iter()
+        .flat_map(|&p| {
+            let h = crate::diagnose::Holders::of(snap, p);
+            h.pids.into_iter().chain(h.udp_pids)
+        })
+        .collect()
 }
 
 /// What the user should know about a target before it is signalled: that a suspended

@@ -4,7 +4,9 @@
 use super::plan::Chosen;
 use crate::cli::KillArgs;
 use crate::collect::Collector;
-use crate::diagnose::{CloseWaitTracker, Departed, Holders, Probe, Respawn, respawned, verdict};
+use crate::diagnose::{
+    Back, CloseWaitTracker, Departed, Holders, Probe, Respawn, Taken, back, verdict,
+};
 use crate::error::Result;
 use crate::model::{Scope, Sig, Snapshot};
 use std::io::Write;
@@ -22,11 +24,15 @@ pub enum Outcome {
     Held,
     /// Taken back under a target's supervisor, container or parent.
     Respawned(Respawn),
+    /// Taken by a process that is none of that: someone else has the port now.
+    Taken(u16, Taken),
 }
 
 /// What to wait for.
 pub struct Wait<'a> {
     pub chosen: &'a [Chosen],
+    /// Who held the ports before anything was sent (never a newcomer).
+    pub before: Vec<u32>,
     pub ports: &'a [u16],
     pub udp: bool,
     /// How long the port may stay held.
@@ -51,8 +57,10 @@ impl Wait<'_> {
                 self.chosen.iter().any(|c| !c.target.has_exited())
             } else {
                 let snap = collector.snapshot(Scope::Listeners)?;
-                if let Some(r) = self.respawn(&departed, &snap) {
-                    return Ok(Outcome::Respawned(r));
+                match self.back(&departed, &snap) {
+                    Some((_, Back::Respawned(r))) => return Ok(Outcome::Respawned(r)),
+                    Some((port, Back::Taken(t))) => return Ok(Outcome::Taken(port, t)),
+                    None => {}
                 }
                 self.ports.iter().any(|&port| {
                     let h = Holders::of(&snap, port);
@@ -75,10 +83,15 @@ impl Wait<'_> {
         }
     }
 
-    fn respawn(&self, departed: &[Departed], snap: &Snapshot) -> Option<Respawn> {
+    fn back(&self, departed: &[Departed], snap: &Snapshot) -> Option<(u16, Back)> {
+        // Nothing signalled (a container stop): its processes linger a moment, and no
+        // newcomer can be told from them.
+        if departed.is_empty() {
+            return None;
+        }
         self.ports
             .iter()
-            .find_map(|&port| respawned(departed, snap, port))
+            .find_map(|&port| back(departed, &self.before, snap, port).map(|b| (port, b)))
     }
 }
 
