@@ -295,7 +295,8 @@ pub struct ServeArgs {
     /// How often to take a snapshot (250ms..60s).
     #[arg(long, default_value = "1s", value_parser = parse_interval)]
     pub interval: std::time::Duration,
-    /// Ports and process names beyond the N largest are summed as `other`.
+    /// Every family keeps its N largest series (ports, process names, listeners and
+    /// their accept queues, stopped holders); the rest are summed as `other`.
     #[arg(long, default_value = "20", value_parser = parse_top)]
     pub top: usize,
 }

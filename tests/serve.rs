@@ -5,7 +5,7 @@
 use crate::support::stack::{TempDir, fresh_port, need};
 use crate::support::*;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,11 @@ struct Serve {
 
 impl Serve {
     fn start() -> Serve {
+        Serve::with(&[])
+    }
+
+    /// With extra arguments, e.g. `--top 10`.
+    fn with(args: &[&str]) -> Serve {
         let port = fresh_port();
         let child = Command::new(bin())
             .args([
@@ -26,6 +31,7 @@ impl Serve {
                 "--interval",
                 "250ms",
             ])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -208,7 +214,8 @@ impl Drop for Prometheus {
 
 #[test]
 fn a_real_prometheus_scrapes_the_tests_own_listener() {
-    let serve = Serve::start();
+    // The largest --top: other tests' listeners must not fold this one into `other`.
+    let serve = Serve::with(&["--top", "500"]);
     let port = fresh_port();
     let _mine = TcpListener::bind(("127.0.0.1", port)).unwrap();
     let prom = Prometheus::start(serve.port);
@@ -232,4 +239,280 @@ fn a_real_prometheus_scrapes_the_tests_own_listener() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Opens argv[2] idle connections to 127.0.0.1:argv[1], sends nothing, and reopens each
+/// one the server drops, at once, as an attacker would. Prints "ready" once argv[2]
+/// connections have been established (a server that drops them at once never sees all
+/// of them together); for each line on stdin prints "OPEN RECONNECTS". Ends when stdin closes,
+/// or after two minutes.
+const PY_FLOOD: &str = r#"
+import errno, os, resource, select, signal, socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+signal.alarm(120)
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if soft < n + 64:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 64), hard))
+ep = select.epoll()
+ep.register(0, select.EPOLLIN)
+socks = {}
+reconnects, missing, established, ready = 0, n, 0, False
+def connect():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    if s.connect_ex(('127.0.0.1', port)) not in (0, errno.EINPROGRESS):
+        s.close()
+        return False
+    socks[s.fileno()] = s
+    ep.register(s.fileno(), select.EPOLLOUT | select.EPOLLIN | select.EPOLLRDHUP)
+    return True
+while True:
+    while missing and connect():
+        missing -= 1
+    if not ready and established >= n:
+        print("ready", flush=True)
+        ready = True
+    for fd, ev in ep.poll(0.05 if missing else 1.0):
+        if fd == 0:
+            if not os.read(0, 4096):
+                sys.exit(0)
+            print(len(socks), reconnects, flush=True)
+            continue
+        s = socks.get(fd)
+        if s is None:
+            continue
+        if ev & (select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLERR | select.EPOLLHUP):
+            ep.unregister(fd)
+            del socks[fd]
+            s.close()
+            reconnects += 1
+            if not connect():
+                missing += 1
+        elif ev & select.EPOLLOUT:
+            ep.modify(fd, select.EPOLLIN | select.EPOLLRDHUP)
+            established += 1
+"#;
+
+/// A scrape on a fresh connection that must be whole within `limit`: connected, asked,
+/// answered 200 with the full body.
+fn scrape_within(port: u16, limit: Duration) -> Result<Duration, String> {
+    let started = Instant::now();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = TcpStream::connect_timeout(&addr, limit).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(limit)).unwrap();
+    s.set_write_timeout(Some(limit)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("write: {e}"))?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(format!("read after {} bytes: {e}", raw.len())),
+        }
+        if started.elapsed() > limit {
+            return Err(format!("still reading after {limit:?}"));
+        }
+    }
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no response head in {} bytes", raw.len()))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!("answered {head:?}"));
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or("no content-length")?;
+    if body.len() != length || !body.contains("sockscope_build_info") {
+        return Err(format!(
+            "a body of {} bytes, {length} announced",
+            body.len()
+        ));
+    }
+    if took > limit {
+        return Err(format!("took {took:?}"));
+    }
+    Ok(took)
+}
+
+#[test]
+fn a_thousand_idle_connections_do_not_keep_a_scraper_out() {
+    let serve = Serve::start();
+    let mut flood = Kid::python(PY_FLOOD, &[&serve.port.to_string(), "1000"]);
+    assert_eq!(flood.line(), "ready");
+    let limit = Duration::from_secs(2);
+    let mut times = Vec::new();
+    for i in 0..20 {
+        match scrape_within(serve.port, limit) {
+            Ok(took) => times.push(took),
+            Err(e) => panic!(
+                "scrape {} of 20 under the flood failed: {e} (earlier: {times:?})",
+                i + 1
+            ),
+        }
+    }
+    // The flood was on throughout: all its connections open, and the server had to drop
+    // some of them (each was reopened at once).
+    flood.send("stats");
+    let stats = flood.line();
+    println!("scrapes under the flood took {times:?}; the flood: {stats} (open, reopened)");
+    let (open, reconnects) = stats.split_once(' ').unwrap();
+    assert_eq!(open, "1000", "{stats}");
+    assert!(reconnects.parse::<u64>().unwrap() > 0, "{stats}");
+}
+
+/// Opens argv[1] TCP listeners on 127.0.0.1, prints "ready", and waits for stdin to close.
+const PY_LISTENERS: &str = r#"
+import resource, socket, sys
+n = int(sys.argv[1])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if soft < n + 64:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 64), hard))
+held = []
+for _ in range(n):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    held.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+/// The series of a family, in the order of the exposition: their label sets.
+fn series<'a>(body: &'a str, family: &str) -> Vec<&'a str> {
+    let prefix = format!("{family}{{");
+    body.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .filter_map(|l| l.rsplit_once(' ').map(|(labels, _)| labels))
+        .collect()
+}
+
+fn sample(body: &str, line: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(line)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn top_bounds_the_listener_series_and_their_order_holds() {
+    let mut listeners = Kid::python(PY_LISTENERS, &["300"]);
+    assert_eq!(listeners.line(), "ready");
+    let serve = Serve::with(&["--top", "10"]);
+    let metrics = || {
+        let (status, head, body) = get(serve.port, "/metrics", &[]);
+        assert_eq!(status, 200, "{head}");
+        body
+    };
+    let listening = "sockscope_sockets{proto=\"tcp\",state=\"listen\"}";
+    let body = wait_for("a snapshot with the 300 listeners", || {
+        let body = metrics();
+        (sample(&body, listening)? >= 300.0).then_some(body)
+    });
+    let info = series(&body, "sockscope_listener_info");
+    let named = info
+        .iter()
+        .filter(|l| !l.contains("port=\"other\""))
+        .count();
+    assert!(
+        named <= 10,
+        "{named} listeners named with --top 10: {info:#?}"
+    );
+    let other: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("sockscope_listener_info{") && l.contains("port=\"other\""))
+        .collect();
+    assert_eq!(other.len(), 1, "{other:#?}");
+    let folded: f64 = other[0].rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(folded >= 290.0, "{}", other[0]);
+    for family in [
+        "sockscope_listen_queue_length",
+        "sockscope_listen_queue_limit",
+        "sockscope_stopped_holder_sockets",
+    ] {
+        let n = series(&body, family).len();
+        assert!(n <= 11, "{family}: {n} series with --top 10");
+    }
+    // The next snapshot lists the series in the same order.
+    let took = "sockscope_scrape_duration_seconds";
+    let next = wait_for("the next snapshot", || {
+        let b = metrics();
+        (sample(&b, took) != sample(&body, took)).then_some(b)
+    });
+    for family in [
+        "sockscope_listener_info",
+        "sockscope_sockets",
+        "sockscope_process_sockets",
+    ] {
+        let (a, b) = (series(&body, family), series(&next, family));
+        let common = |x: &[&str], y: &[&str]| -> Vec<String> {
+            x.iter()
+                .filter(|l| y.contains(l))
+                .map(|l| (*l).to_owned())
+                .collect()
+        };
+        assert_eq!(
+            common(&a, &b),
+            common(&b, &a),
+            "{family}: the order changed"
+        );
+    }
+    drop(listeners);
+}
+
+#[test]
+fn a_listener_beyond_loopback_is_warned_about() {
+    let mut wide = Kid::sockscope(&["serve", "--listen", "0.0.0.0:0", "--interval", "1s"]);
+    let warning = wide.err_line();
+    assert!(
+        warning.contains("0.0.0.0:") && warning.contains("not a loopback address"),
+        "{warning}"
+    );
+    assert!(warning.contains("--listen 127.0.0.1:"), "{warning}");
+    assert!(
+        wide.err_line()
+            .contains("serving metrics on http://0.0.0.0:"),
+        "the warning comes first, on one line"
+    );
+    drop(wide);
+    // On loopback: no warning.
+    let mut local = Kid::sockscope(&["serve", "--listen", "127.0.0.1:0", "--interval", "1s"]);
+    let first = local.err_line();
+    assert!(
+        first.starts_with("sockscope: serving metrics on http://127.0.0.1:"),
+        "{first}"
+    );
+}
+
+#[test]
+fn silent_and_idle_connections_end_at_the_header_timeout() {
+    let serve = Serve::start();
+    // One that never says anything, one that goes quiet after a request.
+    let mut silent = TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
+    let mut quiet = TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
+    quiet
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut answers = Vec::new();
+    for s in [&mut silent, &mut quiet] {
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut got = Vec::new();
+        // Ends with EOF (or a reset) when the server closes it; a timeout is a failure.
+        if let Err(e) = s.read_to_end(&mut got) {
+            assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "never closed");
+            assert_ne!(e.kind(), std::io::ErrorKind::TimedOut, "never closed");
+        }
+        answers.push(String::from_utf8_lossy(&got).into_owned());
+    }
+    assert!(started.elapsed() < DEADLINE, "{:?}", started.elapsed());
+    assert_eq!(answers[0], "", "nothing asked, nothing answered");
+    assert!(answers[1].starts_with("HTTP/1.1 200"), "{}", answers[1]);
 }
