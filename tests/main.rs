@@ -17,5 +17,6 @@ mod port_helpers;
 mod safety;
 mod serve;
 mod supervisors;
+mod trust;
 mod tui_pty;
 mod watch;

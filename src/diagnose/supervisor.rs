@@ -640,7 +640,11 @@ fn real_tool(
     snap: &Snapshot,
 ) -> Result<String, String> {
     let prog = a.program();
-    let runs_it = prog == Some(tool) || (interpreter(prog) && program(&a.cmdline) == Some(tool));
+    // An interpreter runs the tool's script: `python3 /usr/bin/supervisord`, argv[0]
+    // naming the interpreter too (`exec -a supervisord python3` is not that).
+    let argv0 = a.cmdline.first().map(|c| c.rsplit('/').next().unwrap_or(c));
+    let script = interpreter(prog) && interpreter(argv0) && program(&a.cmdline) == Some(tool);
+    let runs_it = prog == Some(tool) || script;
     if !runs_it || !a.exe_root_owned {
         return Err(format!(
             "{} {} calls itself {tool}, but its program {} is not a root-owned {tool}",

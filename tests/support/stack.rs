@@ -233,6 +233,16 @@ impl Docker {
             .unwrap_or_else(|| panic!("no published port: {port}"))
     }
 
+    /// A container running `cmd` (busybox applets) that publishes nothing; removed on drop.
+    pub fn run(&self, name: &str, cmd: &[&str]) {
+        if let Ok(mut c) = self.containers.lock() {
+            c.push(name.to_owned());
+        }
+        let mut args = vec!["run", "-d", "--name", name, IMAGE, "/bin/busybox"];
+        args.extend_from_slice(cmd);
+        self.docker(&args);
+    }
+
     /// Whether the container is running.
     pub fn running(&self, name: &str) -> bool {
         self.docker(&["inspect", "-f", "{{.State.Running}}", name]) == "true"

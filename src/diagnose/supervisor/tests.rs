@@ -460,6 +460,14 @@ fn supervisord_names_a_program_only_from_its_own_user() {
     // argv[0] `supervisord` from a program comm set by prctl: a claim.
     p.origin.ancestors = vec![forged(60, "supervisord", 1000, &["supervisord"])];
     assert!(!supervisor(&p, &empty(), None).unwrap().verified());
+    // `exec -a supervisord python3 …`: root's interpreter, but argv[0] lies about it.
+    p.origin.ancestors = vec![real(
+        60,
+        "/usr/bin/python3.11",
+        1000,
+        &["supervisord", "-c", "x"],
+    )];
+    assert!(!supervisor(&p, &empty(), None).unwrap().verified());
 }
 
 #[test]
