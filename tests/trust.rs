@@ -373,8 +373,7 @@ fn a_trickling_or_mute_engine_cannot_hold_a_command_past_its_deadline() {
     // The engine: inspect confirms the holder is the container's main process; the list
     // is empty; a stop trickles one byte every 200 ms forever. In "mute" mode, every
     // request is read and never answered.
-    let engine = format!(
-        r#"
+    let engine = r#"
 import json, os, socket, sys, threading, time
 mode, path, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
 srv = socket.socket(socket.AF_UNIX); srv.bind(path); srv.listen(64)
@@ -395,13 +394,12 @@ def serve(c):
     if line.startswith("GET /containers/json"):
         body = b"[]"
     else:
-        body = json.dumps({{"Name": "/trickled", "State": {{"Running": True, "Pid": pid, "ExitCode": 0}}}}).encode()
+        body = json.dumps({"Name": "/trickled", "State": {"Running": True, "Pid": pid, "ExitCode": 0}}).encode()
     c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + body); c.close()
 while True:
     c, _ = srv.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
-"#
-    );
+"#;
     for mode in ["trickle", "mute"] {
         let _ = std::fs::remove_file(&sock);
         let mut eng = Kid::python(
