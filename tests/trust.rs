@@ -403,7 +403,7 @@ while True:
     for mode in ["trickle", "mute"] {
         let _ = std::fs::remove_file(&sock);
         let mut eng = Kid::python(
-            &engine,
+            engine,
             &[mode, sock.to_str().unwrap(), &holder.pid().to_string()],
         );
         assert_eq!(eng.line(), "ready");
