@@ -267,23 +267,18 @@ fn supervisors_of(snap: &Snapshot, pids: &[u32], port: u16) -> Vec<(u32, Supervi
         .collect()
 }
 
-/// The commands that stop the holders for good, from verified supervisors only; a
-/// supervisor that is only claimed is said as such, with no command.
+/// The commands that stop the holders for good, from verified supervisors only (a
+/// supervisor that is only claimed is said as such with its holder, never as a step).
 fn supervisor_steps(supervisors: &[(u32, Supervisor)]) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     for (pid, s) in supervisors {
-        let step = match &s.stop {
-            Some(cmd) => {
-                let rel = s.relation();
-                let tail = match s.comes_back() {
-                    Some(c) => format!("({pid} {rel} {}, which {c})", s.what()),
-                    None => format!("({pid} {rel} {})", s.what()),
-                };
-                Step::run("stop it for good:", cmd.clone(), tail)
-            }
-            None if !s.verified() => Step::say(format!("{pid} {}", s.sentence())),
-            None => continue,
+        let Some(cmd) = &s.stop else { continue };
+        let rel = s.relation();
+        let tail = match s.comes_back() {
+            Some(c) => format!("({pid} {rel} {}, which {c})", s.what()),
+            None => format!("({pid} {rel} {})", s.what()),
         };
+        let step = Step::run("stop it for good:", cmd.clone(), tail);
         if !steps.contains(&step) {
             steps.push(step);
         }

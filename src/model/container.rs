@@ -127,6 +127,9 @@ impl Container {
         {
             out.push_str(&format!(" · restart {r}"));
         }
+        if let Evidence::Claimed(why) = &self.confirmed {
+            out.push_str(&format!(" · not confirmed: {why}"));
+        }
         out
     }
 

@@ -150,10 +150,18 @@ fn notes(c: &Chosen, sig: Sig) -> Vec<String> {
         notes.push(s.sentence());
     }
     if let Some(ct) = &c.process.container {
-        notes.push(format!(
-            "it runs in container {}: `--container` stops the container instead",
-            ct.label()
-        ));
+        notes.push(if ct.confirmed.verified() {
+            format!(
+                "it runs in container {}: `--container` stops the container instead",
+                ct.label()
+            )
+        } else {
+            format!(
+                "its cgroup names container {}, not confirmed: {}",
+                ct.label(),
+                ct.confirmed.why()
+            )
+        });
     }
     notes
 }
