@@ -2,7 +2,7 @@
 //! a container, PM2, systemd, a reloader), and for a container the offer to stop it
 //! through its engine instead. What happens after is in [`super::watch`].
 
-use super::watch::{Act, KillWatch, WATCH_FOR};
+use super::watch::{Act, KillWatch};
 use super::{App, Effect};
 use crate::diagnose::{Departed, signal_note, supervisor};
 use crate::model::{Container, Process, Refusal, Runtime, Sig, Snapshot, Socket};
@@ -276,19 +276,15 @@ impl App {
         let port = d.socket.local.port();
         let tcp = d.socket.proto.is_tcp();
         if let (Some(c), true) = (&d.container, d.stop_container) {
-            self.modes.watch = Some(KillWatch {
+            self.modes.watch = Some(KillWatch::new(
                 port,
                 tcp,
-                pids: Vec::new(),
-                names: format!("container {}", c.name),
-                act: Act::StopContainer(c.name.clone()),
-                until: self.live.now + WATCH_FOR,
-                continued: Vec::new(),
-                judging: false,
-                pending: true,
-                departed: Vec::new(),
-                held_before: Vec::new(),
-            });
+                Vec::new(),
+                format!("container {}", c.name),
+                Act::StopContainer(c.name.clone()),
+                Vec::new(),
+                Vec::new(),
+            ));
             self.say(
                 format!("asking {} to stop container {}…", c.engine, c.name),
                 false,
@@ -317,19 +313,22 @@ impl App {
             .filter(|t| pids.contains(&t.pid))
             .map(|t| t.departed.clone())
             .collect();
-        self.modes.watch = Some(KillWatch {
+        let before: Vec<u32> = crate::diagnose::Holders::of(&self.live.snap, port)
+            .pids
+            .into_iter()
+            .filter(|p| !pids.contains(p))
+            .collect();
+        let mut watch = KillWatch::new(
             port,
             tcp,
-            pids: pids.clone(),
-            names: self.live.snap.pids_text(&pids),
-            act: Act::Signal(d.sig()),
-            until: self.live.now + WATCH_FOR,
-            continued: Vec::new(),
-            judging: false,
-            pending: false,
+            pids.clone(),
+            self.live.snap.pids_text(&pids),
+            Act::Signal(d.sig()),
             departed,
-            held_before: crate::diagnose::Holders::of(&self.live.snap, port).pids,
-        });
+            before,
+        );
+        watch.since = Some(self.live.now);
+        self.modes.watch = Some(watch);
         vec![Effect::Signal { sig: d.sig(), pids }]
     }
 

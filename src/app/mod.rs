@@ -190,6 +190,11 @@ impl App {
         self.modes.say(self.live.now, text, error);
     }
 
+    /// A result the user must not miss: on the status line until the next key.
+    pub fn say_until_key(&mut self, text: impl Into<String>, error: bool) {
+        self.modes.say_until_key(text, error);
+    }
+
     pub fn sort(&self) -> Sort {
         self.table.sort()
     }

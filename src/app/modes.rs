@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime};
 pub struct Status {
     pub text: String,
     pub error: bool,
-    pub until: SystemTime,
+    /// When it goes; `None`: at the next key (a result the user must not miss).
+    pub until: Option<SystemTime>,
 }
 
 /// The `/` line while it is being edited.
@@ -78,13 +79,37 @@ impl Modes {
         self.status = Some(Status {
             text: text.into(),
             error,
-            until: now + Duration::from_secs(secs),
+            until: Some(now + Duration::from_secs(secs)),
         });
+    }
+
+    /// Shows a message in the status line until the next key.
+    pub fn say_until_key(&mut self, text: impl Into<String>, error: bool) {
+        self.status = Some(Status {
+            text: text.into(),
+            error,
+            until: None,
+        });
+    }
+
+    /// A key was pressed: a line shown until then goes, and a port judged after a signal
+    /// is no longer followed.
+    pub fn key_pressed(&mut self) {
+        if self.status.as_ref().is_some_and(|s| s.until.is_none()) {
+            self.status = None;
+        }
+        if self.watch.as_ref().is_some_and(KillWatch::judged) {
+            self.watch = None;
+        }
     }
 
     /// Clears an expired status line; true when it went.
     pub fn expire(&mut self, now: SystemTime) -> bool {
-        if self.status.as_ref().is_some_and(|s| s.until <= now) {
+        if self
+            .status
+            .as_ref()
+            .is_some_and(|s| s.until.is_some_and(|u| u <= now))
+        {
             self.status = None;
             return true;
         }

@@ -517,7 +517,54 @@ fn after_a_signal_the_port_is_watched_until_freed() {
             ),
         "{text}"
     );
+    // Judged: the line stays until the next key, and the port is followed until then.
+    assert_eq!(app.modes.status.as_ref().unwrap().until, None);
+    assert!(app.modes.watch.as_ref().is_some_and(|w| w.judged()));
+    press(&mut app, "j");
     assert!(app.modes.watch.is_none());
+    assert!(app.modes.status.is_none(), "the key took the line away");
+}
+
+/// "free" is said as soon as the port is released; when the supervisor takes it back a
+/// snapshot later, the same line says so (it used to stay "free" and vanish).
+#[test]
+fn a_respawn_after_free_updates_the_result_line() {
+    use crate::app::testkit::pm2_app;
+    let listening = |pid: u32, secs: u64| {
+        let l = sock(
+            Proto::Tcp,
+            "127.0.0.1:3000",
+            "0.0.0.0:0",
+            State::Listen,
+            pid,
+            &[pid],
+        );
+        snapshot(secs, Scope::All, vec![l], &[pm2_app(pid, "barapp")])
+    };
+    let (mut app, mut feed) = app(View::Listeners);
+    feed.feed(&mut app, listening(100, 0));
+    dialog_on(&mut app, 3000, &[100]);
+    press(&mut app, "y");
+    update(
+        &mut app,
+        Msg::SignalResult {
+            sig: Sig::Term,
+            results: vec![(100, Ok(SENT))],
+        },
+    );
+    feed.feed(&mut app, snapshot(1, Scope::All, vec![], &[]));
+    assert_eq!(
+        app.modes.status.as_ref().unwrap().text,
+        "SIGTERM sent to 100/node: exited; port 3000 is free"
+    );
+    feed.feed(&mut app, listening(250, 2));
+    let s = app.modes.status.as_ref().unwrap();
+    assert!(s.error);
+    assert_eq!(
+        s.text,
+        "SIGTERM sent to 100/node: exited; port 3000 was taken again 1.0 s later: respawned by PM2 app barapp as 250/node: stop it with `sudo -u alice env PM2_HOME=/home/alice/.pm2 pm2 stop barapp`"
+    );
+    assert!(app.modes.watch.is_none(), "a retake is final");
 }
 
 #[test]

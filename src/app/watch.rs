@@ -1,15 +1,20 @@
 //! What happens after the dialog: the signal's (or the container stop's) result, then
-//! watching the next snapshots, then judging the port with the same verdict `why` gives —
-//! and naming a respawn when a supervisor brought the holder back.
+//! the release judgement ([`crate::diagnose::release`]) fed with every snapshot, then the
+//! port's verdict as `why` gives it. The line stays until the next key, and the port is
+//! followed a while longer: when a supervisor takes it back a second after "free", the
+//! line says so ("… exited; port 3000 was taken again 0.8 s later by 250/node:
+//! respawned by PM2 app barapp: stop it with `…`").
 
 use super::App;
 use super::Effect;
-use crate::diagnose::{Back, Departed, Probe, back, verdict};
+use crate::diagnose::{Acted, Departed, Outcome, Probe, Release, verdict};
 use crate::model::{Delivery, Refusal, Sent, Sig};
 use std::time::{Duration, SystemTime};
 
-/// How long after a signal the port is watched before saying it is still held.
+/// How long the targets may take to let the port go before it is judged held.
 pub const WATCH_FOR: Duration = Duration::from_secs(5);
+/// After the judgement, how long the port is still followed for a retake.
+pub const FOLLOW: Duration = Duration::from_secs(30);
 
 /// What the dialog did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,8 +34,7 @@ impl Act {
     }
 }
 
-/// A signal was sent (or a container stopped): watch the port until it is free or the
-/// time is up.
+/// A signal was sent (or a container stopped): the port is judged, then followed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KillWatch {
     pub port: u16,
@@ -39,26 +43,68 @@ pub struct KillWatch {
     /// Who got it: "123/node", "container web1".
     pub names: String,
     pub act: Act,
-    pub until: SystemTime,
+    /// When it was done: the signal sent, or the engine's answer (`None` until then).
+    pub since: Option<SystemTime>,
     /// Pids that got CONT after the signal because they were stopped.
     pub continued: Vec<u32>,
     /// A probe was asked for: the verdict follows when it arrives.
     pub judging: bool,
-    /// The engine has not answered yet: nothing to judge.
-    pub pending: bool,
-    /// What the targets were, to recognise a respawn.
-    pub departed: Vec<Departed>,
-    /// Who held the port when the dialog acted: never reported as taking it back.
-    pub held_before: Vec<u32>,
+    /// The judgement, fed with every snapshot.
+    pub release: Release,
+    /// Once judged, the start of the line ("SIGTERM sent to 100/node: exited; "), to
+    /// which a later retake is added.
+    pub said: Option<String>,
 }
 
 impl KillWatch {
+    /// Watches `port` after `act` on the `targets`; `before`: the holders left alone.
+    pub fn new(
+        port: u16,
+        tcp: bool,
+        pids: Vec<u32>,
+        names: String,
+        act: Act,
+        targets: Vec<Departed>,
+        before: Vec<u32>,
+    ) -> KillWatch {
+        let hold_for = if act.terminates() {
+            WATCH_FOR
+        } else {
+            Duration::ZERO
+        };
+        KillWatch {
+            port,
+            tcp,
+            pids,
+            names,
+            act,
+            since: None,
+            continued: Vec::new(),
+            judging: false,
+            release: Release::new(Acted {
+                ports: vec![port],
+                udp: !tcp,
+                targets,
+                before,
+                hold_for,
+                // "Free" is said at once; a retake afterwards is said when it shows.
+                watch_for: Duration::ZERO,
+            }),
+            said: None,
+        }
+    }
+
     /// "SIGTERM sent to 123/node", "container web1 stopped".
     fn done(&self) -> String {
         match &self.act {
             Act::Signal(sig) => format!("{sig} sent to {}", self.names),
             Act::StopContainer(name) => format!("container {name} stopped"),
         }
+    }
+
+    /// Judged, and now only followed for a retake.
+    pub fn judged(&self) -> bool {
+        self.said.is_some()
     }
 }
 
@@ -117,8 +163,7 @@ impl App {
         }
         match result {
             Ok(()) => {
-                w.pending = false;
-                w.until = self.live.now + WATCH_FOR;
+                w.since = Some(self.live.now);
                 let text = format!("container {name} stopped; watching port {}…", w.port);
                 self.say(text, false);
             }
@@ -129,37 +174,46 @@ impl App {
         }
     }
 
-    /// After each snapshot: is it time to judge the watched port? Waits while the targets
-    /// still hold it (they may be exiting) and until the snapshot shows what happened;
-    /// then asks the runtime for a bind probe, and [`App::judge_watch`] says the verdict.
+    /// After each snapshot: feeds the release judgement. A freed or held port is then
+    /// judged with a bind probe ([`App::judge_watch`]); a retake is said at once, also
+    /// after "free" was said.
     pub fn check_watch(&mut self) -> Vec<Effect> {
+        let now = self.live.now;
         let Some(w) = self.modes.watch.as_mut() else {
             return vec![];
         };
-        if w.judging || w.pending {
+        let Some(since) = w.since else {
+            return vec![];
+        };
+        if w.judging {
             return vec![];
         }
-        let h = crate::diagnose::Holders::of(&self.live.snap, w.port);
-        let holders = if w.tcp { &h.pids } else { &h.udp_pids };
-        let still_ours = match &w.act {
-            Act::Signal(_) => holders.iter().any(|p| w.pids.contains(p)),
-            // The proxy and the container's processes go a moment after the engine says
-            // it stopped.
-            Act::StopContainer(_) => !holders.is_empty(),
+        let at = now.duration_since(since).unwrap_or_default();
+        let snap = self.live.snap.clone();
+        let Some(outcome) = w.release.feed(&snap, at) else {
+            if w.judged() && at >= FOLLOW {
+                self.modes.watch = None;
+            }
+            return vec![];
         };
-        // An exiting process's socket can outlive its fd table for a moment and show with
-        // no owner: wait for the next snapshot rather than blame a hidden owner.
-        let settling = still_ours || !h.unowned.is_empty();
-        if settling && self.live.now < w.until && w.act.terminates() {
+        if outcome.retaken() {
+            let start = w.said.clone().unwrap_or_else(|| {
+                let exited = w.pids.iter().any(|p| !snap.processes.contains_key(p));
+                format!("{}: {}", w.done(), if exited { "exited; " } else { "" })
+            });
+            let text = format!("{start}{}", outcome.sentence(&snap));
+            self.modes.watch = None;
+            self.say_until_key(text, true);
             return vec![];
         }
         w.judging = true;
         vec![Effect::Probe(w.port)]
     }
 
-    /// The probe for the watched port came back: say the verdict.
+    /// The probe for the watched port came back: say the verdict, and keep following the
+    /// port when it was freed.
     pub fn judge_watch(&mut self, port: u16, probe: Probe) {
-        let Some(w) = self.modes.watch.take() else {
+        let Some(mut w) = self.modes.watch.take() else {
             return;
         };
         if w.port != port {
@@ -167,31 +221,14 @@ impl App {
             return;
         }
         let snap = &self.live.snap;
-        let mut text = format!("{}: ", w.done());
-        if w.tcp && !w.departed.is_empty() {
-            match back(&w.departed, &w.held_before, snap, port) {
-                Some(Back::Respawned(r)) => {
-                    text.push_str(&format!("port {port} is held again: {}", r.sentence()));
-                    self.say(text, true);
-                    return;
-                }
-                Some(Back::Taken(t)) => {
-                    text.push_str(&t.sentence(port));
-                    self.say(text, true);
-                    return;
-                }
-                None => {}
-            }
-        }
-        let v = verdict(snap, port, probe, &Default::default());
         let exited = w.pids.iter().any(|p| !snap.processes.contains_key(p));
-        if exited {
-            text.push_str("exited; ");
-        }
+        let start = format!("{}: {}", w.done(), if exited { "exited; " } else { "" });
+        let v = verdict(snap, port, probe, &Default::default());
+        let mut text = start.clone();
         if w.tcp {
             text.push_str(&v.headline);
         } else if v.evidence.udp.is_empty() {
-            text.push_str(&format!("UDP port {port} is free"));
+            text.push_str(&crate::diagnose::release::free_sentence(port, true));
         } else {
             text.push_str(&format!(
                 "UDP port {port} is still bound by {}",
@@ -211,6 +248,11 @@ impl App {
         {
             text.push_str(" (it may ignore the signal: try KILL with K)");
         }
-        self.say(text, false);
+        self.say_until_key(text, false);
+        if w.release.outcome().is_some_and(Outcome::freed) {
+            w.judging = false;
+            w.said = Some(start);
+            self.modes.watch = Some(w);
+        }
     }
 }

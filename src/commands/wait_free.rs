@@ -16,7 +16,8 @@ pub fn run(args: &WaitFreeArgs, kind: CollectorKind) -> Result<u8> {
     loop {
         let p = Probe::run(args.port);
         if p.free() {
-            writeln!(io::stdout(), "port {} is free", args.port)?;
+            let free = crate::diagnose::release::free_sentence(args.port, false);
+            writeln!(io::stdout(), "{free}")?;
             return Ok(super::EXIT_OK);
         }
         let left = args.timeout.saturating_sub(start.elapsed());

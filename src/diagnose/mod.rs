@@ -4,11 +4,13 @@
 pub mod close;
 pub mod free;
 pub mod probe;
+pub mod release;
 pub mod respawn;
 pub mod supervisor;
 pub mod verdict;
 
 pub use probe::{BindResult, Probe};
+pub use release::{Acted, Outcome, Release};
 pub use respawn::{Back, Departed, Respawn, Taken, back, respawned};
 pub use supervisor::{Supervisor, supervisor};
 pub use verdict::{Holders, Kind, Verdict, verdict, verdict_udp};

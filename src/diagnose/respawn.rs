@@ -148,8 +148,13 @@ pub struct Taken {
 impl Taken {
     /// "port 3000 is held again by 7577/python3 (user nobody), not by PM2 app webapp".
     pub fn sentence(&self, port: u16) -> String {
+        self.said(port, "is held again")
+    }
+
+    /// The same with the verb given: "was taken again 0.8 s later".
+    pub fn said(&self, port: u16, verb: &str) -> String {
         let mut out = format!(
-            "port {port} is held again by {}/{} ({})",
+            "port {port} {verb} by {}/{} ({})",
             self.pid, self.name, self.user
         );
         if let Some(by) = &self.not_by {

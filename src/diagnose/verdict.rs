@@ -221,7 +221,7 @@ pub fn verdict_udp(snap: &Snapshot, port: u16, probe: Probe) -> Verdict {
             format!("UDP port {port} is in use by a socket whose owner you cannot see"),
         )
     } else if probe.free() {
-        (Kind::Free, format!("UDP port {port} is free"))
+        (Kind::Free, super::release::free_sentence(port, true))
     } else {
         (
             Kind::Unexplained,
@@ -327,7 +327,7 @@ fn judge(snap: &Snapshot, h: &Holders, probe: &Probe) -> (Kind, String) {
                 format!("port {port} is free for TCP; UDP port {port} is held by {who}"),
             );
         }
-        return (Kind::Free, format!("port {port} is free"));
+        return (Kind::Free, super::release::free_sentence(port, false));
     }
     if h.time_wait > 0 && h.connections.is_empty() {
         return (

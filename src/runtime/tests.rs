@@ -381,7 +381,7 @@ fn a_pm2_respawn_is_named_after_the_signal() {
     let status = &s.session.app.modes.status.as_ref().unwrap().text;
     assert_eq!(
         status,
-        "SIGTERM sent to 100/node: port 3000 is held again: respawned by PM2 app barapp as 250/node: stop it with `sudo -u alice env PM2_HOME=/home/alice/.pm2 pm2 stop barapp`"
+        "SIGTERM sent to 100/node: exited; port 3000 is held again: respawned by PM2 app barapp as 250/node: stop it with `sudo -u alice env PM2_HOME=/home/alice/.pm2 pm2 stop barapp`"
     );
     insta::assert_snapshot!("session_pm2_respawn", s.frames);
 }

@@ -72,12 +72,13 @@ fn snapshot(app: &mut App, c: Collected) -> Vec<Effect> {
 fn tick(app: &mut App, now: SystemTime) {
     let ghosts_went = app.live.tick(now);
     app.modes.expire(now);
-    if app
-        .modes
-        .watch
-        .as_ref()
-        .is_some_and(|w| w.until + Duration::from_secs(5) <= now)
-    {
+    let undecided = app.modes.watch.as_ref().is_some_and(|w| {
+        !w.judged()
+            && w
+                .since
+                .is_some_and(|s| s + super::watch::WATCH_FOR + Duration::from_secs(5) <= now)
+    });
+    if undecided {
         // No snapshot came to judge it (paused?): say so instead of waiting forever.
         app.modes.watch = None;
         app.say(
@@ -91,6 +92,7 @@ fn tick(app: &mut App, now: SystemTime) {
 }
 
 fn key(app: &mut App, k: Key) -> Vec<Effect> {
+    app.modes.key_pressed();
     let mode = app.modes.mode;
     let Some(a) = app.settings.keymap.lookup(mode, k) else {
         return match (mode, k.code) {

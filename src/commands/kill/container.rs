@@ -2,7 +2,8 @@
 //! the engine's API (what `docker stop` does), confirmed like a signal, then verified by
 //! watching the port.
 
-use super::watch::{Outcome, Wait, report};
+use super::watch::{Ended, Wait, report};
+use crate::diagnose::{Acted, Outcome};
 use crate::cli::{KillArgs, KillTarget};
 use crate::collect::{Collector, containers::Api};
 use crate::diagnose::{Holders, supervisor::proxied};
@@ -141,16 +142,19 @@ pub fn run(
     }
     let wait = Wait {
         chosen: &[],
-        before: Vec::new(),
-        ports: &ports,
-        udp: false,
-        held_for: args.timeout,
-        watch_for: std::time::Duration::ZERO,
+        acted: Acted {
+            ports: ports.clone(),
+            udp: false,
+            targets: Vec::new(),
+            before: Vec::new(),
+            hold_for: args.timeout,
+            watch_for: std::time::Duration::ZERO,
+        },
     };
-    let outcome = wait.run(collector)?;
+    let ended = wait.run(collector)?;
     report(collector, &[], &ports, args, out)?;
-    Ok(match outcome {
-        Outcome::Released => super::super::EXIT_OK,
-        Outcome::Held | Outcome::Respawned(_) | Outcome::Taken(..) => super::super::EXIT_IN_USE,
+    Ok(match ended {
+        Ended::Port(Outcome::Freed { .. }) | Ended::Exited(true) => super::super::EXIT_OK,
+        _ => super::super::EXIT_IN_USE,
     })
 }

@@ -16,14 +16,14 @@ mod watch;
 
 use crate::cli::KillArgs;
 use crate::collect::{self, CollectorKind};
-use crate::diagnose::{explain_process, respawn, signal_note};
+use crate::diagnose::{Acted, Outcome, explain_process, respawn, signal_note};
 use crate::error::Result;
 use crate::model::{Delivery, Process, Refusal, Scope, Sig, Snapshot};
 use crate::signal::{RealSignaller, Signaller};
 use plan::Chosen;
 use std::io::{self, Write};
 use std::time::Duration;
-use watch::{Outcome, Wait};
+use watch::{Ended, Wait};
 
 /// After an escalation to KILL, how long to wait for the port.
 const AFTER_KILL: Duration = Duration::from_secs(3);
@@ -70,60 +70,76 @@ pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
     if send_all(&mut signaller, &snap, &chosen, args.signal, &mut out)? {
         return Ok(super::EXIT_ERROR);
     }
-    let departed: Vec<_> = chosen.iter().map(|c| c.departed.clone()).collect();
-    let terminates = args.signal.terminates();
-    let mut wait = Wait {
-        chosen: &chosen,
-        before: held_before(&snap, &plan.ports),
-        ports: &plan.ports,
-        udp: args.udp,
-        held_for: if terminates {
-            args.timeout
-        } else {
-            Duration::ZERO
-        },
-        watch_for: if terminates && !plan.ports.is_empty() {
-            respawn::watch_for(&departed, args.timeout)
-        } else {
-            Duration::ZERO
-        },
+    let ended = judge(collector.as_mut(), &mut signaller, &snap, &plan, &chosen, args, &mut out)?;
+    let ended = match ended {
+        Some(e) => e,
+        None => return Ok(super::EXIT_ERROR),
     };
-    let mut outcome = wait.run(collector.as_mut())?;
-    if matches!(outcome, Outcome::Held) && args.escalate && args.signal != Sig::Kill {
-        writeln!(
-            out,
-            "still held after {}: escalating to SIGKILL",
-            crate::model::time::fmt_interval(args.timeout)
-        )?;
-        let alive: Vec<&Chosen> = chosen.iter().filter(|c| !c.target.has_exited()).collect();
-        if send_all(&mut signaller, &snap, &alive, Sig::Kill, &mut out)? {
-            return Ok(super::EXIT_ERROR);
-        }
-        wait.held_for = AFTER_KILL;
-        wait.watch_for = wait.watch_for.min(AFTER_KILL);
-        outcome = wait.run(collector.as_mut())?;
-    }
-    let again = match &outcome {
-        Outcome::Respawned(r) => Some(format!(
-            "port {} is held again: {}",
-            plan.ports[0],
-            r.sentence()
-        )),
-        Outcome::Taken(port, t) => Some(t.sentence(*port)),
-        Outcome::Released | Outcome::Held => None,
-    };
-    if let Some(line) = again {
+    if let Ended::Port(o) = &ended
+        && o.retaken()
+    {
         for c in chosen.iter().filter(|c| c.target.has_exited()) {
             writeln!(out, "{}/{} exited", c.process.pid, c.process.name)?;
         }
-        writeln!(out, "{line}")?;
+        writeln!(out, "{}", o.sentence(&snap))?;
         return Ok(super::EXIT_IN_USE);
     }
     watch::report(collector.as_mut(), &chosen, &plan.ports, args, &mut out)?;
-    Ok(match outcome {
-        Outcome::Released => super::EXIT_OK,
-        Outcome::Held | Outcome::Respawned(_) | Outcome::Taken(..) => super::EXIT_IN_USE,
+    Ok(match ended {
+        Ended::Port(Outcome::Freed { .. }) | Ended::Exited(true) => super::EXIT_OK,
+        _ => super::EXIT_IN_USE,
     })
+}
+
+/// Waits for the release judgement, escalating to KILL when asked and the targets still
+/// hold on; `None` when the escalation could not be sent (said why already).
+fn judge(
+    collector: &mut dyn crate::collect::Collector,
+    signaller: &mut RealSignaller,
+    snap: &Snapshot,
+    plan: &plan::Plan,
+    chosen: &[Chosen],
+    args: &KillArgs,
+    out: &mut impl Write,
+) -> Result<Option<Ended>> {
+    let targets: Vec<_> = chosen.iter().map(|c| c.departed.clone()).collect();
+    let terminates = args.signal.terminates();
+    let watch_for = if terminates && !plan.ports.is_empty() {
+        respawn::watch_for(&targets, args.timeout)
+    } else {
+        Duration::ZERO
+    };
+    let mut wait = Wait {
+        chosen,
+        acted: Acted {
+            ports: plan.ports.clone(),
+            udp: args.udp,
+            targets,
+            before: held_before(snap, &plan.ports),
+            hold_for: if terminates {
+                args.timeout
+            } else {
+                Duration::ZERO
+            },
+            watch_for,
+        },
+    };
+    let ended = wait.run(collector)?;
+    if !(ended.held_by_targets() && args.escalate && args.signal != Sig::Kill) {
+        return Ok(Some(ended));
+    }
+    writeln!(
+        out,
+        "still held after {}: escalating to SIGKILL",
+        crate::model::time::fmt_interval(args.timeout)
+    )?;
+    let alive: Vec<&Chosen> = chosen.iter().filter(|c| !c.target.has_exited()).collect();
+    if send_all(signaller, snap, &alive, Sig::Kill, out)? {
+        return Ok(None);
+    }
+    wait.acted.hold_for = AFTER_KILL;
+    wait.acted.watch_for = wait.acted.watch_for.min(AFTER_KILL);
+    Ok(Some(wait.run(collector)?))
 }
 
 /// Every pid holding one of `ports` before anything was sent.

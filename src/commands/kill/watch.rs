@@ -1,14 +1,12 @@
-//! After the signal: wait for the port to be released, keep watching it for a respawn
-//! (see [`crate::diagnose::respawn`]), and give the port's verdict.
+//! After the signal: feed snapshots to the release judgement
+//! ([`crate::diagnose::release`]) until it decides, and give the ports' verdicts.
 
 use super::plan::Chosen;
 use crate::cli::KillArgs;
 use crate::collect::Collector;
-use crate::diagnose::{
-    Back, CloseWaitTracker, Departed, Holders, Probe, Respawn, Taken, back, verdict,
-};
+use crate::diagnose::{Acted, CloseWaitTracker, Outcome, Probe, Release, verdict};
 use crate::error::Result;
-use crate::model::{Scope, Sig, Snapshot};
+use crate::model::{Scope, Sig};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -16,82 +14,52 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// How the wait ended.
 #[derive(Debug)]
-pub enum Outcome {
-    /// Nothing holds the ports (or, with no ports, every target exited), and nothing
-    /// came back while watched.
-    Released,
-    /// Still held when the time ran out.
-    Held,
-    /// Taken back under a target's supervisor, container or parent.
-    Respawned(Respawn),
-    /// Taken by a process that is none of that: someone else has the port now.
-    Taken(u16, Taken),
+pub enum Ended {
+    /// What the release judgement said about the ports.
+    Port(Outcome),
+    /// No ports to judge: whether every target exited in time.
+    Exited(bool),
 }
 
-/// What to wait for.
+impl Ended {
+    /// The targets still hold what they held: worth escalating.
+    pub fn held_by_targets(&self) -> bool {
+        matches!(
+            self,
+            Ended::Port(Outcome::Held {
+                by_targets: true,
+                ..
+            }) | Ended::Exited(false)
+        )
+    }
+}
+
+/// What to wait for: the act, and the targets (for their exit when there is no port).
 pub struct Wait<'a> {
     pub chosen: &'a [Chosen],
-    /// Who held the ports before anything was sent (never a newcomer).
-    pub before: Vec<u32>,
-    pub ports: &'a [u16],
-    pub udp: bool,
-    /// How long the port may stay held.
-    pub held_for: Duration,
-    /// How long to keep watching after it is released.
-    pub watch_for: Duration,
+    pub acted: Acted,
 }
 
 impl Wait<'_> {
-    fn departed(&self) -> Vec<Departed> {
-        self.chosen.iter().map(|c| c.departed.clone()).collect()
-    }
-
-    /// Polls until the ports are released and stay so for `watch_for`, a respawn is
-    /// seen, or `held_for` runs out while they are held.
-    pub fn run(&self, collector: &mut dyn Collector) -> Result<Outcome> {
+    /// Polls snapshots until the judgement is made (or, with no ports, until the
+    /// targets exit or the time runs out).
+    pub fn run(&self, collector: &mut dyn Collector) -> Result<Ended> {
         let start = Instant::now();
-        let departed = self.departed();
-        let mut released_at: Option<Instant> = None;
+        let mut release = Release::new(self.acted.clone());
         loop {
-            let held = if self.ports.is_empty() {
-                self.chosen.iter().any(|c| !c.target.has_exited())
+            if self.acted.ports.is_empty() {
+                let exited = self.chosen.iter().all(|c| c.target.has_exited());
+                if exited || start.elapsed() >= self.acted.hold_for {
+                    return Ok(Ended::Exited(exited));
+                }
             } else {
                 let snap = collector.snapshot(Scope::Listeners)?;
-                match self.back(&departed, &snap) {
-                    Some((_, Back::Respawned(r))) => return Ok(Outcome::Respawned(r)),
-                    Some((port, Back::Taken(t))) => return Ok(Outcome::Taken(port, t)),
-                    None => {}
-                }
-                self.ports.iter().any(|&port| {
-                    let h = Holders::of(&snap, port);
-                    h.listening() || (self.udp && !h.udp.is_empty())
-                })
-            };
-            let now = Instant::now();
-            if held {
-                released_at = None;
-                if now >= start + self.held_for {
-                    return Ok(Outcome::Held);
-                }
-            } else {
-                let at = *released_at.get_or_insert(now);
-                if now >= at + self.watch_for.min(self.held_for) || now >= start + self.held_for {
-                    return Ok(Outcome::Released);
+                if let Some(outcome) = release.feed(&snap, start.elapsed()) {
+                    return Ok(Ended::Port(outcome));
                 }
             }
             std::thread::sleep(POLL);
         }
-    }
-
-    fn back(&self, departed: &[Departed], snap: &Snapshot) -> Option<(u16, Back)> {
-        // Nothing signalled (a container stop): its processes linger a moment, and no
-        // newcomer can be told from them.
-        if departed.is_empty() {
-            return None;
-        }
-        self.ports
-            .iter()
-            .find_map(|&port| back(departed, &self.before, snap, port).map(|b| (port, b)))
     }
 }
 
