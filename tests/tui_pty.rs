@@ -277,3 +277,50 @@ fn the_sort_arrow_shows_on_every_column() {
     assert!(tui.wait_exit().success());
     drop(l);
 }
+
+/// A holder under a shell loop that restarts it: `k` → `y` in the live view, and the
+/// result line says the port was taken back by its parent, not that it is free.
+#[test]
+fn the_result_line_says_respawned_when_a_shell_loop_restarts_the_holder() {
+    use std::os::unix::process::CommandExt;
+    let port = crate::support::stack::fresh_port();
+    let listener = format!(
+        "{PY_LISTEN}\ns = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(16)\nprint(os.getpid(), flush=True)\nsys.stdin.read()"
+    );
+    // Our own shell loop, in a group of its own; each listener it starts reads the
+    // shared stdin, so dropping the loop ends them too.
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args([
+        "-c",
+        "while true; do python3 -u -c \"$0\" || true; sleep 0.2; done",
+        &listener,
+    ])
+    .process_group(0);
+    let mut shell = Kid::spawn(cmd);
+    let first: u32 = shell.line().parse().unwrap();
+    crate::support::stack::wait_listening(port);
+    let mut tui = Tui::start(&["--interval", "250ms"]);
+    tui.wait_screen("the first snapshot", |s| s.contains("sockdiag"));
+    tui.keys(&format!("/lport:{port} tcp state:listen\r"));
+    tui.wait_screen("the holder's row", |s| {
+        s.contains("row 1/1 ") && s.contains(&format!("{first}/python3"))
+    });
+    tui.keys("k");
+    tui.wait_screen("the dialog, pinned", |s| s.contains("(pinned)"));
+    tui.keys("y");
+    let second: u32 = shell.line().parse().unwrap();
+    assert_ne!(first, second);
+    let screen = tui.wait_screen("the result line saying respawned", |s| {
+        s.contains(&format!("SIGTERM sent to {first}/python3")) && s.contains("respawned")
+    });
+    assert!(
+        screen.contains(&format!("respawned by its parent {}/sh", shell.pid())),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains(&format!("port {port} is free")),
+        "{screen}"
+    );
+    tui.keys("q");
+    assert!(tui.wait_exit().success());
+}

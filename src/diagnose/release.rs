@@ -210,7 +210,9 @@ impl Release {
         if !a.targets.is_empty() {
             for &port in &a.ports {
                 match back(&a.targets, &a.before, snap, port) {
-                    Some(Back::Respawned(by)) => return Some(Outcome::Respawned { port, after, by }),
+                    Some(Back::Respawned(by)) => {
+                        return Some(Outcome::Respawned { port, after, by });
+                    }
                     Some(Back::Taken(by)) => return Some(Outcome::Taken { port, after, by }),
                     None => {}
                 }
@@ -223,8 +225,8 @@ impl Release {
         let seen = self.look(snap);
         if let Some((port, pids)) = seen.held {
             self.released_at = None;
-            let targets_hold = a.targets.is_empty()
-                || pids.iter().any(|p| a.targets.iter().any(|t| t.pid == *p));
+            let targets_hold =
+                a.targets.is_empty() || pids.iter().any(|p| a.targets.iter().any(|t| t.pid == *p));
             if !targets_hold && !seen.unowned && !pids.is_empty() {
                 // The targets let go; what holds it was not acted on.
                 return Some(Outcome::Held {

@@ -74,8 +74,7 @@ fn tick(app: &mut App, now: SystemTime) {
     app.modes.expire(now);
     let undecided = app.modes.watch.as_ref().is_some_and(|w| {
         !w.judged()
-            && w
-                .since
+            && w.since
                 .is_some_and(|s| s + super::watch::WATCH_FOR + Duration::from_secs(5) <= now)
     });
     if undecided {

@@ -3,9 +3,9 @@
 //! watching the port.
 
 use super::watch::{Ended, Wait, report};
-use crate::diagnose::{Acted, Outcome};
 use crate::cli::{KillArgs, KillTarget};
 use crate::collect::{Collector, containers::Api};
+use crate::diagnose::{Acted, Outcome};
 use crate::diagnose::{Holders, supervisor::proxied};
 use crate::error::Result;
 use crate::model::Evidence;

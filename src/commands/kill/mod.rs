@@ -70,7 +70,15 @@ pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
     if send_all(&mut signaller, &snap, &chosen, args.signal, &mut out)? {
         return Ok(super::EXIT_ERROR);
     }
-    let ended = judge(collector.as_mut(), &mut signaller, &snap, &plan, &chosen, args, &mut out)?;
+    let ended = judge(
+        collector.as_mut(),
+        &mut signaller,
+        &snap,
+        &plan,
+        &chosen,
+        args,
+        &mut out,
+    )?;
     let ended = match ended {
         Some(e) => e,
         None => return Ok(super::EXIT_ERROR),

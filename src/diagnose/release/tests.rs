@@ -111,17 +111,36 @@ fn freed_when_nothing_listens_any_more() {
     assert_eq!(r.feed(&before, ms(100)), None, "still exiting");
     let empty = holding(&[], vec![]);
     let out = r.feed(&empty, ms(600)).unwrap();
-    assert_eq!(out.sentence(&empty), "nothing listens on port 3000 any more");
+    assert_eq!(
+        out.sentence(&empty),
+        "nothing listens on port 3000 any more"
+    );
     assert_eq!(r.feed(&empty, ms(1600)), None, "said once");
 }
 
 #[test]
 fn a_respawn_is_credited_to_the_same_verified_supervisor_container_or_parent() {
     let cases: Vec<(Process, Process, &str)> = vec![
-        (pm2_app(100, "barapp"), pm2_app(250, "barapp"), "respawned by PM2 app barapp as 250/node"),
-        (in_unit(100), in_unit(250), "respawned by systemd unit api.service as 250/api"),
-        (in_container(100), in_container(250), "respawned by Docker container web1 as 250/busybox"),
-        (child(100), child(250), "respawned by its parent 40/bash as 250/server"),
+        (
+            pm2_app(100, "barapp"),
+            pm2_app(250, "barapp"),
+            "respawned by PM2 app barapp as 250/node",
+        ),
+        (
+            in_unit(100),
+            in_unit(250),
+            "respawned by systemd unit api.service as 250/api",
+        ),
+        (
+            in_container(100),
+            in_container(250),
+            "respawned by Docker container web1 as 250/busybox",
+        ),
+        (
+            child(100),
+            child(250),
+            "respawned by its parent 40/bash as 250/server",
+        ),
     ];
     for (a, b, want) in cases {
         let before = holding(std::slice::from_ref(&a), vec![]);
@@ -132,8 +151,7 @@ fn a_respawn_is_credited_to_the_same_verified_supervisor_container_or_parent() {
         let out = r.feed(&back, ms(1100)).unwrap();
         let said = out.sentence(&back);
         assert!(
-            said.starts_with("port 3000 was taken again 0.8 s later: ")
-                && said.contains(want),
+            said.starts_with("port 3000 was taken again 0.8 s later: ") && said.contains(want),
             "{said}"
         );
         // Final: the port going free again does not undo it.
@@ -179,7 +197,10 @@ fn held_until_the_time_runs_out_or_by_holders_left_alone() {
     let mut r = acted(&[&a], &before, &[], 0);
     assert_eq!(r.feed(&before, ms(4900)), None);
     let out = r.feed(&before, ms(5000)).unwrap();
-    assert_eq!(out.sentence(&before), "port 3000 is still held by 100/server");
+    assert_eq!(
+        out.sentence(&before),
+        "port 3000 is still held by 100/server"
+    );
     // Two holders, one signalled: once it lets go, the other is said at once.
     let c = child(101);
     let both = holding(&[a.clone(), c.clone()], vec![]);
@@ -216,7 +237,11 @@ fn a_container_stop_waits_for_its_processes_to_go() {
         hold_for: Duration::from_secs(5),
         watch_for: Duration::ZERO,
     });
-    assert_eq!(r.feed(&before, ms(300)), None, "the proxy goes a moment later");
+    assert_eq!(
+        r.feed(&before, ms(300)),
+        None,
+        "the proxy goes a moment later"
+    );
     let gone = holding(&[], vec![]);
     assert!(r.feed(&gone, ms(900)).unwrap().freed());
 }
