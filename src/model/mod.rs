@@ -1,6 +1,7 @@
 //! Pure data: sockets, processes, snapshots, their diff and the event log. No OS, no
 //! terminal; everything else reads these types.
 
+pub mod addr;
 pub mod cgroup;
 pub mod command;
 pub mod container;
@@ -9,6 +10,7 @@ pub mod events;
 pub mod evidence;
 pub mod flags;
 pub mod netns;
+pub mod pids;
 pub mod process;
 pub mod sanitize;
 pub mod services;
