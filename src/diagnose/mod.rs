@@ -6,6 +6,7 @@ pub mod free;
 pub mod probe;
 pub mod release;
 pub mod respawn;
+mod steps;
 pub mod supervisor;
 pub mod verdict;
 

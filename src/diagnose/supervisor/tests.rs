@@ -3,7 +3,7 @@ use crate::app::testkit::{process, snapshot, sock};
 use crate::model::cgroup::{Dir, Unit};
 use crate::model::container::{Access, Published, PublishedBy};
 use crate::model::process::SupervisordProgram;
-use crate::model::{Pm2App, Proto, Scope, State};
+use crate::model::{Ancestor, Container, Pm2App, Proto, Runtime, Scope, State};
 
 /// An ancestor as the kernel shows a real program: its exe a root-owned file.
 fn real(pid: u32, exe: &str, uid: u32, cmd: &[&str]) -> Ancestor {
