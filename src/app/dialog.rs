@@ -183,52 +183,12 @@ impl App {
             self.say(why, true);
             return vec![];
         }
-        let snap = &self.live.snap;
-        let port = socket.local.port();
-        let mut targets: Vec<TargetInfo> = Vec::new();
-        let mut note = None;
-        let mut container = None;
-        let mut proxy = false;
-        for pid in &socket.owners {
-            let Some(p) = snap.processes.get(pid) else {
-                continue;
-            };
-            if container.is_none() {
-                // Only a container the engine confirms is offered (SPEC §11): a cgroup
-                // name or a process calling itself docker-proxy is a claim.
-                let c = p
-                    .container
-                    .as_ref()
-                    .filter(|c| c.confirmed.verified())
-                    .or_else(|| supervisor::proxied(p, snap, Some(port)));
-                container = c.and_then(ContainerOffer::of);
-            }
-            proxy |= supervisor::is_docker_proxy(p);
-            if p.is_zombie() {
-                // A zombie cannot be killed; its parent must reap it. Offer the parent.
-                let parent = p.ppid.unwrap_or(0);
-                note = Some(format!(
-                    "{} ({}) is a zombie: it has exited and cannot be killed. Its parent {} must reap it; the parent is offered instead.",
-                    p.pid, p.name, parent
-                ));
-                if parent > 1 && !targets.iter().any(|t| t.pid == parent) {
-                    let pp = snap.processes.get(&parent).cloned().unwrap_or_else(|| {
-                        let mut pp = Process::unknown(parent);
-                        pp.name = "(parent)".into();
-                        pp
-                    });
-                    targets.push(TargetInfo::of(&pp, snap, port, None, None));
-                }
-                continue;
-            }
-            targets.push(TargetInfo::of(
-                p,
-                snap,
-                port,
-                Some(p.start_ticks),
-                Some(u64::from(socket.inode)).filter(|&i| i != 0),
-            ));
-        }
+        let Offer {
+            targets,
+            note,
+            container,
+            proxy,
+        } = offer(&self.live.snap, &socket);
         if targets.is_empty() {
             self.say(
                 note.unwrap_or_else(|| "the owner's details are gone (it exited?)".into()),
@@ -238,7 +198,11 @@ impl App {
         }
         let pins = targets
             .iter()
-            .map(|t| (t.pid, t.start_ticks, t.inode))
+            .map(|t| super::Pin {
+                pid: t.pid,
+                start_ticks: t.start_ticks,
+                inode: t.inode,
+            })
             .collect();
         // A docker-proxy only forwards: stopping its container is what frees the port.
         self.modes.dialog = Some(Dialog {
@@ -336,4 +300,65 @@ impl App {
         self.modes.dialog = None;
         self.modes.mode = super::keymap::Mode::Normal;
     }
+}
+
+/// What the dialog offers for a socket: its owners (a zombie's parent instead of the
+/// zombie), the container behind them when the engine confirms it, and whether one is
+/// Docker's proxy (then stopping its container is chosen already).
+struct Offer {
+    targets: Vec<TargetInfo>,
+    note: Option<String>,
+    container: Option<ContainerOffer>,
+    proxy: bool,
+}
+
+fn offer(snap: &Snapshot, socket: &Socket) -> Offer {
+    let port = socket.local.port();
+    let mut o = Offer {
+        targets: Vec::new(),
+        note: None,
+        container: None,
+        proxy: false,
+    };
+    for pid in &socket.owners {
+        let Some(p) = snap.processes.get(pid) else {
+            continue;
+        };
+        if o.container.is_none() {
+            // Only a container the engine confirms is offered (SPEC §11): a cgroup name
+            // or a process calling itself docker-proxy is a claim.
+            let c = p
+                .container
+                .as_ref()
+                .filter(|c| c.confirmed.verified())
+                .or_else(|| supervisor::proxied(p, snap, Some(port)));
+            o.container = c.and_then(ContainerOffer::of);
+        }
+        o.proxy |= supervisor::is_docker_proxy(p);
+        if p.is_zombie() {
+            // A zombie cannot be killed; its parent must reap it. Offer the parent.
+            let parent = p.ppid.unwrap_or(0);
+            o.note = Some(format!(
+                "{} ({}) is a zombie: it has exited and cannot be killed. Its parent {} must reap it; the parent is offered instead.",
+                p.pid, p.name, parent
+            ));
+            if parent > 1 && !o.targets.iter().any(|t| t.pid == parent) {
+                let pp = snap.processes.get(&parent).cloned().unwrap_or_else(|| {
+                    let mut pp = Process::unknown(parent);
+                    pp.name = "(parent)".into();
+                    pp
+                });
+                o.targets.push(TargetInfo::of(&pp, snap, port, None, None));
+            }
+            continue;
+        }
+        o.targets.push(TargetInfo::of(
+            p,
+            snap,
+            port,
+            Some(p.start_ticks),
+            Some(u64::from(socket.inode)).filter(|&i| i != 0),
+        ));
+    }
+    o
 }

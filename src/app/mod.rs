@@ -132,15 +132,24 @@ pub struct Settings {
     pub services: Arc<crate::model::services::Services>,
 }
 
+/// A process to pin as a signal target, as the user saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pin {
+    pub pid: u32,
+    /// The start time seen; `None` takes the current process (a zombie's parent).
+    pub start_ticks: Option<u64>,
+    /// The socket inode it must hold; `None` for a zombie's parent.
+    pub inode: Option<u64>,
+}
+
 /// What the runtime must do after an update.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     Quit,
     SetInterval(Duration),
     Pause(bool),
-    /// Pin these as signal targets: (pid, start ticks seen — `None` takes the current
-    /// process —, the socket inode it must hold).
-    Pin(Vec<(u32, Option<u64>, Option<u64>)>),
+    /// Pin these as signal targets.
+    Pin(Vec<Pin>),
     /// Send to the pinned targets among these pids.
     Signal {
         sig: Sig,

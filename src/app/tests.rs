@@ -328,7 +328,11 @@ fn dialog_stays_pinned_while_rows_churn() {
     let effects = dialog_on(&mut app, 3000, &[]);
     assert_eq!(
         effects,
-        vec![Effect::Pin(vec![(100, Some(1000), Some(11))])]
+        vec![Effect::Pin(vec![super::Pin {
+            pid: 100,
+            start_ticks: Some(1000),
+            inode: Some(11)
+        }])]
     );
     assert_eq!(app.modes.mode, Mode::Dialog);
     let mut fx = Effector::new(FakeSignaller::default());
@@ -433,7 +437,14 @@ fn zombie_owner_offers_the_parent() {
         ),
     );
     let effects = dialog_on(&mut app, 3000, &[]);
-    assert_eq!(effects, vec![Effect::Pin(vec![(77, None, None)])]);
+    assert_eq!(
+        effects,
+        vec![Effect::Pin(vec![super::Pin {
+            pid: 77,
+            start_ticks: None,
+            inode: None
+        }])]
+    );
     let d = app.modes.dialog.as_ref().unwrap();
     assert!(d.note.as_ref().unwrap().contains("zombie"), "{:?}", d.note);
 }

@@ -5,7 +5,7 @@
 
 use crate::cli::CloseArgs;
 use crate::collect::{self, Collector as _, CollectorKind, linux::SockDiagCollector};
-use crate::diagnose::close::{Selection, plan};
+use crate::diagnose::close::{ClosePlan, Selection, plan};
 use crate::diagnose::{CloseWaitTracker, Probe, row_flags};
 use crate::error::Result;
 use crate::model::socket::Endpoint;
@@ -45,26 +45,45 @@ pub fn run(args: &CloseArgs, kind: CollectorKind) -> Result<u8> {
             return Ok(super::EXIT_ERROR);
         }
     };
-    let mut out = io::stdout();
     if let Some(refusal) = &plan.blocked
         && !args.dry_run
     {
         super::warn(&format!("{refusal} (`--dry-run` lists them)"));
         return Ok(super::EXIT_ERROR);
     }
+    let mut out = io::stdout();
     if plan.sockets.is_empty() {
         writeln!(out, "nothing matches: nothing to close")?;
         return Ok(super::EXIT_OK);
     }
-    let verb = if args.dry_run {
-        "would close"
-    } else {
-        "will close"
-    };
+    show(&snap, &plan, args.dry_run, &mut out)?;
+    if args.dry_run {
+        writeln!(out, "dry run: nothing was closed")?;
+        if let Some(refusal) = &plan.blocked {
+            out.flush()?;
+            super::warn(&refusal.to_string());
+            return Ok(super::EXIT_ERROR);
+        }
+        return Ok(super::EXIT_OK);
+    }
+    out.flush()?;
+    let n = plan.sockets.len();
+    if !args.yes && !super::confirm(&format!("close {n} socket{}?", plural(n)))? {
+        return Ok(super::EXIT_ERROR);
+    }
+    if !destroy_all(&mut collector, &snap, &plan, &mut out)? {
+        return Ok(super::EXIT_ERROR);
+    }
+    after(&mut collector, &snap, &plan, &mut out)
+}
+
+/// What will be closed, and what will not.
+fn show(snap: &Snapshot, plan: &ClosePlan, dry_run: bool, out: &mut impl Write) -> Result<()> {
+    let verb = if dry_run { "would close" } else { "will close" };
     let n = plan.sockets.len();
     writeln!(out, "{verb} {n} socket{}:", plural(n))?;
     for &i in &plan.sockets {
-        writeln!(out, "  {}", describe(&snap, &snap.sockets[i]))?;
+        writeln!(out, "  {}", describe(snap, &snap.sockets[i]))?;
     }
     if plan
         .sockets
@@ -84,24 +103,23 @@ pub fn run(args: &CloseArgs, kind: CollectorKind) -> Result<u8> {
             plural(k)
         )?;
     }
-    if args.dry_run {
-        writeln!(out, "dry run: nothing was closed")?;
-        if let Some(refusal) = &plan.blocked {
-            out.flush()?;
-            super::warn(&refusal.to_string());
-            return Ok(super::EXIT_ERROR);
-        }
-        return Ok(super::EXIT_OK);
-    }
-    out.flush()?;
-    if !args.yes && !super::confirm(&format!("close {n} socket{}?", plural(n)))? {
-        return Ok(super::EXIT_ERROR);
-    }
-    let (mut closed, mut gone) = (Vec::new(), 0usize);
+    Ok(())
+}
+
+/// Closes each planned socket by its tuple and cookie; false when the kernel refused
+/// one (said why already).
+fn destroy_all(
+    collector: &mut SockDiagCollector,
+    snap: &Snapshot,
+    plan: &ClosePlan,
+    out: &mut impl Write,
+) -> Result<bool> {
+    let n = plan.sockets.len();
+    let (mut closed, mut gone) = (0usize, 0usize);
     for &i in &plan.sockets {
         let s = &snap.sockets[i];
         match collector.destroy(s) {
-            Ok(true) => closed.push(i),
+            Ok(true) => closed += 1,
             Ok(false) => gone += 1,
             Err(e) => {
                 let why = match e.raw_os_error() {
@@ -112,13 +130,13 @@ pub fn run(args: &CloseArgs, kind: CollectorKind) -> Result<u8> {
                     }
                     _ => e.to_string(),
                 };
-                writeln!(out, "closed {} of {n}", closed.len())?;
+                writeln!(out, "closed {closed} of {n}")?;
                 super::warn(&format!("cannot close {}: {why}", Endpoint(&s.local)));
-                return Ok(super::EXIT_ERROR);
+                return Ok(false);
             }
         }
     }
-    let mut text = format!("closed {} of {n} socket{}", closed.len(), plural(n));
+    let mut text = format!("closed {closed} of {n} socket{}", plural(n));
     if gone > 0 {
         text.push_str(&format!(
             "; {gone} had changed or gone since the snapshot and {} not touched",
@@ -126,20 +144,28 @@ pub fn run(args: &CloseArgs, kind: CollectorKind) -> Result<u8> {
         ));
     }
     writeln!(out, "{text}")?;
-    // What remains: a fresh look at the same sockets.
-    let after = collector.snapshot(Scope::All)?;
+    Ok(true)
+}
+
+/// What remains of the closed sockets, and for one port whether a server can bind it.
+fn after(
+    collector: &mut SockDiagCollector,
+    snap: &Snapshot,
+    plan: &ClosePlan,
+    out: &mut impl Write,
+) -> Result<u8> {
+    let now = collector.snapshot(Scope::All)?;
     let remaining = plan
         .sockets
         .iter()
         .filter(|&&i| {
             let key = snap.sockets[i].key();
-            after.sockets.iter().any(|s| s.key() == key)
+            now.sockets.iter().any(|s| s.key() == key)
         })
         .count();
     if remaining > 0 {
         writeln!(out, "{remaining} of them still exist")?;
     }
-    // One port: can a server bind it now?
     let mut ports: Vec<u16> = plan
         .sockets
         .iter()

@@ -212,13 +212,22 @@ pub fn write_text(
             writeln!(out, "          forwards :{} → {link}", v.port)?;
         }
     }
+    evidence(out, v, snap)?;
+    writeln!(out)?;
+    for n in &v.next {
+        writeln!(out, "next: {n}")?;
+    }
+    if !v.free_nearby.is_empty() {
+        let ports: Vec<String> = v.free_nearby.iter().map(u16::to_string).collect();
+        writeln!(out, "free nearby: {}", ports.join(", "))?;
+    }
+    Ok(())
+}
+
+/// The flags, the connections and TIME-WAITs on the port, and the bind probe.
+fn evidence(out: &mut impl Write, v: &Verdict, snap: &Snapshot) -> io::Result<()> {
     for f in v.flags.iter() {
-        writeln!(
-            out,
-            "  {:<15} {}",
-            f.as_str(),
-            explain(f).replace("PORT", &v.port.to_string())
-        )?;
+        writeln!(out, "  {:<15} {}", f.as_str(), explain(f))?;
     }
     let cw = &v.evidence.close_wait;
     if !cw.is_empty() {
@@ -258,14 +267,5 @@ pub fn write_text(
         p.v6.as_str(),
         p.v6_reuseaddr.as_str(),
         port = v.port
-    )?;
-    writeln!(out)?;
-    for n in &v.next {
-        writeln!(out, "next: {n}")?;
-    }
-    if !v.free_nearby.is_empty() {
-        let ports: Vec<String> = v.free_nearby.iter().map(u16::to_string).collect();
-        writeln!(out, "free nearby: {}", ports.join(", "))?;
-    }
-    Ok(())
+    )
 }

@@ -158,12 +158,12 @@ impl<S: Signaller, O: Os> Effector<S, O> {
                 let results = list
                     .into_iter()
                     .map(
-                        |(pid, start, inode)| match self.signaller.pin(pid, start, inode) {
+                        |p| match self.signaller.pin(p.pid, p.start_ticks, p.inode) {
                             Ok(t) => {
-                                self.pinned.insert(pid, t);
-                                (pid, Ok(()))
+                                self.pinned.insert(p.pid, t);
+                                (p.pid, Ok(()))
                             }
-                            Err(e) => (pid, Err(e)),
+                            Err(e) => (p.pid, Err(e)),
                         },
                     )
                     .collect();

@@ -74,8 +74,7 @@ pub fn lines<'a>(app: &'a App, th: &'a Styles, width: usize) -> Vec<Line<'a>> {
     };
     socket(&mut pane, app, s, app.row_first_seen(row));
     for (flag, why) in app.flag_sentences(row) {
-        let why = why.replace("PORT", &s.local.port().to_string());
-        pane.styled(flag.as_str(), th.error, why);
+        pane.styled(flag.as_str(), th.error, why.to_owned());
     }
     if s.owners.is_empty() {
         pane.kv("owner", s.owner_status.explain());

@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::model::Evidence;
 use crate::model::{Container, Runtime, Snapshot};
 use std::io::Write;
+use std::time::Duration;
 
 /// The containers behind a port's TCP listeners (their own process, confirmed by the
 /// engine, or the one the engine says a real docker-proxy publishes), or behind one pid;
@@ -65,40 +66,8 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<u8> {
     let (found, claimed, ports) = behind(snap, args.target);
-    let what = match args.target {
-        KillTarget::Port(p) => format!("port {p}"),
-        KillTarget::Pid(p) => format!("pid {p}"),
-    };
-    for (c, why) in &claimed {
-        super::super::warn(&format!(
-            "not stopping container {}: {}; only a container the engine confirms is stopped",
-            c.label(),
-            why.why()
-        ));
-    }
-    if found.is_empty() && !claimed.is_empty() {
-        return Ok(super::super::EXIT_ERROR);
-    }
-    if found.is_empty() {
-        super::super::warn(&format!(
-            "no container holds or publishes {what}: `sockscope why` says what does"
-        ));
-        return Ok(super::super::EXIT_ERROR);
-    }
-    if let Some(c) = found
-        .iter()
-        .find(|c| !matches!(c.runtime, Runtime::Docker | Runtime::Podman))
-    {
-        let how = crate::diagnose::supervisor::of_container(c)
-            .stop
-            .map(|cmd| format!(": stop it with `{cmd}`"))
-            .unwrap_or_else(|| ": scale down what runs it (kubectl)".into());
-        super::super::warn(&format!(
-            "{} runs under {}, whose API sockscope does not speak{how}",
-            c.label(),
-            c.runtime.title(),
-        ));
-        return Ok(super::super::EXIT_ERROR);
+    if let Some(code) = refused(&found, &claimed, args.target) {
+        return Ok(code);
     }
     let verb = if args.dry_run {
         "would stop"
@@ -116,29 +85,8 @@ pub fn run(
     if !args.yes && !super::super::confirm(&format!("stop container {}?", names.join(", ")))? {
         return Ok(super::super::EXIT_ERROR);
     }
-    let api = match Api::new() {
-        Ok(api) => api,
-        Err(e) => {
-            super::super::warn(&e.to_string());
-            return Ok(super::super::EXIT_ERROR);
-        }
-    };
-    for c in &found {
-        writeln!(
-            out,
-            "asking {} to stop {} (its stop signal, then KILL after {})",
-            c.runtime.title(),
-            c.label(),
-            crate::model::time::fmt_interval(args.timeout.max(std::time::Duration::from_secs(1)))
-        )?;
-        out.flush()?;
-        match api.stop(&c.full_id, args.timeout) {
-            Ok(()) => writeln!(out, "stopped container {}", c.label())?,
-            Err(e) => {
-                super::super::warn(&format!("could not stop container {}: {e}", c.label()));
-                return Ok(super::super::EXIT_ERROR);
-            }
-        }
+    if !stop_all(&found, args.timeout, out)? {
+        return Ok(super::super::EXIT_ERROR);
     }
     let wait = Wait {
         chosen: &[],
@@ -148,7 +96,7 @@ pub fn run(
             targets: Vec::new(),
             before: Vec::new(),
             hold_for: args.timeout,
-            watch_for: std::time::Duration::ZERO,
+            watch_for: Duration::ZERO,
         },
     };
     let ended = wait.run(collector)?;
@@ -157,4 +105,80 @@ pub fn run(
         Ended::Port(Outcome::Freed { .. }) | Ended::Exited(true) => super::super::EXIT_OK,
         _ => super::super::EXIT_IN_USE,
     })
+}
+
+/// Why nothing will be stopped, said; `None` when the found containers can be.
+fn refused(
+    found: &[Container],
+    claimed: &[(Container, Evidence)],
+    target: KillTarget,
+) -> Option<u8> {
+    for (c, why) in claimed {
+        super::super::warn(&format!(
+            "not stopping container {}: {}; only a container the engine confirms is stopped",
+            c.label(),
+            why.why()
+        ));
+    }
+    if found.is_empty() {
+        if claimed.is_empty() {
+            let what = match target {
+                KillTarget::Port(p) => format!("port {p}"),
+                KillTarget::Pid(p) => format!("pid {p}"),
+            };
+            super::super::warn(&format!(
+                "no container holds or publishes {what}: `sockscope why` says what does"
+            ));
+        }
+        return Some(super::super::EXIT_ERROR);
+    }
+    let other = found
+        .iter()
+        .find(|c| !matches!(c.runtime, Runtime::Docker | Runtime::Podman))?;
+    let how = crate::diagnose::supervisor::of_container(other)
+        .stop
+        .map(|cmd| format!(": stop it with `{cmd}`"))
+        .unwrap_or_else(|| ": scale down what runs it (kubectl)".into());
+    super::super::warn(&format!(
+        "{} runs under {}, whose API sockscope does not speak{how}",
+        other.label(),
+        other.runtime.title(),
+    ));
+    Some(super::super::EXIT_ERROR)
+}
+
+/// Asks the engine to stop each container, and says how each ended (137: the engine had
+/// to KILL it after its grace time); false when one could not be stopped.
+fn stop_all(found: &[Container], wait: Duration, out: &mut impl Write) -> Result<bool> {
+    let api = match Api::new() {
+        Ok(api) => api,
+        Err(e) => {
+            super::super::warn(&e.to_string());
+            return Ok(false);
+        }
+    };
+    let grace = crate::model::time::fmt_interval(wait.max(Duration::from_secs(1)));
+    for c in found {
+        writeln!(
+            out,
+            "asking {} to stop {} (its stop signal, then KILL after {grace})",
+            c.runtime.title(),
+            c.label(),
+        )?;
+        out.flush()?;
+        if let Err(e) = api.stop(&c.full_id, wait) {
+            super::super::warn(&format!("could not stop container {}: {e}", c.label()));
+            return Ok(false);
+        }
+        let how = match api.exit_code(&c.full_id) {
+            Ok(Some(137)) => format!(
+                ": it did not stop in {grace}, so {} killed it (exit 137)",
+                c.runtime.title()
+            ),
+            Ok(Some(code)) => format!(" (exit {code})"),
+            _ => String::new(),
+        };
+        writeln!(out, "stopped container {}{how}", c.label())?;
+    }
+    Ok(true)
 }
