@@ -55,11 +55,23 @@ pub fn diff(prev: &Snapshot, next: &Snapshot) -> Delta {
 /// sockets one weighed 25 MB); lists in any other order still diff right, with bigger
 /// maps.
 pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
+    let (previous, parked_old, twice) = match_in_step(prev, next);
+    let mut delta = changes(prev, next, previous);
+    closed(prev, next, parked_old, twice, &mut delta);
+    delta
+}
+
+/// Walks both dumps in the kernel's order: `previous[j]` is the index in `prev` of
+/// `next[j]` (or `NEW`). Returns also the older sockets left unmatched (parked), and those
+/// an older one with the same key parked already (a socket listed twice: a race inside
+/// the kernel's dump).
+fn match_in_step(
+    prev: &[Socket],
+    next: &[Socket],
+) -> (Vec<u32>, HashMap<SocketKey, u32>, Vec<u32>) {
     let mut previous = vec![NEW; next.len()];
     let mut parked_old: HashMap<SocketKey, u32> = HashMap::default();
     let mut parked_new: HashMap<SocketKey, u32> = HashMap::default();
-    // An older socket whose key another older one parked already (a socket listed twice:
-    // a race inside the kernel's dump).
     let mut twice: Vec<u32> = Vec::new();
     let (mut i, mut j) = (0usize, 0usize);
     while i < prev.len() || j < next.len() {
@@ -102,6 +114,11 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
         }
     }
 
+    (previous, parked_old, twice)
+}
+
+/// Opened sockets and the changes of the matched ones.
+fn changes(prev: &[Socket], next: &[Socket], previous: Vec<u32>) -> Delta {
     let mut delta = Delta {
         previous,
         ..Delta::default()
@@ -136,9 +153,19 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
         }
     }
 
-    // What is still parked was not matched (a match takes it out of the map): it closed.
-    // In prev's order so output is stable. A socket listed twice in the older dump shares
-    // the fate of its other entry: it did not close if a newer socket has its key.
+    delta
+}
+
+/// What is still parked was not matched (a match takes it out of the map): it closed.
+/// In prev's order so output is stable. A socket listed twice in the older dump shares
+/// the fate of its other entry: it did not close if a newer socket has its key.
+fn closed(
+    prev: &[Socket],
+    next: &[Socket],
+    parked_old: HashMap<SocketKey, u32>,
+    twice: Vec<u32>,
+    delta: &mut Delta,
+) {
     let mut unmatched: Vec<u32> = parked_old.into_values().chain(twice).collect();
     unmatched.sort_unstable();
     if !unmatched.is_empty() {
@@ -162,7 +189,6 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
         delta.closed.push(s.clone());
         delta.closed_at.push(k as usize);
     }
-    delta
 }
 
 /// What tells sockets on the same addresses apart: the cookie, or the inode.
