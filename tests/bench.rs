@@ -533,6 +533,7 @@ fn tui_figures(polls: usize) {
             rescoped,
             took: Duration::ZERO,
             overruns: 0,
+            closed: Vec::new(),
         };
         update(app, Msg::Snapshot(Box::new(c)));
     };
@@ -562,6 +563,7 @@ fn tui_figures(polls: usize) {
             rescoped: false,
             took: Duration::ZERO,
             overruns: 0,
+            closed: Vec::new(),
         };
         ready.push_back(c);
         prev = next;
@@ -629,6 +631,7 @@ fn synthetic(n: usize, round: u64) -> sockscope::model::Snapshot {
             v6only: false,
             owners: std::iter::once(1000 + (i % 50) as u32).collect::<Pids>(),
             owner_status: OwnerStatus::Known,
+            maker: 0,
         });
     }
     for pid in 1000..1050u32 {

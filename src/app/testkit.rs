@@ -68,6 +68,7 @@ pub fn sock(
         } else {
             OwnerStatus::Known
         },
+        maker: 0,
     }
 }
 

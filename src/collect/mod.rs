@@ -6,6 +6,8 @@
 
 pub mod containers;
 mod fdscan;
+#[cfg(target_os = "linux")]
+pub mod lifecycle;
 pub mod netns;
 pub mod origin;
 pub mod owners;
@@ -60,16 +62,26 @@ fn open_with(kind: CollectorKind, settle: Duration) -> Result<Box<dyn Collector>
     match kind {
         CollectorKind::Portable => Ok(Box::new(portable::PortableCollector::new()?)),
         #[cfg(target_os = "linux")]
-        CollectorKind::Sockdiag => Ok(Box::new(linux::SockDiagCollector::new()?.settling(settle))),
+        CollectorKind::Sockdiag => Ok(Box::new(live(linux::SockDiagCollector::new()?, settle))),
         #[cfg(target_os = "linux")]
         CollectorKind::Auto => match linux::SockDiagCollector::new() {
-            Ok(c) => Ok(Box::new(c.settling(settle))),
+            Ok(c) => Ok(Box::new(live(c, settle))),
             Err(_) => Ok(Box::new(portable::PortableCollector::new()?)),
         },
         #[cfg(not(target_os = "linux"))]
         CollectorKind::Sockdiag => Err(crate::error::Error::Unsupported),
         #[cfg(not(target_os = "linux"))]
         CollectorKind::Auto => Ok(Box::new(portable::PortableCollector::new()?)),
+    }
+}
+
+/// A collector that keeps running (no settle time) also watches the destroy events.
+#[cfg(target_os = "linux")]
+fn live(c: linux::SockDiagCollector, settle: Duration) -> linux::SockDiagCollector {
+    if settle.is_zero() {
+        c.watching_lifecycle()
+    } else {
+        c.settling(settle)
     }
 }
 
@@ -229,6 +241,8 @@ pub mod linux {
         /// Whether a process really runs in the container its cgroup names, by (pid,
         /// start time, container id): asked once per process.
         confirmed: HashMap<(u32, u64, String), Evidence>,
+        /// The host's destroy events (none when the kernel refuses the subscription).
+        lifecycle: Option<super::lifecycle::Subscriber>,
     }
 
     /// Names containers' namespaces from the container cache: only a container the
@@ -266,7 +280,17 @@ pub mod linux {
                 settle: Duration::ZERO,
                 capacity: 64,
                 confirmed: HashMap::new(),
+                lifecycle: None,
             })
+        }
+
+        /// For the live view, `watch` and `serve`: subscribes to the kernel's destroy
+        /// events, so that connections opened and closed between two snapshots are seen
+        /// too (and TIME-WAITs traced to who made them). Without it, or when the kernel
+        /// refuses, snapshots carry no freed sockets.
+        pub fn watching_lifecycle(mut self) -> Self {
+            self.lifecycle = super::lifecycle::Subscriber::open(super::lifecycle::RECV_BUF).ok();
+            self
         }
 
         /// For one-shot commands: a snapshot waits up to `wait` for container names.
@@ -453,6 +477,16 @@ pub mod linux {
         fn snapshot(&mut self, scope: Scope) -> Result<Snapshot> {
             let taken_at = SystemTime::now();
             super::fds_ran_out(true)?;
+            // What the kernel freed since the last dump, before this one: a socket in
+            // this dump was alive after its drain.
+            let mut freed = Vec::new();
+            let host = self.namespaces.host();
+            if let Some(sub) = &mut self.lifecycle {
+                let now_ms = taken_at
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                sub.drain(host, now_ms, &mut freed);
+            }
             // Sized up front from the kernel's counters so a cold dump of a big table
             // does not double its vector (and its peak memory) on the way.
             let hint = if scope == Scope::All {
@@ -461,7 +495,6 @@ pub mod linux {
                 0
             };
             let mut sockets = Vec::with_capacity(self.capacity.max(hint));
-            let host = self.namespaces.host();
             // Other namespaces are dumped on a second thread while this one dumps the
             // host's: the kernel's walks of its shared hash tables run side by side.
             let namespaces = &mut self.namespaces;
@@ -540,6 +573,13 @@ pub mod linux {
                     netns_skipped: skipped,
                 },
                 published: Vec::new(),
+                freed,
+                lost: self
+                    .lifecycle
+                    .as_ref()
+                    .map(|l| l.lost())
+                    .unwrap_or_default(),
+                makers: Default::default(),
             };
             fill_details(&mut snap, &mut self.procs);
             self.enrich(&mut snap, deadline);

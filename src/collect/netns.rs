@@ -58,11 +58,11 @@ pub trait ContainerNames {
 
 /// The other namespaces and their readers.
 pub struct Namespaces {
-    host: u64,
-    readers: HashMap<u64, Reader>,
-    found: BTreeMap<u64, Found>,
+    host: u32,
+    readers: HashMap<u32, Reader>,
+    found: BTreeMap<u32, Found>,
     /// Namespaces that could not be entered (and are not tried again until they go).
-    refused: HashSet<u64>,
+    refused: HashSet<u32>,
     tick: u64,
 }
 
@@ -73,8 +73,10 @@ impl Default for Namespaces {
 }
 
 /// The inode of a namespace handle (`/proc/PID/ns/net`, a bind mount under /run/netns).
-fn inode_of(path: &Path) -> Option<u64> {
-    std::fs::metadata(path).ok().map(|m| m.ino())
+fn inode_of(path: &Path) -> Option<u32> {
+    std::fs::metadata(path)
+        .ok()
+        .and_then(|m| u32::try_from(m.ino()).ok())
 }
 
 impl Namespaces {
@@ -88,7 +90,7 @@ impl Namespaces {
         }
     }
 
-    pub fn host(&self) -> u64 {
+    pub fn host(&self) -> u32 {
         self.host
     }
 
@@ -123,7 +125,7 @@ impl Namespaces {
         }
         let tick = self.tick;
         self.tick += 1;
-        let inodes: Vec<u64> = self.found.keys().copied().collect();
+        let inodes: Vec<u32> = self.found.keys().copied().collect();
         // The one namespace whose connections are refreshed this time, if any is due.
         let due = inodes
             .iter()
@@ -180,12 +182,12 @@ impl Namespaces {
     }
 
     /// The diag socket of another namespace (to close one of its sockets).
-    pub fn diag_for(&mut self, inode: u64) -> Option<&mut SockDiag> {
+    pub fn diag_for(&mut self, inode: u32) -> Option<&mut SockDiag> {
         self.reader(inode).map(|r| &mut r.diag)
     }
 
     /// The reader of a namespace, opened the first time it is needed.
-    fn reader(&mut self, inode: u64) -> Option<&mut Reader> {
+    fn reader(&mut self, inode: u32) -> Option<&mut Reader> {
         if !self.readers.contains_key(&inode) {
             if self.refused.contains(&inode) {
                 return None;
@@ -216,7 +218,7 @@ impl Namespaces {
 
     /// Finds the namespaces that exist now and names them.
     fn discover(&mut self, names: &mut dyn ContainerNames) {
-        let mut found: BTreeMap<u64, Found> = BTreeMap::new();
+        let mut found: BTreeMap<u32, Found> = BTreeMap::new();
         // ip netns: named bind mounts.
         for (dir, kind) in [
             ("/run/netns", NetnsKind::Named),

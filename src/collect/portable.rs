@@ -111,6 +111,7 @@ fn row(info: &netstat2::SocketInfo, euid: u32) -> Option<Socket> {
         v6only: false,
         owners,
         owner_status,
+        maker: 0,
     })
 }
 
@@ -152,6 +153,9 @@ impl Collector for PortableCollector {
                 netns_skipped: false,
             },
             published: Vec::new(),
+            freed: Vec::new(),
+            lost: Default::default(),
+            makers: Default::default(),
         };
         fill_details(&mut snap, &mut self.procs);
         Ok(snap)

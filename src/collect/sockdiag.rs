@@ -6,6 +6,7 @@
 //! walk through the legacy `TCPDIAG_GETSOCK` request, which dumps both families at once.
 
 use crate::error::{Error, Result};
+use crate::model::lifecycle::TcpInfo;
 use crate::model::socket::unmap;
 use crate::model::{Addr, OwnerStatus, Pids, Proto, Scope, Socket, State, Timer, TimerKind};
 use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer};
@@ -328,6 +329,34 @@ fn transient(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::Interrupted || e.raw_os_error() == Some(105)
 }
 
+/// The fields of a `struct tcp_info` (`INET_DIAG_INFO`) that [`TcpInfo`] keeps, read by
+/// offset and only when the kernel sent that much: older kernels send a shorter struct
+/// (fields it lacks stay 0). `None` below the fields every kernel since 2.6 has.
+pub(crate) fn tcp_info(b: &[u8]) -> Option<TcpInfo> {
+    let u32_at = |off: usize| {
+        b.get(off..off + 4)
+            .map_or(0, |x| u32::from_ne_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    let u64_at = |off: usize| {
+        b.get(off..off + 8).map_or(0, |x| {
+            u64::from_ne_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]])
+        })
+    };
+    if b.len() < 76 {
+        return None;
+    }
+    Some(TcpInfo {
+        last_send_ms: u32_at(44),
+        last_recv_ms: u32_at(52),
+        rtt_us: u32_at(68),
+        rttvar_us: u32_at(72),
+        retrans: u32_at(100),
+        bytes_acked: u64_at(120),
+        bytes_received: u64_at(128),
+        delivery_rate: u64_at(160),
+    })
+}
+
 /// `SOCK_DESTROY`: the netlink message type that closes one socket (not in
 /// netlink-packet-sock-diag 0.4).
 const SOCK_DESTROY: u16 = 21;
@@ -367,7 +396,7 @@ pub(crate) fn encode_exact(s: &Socket, seq: u32, kind: u16, flags: u16, buf: &mu
 }
 
 /// Parses one `inet_diag_msg` without allocating.
-fn parse_row(payload: &[u8], udp: bool) -> Option<Socket> {
+pub(crate) fn parse_row(payload: &[u8], udp: bool) -> Option<Socket> {
     let row = InetResponseBuffer::new_checked(payload).ok()?;
     let family = row.family();
     let v6 = match family {
@@ -423,6 +452,7 @@ fn parse_row(payload: &[u8], udp: bool) -> Option<Socket> {
         } else {
             OwnerStatus::Unknown
         },
+        maker: 0,
     })
 }
 

@@ -88,10 +88,14 @@ impl Drop for Worker {
 #[derive(Default)]
 pub struct Differ {
     prev: Option<Arc<Snapshot>>,
+    /// Who made the connections of the TIME-WAIT sockets seen last.
+    makers: crate::model::lifecycle::Makers,
 }
 
 impl Differ {
-    pub fn next(&mut self, snap: Snapshot, took: Duration, overruns: u64) -> Collected {
+    pub fn next(&mut self, mut snap: Snapshot, took: Duration, overruns: u64) -> Collected {
+        let closed =
+            crate::model::lifecycle::attribute(self.prev.as_deref(), &mut snap, &mut self.makers);
         let snap = Arc::new(snap);
         let (delta, rescoped) = match &self.prev {
             Some(p) if p.scope == snap.scope => (diff(p, &snap), false),
@@ -106,6 +110,7 @@ impl Differ {
             rescoped,
             took,
             overruns,
+            closed,
         }
     }
 }

@@ -243,6 +243,7 @@ pub(crate) mod tests {
             } else {
                 OwnerStatus::Known
             },
+            maker: 0,
         }
     }
 

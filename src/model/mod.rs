@@ -9,6 +9,7 @@ pub mod diff;
 pub mod events;
 pub mod evidence;
 pub mod flags;
+pub mod lifecycle;
 pub mod netns;
 pub mod pids;
 pub mod process;

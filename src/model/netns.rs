@@ -22,7 +22,7 @@ pub enum NetnsKind {
 /// One namespace other than the host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Netns {
-    pub inode: u64,
+    pub inode: u32,
     pub name: String,
     pub kind: NetnsKind,
 }
@@ -32,17 +32,17 @@ pub struct Netns {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NetnsTable {
     /// Inode of the namespace sockscope runs in.
-    pub host: u64,
-    pub others: BTreeMap<u64, Netns>,
+    pub host: u32,
+    pub others: BTreeMap<u32, Netns>,
 }
 
 impl NetnsTable {
-    pub fn is_host(&self, inode: u64) -> bool {
+    pub fn is_host(&self, inode: u32) -> bool {
         inode == 0 || inode == self.host
     }
 
     /// `host`, the namespace's name, or `netns:INODE` when nothing better is known.
-    pub fn name(&self, inode: u64) -> String {
+    pub fn name(&self, inode: u32) -> String {
         if self.is_host(inode) {
             return "host".into();
         }
@@ -51,7 +51,7 @@ impl NetnsTable {
             .map_or_else(|| format!("netns:{inode}"), |n| n.name.clone())
     }
 
-    pub fn kind(&self, inode: u64) -> NetnsKind {
+    pub fn kind(&self, inode: u32) -> NetnsKind {
         if self.is_host(inode) {
             return NetnsKind::Host;
         }

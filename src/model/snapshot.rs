@@ -45,6 +45,15 @@ pub struct Snapshot {
     /// The host ports the container engine says its containers publish (empty without
     /// access to the engine).
     pub published: Vec<super::container::PublishedBy>,
+    /// Sockets the kernel freed since the snapshot before (destroy events), in the order
+    /// they came.
+    pub freed: Vec<super::lifecycle::Freed>,
+    /// Destroy events lost so far (the subscribers' queues overflowed).
+    pub lost: super::lifecycle::Lost,
+    /// Who made the connections TIME-WAIT sockets came from: `Socket::maker` is an index
+    /// into it, from 1 (filled by the diff of consecutive snapshots, or from a running
+    /// sockscope's state file).
+    pub makers: Vec<super::lifecycle::Maker>,
 }
 
 impl Snapshot {
@@ -59,7 +68,17 @@ impl Snapshot {
             netns: super::NetnsTable::default(),
             visibility: Visibility::default(),
             published: Vec::new(),
+            freed: Vec::new(),
+            lost: Default::default(),
+            makers: Vec::new(),
         }
+    }
+
+    /// Who made the connection a TIME-WAIT socket came from, when known.
+    pub fn maker_of(&self, s: &super::Socket) -> Option<&super::lifecycle::Maker> {
+        (s.maker as usize)
+            .checked_sub(1)
+            .and_then(|i| self.makers.get(i))
     }
 
     pub fn user_name(&self, uid: u32) -> Option<&str> {
@@ -126,4 +145,6 @@ pub struct Collected {
     pub took: std::time::Duration,
     /// Snapshots so far that took longer than the interval.
     pub overruns: u64,
+    /// Connections the kernel freed since the snapshot before, with who made them.
+    pub closed: Vec<super::lifecycle::Closed>,
 }

@@ -241,7 +241,7 @@ pub struct SocketKey {
     /// The kernel's socket cookie; 0 where the collector cannot see it.
     pub cookie: u64,
     /// Its network namespace: the same addresses can be in use in two of them.
-    pub netns: u64,
+    pub netns: u32,
 }
 
 impl SocketKey {
@@ -254,7 +254,7 @@ impl SocketKey {
         }
     }
 
-    fn tuple(&self) -> (u64, Proto, Addr, Addr, (bool, u64)) {
+    fn tuple(&self) -> (u32, Proto, Addr, Addr, (bool, u64)) {
         (
             self.netns,
             self.proto,
@@ -310,13 +310,17 @@ pub struct Socket {
     pub inode: u32,
     /// The kernel's socket cookie; 0 where the collector cannot see it.
     pub cookie: u64,
-    /// Inode of its network namespace; 0 for the host (see [`super::NetnsTable`]).
-    pub netns: u64,
+    /// Inode of its network namespace; 0 for the host (see [`super::NetnsTable`]). The
+    /// kernel's namespace inodes are `unsigned int` (`ns_common.inum`): 32 bits.
+    pub netns: u32,
     /// An IPv6 socket that takes IPv6 only (`IPV6_V6ONLY`): a `[::]` listener without it
     /// also accepts IPv4.
     pub v6only: bool,
     pub owners: Pids,
     pub owner_status: OwnerStatus,
+    /// For a TIME-WAIT socket: who made the connection it came from, as an index from 1
+    /// into its snapshot's `makers` (0: not known). See `Snapshot::maker_of`.
+    pub maker: u32,
 }
 
 impl Socket {

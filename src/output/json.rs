@@ -193,9 +193,9 @@ fn socket_doc_cached<'a>(
         inode: u64::from(s.inode),
         netns: NetnsDoc {
             inode: if s.netns == 0 {
-                snap.netns.host
+                u64::from(snap.netns.host)
             } else {
-                s.netns
+                u64::from(s.netns)
             },
             name: snap.netns.name(s.netns),
         },

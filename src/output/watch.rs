@@ -69,9 +69,9 @@ pub fn json_line(w: &WatchEvent<'_>) -> serde_json::Result<String> {
         inode: k.inode,
         netns: NetnsDoc {
             inode: if k.netns == 0 {
-                w.snap.netns.host
+                u64::from(w.snap.netns.host)
             } else {
-                k.netns
+                u64::from(k.netns)
             },
             name: w.snap.netns.name(k.netns),
         },

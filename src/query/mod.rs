@@ -128,7 +128,7 @@ pub struct Subject<'a> {
     pub remote: Addr,
     pub state: State,
     /// Inode of its network namespace (0: the host).
-    pub netns: u64,
+    pub netns: u32,
     /// The socket's uid; unknown for an event.
     pub uid: Option<u32>,
     pub inode: u64,

@@ -1,0 +1,419 @@
+//! Between the polls: sockets the kernel freed (sock_diag's destroy events), what
+//! `tcp_info` says about a connection, and who made a connection that is now closed or
+//! in TIME-WAIT. Pure values; `collect` reads them, the diff attributes them.
+
+use super::snapshot::Snapshot;
+use super::socket::{Addr, Proto, Socket, State};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+/// What `tcp_info` says about a TCP connection (`INET_DIAG_INFO`), the fields people ask
+/// for. Byte counts are the kernel's (`bytes_acked` counts the SYN and FIN too: see
+/// [`TcpInfo::sent`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TcpInfo {
+    /// Smoothed round-trip time, µs.
+    pub rtt_us: u32,
+    pub rttvar_us: u32,
+    /// Segments retransmitted over the connection's life.
+    pub retrans: u32,
+    /// Bytes the peer acknowledged (`tcpi_bytes_acked`).
+    pub bytes_acked: u64,
+    /// Bytes received in order (`tcpi_bytes_received`).
+    pub bytes_received: u64,
+    /// Since the last data was sent / received, ms.
+    pub last_send_ms: u32,
+    pub last_recv_ms: u32,
+    /// The kernel's estimate of the delivery rate, bytes/s.
+    pub delivery_rate: u64,
+}
+
+impl TcpInfo {
+    /// Payload bytes sent and acknowledged: `bytes_acked` less the SYN (and the FIN, on a
+    /// closed connection).
+    pub fn sent(&self, closed: bool) -> u64 {
+        self.bytes_acked.saturating_sub(1 + u64::from(closed))
+    }
+
+    /// Payload bytes received: `bytes_received` less the peer's FIN on a closed
+    /// connection (the kernel counts it once the FIN is in).
+    pub fn received(&self, closed: bool) -> u64 {
+        self.bytes_received.saturating_sub(u64::from(closed))
+    }
+
+    /// Since the last data either way, ms.
+    pub fn idle_ms(&self) -> u32 {
+        self.last_send_ms.min(self.last_recv_ms)
+    }
+}
+
+/// A socket the kernel freed, as its destroy event says. No pid: the process's file
+/// descriptor is gone by then.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Freed {
+    pub proto: Proto,
+    pub local: Addr,
+    pub remote: Addr,
+    /// Inode of its network namespace; 0 for the host (as a socket's).
+    pub netns: u32,
+    pub cookie: u64,
+    pub uid: u32,
+    /// TCP only.
+    pub tcp: Option<TcpInfo>,
+}
+
+/// Destroy events a subscriber lost (the kernel's queue overflowed: `ENOBUFS`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lost {
+    /// Overflows since the collector started.
+    pub times: u64,
+    /// When the last one was noticed, ms since the Unix epoch.
+    pub last_ms: u64,
+}
+
+/// Who made a connection, best evidence first.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "by", rename_all = "kebab-case")]
+pub enum Maker {
+    /// Its owner, when a poll saw it open.
+    Owner { pid: u32, name: String },
+    /// It came in on a listener of this process (no poll saw it open).
+    Listener { pid: u32, name: String },
+    /// Only its socket's uid is known.
+    Uid { uid: u32, user: Option<String> },
+}
+
+impl Maker {
+    /// "4242/php-fpm", "uid 33 (www-data)".
+    pub fn text(&self) -> String {
+        match self {
+            Maker::Owner { pid, name } | Maker::Listener { pid, name } => format!("{pid}/{name}"),
+            Maker::Uid { uid, user: Some(u) } => format!("uid {uid} ({u})"),
+            Maker::Uid { uid, user: None } => format!("uid {uid}"),
+        }
+    }
+
+    /// The process, when one is known.
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            Maker::Owner { pid, .. } | Maker::Listener { pid, .. } => Some(*pid),
+            Maker::Uid { .. } => None,
+        }
+    }
+}
+
+/// A connection the kernel freed, with who made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closed {
+    pub freed: Freed,
+    /// The state a poll last saw it in; `None`: no poll saw it (shorter than one poll).
+    pub last_state: Option<super::State>,
+    pub by: Maker,
+}
+
+impl Closed {
+    /// No poll saw it: it opened and closed between two snapshots.
+    pub fn short_lived(&self) -> bool {
+        self.last_state.is_none()
+    }
+}
+
+/// Who made the connection each TIME-WAIT socket came from, by (namespace, cookie): a
+/// TIME-WAIT keeps its connection's cookie. Kept by the diff from one snapshot to the
+/// next; at most [`Makers::CAP`] (a storm beyond it is counted as unattributed).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Makers {
+    map: HashMap<(u32, u64), Maker>,
+}
+
+impl Makers {
+    /// Most TIME-WAIT makers kept.
+    pub const CAP: usize = 1 << 18;
+
+    pub fn get(&self, netns: u32, cookie: u64) -> Option<&Maker> {
+        self.map.get(&(netns, cookie))
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn insert(&mut self, key: (u32, u64), maker: Maker) {
+        if self.map.len() < Self::CAP || self.map.contains_key(&key) {
+            self.map.insert(key, maker);
+        }
+    }
+}
+
+/// The owner of a socket as a maker: its first pid, named from the snapshot.
+fn owner_of(snap: &Snapshot, s: &Socket) -> Option<Maker> {
+    let pid = *s.owners.first()?;
+    let name = snap
+        .processes
+        .get(&pid)
+        .map_or_else(String::new, |p| p.name.clone());
+    Some(Maker::Owner { pid, name })
+}
+
+/// Attributes the sockets freed since `prev` (`next.freed`), best evidence first: seen
+/// open by a poll (same cookie) → its owner; TCP in on a listener of the same namespace
+/// → the listener's owner; else its uid. Then marks each TIME-WAIT socket of `next` with
+/// who made its connection (`Socket::maker`, an index into `next.makers`), from what
+/// `known` kept or what `prev` saw open; `known` keeps only those.
+pub fn attribute(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Makers) -> Vec<Closed> {
+    let freed = std::mem::take(&mut next.freed);
+    let closed = if freed.is_empty() {
+        Vec::new()
+    } else {
+        closed(prev, next, &freed, known)
+    };
+    next.freed = freed;
+    mark_time_waits(prev, next, known);
+    closed
+}
+
+fn closed(
+    prev: Option<&Snapshot>,
+    next: &Snapshot,
+    freed: &[Freed],
+    known: &mut Makers,
+) -> Vec<Closed> {
+    let wanted: HashSet<(u32, u64)> = freed.iter().map(|f| (f.netns, f.cookie)).collect();
+    let mut seen: HashMap<(u32, u64), (State, Option<Maker>)> = HashMap::new();
+    for snap in prev.into_iter().chain(std::iter::once(next)) {
+        for s in snap.sockets.iter().filter(|s| s.cookie != 0) {
+            let key = (s.netns, s.cookie);
+            if wanted.contains(&key) && !seen.contains_key(&key) {
+                seen.insert(key, (s.state, owner_of(snap, s)));
+            }
+        }
+    }
+    let mut listeners: Option<HashMap<(u32, u16), Maker>> = None;
+    let mut out = Vec::with_capacity(freed.len());
+    for f in freed {
+        let key = (f.netns, f.cookie);
+        let (last_state, by) = match seen.get(&key) {
+            Some((state, Some(m))) => (Some(*state), m.clone()),
+            found => {
+                let listeners = listeners.get_or_insert_with(|| listeners_of(next));
+                let on = f
+                    .proto
+                    .is_tcp()
+                    .then(|| listeners.get(&(f.netns, f.local.port())))
+                    .flatten();
+                let by = match on {
+                    Some(Maker::Owner { pid, name }) => Maker::Listener {
+                        pid: *pid,
+                        name: name.clone(),
+                    },
+                    _ => Maker::Uid {
+                        uid: f.uid,
+                        user: next.user_name(f.uid).map(str::to_owned),
+                    },
+                };
+                (found.map(|(state, _)| *state), by)
+            }
+        };
+        if f.proto.is_tcp() {
+            known.insert(key, by.clone());
+        }
+        out.push(Closed {
+            freed: f.clone(),
+            last_state,
+            by,
+        });
+    }
+    out
+}
+
+/// TCP listeners with a visible owner, by (namespace, port).
+fn listeners_of(snap: &Snapshot) -> HashMap<(u32, u16), Maker> {
+    snap.sockets
+        .iter()
+        .filter(|s| s.proto.is_tcp() && s.state == State::Listen)
+        .filter_map(|s| Some(((s.netns, s.local.port()), owner_of(snap, s)?)))
+        .collect()
+}
+
+/// Marks each TIME-WAIT socket of `next` with its maker, and keeps in `known` only the
+/// makers of TIME-WAIT sockets that still exist.
+fn mark_time_waits(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Makers) {
+    let tw: HashSet<(u32, u64)> = next
+        .sockets
+        .iter()
+        .filter(|s| s.state == State::TimeWait && s.cookie != 0)
+        .map(|s| (s.netns, s.cookie))
+        .collect();
+    // A connection a poll saw open that is a TIME-WAIT now: its owner made it, even when
+    // its destroy event was lost.
+    let missing: HashSet<&(u32, u64)> = tw
+        .iter()
+        .filter(|k| known.get(k.0, k.1).is_none())
+        .collect();
+    if let Some(prev) = prev.filter(|_| !missing.is_empty()) {
+        for s in prev.sockets.iter().filter(|s| s.state != State::TimeWait) {
+            let key = (s.netns, s.cookie);
+            if missing.contains(&key)
+                && let Some(m) = owner_of(prev, s)
+            {
+                known.insert(key, m);
+            }
+        }
+    }
+    known.map.retain(|k, _| tw.contains(k));
+    let mut index: HashMap<&Maker, u32> = HashMap::new();
+    let mut makers: Vec<Maker> = Vec::new();
+    for s in next
+        .sockets
+        .iter_mut()
+        .filter(|s| s.state == State::TimeWait)
+    {
+        let Some(m) = known.map.get(&(s.netns, s.cookie)) else {
+            continue;
+        };
+        let at = *index.entry(m).or_insert_with(|| {
+            makers.push(m.clone());
+            makers.len() as u32
+        });
+        s.maker = at;
+    }
+    next.makers = makers;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::testkit::{process, snapshot, sock};
+    use crate::model::Scope;
+
+    fn freed(local: &str, remote: &str, cookie: u64, uid: u32) -> Freed {
+        Freed {
+            proto: Proto::Tcp,
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            netns: 0,
+            cookie,
+            uid,
+            tcp: Some(TcpInfo {
+                bytes_acked: 1002,
+                bytes_received: 1,
+                ..TcpInfo::default()
+            }),
+        }
+    }
+
+    /// A poll saw the connection open (owner 42); it closed actively and is a TIME-WAIT
+    /// now: the closed event and the TIME-WAIT row both name 42.
+    #[test]
+    fn a_connection_seen_open_is_its_owners_and_so_is_its_time_wait() {
+        let conn = sock(
+            Proto::Tcp,
+            "127.0.0.1:5000",
+            "127.0.0.1:40000",
+            State::Estab,
+            77,
+            &[42],
+        );
+        let prev = snapshot(0, Scope::All, vec![conn], &[process(42, "php-fpm", 'S')]);
+        let mut tw = sock(
+            Proto::Tcp,
+            "127.0.0.1:5000",
+            "127.0.0.1:40000",
+            State::TimeWait,
+            0,
+            &[],
+        );
+        tw.cookie = 77;
+        let mut next = snapshot(1, Scope::All, vec![tw], &[]);
+        next.freed = vec![freed("127.0.0.1:5000", "127.0.0.1:40000", 77, 1000)];
+        let mut known = Makers::default();
+        let closed = attribute(Some(&prev), &mut next, &mut known);
+        assert_eq!(closed.len(), 1);
+        assert_eq!(
+            closed[0].by,
+            Maker::Owner {
+                pid: 42,
+                name: "php-fpm".into()
+            }
+        );
+        assert!(!closed[0].short_lived());
+        assert_eq!(closed[0].freed.tcp.unwrap().sent(true), 1000);
+        let tw = &next.sockets[0];
+        assert_eq!(
+            next.maker_of(tw).map(Maker::text).as_deref(),
+            Some("42/php-fpm")
+        );
+        // The next snapshot still knows it (no event, no poll of the connection).
+        let prev = std::sync::Arc::new(next);
+        let mut again = snapshot(2, Scope::All, prev.sockets.clone(), &[]);
+        again.sockets[0].maker = 0;
+        attribute(Some(&prev), &mut again, &mut known);
+        assert_eq!(
+            again.maker_of(&again.sockets[0]).and_then(Maker::pid),
+            Some(42)
+        );
+        // Gone: forgotten.
+        let mut empty = snapshot(3, Scope::All, vec![], &[]);
+        attribute(Some(&again), &mut empty, &mut known);
+        assert!(known.is_empty());
+    }
+
+    #[test]
+    fn short_connections_are_the_listeners_inbound_and_the_uids_outbound() {
+        let listener = sock(
+            Proto::Tcp,
+            "0.0.0.0:8080",
+            "0.0.0.0:0",
+            State::Listen,
+            5,
+            &[7],
+        );
+        let mut next = snapshot(1, Scope::All, vec![listener], &[process(7, "nginx", 'S')]);
+        next.users.insert(33, "www-data".into());
+        next.freed = vec![
+            freed("127.0.0.1:8080", "127.0.0.1:51000", 91, 0),
+            freed("127.0.0.1:51000", "127.0.0.1:8080", 92, 33),
+        ];
+        let closed = attribute(None, &mut next, &mut Makers::default());
+        assert!(closed.iter().all(Closed::short_lived));
+        assert_eq!(closed[0].by.text(), "7/nginx");
+        assert!(matches!(closed[0].by, Maker::Listener { .. }));
+        assert_eq!(closed[1].by.text(), "uid 33 (www-data)");
+    }
+
+    /// The destroy event was lost (ENOBUFS), but a poll saw the connection open before it
+    /// turned into a TIME-WAIT: its owner made it.
+    #[test]
+    fn a_lost_event_still_leaves_the_time_wait_to_whom_a_poll_saw() {
+        let mut conn = sock(
+            Proto::Tcp,
+            "127.0.0.1:5000",
+            "127.0.0.1:40000",
+            State::Estab,
+            77,
+            &[42],
+        );
+        conn.cookie = 500;
+        let prev = snapshot(0, Scope::All, vec![conn], &[process(42, "api", 'S')]);
+        let mut tw = sock(
+            Proto::Tcp,
+            "127.0.0.1:5000",
+            "127.0.0.1:40000",
+            State::TimeWait,
+            0,
+            &[],
+        );
+        tw.cookie = 500;
+        let mut next = snapshot(1, Scope::All, vec![tw], &[]);
+        let mut known = Makers::default();
+        assert!(attribute(Some(&prev), &mut next, &mut known).is_empty());
+        assert_eq!(
+            next.maker_of(&next.sockets[0]).map(Maker::text).as_deref(),
+            Some("42/api")
+        );
+    }
+}
