@@ -186,3 +186,93 @@ sys.stdin.read()
         &lost[..lost.len().min(3)]
     );
 }
+
+/// Connections that open and close between two snapshots: every one is a `closed` event
+/// (the kernel's destroy event), marked short-lived, the server's end attributed to the
+/// listener's owner and the client's to its uid.
+#[test]
+fn watch_sees_connections_that_live_less_than_one_poll() {
+    use std::io::{Read, Write};
+    let mut kid = Kid::python(
+        &format!(
+            "{PY_LISTEN}\ns = listen()\nprint(s.getsockname()[1], flush=True)\nwhile True:\n    c, _ = s.accept()\n    c.recv(16)\n    c.close()"
+        ),
+        &[],
+    );
+    let port: u16 = kid.line().parse().unwrap();
+    // A long interval: no poll sees these connections open.
+    let mut w = Kid::sockscope(&[
+        "watch",
+        &format!("port:{port}"),
+        "--json",
+        "--interval",
+        "3s",
+    ]);
+    assert!(w.err_line().starts_with("sockscope: watching "));
+    const N: usize = 20;
+    for _ in 0..N {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.write_all(b"hello").unwrap();
+        let mut rest = Vec::new();
+        let _ = c.read_to_end(&mut rest);
+    }
+    let (mut server, mut client) = (0, 0);
+    while server < N || client < N {
+        let doc: serde_json::Value = serde_json::from_str(&w.line()).unwrap();
+        if doc["event"] != "closed" {
+            continue;
+        }
+        assert_schema("watch.schema.json", &doc);
+        assert_eq!(doc["short_lived"], true, "{doc}");
+        if doc["local"]["port"] == port {
+            assert_eq!(doc["made_by"]["by"], "listener", "{doc}");
+            assert_eq!(doc["made_by"]["pid"], kid.pid(), "{doc}");
+            assert_eq!(doc["tcp"]["bytes_received"], 5, "{doc}");
+            server += 1;
+        } else {
+            assert_eq!(doc["remote"]["port"], port, "{doc}");
+            assert_eq!(doc["made_by"]["by"], "uid", "{doc}");
+            assert_eq!(
+                doc["made_by"]["uid"],
+                rustix::process::getuid().as_raw(),
+                "{doc}"
+            );
+            assert_eq!(doc["tcp"]["bytes_sent"], 5, "{doc}");
+            client += 1;
+        }
+    }
+}
+
+/// The destroy groups take unprivileged subscribers (the kernel's diag socket is made
+/// with NL_CFG_F_NONROOT_RECV): `nobody` sees short connections too.
+#[test]
+fn an_unprivileged_watch_sees_short_connections_too() {
+    use std::io::Read;
+    let b = NobodyBin::new("watch-life");
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(&b.exe)
+        .args([
+            "watch",
+            &format!("port:{port}"),
+            "--json",
+            "--interval",
+            "3s",
+        ])
+        .stderr(std::process::Stdio::piped());
+    let mut w = Kid::spawn(cmd);
+    assert!(w.err_line().starts_with("sockscope: watching "));
+    let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (mut a, _) = l.accept().unwrap();
+    drop(c);
+    let mut rest = Vec::new();
+    let _ = a.read_to_end(&mut rest);
+    drop(a);
+    let closed = wait_for("a closed event", || {
+        let doc: serde_json::Value = serde_json::from_str(&w.line()).ok()?;
+        (doc["event"] == "closed").then_some(doc)
+    });
+    assert_eq!(closed["short_lived"], true, "{closed}");
+}

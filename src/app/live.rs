@@ -141,7 +141,8 @@ impl Live {
                 prev: &self.flags,
                 next: &flags,
             };
-            self.events.record(&c.delta, prev, &c.snapshot, of);
+            self.events
+                .record(&c.delta, prev, &c.snapshot, &c.closed, of);
         }
         // A ghost that reappeared (same identity) is not closed any more.
         if !self.ghosts.is_empty() && !c.delta.opened.is_empty() {

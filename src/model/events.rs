@@ -2,6 +2,7 @@
 
 use super::diff::{ChangeKind, Delta};
 use super::flags::Flags;
+use super::lifecycle::{Closed, Maker, TcpInfo};
 use super::snapshot::Snapshot;
 use super::socket::{Pids, SocketKey, State};
 use std::collections::VecDeque;
@@ -45,6 +46,18 @@ pub struct Event {
     /// Diagnosis flags of the socket when the event happened (as last seen, for a closed
     /// one): `flag:` filters work on events too.
     pub flags: Flags,
+    /// For a connection the kernel freed (its destroy event): who made it and what
+    /// `tcp_info` said last.
+    pub life: Option<Box<Life>>,
+}
+
+/// What the destroy event of a closed connection adds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Life {
+    pub by: Maker,
+    /// No poll saw it open: it lived less than one interval.
+    pub short_lived: bool,
+    pub tcp: Option<TcpInfo>,
 }
 
 /// Flags of the sockets of the two snapshots an event list is made from, by index.
@@ -54,19 +67,34 @@ pub struct FlagsOf<'a> {
     pub next: &'a [Flags],
 }
 
-/// The events of one diff, in the order they are shown: closed, opened, changed. The
-/// one place a diff becomes events, for the live view's log and for `watch`. `prev`
-/// knows the closed sockets' owners; `next` everyone else's.
+/// The events of one diff and of the connections freed meanwhile, in the order they are
+/// shown: closed, opened, changed. The one place a diff becomes events, for the live
+/// view's log and for `watch`. `prev` knows the closed sockets' owners; `next` everyone
+/// else's. A socket both the diff and a destroy event say closed is one event, the
+/// destroy event's (it knows more).
 pub fn events(
     delta: &Delta,
     prev: Option<&Snapshot>,
     next: &Snapshot,
+    closed: &[Closed],
     flags: FlagsOf<'_>,
 ) -> Vec<Event> {
     let at = next.taken_at;
     let before = prev.unwrap_or(next);
-    let mut out = Vec::with_capacity(delta.opened.len() + delta.closed.len() + delta.changed.len());
+    let mut out = Vec::with_capacity(
+        closed.len() + delta.opened.len() + delta.closed.len() + delta.changed.len(),
+    );
+    let freed: std::collections::HashSet<(u32, u64)> = closed
+        .iter()
+        .map(|c| (c.freed.netns, c.freed.cookie))
+        .collect();
+    for c in closed {
+        out.push(freed_event(at, c));
+    }
     for (c, &i) in delta.closed.iter().zip(&delta.closed_at) {
+        if c.cookie != 0 && freed.contains(&(c.netns, c.cookie)) {
+            continue;
+        }
         out.push(Event {
             at,
             kind: EventKind::Closed,
@@ -76,6 +104,7 @@ pub fn events(
             names: before.pids_text(&c.owners),
             old_names: String::new(),
             flags: flags.prev.get(i).copied().unwrap_or_default(),
+            life: None,
         });
     }
     for &i in &delta.opened {
@@ -89,6 +118,7 @@ pub fn events(
             names: next.pids_text(&s.owners),
             old_names: String::new(),
             flags: flags.next.get(i).copied().unwrap_or_default(),
+            life: None,
         });
     }
     for c in &delta.changed {
@@ -111,9 +141,39 @@ pub fn events(
             names: next.pids_text(&s.owners),
             old_names,
             flags: flags.next.get(c.index).copied().unwrap_or_default(),
+            life: None,
         });
     }
     out
+}
+
+/// A connection the kernel freed, as an event: the state a poll last saw it in (UNCONN,
+/// the kernel's CLOSE, when none did), its maker as its owner.
+fn freed_event(at: SystemTime, c: &Closed) -> Event {
+    let f = &c.freed;
+    let owners = c.by.pid().into_iter().collect::<Pids>();
+    Event {
+        at,
+        kind: EventKind::Closed,
+        socket: SocketKey {
+            proto: f.proto,
+            local: f.local,
+            remote: f.remote,
+            inode: 0,
+            cookie: f.cookie,
+            netns: f.netns,
+        },
+        state: c.last_state.unwrap_or(State::Unconn),
+        owners,
+        names: c.by.text(),
+        old_names: String::new(),
+        flags: Flags::empty(),
+        life: Some(Box::new(Life {
+            by: c.by.clone(),
+            short_lived: c.short_lived(),
+            tcp: f.tcp,
+        })),
+    }
 }
 
 /// A ring buffer of events that counts what it had to drop.
@@ -155,9 +215,10 @@ impl EventLog {
         delta: &Delta,
         prev: Option<&Snapshot>,
         next: &Snapshot,
+        closed: &[Closed],
         flags: FlagsOf<'_>,
     ) -> usize {
-        let new = events(delta, prev, next, flags);
+        let new = events(delta, prev, next, closed, flags);
         let n = new.len();
         for e in new {
             self.push(e);
@@ -211,6 +272,7 @@ mod tests {
                 names: String::new(),
                 old_names: String::new(),
                 flags: Flags::empty(),
+                life: None,
             });
         }
         assert_eq!(log.len(), 3);
@@ -233,7 +295,7 @@ mod tests {
         ];
         let mut log = EventLog::default();
         assert_eq!(
-            log.record(&diff(&a, &b), Some(&a), &b, FlagsOf::default()),
+            log.record(&diff(&a, &b), Some(&a), &b, &[], FlagsOf::default()),
             3
         );
         let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();

@@ -37,6 +37,37 @@ struct Doc<'a> {
     owner_pids: &'a [u32],
     old_owner_pids: Option<&'a [u32]>,
     flags: Vec<&'static str>,
+    /// For a connection the kernel freed: no poll saw it open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    short_lived: Option<bool>,
+    /// For a connection the kernel freed: who made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    made_by: Option<&'a crate::model::lifecycle::Maker>,
+    /// For a TCP connection the kernel freed: what `tcp_info` said last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tcp: Option<TcpDoc>,
+}
+
+/// A closed connection's traffic and round trip, from its last `tcp_info`.
+#[derive(Serialize)]
+pub struct TcpDoc {
+    /// Payload bytes sent and acknowledged.
+    pub bytes_sent: u64,
+    /// Payload bytes received.
+    pub bytes_received: u64,
+    pub rtt_us: u32,
+    pub retrans: u32,
+}
+
+impl TcpDoc {
+    pub fn of_closed(t: &crate::model::lifecycle::TcpInfo) -> TcpDoc {
+        TcpDoc {
+            bytes_sent: t.sent(true),
+            bytes_received: t.received(true),
+            rtt_us: t.rtt_us,
+            retrans: t.retrans,
+        }
+    }
 }
 
 pub fn json_line(w: &WatchEvent<'_>) -> serde_json::Result<String> {
@@ -84,6 +115,13 @@ pub fn json_line(w: &WatchEvent<'_>) -> serde_json::Result<String> {
         owner_pids: &e.owners,
         old_owner_pids: old_owners,
         flags: w.flags.iter().map(|f| f.as_str()).collect(),
+        short_lived: e.life.as_ref().map(|l| l.short_lived),
+        made_by: e.life.as_ref().map(|l| &l.by),
+        tcp: e
+            .life
+            .as_ref()
+            .and_then(|l| l.tcp.as_ref())
+            .map(TcpDoc::of_closed),
     })
 }
 
@@ -103,11 +141,26 @@ pub fn text_line(w: &WatchEvent<'_>) -> String {
         EventKind::OwnerChanged { from } => format!("{}→{owners}", w.snap.pids_text(from)),
         _ => owners,
     };
-    let flags = if w.flags.is_empty() {
+    let mut flags = if w.flags.is_empty() {
         String::new()
     } else {
         format!(" [{}]", w.flags)
     };
+    if let Some(life) = &e.life {
+        let mut said = vec![if life.short_lived {
+            "shorter than one poll".to_owned()
+        } else {
+            "seen open".to_owned()
+        }];
+        if let Some(t) = &life.tcp {
+            said.push(format!(
+                "{} B sent, {} B received",
+                t.sent(true),
+                t.received(true)
+            ));
+        }
+        flags.push_str(&format!(" ({})", said.join(", ")));
+    }
     format!(
         "{} {:<13} {:<5} {:<22} {:<22} {:<22} {owners}{flags}",
         rfc3339(e.at),

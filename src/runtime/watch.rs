@@ -143,7 +143,7 @@ async fn stream(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8>
 fn lines_of(c: &Collected, flags: FlagsOf<'_>, opts: &WatchOptions) -> Vec<String> {
     let next: &Snapshot = &c.snapshot;
     let prev = c.previous.as_deref();
-    events(&c.delta, prev, next, flags)
+    events(&c.delta, prev, next, &c.closed, flags)
         .iter()
         .filter(|e| opts.query.matches(&Subject::event(e, next)))
         .filter_map(|e| {
