@@ -276,3 +276,41 @@ fn an_unprivileged_watch_sees_short_connections_too() {
     });
     assert_eq!(closed["short_lived"], true, "{closed}");
 }
+
+/// "What are all these TIME-WAIT sockets?": while a sockscope runs, `why` and `list`
+/// name the process that made them (a one-shot command reads the running one's state
+/// file).
+#[test]
+fn why_names_who_made_the_time_waits_while_a_sockscope_runs() {
+    use std::io::Read;
+    let port = crate::support::stack::fresh_port();
+    // The server end closes first: the TIME-WAITs are on its side, port `port`.
+    let mut kid = Kid::python(
+        &format!(
+            "{PY_LISTEN}\ns = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(16)\nprint('up', flush=True)\nfor _ in range(5):\n    c, _ = s.accept()\n    c.close()\nsys.stdin.read()"
+        ),
+        &[],
+    );
+    assert_eq!(kid.line(), "up");
+    let mut w = Kid::sockscope(&["watch", "--count", "100000", "--interval", "300ms"]);
+    assert!(w.err_line().starts_with("sockscope: watching "));
+    for _ in 0..5 {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut rest = Vec::new();
+        let _ = c.read_to_end(&mut rest);
+    }
+    let pid = kid.pid();
+    let out = wait_for("why to name the maker", || {
+        let (_, out, _) = run(&["why", &port.to_string()]);
+        out.contains(&format!("made by {pid}/python3"))
+            .then_some(out)
+    });
+    assert!(out.contains("5 made by"), "{out}");
+    let (_, json, _) = run(&["why", &port.to_string(), "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_schema("why.schema.json", &doc);
+    assert_eq!(doc["time_wait"]["made_by"][0]["pid"], pid, "{doc:#}");
+    let (_, list, _) = run(&["list", "--all", &format!("port:{port}"), "state:tw"]);
+    assert!(list.contains(&format!("(made by {pid}/python3)")), "{list}");
+    drop(w);
+}

@@ -146,7 +146,11 @@ impl App {
             Column::SendQ => Cow::Owned(s.send_q.to_string()),
             Column::Local => Cow::Owned(Endpoint(&s.local).to_string()),
             Column::Peer => Cow::Owned(Endpoint(&s.remote).to_string()),
-            Column::Process if s.owners.is_empty() => Cow::Borrowed(s.owner_status.placeholder()),
+            Column::Process if s.owners.is_empty() => {
+                let mut out = String::new();
+                self.live.snap.write_owners(&mut out, s);
+                Cow::Owned(out)
+            }
             Column::Process => Cow::Owned(self.pids_text(&s.owners)),
             Column::User if s.owner_status == OwnerStatus::Kernel => Cow::Borrowed("-"),
             Column::User => self

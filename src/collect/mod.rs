@@ -15,6 +15,7 @@ pub mod portable;
 pub mod procs;
 #[cfg(target_os = "linux")]
 pub mod sockdiag;
+pub mod statefile;
 pub mod worker;
 
 use crate::error::Result;

@@ -123,6 +123,7 @@ fn run(
     report: &mut dyn FnMut(Result<Collected, Error>) -> bool,
 ) {
     let mut differ = Differ::default();
+    let mut state = super::statefile::Writer::default();
     let mut overruns = 0u64;
     let mut high_water = 0usize;
     let mut paused = false;
@@ -171,6 +172,9 @@ fn run(
         }
         next = (start + interval).max(Instant::now());
         let message = result.map(|snap| differ.next(snap, took, overruns));
+        if let Ok(c) = &message {
+            state.offer(&c.snapshot);
+        }
         let sockets = message.as_ref().map_or(0, |c| c.snapshot.sockets.len());
         if !report(message) {
             return;

@@ -17,7 +17,11 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
         Scope::Listeners
     };
     let mut collector = collect::open_once(kind)?;
-    let snap = collector.snapshot(scope)?;
+    let mut snap = collector.snapshot(scope)?;
+    // Who made the TIME-WAITs: what a running sockscope knows, when it is believed.
+    if let Some(dir) = collect::statefile::dir() {
+        let _ = collect::statefile::apply(&dir, &mut snap);
+    }
     let rows = output::rows(&snap, &query);
     if snap.visibility.netns_skipped && !args.json {
         super::warn("this network namespace only: entering the others needs root");

@@ -10,7 +10,11 @@ use std::io::{self, IsTerminal};
 
 pub fn run(args: &WhyArgs, kind: CollectorKind) -> Result<u8> {
     let mut collector = collect::open_once(kind)?;
-    let snap = collector.snapshot(Scope::All)?;
+    let mut snap = collector.snapshot(Scope::All)?;
+    // Who made the TIME-WAITs: what a running sockscope knows, when it is believed.
+    if let Some(dir) = collect::statefile::dir() {
+        let _ = collect::statefile::apply(&dir, &mut snap);
+    }
     let mut v = if args.udp {
         verdict_udp(&snap, args.port, Probe::run_udp(args.port))
     } else {

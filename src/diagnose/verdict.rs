@@ -46,6 +46,9 @@ pub struct Holders {
     pub time_wait: usize,
     /// When the last TIME-WAIT expires, in ms.
     pub time_wait_expires_ms: u32,
+    /// Who made the TIME-WAITs' connections: (index into the snapshot's makers, count),
+    /// most first; the TIME-WAITs of no known maker are not in it.
+    pub time_wait_by: Vec<(u32, usize)>,
     /// Other TCP sockets bound to the port (connections, not listeners or TIME-WAIT).
     pub connections: Vec<usize>,
     /// The connections among them in CLOSE-WAIT: the peer closed, the holder did not.
@@ -56,6 +59,22 @@ pub struct Holders {
 }
 
 impl Holders {
+    /// "1,180 made by 4242/php-fpm, 24 by uid 33 (www-data)": who made the TIME-WAITs,
+    /// when a running sockscope saw it; `None` when no maker is known.
+    pub fn time_wait_makers(&self, snap: &Snapshot) -> Option<String> {
+        let parts: Vec<String> = self
+            .time_wait_by
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &(m, n))| {
+                let maker = snap.makers.get((m as usize).checked_sub(1)?)?;
+                let verb = if i == 0 { "made by " } else { "by " };
+                Some(format!("{n} {verb}{}", maker.text()))
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
     /// Reads the port's sockets out of a snapshot.
     pub fn of(snap: &Snapshot, port: u16) -> Holders {
         let mut h = Holders {
@@ -84,6 +103,12 @@ impl Holders {
                     h.time_wait += 1;
                     let ms = s.timer.map_or(0, |t| t.expires_ms);
                     h.time_wait_expires_ms = h.time_wait_expires_ms.max(ms);
+                    if s.maker != 0 {
+                        match h.time_wait_by.iter_mut().find(|(m, _)| *m == s.maker) {
+                            Some((_, n)) => *n += 1,
+                            None => h.time_wait_by.push((s.maker, 1)),
+                        }
+                    }
                 }
                 (true, st) => {
                     h.connections.push(i);
@@ -102,6 +127,8 @@ impl Holders {
             pids.sort_unstable();
             pids.dedup();
         }
+        h.time_wait_by
+            .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         h
     }
 

@@ -4,7 +4,7 @@
 
 use super::snapshot::Snapshot;
 use super::socket::{Addr, Proto, Socket, State};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
 /// What `tcp_info` says about a TCP connection (`INET_DIAG_INFO`), the fields people ask
@@ -72,7 +72,7 @@ pub struct Lost {
 }
 
 /// Who made a connection, best evidence first.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "kebab-case")]
 pub enum Maker {
     /// Its owner, when a poll saw it open.
@@ -118,20 +118,26 @@ impl Closed {
     }
 }
 
-/// Who made the connection each TIME-WAIT socket came from, by (namespace, cookie): a
-/// TIME-WAIT keeps its connection's cookie. Kept by the diff from one snapshot to the
-/// next; at most [`Makers::CAP`] (a storm beyond it is counted as unattributed).
+/// A TCP connection's identity across its life: namespace, local and remote address. A
+/// TIME-WAIT has its connection's tuple, but not always its cookie: the kernel copies the
+/// cookie into the TIME-WAIT only when one was made before (a dump asked for it), so a
+/// connection no poll saw gets another cookie in TIME-WAIT than in its destroy event.
+pub type Tuple = (u32, Addr, Addr);
+
+/// Who made the connection each TIME-WAIT socket came from, by its tuple. Kept by the
+/// diff from one snapshot to the next; at most [`Makers::CAP`] (a storm beyond it is left
+/// unattributed).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Makers {
-    map: HashMap<(u32, u64), Maker>,
+    map: HashMap<Tuple, Maker>,
 }
 
 impl Makers {
     /// Most TIME-WAIT makers kept.
     pub const CAP: usize = 1 << 18;
 
-    pub fn get(&self, netns: u32, cookie: u64) -> Option<&Maker> {
-        self.map.get(&(netns, cookie))
+    pub fn get(&self, key: &Tuple) -> Option<&Maker> {
+        self.map.get(key)
     }
 
     pub fn len(&self) -> usize {
@@ -142,7 +148,7 @@ impl Makers {
         self.map.is_empty()
     }
 
-    fn insert(&mut self, key: (u32, u64), maker: Maker) {
+    fn insert(&mut self, key: Tuple, maker: Maker) {
         if self.map.len() < Self::CAP || self.map.contains_key(&key) {
             self.map.insert(key, maker);
         }
@@ -219,7 +225,7 @@ fn closed(
             }
         };
         if f.proto.is_tcp() {
-            known.insert(key, by.clone());
+            known.insert((f.netns, f.local, f.remote), by.clone());
         }
         out.push(Closed {
             freed: f.clone(),
@@ -242,21 +248,18 @@ fn listeners_of(snap: &Snapshot) -> HashMap<(u32, u16), Maker> {
 /// Marks each TIME-WAIT socket of `next` with its maker, and keeps in `known` only the
 /// makers of TIME-WAIT sockets that still exist.
 fn mark_time_waits(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Makers) {
-    let tw: HashSet<(u32, u64)> = next
+    let tw: HashSet<Tuple> = next
         .sockets
         .iter()
-        .filter(|s| s.state == State::TimeWait && s.cookie != 0)
-        .map(|s| (s.netns, s.cookie))
+        .filter(|s| s.state == State::TimeWait)
+        .map(|s| (s.netns, s.local, s.remote))
         .collect();
     // A connection a poll saw open that is a TIME-WAIT now: its owner made it, even when
     // its destroy event was lost.
-    let missing: HashSet<&(u32, u64)> = tw
-        .iter()
-        .filter(|k| known.get(k.0, k.1).is_none())
-        .collect();
+    let missing: HashSet<&Tuple> = tw.iter().filter(|k| known.get(k).is_none()).collect();
     if let Some(prev) = prev.filter(|_| !missing.is_empty()) {
         for s in prev.sockets.iter().filter(|s| s.state != State::TimeWait) {
-            let key = (s.netns, s.cookie);
+            let key = (s.netns, s.local, s.remote);
             if missing.contains(&key)
                 && let Some(m) = owner_of(prev, s)
             {
@@ -264,7 +267,11 @@ fn mark_time_waits(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Mak
             }
         }
     }
-    known.map.retain(|k, _| tw.contains(k));
+    // A listeners-only snapshot has no TIME-WAIT rows: what is known stays for the next
+    // full one.
+    if next.scope == super::snapshot::Scope::All {
+        known.map.retain(|k, _| tw.contains(k));
+    }
     let mut index: HashMap<&Maker, u32> = HashMap::new();
     let mut makers: Vec<Maker> = Vec::new();
     for s in next
@@ -272,7 +279,7 @@ fn mark_time_waits(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Mak
         .iter_mut()
         .filter(|s| s.state == State::TimeWait)
     {
-        let Some(m) = known.map.get(&(s.netns, s.cookie)) else {
+        let Some(m) = known.map.get(&(s.netns, s.local, s.remote)) else {
             continue;
         };
         let at = *index.entry(m).or_insert_with(|| {
@@ -383,6 +390,42 @@ mod tests {
         assert_eq!(closed[0].by.text(), "7/nginx");
         assert!(matches!(closed[0].by, Maker::Listener { .. }));
         assert_eq!(closed[1].by.text(), "uid 33 (www-data)");
+    }
+
+    /// Measured here: a connection no dump ever saw has no cookie yet when it turns into a
+    /// TIME-WAIT, so the TIME-WAIT gets one of its own, not its destroy event's. The
+    /// tuple is what ties them.
+    #[test]
+    fn a_time_wait_is_tied_to_its_connection_by_tuple_not_cookie() {
+        let listener = sock(
+            Proto::Tcp,
+            "0.0.0.0:8080",
+            "0.0.0.0:0",
+            State::Listen,
+            5,
+            &[7],
+        );
+        let mut tw = sock(
+            Proto::Tcp,
+            "127.0.0.1:8080",
+            "127.0.0.1:51000",
+            State::TimeWait,
+            0,
+            &[],
+        );
+        tw.cookie = 0x32822f;
+        let mut next = snapshot(
+            1,
+            Scope::All,
+            vec![listener, tw],
+            &[process(7, "nginx", 'S')],
+        );
+        next.freed = vec![freed("127.0.0.1:8080", "127.0.0.1:51000", 0x329060, 0)];
+        attribute(None, &mut next, &mut Makers::default());
+        assert_eq!(
+            next.maker_of(&next.sockets[1]).map(Maker::text).as_deref(),
+            Some("7/nginx")
+        );
     }
 
     /// The destroy event was lost (ENOBUFS), but a poll saw the connection open before it

@@ -112,11 +112,19 @@ impl Snapshot {
         }
     }
 
-    /// A socket's owners as [`Snapshot::pids_text`], or why it has none: `(kernel)`,
+    /// A socket's owners as [`Snapshot::pids_text`], or why it has none: `(made by
+    /// 4242/php-fpm)` for a TIME-WAIT whose connection's maker is known, else `(kernel)`,
     /// `(hidden)`, `(other pid ns)`, `(unknown)`.
     pub fn write_owners(&self, out: &mut String, s: &Socket) {
         if s.owners.is_empty() {
-            out.push_str(s.owner_status.placeholder());
+            match self.maker_of(s) {
+                Some(m) => {
+                    out.push_str("(made by ");
+                    out.push_str(&m.text());
+                    out.push(')');
+                }
+                None => out.push_str(s.owner_status.placeholder()),
+            }
         } else {
             self.write_pids(out, &s.owners);
         }

@@ -76,6 +76,16 @@ pub struct FlagDoc {
 pub struct TimeWaitDoc {
     pub count: usize,
     pub last_expires_ms: u32,
+    /// Who made their connections, most first (from a running sockscope's state file);
+    /// empty when nobody knows.
+    pub made_by: Vec<MadeBy>,
+}
+
+#[derive(Serialize)]
+pub struct MadeBy {
+    #[serde(flatten)]
+    pub maker: crate::model::lifecycle::Maker,
+    pub count: usize,
 }
 
 pub fn document<'a>(
@@ -136,6 +146,15 @@ pub fn document<'a>(
         time_wait: TimeWaitDoc {
             count: v.time_wait,
             last_expires_ms: v.time_wait_expires_ms,
+            made_by: v
+                .evidence
+                .time_wait_by
+                .iter()
+                .filter_map(|&(m, count)| {
+                    let maker = snap.makers.get((m as usize).checked_sub(1)?)?.clone();
+                    Some(MadeBy { maker, count })
+                })
+                .collect(),
         },
         connections: v.connections,
         close_wait: CloseWaitDoc {
@@ -252,6 +271,13 @@ fn evidence(out: &mut impl Write, v: &Verdict, snap: &Snapshot) -> io::Result<()
             if v.time_wait == 1 { "" } else { "s" },
             v.time_wait_expires_ms.div_ceil(1000)
         )?;
+        match v.evidence.time_wait_makers(snap) {
+            Some(by) => writeln!(out, "                  {by}")?,
+            None => writeln!(
+                out,
+                "                  who made them is known while a sockscope runs (the live view, `sockscope watch` or `serve`): start one to trace new ones"
+            )?,
+        }
     }
     let p = &v.probe;
     writeln!(

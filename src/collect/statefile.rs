@@ -1,0 +1,281 @@
+//! Who made the TIME-WAIT sockets, for one-shot commands: a running sockscope (the live
+//! view, `watch`, `serve`) sees every connection close and writes what it knows to a
+//! small state file; `list` and `why` read it, since a one-shot command has no history
+//! of its own.
+//!
+//! The file lives in the user's runtime directory (`$XDG_RUNTIME_DIR/sockscope`, or
+//! `/run/sockscope` for root), in a directory of mode 0700, is written whole to a
+//! temporary file and renamed (a reader never sees half of it), and has mode 0600. A
+//! reader believes it only when the directory and the file belong to the reader's own
+//! user, nobody else may write them, and the file is fresh: anyone else could plant a
+//! file that names an innocent process as the maker of a TIME-WAIT storm.
+
+use crate::model::lifecycle::{Lost, Maker};
+use crate::model::{Addr, Snapshot, State};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A file older than this was left by an instance that stopped: not believed.
+pub const FRESH: Duration = Duration::from_secs(30);
+const FILE: &str = "makers.json";
+const VERSION: u32 = 1;
+
+/// What is written.
+#[derive(Serialize, Deserialize, Default)]
+struct Doc {
+    version: u32,
+    written_ms: u64,
+    lost_times: u64,
+    /// Distinct makers.
+    makers: Vec<Maker>,
+    /// (namespace inode, local, remote, index into `makers`) of each TIME-WAIT socket.
+    tw: Vec<(u32, String, String, u32)>,
+}
+
+/// The directory: `$XDG_RUNTIME_DIR/sockscope`, else `/run/user/UID/sockscope`, else (root)
+/// `/run/sockscope`.
+pub fn dir() -> Option<PathBuf> {
+    let uid = rustix::process::geteuid().as_raw();
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            let p = PathBuf::from(format!("/run/user/{uid}"));
+            p.is_dir().then_some(p)
+        })
+        .or_else(|| (uid == 0).then(|| PathBuf::from("/run")))?;
+    Some(base.join("sockscope"))
+}
+
+fn now_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Writes what `snap` knows of its TIME-WAIT sockets' makers into `dir`.
+pub fn write(dir: &Path, snap: &Snapshot) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    trusted_dir(dir)?;
+    let doc = Doc {
+        version: VERSION,
+        written_ms: now_ms(snap.taken_at),
+        lost_times: snap.lost.times,
+        makers: snap.makers.clone(),
+        tw: snap
+            .sockets
+            .iter()
+            .filter(|s| s.state == State::TimeWait && s.maker != 0)
+            .map(|s| {
+                (
+                    s.netns,
+                    s.local.to_string(),
+                    s.remote.to_string(),
+                    s.maker - 1,
+                )
+            })
+            .collect(),
+    };
+    let tmp = dir.join(format!(".{FILE}.{}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)?;
+    let mut w = std::io::BufWriter::new(&mut f);
+    serde_json::to_writer(&mut w, &doc)?;
+    w.flush()?;
+    drop(w);
+    std::fs::rename(&tmp, dir.join(FILE))
+}
+
+/// How often a running instance rewrites the file.
+pub const EVERY: Duration = Duration::from_secs(3);
+
+/// Writes the state file of a running instance: after a full sockdiag snapshot, at most
+/// every [`EVERY`]. Failures are quiet (the file is a courtesy to one-shot commands).
+#[derive(Default)]
+pub struct Writer {
+    last: Option<std::time::Instant>,
+}
+
+impl Writer {
+    pub fn offer(&mut self, snap: &Snapshot) {
+        if snap.scope != crate::model::Scope::All
+            || snap.collector != "sockdiag"
+            || self.last.is_some_and(|t| t.elapsed() < EVERY)
+        {
+            return;
+        }
+        self.last = Some(std::time::Instant::now());
+        if let Some(d) = dir() {
+            let _ = write(&d, snap);
+        }
+    }
+}
+
+/// The directory is ours and nobody else may write in it.
+fn trusted_dir(dir: &Path) -> std::io::Result<()> {
+    let m = std::fs::symlink_metadata(dir)?;
+    let me = rustix::process::geteuid().as_raw();
+    if !m.is_dir() || m.uid() != me || m.mode() & 0o022 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is not a directory only its user may write",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Why the state file was not used.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unused {
+    /// None there: no sockscope is running (for this user).
+    Missing,
+    /// There, but not this user's alone, or not fresh: not believed.
+    Untrusted(String),
+}
+
+/// Marks each TIME-WAIT socket of `snap` with its maker from the state file in `dir`,
+/// when it is there and believed; the snapshot's `lost` takes the writer's count.
+pub fn apply(dir: &Path, snap: &mut Snapshot) -> Result<(), Unused> {
+    let path = dir.join(FILE);
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Unused::Missing),
+        Err(e) => return Err(Unused::Untrusted(format!("{}: {e}", path.display()))),
+    };
+    let me = rustix::process::geteuid().as_raw();
+    let m = file
+        .metadata()
+        .map_err(|e| Unused::Untrusted(e.to_string()))?;
+    if m.uid() != me || m.mode() & 0o077 != 0 {
+        return Err(Unused::Untrusted(format!(
+            "{} belongs to uid {} or others may read or write it",
+            path.display(),
+            m.uid()
+        )));
+    }
+    trusted_dir(dir).map_err(|e| Unused::Untrusted(e.to_string()))?;
+    let doc: Doc = serde_json::from_reader(std::io::BufReader::new(std::io::Read::take(
+        file, MAX_BYTES,
+    )))
+    .map_err(|e| Unused::Untrusted(format!("{}: {e}", path.display())))?;
+    let age = now_ms(snap.taken_at).saturating_sub(doc.written_ms);
+    if doc.version != VERSION || age > FRESH.as_millis() as u64 {
+        return Err(Unused::Untrusted(format!(
+            "{} is {} s old: the sockscope that wrote it is not running",
+            path.display(),
+            age / 1000
+        )));
+    }
+    let by: HashMap<(u32, Addr, Addr), u32> = doc
+        .tw
+        .iter()
+        .filter(|(_, _, _, i)| (*i as usize) < doc.makers.len())
+        .filter_map(|(ns, l, r, i)| Some(((*ns, l.parse().ok()?, r.parse().ok()?), i + 1)))
+        .collect();
+    for s in snap
+        .sockets
+        .iter_mut()
+        .filter(|s| s.state == State::TimeWait)
+    {
+        if let Some(&i) = by.get(&(s.netns, s.local, s.remote)) {
+            s.maker = i;
+        }
+    }
+    snap.makers = doc.makers;
+    snap.lost = Lost {
+        times: doc.lost_times,
+        last_ms: 0,
+    };
+    Ok(())
+}
+
+/// A file read at most this far (a state file of 262,144 TIME-WAITs is about 10 MB).
+const MAX_BYTES: u64 = 64 << 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::testkit::{snapshot, sock};
+    use crate::model::{Proto, Scope};
+
+    fn tw_snap() -> Snapshot {
+        let mut tw = sock(
+            Proto::Tcp,
+            "127.0.0.1:5000",
+            "127.0.0.1:40000",
+            State::TimeWait,
+            0,
+            &[],
+        );
+        tw.cookie = 99;
+        let mut s = snapshot(0, Scope::All, vec![tw], &[]);
+        s.taken_at = SystemTime::now();
+        s
+    }
+
+    #[test]
+    fn written_by_one_instance_read_by_a_one_shot_command() {
+        let dir = std::env::temp_dir().join(format!("sockscope-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut live = tw_snap();
+        live.makers = vec![Maker::Owner {
+            pid: 42,
+            name: "php-fpm".into(),
+        }];
+        live.sockets[0].maker = 1;
+        write(&dir, &live).unwrap();
+        let mode = std::fs::metadata(dir.join(FILE)).unwrap().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let mut once = tw_snap();
+        apply(&dir, &mut once).unwrap();
+        assert_eq!(
+            once.maker_of(&once.sockets[0]).map(Maker::text).as_deref(),
+            Some("42/php-fpm")
+        );
+        // Others may write the file: not believed.
+        std::fs::set_permissions(
+            dir.join(FILE),
+            std::os::unix::fs::PermissionsExt::from_mode(0o666),
+        )
+        .unwrap();
+        assert!(matches!(
+            apply(&dir, &mut tw_snap()),
+            Err(Unused::Untrusted(_))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(apply(&dir, &mut tw_snap()), Err(Unused::Missing));
+    }
+
+    #[test]
+    fn a_stale_file_is_not_believed() {
+        let dir = std::env::temp_dir().join(format!("sockscope-stale-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut old = tw_snap();
+        old.taken_at = SystemTime::now() - Duration::from_secs(120);
+        write(&dir, &old).unwrap();
+        let r = apply(&dir, &mut tw_snap());
+        assert!(
+            matches!(&r, Err(Unused::Untrusted(w)) if w.contains("not running")),
+            "{r:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
