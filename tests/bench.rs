@@ -534,6 +534,7 @@ fn tui_figures(polls: usize) {
             took: Duration::ZERO,
             overruns: 0,
             closed: Vec::new(),
+            traffic: None,
         };
         update(app, Msg::Snapshot(Box::new(c)));
     };
@@ -564,6 +565,7 @@ fn tui_figures(polls: usize) {
             took: Duration::ZERO,
             overruns: 0,
             closed: Vec::new(),
+            traffic: None,
         };
         ready.push_back(c);
         prev = next;

@@ -28,6 +28,10 @@ pub trait Collector: Send {
     fn snapshot(&mut self, scope: Scope) -> Result<Snapshot>;
     /// Short name shown in the status bar and JSON (`sockdiag`, `portable`).
     fn name(&self) -> &'static str;
+    /// Whether snapshots carry each TCP connection's `tcp_info` (traffic, RTT): costs
+    /// about 2.5 times the bytes of a dump, so it is on only while something shows it.
+    /// Collectors that cannot read it ignore this.
+    fn set_traffic(&mut self, _on: bool) {}
 }
 
 /// Which collector to use (`--collector`, mapped in `cli`).
@@ -543,6 +547,8 @@ pub mod linux {
             for s in &mut sockets {
                 s.netns = host;
             }
+            let mut tcp = self.diag.take_tcp_info();
+            tcp.sort_unstable_by_key(|(c, _)| *c);
             sockets.extend(others);
             self.capacity = sockets.len() + sockets.len() / 32 + 16;
             // A TCP socket of the host that no read found may have closed since the
@@ -581,6 +587,7 @@ pub mod linux {
                     .map(|l| l.lost())
                     .unwrap_or_default(),
                 makers: Default::default(),
+                tcp,
             };
             fill_details(&mut snap, &mut self.procs);
             self.enrich(&mut snap, deadline);
@@ -590,6 +597,10 @@ pub mod linux {
 
         fn name(&self) -> &'static str {
             "sockdiag"
+        }
+
+        fn set_traffic(&mut self, on: bool) {
+            self.diag.with_tcp_info(on);
         }
     }
 }

@@ -156,6 +156,7 @@ impl Collector for PortableCollector {
             freed: Vec::new(),
             lost: Default::default(),
             makers: Default::default(),
+            tcp: Vec::new(),
         };
         fill_details(&mut snap, &mut self.procs);
         Ok(snap)

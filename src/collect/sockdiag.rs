@@ -13,7 +13,7 @@ use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer};
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY};
 use netlink_packet_sock_diag::inet::{InetResponseBuffer, SocketIdBuffer};
 
-use netlink_packet_sock_diag::constants::INET_DIAG_SKV6ONLY;
+use netlink_packet_sock_diag::constants::{INET_DIAG_INFO, INET_DIAG_SKV6ONLY};
 use netlink_sys::{Socket as NlSocket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -46,6 +46,10 @@ pub struct SockDiag {
     /// Cleared when the kernel refuses the one-walk legacy request; then v4 and v6 TCP are
     /// dumped separately.
     legacy_tcp: bool,
+    /// `tcp_info` of every TCP socket of the last dump of every state, by cookie, when
+    /// asked for ([`SockDiag::with_tcp_info`]): the kernel then sends about 2.5 times the
+    /// bytes, so it is asked only when something shows traffic.
+    info: Option<Vec<(u64, TcpInfo)>>,
 }
 
 impl SockDiag {
@@ -71,12 +75,30 @@ impl SockDiag {
             req: Vec::with_capacity(80),
             seq: 0,
             legacy_tcp: true,
+            info: None,
         })
+    }
+
+    /// Asks (or stops asking) for each TCP socket's `tcp_info` in dumps of every state.
+    pub fn with_tcp_info(&mut self, on: bool) {
+        match (on, self.info.is_some()) {
+            (true, false) => self.info = Some(Vec::new()),
+            (false, true) => self.info = None,
+            _ => {}
+        }
+    }
+
+    /// The `tcp_info` of the last dump, by cookie (empty when not asked for).
+    pub fn take_tcp_info(&mut self) -> Vec<(u64, TcpInfo)> {
+        self.info.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Appends every TCP and UDP socket in `scope` to `out`.
     pub fn dump(&mut self, scope: Scope, out: &mut Vec<Socket>) -> Result<()> {
         let (tcp, udp) = masks(scope);
+        if let Some(v) = &mut self.info {
+            v.clear();
+        }
         if self.legacy_tcp {
             match self.request(Request::LegacyTcp { states: tcp }, out) {
                 Ok(()) => {}
@@ -140,7 +162,7 @@ impl SockDiag {
         );
         self.sock.send(&self.req, 0)?;
         let mut found = Vec::new();
-        match self.receive(false, &mut found) {
+        match self.receive(false, false, &mut found) {
             Ok(()) => Ok(found.pop()),
             Err(e) if matches!(e.raw_os_error(), Some(2) | Some(116)) => Ok(None),
             Err(e) => Err(e),
@@ -162,7 +184,7 @@ impl SockDiag {
         );
         self.sock.send(&self.req, 0)?;
         let mut none = Vec::new();
-        match self.receive(!s.proto.is_tcp(), &mut none) {
+        match self.receive(!s.proto.is_tcp(), false, &mut none) {
             Ok(()) => Ok(true),
             Err(e) if matches!(e.raw_os_error(), Some(2) | Some(116)) => Ok(false),
             Err(e) => Err(e),
@@ -182,17 +204,27 @@ impl SockDiag {
 
     fn request_once(&mut self, req: Request, out: &mut Vec<Socket>) -> io::Result<()> {
         self.seq = self.seq.wrapping_add(1);
-        req.encode(self.seq, &mut self.req);
+        // tcp_info (INET_DIAG_INFO, extension bit 1) for TCP dumps of more than listeners.
+        let info = self.info.is_some() && !req.is_udp() && req.states() != State::Listen.mask_bit();
+        req.encode_ext(
+            self.seq,
+            if info { 1 << (INET_DIAG_INFO - 1) } else { 0 },
+            &mut self.req,
+        );
         self.sock.send(&self.req, 0)?;
         let start = out.len();
-        let result = self.receive(req.is_udp(), out);
+        let infos = self.info.as_ref().map_or(0, Vec::len);
+        let result = self.receive(req.is_udp(), info, out);
         if result.is_err() {
             out.truncate(start);
+            if let Some(v) = &mut self.info {
+                v.truncate(infos);
+            }
         }
         result
     }
 
-    fn receive(&mut self, udp: bool, out: &mut Vec<Socket>) -> io::Result<()> {
+    fn receive(&mut self, udp: bool, info: bool, out: &mut Vec<Socket>) -> io::Result<()> {
         loop {
             self.buf.clear();
             let n = self.sock.recv(&mut self.buf, 0)?;
@@ -202,7 +234,8 @@ impl SockDiag {
                     "netlink socket closed",
                 ));
             }
-            if parse_batch(&self.buf, self.seq, udp, out)? == Batch::Done {
+            let sink = self.info.as_mut().filter(|_| info);
+            if parse_batch_with(&self.buf, self.seq, udp, out, sink)? == Batch::Done {
                 return Ok(());
             }
         }
@@ -220,11 +253,23 @@ pub(crate) enum Batch {
 /// `out`; messages of other requests are skipped; NLMSG_DONE or NLMSG_ERROR end the
 /// reply (an error code becomes the error). A malformed message is an error, never a
 /// panic or a loop.
+#[cfg(test)]
 pub(crate) fn parse_batch(
     buf: &[u8],
     seq: u32,
     udp: bool,
     out: &mut Vec<Socket>,
+) -> io::Result<Batch> {
+    parse_batch_with(buf, seq, udp, out, None)
+}
+
+/// [`parse_batch`], also taking each row's `tcp_info` into `info` (by cookie).
+fn parse_batch_with(
+    buf: &[u8],
+    seq: u32,
+    udp: bool,
+    out: &mut Vec<Socket>,
+    mut info: Option<&mut Vec<(u64, TcpInfo)>>,
 ) -> io::Result<Batch> {
     let mut off = 0;
     while off + NL_HDR <= buf.len() {
@@ -250,6 +295,11 @@ pub(crate) fn parse_batch(
             }
             _ => {
                 if let Some(s) = parse_row(msg.payload(), udp) {
+                    if let Some(v) = info.as_deref_mut()
+                        && let Some(t) = row_info(msg.payload())
+                    {
+                        v.push((s.cookie, t));
+                    }
                     out.push(s);
                 }
             }
@@ -281,6 +331,12 @@ enum Request {
 }
 
 impl Request {
+    fn states(self) -> u32 {
+        match self {
+            Request::LegacyTcp { states } | Request::ByFamily { states, .. } => states,
+        }
+    }
+
     fn is_udp(self) -> bool {
         matches!(
             self,
@@ -291,7 +347,13 @@ impl Request {
         )
     }
 
+    #[cfg(test)]
     fn encode(self, seq: u32, buf: &mut Vec<u8>) {
+        self.encode_ext(seq, 0, buf);
+    }
+
+    /// The request, asking for the extensions in `ext` (`idiag_ext`).
+    fn encode_ext(self, seq: u32, ext: u8, buf: &mut Vec<u8>) {
         buf.clear();
         let (kind, body_len) = match self {
             Request::LegacyTcp { .. } => (TCPDIAG_GETSOCK, 60),
@@ -306,7 +368,7 @@ impl Request {
         match self {
             Request::LegacyTcp { states } => {
                 // family, src_len, dst_len, ext, then the 48-byte socket id, states, dbs.
-                buf.extend_from_slice(&[0, 0, 0, 0]);
+                buf.extend_from_slice(&[0, 0, 0, ext]);
                 buf.extend_from_slice(&[0; 48]);
                 buf.extend_from_slice(&states.to_ne_bytes());
                 buf.extend_from_slice(&0u32.to_ne_bytes());
@@ -316,7 +378,7 @@ impl Request {
                 protocol,
                 states,
             } => {
-                buf.extend_from_slice(&[family, protocol, 0, 0]);
+                buf.extend_from_slice(&[family, protocol, ext, 0]);
                 buf.extend_from_slice(&states.to_ne_bytes());
                 buf.extend_from_slice(&[0; 48]);
             }
@@ -327,6 +389,15 @@ impl Request {
 /// Errors a second try of a dump may not meet: ENOBUFS, EINTR.
 fn transient(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::Interrupted || e.raw_os_error() == Some(105)
+}
+
+/// A row's `INET_DIAG_INFO`, when it has one.
+fn row_info(payload: &[u8]) -> Option<TcpInfo> {
+    let row = InetResponseBuffer::new_checked(payload).ok()?;
+    row.nlas()
+        .flatten()
+        .find(|n| n.kind() == INET_DIAG_INFO)
+        .and_then(|n| tcp_info(n.value()))
 }
 
 /// The fields of a `struct tcp_info` (`INET_DIAG_INFO`) that [`TcpInfo`] keeps, read by

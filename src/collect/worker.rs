@@ -103,6 +103,9 @@ impl Differ {
             None => (Delta::default(), false),
         };
         let previous = self.prev.replace(snap.clone()).filter(|_| !rescoped);
+        let traffic = previous
+            .as_deref()
+            .and_then(|p| crate::model::traffic::rates(p, &snap, &closed));
         Collected {
             snapshot: snap,
             previous,
@@ -111,6 +114,7 @@ impl Differ {
             took,
             overruns,
             closed,
+            traffic,
         }
     }
 }

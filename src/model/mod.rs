@@ -21,6 +21,7 @@ pub mod socket;
 pub mod spare;
 pub mod stat;
 pub mod time;
+pub mod traffic;
 
 pub use cgroup::Runtime;
 pub use command::{Command, Step};

@@ -54,6 +54,9 @@ pub struct Snapshot {
     /// into it, from 1 (filled by the diff of consecutive snapshots, or from a running
     /// sockscope's state file).
     pub makers: Vec<super::lifecycle::Maker>,
+    /// `tcp_info` of the host's TCP connections, sorted by cookie, when the collector was
+    /// asked for it (traffic shown); empty otherwise.
+    pub tcp: Vec<(u64, super::lifecycle::TcpInfo)>,
 }
 
 impl Snapshot {
@@ -71,7 +74,19 @@ impl Snapshot {
             freed: Vec::new(),
             lost: Default::default(),
             makers: Vec::new(),
+            tcp: Vec::new(),
         }
+    }
+
+    /// A socket's `tcp_info`, when the snapshot has it.
+    pub fn tcp_of(&self, s: &super::Socket) -> Option<&super::lifecycle::TcpInfo> {
+        if self.tcp.is_empty() || s.cookie == 0 || !self.netns.is_host(s.netns) {
+            return None;
+        }
+        self.tcp
+            .binary_search_by_key(&s.cookie, |(c, _)| *c)
+            .ok()
+            .map(|i| &self.tcp[i].1)
     }
 
     /// Who made the connection a TIME-WAIT socket came from, when known.
@@ -155,4 +170,6 @@ pub struct Collected {
     pub overruns: u64,
     /// Connections the kernel freed since the snapshot before, with who made them.
     pub closed: Vec<super::lifecycle::Closed>,
+    /// Traffic since the snapshot before, when both carried `tcp_info`.
+    pub traffic: Option<super::traffic::Traffic>,
 }
