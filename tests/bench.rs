@@ -533,6 +533,7 @@ fn tui_figures(polls: usize) {
             rescoped,
             took: Duration::ZERO,
             overruns: 0,
+            unseen: 0,
         };
         update(app, Msg::Snapshot(Box::new(c)));
     };
@@ -562,6 +563,7 @@ fn tui_figures(polls: usize) {
             rescoped: false,
             took: Duration::ZERO,
             overruns: 0,
+            unseen: 0,
         };
         ready.push_back(c);
         prev = next;
