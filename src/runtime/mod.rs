@@ -1,5 +1,6 @@
 //! The only place with tokio, crossterm and the real terminal: the TUI's event loop.
 
+pub mod backlog;
 pub mod effects;
 pub mod mailbox;
 pub mod run;
