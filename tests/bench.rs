@@ -535,6 +535,7 @@ fn tui_figures(polls: usize) {
             overruns: 0,
             closed: Vec::new(),
             traffic: None,
+            unseen: 0,
         };
         update(app, Msg::Snapshot(Box::new(c)));
     };
@@ -566,6 +567,7 @@ fn tui_figures(polls: usize) {
             overruns: 0,
             closed: Vec::new(),
             traffic: None,
+            unseen: 0,
         };
         ready.push_back(c);
         prev = next;

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod backpressure;
 mod cli_errors;
 mod cli_list;
 mod close;

@@ -116,6 +116,9 @@ impl Live {
         self.collect.overruns = c.overruns;
         self.collect.error = None;
         self.collect.snapshots += 1;
+        // Snapshots folded together while the screen was behind (a terminal that did not
+        // read): what happened between them is counted, never shown as if it had not.
+        self.events.missed(c.unseen);
         let until = now + ghost;
         let leaking = self.close_waits.observe(&c.snapshot);
         let flags = crate::diagnose::row_flags(&c.snapshot, &leaking);

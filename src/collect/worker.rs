@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::model::{Collected, Delta, Scope, Snapshot, diff};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -115,13 +115,125 @@ impl Differ {
             overruns,
             closed,
             traffic,
+            unseen: 0,
+        }
+    }
+}
+
+/// Folds a snapshot its consumer has not taken yet (`unread`) and the next one into one:
+/// the newer snapshot, diffed against the last one the consumer took (`unread`'s
+/// previous), so that what the consumer keeps per socket (ages, closed rows) follows
+/// exactly. Events the two diffs had that the folded one no longer shows (a socket that
+/// opened and closed in between, a state passed through) are counted in `unseen`.
+///
+/// A channel that keeps only the newest snapshot folds with this instead of replacing:
+/// re-diffing here, on the collector thread, only when the consumer fell behind, keeps
+/// the usual path (every snapshot taken) as cheap as before.
+pub fn fold(unread: Collected, newer: Collected) -> Collected {
+    let shown = |c: &Collected| match c.previous {
+        Some(_) => events_in(&c.delta),
+        None => 0,
+    };
+    let had = shown(&unread) + shown(&newer) + unread.unseen + newer.unseen;
+    // Connections freed while the consumer was behind are each reported once, in order.
+    let mut closed = unread.closed;
+    closed.extend(newer.closed);
+    let merged = match unread.previous {
+        _ if newer.rescoped => Collected { closed, ..newer },
+        Some(base) => Collected {
+            delta: diff(&base, &newer.snapshot),
+            traffic: crate::model::traffic::rates(&base, &newer.snapshot, &closed),
+            previous: Some(base),
+            closed,
+            ..newer
+        },
+        // The consumer never saw the baseline (the first snapshot, or the first of a new
+        // scope): the newer one is its baseline now.
+        None => Collected {
+            delta: Delta::default(),
+            previous: None,
+            rescoped: unread.rescoped,
+            closed,
+            ..newer
+        },
+    };
+    Collected {
+        unseen: had.saturating_sub(shown(&merged)),
+        ..merged
+    }
+}
+
+/// How many events a diff makes: one per opened, closed and changed socket.
+fn events_in(d: &Delta) -> u64 {
+    (d.opened.len() + d.closed.len() + d.changed.len()) as u64
+}
+
+/// When the next snapshot is due, and what it covers. Every command changes it at
+/// once: the worker waits on the deadline *or* a command, never on a tick scheduled
+/// under an interval that no longer holds.
+struct Plan {
+    scope: Scope,
+    interval: Duration,
+    paused: bool,
+    next: Instant,
+    /// When the last snapshot started.
+    last: Option<Instant>,
+}
+
+impl Plan {
+    /// Waits until the next snapshot is due or a command comes, whichever is first.
+    fn wait(&self, rx: &Receiver<Command>) -> Result<Command, RecvTimeoutError> {
+        let now = Instant::now();
+        if self.paused {
+            rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else if self.next > now {
+            rx.recv_timeout(self.next - now)
+        } else {
+            // Overrunning: still look at commands between snapshots, or Quit would
+            // never be seen.
+            rx.try_recv().map_err(|e| match e {
+                TryRecvError::Empty => RecvTimeoutError::Timeout,
+                TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+            })
+        }
+    }
+
+    /// Applies a command other than Quit; true when a snapshot is to be taken now.
+    fn apply(&mut self, c: Command) -> bool {
+        match c {
+            Command::SetInterval(d) => {
+                self.interval = d;
+                // Due one new interval after the last snapshot started: a shorter
+                // interval may make it due now, a longer one puts it off. A snapshot
+                // already due (a resume, a new scope) stays due.
+                if let Some(last) = self.last
+                    && self.next > Instant::now()
+                {
+                    self.next = last + d;
+                }
+                false
+            }
+            Command::SetScope(s) => {
+                if s != self.scope {
+                    self.scope = s;
+                    self.next = Instant::now();
+                }
+                false
+            }
+            Command::Pause(p) => {
+                self.paused = p;
+                self.next = Instant::now();
+                false
+            }
+            Command::Refresh => true,
+            Command::Quit => false,
         }
     }
 }
 
 fn run(
     collector: &mut dyn Collector,
-    (mut scope, mut interval): (Scope, Duration),
+    (scope, interval): (Scope, Duration),
     rx: &Receiver<Command>,
     suspensions: &AtomicU64,
     report: &mut dyn FnMut(Result<Collected, Error>) -> bool,
@@ -130,51 +242,32 @@ fn run(
     let mut state = super::statefile::Writer::default();
     let mut overruns = 0u64;
     let mut high_water = 0usize;
-    let mut paused = false;
-    let mut next = Instant::now();
+    let mut plan = Plan {
+        scope,
+        interval,
+        paused: false,
+        next: Instant::now(),
+        last: None,
+    };
     loop {
-        let now = Instant::now();
-        let cmd = if paused {
-            rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
-        } else if next > now {
-            rx.recv_timeout(next - now)
-        } else {
-            // Overrunning: still look at commands between snapshots, or Quit would
-            // never be seen.
-            rx.try_recv().map_err(|e| match e {
-                std::sync::mpsc::TryRecvError::Empty => RecvTimeoutError::Timeout,
-                std::sync::mpsc::TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
-            })
-        };
-        match cmd {
+        match plan.wait(rx) {
             Ok(Command::Quit) | Err(RecvTimeoutError::Disconnected) => return,
-            Ok(Command::SetInterval(d)) => {
-                interval = d;
-                continue;
-            }
-            Ok(Command::SetScope(s)) => {
-                if s != scope {
-                    scope = s;
-                    next = Instant::now();
+            Ok(c) => {
+                if !plan.apply(c) {
+                    continue;
                 }
-                continue;
             }
-            Ok(Command::Pause(p)) => {
-                paused = p;
-                next = Instant::now();
-                continue;
-            }
-            Ok(Command::Refresh) => {}
             Err(RecvTimeoutError::Timeout) => {}
         }
         let start = Instant::now();
         let generation = suspensions.load(Ordering::SeqCst);
-        let result = collector.snapshot(scope);
+        let result = collector.snapshot(plan.scope);
         let took = start.elapsed();
-        if took > interval && suspensions.load(Ordering::SeqCst) == generation {
+        if took > plan.interval && suspensions.load(Ordering::SeqCst) == generation {
             overruns += 1;
         }
-        next = (start + interval).max(Instant::now());
+        plan.last = Some(start);
+        plan.next = (start + plan.interval).max(Instant::now());
         let message = result.map(|snap| differ.next(snap, took, overruns));
         if let Ok(c) = &message {
             state.offer(&c.snapshot);
@@ -317,5 +410,131 @@ mod tests {
         for _ in 0..3 {
             rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
         }
+    }
+
+    /// A command wakes the worker at once: at an interval of an hour, a shorter
+    /// interval, a resume and a refresh each bring a snapshot right away, not an hour
+    /// later.
+    #[test]
+    fn commands_take_effect_at_once() {
+        let hour = Duration::from_secs(3600);
+        let wait = Duration::from_secs(20);
+        let (w, rx, calls) = fake_worker(Scope::All, Duration::ZERO, hour);
+        rx.recv_timeout(wait).unwrap().unwrap();
+        w.send(Command::Refresh);
+        rx.recv_timeout(wait).expect("a refresh").unwrap();
+        w.send(Command::Pause(true));
+        w.send(Command::Pause(false));
+        rx.recv_timeout(wait).expect("a resume").unwrap();
+        // The last snapshot started well over 10 ms ago: the next is due now.
+        w.send(Command::SetInterval(Duration::from_millis(10)));
+        for _ in 0..3 {
+            rx.recv_timeout(wait)
+                .expect("the shorter interval")
+                .unwrap();
+        }
+        // Back to an hour: the snapshots stop (those taken before it drain first).
+        w.send(Command::SetInterval(hour));
+        let quiet = Duration::from_millis(300);
+        let deadline = Instant::now() + wait;
+        while rx.recv_timeout(quiet).is_ok() {
+            assert!(Instant::now() < deadline, "snapshots never stopped");
+        }
+        let before = calls.load(Ordering::SeqCst);
+        assert!(rx.recv_timeout(quiet).is_err(), "a snapshot at 1 h");
+        assert_eq!(calls.load(Ordering::SeqCst), before);
+    }
+
+    /// Snapshots on a scale: socket `n` is open in snapshot `i` when `open(n, i)`.
+    fn series(open: impl Fn(u16, usize) -> bool, count: usize) -> Vec<Collected> {
+        use crate::model::diff::tests::sock;
+        use crate::model::socket::State;
+        let mut differ = Differ::default();
+        (0..count)
+            .map(|i| {
+                let mut snap = Snapshot::empty(Scope::All);
+                snap.sockets = (1..=8u16)
+                    .filter(|&n| open(n, i))
+                    .map(|n| sock(n, 0, u32::from(n), State::Listen, 1))
+                    .collect();
+                differ.next(snap, Duration::ZERO, 0)
+            })
+            .collect()
+    }
+
+    fn ports(c: &Collected) -> (Vec<u16>, Vec<u16>) {
+        let opened = c
+            .delta
+            .opened
+            .iter()
+            .map(|&i| c.snapshot.sockets[i].local.port())
+            .collect();
+        let closed = c.delta.closed.iter().map(|s| s.local.port()).collect();
+        (opened, closed)
+    }
+
+    /// Folded snapshots diff against the last one the consumer took: what opened and
+    /// closed since then shows, and what opened and closed in between is counted.
+    #[test]
+    fn a_fold_diffs_against_what_the_consumer_saw_and_counts_the_rest() {
+        // 1 stays; 2 closes in snapshot 1; 3 opens in 1 and closes in 2; 4 opens in 2.
+        let c = series(
+            |n, i| match n {
+                1 => true,
+                2 => i == 0,
+                3 => i == 1,
+                4 => i >= 2,
+                _ => false,
+            },
+            3,
+        );
+        let [seen, skipped, newest] = <[Collected; 3]>::try_from(c).unwrap();
+        let folded = fold(skipped, newest);
+        assert!(Arc::ptr_eq(
+            folded.previous.as_ref().unwrap(),
+            &seen.snapshot
+        ));
+        assert_eq!(ports(&folded), (vec![4], vec![2]));
+        // 3 opened and closed unseen: two events.
+        assert_eq!(folded.unseen, 2);
+        assert_eq!(
+            crate::model::diff::diff(&seen.snapshot, &folded.snapshot),
+            folded.delta
+        );
+        // Folding again keeps the base and adds up.
+        let more = series(|n, i| n == 1 || (n == 5 && i == 3) || (n == 4 && i == 2), 5);
+        let mut it = more.into_iter().skip(1);
+        let first = it.next().unwrap();
+        let base = first.previous.clone().unwrap();
+        let folded = it.fold(first, fold);
+        assert!(Arc::ptr_eq(folded.previous.as_ref().unwrap(), &base));
+        // 4 opened (snapshot 2) and closed (3); 5 opened (3) and closed (4): four events.
+        assert_eq!(ports(&folded), (vec![], vec![]));
+        assert_eq!(folded.unseen, 4);
+    }
+
+    /// A fold onto a baseline the consumer never took is a baseline; a new scope wins.
+    #[test]
+    fn a_fold_keeps_baselines() {
+        let c = series(|n, i| n <= i as u16 + 1, 3);
+        let [first, second, third] = <[Collected; 3]>::try_from(c).unwrap();
+        let folded = fold(first, second);
+        assert!(folded.previous.is_none() && folded.delta.is_empty() && !folded.rescoped);
+        assert_eq!(folded.snapshot.sockets.len(), 2);
+        // Had the consumer taken both, it would have seen socket 2 open.
+        assert_eq!(folded.unseen, 1);
+        let mut rescoped = third.clone();
+        rescoped.rescoped = true;
+        rescoped.previous = None;
+        rescoped.delta = Delta::default();
+        let folded = fold(third, rescoped);
+        assert!(folded.rescoped && folded.previous.is_none());
+        // The third's opening of socket 3 was never shown.
+        assert_eq!(folded.unseen, 1);
+        // Folded after the baseline fold: its count is kept.
+        let c = series(|n, i| n <= i as u16 + 1, 3);
+        let folded = c.into_iter().reduce(fold).unwrap();
+        assert!(folded.previous.is_none());
+        assert_eq!(folded.unseen, 2);
     }
 }

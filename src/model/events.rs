@@ -239,8 +239,14 @@ impl EventLog {
     pub fn is_empty(&self) -> bool {
         self.ring.is_empty()
     }
+    /// Events dropped: pushed out of the ring, or never recorded ([`EventLog::missed`]).
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+    /// Counts `n` events that happened but never reached the log (snapshots the consumer
+    /// skipped while it was behind).
+    pub fn missed(&mut self, n: u64) {
+        self.dropped = self.dropped.saturating_add(n);
     }
     pub fn capacity(&self) -> usize {
         self.capacity
@@ -279,6 +285,9 @@ mod tests {
         assert_eq!(log.dropped(), 2);
         let inodes: Vec<u64> = log.iter().map(|e| e.socket.inode).collect();
         assert_eq!(inodes, vec![2, 3, 4]);
+        // Events that never reached the log count as dropped too.
+        log.missed(3);
+        assert_eq!((log.len(), log.dropped()), (3, 5));
     }
 
     #[test]

@@ -155,7 +155,9 @@ impl Snapshot {
     }
 }
 
-/// A snapshot from the collector thread with its diff against the previous one.
+/// A snapshot from the collector thread with its diff against the previous one: the one
+/// before it, or, when the consumer fell behind and snapshots were folded together, the
+/// last one the consumer took.
 #[derive(Clone, Debug)]
 pub struct Collected {
     pub snapshot: std::sync::Arc<Snapshot>,
@@ -172,4 +174,8 @@ pub struct Collected {
     pub closed: Vec<super::lifecycle::Closed>,
     /// Traffic since the snapshot before, when both carried `tcp_info`.
     pub traffic: Option<super::traffic::Traffic>,
+    /// Events the consumer would have seen had it taken every snapshot, that `delta` no
+    /// longer shows (a socket that opened and closed between two snapshots it took, a
+    /// state passed through): counted so that they are reported, not silently lost.
+    pub unseen: u64,
 }

@@ -1,6 +1,8 @@
 //! The only place with tokio, crossterm and the real terminal: the TUI's event loop.
 
+pub mod backlog;
 pub mod effects;
+pub mod mailbox;
 pub mod run;
 pub mod session;
 pub mod terminal;

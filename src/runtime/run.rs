@@ -3,11 +3,12 @@
 //! here; the screen is drawn only when something changed.
 
 use super::effects::{Effector, Os, RealOs};
+use super::mailbox::{Receiver, mailbox};
 use super::session::{Input, Session};
 use super::terminal;
 use crate::app::msg::{Key, KeyCode, MouseKind, Msg};
 use crate::app::{App, Settings, View};
-use crate::collect::worker::Worker;
+use crate::collect::worker::{self, Worker};
 use crate::collect::{self, CollectorKind};
 use crate::config;
 use crate::error::{Error, Result};
@@ -84,31 +85,8 @@ async fn event_loop<S: Signaller, O: Os>(
     collector: Box<dyn collect::Collector>,
     mut replies: tokio::sync::mpsc::UnboundedReceiver<Msg>,
 ) -> Result<()> {
-    let (tx, mut snapshots) = tokio::sync::mpsc::unbounded_channel();
-    let worker = Worker::spawn(
-        collector,
-        Scope::All,
-        session.app.modes.interval,
-        move |m| tx.send(m).is_ok(),
-    )
-    .map_err(|source| Error::Start {
-        what: "the collector thread",
-        source,
-    })?;
-    // crossterm's event stream panics when its event source cannot be made (no fds
-    // left); polling once first makes that source, or returns the error.
-    crossterm::event::poll(Duration::ZERO).map_err(|e| {
-        // crossterm hides the cause; a tiny open-file limit is the likely one.
-        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-            .current
-            .unwrap_or(u64::MAX);
-        if limit < 64 {
-            Error::TooManyOpenFiles { limit }
-        } else {
-            term_err("read events from")(e)
-        }
-    })?;
-    let mut events = EventStream::new();
+    let (worker, mut snapshots) = spawn_worker(collector, session.app.modes.interval)?;
+    let mut events = open_events()?;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let on = |kind| {
         signal(kind).map_err(|source| Error::Start {
@@ -178,6 +156,54 @@ async fn event_loop<S: Signaller, O: Os>(
     }
 }
 
+/// Starts the collector thread. One report at most waits for the loop (a terminal that
+/// blocks the draw blocks the loop): a newer one is folded into it ([`fold_reports`]).
+fn spawn_worker(
+    collector: Box<dyn collect::Collector>,
+    interval: Duration,
+) -> Result<(Worker, Receiver<Report>)> {
+    let (tx, snapshots) = mailbox();
+    let worker = Worker::spawn(collector, Scope::All, interval, move |m| {
+        tx.put_with(m, fold_reports)
+    })
+    .map_err(|source| Error::Start {
+        what: "the collector thread",
+        source,
+    })?;
+    Ok((worker, snapshots))
+}
+
+/// The terminal's events. crossterm's event stream panics when its event source cannot
+/// be made (no fds left); polling once first makes that source, or returns the error.
+fn open_events() -> Result<EventStream> {
+    crossterm::event::poll(Duration::ZERO).map_err(|e| {
+        // crossterm hides the cause; a tiny open-file limit is the likely one.
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .unwrap_or(u64::MAX);
+        if limit < 64 {
+            Error::TooManyOpenFiles { limit }
+        } else {
+            term_err("read events from")(e)
+        }
+    })?;
+    Ok(EventStream::new())
+}
+
+/// Two reports of the collector thread the loop has not taken, as one. Snapshots fold
+/// ([`worker::fold`]); a snapshot not shown yet is kept over a failure that came after it
+/// (the failure did not move the diff's base, the snapshot did); a failure is replaced by
+/// whatever comes next.
+fn fold_reports(unread: Report, newer: Report) -> Report {
+    match (unread, newer) {
+        (Ok(u), Ok(n)) => Ok(worker::fold(u, n)),
+        (Ok(u), Err(_)) => Ok(u),
+        (Err(_), n) => n,
+    }
+}
+
+type Report = std::result::Result<crate::model::Collected, Error>;
+
 /// Maps a terminal I/O error to what was being done with the terminal.
 fn term_err(what: &'static str) -> impl Fn(std::io::Error) -> Error {
     move |source| Error::Terminal { what, source }
@@ -242,4 +268,82 @@ fn hostname() -> String {
             .into_owned()
     });
     crate::model::sanitize::sanitize_capped(raw.trim(), 64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::testkit::{settings, snapshot, sock};
+    use crate::collect::worker::Differ;
+    use crate::model::{Proto, State};
+
+    fn tcp(port: u16, inode: u32) -> crate::model::Socket {
+        sock(
+            Proto::Tcp,
+            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:9",
+            State::Estab,
+            inode,
+            &[],
+        )
+    }
+
+    /// The loop took snapshot 0; snapshots 1 and 2 came while it was stalled, and a
+    /// failure in between. It gets one message: the diff against snapshot 0 (2 closed, 4
+    /// opened, so 2 is a closed row), and 3, which opened and closed unseen, counted in
+    /// the event log's dropped.
+    #[test]
+    fn snapshots_a_stalled_loop_missed_reach_the_app_as_one_exact_diff() {
+        let mut app = App::new(settings(), View::Sockets, Duration::from_secs(1));
+        let mut differ = Differ::default();
+        let mut next = |secs, sockets| {
+            Ok(differ.next(snapshot(secs, Scope::All, sockets, &[]), Duration::ZERO, 0))
+        };
+        let (tx, mut rx) = mailbox::<Report>();
+        tx.put_with(next(0, vec![tcp(1, 1), tcp(2, 2)]), fold_reports);
+        let first = rx.try_recv().unwrap().unwrap();
+        crate::app::update::update(&mut app, Msg::Snapshot(Box::new(first)));
+        tx.put_with(next(1, vec![tcp(1, 1), tcp(3, 3)]), fold_reports);
+        tx.put_with(Err(Error::Unsupported), fold_reports);
+        tx.put_with(next(2, vec![tcp(1, 1), tcp(4, 4)]), fold_reports);
+        let folded = rx.try_recv().unwrap().unwrap();
+        assert!(rx.try_recv().is_none(), "one message");
+        crate::app::update::update(&mut app, Msg::Snapshot(Box::new(folded)));
+        let log: Vec<(String, u16)> = app
+            .live
+            .events
+            .iter()
+            .map(|e| (e.kind.as_str().to_owned(), e.socket.local.port()))
+            .collect();
+        assert_eq!(log, [("closed".into(), 2), ("opened".into(), 4)]);
+        assert_eq!(app.live.events.dropped(), 2);
+        let ghosts: Vec<u16> = app
+            .live
+            .ghosts
+            .iter()
+            .map(|g| g.socket.local.port())
+            .collect();
+        assert_eq!(ghosts, [2]);
+        assert_eq!(app.live.snap.sockets.len(), 2);
+    }
+
+    /// A failure waits while a snapshot is unread (the snapshot moved the diff's base);
+    /// alone, it is delivered, and the next snapshot replaces it.
+    #[test]
+    fn a_failure_never_replaces_an_unread_snapshot() {
+        let mut differ = Differ::default();
+        let mut s = |secs| {
+            Ok::<_, Error>(differ.next(snapshot(secs, Scope::All, vec![], &[]), Duration::ZERO, 0))
+        };
+        let kept = fold_reports(s(0), Err(Error::Unsupported));
+        assert!(kept.is_ok_and(|c| c.snapshot.taken_at == crate::app::testkit::at(0)));
+        let mut differ = Differ::default();
+        let replaced = fold_reports(
+            Err(Error::Unsupported),
+            Ok(differ.next(snapshot(1, Scope::All, vec![], &[]), Duration::ZERO, 0)),
+        );
+        assert!(replaced.is_ok());
+        let failed = fold_reports(Err(Error::Unsupported), Err(Error::NoTerminal));
+        assert!(matches!(failed, Err(Error::NoTerminal)));
+    }
 }

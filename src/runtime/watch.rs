@@ -1,7 +1,10 @@
 //! `sockscope watch`: the live view's collector thread and diff → events, written as
-//! lines. A writer thread owns stdout, so a reader that stops reading blocks only that
-//! thread: SIGTERM, SIGINT and SIGHUP still end the command at once, with status 0.
+//! lines. The lines are made on the collector thread, for every snapshot; a writer thread
+//! owns stdout, so a reader that stops reading blocks only that thread: SIGTERM, SIGINT
+//! and SIGHUP still end the command at once, with status 0. Between the two, a bounded
+//! [`Backlog`]: lines it cannot hold are dropped and reported on stderr, never piled up.
 
+use super::backlog::{Backlog, Item, Pushed};
 use crate::collect::Collector;
 use crate::collect::worker::Worker;
 use crate::commands::{EXIT_OK, warn};
@@ -11,6 +14,7 @@ use crate::model::{Collected, EventKind, Flags, FlagsOf, Scope, Snapshot, events
 use crate::output::watch::{WatchEvent, json_line, text_line};
 use crate::query::{Query, Subject};
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -24,9 +28,13 @@ pub struct WatchOptions {
     pub interval: Duration,
 }
 
-/// Lines the writer may hold before the loop waits for it (bounded memory when the
-/// reader is slow).
-const BACKLOG: usize = 4096;
+/// Lines waiting for stdout, at most (beyond them, lines are dropped and counted).
+const BACKLOG_LINES: usize = 4096;
+/// Bytes of lines waiting for stdout, at most.
+const BACKLOG_BYTES: usize = 2 << 20;
+/// A full backlog waits this long for the writer to take a line before it counts stdout
+/// as stalled and drops lines (a reader that is only slow makes collection wait instead).
+const PATIENCE: Duration = Duration::from_secs(1);
 
 /// Runs until interrupted, `count` events were written, or the reader went away.
 pub fn run(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8> {
@@ -66,75 +74,118 @@ impl Stops {
     }
 }
 
+/// The collector thread makes the lines of every snapshot in turn (each diffed against
+/// the one before; snapshots are never queued, so none is skipped) and queues them for
+/// the writer thread: it waits while the writer keeps up, and drops and counts lines
+/// while stdout is stalled. This loop only waits for the end: a signal, the writer done,
+/// or a failed snapshot.
 async fn stream(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8> {
     let start = |what: &'static str| move |source| Error::Start { what, source };
     let mut stops = Stops::new()?;
-    let (tx, mut snapshots) = mpsc::unbounded_channel();
-    let _worker = Worker::spawn(collector, Scope::All, opts.interval, move |m| {
-        tx.send(m).is_ok()
-    })
-    .map_err(start("the collector thread"))?;
-    let (lines, mut written) = Writer::spawn()?;
-    let mut close_waits = CloseWaitTracker::default();
-    let mut last_flags: Vec<Flags> = Vec::new();
-    let mut sent = 0u64;
-    let mut baseline = true;
-    loop {
-        let msg = tokio::select! {
-            biased;
-            _ = stops.recv() => return Ok(EXIT_OK),
-            done = written.recv() => return done.unwrap_or(Ok(EXIT_OK)),
-            m = snapshots.recv() => match m {
-                Some(m) => m,
-                None => return Ok(EXIT_OK),
-            },
+    let backlog = Arc::new(Backlog::new(BACKLOG_LINES, BACKLOG_BYTES, PATIENCE));
+    let (ended_tx, mut ended) = mpsc::unbounded_channel();
+    spawn_writer(backlog.clone(), ended_tx.clone())?;
+    let interval = opts.interval;
+    let mut lines = Producer {
+        opts,
+        backlog: backlog.clone(),
+        ended: ended_tx,
+        close_waits: CloseWaitTracker::default(),
+        last_flags: Vec::new(),
+        sent: 0,
+        baseline: true,
+    };
+    let worker = Worker::spawn(collector, Scope::All, interval, move |m| lines.take(m))
+        .map_err(start("the collector thread"))?;
+    let code = tokio::select! {
+        _ = stops.recv() => Ok(EXIT_OK),
+        done = ended.recv() => done.unwrap_or(Ok(EXIT_OK)),
+    };
+    let unreported = backlog.close();
+    drop(worker);
+    if unreported > 0 {
+        warn(&dropped(unreported));
+    }
+    code
+}
+
+/// The warning for lines dropped because stdout was not read.
+fn dropped(n: u64) -> String {
+    let noun = if n == 1 { "event" } else { "events" };
+    format!(
+        "warning: {n} {noun} dropped here: stdout was not read fast enough (read it steadily, or narrow the query)"
+    )
+}
+
+/// Makes the lines of each snapshot, on the collector thread.
+struct Producer {
+    opts: WatchOptions,
+    backlog: Arc<Backlog>,
+    ended: mpsc::UnboundedSender<Result<u8>>,
+    close_waits: CloseWaitTracker,
+    /// Flags of the previous snapshot's sockets, same order.
+    last_flags: Vec<Flags>,
+    /// Lines queued so far (for `--count`).
+    sent: u64,
+    baseline: bool,
+}
+
+impl Producer {
+    /// The worker's report: queues the snapshot's lines; false ends the collector thread.
+    fn take(&mut self, m: Result<Collected>) -> bool {
+        let c = match m {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = self.ended.send(Err(e));
+                return false;
+            }
         };
-        let c = msg?;
-        let leaking = close_waits.observe(&c.snapshot);
+        let leaking = self.close_waits.observe(&c.snapshot);
         let flags = row_flags(&c.snapshot, &leaking);
-        let prev_flags = std::mem::replace(&mut last_flags, flags.clone());
-        if baseline {
-            baseline = false;
-            let matching = c
-                .snapshot
-                .sockets
-                .iter()
-                .zip(&flags)
-                .filter(|(s, f)| opts.query.matches_socket(s, &c.snapshot, **f))
-                .count();
-            // On stderr, so scripts can wait for it and stdout holds only events.
-            let noun = if matching == 1 { "socket" } else { "sockets" };
-            warn(&format!("watching {matching} {noun}; Ctrl-C stops"));
-            if opts.count == Some(0) {
-                return Ok(EXIT_OK);
-            }
-            continue;
-        }
-        let of = FlagsOf {
-            prev: &prev_flags,
-            next: &flags,
-        };
-        for line in lines_of(&c, of, &opts) {
-            if opts.count.is_some_and(|n| sent >= n) {
-                break;
-            }
-            // A full queue (a reader that does not read) must not hide a signal.
-            tokio::select! {
-                biased;
-                _ = stops.recv() => return Ok(EXIT_OK),
-                done = written.recv() => return done.unwrap_or(Ok(EXIT_OK)),
-                r = lines.send(line) => if r.is_err() { break },
-            }
-            sent += 1;
-        }
-        if opts.count.is_some_and(|n| sent >= n) {
-            // Let the writer finish the last lines, still answering signals meanwhile.
-            drop(lines);
-            return tokio::select! {
-                _ = stops.recv() => Ok(EXIT_OK),
-                done = written.recv() => done.unwrap_or(Ok(EXIT_OK)),
+        if std::mem::take(&mut self.baseline) {
+            self.announce(&c, &flags);
+        } else {
+            let of = FlagsOf {
+                prev: &self.last_flags,
+                next: &flags,
             };
+            for line in lines_of(&c, of, &self.opts) {
+                if self.done() {
+                    break;
+                }
+                match self.backlog.push(line) {
+                    Pushed::Queued => self.sent += 1,
+                    Pushed::Dropped => {}
+                    Pushed::Refused => return false,
+                }
+            }
         }
+        self.last_flags = flags;
+        if self.done() {
+            // The writer writes what is queued, then reports the end.
+            self.backlog.finish();
+            return false;
+        }
+        true
+    }
+
+    /// `--count` is reached.
+    fn done(&self) -> bool {
+        self.opts.count.is_some_and(|n| self.sent >= n)
+    }
+
+    /// How many sockets match, on stderr (scripts can wait for it; stdout holds only
+    /// events).
+    fn announce(&self, c: &Collected, flags: &[Flags]) {
+        let matching = c
+            .snapshot
+            .sockets
+            .iter()
+            .zip(flags)
+            .filter(|(s, f)| self.opts.query.matches_socket(s, &c.snapshot, **f))
+            .count();
+        let noun = if matching == 1 { "socket" } else { "sockets" };
+        warn(&format!("watching {matching} {noun}; Ctrl-C stops"));
     }
 }
 
@@ -165,41 +216,40 @@ fn lines_of(c: &Collected, flags: FlagsOf<'_>, opts: &WatchOptions) -> Vec<Strin
         .collect()
 }
 
-/// The thread that writes lines to stdout.
-struct Writer;
-
-impl Writer {
-    /// Starts it; returns where to send lines, and where it reports that it ended (after
-    /// the last line, or on a write error: a closed pipe ends quietly with status 0).
-    #[allow(clippy::type_complexity)]
-    fn spawn() -> Result<(mpsc::Sender<String>, mpsc::UnboundedReceiver<Result<u8>>)> {
-        let (tx, mut rx) = mpsc::channel::<String>(BACKLOG);
-        let (done_tx, done_rx) = mpsc::unbounded_channel();
-        // Its own handle on fd 1: std's Stdout lock is never held by a blocked thread.
-        let fd = std::os::fd::AsFd::as_fd(&std::io::stdout())
-            .try_clone_to_owned()
-            .map_err(Error::Write)?;
-        let mut out = std::io::BufWriter::new(std::fs::File::from(fd));
-        std::thread::Builder::new()
-            .name("sockscope-write".into())
-            .spawn(move || {
-                let result = loop {
-                    let Some(line) = rx.blocking_recv() else {
-                        break Ok(EXIT_OK);
-                    };
-                    let wrote = writeln!(out, "{line}")
-                        .and_then(|()| if rx.is_empty() { out.flush() } else { Ok(()) });
-                    if let Err(e) = wrote {
-                        break Err(Error::Write(e));
-                    }
+/// Starts the thread that owns stdout: it writes the backlog's lines, reports dropped
+/// ones on stderr where they were dropped, and sends how it ended (after the last line,
+/// or on a write error: a closed pipe ends quietly with status 0).
+fn spawn_writer(backlog: Arc<Backlog>, ended: mpsc::UnboundedSender<Result<u8>>) -> Result<()> {
+    // Its own handle on fd 1: std's Stdout lock is never held by a blocked thread.
+    let fd = std::os::fd::AsFd::as_fd(&std::io::stdout())
+        .try_clone_to_owned()
+        .map_err(Error::Write)?;
+    let mut out = std::io::BufWriter::new(std::fs::File::from(fd));
+    std::thread::Builder::new()
+        .name("sockscope-write".into())
+        .spawn(move || {
+            let result = loop {
+                let wrote = match backlog.next() {
+                    None => break Ok(EXIT_OK),
+                    Some(Item::Line(line)) => writeln!(out, "{line}").and_then(|()| {
+                        if backlog.is_empty() {
+                            out.flush()
+                        } else {
+                            Ok(())
+                        }
+                    }),
+                    Some(Item::Dropped(n)) => out.flush().map(|()| warn(&dropped(n))),
                 };
-                let result = result.and_then(|c| out.flush().map(|()| c).map_err(Error::Write));
-                let _ = done_tx.send(result);
-            })
-            .map_err(|source| Error::Start {
-                what: "the output thread",
-                source,
-            })?;
-        Ok((tx, done_rx))
-    }
+                if let Err(e) = wrote {
+                    break Err(Error::Write(e));
+                }
+            };
+            let result = result.and_then(|c| out.flush().map(|()| c).map_err(Error::Write));
+            let _ = ended.send(result);
+        })
+        .map(drop)
+        .map_err(|source| Error::Start {
+            what: "the output thread",
+            source,
+        })
 }

@@ -3,6 +3,7 @@
 use super::bin;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,8 @@ pub struct Tui {
     writer: Box<dyn Write + Send>,
     parser: Arc<Mutex<vt100::Parser>>,
     pub raw: Arc<Mutex<Vec<u8>>>,
+    /// While set, nothing reads the terminal: the program's writes fill it, then block.
+    stalled: Arc<AtomicBool>,
     _master: Box<dyn portable_pty::MasterPty + Send>,
 }
 
@@ -51,9 +54,17 @@ impl Tui {
         )));
         let raw = Arc::new(Mutex::new(Vec::new()));
         let (p, r) = (parser.clone(), raw.clone());
+        let stalled = Arc::new(AtomicBool::new(false));
+        let stop = stalled.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
+            loop {
+                while stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let Ok(n) = reader.read(&mut buf) else {
+                    break;
+                };
                 if n == 0 {
                     break;
                 }
@@ -66,8 +77,14 @@ impl Tui {
             writer,
             parser,
             raw,
+            stalled,
             _master: pair.master,
         }
+    }
+
+    /// Stops reading the terminal (a terminal that hangs), or reads it again.
+    pub fn stall(&self, on: bool) {
+        self.stalled.store(on, Ordering::SeqCst);
     }
 
     /// Waits until everything the program wrote (escape sequences included) satisfies
