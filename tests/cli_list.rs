@@ -187,3 +187,51 @@ fn listeners_by_default_everything_with_all() {
     assert_eq!(count(&["--all", &q]), 3);
     assert_eq!(count(&["--all", &q, "!state:listen"]), 2);
 }
+
+/// `list --all --json` gives each TCP connection its tcp_info: a transfer of a known
+/// size is counted to the byte at both ends (payload only: the SYN is not).
+#[test]
+fn list_json_counts_a_connections_bytes_each_way() {
+    use std::io::{Read, Write};
+    const N: usize = 123_456;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (mut a, _) = l.accept().unwrap();
+    c.write_all(&vec![1u8; N]).unwrap();
+    let mut got = vec![0u8; N];
+    a.read_exact(&mut got).unwrap();
+    let client = c.local_addr().unwrap().port();
+    // Acknowledged by the time the reader has it all; poll for the kernel's counters.
+    let doc = wait_for("the counters", || {
+        let (code, out, _) = run(&["list", "--all", "--json", &format!("port:{port}")]);
+        assert_eq!(code, 0);
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let sent = doc["sockets"]
+            .as_array()?
+            .iter()
+            .find(|s| s["local"]["port"] == client)?["tcp"]["bytes_sent"]
+            .as_u64()?;
+        (sent == N as u64).then_some(doc)
+    });
+    assert_schema("list.schema.json", &doc);
+    let server = doc["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["local"]["port"] == port && s["state"] == "ESTAB")
+        .unwrap();
+    assert_eq!(server["tcp"]["bytes_received"], N as u64, "{server:#}");
+    assert_eq!(server["tcp"]["bytes_sent"], 0, "{server:#}");
+    assert!(server["tcp"]["rtt_us"].as_u64().unwrap() > 0);
+    // Listeners-only output carries none.
+    let (_, out, _) = run(&["list", "--json", &format!("port:{port}")]);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        doc["sockets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["tcp"].is_null())
+    );
+}

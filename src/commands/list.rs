@@ -17,6 +17,8 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
         Scope::Listeners
     };
     let mut collector = collect::open_once(kind)?;
+    // Each connection's tcp_info (RTT, bytes each way) goes in the JSON of every socket.
+    collector.set_traffic(args.json && args.all);
     let mut snap = collector.snapshot(scope)?;
     // Who made the TIME-WAITs: what a running sockscope knows, when it is believed.
     if let Some(dir) = collect::statefile::dir() {

@@ -110,6 +110,10 @@ pub struct SocketDoc<'a> {
     pub owners: Vec<OwnerDoc<'a>>,
     /// Diagnosis flags (`STOPPED`, `ORPHAN`, …), empty when healthy.
     pub flags: Vec<&'static str>,
+    /// For a TIME-WAIT: who made the connection it came from, when known.
+    pub made_by: Option<&'a crate::model::lifecycle::Maker>,
+    /// For a TCP connection: its `tcp_info`, when it was read (`list --all`).
+    pub tcp: Option<TcpDoc>,
 }
 
 /// The network namespace of a socket: its inode and what it is called (`host`, an `ip
@@ -208,6 +212,45 @@ fn socket_doc_cached<'a>(
             })
             .collect(),
         flags: flags.iter().map(|f| f.as_str()).collect(),
+        made_by: snap.maker_of(s),
+        tcp: snap.tcp_of(s).map(|t| TcpDoc::of(t, s.state)),
+    }
+}
+
+/// A TCP connection's `tcp_info` as `list --json` gives it (version 3).
+#[derive(Serialize)]
+pub struct TcpDoc {
+    /// Smoothed round-trip time and its variation, µs.
+    pub rtt_us: u32,
+    pub rttvar_us: u32,
+    /// Segments retransmitted over its life.
+    pub retrans: u32,
+    /// Payload bytes sent and acknowledged, and received.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Since the last data sent and received, ms.
+    pub last_send_ms: u32,
+    pub last_recv_ms: u32,
+    /// The kernel's estimate of the delivery rate, bytes/s.
+    pub delivery_rate: u64,
+}
+
+impl TcpDoc {
+    pub fn of(t: &crate::model::lifecycle::TcpInfo, state: crate::model::State) -> TcpDoc {
+        use crate::model::State as S;
+        // The kernel counts a FIN like a byte: the peer's once received, ours once acked.
+        let fin_in = matches!(state, S::CloseWait | S::LastAck | S::Closing | S::TimeWait);
+        let fin_out = matches!(state, S::FinWait2 | S::TimeWait);
+        TcpDoc {
+            rtt_us: t.rtt_us,
+            rttvar_us: t.rttvar_us,
+            retrans: t.retrans,
+            bytes_sent: t.sent(fin_out),
+            bytes_received: t.received(fin_in),
+            last_send_ms: t.last_send_ms,
+            last_recv_ms: t.last_recv_ms,
+            delivery_rate: t.delivery_rate,
+        }
     }
 }
 
