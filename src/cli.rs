@@ -68,6 +68,15 @@ impl Cli {
     pub fn collector_kind(&self) -> CollectorKind {
         self.collector.into()
     }
+
+    /// Whether the command reads the process table (and so keeps the read-only view's
+    /// capabilities, when it was given them): all but `completions` and `man`.
+    pub fn reads_processes(&self) -> bool {
+        !matches!(
+            self.command,
+            Some(Command::Completions { .. } | Command::Man)
+        )
+    }
 }
 
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
