@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Without a subcommand, opens the live view. Exit status: 0 on success, 2 on a usage
 /// error, a bad query or config, or when the live view has no terminal.
 #[derive(Debug, Parser)]
-#[command(name = "sockscope", version, about, long_about = None)]
+#[command(name = "sockscope", version = env!("SOCKSCOPE_VERSION"), about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
