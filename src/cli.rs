@@ -167,6 +167,14 @@ pub enum Command {
     /// --count events. Exit status: 0, or 2 on error.
     Watch(WatchArgs),
 
+    /// What this host lets sockscope see and do, and the command that lifts each limit.
+    ///
+    /// The collector and kernel features (sock_diag, destroy events, SOCK_DESTROY,
+    /// pidfd), the user and capabilities, how many owners are hidden, network
+    /// namespaces, the Docker or Podman socket, the cgroup version and the config file.
+    /// Exit status: 0, or 2 on error.
+    Info(InfoArgs),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -389,6 +397,13 @@ pub struct WatchArgs {
     /// Time between snapshots, 250ms..60s.
     #[arg(long, default_value = "1s", value_parser = parse_interval)]
     pub interval: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// JSON: one object with a `version`, the counts, and a `checks` array.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 
 pub mod containers;
 mod fdscan;
+pub mod features;
 pub mod netns;
 pub mod origin;
 pub mod owners;

@@ -8,6 +8,7 @@
 #[cfg(target_os = "linux")]
 pub mod close;
 pub mod free_port;
+pub mod info;
 pub mod kill;
 pub mod list;
 pub mod wait_free;
@@ -53,6 +54,7 @@ pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
         }
         Some(Command::WaitListen(args)) => wait_listen::run(args, kind),
         Some(Command::Watch(args)) => watch::run(args, kind),
+        Some(Command::Info(args)) => info::run(args.json, cli.config.as_deref(), kind),
         Some(Command::Completions { shell }) => completions(*shell),
         Some(Command::Man) => man(),
         None => {
