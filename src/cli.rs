@@ -74,7 +74,7 @@ impl Cli {
     pub fn reads_processes(&self) -> bool {
         !matches!(
             self.command,
-            Some(Command::Completions { .. } | Command::Man)
+            Some(Command::Completions { .. } | Command::Man { .. })
         )
     }
 }
@@ -181,8 +181,13 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
 
-    /// Print the manual page (roff) to stdout: `sockscope man | man -l -`.
-    Man,
+    /// Print the manual page (roff) to stdout: `sockscope man | man -l -`; with a
+    /// command, that command's own page (`sockscope man why` is sockscope-why(1)).
+    Man {
+        /// A command whose page to print, e.g. `why`.
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
 
 /// Digits only: Rust's integer parsing accepts `+80`, which is not how anyone writes a

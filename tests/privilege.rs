@@ -468,3 +468,85 @@ fn info_checks_the_config_and_the_engine() {
     );
     assert_eq!(engine.line(), "request GET /containers/json HTTP/1.0");
 }
+
+/// The capabilities `assets/systemd/sockscope.service` gives `serve`, as setpriv's
+/// `+name` list: `AmbientCapabilities=CAP_SYS_PTRACE …` → `+sys_ptrace,…`.
+fn unit_caps(key: &str) -> String {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/systemd/sockscope.service"
+    ))
+    .unwrap();
+    let line = unit
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap_or_else(|| panic!("no {key} in the unit"));
+    line.split_whitespace()
+        .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_ascii_lowercase()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `sockscope serve` with what the systemd unit gives it (a user that is not root, the
+/// ambient capabilities, that bounding set, no_new_privs), emulated with setpriv: its
+/// metrics name the process behind root's listener, and it runs with those two
+/// capabilities and no ambient ones. Without them the owner is hidden.
+#[test]
+fn serve_with_the_units_capabilities_names_roots_listeners() {
+    let (_kid, port) = roots_listener();
+    let ambient = unit_caps("AmbientCapabilities=");
+    assert_eq!(ambient, "+sys_ptrace,+dac_read_search");
+    let bounding = unit_caps("CapabilityBoundingSet=");
+    let plain = crate::support::NobodyBin::new("serve-unit");
+    let listener_of = |caps: bool| {
+        let http = crate::support::stack::fresh_port();
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--no-new-privs",
+        ]);
+        if caps {
+            cmd.arg(format!("--inh-caps={ambient}"))
+                .arg(format!("--ambient-caps={ambient}"))
+                .arg(format!("--bounding-set=-all,{bounding}"));
+        }
+        cmd.arg(&plain.exe)
+            .args(["serve", "--top", "500", "--interval", "250ms", "--listen"])
+            .arg(format!("127.0.0.1:{http}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let serve = Kid::spawn(cmd);
+        let want = format!("port=\"{port}\"");
+        let line = wait_for("serve to report root's listener", || {
+            let body = http_get(http, "/metrics")?;
+            body.lines()
+                .find(|l| l.starts_with("sockscope_listener_info{") && l.contains(&want))
+                .map(str::to_owned)
+        });
+        let status = std::fs::read_to_string(format!("/proc/{}/status", serve.pid())).unwrap();
+        (line, status)
+    };
+    let (line, status) = listener_of(true);
+    assert!(line.contains("process=\"python3\""), "{line}");
+    let view = format!("{:016x}", (1u64 << 2) | (1u64 << 19));
+    assert_eq!(field(&status, "CapEff:"), view, "{status}");
+    assert_eq!(field(&status, "CapAmb:"), "0000000000000000", "{status}");
+    let (line, _) = listener_of(false);
+    assert!(line.contains("process=\"(hidden)\""), "{line}");
+}
+
+/// One HTTP/1.0 GET on loopback; the body of a 200 answer.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(crate::support::DEADLINE)).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?;
+    (status == "200").then(|| body.to_owned())
+}
