@@ -279,10 +279,15 @@ fn write_text(out: &mut impl Write, info: &Info) -> Result<()> {
         "sockscope {} on Linux {} as {user} (uid {})",
         info.sockscope, info.kernel, info.uid
     )?;
+    let netns = if info.netns_skipped {
+        "not read".to_owned()
+    } else {
+        info.other_netns.to_string()
+    };
     writeln!(
         out,
-        "sockets {} · owners hidden {} · other network namespaces read {} · cgroup {}",
-        info.sockets, info.hidden_owners, info.other_netns, info.cgroup
+        "sockets {} · owners hidden {} · other network namespaces {netns} · cgroup {}",
+        info.sockets, info.hidden_owners, info.cgroup
     )?;
     writeln!(out)?;
     for c in &info.checks {
