@@ -556,3 +556,37 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     let status = head.split_whitespace().nth(1)?;
     (status == "200").then(|| body.to_owned())
 }
+
+/// A set-user-ID or set-group-ID copy refuses to run: its user would act with another
+/// user's rights. (Made set-ID to `nobody` and `nogroup`, run by `daemon`: nobody gains
+/// anything even if it ran.)
+#[test]
+fn a_set_id_copy_refuses_to_run() {
+    assert!(
+        is_root(),
+        "chown needs root: run the suite as root, as CI does"
+    );
+    for (tag, mode, owner) in [("setuid", 0o4755, "nobody"), ("setgid", 0o2755, ":nogroup")] {
+        let dir = TempDir::new(tag);
+        std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let exe = dir.0.join("sockscope");
+        std::fs::copy(bin(), &exe).unwrap();
+        let out = Command::new("chown").arg(owner).arg(&exe).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out = Command::new("setpriv")
+            .args(["--reuid=daemon", "--regid=daemon", "--clear-groups"])
+            .arg(&exe)
+            .args(["list"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{tag}: {err}");
+        assert!(out.stdout.is_empty(), "{tag}");
+        assert!(
+            err.contains("refusing to run set-user-ID or set-group-ID"),
+            "{tag}: {err}"
+        );
+    }
+}

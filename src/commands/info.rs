@@ -93,8 +93,9 @@ pub fn run(json: bool, config: Option<&Path>, kind: CollectorKind) -> Result<u8>
         }
         checks.push(check("capabilities", true, detail, None));
     }
+    // Where this binary is, for setcap (sanitised: whoever placed it chose the name).
     let exe = std::env::current_exe()
-        .map(|p| p.to_string_lossy().into_owned())
+        .map(|p| crate::model::sanitize::sanitize_capped(&p.to_string_lossy(), 256))
         .unwrap_or_else(|_| "/usr/bin/sockscope".into());
     checks.push(if privilege.reads_all_processes() {
         let how = if privilege.root { "root" } else { "capabilities" };
