@@ -466,6 +466,19 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Only commands that read the process table keep the view's capabilities.
+    #[test]
+    fn completions_and_man_need_no_capabilities() {
+        let reads = |args: &[&str]| Cli::try_parse_from(args).unwrap().reads_processes();
+        assert!(!reads(&["sockscope", "completions", "bash"]));
+        assert!(!reads(&["sockscope", "man"]));
+        assert!(!reads(&["sockscope", "man", "why"]));
+        assert!(reads(&["sockscope"]));
+        assert!(reads(&["sockscope", "list"]));
+        assert!(reads(&["sockscope", "info"]));
+        assert!(reads(&["sockscope", "serve"]));
+    }
+
     #[test]
     fn list_takes_a_multi_word_query() {
         let cli =
