@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Without a subcommand, opens the live view. Exit status: 0 on success, 2 on a usage
 /// error, a bad query or config, or when the live view has no terminal.
 #[derive(Debug, Parser)]
-#[command(name = "sockscope", version, about, long_about = None)]
+#[command(name = "sockscope", version = env!("SOCKSCOPE_VERSION"), about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -67,6 +67,15 @@ impl Cli {
     /// The collector the user chose.
     pub fn collector_kind(&self) -> CollectorKind {
         self.collector.into()
+    }
+
+    /// Whether the command reads the process table (and so keeps the read-only view's
+    /// capabilities, when it was given them): all but `completions` and `man`.
+    pub fn reads_processes(&self) -> bool {
+        !matches!(
+            self.command,
+            Some(Command::Completions { .. } | Command::Man { .. })
+        )
     }
 }
 
@@ -158,14 +167,27 @@ pub enum Command {
     /// --count events. Exit status: 0, or 2 on error.
     Watch(WatchArgs),
 
+    /// What this host lets sockscope see and do, and the command that lifts each limit.
+    ///
+    /// The collector and kernel features (sock_diag, destroy events, SOCK_DESTROY,
+    /// pidfd), the user and capabilities, how many owners are hidden, network
+    /// namespaces, the Docker or Podman socket, the cgroup version and the config file.
+    /// Exit status: 0, or 2 on error.
+    Info(InfoArgs),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
 
-    /// Print the manual page (roff) to stdout: `sockscope man | man -l -`.
-    Man,
+    /// Print the manual page (roff) to stdout: `sockscope man | man -l -`; with a
+    /// command, that command's own page (`sockscope man why` is sockscope-why(1)).
+    Man {
+        /// A command whose page to print, e.g. `why`.
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
 
 /// Digits only: Rust's integer parsing accepts `+80`, which is not how anyone writes a
@@ -383,6 +405,13 @@ pub struct WatchArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// JSON: one object with a `version`, the counts, and a `checks` array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ListArgs {
     /// Filter, e.g. `:3000`, `state:listen,estab`, `proc:node`, `!udp` (terms are ANDed).
     /// Options may follow the query; a word that starts with `-` goes after `--`.
@@ -435,6 +464,19 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Only commands that read the process table keep the view's capabilities.
+    #[test]
+    fn completions_and_man_need_no_capabilities() {
+        let reads = |args: &[&str]| Cli::try_parse_from(args).unwrap().reads_processes();
+        assert!(!reads(&["sockscope", "completions", "bash"]));
+        assert!(!reads(&["sockscope", "man"]));
+        assert!(!reads(&["sockscope", "man", "why"]));
+        assert!(reads(&["sockscope"]));
+        assert!(reads(&["sockscope", "list"]));
+        assert!(reads(&["sockscope", "info"]));
+        assert!(reads(&["sockscope", "serve"]));
     }
 
     #[test]

@@ -78,15 +78,22 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         None => (user_path(), false),
     };
     if let Some(path) = path {
-        match read_capped(&path) {
+        // The user names this file (or its place, through XDG_CONFIG_HOME or HOME): it is
+        // read with the user's own rights, never with capabilities sockscope was given.
+        let read = crate::caps::as_user(|| {
+            let r = read_capped(&path);
+            let unreachable = path.parent().is_some_and(|d| std::fs::metadata(d).is_err());
+            Ok((r, unreachable))
+        });
+        let (read, unreachable) = read.unwrap_or_else(|e| (Err(e), false));
+        match read {
             Ok(text) => config = parse(&text, &path.display().to_string(), Some(config))?,
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
             // The default place is behind a directory we may not enter (HOME of another
             // user, e.g. under sudo or setpriv): there is no config of ours to read.
             Err(e)
-                if !required
-                    && e.kind() == std::io::ErrorKind::PermissionDenied
-                    && path.parent().is_some_and(|d| std::fs::metadata(d).is_err()) => {}
+                if !required && e.kind() == std::io::ErrorKind::PermissionDenied && unreachable => {
+            }
             Err(e) => {
                 return Err(ConfigError {
                     path: path.display().to_string(),

@@ -24,6 +24,9 @@
 //! - [`runtime`]: the only place with tokio, hyper, crossterm and the real terminal: the
 //!   live view's loop, `watch`, and the metrics server of `serve`. Chooses the concrete
 //!   collector and signaller.
+//! - [`caps`]: least privilege under capabilities (what is kept, dropped, and
+//!   [`caps::as_user`] for every path a user names). Imports nothing of ours; anyone
+//!   may call it.
 //! - [`config`], [`output`], [`commands`], [`cli`], [`error`]: configuration, what the
 //!   command line prints (tables, CSV, JSON, and the Prometheus exposition), the
 //!   subcommands, the clap definition, the error type.
@@ -44,6 +47,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod app;
+pub mod caps;
 pub mod cli;
 pub mod collect;
 pub mod commands;

@@ -1,4 +1,5 @@
-//! The `sockscope` binary: parse the command line, dispatch, exit with the status.
+//! The `sockscope` binary: parse the command line, set up least privilege, dispatch,
+//! exit with the status.
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -6,5 +7,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     sockscope::collect::return_big_frees();
     let cli = sockscope::cli::Cli::parse();
+    // Before any thread exists: every thread inherits the capabilities this leaves.
+    if let Err(e) = sockscope::caps::init(cli.reads_processes()) {
+        sockscope::commands::warn(&e);
+        return ExitCode::from(sockscope::commands::EXIT_ERROR);
+    }
     ExitCode::from(sockscope::commands::dispatch(&cli))
 }

@@ -15,6 +15,7 @@ mod doctor;
 mod faults;
 mod owners;
 mod port_helpers;
+mod privilege;
 mod safety;
 mod serve;
 mod supervisors;

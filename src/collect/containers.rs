@@ -34,6 +34,8 @@ const MAX_RESPONSE: u64 = 8 << 20;
 
 /// Where the engine listens: `$DOCKER_HOST` (`unix://…`), Docker's default socket, or
 /// Podman's (root's, then the user's).
+/// The user names these (through the environment): they are looked at with the user's
+/// own rights ([`crate::caps::as_user`]).
 pub fn socket_path() -> Option<PathBuf> {
     if let Ok(host) = std::env::var("DOCKER_HOST") {
         return host.strip_prefix("unix://").map(PathBuf::from);
@@ -45,7 +47,9 @@ pub fn socket_path() -> Option<PathBuf> {
     if let Ok(dir) = std::env::var("XDG_RUNTIME_DIR") {
         candidates.push(PathBuf::from(dir).join("podman/podman.sock"));
     }
-    candidates.into_iter().find(|p| p.exists())
+    crate::caps::as_user(|| Ok(candidates.into_iter().find(|p| p.exists())))
+        .ok()
+        .flatten()
 }
 
 /// Why a request to the engine failed.
@@ -176,7 +180,13 @@ impl Api {
 
     /// A nonblocking connect, retried while the engine's backlog is full, until
     /// `deadline`; then a blocking stream (its reads and writes get timeouts).
+    /// Connects with the user's own rights: the socket's path is the user's to name
+    /// (`DOCKER_HOST`), so capabilities sockscope holds never reach it.
     fn connect(&self, deadline: Instant) -> std::io::Result<UnixStream> {
+        crate::caps::as_user(|| self.connect_as_is(deadline))
+    }
+
+    fn connect_as_is(&self, deadline: Instant) -> std::io::Result<UnixStream> {
         use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
         let addr = SocketAddrUnix::new(&self.path)?;
         let fd = rustix::net::socket_with(

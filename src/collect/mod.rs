@@ -6,6 +6,7 @@
 
 pub mod containers;
 mod fdscan;
+pub mod features;
 #[cfg(target_os = "linux")]
 pub mod lifecycle;
 pub mod netns;

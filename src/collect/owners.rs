@@ -62,6 +62,9 @@ pub struct Owners {
     /// Where /proc is (tests use another root).
     root: String,
     euid: u32,
+    /// Root, or a user holding the read-only view's capabilities: every fd table is
+    /// readable, so an unowned socket is never "hidden".
+    sees_all: bool,
     pids: HashMap<u32, PidEntry>,
     by_inode: InodeOwners,
     negative: HashSet<Ino>,
@@ -109,6 +112,7 @@ impl Owners {
             proc: open_root(root),
             root: root.to_owned(),
             euid: rustix::process::geteuid().as_raw(),
+            sees_all: crate::caps::current().reads_all_processes(),
             pids: HashMap::default(),
             by_inode: InodeOwners::default(),
             negative: HashSet::default(),
@@ -410,11 +414,11 @@ impl Owners {
         })
     }
 
-    /// Why no visible process holds a socket of `uid`. Root reads every fd table, so for
-    /// root the owner is never "hidden": it is in a pid namespace we cannot see, or it
-    /// closed the socket while we read.
+    /// Why no visible process holds a socket of `uid`. Root (or the view's capabilities)
+    /// reads every fd table, so then the owner is never "hidden": it is in a pid
+    /// namespace we cannot see, or it closed the socket while we read.
     fn unowned_status(&self, uid: u32, unreadable_uids: &HashSet<u32>) -> OwnerStatus {
-        let hidden = self.euid != 0 && (unreadable_uids.contains(&uid) || uid != self.euid);
+        let hidden = !self.sees_all && (unreadable_uids.contains(&uid) || uid != self.euid);
         if hidden {
             OwnerStatus::Hidden
         } else if self.nested_pidns {

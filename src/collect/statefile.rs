@@ -117,7 +117,9 @@ impl Writer {
         }
         self.last = Some(std::time::Instant::now());
         if let Some(d) = dir() {
-            let _ = write(&d, snap);
+            // The directory comes from the user's environment: never with raised
+            // capabilities.
+            let _ = crate::caps::as_user(|| write(&d, snap));
         }
     }
 }
@@ -151,11 +153,13 @@ pub enum Unused {
 /// when it is there and believed; the snapshot's `lost` takes the writer's count.
 pub fn apply(dir: &Path, snap: &mut Snapshot) -> Result<(), Unused> {
     let path = dir.join(FILE);
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-    {
+    // The directory comes from the user's environment: opened with the user's rights.
+    let file = match crate::caps::as_user(|| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+    }) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Unused::Missing),
         Err(e) => return Err(Unused::Untrusted(format!("{}: {e}", path.display()))),

@@ -31,7 +31,11 @@ pub fn run(args: &CloseArgs, kind: CollectorKind) -> Result<u8> {
         return Ok(super::EXIT_ERROR);
     }
     if !args.dry_run && !collect::has_net_admin() {
-        super::warn("closing sockets needs root (CAP_NET_ADMIN): nothing was closed");
+        // Capabilities a non-root sockscope was given are dropped at start (crate::caps),
+        // so this holds for root only.
+        super::warn(
+            "closing sockets needs root (CAP_NET_ADMIN): it closes anyone's connections, so sockscope closes only as root (`sudo sockscope close …`); nothing was closed",
+        );
         return Ok(super::EXIT_ERROR);
     }
     let mut collector = SockDiagCollector::new()?.settling(collect::ONE_SHOT_SETTLE);

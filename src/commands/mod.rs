@@ -8,6 +8,7 @@
 #[cfg(target_os = "linux")]
 pub mod close;
 pub mod free_port;
+pub mod info;
 pub mod kill;
 pub mod list;
 pub mod wait_free;
@@ -53,8 +54,9 @@ pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
         }
         Some(Command::WaitListen(args)) => wait_listen::run(args, kind),
         Some(Command::Watch(args)) => watch::run(args, kind),
+        Some(Command::Info(args)) => info::run(args.json, cli.config.as_deref(), kind),
         Some(Command::Completions { shell }) => completions(*shell),
-        Some(Command::Man) => man(),
+        Some(Command::Man { command }) => man(command.as_deref()),
         None => {
             let opts = crate::runtime::TuiOptions {
                 interval: cli.interval,
@@ -105,10 +107,35 @@ fn completions(shell: clap_complete::Shell) -> Result<u8> {
     emit(&buf)
 }
 
-fn man() -> Result<u8> {
-    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+/// The page of `sockscope`, or of one of its commands (`sockscope-why`, as
+/// clap_mangen's own SUBCOMMANDS section names them).
+fn man(command: Option<&str>) -> Result<u8> {
+    let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    cmd.build();
+    let page = match command {
+        None => cmd,
+        Some(name) => {
+            let found = cmd
+                .get_subcommands()
+                .find(|s| s.get_name() == name)
+                .cloned();
+            match found {
+                Some(sub) => sub,
+                None => {
+                    let names: Vec<&str> = cmd.get_subcommands().map(|s| s.get_name()).collect();
+                    return Err(Error::Usage(format!(
+                        "no command `{}` (one of: {})",
+                        crate::model::sanitize::quote(name),
+                        names.join(", ")
+                    )));
+                }
+            }
+        }
+    };
     let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd).render(&mut buf)?;
+    clap_mangen::Man::new(page)
+        .source(format!("sockscope {}", env!("SOCKSCOPE_VERSION")))
+        .render(&mut buf)?;
     emit(&buf)
 }
 
