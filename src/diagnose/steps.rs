@@ -189,6 +189,29 @@ fn udp_step(snap: &Snapshot, h: &Holders) -> Option<Step> {
     ))
 }
 
+/// Who may signal all of `pids`: nobody else when sockscope runs as root or as their
+/// one user; that user, or root when they are several.
+fn signaller(snap: &Snapshot, pids: &[u32]) -> Option<String> {
+    let me = snap.visibility.euid;
+    if me == 0 {
+        return None;
+    }
+    let mut uids: Vec<u32> = pids
+        .iter()
+        .filter_map(|p| snap.processes.get(p)?.uid)
+        .collect();
+    uids.sort_unstable();
+    uids.dedup();
+    match uids.as_slice() {
+        [u] if *u == me => None,
+        [u] => Some(
+            snap.user_name(*u)
+                .map_or_else(|| "root".to_owned(), str::to_owned),
+        ),
+        _ => Some("root".to_owned()),
+    }
+}
+
 /// `sockscope close :PORT STATE`, with the `--many N` that `close` asks for when it
 /// selects more than one process's sockets or more than [`super::close::MANY`].
 fn close_command(port: u16, state: &str, count: usize, processes: usize) -> Command {
@@ -234,7 +257,8 @@ fn listener_steps(
         ));
     } else if !proxy {
         let restarting = supervisors.iter().any(|(_, s)| s.restarter());
-        let kill = Command::sockscope(["kill", &format!(":{port}")]);
+        let kill =
+            Command::sockscope(["kill", &format!(":{port}")]).run_as(signaller(snap, &h.pids));
         next.push(if restarting {
             Step::run("only then, or for a holder nothing restarts:", kill, "")
         } else {

@@ -285,6 +285,52 @@ fn an_ownerless_listener_is_never_free() {
     );
 }
 
+/// A user with the read-only capabilities sees root's holder: the kill it is offered
+/// runs as root, or it would be refused.
+#[test]
+fn the_kill_offered_runs_as_whoever_may_signal_the_holder() {
+    let (s, p) = table();
+    let mut snap = snapshot(0, Scope::All, s, &p);
+    let none = HashSet::new();
+    let v = verdict(
+        &snap,
+        3000,
+        probe(BindResult::InUse, BindResult::InUse),
+        &none,
+    );
+    assert!(
+        lines(&v)
+            .iter()
+            .any(|l| l.contains("`sockscope kill :3000`"))
+    );
+    snap.visibility.euid = 1001;
+    let v = verdict(
+        &snap,
+        3000,
+        probe(BindResult::InUse, BindResult::InUse),
+        &none,
+    );
+    assert!(
+        lines(&v)
+            .iter()
+            .any(|l| l.contains("`sudo -u alice sockscope kill :3000`")),
+        "{:?}",
+        lines(&v)
+    );
+    snap.visibility.euid = 1000;
+    let v = verdict(
+        &snap,
+        3000,
+        probe(BindResult::InUse, BindResult::InUse),
+        &none,
+    );
+    assert!(
+        lines(&v)
+            .iter()
+            .any(|l| l.contains("stop it: `sockscope kill :3000`"))
+    );
+}
+
 #[test]
 fn stopped_holders_get_concrete_next_steps() {
     let (s, mut p) = table();
