@@ -29,6 +29,14 @@ pub struct Term {
     pub test: Test,
 }
 
+/// Which closed connections `closed:` means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freed {
+    Any,
+    Short,
+    Seen,
+}
+
 /// Which end of a socket a port or address test looks at. An unconnected socket has no
 /// remote end: its `0.0.0.0:0` never matches a remote test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +84,9 @@ pub enum Test {
     /// inode, case-insensitively.
     Netns(String),
     Flag(Flag),
+    /// An event of a connection the kernel freed (`closed:any`), one no poll saw open
+    /// (`closed:short`), or one a poll saw (`closed:seen`).
+    Closed(Freed),
     /// Lowercased substring of process name, cmdline or addresses.
     Word(String),
 }
@@ -135,6 +146,8 @@ pub struct Subject<'a> {
     pub owners: &'a [u32],
     /// The owners as `pid/name`, for owners that may have exited since (events).
     pub names: Option<&'a str>,
+    /// For a connection the kernel freed (an event): whether no poll saw it open.
+    pub freed_short: Option<bool>,
     pub flags: Flags,
     /// Where the owners' details are looked up.
     pub snap: &'a Snapshot,
@@ -152,6 +165,7 @@ impl<'a> Subject<'a> {
             inode: u64::from(s.inode),
             owners: &s.owners,
             names: None,
+            freed_short: None,
             flags,
             snap,
         }
@@ -169,6 +183,7 @@ impl<'a> Subject<'a> {
             inode: e.socket.inode,
             owners: &e.owners,
             names: Some(&e.names),
+            freed_short: e.life.as_ref().map(|l| l.short_lived),
             flags: e.flags,
             snap,
         }
@@ -231,6 +246,12 @@ impl Test {
                 s.uid.is_some_and(is) || s.processes().any(|p| p.uid.is_some_and(is))
             }
             Test::Flag(f) => s.flags.contains(*f),
+            Test::Closed(which) => match (which, s.freed_short) {
+                (_, None) => false,
+                (Freed::Any, Some(_)) => true,
+                (Freed::Short, Some(short)) => short,
+                (Freed::Seen, Some(short)) => !short,
+            },
             Test::Netns(want) => {
                 s.netns.to_string() == *want || snap.netns.name(s.netns).eq_ignore_ascii_case(want)
             }

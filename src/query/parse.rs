@@ -28,8 +28,7 @@ pub enum ExactError {
     FreeWord(String),
 }
 
-const KEYS: &str =
-    "port, lport, rport, addr, laddr, raddr, state, proto, pid, inode, proc, user, flag, netns";
+const KEYS: &str = "port, lport, rport, addr, laddr, raddr, state, proto, pid, inode, proc, user, flag, netns, closed";
 
 /// Parses a query; an empty string is the query that matches everything.
 pub fn parse(input: &str) -> Result<Query, QueryError> {
@@ -146,6 +145,16 @@ fn keyed(key: &str, value: &str) -> Result<Test, String> {
         "proc" => Test::Proc(value.to_lowercase()),
         "user" => Test::User(value.to_owned()),
         "netns" => Test::Netns(value.to_lowercase()),
+        "closed" => Test::Closed(match value.to_ascii_lowercase().as_str() {
+            "any" | "all" => super::Freed::Any,
+            "short" => super::Freed::Short,
+            "seen" => super::Freed::Seen,
+            _ => {
+                return Err(format!(
+                    "`closed:{value}`: one of closed:any, closed:short, closed:seen"
+                ));
+            }
+        }),
         "flag" => Test::Flag(Flag::parse(value).ok_or_else(|| {
             let names: Vec<String> = Flag::all().map(|f| f.as_str().to_lowercase()).collect();
             format!("unknown flag `{value}` (one of: {})", names.join(", "))

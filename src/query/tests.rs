@@ -311,3 +311,50 @@ fn udp_and_narrowing_are_read_from_positive_terms() {
         assert!(!parse(q).unwrap().narrows(), "{q}");
     }
 }
+
+#[test]
+fn closed_terms_match_the_connections_the_kernel_freed() {
+    use crate::model::events::{Event, EventKind, Life};
+    use crate::model::lifecycle::Maker;
+    let snap = snap_with_node();
+    let s = at("127.0.0.1:8080", "127.0.0.1:51000");
+    let event = |short: Option<bool>| Event {
+        at: std::time::SystemTime::UNIX_EPOCH,
+        kind: EventKind::Closed,
+        socket: s.key(),
+        state: State::Unconn,
+        owners: Default::default(),
+        names: "uid 33".into(),
+        old_names: String::new(),
+        flags: Flags::empty(),
+        life: short.map(|short_lived| {
+            Box::new(Life {
+                by: Maker::Uid {
+                    uid: 33,
+                    user: None,
+                },
+                short_lived,
+                tcp: None,
+            })
+        }),
+    };
+    let m = |q: &str, e: &Event| parse(q).unwrap().matches(&Subject::event(e, &snap));
+    let short = event(Some(true));
+    let seen = event(Some(false));
+    let plain = event(None);
+    assert!(m("closed:short", &short) && !m("closed:short", &seen));
+    assert!(m("closed:seen", &seen) && !m("closed:seen", &short));
+    assert!(m("closed:any", &short) && m("closed:any", &seen));
+    assert!(
+        !m("closed:any", &plain),
+        "the diff's closed events are not freed ones"
+    );
+    assert!(m("!closed:short", &plain));
+    assert!(
+        !parse("closed:any")
+            .unwrap()
+            .matches_socket(&s, &snap, Flags::empty())
+    );
+    let e = parse("closed:maybe").unwrap_err();
+    assert!(e.reason.contains("closed:short"), "{e}");
+}
