@@ -416,4 +416,35 @@ mod tests {
             );
         }
     }
+
+    /// `assets/mcp/server.json` describes this server: its version, and the same tools
+    /// with the same annotations.
+    #[test]
+    fn server_json_matches_the_server() {
+        let doc: Value =
+            serde_json::from_str(include_str!("../../../assets/mcp/server.json")).unwrap();
+        assert_eq!(doc["version"], env!("CARGO_PKG_VERSION"));
+        assert!(doc["description"].as_str().unwrap().len() <= 100);
+        let meta = &doc["_meta"]["io.modelcontextprotocol.registry/publisher-provided"];
+        assert_eq!(meta["args"], json!(["mcp"]));
+        let described: Vec<(String, bool)> = meta["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap().to_owned(),
+                    t["readOnly"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        let served: Vec<(String, bool)> = all(true)
+            .iter()
+            .map(|t| {
+                let read_only = t.annotations.as_ref().unwrap().read_only_hint.unwrap();
+                (t.name.to_string(), read_only)
+            })
+            .collect();
+        assert_eq!(described, served);
+    }
 }
