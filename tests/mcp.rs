@@ -164,11 +164,12 @@ fn read_only_tools_through_the_python_sdk() {
     let info = structured(&seen, "info");
     assert_schema("info.schema.json", info);
 
-    // wait_listen: the listener came a second after the call, and it was waited for.
+    // wait_listen: the listener came two seconds after the call, and it was waited for
+    // (a listener there from the start ends the wait at the first snapshot).
     let w = structured(&seen, "wait_listen");
     assert_eq!(w["listening"], true, "{w:#}");
     assert_eq!(w["port"], seen["listen_port"]);
-    assert!(w["waited_ms"].as_u64().unwrap() >= 500, "{w:#}");
+    assert!(w["waited_ms"].as_u64().unwrap() >= 1000, "{w:#}");
     assert_eq!(w["pids"], json!([seen["my_pid"]]), "{w:#}");
     assert_eq!(structured(&seen, "wait_free")["free"], true);
 

@@ -12,6 +12,7 @@ JSON_ARGS; the only socket it makes itself is a listener for `wait_listen`.
 
 import asyncio
 import json
+import os
 import socket
 import sys
 import time
@@ -86,14 +87,14 @@ async def read_only(exe, a):
         waiting = asyncio.create_task(
             c.call_tool("wait_listen", {"port": port, "timeout_s": 30})
         )
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(2.0)
         assert not waiting.done(), "wait_listen returned before anything listened"
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
         s.listen(4)
         seen["listen_port"] = port
-        seen["my_pid"] = __import__("os").getpid()
+        seen["my_pid"] = os.getpid()
         seen["wait_listen"] = doc(await waiting)
 
         # The listener's opening, from the server's own watch, after the cursor.

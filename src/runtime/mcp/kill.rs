@@ -82,6 +82,8 @@ fn preview(s: &Server, a: &args::Kill) -> Reply {
                 "command": p.command(),
                 "inode": c.target.inode,
                 "state": p.state.to_string(),
+                "container": p.container,
+                "supervisor": c.departed.supervisor,
                 "target": describe(&snap, p, a.signal),
                 "notes": notes(c, a.signal),
             })
