@@ -175,6 +175,16 @@ pub enum Command {
     /// Exit status: 0, or 2 on error.
     Info(InfoArgs),
 
+    /// Serve the port doctor to coding agents: a Model Context Protocol server on stdio.
+    ///
+    /// Read-only tools by default: why_port, list_sockets, free_port, wait_listen,
+    /// wait_free, recent_events (from a watch the server keeps) and info. With
+    /// --allow-actions also kill_port and close_sockets, each in two calls: a preview of
+    /// the exact targets with a token, then the same call with the token within 30 s,
+    /// under every rule of `kill` and `close`. Runs until stdin closes; exit status 0, or
+    /// 2 when it cannot start.
+    Mcp(McpArgs),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -285,7 +295,7 @@ pub struct KillArgs {
 }
 
 /// `A-B`, both ends included.
-fn parse_range(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+pub fn parse_range(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
     let bad = || format!("`{}` is not a port range (3000-3999)", quote(s));
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
     let a = digits::<u16>(a).filter(|p| *p > 0).ok_or_else(bad)?;
@@ -402,6 +412,27 @@ pub struct WatchArgs {
     /// Time between snapshots, 250ms..60s.
     #[arg(long, default_value = "1s", value_parser = parse_interval)]
     pub interval: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Also offer kill_port and close_sockets (preview, then execute with its token).
+    #[arg(long)]
+    pub allow_actions: bool,
+    /// Time between the snapshots of the watch behind recent_events (250ms..60s).
+    #[arg(long, default_value = "1s", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    /// How long a preview's token is good for: at most 30s (for tests).
+    #[arg(long, default_value = "30s", value_parser = parse_token_ttl, hide = true)]
+    pub token_ttl: std::time::Duration,
+}
+
+fn parse_token_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() || d > std::time::Duration::from_secs(30) {
+        return Err(format!("`{}`: a token lives 1ms..30s", quote(s)));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]

@@ -22,8 +22,8 @@
 //!   `query`, `diagnose`.
 //! - [`ui`]: drawing only. Reads `app` and `model`.
 //! - [`runtime`]: the only place with tokio, hyper, crossterm and the real terminal: the
-//!   live view's loop, `watch`, and the metrics server of `serve`. Chooses the concrete
-//!   collector and signaller.
+//!   live view's loop, `watch`, the metrics server of `serve` and the MCP server of
+//!   `mcp`. Chooses the concrete collector and signaller.
 //! - [`caps`]: least privilege under capabilities (what is kept, dropped, and
 //!   [`caps::as_user`] for every path a user names). Imports nothing of ours; anyone
 //!   may call it.
@@ -38,6 +38,9 @@
 //!   fakes, to run whole sessions as the runtime does.
 //! - `commands` and `runtime::watch`/`runtime::serve` share the exit codes and the
 //!   one-line error printer in `commands`.
+//! - `runtime::mcp`'s tools call the commands' functions (`why::judge`,
+//!   `list::snapshot`, `kill::plan`, …) and return their documents: a new face, nothing
+//!   judged twice.
 //! - `ui` reads `diagnose` for the sentences it shows (flag explanations, the
 //!   supervisor behind a holder), never to decide anything.
 //! - `runtime::effects` closes sockets and stops containers through `collect` (the OS

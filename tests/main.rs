@@ -13,6 +13,7 @@ mod close;
 mod collect;
 mod doctor;
 mod faults;
+mod mcp;
 mod owners;
 mod port_helpers;
 mod privilege;

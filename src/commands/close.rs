@@ -118,13 +118,60 @@ fn destroy_all(
     plan: &ClosePlan,
     out: &mut impl Write,
 ) -> Result<bool> {
-    let n = plan.sockets.len();
-    let (mut closed, mut gone) = (0usize, 0usize);
-    for &i in &plan.sockets {
-        let s = &snap.sockets[i];
+    let sockets: Vec<&Socket> = plan.sockets.iter().map(|&i| &snap.sockets[i]).collect();
+    let d = destroy_each(collector, &sockets);
+    writeln!(out, "{}", d.summary())?;
+    if let Some(why) = &d.failed {
+        super::warn(why);
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// What closing a list of sockets came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Destroyed {
+    /// How many were asked for.
+    pub asked: usize,
+    pub closed: usize,
+    /// Changed or gone since the snapshot: not touched.
+    pub gone: usize,
+    /// The kernel refused one, and nothing after it was tried: why.
+    pub failed: Option<String>,
+}
+
+impl Destroyed {
+    /// "closed 3 of 3 sockets", with the ones that had gone, or how far it got.
+    pub fn summary(&self) -> String {
+        let (closed, n) = (self.closed, self.asked);
+        if self.failed.is_some() {
+            return format!("closed {closed} of {n}");
+        }
+        let mut text = format!("closed {closed} of {n} socket{}", plural(n));
+        if self.gone > 0 {
+            text.push_str(&format!(
+                "; {} had changed or gone since the snapshot and {} not touched",
+                self.gone,
+                if self.gone == 1 { "was" } else { "were" }
+            ));
+        }
+        text
+    }
+}
+
+/// Closes each socket by its exact tuple and cookie, in order, until the kernel refuses
+/// one.
+pub(crate) fn destroy_each(collector: &mut SockDiagCollector, sockets: &[&Socket]) -> Destroyed {
+    let mut d = Destroyed {
+        asked: sockets.len(),
+        closed: 0,
+        gone: 0,
+        failed: None,
+    };
+    for s in sockets {
         match collector.destroy(s) {
-            Ok(true) => closed += 1,
-            Ok(false) => gone += 1,
+            Ok(true) => d.closed += 1,
+            Ok(false) => d.gone += 1,
             Err(e) => {
                 let why = match e.raw_os_error() {
                     Some(1) => "needs root (CAP_NET_ADMIN)".to_owned(),
@@ -134,21 +181,12 @@ fn destroy_all(
                     }
                     _ => e.to_string(),
                 };
-                writeln!(out, "closed {closed} of {n}")?;
-                super::warn(&format!("cannot close {}: {why}", Endpoint(&s.local)));
-                return Ok(false);
+                d.failed = Some(format!("cannot close {}: {why}", Endpoint(&s.local)));
+                return d;
             }
         }
     }
-    let mut text = format!("closed {closed} of {n} socket{}", plural(n));
-    if gone > 0 {
-        text.push_str(&format!(
-            "; {gone} had changed or gone since the snapshot and {} not touched",
-            if gone == 1 { "was" } else { "were" }
-        ));
-    }
-    writeln!(out, "{text}")?;
-    Ok(true)
+    d
 }
 
 /// What remains of the closed sockets, and for one port whether a server can bind it.
@@ -159,41 +197,71 @@ fn after(
     out: &mut impl Write,
 ) -> Result<u8> {
     let now = collector.snapshot(Scope::All)?;
-    let remaining = plan
-        .sockets
-        .iter()
-        .filter(|&&i| {
-            let key = snap.sockets[i].key();
-            now.sockets.iter().any(|s| s.key() == key)
-        })
-        .count();
-    if remaining > 0 {
-        writeln!(out, "{remaining} of them still exist")?;
+    let sockets: Vec<&Socket> = plan.sockets.iter().map(|&i| &snap.sockets[i]).collect();
+    let left = Remaining::of(&now, &sockets);
+    for line in left.lines() {
+        writeln!(out, "{line}")?;
     }
-    let mut ports: Vec<u16> = plan
-        .sockets
-        .iter()
-        .map(|&i| snap.sockets[i].local.port())
-        .collect();
-    ports.sort_unstable();
-    ports.dedup();
-    if let [port] = ports[..] {
-        let verdict = if Probe::run(port).free() {
-            "a plain bind works now".to_owned()
-        } else {
-            format!("still in use: `sockscope why {port}` says by what")
-        };
-        writeln!(out, "port {port}: {verdict}")?;
-    }
-    Ok(if remaining > 0 {
+    Ok(if left.count > 0 {
         super::EXIT_IN_USE
     } else {
         super::EXIT_OK
     })
 }
 
+/// After closing: how many of the sockets `now` still has, and, when they were all on
+/// one port, whether a plain bind of it works.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Remaining {
+    pub count: usize,
+    /// (the port, a plain bind works now).
+    pub port: Option<(u16, bool)>,
+}
+
+impl Remaining {
+    pub fn of(now: &Snapshot, closed: &[&Socket]) -> Remaining {
+        let count = closed
+            .iter()
+            .filter(|c| {
+                let key = c.key();
+                now.sockets.iter().any(|s| s.key() == key)
+            })
+            .count();
+        let mut ports: Vec<u16> = closed.iter().map(|s| s.local.port()).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        let port = match ports[..] {
+            [port] => Some((port, Probe::run(port).free())),
+            _ => None,
+        };
+        Remaining { count, port }
+    }
+
+    /// "2 of them still exist", "port 3000: a plain bind works now".
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.count > 0 {
+            lines.push(format!("{} of them still exist", self.count));
+        }
+        if let Some((port, free)) = self.port {
+            let verdict = if free {
+                "a plain bind works now".to_owned()
+            } else {
+                format!("still in use: `sockscope why {port}` says by what")
+            };
+            lines.push(format!("port {port}: {verdict}"));
+        }
+        lines
+    }
+}
+
 /// What the query selects in `snap`, for [`plan`].
-fn select(q: &Query, snap: &Snapshot, flags: &[Flags], many: Option<usize>) -> Selection {
+pub(crate) fn select(
+    q: &Query,
+    snap: &Snapshot,
+    flags: &[Flags],
+    many: Option<usize>,
+) -> Selection {
     Selection {
         matched: snap
             .sockets
@@ -212,12 +280,12 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn is_connection(s: &Socket) -> bool {
+pub(crate) fn is_connection(s: &Socket) -> bool {
     s.proto.is_tcp() && !matches!(s.state, State::Listen | State::TimeWait)
 }
 
 /// `tcp  TIME-WAIT  127.0.0.1:3000 → 127.0.0.1:51000  (kernel)`.
-fn describe(snap: &Snapshot, s: &Socket) -> String {
+pub(crate) fn describe(snap: &Snapshot, s: &Socket) -> String {
     let owners = if s.owners.is_empty() {
         format!("({})", s.owner_status.as_str())
     } else {

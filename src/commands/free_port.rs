@@ -8,20 +8,56 @@ use crate::diagnose::probe::Probe;
 use crate::error::Result;
 use crate::model::Scope;
 use std::io::{self, Write};
+use std::ops::RangeInclusive;
+
+/// Where to look: a range the user gave is searched whole, ephemeral ports included;
+/// otherwise the unprivileged ports outside the ephemeral range.
+pub fn search(near: Option<u16>, range: Option<RangeInclusive<u16>>, count: usize) -> Search {
+    match range {
+        Some(r) => Search {
+            near,
+            range: r,
+            skip: None,
+            count,
+        },
+        None => Search::around(near, collect::ephemeral_range(), count),
+    }
+}
+
+/// The free ports `search` finds on a fresh snapshot, nearest first.
+pub fn find(search: &Search, kind: CollectorKind) -> Result<Vec<u16>> {
+    let snap = collect::open(kind)?.snapshot(Scope::All)?;
+    Ok(search.run(&held_ports(&snap), Probe::plain_free))
+}
+
+/// Why fewer than `search.count` ports came back, or `None` when enough did.
+pub fn shortfall(search: &Search, found: usize) -> Option<String> {
+    if found >= search.count {
+        return None;
+    }
+    let r = &search.range;
+    let what = if found == 0 {
+        "no free port".to_owned()
+    } else {
+        format!("only {found} free ports")
+    };
+    let skipped = search
+        .skip
+        .as_ref()
+        .map(|s| {
+            format!(
+                " outside the ephemeral range {}-{} (--range includes it)",
+                s.start(),
+                s.end()
+            )
+        })
+        .unwrap_or_default();
+    Some(format!("{what} in {}-{}{skipped}", r.start(), r.end()))
+}
 
 pub fn run(args: &FreePortArgs, kind: CollectorKind) -> Result<u8> {
-    let snap = collect::open(kind)?.snapshot(Scope::All)?;
-    let search = match &args.range {
-        // A range the user gave is searched whole, ephemeral ports included.
-        Some(r) => Search {
-            near: args.near,
-            range: r.clone(),
-            skip: None,
-            count: args.count,
-        },
-        None => Search::around(args.near, collect::ephemeral_range(), args.count),
-    };
-    let ports = search.run(&held_ports(&snap), Probe::plain_free);
+    let search = search(args.near, args.range.clone(), args.count);
+    let ports = find(&search, kind)?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     if args.json {
         #[derive(serde::Serialize)]
@@ -41,25 +77,8 @@ pub fn run(args: &FreePortArgs, kind: CollectorKind) -> Result<u8> {
         }
     }
     out.flush()?;
-    if ports.len() < args.count {
-        let r = &search.range;
-        let what = if ports.is_empty() {
-            "no free port".to_owned()
-        } else {
-            format!("only {} free ports", ports.len())
-        };
-        let skipped = search
-            .skip
-            .as_ref()
-            .map(|s| {
-                format!(
-                    " outside the ephemeral range {}-{} (--range includes it)",
-                    s.start(),
-                    s.end()
-                )
-            })
-            .unwrap_or_default();
-        super::warn(&format!("{what} in {}-{}{skipped}", r.start(), r.end()));
+    if let Some(short) = shortfall(&search, ports.len()) {
+        super::warn(&short);
         return Ok(super::EXIT_IN_USE);
     }
     Ok(super::EXIT_OK)

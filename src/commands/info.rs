@@ -15,8 +15,9 @@ use std::path::Path;
 /// Version of the JSON document.
 pub const VERSION: u32 = 1;
 
+/// The `info --json` document.
 #[derive(Serialize)]
-struct Info {
+pub struct Info {
     version: u32,
     sockscope: &'static str,
     kernel: String,
@@ -36,7 +37,7 @@ struct Info {
 
 /// One thing sockscope may or may not do here; `fix` lifts the limit when there is one.
 #[derive(Serialize)]
-struct Check {
+pub struct Check {
     name: &'static str,
     ok: bool,
     detail: String,
@@ -57,6 +58,21 @@ fn sudo(program: &str, args: &[&str]) -> Command {
 }
 
 pub fn run(json: bool, config: Option<&Path>, kind: CollectorKind) -> Result<u8> {
+    let info = gather(config, kind)?;
+    let stdout = io::stdout();
+    let terminal = stdout.is_terminal();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if json {
+        super::write_json(&mut out, &info, terminal)?;
+    } else {
+        write_text(&mut out, &info)?;
+    }
+    super::flushed(&mut out, super::EXIT_OK)
+}
+
+/// What `info` reports (its JSON document), from the probes and one snapshot;
+/// `sockscope mcp`'s `info` tool returns it too.
+pub fn gather(config: Option<&Path>, kind: CollectorKind) -> Result<Info> {
     let privilege = caps::current();
     let uid = rustix::process::getuid().as_raw();
     let snap = collect::open_once(kind)?.snapshot(Scope::All)?;
@@ -214,15 +230,7 @@ pub fn run(json: bool, config: Option<&Path>, kind: CollectorKind) -> Result<u8>
         config,
         checks,
     };
-    let stdout = io::stdout();
-    let terminal = stdout.is_terminal();
-    let mut out = io::BufWriter::new(stdout.lock());
-    if json {
-        super::write_json(&mut out, &info, terminal)?;
-    } else {
-        write_text(&mut out, &info)?;
-    }
-    super::flushed(&mut out, super::EXIT_OK)
+    Ok(info)
 }
 
 fn answer(name: &'static str, a: Answer, yes: &str) -> Check {

@@ -3,7 +3,7 @@
 use crate::cli::ListArgs;
 use crate::collect::{self, CollectorKind};
 use crate::error::Result;
-use crate::model::Scope;
+use crate::model::{Scope, Snapshot};
 use crate::output;
 use crate::query;
 use std::io::{self, IsTerminal, Write};
@@ -11,19 +11,8 @@ use std::io::{self, IsTerminal, Write};
 /// Runs `list`, writing to stdout.
 pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
     let query = query::parse(&args.query.join(" "))?;
-    let scope = if args.all {
-        Scope::All
-    } else {
-        Scope::Listeners
-    };
-    let mut collector = collect::open_once(kind)?;
     // Each connection's tcp_info (RTT, bytes each way) goes in the JSON of every socket.
-    collector.set_traffic(args.json && args.all);
-    let mut snap = collector.snapshot(scope)?;
-    // Who made the TIME-WAITs: what a running sockscope knows, when it is believed.
-    if let Some(dir) = collect::statefile::dir() {
-        let _ = collect::statefile::apply(&dir, &mut snap);
-    }
+    let snap = snapshot(args.all, args.json && args.all, kind)?;
     let rows = output::rows(&snap, &query);
     if snap.visibility.netns_skipped && !args.json {
         super::warn("this network namespace only: entering the others needs root");
@@ -43,6 +32,21 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// The one snapshot `list` shows: listeners, or every socket with `all`; each TCP
+/// connection's `tcp_info` with `traffic`; TIME-WAIT makers from a running sockscope's
+/// state file. `sockscope mcp` lists from it too.
+pub fn snapshot(all: bool, traffic: bool, kind: CollectorKind) -> Result<Snapshot> {
+    let scope = if all { Scope::All } else { Scope::Listeners };
+    let mut collector = collect::open_once(kind)?;
+    collector.set_traffic(traffic);
+    let mut snap = collector.snapshot(scope)?;
+    // Who made the TIME-WAITs: what a running sockscope knows, when it is believed.
+    if let Some(dir) = collect::statefile::dir() {
+        let _ = collect::statefile::apply(&dir, &mut snap);
+    }
+    Ok(snap)
 }
 
 fn terminal_width() -> Option<usize> {

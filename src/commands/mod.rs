@@ -11,6 +11,7 @@ pub mod free_port;
 pub mod info;
 pub mod kill;
 pub mod list;
+pub mod mcp;
 pub mod wait_free;
 pub mod wait_listen;
 pub mod watch;
@@ -54,6 +55,7 @@ pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
         }
         Some(Command::WaitListen(args)) => wait_listen::run(args, kind),
         Some(Command::Watch(args)) => watch::run(args, kind),
+        Some(Command::Mcp(args)) => mcp::run(args, cli.config.as_deref(), kind),
         Some(Command::Info(args)) => info::run(args.json, cli.config.as_deref(), kind),
         Some(Command::Completions { shell }) => completions(*shell),
         Some(Command::Man { command }) => man(command.as_deref()),

@@ -13,37 +13,72 @@ use std::time::{Duration, Instant};
 
 const POLL: Duration = Duration::from_millis(100);
 
-pub fn run(args: &WaitListenArgs, kind: CollectorKind) -> Result<u8> {
+/// How a wait for a listener ended: the sentence says which addresses listen (or, on
+/// timeout, what was seen).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waited {
+    pub listening: bool,
+    pub message: String,
+    /// The host namespace's TCP listeners on the port when it ended, as `addr:port`.
+    pub addresses: Vec<String>,
+    /// Their owners.
+    pub pids: Vec<u32>,
+}
+
+/// Polls the socket table until a TCP listener on `port` takes connections to `addr`
+/// (any address without it), for at most `timeout`; `stop` ends the wait early (said
+/// as a timeout).
+pub fn wait(
+    port: u16,
+    timeout: Duration,
+    addr: Option<IpAddr>,
+    kind: CollectorKind,
+    stop: &dyn Fn() -> bool,
+) -> Result<Waited> {
     let mut collector = collect::open(kind)?;
     let start = Instant::now();
     loop {
         let snap = collector.snapshot(Scope::Listeners)?;
-        let all = listeners(&snap, args.port);
-        let fits: Vec<&Socket> = all
-            .iter()
-            .copied()
-            .filter(|s| args.addr.is_none_or(|ip| s.accepts(ip)))
-            .collect();
-        if !fits.is_empty() {
-            writeln!(io::stdout(), "{}", describe(&snap, args.port, &all))?;
-            return Ok(super::EXIT_OK);
+        let all = listeners(&snap, port);
+        let fits = all.iter().any(|s| addr.is_none_or(|ip| s.accepts(ip)));
+        let ended = |listening: bool, message: String| Waited {
+            listening,
+            message,
+            addresses: all
+                .iter()
+                .map(|s| crate::model::socket::Endpoint(&s.local).to_string())
+                .collect(),
+            pids: owners(&all),
+        };
+        if fits {
+            return Ok(ended(true, describe(&snap, port, &all)));
         }
-        let left = args.timeout.saturating_sub(start.elapsed());
-        if left.is_zero() {
-            let after = crate::model::time::fmt_interval(args.timeout);
+        let left = timeout.saturating_sub(start.elapsed());
+        if left.is_zero() || stop() {
+            let after = crate::model::time::fmt_interval(timeout);
             // Without --addr any listener would have ended the wait.
-            let msg = match args.addr {
+            let msg = match addr {
                 Some(ip) if !all.is_empty() => format!(
                     "nothing takes connections to {} after {after}: {}",
-                    std::net::SocketAddr::new(ip, args.port),
-                    describe(&snap, args.port, &all)
+                    std::net::SocketAddr::new(ip, port),
+                    describe(&snap, port, &all)
                 ),
-                _ => format!("nothing listens on port {} after {after}", args.port),
+                _ => format!("nothing listens on port {port} after {after}"),
             };
-            super::warn(&msg);
-            return Ok(super::EXIT_IN_USE);
+            return Ok(ended(false, msg));
         }
         std::thread::sleep(POLL.min(left).max(Duration::from_millis(1)));
+    }
+}
+
+pub fn run(args: &WaitListenArgs, kind: CollectorKind) -> Result<u8> {
+    let w = wait(args.port, args.timeout, args.addr, kind, &|| false)?;
+    if w.listening {
+        writeln!(io::stdout(), "{}", w.message)?;
+        Ok(super::EXIT_OK)
+    } else {
+        super::warn(&w.message);
+        Ok(super::EXIT_IN_USE)
     }
 }
 
@@ -58,6 +93,14 @@ fn listeners(snap: &Snapshot, port: u16) -> Vec<&Socket> {
                 && snap.netns.is_host(s.netns)
         })
         .collect()
+}
+
+/// The owners of `all`, each once, in pid order.
+fn owners(all: &[&Socket]) -> Vec<u32> {
+    let mut pids: Vec<u32> = all.iter().flat_map(|s| s.owners.iter().copied()).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
 }
 
 /// "port 3000 is listening on 127.0.0.1:3000 only (not ::1): 4242/node".
@@ -78,9 +121,7 @@ pub fn describe(snap: &Snapshot, port: u16, all: &[&Socket]) -> String {
         (false, true) => " only (not 127.0.0.1)",
         (false, false) => " only (not 127.0.0.1 or ::1)",
     };
-    let mut pids: Vec<u32> = all.iter().flat_map(|s| s.owners.iter().copied()).collect();
-    pids.sort_unstable();
-    pids.dedup();
+    let pids = owners(all);
     let by = if pids.is_empty() {
         String::new()
     } else {

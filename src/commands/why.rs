@@ -2,47 +2,78 @@
 
 use crate::cli::WhyArgs;
 use crate::collect::{self, CollectorKind, procs};
-use crate::diagnose::{CloseWaitTracker, Kind, Probe, verdict, verdict_udp};
+use crate::diagnose::{CloseWaitTracker, Kind, Probe, Verdict, verdict, verdict_udp};
 use crate::error::Result;
-use crate::model::Scope;
+use crate::model::process::Inspection;
+use crate::model::{Scope, Snapshot};
 use crate::output::why;
 use std::io::{self, IsTerminal};
 
-pub fn run(args: &WhyArgs, kind: CollectorKind) -> Result<u8> {
+/// A port's verdict with what its document needs: the snapshot it was judged on and what
+/// was read about each holder (cwd, parents). `why` prints it; `sockscope mcp` returns
+/// its document.
+pub struct Judged {
+    pub verdict: Verdict,
+    pub snap: Snapshot,
+    pub inspections: Vec<Inspection>,
+}
+
+impl Judged {
+    /// The `why --json` document.
+    pub fn document(&self) -> why::WhyDoc<'_> {
+        why::document(&self.verdict, &self.snap, &self.inspections)
+    }
+
+    /// `why`'s exit status: 0 free, 1 in use.
+    pub fn status(&self) -> u8 {
+        if self.verdict.kind == Kind::Free {
+            super::EXIT_OK
+        } else {
+            super::EXIT_IN_USE
+        }
+    }
+}
+
+/// Judges `port` (TCP, or UDP with `udp`) on a fresh snapshot.
+pub fn judge(port: u16, udp: bool, kind: CollectorKind) -> Result<Judged> {
     let mut collector = collect::open_once(kind)?;
     let mut snap = collector.snapshot(Scope::All)?;
     // Who made the TIME-WAITs: what a running sockscope knows, when it is believed.
     if let Some(dir) = collect::statefile::dir() {
         let _ = collect::statefile::apply(&dir, &mut snap);
     }
-    let mut v = if args.udp {
-        verdict_udp(&snap, args.port, Probe::run_udp(args.port))
+    let mut v = if udp {
+        verdict_udp(&snap, port, Probe::run_udp(port))
     } else {
         let leaking = CloseWaitTracker::default().observe(&snap);
-        verdict(&snap, args.port, Probe::run(args.port), &leaking)
+        verdict(&snap, port, Probe::run(port), &leaking)
     };
-    if v.kind != Kind::Free && !args.udp {
-        v.free_nearby = nearby(&snap, args.port);
+    if v.kind != Kind::Free && !udp {
+        v.free_nearby = nearby(&snap, port);
     }
     let inspections: Vec<_> = v.holders.iter().map(|&pid| procs::inspect(pid)).collect();
+    Ok(Judged {
+        verdict: v,
+        snap,
+        inspections,
+    })
+}
+
+pub fn run(args: &WhyArgs, kind: CollectorKind) -> Result<u8> {
+    let j = judge(args.port, args.udp, kind)?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     if args.json {
         let terminal = io::stdout().is_terminal();
-        super::write_json(&mut out, &why::document(&v, &snap, &inspections), terminal)?;
+        super::write_json(&mut out, &j.document(), terminal)?;
     } else {
-        why::write_text(&mut out, &v, &snap, &inspections)?;
+        why::write_text(&mut out, &j.verdict, &j.snap, &j.inspections)?;
     }
-    let code = if v.kind == Kind::Free {
-        super::EXIT_OK
-    } else {
-        super::EXIT_IN_USE
-    };
-    super::flushed(&mut out, code)
+    super::flushed(&mut out, j.status())
 }
 
 /// Two free ports nearest to `port` (the probe of `free-port`): outside the ephemeral
 /// range unless `port` is in it.
-fn nearby(snap: &crate::model::Snapshot, port: u16) -> Vec<u16> {
+fn nearby(snap: &Snapshot, port: u16) -> Vec<u16> {
     use crate::diagnose::free::{FIRST_UNPRIVILEGED, Search, held_ports};
     let ephemeral = collect::ephemeral_range();
     let search = Search {

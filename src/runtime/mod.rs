@@ -3,6 +3,7 @@
 pub mod backlog;
 pub mod effects;
 pub mod mailbox;
+pub mod mcp;
 pub mod run;
 pub mod session;
 pub mod terminal;

@@ -100,7 +100,14 @@ pub fn run(
         },
     };
     let ended = wait.run(collector)?;
-    report(collector, &[], &ports, args, out)?;
+    for line in report(
+        collector,
+        &[],
+        &ports,
+        (args.signal, args.escalate, args.udp),
+    )? {
+        writeln!(out, "{line}")?;
+    }
     Ok(match ended {
         Ended::Port(Outcome::Freed { .. }) | Ended::Exited(true) => super::super::EXIT_OK,
         _ => super::super::EXIT_IN_USE,

@@ -11,8 +11,8 @@
 //! the container behind the port through its engine instead ([`container`]).
 
 mod container;
-mod plan;
-mod watch;
+pub(crate) mod plan;
+pub(crate) mod watch;
 
 use crate::cli::KillArgs;
 use crate::collect::{self, CollectorKind};
@@ -35,10 +35,22 @@ pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
     if args.container {
         return container::run(collector.as_mut(), &snap, args, &mut out);
     }
-    let plan = match plan::plan(&snap, args, &mut out)? {
-        Ok(plan) => plan,
-        Err(code) => return Ok(code),
+    let plan = match plan::plan(&snap, args.target, args.udp) {
+        plan::Planned::Go(plan) => plan,
+        plan::Planned::Refused(why) => {
+            super::warn(&why);
+            return Ok(super::EXIT_ERROR);
+        }
+        plan::Planned::Nothing(lines) => {
+            for line in lines {
+                writeln!(out, "{line}")?;
+            }
+            return Ok(super::EXIT_OK);
+        }
     };
+    for note in &plan.notes {
+        writeln!(out, "{note}")?;
+    }
     let chosen = match plan::pin_all(&snap, &plan) {
         Ok(c) => c,
         Err(e) => {
@@ -92,7 +104,15 @@ pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
         writeln!(out, "{}", o.sentence(&snap))?;
         return Ok(super::EXIT_IN_USE);
     }
-    watch::report(collector.as_mut(), &chosen, &plan.ports, args, &mut out)?;
+    let lines = watch::report(
+        collector.as_mut(),
+        &chosen,
+        &plan.ports,
+        (args.signal, args.escalate, args.udp),
+    )?;
+    for line in lines {
+        writeln!(out, "{line}")?;
+    }
     Ok(match ended {
         Ended::Port(Outcome::Freed { .. }) | Ended::Exited(true) => super::EXIT_OK,
         _ => super::EXIT_IN_USE,
@@ -110,27 +130,16 @@ fn judge(
     args: &KillArgs,
     out: &mut impl Write,
 ) -> Result<Option<Ended>> {
-    let targets: Vec<_> = chosen.iter().map(|c| c.departed.clone()).collect();
-    let terminates = args.signal.terminates();
-    let watch_for = if terminates && !plan.ports.is_empty() {
-        respawn::watch_for(&targets, args.timeout)
-    } else {
-        Duration::ZERO
-    };
     let mut wait = Wait {
         chosen,
-        acted: Acted {
-            ports: plan.ports.clone(),
-            udp: args.udp,
-            targets,
-            before: held_before(snap, &plan.ports),
-            hold_for: if terminates {
-                args.timeout
-            } else {
-                Duration::ZERO
-            },
-            watch_for,
-        },
+        acted: acted(
+            snap,
+            &plan.ports,
+            chosen,
+            args.signal,
+            args.timeout,
+            args.udp,
+        ),
     };
     let ended = wait.run(collector)?;
     if !(ended.held_by_targets() && args.escalate && args.signal != Sig::Kill) {
@@ -150,6 +159,33 @@ fn judge(
     Ok(Some(wait.run(collector)?))
 }
 
+/// What was done, for the release judgement: `sig` sent to `chosen` for `ports`, which
+/// they may take `timeout` to let go of.
+pub(crate) fn acted(
+    snap: &Snapshot,
+    ports: &[u16],
+    chosen: &[Chosen],
+    sig: Sig,
+    timeout: Duration,
+    udp: bool,
+) -> Acted {
+    let targets: Vec<_> = chosen.iter().map(|c| c.departed.clone()).collect();
+    let terminates = sig.terminates();
+    let watch_for = if terminates && !ports.is_empty() {
+        respawn::watch_for(&targets, timeout)
+    } else {
+        Duration::ZERO
+    };
+    Acted {
+        ports: ports.to_vec(),
+        udp,
+        targets,
+        before: held_before(snap, ports),
+        hold_for: if terminates { timeout } else { Duration::ZERO },
+        watch_for,
+    }
+}
+
 /// Every pid holding one of `ports` before anything was sent.
 fn held_before(snap: &Snapshot, ports: &[u16]) -> Vec<u32> {
     ports
@@ -163,7 +199,7 @@ fn held_before(snap: &Snapshot, ports: &[u16]) -> Vec<u32> {
 
 /// What the user should know about a target before it is signalled: that a suspended
 /// process is continued, why it looks odd, what will bring it back, where it runs.
-fn notes(c: &Chosen, sig: Sig) -> Vec<String> {
+pub(crate) fn notes(c: &Chosen, sig: Sig) -> Vec<String> {
     let mut notes: Vec<String> = signal_note(c.process.is_stopped(), sig)
         .into_iter()
         .chain(explain_process(&c.process))
@@ -190,7 +226,7 @@ fn notes(c: &Chosen, sig: Sig) -> Vec<String> {
     notes
 }
 
-fn describe(snap: &Snapshot, p: &Process, sig: Sig) -> String {
+pub(crate) fn describe(snap: &Snapshot, p: &Process, sig: Sig) -> String {
     format!(
         "{sig} to {} (user {}, started {} UTC): {}",
         snap.pids_text(&[p.pid]),
@@ -209,10 +245,40 @@ fn send_all<C: std::borrow::Borrow<Chosen>>(
     out: &mut impl Write,
 ) -> Result<bool> {
     let mut failed = false;
+    for said in send_each(signaller, snap, chosen, sig) {
+        match said {
+            Said::Line(line) => writeln!(out, "{line}")?,
+            Said::Failed(why) => {
+                super::warn(&why);
+                failed = true;
+            }
+        }
+    }
+    Ok(failed)
+}
+
+/// What sending to one target came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Said {
+    /// Sent, or the target had already exited: a line for stdout.
+    Line(String),
+    /// Not sent: why, for stderr.
+    Failed(String),
+}
+
+/// Sends `sig` to every target in turn, each re-checked right before; what happened to
+/// each, in order.
+pub(crate) fn send_each<C: std::borrow::Borrow<Chosen>>(
+    signaller: &mut RealSignaller,
+    snap: &Snapshot,
+    chosen: &[C],
+    sig: Sig,
+) -> Vec<Said> {
+    let mut said = Vec::new();
     for c in chosen {
         let c = c.borrow();
         let who = snap.pids_text(&[c.process.pid]);
-        match signaller.send(&c.target, sig) {
+        said.push(match signaller.send(&c.target, sig) {
             Ok(sent) => {
                 let how = match sent.delivery {
                     Delivery::Pidfd => "",
@@ -225,15 +291,12 @@ fn send_all<C: std::borrow::Borrow<Chosen>>(
                 } else {
                     ""
                 };
-                writeln!(out, "sent {sig} to {who}{cont}{how}")?;
+                Said::Line(format!("sent {sig} to {who}{cont}{how}"))
             }
             // Already gone between the pin and now: that is what we wanted.
-            Err(Refusal::Gone(_)) => writeln!(out, "{who} had already exited")?,
-            Err(e) => {
-                super::warn(&e.to_string());
-                failed = true;
-            }
-        }
+            Err(Refusal::Gone(_)) => Said::Line(format!("{who} had already exited")),
+            Err(e) => Said::Failed(e.to_string()),
+        });
     }
-    Ok(failed)
+    said
 }

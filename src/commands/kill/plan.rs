@@ -1,14 +1,12 @@
 //! What `kill` signals: the holders of a port's TCP listeners (UDP too with `--udp`), or
 //! one pid; each pinned to the socket it holds before anything is sent.
 
-use crate::cli::{KillArgs, KillTarget};
+use crate::cli::KillTarget;
 use crate::collect::procs::Procs;
 use crate::diagnose::supervisor::is_docker_proxy;
 use crate::diagnose::{CloseWaitTracker, Departed, Holders, Probe, supervisor, verdict};
-use crate::error::Result;
 use crate::model::{Process, Refusal, Snapshot};
 use crate::signal::{RealSignaller, Signaller, Target};
-use std::io::Write;
 
 /// A process chosen as a target, with what the user is shown.
 pub struct Chosen {
@@ -23,28 +21,43 @@ pub struct Plan {
     /// (pid, the socket inode it must hold).
     pub targets: Vec<(u32, Option<u64>)>,
     pub ports: Vec<u16>,
+    /// What to say before anything is pinned ("one listener has no visible owner").
+    pub notes: Vec<String>,
 }
 
-/// What to signal. `Err(status)` when there is nothing to signal (said why already).
-pub fn plan(snap: &Snapshot, args: &KillArgs, out: &mut impl Write) -> Result<Result<Plan, u8>> {
-    let port = match args.target {
+/// What planning came to.
+pub enum Planned {
+    /// Targets to pin and signal.
+    Go(Plan),
+    /// Nothing will be signalled, and that is an error (a docker-proxy, an owner that is
+    /// not visible): one line for stderr.
+    Refused(String),
+    /// Nothing holds the port: what to say (stdout), not an error.
+    Nothing(Vec<String>),
+}
+
+/// What to signal: the holders of `target`'s port (TCP listeners; UDP too with `udp`),
+/// or one pid.
+pub fn plan(snap: &Snapshot, target: KillTarget, udp: bool) -> Planned {
+    let port = match target {
         KillTarget::Pid(pid) => {
             let ports = snap
                 .sockets
                 .iter()
-                .filter(|s| s.owners.contains(&pid) && held_kind(s, args.udp))
+                .filter(|s| s.owners.contains(&pid) && held_kind(s, udp))
                 .map(|s| s.local.port())
                 .collect::<std::collections::BTreeSet<u16>>();
-            return Ok(Ok(Plan {
+            return Planned::Go(Plan {
                 targets: vec![(pid, None)],
                 ports: ports.into_iter().collect(),
-            }));
+                notes: Vec::new(),
+            });
         }
         KillTarget::Port(port) => port,
     };
     let h = Holders::of(snap, port);
     let mut sockets: Vec<usize> = h.tcp.clone();
-    if args.udp {
+    if udp {
         sockets.extend(&h.udp);
     }
     let mut targets: Vec<(u32, Option<u64>)> = Vec::new();
@@ -63,41 +76,39 @@ pub fn plan(snap: &Snapshot, args: &KillArgs, out: &mut impl Write) -> Result<Re
         .filter_map(|(pid, _)| snap.processes.get(pid))
         .find(|p| is_docker_proxy(p))
     {
-        super::super::warn(&proxy_refusal(proxy, snap, port));
-        return Ok(Err(super::super::EXIT_ERROR));
+        return Planned::Refused(proxy_refusal(proxy, snap, port));
     }
+    let mut notes = Vec::new();
     if let Some(&i) = sockets.iter().find(|&&i| snap.sockets[i].owners.is_empty()) {
         let status = snap.sockets[i].owner_status;
         if targets.is_empty() {
-            super::super::warn(&format!(
+            return Planned::Refused(format!(
                 "no process to signal on port {port}: its listener's owner is {}",
                 status.explain()
             ));
-            return Ok(Err(super::super::EXIT_ERROR));
         }
-        writeln!(
-            out,
+        notes.push(format!(
             "note: one listener on port {port} has no visible owner ({}); only the visible ones are signalled",
             status.as_str()
-        )?;
+        ));
     }
     if targets.is_empty() {
         let leaking = CloseWaitTracker::default().observe(snap);
         let v = verdict(snap, port, Probe::run(port), &leaking);
-        writeln!(out, "nothing to signal: {}", v.headline)?;
-        if !args.udp && !h.udp.is_empty() {
-            writeln!(
-                out,
+        let mut lines = vec![format!("nothing to signal: {}", v.headline)];
+        if !udp && !h.udp.is_empty() {
+            lines.push(format!(
                 "UDP port {port} is bound by {}: add --udp to signal it",
                 snap.pids_text(&h.udp_pids)
-            )?;
+            ));
         }
-        return Ok(Err(super::super::EXIT_OK));
+        return Planned::Nothing(lines);
     }
-    Ok(Ok(Plan {
+    Planned::Go(Plan {
         targets,
         ports: vec![port],
-    }))
+        notes,
+    })
 }
 
 /// Why a docker-proxy is not signalled, naming the container it publishes when known.
@@ -131,21 +142,51 @@ pub fn held_kind(s: &crate::model::Socket, udp: bool) -> bool {
     }
 }
 
-/// Pins every target; the first refusal stops everything (nothing is sent).
+/// Pins every target; the first refusal stops everything (nothing is sent). Each must
+/// still be the process the snapshot saw (its start time) and hold its socket now.
 pub fn pin_all(snap: &Snapshot, plan: &Plan) -> std::result::Result<Vec<Chosen>, Refusal> {
+    let targets: Vec<(u32, Option<u64>, Option<u64>)> = plan
+        .targets
+        .iter()
+        .map(|&(pid, inode)| (pid, None, inode))
+        .collect();
+    pin_each(snap, plan.ports.first().copied(), &targets)
+}
+
+/// Pins exactly these (pid, start time, socket inode) targets, chosen earlier: each
+/// must still be that process (same start time) and hold that socket now, by a fresh
+/// read of its fd table. The first refusal stops everything.
+pub fn pin_exact(
+    snap: &Snapshot,
+    port: Option<u16>,
+    targets: &[(u32, u64, u64)],
+) -> std::result::Result<Vec<Chosen>, Refusal> {
+    let targets: Vec<(u32, Option<u64>, Option<u64>)> = targets
+        .iter()
+        .map(|&(pid, start, inode)| (pid, Some(start), Some(inode)))
+        .collect();
+    pin_each(snap, port, &targets)
+}
+
+/// (pid, start time it must have, inode it must hold) → pinned targets. Without a start
+/// time, the one the snapshot (or a fresh read) saw.
+fn pin_each(
+    snap: &Snapshot,
+    port: Option<u16>,
+    targets: &[(u32, Option<u64>, Option<u64>)],
+) -> std::result::Result<Vec<Chosen>, Refusal> {
     let mut signaller = RealSignaller::default();
     let mut procs = Procs::new().map_err(|e| Refusal::Failed {
         pid: 0,
         reason: e.to_string(),
     })?;
-    let pids: Vec<u32> = plan.targets.iter().map(|t| t.0).collect();
+    let pids: Vec<u32> = targets.iter().map(|t| t.0).collect();
     // A pid:PID target need not own a socket, so it may not be in the snapshot.
     let mut details = procs.refresh(&pids);
-    let port = plan.ports.first().copied();
     let mut chosen = Vec::new();
-    for &(pid, inode) in &plan.targets {
+    for &(pid, start, inode) in targets {
         let seen = snap.processes.get(&pid).or_else(|| details.get(&pid));
-        let start = seen.map(|p| p.start_ticks).filter(|t| *t != 0);
+        let start = start.or_else(|| seen.map(|p| p.start_ticks).filter(|t| *t != 0));
         let target = signaller.pin(pid, start, inode)?;
         // The fresh read has the current state (stopped or not); the snapshot's copy has
         // the container as the engine named it.

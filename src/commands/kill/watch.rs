@@ -2,12 +2,10 @@
 //! ([`crate::diagnose::release`]) until it decides, and give the ports' verdicts.
 
 use super::plan::Chosen;
-use crate::cli::KillArgs;
 use crate::collect::Collector;
 use crate::diagnose::{Acted, CloseWaitTracker, Outcome, Probe, Release, verdict};
 use crate::error::Result;
 use crate::model::{Scope, Sig};
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 const POLL: Duration = Duration::from_millis(100);
@@ -63,36 +61,37 @@ impl Wait<'_> {
     }
 }
 
-/// The final word: who exited, and each port's verdict.
+/// The final word: who exited, and each port's verdict, as lines. `how` is the signal
+/// sent, whether it was escalated, and whether UDP was judged.
 pub fn report(
     collector: &mut dyn Collector,
     chosen: &[Chosen],
     ports: &[u16],
-    args: &KillArgs,
-    out: &mut impl Write,
-) -> Result<()> {
+    how: (Sig, bool, bool),
+) -> Result<Vec<String>> {
+    let (sig, escalate, udp) = how;
     let snap = collector.snapshot(Scope::All)?;
     let targets: Vec<u32> = chosen.iter().map(|c| c.target.pid).collect();
+    let mut lines = Vec::new();
     for c in chosen.iter().filter(|c| c.target.has_exited()) {
-        writeln!(out, "{}/{} exited", c.process.pid, c.process.name)?;
+        lines.push(format!("{}/{} exited", c.process.pid, c.process.name));
     }
     let leaking = CloseWaitTracker::default().observe(&snap);
     for &port in ports {
         let v = verdict(&snap, port, Probe::run(port), &leaking);
         let ours = v.evidence.pids.iter().any(|p| targets.contains(p));
-        let hint = if ours && args.signal != Sig::Kill && !args.escalate {
+        let hint = if ours && sig != Sig::Kill && !escalate {
             " (it may ignore the signal: try --signal KILL or --escalate)"
         } else {
             ""
         };
-        writeln!(out, "{}{hint}", v.headline)?;
-        if args.udp && !v.evidence.udp.is_empty() {
-            writeln!(
-                out,
+        lines.push(format!("{}{hint}", v.headline));
+        if udp && !v.evidence.udp.is_empty() {
+            lines.push(format!(
                 "UDP port {port} is still bound by {}",
                 snap.pids_text(&v.evidence.udp_pids)
-            )?;
+            ));
         }
     }
-    Ok(())
+    Ok(lines)
 }
