@@ -90,18 +90,28 @@ pub struct Differ {
     prev: Option<Arc<Snapshot>>,
     /// Who made the connections of the TIME-WAIT sockets seen last.
     makers: crate::model::lifecycle::Makers,
+    /// The sockets the last diff said closed: a destroy event of one of them drained only
+    /// now (it was unhashed before the dump and freed after the drain) was said already.
+    said_closed: std::collections::HashSet<(u32, u64)>,
 }
 
 impl Differ {
     pub fn next(&mut self, mut snap: Snapshot, took: Duration, overruns: u64) -> Collected {
-        let closed =
+        let mut closed =
             crate::model::lifecycle::attribute(self.prev.as_deref(), &mut snap, &mut self.makers);
+        closed.retain(|c| !self.said_closed.contains(&(c.freed.netns, c.freed.cookie)));
         let snap = Arc::new(snap);
         let (delta, rescoped) = match &self.prev {
             Some(p) if p.scope == snap.scope => (diff(p, &snap), false),
             Some(_) => (Delta::default(), true),
             None => (Delta::default(), false),
         };
+        self.said_closed = delta
+            .closed
+            .iter()
+            .filter(|c| c.cookie != 0)
+            .map(|c| (c.netns, c.cookie))
+            .collect();
         let previous = self.prev.replace(snap.clone()).filter(|_| !rescoped);
         let traffic = previous
             .as_deref()
@@ -536,5 +546,51 @@ mod tests {
         let folded = c.into_iter().reduce(fold).unwrap();
         assert!(folded.previous.is_none());
         assert_eq!(folded.unseen, 2);
+    }
+}
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use super::*;
+    use crate::app::testkit::{snapshot, sock};
+    use crate::model::lifecycle::Freed;
+    use crate::model::{Proto, State};
+
+    /// A socket unhashed before a dump and freed after the next drain: the diff says it
+    /// closed first; its destroy event, a snapshot later, is not a second event.
+    #[test]
+    fn a_socket_the_diff_said_closed_is_not_said_again_by_its_destroy_event() {
+        let mut l = sock(
+            Proto::Tcp,
+            "127.0.0.1:3000",
+            "0.0.0.0:0",
+            State::Listen,
+            5,
+            &[100],
+        );
+        l.cookie = 55;
+        let mut d = Differ::default();
+        d.next(
+            snapshot(0, Scope::All, vec![l.clone()], &[]),
+            Duration::ZERO,
+            0,
+        );
+        let gone = d.next(snapshot(1, Scope::All, vec![], &[]), Duration::ZERO, 0);
+        assert_eq!(gone.delta.closed.len(), 1);
+        let mut late = snapshot(2, Scope::All, vec![], &[]);
+        late.freed = vec![Freed {
+            proto: Proto::Tcp,
+            local: l.local,
+            remote: l.remote,
+            netns: 0,
+            cookie: 55,
+            uid: 0,
+            tcp: None,
+        }];
+        let c = d.next(late.clone(), Duration::ZERO, 0);
+        assert!(c.closed.is_empty(), "{:?}", c.closed);
+        // Another socket's event is kept.
+        late.freed[0].cookie = 56;
+        assert_eq!(d.next(late, Duration::ZERO, 0).closed.len(), 1);
     }
 }
