@@ -2,6 +2,7 @@
 //! stat read per snapshot; a new one is read through one pinned handle.
 
 use super::{Inspection, MAX_ARGS, Procs};
+use crate::collect::origin;
 use crate::model::Process;
 use crate::model::process::display_name;
 use crate::model::sanitize::{sanitize, sanitize_capped};
@@ -61,7 +62,7 @@ impl Procs {
         });
         let uid = h.status().ok().and_then(|s| s.real_uid);
         let ppid = Some(st.ppid).filter(|&v| v != 0);
-        let cg = super::super::origin::cgroup_of(&*h);
+        let cg = origin::cgroup_of(&*h);
         let mut process = Process {
             pid,
             ppid,
@@ -70,18 +71,18 @@ impl Procs {
             name: display_name(&sanitize_capped(&comm, 256), &cmdline),
             cmdline,
             exe,
-            exe_root_owned: super::super::origin::exe_root_owned(&*h),
+            exe_root_owned: origin::exe_root_owned(&*h),
             uid,
             user: uid.and_then(|u| self.user_name(u)),
             state: st.state,
             threads: st.threads,
             kernel_thread: st.kernel_thread,
-            container: super::super::origin::container(&cg),
+            container: origin::container(&cg),
             session: st.session,
             session_leader_alive: true,
             parent_state: None,
             parent_zombie: false,
-            origin: super::super::origin::read(&*src, &*h, ppid, &cg),
+            origin: origin::read(&*src, &*h, ppid, &cg),
         };
         lineage(&*src, &mut process);
         Some(process)
