@@ -14,10 +14,12 @@
 //! - [`query`]: the filter language. Reads `model`.
 //! - [`diagnose`]: flags, the one verdict for a port ([`diagnose::verdict()`]), the
 //!   CLOSE-WAIT tracker, the bind probe. Reads `model`.
-//! - [`collect`]: the OS boundary (sock_diag netlink, /proc, sysinfo, netstat2) and the
-//!   collector thread. Imports `model` and `error`.
-//! - [`signal`]: pinned targets, guards, the holder check and pidfd delivery. Imports
-//!   `model` (and `error` only through it).
+//! - [`procfs`]: the one door to `/proc`: a process pinned by its directory fd, reads of
+//!   its files, its fd tables, the holder check; a fake for tests. Imports `model`.
+//! - [`collect`]: the OS boundary (sock_diag netlink, sysinfo, netstat2, /proc through
+//!   `procfs`) and the collector thread. Imports `model`, `procfs` and `error`.
+//! - [`signal`]: pinned targets, guards and pidfd delivery; reads /proc through
+//!   `procfs`. Imports `model` and `procfs` (and `error` only through `model`).
 //! - [`app`]: TUI state (`Live`, `Table`, `Modes`) and `update`; no I/O. Imports `model`,
 //!   `query`, `diagnose`.
 //! - [`ui`]: drawing only. Reads `app` and `model`.
@@ -59,6 +61,7 @@ pub mod diagnose;
 pub mod error;
 pub mod model;
 pub mod output;
+pub mod procfs;
 pub mod query;
 pub mod runtime;
 pub mod signal;

@@ -4,13 +4,14 @@
 //! words. The values (`Sig`, `Refusal`, `Delivery`) live in [`crate::model::signal`].
 
 pub use crate::model::signal::{Delivery, Refusal, Sent, Sig};
-use crate::model::stat::{Stat, main_thread_exited, parse_stat};
+use crate::model::stat::{Stat, parse_stat};
+use crate::procfs::{Holds, ProcFs, ProcSource, SystemFile, read_system};
 use rustix::fd::OwnedFd;
 use rustix::process::{Pid, PidfdFlags, Signal};
 use std::io;
 
-/// What the guards need to know about a pid; read from /proc by [`facts`], or made up
-/// by tests.
+/// What the guards need to know about a pid; read from /proc by [`facts`] (through one
+/// pinned handle), or made up by tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Facts {
     pub stat: Stat,
@@ -40,9 +41,9 @@ impl Me {
         let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
         // Read from /proc like every target's group, so both are numbered alike; the
         // getpgrp syscall may return 0 in a nested pid namespace.
-        let pgid = std::fs::read("/proc/self/stat")
+        let pgid = read_system(SystemFile::OwnStat)
             .ok()
-            .and_then(|b| parse_stat(&b))
+            .and_then(|t| parse_stat(t.as_bytes()))
             .map(|st| st.pgrp)
             .filter(|&g| g != 0);
         Me { pid, pgid }
@@ -91,14 +92,23 @@ pub fn guard(pid: u32, facts: &Facts, me: Me) -> Result<(), Refusal> {
 /// Reads the guard facts of a pid from /proc. A pid that is not in /proc is told apart:
 /// no such process, or a live one that `hidepid` hides from us.
 pub fn facts(pid: u32) -> Result<Facts, Refusal> {
+    let fs = ProcFs::new();
+    let facts = facts_from(&fs, pid);
+    if fs.shortage().take() {
+        return Err(out_of_fds(pid));
+    }
+    facts
+}
+
+/// [`facts`] from `src`: stat and status through one handle, so both are of one process.
+fn facts_from(src: &dyn ProcSource, pid: u32) -> Result<Facts, Refusal> {
     let missing = || absent(pid);
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).map_err(|_| missing())?;
-    let stat = parse_stat(&stat).ok_or_else(missing)?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|_| missing())?;
-    let tgid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse().ok())
+    let p = src.open(pid).map_err(|_| missing())?;
+    let stat = p.stat().map_err(|_| missing())?;
+    let tgid = p
+        .status()
+        .map_err(|_| missing())?
+        .tgid
         .ok_or_else(missing)?;
     Ok(Facts { stat, tgid })
 }
@@ -106,41 +116,27 @@ pub fn facts(pid: u32) -> Result<Facts, Refusal> {
 /// Why a pid cannot be read from /proc: it does not exist, or /proc hides it. The kernel
 /// answers `pidfd_open` for any live pid of our namespace, whatever /proc shows.
 fn absent(pid: u32) -> Refusal {
-    let exists = Pid::from_raw(pid as i32)
-        .is_some_and(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).is_ok());
-    if exists {
-        Refusal::HiddenProcess(pid)
-    } else {
-        Refusal::NoSuchProcess(pid)
+    use rustix::io::Errno;
+    let Some(raw) = Pid::from_raw(pid as i32) else {
+        return Refusal::NoSuchProcess(pid);
+    };
+    match rustix::process::pidfd_open(raw, PidfdFlags::empty()) {
+        Ok(_) => Refusal::HiddenProcess(pid),
+        Err(Errno::MFILE | Errno::NFILE) => out_of_fds(pid),
+        Err(_) => Refusal::NoSuchProcess(pid),
     }
 }
 
-/// Whether the process at `pid` right now has `inode` open: a fresh read of its fd table
-/// (and of its threads' when its main thread has exited). `None` when the table is not
-/// readable for us.
-pub fn holds_inode(pid: u32, inode: u64) -> Option<bool> {
-    let want = format!("socket:[{inode}]");
-    let scan =
-        |dir: &str| -> Option<bool> {
-            let entries = std::fs::read_dir(dir).ok()?;
-            Some(entries.flatten().any(|e| {
-                std::fs::read_link(e.path()).is_ok_and(|t| t.as_os_str() == want.as_str())
-            }))
-        };
-    let found = scan(&format!("/proc/{pid}/fd"))?;
-    if found {
-        return Some(true);
+/// Nothing could be read for want of file descriptors: nothing is known about the
+/// process, so nothing is decided (never "it has exited" or "it no longer holds it").
+fn out_of_fds(pid: u32) -> Refusal {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(0);
+    Refusal::Failed {
+        pid,
+        reason: format!("too many open files (the limit is {limit}): raise it with `ulimit -n`"),
     }
-    let main_gone = facts(pid).is_ok_and(|f| main_thread_exited(f.stat.state, f.stat.threads));
-    if !main_gone {
-        return Some(false);
-    }
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    Some(
-        tasks
-            .flatten()
-            .any(|t| scan(&format!("{}/fd", t.path().display())).unwrap_or(false)),
-    )
 }
 
 /// A process chosen as a target: its identity when chosen, the socket it was chosen for,
@@ -183,7 +179,8 @@ impl Target {
         }
         match facts(self.pid) {
             Ok(f) => f.stat.start_ticks != self.start_ticks || f.stat.is_zombie(),
-            Err(Refusal::HiddenProcess(_)) => false,
+            // Hidden, or nothing could be read (no fds left): not known to have exited.
+            Err(Refusal::HiddenProcess(_) | Refusal::Failed { .. }) => false,
             Err(_) => true,
         }
     }
@@ -230,15 +227,23 @@ impl RealSignaller {
         Ok(f)
     }
 
-    /// The fresh fd-table check, bracketed by identity checks: the pid was ours before the
-    /// read and is still ours after it, so the table read was our process's.
+    /// The fresh fd-table check, through a handle pinned to the process with this start
+    /// time ([`crate::procfs::holds`]); then the identity check, which tells why when
+    /// the process is gone or hidden.
     fn confirm_holder(&self, pid: u32, start_ticks: u64, inode: u64) -> Result<(), Refusal> {
-        let held = holds_inode(pid, inode);
+        let fs = ProcFs::new();
+        let held = crate::procfs::holds(&fs, pid, start_ticks, inode);
+        let starved = fs.shortage().take();
         self.same_process(pid, start_ticks)?;
+        if starved {
+            return Err(out_of_fds(pid));
+        }
         match held {
-            Some(true) => Ok(()),
-            Some(false) => Err(Refusal::NotHolder { pid, inode }),
-            None => Err(Refusal::Failed {
+            Holds::Yes => Ok(()),
+            Holds::No => Err(Refusal::NotHolder { pid, inode }),
+            Holds::Gone => Err(Refusal::Gone(pid)),
+            Holds::Changed => Err(Refusal::Changed(pid)),
+            Holds::Unreadable => Err(Refusal::Failed {
                 pid,
                 reason: format!(
                     "cannot read /proc/{pid}/fd to confirm that it holds the socket (run as root or as its user)"
@@ -338,8 +343,7 @@ fn errno_refusal(pid: u32, e: rustix::io::Errno) -> Refusal {
 
 /// The user owning a pid, for "run as root or as user alice".
 fn owner_name(pid: u32) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata(format!("/proc/{pid}")).ok()?.uid();
+    let uid = ProcFs::new().open(pid).ok()?.owner().ok()?;
     let users = sysinfo::Users::new_with_refreshed_list().ok()?;
     let id = sysinfo::Uid::try_from(uid as usize).ok()?;
     Some(users.get_user_by_id(&id).map_or_else(
@@ -370,6 +374,24 @@ mod tests {
             },
             tgid: pid,
         }
+    }
+
+    /// The guard facts are read through one handle: stat and status of one process.
+    #[test]
+    fn facts_over_a_fake() {
+        use crate::procfs::fake::{FakeProc, FakeProcs};
+        let mut thread = FakeProc::new(4243, 10, 99, "worker");
+        thread.tgid = 4242;
+        let procs = FakeProcs::new([(4243, thread)]);
+        let f = facts_from(&procs, 4243).unwrap();
+        assert_eq!((f.tgid, f.stat.start_ticks, f.stat.ppid), (4242, 99, 10));
+        assert_eq!(
+            guard(4243, &f, ME),
+            Err(Refusal::NotAProcess {
+                tid: 4243,
+                tgid: 4242
+            })
+        );
     }
 
     #[test]
@@ -499,16 +521,5 @@ mod tests {
             })
         );
         child.wait().unwrap();
-    }
-
-    #[test]
-    fn holds_inode_reads_the_fd_table_now() {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let fd = rustix::fd::AsFd::as_fd(&l);
-        let inode = rustix::fs::fstat(fd).unwrap().st_ino;
-        let me = std::process::id();
-        assert_eq!(holds_inode(me, inode), Some(true));
-        drop(l);
-        assert_eq!(holds_inode(me, inode), Some(false));
     }
 }

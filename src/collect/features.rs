@@ -113,7 +113,7 @@ pub fn pidfd() -> Answer {
 
 /// The cgroup hierarchies mounted here: `v2`, `v1`, `v1 + v2 (hybrid)`, or `none`.
 pub fn cgroup_version() -> &'static str {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+    let mounts = crate::procfs::read_system(crate::procfs::SystemFile::OwnMountinfo)
         .map(|t| super::origin::parse_mountinfo(&t))
         .unwrap_or_default();
     let v1 = mounts.iter().any(|(fs, _, _)| fs == "cgroup");

@@ -20,11 +20,13 @@
 
 use super::sockdiag::SockDiag;
 use crate::model::{Netns, NetnsKind, NetnsTable, Scope, Socket};
+use crate::procfs::{FdShortage, Ns, ProcFs, ProcSource};
+use rustix::fd::OwnedFd;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A namespace's full dump is refreshed when it is this old (in snapshots), one
 /// namespace per snapshot.
@@ -32,10 +34,19 @@ pub const FULL_EVERY: u64 = 5;
 /// Namespaces are looked for this often (in snapshots).
 pub const DISCOVER_EVERY: u64 = 5;
 
+/// Where a namespace's handle is.
+#[derive(Clone, Debug)]
+enum Handle {
+    /// A bind mount (`ip netns`, Docker's).
+    File(PathBuf),
+    /// `ns/net` of a process.
+    Process(u32),
+}
+
 /// One namespace we can enter: where its handle is, and what it is called.
 #[derive(Clone, Debug)]
 struct Found {
-    path: PathBuf,
+    handle: Handle,
     name: String,
     kind: NetnsKind,
     /// A process in it, to name it after when nothing better is known.
@@ -58,6 +69,7 @@ pub trait ContainerNames {
 
 /// The other namespaces and their readers.
 pub struct Namespaces {
+    fs: Arc<ProcFs>,
     host: u32,
     readers: HashMap<u32, Reader>,
     found: BTreeMap<u32, Found>,
@@ -66,13 +78,8 @@ pub struct Namespaces {
     tick: u64,
 }
 
-impl Default for Namespaces {
-    fn default() -> Self {
-        Namespaces::new()
-    }
-}
-
-/// The inode of a namespace handle (`/proc/PID/ns/net`, a bind mount under /run/netns).
+/// The inode of a namespace handle (a bind mount under /run/netns). The kernel's
+/// namespace inodes are 32 bits.
 fn inode_of(path: &Path) -> Option<u32> {
     std::fs::metadata(path)
         .ok()
@@ -80,9 +87,15 @@ fn inode_of(path: &Path) -> Option<u32> {
 }
 
 impl Namespaces {
-    pub fn new() -> Namespaces {
+    /// Finds processes' namespaces through `fs`, which notes when fds run out.
+    pub fn new(fs: Arc<ProcFs>) -> Namespaces {
         Namespaces {
-            host: inode_of(Path::new("/proc/self/ns/net")).unwrap_or(0),
+            host: fs
+                .own_ns_inode(Ns::Net)
+                .ok()
+                .and_then(|i| u32::try_from(i).ok())
+                .unwrap_or(0),
+            fs,
             readers: HashMap::new(),
             found: BTreeMap::new(),
             refused: HashSet::new(),
@@ -192,8 +205,8 @@ impl Namespaces {
             if self.refused.contains(&inode) {
                 return None;
             }
-            let path = self.found.get(&inode)?.path.clone();
-            match open_in(&path) {
+            let handle = self.found.get(&inode)?.handle.clone();
+            match open_in(&self.fs, &handle, inode) {
                 Ok(diag) => {
                     self.readers.insert(
                         inode,
@@ -239,7 +252,7 @@ impl Namespaces {
                 found.insert(
                     inode,
                     Found {
-                        path,
+                        handle: Handle::File(path),
                         name: crate::model::sanitize::sanitize_capped(&name, 64),
                         kind,
                         pid: None,
@@ -248,33 +261,32 @@ impl Namespaces {
             }
         }
         // Namespaces of processes: a container's, an `unshare -n`'s.
-        if let Ok(entries) = std::fs::read_dir("/proc") {
-            for e in entries.flatten() {
-                let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-                    continue;
-                };
-                let path = e.path().join("ns/net");
-                let Some(inode) = inode_of(&path) else {
-                    continue;
-                };
-                if inode == self.host {
-                    continue;
-                }
-                found
-                    .entry(inode)
-                    .and_modify(|f| {
-                        f.pid.get_or_insert(pid);
-                    })
-                    .or_insert(Found {
-                        path,
-                        name: String::new(),
-                        kind: NetnsKind::Process,
-                        pid: Some(pid),
-                    });
+        let fs = &self.fs;
+        fs.each_pid(|pid| {
+            let Some(inode) = fs
+                .ns_inode(pid, Ns::Net)
+                .ok()
+                .and_then(|i| u32::try_from(i).ok())
+            else {
+                return;
+            };
+            if inode == self.host {
+                return;
             }
-        }
+            found
+                .entry(inode)
+                .and_modify(|f| {
+                    f.pid.get_or_insert(pid);
+                })
+                .or_insert(Found {
+                    handle: Handle::Process(pid),
+                    name: String::new(),
+                    kind: NetnsKind::Process,
+                    pid: Some(pid),
+                });
+        });
         for f in found.values_mut() {
-            name(f, names);
+            name(&*self.fs, f, names);
         }
         // Forget what is gone: its reader (and socket) close.
         self.readers.retain(|inode, _| found.contains_key(inode));
@@ -285,7 +297,7 @@ impl Namespaces {
 
 /// Names a namespace: an `ip netns` name stays; a container's gets the container's name
 /// (or short id); a process's is `comm[pid]`.
-fn name(f: &mut Found, names: &mut dyn ContainerNames) {
+fn name(fs: &dyn ProcSource, f: &mut Found, names: &mut dyn ContainerNames) {
     if f.kind == NetnsKind::Named {
         return;
     }
@@ -301,14 +313,30 @@ fn name(f: &mut Found, names: &mut dyn ContainerNames) {
     if f.kind == NetnsKind::Container {
         return;
     }
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let comm = fs.comm(pid).unwrap_or_default();
     let comm = crate::model::sanitize::sanitize_capped(comm.trim_end(), 32);
     f.name = format!("{comm}[{pid}]");
 }
 
-/// A diag socket in the namespace behind `path`, made by a thread that entered it.
-fn open_in(path: &Path) -> std::io::Result<SockDiag> {
-    let handle = File::open(path).inspect_err(super::note_io_error)?;
+/// A handle on a namespace, checked to be the namespace `inode` (a process's pid may
+/// belong to another process by now).
+fn ns_handle(fs: &ProcFs, handle: &Handle, inode: u64) -> std::io::Result<OwnedFd> {
+    let fd: OwnedFd = match handle {
+        Handle::File(path) => std::fs::File::open(path)
+            .inspect_err(|e| fs.shortage().note_io(e))?
+            .into(),
+        Handle::Process(pid) => fs.open(*pid)?.ns_file(Ns::Net)?,
+    };
+    if rustix::fs::fstat(&fd)?.st_ino != inode {
+        return Err(std::io::Error::other("the namespace is gone"));
+    }
+    Ok(fd)
+}
+
+/// A diag socket in namespace `inode`, made by a thread that entered it.
+fn open_in(fs: &ProcFs, handle: &Handle, inode: u32) -> std::io::Result<SockDiag> {
+    let handle = ns_handle(fs, handle, u64::from(inode))?;
+    let shortage: &FdShortage = fs.shortage();
     std::thread::scope(|s| {
         s.spawn(|| {
             rustix::thread::move_into_link_name_space(
@@ -317,12 +345,12 @@ fn open_in(path: &Path) -> std::io::Result<SockDiag> {
             )?;
             SockDiag::open().map_err(|e| match e {
                 crate::Error::NetlinkOpen(io) => {
-                    super::note_io_error(&io);
+                    shortage.note_io(&io);
                     io
                 }
                 crate::Error::TooManyOpenFiles { .. } => {
                     let io = std::io::Error::from_raw_os_error(24);
-                    super::note_io_error(&io);
+                    shortage.note_io(&io);
                     io
                 }
                 e => std::io::Error::other(e.to_string()),

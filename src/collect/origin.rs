@@ -8,8 +8,8 @@
 use crate::model::cgroup::{self, Cgroup, Dir};
 use crate::model::process::SupervisordProgram;
 use crate::model::sanitize::{sanitize, sanitize_capped};
-use crate::model::stat::parse_stat;
 use crate::model::{Ancestor, Container, Origin, Pm2App};
+use crate::procfs::{PidFile, Proc, ProcSource, SystemFile, read_system};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -18,11 +18,17 @@ const MAX_DEPTH: usize = 32;
 /// Bytes of an environment read at most.
 const MAX_ENVIRON: u64 = 256 * 1024;
 
-/// The cgroups of a pid, parsed, with the owners of the directories that name its unit
-/// and its container; empty when unreadable.
-pub fn cgroup(pid: u32) -> Cgroup {
-    let mut cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-        .map(|t| cgroup::parse(&t))
+/// The cgroups of a process, parsed, with the owners of the directories that name its
+/// unit and its container; empty when unreadable.
+pub fn cgroup_of(p: &dyn Proc) -> Cgroup {
+    cgroup(&p.read(PidFile::Cgroup, u64::MAX).unwrap_or_default())
+}
+
+/// A `/proc/PID/cgroup` text, parsed, with the owners of the directories that name its
+/// unit and its container; empty when not UTF-8.
+pub fn cgroup(text: &[u8]) -> Cgroup {
+    let mut cg = std::str::from_utf8(text)
+        .map(cgroup::parse)
         .unwrap_or_default();
     if let Some(u) = &mut cg.unit {
         u.dir.owner = dir_owner(&u.dir);
@@ -47,7 +53,7 @@ fn mounts() -> &'static [(String, Vec<String>, PathBuf)] {
     static MOUNTS: std::sync::OnceLock<Vec<(String, Vec<String>, PathBuf)>> =
         std::sync::OnceLock::new();
     MOUNTS.get_or_init(|| {
-        std::fs::read_to_string("/proc/self/mountinfo")
+        read_system(SystemFile::OwnMountinfo)
             .map(|t| parse_mountinfo(&t))
             .unwrap_or_default()
     })
@@ -98,9 +104,10 @@ fn dir_owner(dir: &Dir) -> Option<u32> {
     std::fs::metadata(path).ok().map(|m| m.uid())
 }
 
-/// Everything [`Origin`] holds, for `pid` whose parent is `ppid`.
-pub fn read(pid: u32, ppid: Option<u32>, cg: &Cgroup) -> Origin {
-    let env = environ(pid);
+/// Everything [`Origin`] holds, for process `p` whose parent is `ppid`.
+pub fn read(src: &dyn ProcSource, p: &dyn Proc, ppid: Option<u32>, cg: &Cgroup) -> Origin {
+    let pid = p.pid();
+    let env = environ(p);
     let unit = cg.unit.clone().map(|mut u| {
         // Unit files are read only for a name systemd could have given.
         if u.user.is_none() && cgroup::valid_service_name(&u.name) {
@@ -110,10 +117,10 @@ pub fn read(pid: u32, ppid: Option<u32>, cg: &Cgroup) -> Origin {
     });
     Origin {
         unit,
-        ancestors: ancestors(ppid),
+        ancestors: ancestors(src, ppid),
         pm2: pm2(&env),
-        pm2_apps: if is_pm2_daemon(pid) {
-            pm2_children(pid)
+        pm2_apps: if is_pm2_daemon(p) {
+            pm2_children(src, p)
         } else {
             Vec::new()
         },
@@ -128,44 +135,35 @@ pub fn read(pid: u32, ppid: Option<u32>, cg: &Cgroup) -> Origin {
 }
 
 /// The PM2 daemon titles itself `PM2 vX.Y.Z: God Daemon (PM2_HOME)`.
-fn is_pm2_daemon(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("PM2 v"))
+fn is_pm2_daemon(p: &dyn Proc) -> bool {
+    p.comm().is_ok_and(|c| c.starts_with("PM2 v"))
 }
 
-/// The real uid of a pid (`Uid:` of its status; its `/proc/PID` directory's owner is not
-/// it: a process that makes itself non-dumpable shows root there).
-pub fn real_uid(pid: u32) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+/// The real uid of a process (`Uid:` of its status; its `/proc/PID` directory's owner is
+/// not it: a process that makes itself non-dumpable shows root there).
+pub fn real_uid(p: &dyn Proc) -> Option<u32> {
+    p.status().ok()?.real_uid
 }
 
-/// Whether the program `pid` runs is a root-owned file nobody else may write (`stat` of
-/// `/proc/PID/exe` reaches the very file the kernel runs, even if it was renamed).
-pub fn exe_root_owned(pid: u32) -> bool {
-    std::fs::metadata(format!("/proc/{pid}/exe"))
-        .is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0)
+/// Whether the program a process runs is a root-owned file nobody else may write (`stat`
+/// through `/proc/PID/exe` reaches the very file the kernel runs, even if it was renamed).
+pub fn exe_root_owned(p: &dyn Proc) -> bool {
+    p.exe_meta()
+        .is_ok_and(|m| m.uid == 0 && m.mode & 0o022 == 0)
 }
 
 /// The PM2 apps of a daemon's children of its own user (each app once, by name).
-fn pm2_children(pid: u32) -> Vec<Pm2App> {
-    let children =
-        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    let uid = real_uid(pid);
+fn pm2_children(src: &dyn ProcSource, p: &dyn Proc) -> Vec<Pm2App> {
+    let uid = real_uid(p);
     let mut apps: Vec<Pm2App> = Vec::new();
-    for child in children
-        .split_whitespace()
-        .filter_map(|c| c.parse::<u32>().ok())
-    {
-        if uid.is_none() || real_uid(child) != uid {
+    for child in p.children() {
+        let Ok(child) = src.open(child) else {
+            continue;
+        };
+        if uid.is_none() || real_uid(&*child) != uid {
             continue;
         }
-        if let Some(app) = pm2(&environ(child))
+        if let Some(app) = pm2(&environ(&*child))
             && !apps.iter().any(|a| a.name == app.name)
         {
             apps.push(app);
@@ -231,68 +229,67 @@ pub fn listen_ports(unit_file: &str) -> Vec<u16> {
         .collect()
 }
 
-/// The chain of parents, nearest first, stopping at pid 1 (included) or a loop.
-pub fn ancestors(mut ppid: Option<u32>) -> Vec<Ancestor> {
+/// The chain of parents, nearest first, stopping at pid 1 (included) or a loop. Each
+/// ancestor is read through one pinned handle: its facts are all of one process.
+pub fn ancestors(src: &dyn ProcSource, mut ppid: Option<u32>) -> Vec<Ancestor> {
     let mut out: Vec<Ancestor> = Vec::new();
     while let Some(pid) = ppid.filter(|&p| p != 0) {
         if out.len() >= MAX_DEPTH || out.iter().any(|a| a.pid == pid) {
             break;
         }
-        let Some(stat) = std::fs::read(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|b| parse_stat(&b))
-        else {
+        let Ok(p) = src.open(pid) else {
             break;
         };
-        let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .map(|n| sanitize_capped(n.trim_end(), 64))
-            .unwrap_or_default();
-        let cmdline: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| {
-                b.split(|&c| c == 0)
-                    .filter(|a| !a.is_empty())
-                    .take(64)
-                    .map(|a| sanitize(&String::from_utf8_lossy(a)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let link = |what: &str| {
-            std::fs::read_link(format!("/proc/{pid}/{what}"))
-                .ok()
-                .map(|p| sanitize(&p.to_string_lossy()))
+        let Ok(stat) = p.stat() else {
+            break;
         };
-        let titled_pm2 =
-            name.starts_with("PM2 v") || cmdline.first().is_some_and(|c| c.starts_with("PM2 v"));
-        out.push(Ancestor {
-            pid,
-            uid: real_uid(pid),
-            exe: link("exe"),
-            exe_root_owned: exe_root_owned(pid),
-            cwd: link("cwd"),
-            pm2_home: if titled_pm2 {
-                get(&environ(pid), "PM2_HOME").map(str::to_owned)
-            } else {
-                None
-            },
-            name,
-            cmdline,
-        });
+        out.push(ancestor(&*p));
         ppid = Some(stat.ppid);
     }
     out
 }
 
-/// `KEY=value` pairs of the variables that matter here (readable by root or the owner).
-fn environ(pid: u32) -> Vec<(String, String)> {
-    use std::io::Read as _;
-    let Ok(f) = std::fs::File::open(format!("/proc/{pid}/environ")) else {
-        return Vec::new();
-    };
-    let mut buf = Vec::new();
-    if f.take(MAX_ENVIRON).read_to_end(&mut buf).is_err() {
-        return Vec::new();
+/// What one ancestor says of itself and what the kernel says of it.
+fn ancestor(p: &dyn Proc) -> Ancestor {
+    let name = p
+        .comm()
+        .map(|n| sanitize_capped(n.trim_end(), 64))
+        .unwrap_or_default();
+    let cmdline: Vec<String> = p
+        .read(PidFile::Cmdline, u64::MAX)
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|a| !a.is_empty())
+                .take(64)
+                .map(|a| sanitize(&String::from_utf8_lossy(a)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let link = |l: std::io::Result<PathBuf>| l.ok().map(|p| sanitize(&p.to_string_lossy()));
+    let titled_pm2 =
+        name.starts_with("PM2 v") || cmdline.first().is_some_and(|c| c.starts_with("PM2 v"));
+    Ancestor {
+        pid: p.pid(),
+        uid: real_uid(p),
+        exe: link(p.exe()),
+        exe_root_owned: exe_root_owned(p),
+        cwd: link(p.cwd()),
+        pm2_home: if titled_pm2 {
+            get(&environ(p), "PM2_HOME").map(str::to_owned)
+        } else {
+            None
+        },
+        name,
+        cmdline,
     }
-    parse_environ(&buf)
+}
+
+/// `KEY=value` pairs of the variables that matter here (readable by root or the owner).
+fn environ(p: &dyn Proc) -> Vec<(String, String)> {
+    match p.read(PidFile::Environ, MAX_ENVIRON) {
+        Ok(buf) => parse_environ(&buf),
+        Err(_) => Vec::new(),
+    }
 }
 
 const WANTED: [&str; 8] = [
@@ -423,14 +420,126 @@ mod tests {
 
     #[test]
     fn our_own_ancestors_end_at_pid_1() {
-        let me = std::process::id();
-        let ppid = std::fs::read(format!("/proc/{me}/stat"))
-            .ok()
-            .and_then(|b| parse_stat(&b))
-            .map(|s| s.ppid);
-        let chain = ancestors(ppid);
+        let fs = crate::procfs::ProcFs::new();
+        let ppid = fs.stat(std::process::id()).ok().map(|s| s.ppid);
+        let chain = ancestors(&fs, ppid);
         assert!(!chain.is_empty());
         assert_eq!(chain.last().unwrap().pid, 1);
+    }
+
+    /// Ancestors over a fake: what the kernel says of each (uid, the program and who owns
+    /// it, cwd) beside what it says of itself (name, argv); a program others may write is
+    /// not root-owned; `PM2_HOME` is read only from a process titled PM2; the chain ends
+    /// at pid 1, at a loop, or where a process exited.
+    #[test]
+    fn ancestor_facts_over_a_fake() {
+        use crate::procfs::FileMeta;
+        use crate::procfs::fake::{FakeProc, FakeProcs};
+        let mut init = FakeProc::new(1, 0, 1, "systemd");
+        init.uid = 0;
+        init.cmdline = vec!["/sbin/init".into(), "splash".into()];
+        let mut god = FakeProc::new(200, 1, 100, "PM2 v5.3.0: God");
+        god.cmdline = vec!["PM2 v5.3.0: God Daemon (/home/u/.pm2)".into()];
+        god.environ = vec![("PM2_HOME".into(), "/home/u/.pm2".into())];
+        let group_writable = FileMeta {
+            uid: 0,
+            mode: 0o100_775,
+        };
+        god.exe = Some(("/usr/bin/node".into(), group_writable));
+        god.cwd = Some("/home/u".into());
+        let mut shell = FakeProc::new(250, 200, 150, "bash");
+        shell.environ = vec![("PM2_HOME".into(), "/tmp/forged".into())];
+        let users_own = FileMeta {
+            uid: 1000,
+            mode: 0o100_755,
+        };
+        shell.exe = Some(("/home/u/bin/bash".into(), users_own));
+        shell.cwd = None;
+        let procs = FakeProcs::new([(1, init), (200, god), (250, shell)]);
+
+        let chain = ancestors(&procs, Some(250));
+        let pids: Vec<u32> = chain.iter().map(|a| a.pid).collect();
+        assert_eq!(pids, vec![250, 200, 1]);
+        let (bash, pm2, init) = (&chain[0], &chain[1], &chain[2]);
+        assert_eq!((bash.name.as_str(), bash.uid), ("bash", Some(1000)));
+        assert_eq!(bash.exe.as_deref(), Some("/home/u/bin/bash"));
+        assert!(!bash.exe_root_owned);
+        assert_eq!(
+            (bash.cwd.as_deref(), bash.pm2_home.as_deref()),
+            (None, None)
+        );
+        assert_eq!(pm2.pm2_home.as_deref(), Some("/home/u/.pm2"));
+        assert!(!pm2.exe_root_owned, "group-writable");
+        assert_eq!(pm2.cwd.as_deref(), Some("/home/u"));
+        assert_eq!((init.uid, init.exe_root_owned), (Some(0), true));
+        assert_eq!(init.cmdline, vec!["/sbin/init", "splash"]);
+        assert_eq!(init.exe.as_deref(), Some("/usr/bin/systemd"));
+
+        procs.change(1, |p| p.stat.ppid = 250);
+        assert_eq!(
+            ancestors(&procs, Some(250)).len(),
+            3,
+            "a loop ends the chain"
+        );
+        procs.remove(200);
+        let pids: Vec<u32> = ancestors(&procs, Some(250)).iter().map(|a| a.pid).collect();
+        assert_eq!(pids, vec![250], "an exited ancestor ends the chain");
+    }
+
+    /// Where a process came from, over a fake: its environment (PM2 app, tmux,
+    /// supervisord), its cgroup (a system unit) and, for a PM2 daemon, the apps of its
+    /// children of its own user only.
+    #[test]
+    fn origin_from_environ_and_cgroup_over_a_fake() {
+        use crate::procfs::fake::{FakeProc, FakeProcs};
+        let mut app = FakeProc::new(300, 200, 300, "node");
+        app.environ = vec![
+            ("name".into(), "api".into()),
+            ("pm_id".into(), "2".into()),
+            ("PM2_HOME".into(), "/h".into()),
+            ("TMUX".into(), "/tmp/tmux-0/default,812,4".into()),
+            ("SUPERVISOR_PROCESS_NAME".into(), "web".into()),
+            ("SUPERVISOR_GROUP_NAME".into(), "g".into()),
+        ];
+        app.cgroup = "0::/system.slice/sockscope-fake-unit.service\n".into();
+        let mut other = FakeProc::new(301, 200, 301, "node");
+        other.uid = 1001;
+        other.environ = vec![
+            ("name".into(), "theirs".into()),
+            ("pm_id".into(), "3".into()),
+        ];
+        let mut god = FakeProc::new(200, 1, 100, "PM2 v5.3.0: God");
+        god.children = vec![300, 301, 302];
+        let procs = FakeProcs::new([(200, god), (300, app), (301, other)]);
+
+        let p = procs.open(300).unwrap();
+        let cg = cgroup_of(&*p);
+        assert_eq!(
+            cg.unit.as_ref().map(|u| u.name.as_str()),
+            Some("sockscope-fake-unit.service")
+        );
+        let o = read(&procs, &*p, Some(200), &cg);
+        assert_eq!(
+            o.pm2.as_ref().map(|a| (a.name.as_str(), a.id.as_deref())),
+            Some(("api", Some("2")))
+        );
+        assert_eq!(o.pm2_home.as_deref(), Some("/h"));
+        assert_eq!(o.mux, Some(("tmux".into(), "4".into())));
+        let sup = o.supervisord.unwrap();
+        assert_eq!(
+            (sup.group.as_deref(), sup.name.as_str()),
+            (Some("g"), "web")
+        );
+        assert_eq!(
+            o.unit.map(|u| u.name),
+            Some("sockscope-fake-unit.service".into())
+        );
+        assert!(o.pm2_apps.is_empty(), "not a PM2 daemon");
+
+        let daemon = procs.open(200).unwrap();
+        let o = read(&procs, &*daemon, Some(1), &cgroup_of(&*daemon));
+        let apps: Vec<&str> = o.pm2_apps.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(apps, vec!["api"], "301 is another user's, 302 is gone");
     }
 
     proptest! {

@@ -46,7 +46,7 @@ fn state(s: TcpState) -> Option<State> {
 /// netstat2's pid lookup panics when it cannot list `/proc`; only ask for pids when it can.
 fn pids_available() -> bool {
     if cfg!(any(target_os = "linux", target_os = "android")) {
-        std::fs::read_dir("/proc").is_ok()
+        crate::procfs::listable()
     } else {
         true
     }

@@ -1,5 +1,5 @@
 //! Signals as values: which ones are offered, why one was not sent, and how one was sent.
-//! Pure data shared by the live view, the command line and the OS layer (`crate::signal`).
+//! Pure data shared by the live view, the command line and the OS layer that sends them.
 
 use std::fmt;
 use strum::{EnumIter, IntoEnumIterator, IntoStaticStr};

@@ -1,5 +1,5 @@
-//! The fields of `/proc/PID/stat` that matter here, and the parser. Pure: the bytes are
-//! read elsewhere (`collect`, `signal`).
+//! The fields of `/proc/PID/stat` and `/proc/PID/status` that matter here, and their
+//! parsers. Pure: the bytes are read elsewhere (`procfs`).
 
 /// `PF_KTHREAD` in the flags field.
 const PF_KTHREAD: u64 = 0x0020_0000;
@@ -58,6 +58,36 @@ pub fn parse_stat(buf: &[u8]) -> Option<Stat> {
     })
 }
 
+/// The command name of a stat line: between the first `(` and the last `)`.
+pub fn stat_comm(buf: &[u8]) -> Option<&[u8]> {
+    let open = buf.iter().position(|&b| b == b'(')?;
+    let close = buf.iter().rposition(|&b| b == b')')?;
+    buf.get(open + 1..close)
+}
+
+/// The fields of `/proc/PID/status` that sockscope uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Real uid (`Uid:`, first field): a process cannot change it without privilege.
+    pub real_uid: Option<u32>,
+    /// Thread-group id (`Tgid:`): differs from the pid for a thread.
+    pub tgid: Option<u32>,
+    /// Effective capabilities (`CapEff:`, hexadecimal).
+    pub cap_eff: Option<u64>,
+}
+
+/// Parses `/proc/PID/status`; a field that is missing or odd is `None`.
+pub fn parse_status(text: &str) -> Status {
+    let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name));
+    Status {
+        real_uid: field("Uid:")
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok()),
+        tgid: field("Tgid:").and_then(|v| v.trim().parse().ok()),
+        cap_eff: field("CapEff:").and_then(|v| u64::from_str_radix(v.trim(), 16).ok()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +123,26 @@ mod tests {
         assert!(main_thread_exited('Z', 3));
         assert!(!main_thread_exited('S', 3));
         assert!(!is_zombie('S', 1));
+    }
+
+    #[test]
+    fn status_fields_and_the_command_name() {
+        let status =
+            "Name:\tx\nTgid:\t4242\nPid:\t4243\nUid:\t1000\t0\t0\t0\nCapEff:\t0000000000001000\n";
+        assert_eq!(
+            parse_status(status),
+            Status {
+                real_uid: Some(1000),
+                tgid: Some(4242),
+                cap_eff: Some(0x1000)
+            }
+        );
+        assert_eq!(parse_status("garbage"), Status::default());
+        assert_eq!(
+            stat_comm(b"4242 (evil) name\n) (x) S 1"),
+            Some(&b"evil) name\n) (x"[..])
+        );
+        assert_eq!(stat_comm(b"no parens"), None);
     }
 
     proptest! {

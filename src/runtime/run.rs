@@ -261,7 +261,8 @@ fn convert(ev: Event) -> Option<Msg> {
 }
 
 fn hostname() -> String {
-    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| {
+    use crate::procfs::{SystemFile, read_system};
+    let raw = read_system(SystemFile::Hostname).unwrap_or_else(|_| {
         rustix::system::uname()
             .nodename()
             .to_string_lossy()
