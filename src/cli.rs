@@ -24,6 +24,13 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub interval: Option<std::time::Duration>,
 
+    /// CPU the live view, `watch` and `serve` may use, as a share of one core (e.g. 10%,
+    /// the default, or from the config), or `off`: when a full snapshot costs more, the
+    /// full table is read every few intervals and listeners (and the sockets of a
+    /// filter by port or address) every interval.
+    #[arg(long, global = true, value_name = "SHARE", value_parser = parse_budget)]
+    pub budget: Option<crate::model::Budget>,
+
     /// View at start: sockets, listeners, ports, processes, events.
     #[arg(long, value_parser = parse_view)]
     pub view: Option<crate::app::View>,
@@ -81,6 +88,10 @@ impl Cli {
 
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     check_interval(parse_duration(s)?)
+}
+
+fn parse_budget(s: &str) -> Result<crate::model::Budget, String> {
+    crate::model::Budget::parse(s)
 }
 
 fn parse_view(s: &str) -> Result<crate::app::View, String> {

@@ -25,6 +25,8 @@ pub struct Config {
     pub ghost: Duration,
     pub theme: Theme,
     pub keymap: Keymap,
+    /// The CPU budget of collection, a share of one core.
+    pub budget: crate::model::Budget,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -50,6 +52,16 @@ struct RawGeneral {
     view: Option<Spanned<String>>,
     columns: Option<Spanned<Vec<String>>>,
     ghost_seconds: Option<Spanned<u64>>,
+    budget: Option<Spanned<RawBudget>>,
+}
+
+/// `budget = "10%"`, `budget = 10`, `budget = 2.5` or `budget = "off"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawBudget {
+    Text(String),
+    Whole(i64),
+    Share(f64),
 }
 
 #[derive(Deserialize)]
@@ -157,6 +169,7 @@ pub fn parse(text: &str, path: &str, base: Option<Config>) -> Result<Config, Con
         ghost: Duration::from_secs(3),
         theme: Theme::plain(),
         keymap: Keymap::default(),
+        budget: crate::model::Budget::default(),
     });
     general(&mut c, raw.general.unwrap_or_default(), &at)?;
     theme(&mut c, raw.theme.unwrap_or_default(), &at)?;
@@ -205,6 +218,16 @@ fn general(c: &mut Config, g: RawGeneral, at: &Place<'_>) -> Result<(), ConfigEr
     }
     if let Some(v) = g.ghost_seconds {
         c.ghost = Duration::from_secs(*v.get_ref().min(&60));
+    }
+    if let Some(v) = g.budget {
+        let parsed = match v.get_ref() {
+            RawBudget::Text(t) => crate::model::Budget::parse(t),
+            RawBudget::Whole(n) => crate::model::Budget::parse(&n.to_string()),
+            RawBudget::Share(x) => crate::model::Budget::from_percent(*x).ok_or_else(|| {
+                format!("`{x}` is not a CPU budget: give a share of one core from 0.1% to 100% (e.g. 10%), or off")
+            }),
+        };
+        c.budget = parsed.map_err(|m| at.err(Some(v.span()), m))?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod linux;
 pub mod netns;
 pub mod origin;
 pub mod owners;
+pub mod pacing;
 pub mod portable;
 pub mod procs;
 #[cfg(target_os = "linux")]
@@ -21,7 +22,7 @@ pub mod statefile;
 pub mod worker;
 
 use crate::error::Result;
-use crate::model::{Scope, Snapshot};
+use crate::model::{Fresh, Narrow, Scope, Snapshot};
 use crate::procfs::{SystemFile, read_system};
 use std::time::Duration;
 
@@ -35,6 +36,21 @@ pub trait Collector: Send {
     /// about 2.5 times the bytes of a dump, so it is on only while something shows it.
     /// Collectors that cannot read it ignore this.
     fn set_traffic(&mut self, _on: bool) {}
+    /// Whether [`Collector::refresh`] reads anything: then a CPU budget can spread the
+    /// full snapshots and read what people watch in between.
+    fn can_refresh(&self) -> bool {
+        false
+    }
+    /// What people watch, read between full snapshots of every socket (see
+    /// [`crate::model::fresh`]): every listener, the sockets `narrow` accepts, the
+    /// kernel's counters and the destroy events, in the host's network namespace.
+    /// `Ok(None)` when this collector cannot.
+    fn refresh(&mut self, _narrow: Option<&Narrow>) -> Result<Option<Fresh>> {
+        Ok(None)
+    }
+    /// The full table is read every `period` now: background work that repairs it (the
+    /// owner walk's resync) need not run more often.
+    fn set_full_period(&mut self, _period: Duration) {}
 }
 
 /// Which collector to use (`--collector`, mapped in `cli`).

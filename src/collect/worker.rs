@@ -1,26 +1,42 @@
-//! The collection thread: one snapshot per interval, never two at once, each diffed
-//! against the previous one before it is handed over. A snapshot slower than the
-//! interval is counted as an overrun and the next one starts right away, without a
-//! burst of catch-up snapshots.
+//! The collection thread: one round per interval, never two at once, each diffed
+//! against the one before it is handed over. A round slower than the interval is
+//! counted as an overrun and the next one starts right away, without a burst of
+//! catch-up rounds.
+//!
+//! Under a CPU budget ([`Pacing`]) a round reads every socket only when the budget allows
+//! it; the rounds between read what people watch (listeners, a narrowing filter's
+//! sockets, the kernel's counters, the destroy events) and merge it into the last table.
 
 use super::Collector;
+use super::pacing::{Pacing, Round, process_cpu};
 use crate::error::Error;
-use crate::model::{Collected, Delta, Scope, Snapshot, diff};
+use crate::model::fresh::{Counts, Fresh, Freshness, merge};
+use crate::model::{Budget, Collected, Delta, Narrow, Scope, Snapshot, diff};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// What the UI may ask of the worker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     SetInterval(Duration),
     SetScope(Scope),
     Pause(bool),
-    /// Take a snapshot now.
+    /// Take a full snapshot now.
     Refresh,
+    /// What the consumer's filter narrows to: those sockets are read every round.
+    Narrow(Option<Narrow>),
     Quit,
+}
+
+/// What the worker reads, and how often.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub scope: Scope,
+    pub interval: Duration,
+    pub budget: Budget,
 }
 
 /// Handle to the thread; dropping it stops the thread.
@@ -37,8 +53,7 @@ impl Worker {
     /// returns false when nobody listens any more, which ends the thread.
     pub fn spawn(
         mut collector: Box<dyn Collector>,
-        scope: Scope,
-        interval: Duration,
+        settings: Settings,
         mut report: impl FnMut(Result<Collected, Error>) -> bool + Send + 'static,
     ) -> std::io::Result<Worker> {
         let (tx, rx) = channel();
@@ -46,15 +61,7 @@ impl Worker {
         let seen = suspensions.clone();
         let handle = std::thread::Builder::new()
             .name("sockscope-collect".into())
-            .spawn(move || {
-                run(
-                    collector.as_mut(),
-                    (scope, interval),
-                    &rx,
-                    &seen,
-                    &mut report,
-                )
-            })?;
+            .spawn(move || run(collector.as_mut(), settings, &rx, &seen, &mut report))?;
         Ok(Worker {
             tx,
             handle: Some(handle),
@@ -126,7 +133,38 @@ impl Differ {
             closed,
             traffic,
             unseen: 0,
+            fresh: Freshness::default(),
         }
+    }
+
+    /// A round between full snapshots: `fresh` merged into the last snapshot (`None`
+    /// before the first). When that changes no row, the last snapshot is handed over
+    /// again (no table is copied) with the connections freed meanwhile.
+    pub fn fresh(&mut self, fresh: &Fresh, took: Duration, overruns: u64) -> Option<Collected> {
+        let prev = self.prev.clone()?;
+        if let Some(mut snap) = merge(&prev, fresh) {
+            snap.freed = fresh.freed.clone();
+            return Some(self.next(snap, took, overruns));
+        }
+        let mut closed =
+            crate::model::lifecycle::attribute_freed(&prev, &fresh.freed, &mut self.makers);
+        closed.retain(|c| !self.said_closed.contains(&(c.freed.netns, c.freed.cookie)));
+        let delta = Delta {
+            previous: (0..prev.sockets.len() as u32).collect(),
+            ..Delta::default()
+        };
+        Some(Collected {
+            snapshot: prev.clone(),
+            previous: Some(prev),
+            delta,
+            rescoped: false,
+            took,
+            overruns,
+            closed,
+            traffic: None,
+            unseen: 0,
+            fresh: Freshness::default(),
+        })
     }
 }
 
@@ -178,20 +216,22 @@ fn events_in(d: &Delta) -> u64 {
     (d.opened.len() + d.closed.len() + d.changed.len()) as u64
 }
 
-/// When the next snapshot is due, and what it covers. Every command changes it at
-/// once: the worker waits on the deadline *or* a command, never on a tick scheduled
-/// under an interval that no longer holds.
+/// When the next round is due, and what it covers. Every command changes it at once:
+/// the worker waits on the deadline *or* a command, never on a tick scheduled under an
+/// interval that no longer holds.
 struct Plan {
     scope: Scope,
     interval: Duration,
     paused: bool,
     next: Instant,
-    /// When the last snapshot started.
+    /// When the last round started.
     last: Option<Instant>,
+    pacing: Pacing,
+    narrow: Option<Narrow>,
 }
 
 impl Plan {
-    /// Waits until the next snapshot is due or a command comes, whichever is first.
+    /// Waits until the next round is due or a command comes, whichever is first.
     fn wait(&self, rx: &Receiver<Command>) -> Result<Command, RecvTimeoutError> {
         let now = Instant::now();
         if self.paused {
@@ -199,8 +239,8 @@ impl Plan {
         } else if self.next > now {
             rx.recv_timeout(self.next - now)
         } else {
-            // Overrunning: still look at commands between snapshots, or Quit would
-            // never be seen.
+            // Overrunning: still look at commands between rounds, or Quit would never
+            // be seen.
             rx.try_recv().map_err(|e| match e {
                 TryRecvError::Empty => RecvTimeoutError::Timeout,
                 TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
@@ -208,14 +248,15 @@ impl Plan {
         }
     }
 
-    /// Applies a command other than Quit; true when a snapshot is to be taken now.
+    /// Applies a command other than Quit; true when a round is to be taken now.
     fn apply(&mut self, c: Command) -> bool {
         match c {
             Command::SetInterval(d) => {
                 self.interval = d;
-                // Due one new interval after the last snapshot started: a shorter
-                // interval may make it due now, a longer one puts it off. A snapshot
-                // already due (a resume, a new scope) stays due.
+                self.pacing.set_interval(d);
+                // Due one new interval after the last round started: a shorter interval
+                // may make it due now, a longer one puts it off. A round already due (a
+                // resume, a new scope) stays due.
                 if let Some(last) = self.last
                     && self.next > Instant::now()
                 {
@@ -227,6 +268,7 @@ impl Plan {
                 if s != self.scope {
                     self.scope = s;
                     self.next = Instant::now();
+                    self.pacing.force_full();
                 }
                 false
             }
@@ -235,29 +277,118 @@ impl Plan {
                 self.next = Instant::now();
                 false
             }
-            Command::Refresh => true,
+            Command::Refresh => {
+                self.pacing.force_full();
+                true
+            }
+            Command::Narrow(n) => {
+                self.narrow = n;
+                false
+            }
             Command::Quit => false,
         }
+    }
+
+    /// How fresh a round's snapshot is.
+    fn freshness(&self, full_at: SystemTime, partial: bool) -> Freshness {
+        Freshness {
+            budget: self.pacing.budget(),
+            interval: self.interval,
+            every: self.pacing.every(),
+            full_at,
+            partial,
+            narrowed: partial && self.narrow.is_some(),
+            counts: None,
+        }
+    }
+}
+
+/// The worker's state between rounds.
+struct Rounds<'a> {
+    collector: &'a mut dyn Collector,
+    differ: Differ,
+    state: super::statefile::Writer,
+    overruns: u64,
+    high_water: usize,
+    /// When the last full table was taken.
+    full_at: SystemTime,
+    /// Partial rounds are possible: the collector reads parts, and CPU time is known.
+    can_partial: bool,
+}
+
+impl Rounds<'_> {
+    /// Hands a round's result over; false when nobody listens any more.
+    fn hand_over(
+        &mut self,
+        message: Result<Collected, Error>,
+        report: &mut dyn FnMut(Result<Collected, Error>) -> bool,
+    ) -> bool {
+        if let Ok(c) = &message {
+            self.state.offer(&c.snapshot);
+        }
+        let sockets = message.as_ref().map_or(0, |c| c.snapshot.sockets.len());
+        if !report(message) {
+            return false;
+        }
+        super::trim_after_shrink(&mut self.high_water, sockets);
+        true
+    }
+
+    /// Reads what people watch and merges it into the last table: `None` when there is
+    /// no table yet or the collector has nothing to add.
+    fn partial(&mut self, plan: &Plan) -> Option<Result<Collected, Error>> {
+        let start = Instant::now();
+        let fresh = match self.collector.refresh(plan.narrow.as_ref()) {
+            Ok(Some(f)) => f,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut c = self.differ.fresh(&fresh, start.elapsed(), self.overruns)?;
+        c.fresh = plan.freshness(self.full_at, true);
+        c.fresh.counts = Some(Counts::estimate(&c.snapshot, fresh.sockstat.as_ref()));
+        Some(Ok(c))
+    }
+
+    /// Reads every socket.
+    fn full(&mut self, plan: &Plan, generation: u64, suspensions: &AtomicU64) -> Result<Collected, Error> {
+        let start = Instant::now();
+        let result = self.collector.snapshot(plan.scope);
+        let took = start.elapsed();
+        if took > plan.interval && suspensions.load(Ordering::SeqCst) == generation {
+            self.overruns += 1;
+        }
+        let snap = result?;
+        self.full_at = snap.taken_at;
+        let mut c = self.differ.next(snap, took, self.overruns);
+        c.fresh = plan.freshness(self.full_at, false);
+        Ok(c)
     }
 }
 
 fn run(
     collector: &mut dyn Collector,
-    (scope, interval): (Scope, Duration),
+    settings: Settings,
     rx: &Receiver<Command>,
     suspensions: &AtomicU64,
     report: &mut dyn FnMut(Result<Collected, Error>) -> bool,
 ) {
-    let mut differ = Differ::default();
-    let mut state = super::statefile::Writer::default();
-    let mut overruns = 0u64;
-    let mut high_water = 0usize;
     let mut plan = Plan {
-        scope,
-        interval,
+        scope: settings.scope,
+        interval: settings.interval,
         paused: false,
         next: Instant::now(),
         last: None,
+        pacing: Pacing::new(settings.budget, settings.interval),
+        narrow: None,
+    };
+    let mut rounds = Rounds {
+        can_partial: collector.can_refresh() && process_cpu().is_some(),
+        collector,
+        differ: Differ::default(),
+        state: super::statefile::Writer::default(),
+        overruns: 0,
+        high_water: 0,
+        full_at: SystemTime::UNIX_EPOCH,
     };
     loop {
         match plan.wait(rx) {
@@ -271,22 +402,28 @@ fn run(
         }
         let start = Instant::now();
         let generation = suspensions.load(Ordering::SeqCst);
-        let result = collector.snapshot(plan.scope);
-        let took = start.elapsed();
-        if took > plan.interval && suspensions.load(Ordering::SeqCst) == generation {
-            overruns += 1;
+        let round = plan.pacing.next(rounds.can_partial);
+        plan.pacing.start(round, process_cpu().unwrap_or_default());
+        // Between full tables, and before one that takes several intervals' budget:
+        // listeners stay fresh while the full table is read.
+        let spread = plan.pacing.every() > 1;
+        if (round == Round::Partial || spread)
+            && rounds.can_partial
+            && let Some(message) = rounds.partial(&plan)
+            && !rounds.hand_over(message, report)
+        {
+            return;
+        }
+        if round == Round::Full {
+            let message = rounds.full(&plan, generation, suspensions);
+            if !rounds.hand_over(message, report) {
+                return;
+            }
+            let period = plan.interval.saturating_mul(plan.pacing.every());
+            rounds.collector.set_full_period(period);
         }
         plan.last = Some(start);
         plan.next = (start + plan.interval).max(Instant::now());
-        let message = result.map(|snap| differ.next(snap, took, overruns));
-        if let Ok(c) = &message {
-            state.offer(&c.snapshot);
-        }
-        let sockets = message.as_ref().map_or(0, |c| c.snapshot.sockets.len());
-        if !report(message) {
-            return;
-        }
-        super::trim_after_shrink(&mut high_water, sockets);
     }
 }
 
@@ -330,8 +467,12 @@ mod tests {
             calls: calls.clone(),
             delay,
         };
-        let w =
-            Worker::spawn(Box::new(fake), scope, interval, move |m| tx.send(m).is_ok()).unwrap();
+        let settings = Settings {
+            scope,
+            interval,
+            budget: Budget::OFF,
+        };
+        let w = Worker::spawn(Box::new(fake), settings, move |m| tx.send(m).is_ok()).unwrap();
         (w, rx, calls)
     }
 

@@ -44,6 +44,7 @@ pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
                 interval: args.interval,
                 top: args.top,
                 collector: kind,
+                budget: cli.budget.unwrap_or_default(),
             })
         }
         #[cfg(target_os = "linux")]
@@ -54,7 +55,7 @@ pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
             Ok(EXIT_ERROR)
         }
         Some(Command::WaitListen(args)) => wait_listen::run(args, kind),
-        Some(Command::Watch(args)) => watch::run(args, kind),
+        Some(Command::Watch(args)) => watch::run(args, kind, cli.budget.unwrap_or_default()),
         Some(Command::Mcp(args)) => mcp::run(args, cli.config.as_deref(), kind),
         Some(Command::Info(args)) => info::run(args.json, cli.config.as_deref(), kind),
         Some(Command::Completions { shell }) => completions(*shell),
@@ -67,6 +68,7 @@ pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
                 no_color: cli.no_color,
                 config: cli.config.clone(),
                 collector: kind,
+                budget: cli.budget,
             };
             crate::runtime::run(opts).map(|()| EXIT_OK)
         }

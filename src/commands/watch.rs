@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::query;
 use crate::runtime::watch::{WatchOptions, run as watch};
 
-pub fn run(args: &WatchArgs, kind: CollectorKind) -> Result<u8> {
+pub fn run(args: &WatchArgs, kind: CollectorKind, budget: crate::model::Budget) -> Result<u8> {
     let query = query::parse(&args.query.join(" "))?;
     let collector = collect::open(kind)?;
     watch(
@@ -17,6 +17,7 @@ pub fn run(args: &WatchArgs, kind: CollectorKind) -> Result<u8> {
             json: args.json,
             count: args.count,
             interval: args.interval,
+            budget,
         },
     )
 }

@@ -182,6 +182,15 @@ pub fn attribute(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Maker
     closed
 }
 
+/// [`attribute`] for a round that left the table as it was (`snap`): only the
+/// connections freed meanwhile, with who made them.
+pub fn attribute_freed(snap: &Snapshot, freed: &[Freed], known: &mut Makers) -> Vec<Closed> {
+    if freed.is_empty() {
+        return Vec::new();
+    }
+    closed(None, snap, freed, known)
+}
+
 fn closed(
     prev: Option<&Snapshot>,
     next: &Snapshot,

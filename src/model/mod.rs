@@ -2,6 +2,7 @@
 //! terminal; everything else reads these types.
 
 pub mod addr;
+pub mod budget;
 pub mod cgroup;
 pub mod command;
 pub mod container;
@@ -9,7 +10,9 @@ pub mod diff;
 pub mod events;
 pub mod evidence;
 pub mod flags;
+pub mod fresh;
 pub mod lifecycle;
+pub mod narrow;
 pub mod netns;
 pub mod pids;
 pub mod process;
@@ -23,6 +26,7 @@ pub mod stat;
 pub mod time;
 pub mod traffic;
 
+pub use budget::Budget;
 pub use cgroup::Runtime;
 pub use command::{Command, Step};
 pub use container::Container;
@@ -30,6 +34,8 @@ pub use diff::{Delta, diff};
 pub use events::{Event, EventKind, EventLog, FlagsOf, events};
 pub use evidence::Evidence;
 pub use flags::{Flag, Flags};
+pub use fresh::{Counts, Fresh, Freshness, Sockstat};
+pub use narrow::Narrow;
 pub use netns::{Netns, NetnsKind, NetnsTable};
 pub use process::{Ancestor, Origin, Pm2App, Process};
 pub use signal::{Delivery, Refusal, Sent, Sig};

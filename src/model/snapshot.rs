@@ -178,4 +178,7 @@ pub struct Collected {
     /// longer shows (a socket that opened and closed between two snapshots it took, a
     /// state passed through): counted so that they are reported, not silently lost.
     pub unseen: u64,
+    /// How fresh each part of the snapshot is (under a CPU budget, the full table may be
+    /// older than the listeners).
+    pub fresh: super::fresh::Freshness,
 }

@@ -117,6 +117,50 @@ impl Query {
         })
     }
 
+    /// What the kernel can narrow a dump to for this query: its port and address terms
+    /// (those not negated), each a clause of the [`Narrow`]. `None` when it has none, or
+    /// too many values to send. The kernel's answer holds every socket the query
+    /// matches (an unconnected socket's remote port is 0 for it, while `rport:` never
+    /// matches one): the query still decides.
+    pub fn narrowing(&self) -> Option<crate::model::Narrow> {
+        use crate::model::narrow::{Cond, End, Narrow};
+        let ends = |side: Side| match side {
+            Side::Either => &[End::Local, End::Remote][..],
+            Side::Local => &[End::Local][..],
+            Side::Remote => &[End::Remote][..],
+        };
+        let mut clauses = Vec::new();
+        for t in self.terms.iter().filter(|t| !t.negated) {
+            match &t.test {
+                Test::Port(side, ranges) => clauses.push(
+                    ranges
+                        .iter()
+                        .flat_map(|r| {
+                            ends(*side).iter().map(|&end| Cond::Port {
+                                end,
+                                lo: *r.start(),
+                                hi: *r.end(),
+                            })
+                        })
+                        .collect(),
+                ),
+                Test::Addr(side, pats) => clauses.push(
+                    pats.iter()
+                        .flat_map(|p| {
+                            ends(*side).iter().map(|&end| Cond::Addr {
+                                end,
+                                ip: p.ip,
+                                port: p.port,
+                            })
+                        })
+                        .collect(),
+                ),
+                _ => {}
+            }
+        }
+        Narrow::new(clauses)
+    }
+
     /// Whether the query asks for UDP by name (`proto:udp`, `udp`, `proto:udp6`).
     pub fn names_udp(&self) -> bool {
         self.terms.iter().any(|t| {

@@ -34,6 +34,8 @@ pub struct TuiOptions {
     pub no_color: bool,
     pub config: Option<PathBuf>,
     pub collector: CollectorKind,
+    /// `--budget`; the config's otherwise.
+    pub budget: Option<crate::model::Budget>,
 }
 
 /// Runs the TUI until the user quits. Errors are one line for the binary to print.
@@ -64,6 +66,7 @@ pub fn run(opts: TuiOptions) -> Result<()> {
         app.modes.filter.query = q;
     }
     let collector = collect::open(opts.collector)?;
+    let budget = opts.budget.unwrap_or(cfg.budget);
     let rt = super::tokio()?;
     terminal::install_panic_hook();
     let _guard = terminal::Guard;
@@ -73,7 +76,7 @@ pub fn run(opts: TuiOptions) -> Result<()> {
     let os = RealOs { jobs: Some(jobs) };
     let effector = Effector::with_os(RealSignaller::default(), os);
     let mut session = Session::new(app, term, effector);
-    let result = rt.block_on(event_loop(&mut session, collector, replies));
+    let result = rt.block_on(event_loop(&mut session, collector, budget, replies));
     terminal::restore();
     result
 }
@@ -83,9 +86,18 @@ pub fn run(opts: TuiOptions) -> Result<()> {
 async fn event_loop<S: Signaller, O: Os>(
     session: &mut Session<CrosstermBackend<Stdout>, S, O>,
     collector: Box<dyn collect::Collector>,
+    budget: crate::model::Budget,
     mut replies: tokio::sync::mpsc::UnboundedReceiver<Msg>,
 ) -> Result<()> {
-    let (worker, mut snapshots) = spawn_worker(collector, session.app.modes.interval)?;
+    let settings = worker::Settings {
+        scope: Scope::All,
+        interval: session.app.modes.interval,
+        budget,
+    };
+    let (worker, mut snapshots) = spawn_worker(collector, settings)?;
+    // What the filter narrows to is read every round, whatever the budget.
+    let mut narrow = session.narrowing();
+    worker.send(worker::Command::Narrow(narrow.clone()));
     let mut events = open_events()?;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let on = |kind| {
@@ -145,6 +157,11 @@ async fn event_loop<S: Signaller, O: Os>(
         for c in flow.worker {
             worker.send(c);
         }
+        let now = session.narrowing();
+        if now != narrow {
+            worker.send(worker::Command::Narrow(now.clone()));
+            narrow = now;
+        }
         if flow.quit {
             return Ok(());
         }
@@ -160,10 +177,10 @@ async fn event_loop<S: Signaller, O: Os>(
 /// blocks the draw blocks the loop): a newer one is folded into it ([`fold_reports`]).
 fn spawn_worker(
     collector: Box<dyn collect::Collector>,
-    interval: Duration,
+    settings: worker::Settings,
 ) -> Result<(Worker, Receiver<Report>)> {
     let (tx, snapshots) = mailbox();
-    let worker = Worker::spawn(collector, Scope::All, interval, move |m| {
+    let worker = Worker::spawn(collector, settings, move |m| {
         tx.put_with(m, fold_reports)
     })
     .map_err(|source| Error::Start {

@@ -78,6 +78,11 @@ impl<B: Backend, S: Signaller, O: Os> Session<B, S, O> {
         flow
     }
 
+    /// What the filter narrows the collector's reads to (a port or an address).
+    pub fn narrowing(&self) -> Option<crate::model::Narrow> {
+        self.app.modes.filter.query.narrowing()
+    }
+
     /// The next frame must be drawn in full (after a suspend, a resize from outside).
     pub fn invalidate(&mut self) {
         self.dirty = true;

@@ -6,7 +6,7 @@
 
 use super::backlog::{Backlog, Item, Pushed};
 use crate::collect::Collector;
-use crate::collect::worker::Worker;
+use crate::collect::worker::{Command, Settings, Worker};
 use crate::commands::{EXIT_OK, warn};
 use crate::diagnose::{CloseWaitTracker, row_flags};
 use crate::error::{Error, Result};
@@ -26,6 +26,8 @@ pub struct WatchOptions {
     pub json: bool,
     pub count: Option<u64>,
     pub interval: Duration,
+    /// The CPU budget of the collector thread.
+    pub budget: crate::model::Budget,
 }
 
 /// Lines waiting for stdout, at most (beyond them, lines are dropped and counted).
@@ -85,7 +87,12 @@ async fn stream(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8>
     let backlog = Arc::new(Backlog::new(BACKLOG_LINES, BACKLOG_BYTES, PATIENCE));
     let (ended_tx, mut ended) = mpsc::unbounded_channel();
     spawn_writer(backlog.clone(), ended_tx.clone())?;
-    let interval = opts.interval;
+    let settings = Settings {
+        scope: Scope::All,
+        interval: opts.interval,
+        budget: opts.budget,
+    };
+    let narrow = opts.query.narrowing();
     let mut lines = Producer {
         opts,
         backlog: backlog.clone(),
@@ -95,8 +102,10 @@ async fn stream(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8>
         sent: 0,
         baseline: true,
     };
-    let worker = Worker::spawn(collector, Scope::All, interval, move |m| lines.take(m))
+    let worker = Worker::spawn(collector, settings, move |m| lines.take(m))
         .map_err(start("the collector thread"))?;
+    // The sockets of a query by port or address are read every round.
+    worker.send(Command::Narrow(narrow));
     let code = tokio::select! {
         _ = stops.recv() => Ok(EXIT_OK),
         done = ended.recv() => done.unwrap_or(Ok(EXIT_OK)),

@@ -111,7 +111,12 @@ impl Recent {
             close_waits: CloseWaitTracker::default(),
             last_flags: Vec::new(),
         };
-        let worker = Worker::spawn(collector, Scope::All, interval, move |m| keeper.take(m))?;
+        let settings = crate::collect::worker::Settings {
+            scope: Scope::All,
+            interval,
+            budget: crate::model::Budget::default(),
+        };
+        let worker = Worker::spawn(collector, settings, move |m| keeper.take(m))?;
         Ok((recent, worker))
     }
 

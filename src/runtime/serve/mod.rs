@@ -55,6 +55,8 @@ pub struct ServeOptions {
     pub interval: Duration,
     pub top: usize,
     pub collector: CollectorKind,
+    /// The CPU budget of the collector thread.
+    pub budget: crate::model::Budget,
 }
 
 /// The latest exposition, in both formats.
@@ -96,6 +98,15 @@ pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
     })
 }
 
+/// What the collector thread reads, and how often.
+fn settings(opts: &ServeOptions) -> crate::collect::worker::Settings {
+    crate::collect::worker::Settings {
+        scope: Scope::All,
+        interval: opts.interval,
+        budget: opts.budget,
+    }
+}
+
 async fn serve(opts: ServeOptions) -> Result<u8> {
     let listener = bind(opts.listen).map_err(|source| Error::Start {
         what: "the metrics listener",
@@ -109,7 +120,7 @@ async fn serve(opts: ServeOptions) -> Result<u8> {
     let latest: Shared = Arc::default();
     let report = publisher(latest.clone(), opts.top, collector.name());
     let _worker =
-        Worker::spawn(collector, Scope::All, opts.interval, report).map_err(|source| {
+        Worker::spawn(collector, settings(&opts), report).map_err(|source| {
             Error::Start {
                 what: "the collector thread",
                 source,

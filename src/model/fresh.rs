@@ -1,0 +1,305 @@
+//! The rounds between full snapshots, when a full one costs more than the CPU budget
+//! allows: what they read (listeners, the sockets a narrowing filter picks, the kernel's
+//! counters, the destroy events), how that is merged into the last table, and how fresh
+//! each part of what is shown is.
+
+use super::budget::Budget;
+use super::lifecycle::{Freed, Lost};
+use super::narrow::Narrow;
+use super::process::Process;
+use super::snapshot::Snapshot;
+use super::socket::{Proto, Socket, State};
+use rustc_hash::FxHashSet as HashSet;
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+/// What a round between full snapshots read.
+#[derive(Clone, Debug)]
+pub struct Fresh {
+    pub taken_at: SystemTime,
+    /// Every listener of the host's namespace (TCP LISTEN, unconnected UDP) and, with
+    /// `narrow`, every other socket it accepts, as they are now, with owners.
+    pub sockets: Vec<Socket>,
+    pub narrow: Option<Narrow>,
+    /// Details of these sockets' owners.
+    pub processes: HashMap<u32, Process>,
+    /// Names of these sockets' and owners' uids.
+    pub users: HashMap<u32, String>,
+    /// Sockets the kernel freed since the last round (destroy events).
+    pub freed: Vec<Freed>,
+    pub lost: Lost,
+    /// The host's counters, when readable.
+    pub sockstat: Option<Sockstat>,
+}
+
+/// Whether a round with `narrow` read this socket again (host sockets only).
+pub fn covered(s: &Socket, host: bool, narrow: Option<&Narrow>) -> bool {
+    host && (s.is_listener() || narrow.is_some_and(|n| n.accepts(s)))
+}
+
+/// The table of `prev` with the sockets `fresh` read again replaced by what they are now
+/// and the sockets the kernel freed since taken out; `None` when that changes nothing
+/// (then `prev` stands, and no table is copied).
+///
+/// The sockets read again come first, in the order they were read: the next round finds
+/// them in the same place and, when nothing changed, compares without copying.
+pub fn merge(prev: &Snapshot, fresh: &Fresh) -> Option<Snapshot> {
+    let freed: HashSet<(u32, u64)> = fresh
+        .freed
+        .iter()
+        .filter(|f| f.cookie != 0)
+        .map(|f| (f.netns, f.cookie))
+        .collect();
+    let gone = |s: &Socket| s.cookie != 0 && freed.contains(&(s.netns, s.cookie));
+    let is_covered = |s: &Socket| covered(s, prev.netns.is_host(s.netns), fresh.narrow.as_ref());
+    let mut before: Vec<&Socket> = Vec::with_capacity(fresh.sockets.len());
+    let mut any_gone = false;
+    for s in &prev.sockets {
+        if is_covered(s) {
+            before.push(s);
+        } else if !freed.is_empty() && gone(s) {
+            any_gone = true;
+        }
+    }
+    let same = before.len() == fresh.sockets.len()
+        && before.iter().zip(&fresh.sockets).all(|(a, b)| *a == b);
+    if same && !any_gone {
+        return None;
+    }
+    drop(before);
+    let mut sockets = Vec::with_capacity(prev.sockets.len() + fresh.sockets.len());
+    sockets.extend(fresh.sockets.iter().cloned());
+    sockets.extend(
+        prev.sockets
+            .iter()
+            .filter(|s| !is_covered(s) && !gone(s))
+            .cloned(),
+    );
+    let mut processes = prev.processes.clone();
+    processes.extend(fresh.processes.iter().map(|(k, v)| (*k, v.clone())));
+    let mut users = prev.users.clone();
+    users.extend(fresh.users.iter().map(|(k, v)| (*k, v.clone())));
+    let mut snap = Snapshot {
+        taken_at: fresh.taken_at,
+        scope: prev.scope,
+        collector: prev.collector,
+        sockets,
+        processes,
+        users,
+        netns: prev.netns.clone(),
+        visibility: prev.visibility.clone(),
+        published: prev.published.clone(),
+        freed: Vec::new(),
+        lost: fresh.lost,
+        makers: Vec::new(),
+        tcp: prev.tcp.clone(),
+    };
+    snap.count_hidden();
+    Some(snap)
+}
+
+/// The host's socket counters from `/proc/net/sockstat` and `sockstat6`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sockstat {
+    /// TCP sockets in the hash tables (listening and connected; not TIME-WAIT or
+    /// SYN-RECV), IPv4 and IPv6.
+    pub tcp: u32,
+    pub tcp6: u32,
+    /// TIME-WAIT sockets, both families.
+    pub tw: u32,
+    /// Bound UDP sockets, IPv4 and IPv6.
+    pub udp: u32,
+    pub udp6: u32,
+}
+
+impl Sockstat {
+    /// Parses the two files' text (`TCP: inuse 7 orphan 0 tw 331 alloc 12 mem 0`, …);
+    /// `None` without a TCP line.
+    pub fn parse(v4: &str, v6: &str) -> Option<Sockstat> {
+        let mut s = Sockstat::default();
+        let mut tcp_seen = false;
+        for line in v4.lines().chain(v6.lines()) {
+            let mut words = line.split_whitespace();
+            let proto = words.next().unwrap_or("");
+            let pairs: Vec<&str> = words.collect();
+            let get = |key: &str| {
+                pairs
+                    .chunks(2)
+                    .find(|p| p.first() == Some(&key))
+                    .and_then(|p| p.get(1))
+                    .and_then(|v| v.parse::<u32>().ok())
+            };
+            match proto {
+                "TCP:" => {
+                    tcp_seen = true;
+                    s.tcp = get("inuse").unwrap_or(0);
+                    s.tw = get("tw").unwrap_or(0);
+                }
+                "TCP6:" => s.tcp6 = get("inuse").unwrap_or(0),
+                "UDP:" => s.udp = get("inuse").unwrap_or(0),
+                "UDP6:" => s.udp6 = get("inuse").unwrap_or(0),
+                _ => {}
+            }
+        }
+        tcp_seen.then_some(s)
+    }
+
+    /// All sockets it counts.
+    pub fn total(&self) -> usize {
+        [self.tcp, self.tcp6, self.tw, self.udp, self.udp6]
+            .iter()
+            .map(|&n| n as usize)
+            .sum()
+    }
+}
+
+/// Sockets per state and per protocol, for the header; the ones that are estimates (read
+/// longer ago than this round, or worked out from the kernel's counters) are marked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// By `State as usize`.
+    pub states: [usize; 12],
+    /// One bit per state (`1 << State as usize`): an estimate.
+    pub estimated: u16,
+    /// By `Proto as usize`.
+    pub protos: [usize; 4],
+    pub protos_estimated: bool,
+}
+
+impl Counts {
+    pub fn is_estimate(&self, s: State) -> bool {
+        self.estimated & (1 << s as u16) != 0
+    }
+
+    /// The counts of a table as it is (every count exact).
+    pub fn of(snap: &Snapshot) -> Counts {
+        let mut c = Counts::default();
+        for s in &snap.sockets {
+            c.states[s.state as usize] += 1;
+            c.protos[s.proto as usize] += 1;
+        }
+        c
+    }
+
+    /// The header's counts after a round between full snapshots: listeners are exact
+    /// (read this round); TIME-WAIT is the kernel's count; ESTAB is the kernel's count of
+    /// connected sockets less the table's sockets in the other connected states;
+    /// everything else, and every socket of another network namespace, is as the last
+    /// full table had it, less what the kernel freed since. Without counters only
+    /// listeners are exact.
+    pub fn estimate(snap: &Snapshot, sockstat: Option<&Sockstat>) -> Counts {
+        let (mut tcp, mut udp, mut other) = ([0usize; 12], [0usize; 12], [0usize; 12]);
+        let (mut protos, mut other_protos) = ([0usize; 4], [0usize; 4]);
+        let (mut tw4, mut tw6) = (0usize, 0usize);
+        for s in &snap.sockets {
+            let (st, p) = (s.state as usize, s.proto as usize);
+            if !snap.netns.is_host(s.netns) {
+                other[st] += 1;
+                other_protos[p] += 1;
+                continue;
+            }
+            protos[p] += 1;
+            if s.proto.is_tcp() {
+                tcp[st] += 1;
+            } else {
+                udp[st] += 1;
+            }
+            match (s.proto, s.state) {
+                (Proto::Tcp, State::TimeWait) => tw4 += 1,
+                (Proto::Tcp6, State::TimeWait) => tw6 += 1,
+                _ => {}
+            }
+        }
+        let bit = |s: State| 1u16 << s as u16;
+        let mut states: [usize; 12] = std::array::from_fn(|i| tcp[i] + udp[i]);
+        // Listeners and unconnected UDP were read this round.
+        let mut known = bit(State::Listen);
+        if tcp[State::Unconn as usize] == 0 {
+            known |= bit(State::Unconn);
+        }
+        if let Some(k) = sockstat {
+            let n = |v: u32| v as usize;
+            // The kernel counts TCP sockets in its hash tables: listeners and connected
+            // ones, not TIME-WAIT or SYN-RECV.
+            let connected: usize = [
+                State::SynSent,
+                State::FinWait1,
+                State::FinWait2,
+                State::CloseWait,
+                State::LastAck,
+                State::Closing,
+            ]
+            .iter()
+            .map(|&s| tcp[s as usize])
+            .sum();
+            let tcp_estab =
+                (n(k.tcp) + n(k.tcp6)).saturating_sub(tcp[State::Listen as usize] + connected);
+            let udp_estab = (n(k.udp) + n(k.udp6)).saturating_sub(udp[State::Unconn as usize]);
+            states[State::Estab as usize] = tcp_estab + udp_estab;
+            states[State::TimeWait as usize] = n(k.tw);
+            known |= bit(State::TimeWait);
+            // TIME-WAIT is one count for both families: split as the table does.
+            let tw_v6 = (n(k.tw) * tw6).checked_div(tw4 + tw6).unwrap_or(0);
+            protos = [
+                n(k.tcp) + n(k.tw) - tw_v6,
+                n(k.tcp6) + tw_v6,
+                n(k.udp),
+                n(k.udp6),
+            ];
+        }
+        for i in 0..12 {
+            states[i] += other[i];
+            // Another namespace's sockets are as the last full table had them.
+            if other[i] > 0 {
+                known &= !(1 << i);
+            }
+        }
+        for (p, n) in protos.iter_mut().zip(other_protos) {
+            *p += n;
+        }
+        Counts {
+            states,
+            estimated: !known & 0x0ffe,
+            protos,
+            protos_estimated: true,
+        }
+    }
+}
+
+/// How fresh what a consumer shows is, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Freshness {
+    pub budget: Budget,
+    pub interval: Duration,
+    /// A full snapshot every this many intervals (1: every interval).
+    pub every: u32,
+    /// When the last full table was taken: sockets not read again since are that old.
+    pub full_at: SystemTime,
+    /// This round read only listeners (and a narrowing filter's sockets).
+    pub partial: bool,
+    /// The sockets of a narrowing filter are read every round.
+    pub narrowed: bool,
+    /// The header's counts, when they are not the table's own (a partial round).
+    pub counts: Option<Counts>,
+}
+
+impl Default for Freshness {
+    fn default() -> Self {
+        Freshness {
+            budget: Budget::OFF,
+            interval: Duration::from_secs(1),
+            every: 1,
+            full_at: SystemTime::UNIX_EPOCH,
+            partial: false,
+            narrowed: false,
+            counts: None,
+        }
+    }
+}
+
+impl Freshness {
+    /// How long between full tables.
+    pub fn full_period(&self) -> Duration {
+        self.interval.saturating_mul(self.every)
+    }
+}
