@@ -314,3 +314,83 @@ fn why_names_who_made_the_time_waits_while_a_sockscope_runs() {
     assert!(list.contains(&format!("(made by {pid}/python3)")), "{list}");
     drop(w);
 }
+
+/// A subscriber that falls behind is never silent: with a tiny receive buffer (the
+/// kernel drops what does not fit: ENOBUFS) and a burst of closes, `watch` says how
+/// many times events were lost and when, and goes on with a table resynced by its full
+/// dumps (a listener opened afterwards is still seen).
+#[test]
+fn watch_reports_lost_destroy_events_and_goes_on() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let mut cmd = std::process::Command::new(crate::support::bin());
+    cmd.args(["watch", "--json", "--interval", "1s"])
+        .env("SOCKSCOPE_EVENT_BUFFER", "4096")
+        .stderr(std::process::Stdio::piped());
+    let mut w = Kid::spawn(cmd);
+    assert!(w.err_line().starts_with("sockscope: watching "));
+    for _ in 0..400 {
+        let c = std::net::TcpStream::connect(addr).unwrap();
+        let (a, _) = l.accept().unwrap();
+        drop(c);
+        drop(a);
+    }
+    let said = w.err_line();
+    assert!(
+        said.contains("warning: events lost: ") && said.contains("; resynced"),
+        "{said}"
+    );
+    let later = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = later.local_addr().unwrap().port();
+    wait_for("the listener opened after the loss", || {
+        let doc: serde_json::Value = serde_json::from_str(&w.line()).ok()?;
+        (doc["event"] == "opened" && doc["local"]["port"] == port && doc["state"] == "LISTEN")
+            .then_some(())
+    });
+}
+
+/// Another network namespace (an `unshare --net` pair of ends): its short connections
+/// reach `watch` through a subscriber made in that namespace, marked with its inode.
+#[test]
+fn watch_sees_short_connections_in_another_network_namespace() {
+    assert!(
+        is_root(),
+        "entering another namespace needs root: run the suite as root, as CI does"
+    );
+    let script = format!(
+        "{PY_LISTEN}\ns = listen()\nport = s.getsockname()[1]\nprint(port, flush=True)\nfor line in sys.stdin:\n    for _ in range(10):\n        c = socket.create_connection(('127.0.0.1', port))\n        a, _ = s.accept()\n        c.close(); a.close()\n    print('done', flush=True)"
+    );
+    // Watching first: the namespace's listener is then an opened event.
+    let mut w = Kid::sockscope(&["watch", "--json", "--interval", "300ms"]);
+    assert!(w.err_line().starts_with("sockscope: watching "));
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "--net",
+        "--",
+        "sh",
+        "-c",
+        "ip link set lo up && exec python3 -u -c \"$0\"",
+    ])
+    .arg(&script);
+    let mut kid = Kid::spawn(cmd);
+    let port: u16 = kid.line().parse().unwrap();
+    let inode = std::fs::metadata(format!("/proc/{}/ns/net", kid.pid()))
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .unwrap();
+    // Its namespace is found (and its reader opened) within a few snapshots.
+    wait_for("the namespace's listener", || {
+        let doc: serde_json::Value = serde_json::from_str(&w.line()).ok()?;
+        (doc["local"]["port"] == port && doc["netns"]["inode"] == inode).then_some(())
+    });
+    kid.send("go");
+    assert_eq!(kid.line(), "done");
+    let closed = wait_for("a short connection of that namespace", || {
+        let doc: serde_json::Value = serde_json::from_str(&w.line()).ok()?;
+        (doc["event"] == "closed"
+            && doc["short_lived"] == true
+            && (doc["local"]["port"] == port || doc["remote"]["port"] == port))
+            .then_some(doc)
+    });
+    assert_schema("watch.schema.json", &closed);
+    assert_eq!(closed["netns"]["inode"], inode, "{closed}");
+}

@@ -71,6 +71,29 @@ pub struct Lost {
     pub last_ms: u64,
 }
 
+impl Lost {
+    /// Both subscribers' losses as one: overflows add up, the last is the later.
+    pub fn plus(self, other: Lost) -> Lost {
+        Lost {
+            times: self.times + other.times,
+            last_ms: self.last_ms.max(other.last_ms),
+        }
+    }
+
+    /// What the header and `watch` say once some were lost: `events lost: 2 at
+    /// 10:42:07; resynced` (the snapshot that noticed it is a full dump, so the table is
+    /// right again; the connections freed in the gap are not coming back). None when
+    /// nothing was lost.
+    pub fn sentence(&self) -> Option<String> {
+        (self.times > 0).then(|| {
+            let at = super::time::clock(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.last_ms),
+            );
+            format!("events lost: {} at {at}; resynced", self.times)
+        })
+    }
+}
+
 /// Who made a connection, best evidence first.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "kebab-case")]
