@@ -270,10 +270,7 @@ fn an_unprivileged_watch_sees_short_connections_too() {
     let mut rest = Vec::new();
     let _ = a.read_to_end(&mut rest);
     drop(a);
-    let closed = wait_for("a closed event", || {
-        let doc: serde_json::Value = serde_json::from_str(&w.line()).ok()?;
-        (doc["event"] == "closed").then_some(doc)
-    });
+    let closed = next_event(&mut w, "a closed event", |doc| doc["event"] == "closed");
     assert_eq!(closed["short_lived"], true, "{closed}");
 }
 
@@ -342,10 +339,8 @@ fn watch_reports_lost_destroy_events_and_goes_on() {
     );
     let later = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = later.local_addr().unwrap().port();
-    wait_for("the listener opened after the loss", || {
-        let doc: serde_json::Value = serde_json::from_str(&w.line()).ok()?;
-        (doc["event"] == "opened" && doc["local"]["port"] == port && doc["state"] == "LISTEN")
-            .then_some(())
+    next_event(&mut w, "the listener opened after the loss", |doc| {
+        doc["event"] == "opened" && doc["local"]["port"] == port && doc["state"] == "LISTEN"
     });
 }
 
@@ -378,19 +373,38 @@ fn watch_sees_short_connections_in_another_network_namespace() {
         .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
         .unwrap();
     // Its namespace is found (and its reader opened) within a few snapshots.
-    wait_for("the namespace's listener", || {
-        let doc: serde_json::Value = serde_json::from_str(&w.line()).ok()?;
-        (doc["local"]["port"] == port && doc["netns"]["inode"] == inode).then_some(())
+    next_event(&mut w, "the namespace's listener", |doc| {
+        doc["local"]["port"] == port && doc["netns"]["inode"] == inode
     });
     kid.send("go");
     assert_eq!(kid.line(), "done");
-    let closed = wait_for("a short connection of that namespace", || {
-        let doc: serde_json::Value = serde_json::from_str(&w.line()).ok()?;
-        (doc["event"] == "closed"
+    let closed = next_event(&mut w, "a short connection of that namespace", |doc| {
+        doc["event"] == "closed"
             && doc["short_lived"] == true
-            && (doc["local"]["port"] == port || doc["remote"]["port"] == port))
-            .then_some(doc)
+            && (doc["local"]["port"] == port || doc["remote"]["port"] == port)
     });
     assert_schema("watch.schema.json", &closed);
     assert_eq!(closed["netns"]["inode"], inode, "{closed}");
+}
+
+/// Reads `watch --json` lines until one matches, without pausing between lines (a busy
+/// machine's events come by the hundred), against one deadline.
+fn next_event(
+    w: &mut Kid,
+    what: &str,
+    matches: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let end = std::time::Instant::now() + DEADLINE;
+    loop {
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out waiting for {what}"
+        );
+        let line = w.line();
+        if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&line)
+            && matches(&doc)
+        {
+            return doc;
+        }
+    }
 }
