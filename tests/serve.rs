@@ -164,6 +164,26 @@ fn the_alert_rules_pass_promtool() {
     );
 }
 
+/// The rules do what they say on series made for them (`promtool test rules`): a
+/// TIME-WAIT storm by one maker fires, a small one does not; lost events fire; the
+/// closed-connections recording rule gives a rate.
+#[test]
+fn the_rules_fire_on_their_unit_tests() {
+    need("promtool");
+    let dir = format!("{}/tests/prometheus", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("promtool")
+        .args(["test", "rules", "rules_test.yml"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A Prometheus of the test's own, scraping serve every second.
 struct Prometheus {
     child: Child,
@@ -515,4 +535,55 @@ fn silent_and_idle_connections_end_at_the_header_timeout() {
     assert!(started.elapsed() < DEADLINE, "{:?}", started.elapsed());
     assert_eq!(answers[0], "", "nothing asked, nothing answered");
     assert!(answers[1].starts_with("HTTP/1.1 200"), "{}", answers[1]);
+}
+
+/// Between the polls, counted: 20 connections of 1,000 bytes each, shorter than one
+/// poll, to a listener whose process renamed itself: `closed_connections` counts them
+/// on its port, `process_traffic_bytes` counts the 20,000 bytes it received (through the
+/// destroy events' last tcp_info), and the TIME-WAITs it made are under its name.
+#[test]
+fn serve_counts_closed_connections_bytes_and_time_wait_makers() {
+    let mut kid = Kid::python(
+        &format!(
+            "{PY_LISTEN}\nimport ctypes\nctypes.CDLL(None).prctl(15, b'ssmetrics', 0, 0, 0)\ns = listen()\nprint(s.getsockname()[1], flush=True)\nwhile True:\n    c, _ = s.accept()\n    got = 0\n    while got < 1000:\n        got += len(c.recv(4096))\n    c.sendall(b'y' * 500)\n    c.close()"
+        ),
+        &[],
+    );
+    let port: u16 = kid.line().parse().unwrap();
+    let serve = Serve::start();
+    // Let serve take its first snapshot before the connections.
+    wait_for("a first snapshot", || {
+        let (_, _, body) = get(serve.port, "/metrics", &[]);
+        body.contains("sockscope_sockets{").then_some(())
+    });
+    for _ in 0..20 {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.write_all(&[b'x'; 1000]).unwrap();
+        let mut back = Vec::new();
+        c.read_to_end(&mut back).unwrap();
+        assert_eq!(back.len(), 500);
+    }
+    let closed = format!(
+        "sockscope_closed_connections_total{{proto=\"tcp\",role=\"server\",port=\"{port}\"}}"
+    );
+    let rx = "sockscope_process_traffic_bytes_total{process=\"ssmetrics\",direction=\"rx\"}";
+    let tx = "sockscope_process_traffic_bytes_total{process=\"ssmetrics\",direction=\"tx\"}";
+    let tw = "sockscope_time_wait_sockets_by_maker{maker=\"ssmetrics\"}";
+    let body = wait_for("the 20 closed connections counted", || {
+        let (_, _, body) = get(serve.port, "/metrics", &[]);
+        (sample(&body, &closed)? >= 20.0 && sample(&body, rx)? >= 20_000.0).then_some(body)
+    });
+    assert_eq!(sample(&body, &closed), Some(20.0), "{body}");
+    assert_eq!(sample(&body, rx), Some(20_000.0), "{body}");
+    assert_eq!(sample(&body, tx), Some(10_000.0), "{body}");
+    assert_eq!(sample(&body, tw), Some(20.0), "{body}");
+    assert!(
+        body.contains("# TYPE sockscope_destroy_events_lost_total counter"),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "sockscope_destroy_events_lost_total"),
+        Some(0.0)
+    );
+    drop(kid);
 }

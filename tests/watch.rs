@@ -270,10 +270,7 @@ fn an_unprivileged_watch_sees_short_connections_too() {
     let mut rest = Vec::new();
     let _ = a.read_to_end(&mut rest);
     drop(a);
-    let closed = wait_for("a closed event", || {
-        let doc: serde_json::Value = serde_json::from_str(&w.line()).ok()?;
-        (doc["event"] == "closed").then_some(doc)
-    });
+    let closed = next_event(&mut w, "a closed event", |doc| doc["event"] == "closed");
     assert_eq!(closed["short_lived"], true, "{closed}");
 }
 
@@ -313,4 +310,101 @@ fn why_names_who_made_the_time_waits_while_a_sockscope_runs() {
     let (_, list, _) = run(&["list", "--all", &format!("port:{port}"), "state:tw"]);
     assert!(list.contains(&format!("(made by {pid}/python3)")), "{list}");
     drop(w);
+}
+
+/// A subscriber that falls behind is never silent: with a tiny receive buffer (the
+/// kernel drops what does not fit: ENOBUFS) and a burst of closes, `watch` says how
+/// many times events were lost and when, and goes on with a table resynced by its full
+/// dumps (a listener opened afterwards is still seen).
+#[test]
+fn watch_reports_lost_destroy_events_and_goes_on() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let mut cmd = std::process::Command::new(crate::support::bin());
+    cmd.args(["watch", "--json", "--interval", "1s"])
+        .env("SOCKSCOPE_EVENT_BUFFER", "4096")
+        .stderr(std::process::Stdio::piped());
+    let mut w = Kid::spawn(cmd);
+    assert!(w.err_line().starts_with("sockscope: watching "));
+    for _ in 0..400 {
+        let c = std::net::TcpStream::connect(addr).unwrap();
+        let (a, _) = l.accept().unwrap();
+        drop(c);
+        drop(a);
+    }
+    let said = w.err_line();
+    assert!(
+        said.contains("warning: events lost: ") && said.contains("; resynced"),
+        "{said}"
+    );
+    let later = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = later.local_addr().unwrap().port();
+    next_event(&mut w, "the listener opened after the loss", |doc| {
+        doc["event"] == "opened" && doc["local"]["port"] == port && doc["state"] == "LISTEN"
+    });
+}
+
+/// Another network namespace (an `unshare --net` pair of ends): its short connections
+/// reach `watch` through a subscriber made in that namespace, marked with its inode.
+#[test]
+fn watch_sees_short_connections_in_another_network_namespace() {
+    assert!(
+        is_root(),
+        "entering another namespace needs root: run the suite as root, as CI does"
+    );
+    let script = format!(
+        "{PY_LISTEN}\ns = listen()\nport = s.getsockname()[1]\nprint(port, flush=True)\nfor line in sys.stdin:\n    for _ in range(10):\n        c = socket.create_connection(('127.0.0.1', port))\n        a, _ = s.accept()\n        c.close(); a.close()\n    print('done', flush=True)"
+    );
+    // Watching first: the namespace's listener is then an opened event.
+    let mut w = Kid::sockscope(&["watch", "--json", "--interval", "300ms"]);
+    assert!(w.err_line().starts_with("sockscope: watching "));
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "--net",
+        "--",
+        "sh",
+        "-c",
+        "ip link set lo up && exec python3 -u -c \"$0\"",
+    ])
+    .arg(&script);
+    let mut kid = Kid::spawn(cmd);
+    let port: u16 = kid.line().parse().unwrap();
+    let inode = std::fs::metadata(format!("/proc/{}/ns/net", kid.pid()))
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .unwrap();
+    // Its namespace is found (and its reader opened) within a few snapshots.
+    next_event(&mut w, "the namespace's listener", |doc| {
+        doc["local"]["port"] == port && doc["netns"]["inode"] == inode
+    });
+    kid.send("go");
+    assert_eq!(kid.line(), "done");
+    let closed = next_event(&mut w, "a short connection of that namespace", |doc| {
+        doc["event"] == "closed"
+            && doc["short_lived"] == true
+            && (doc["local"]["port"] == port || doc["remote"]["port"] == port)
+    });
+    assert_schema("watch.schema.json", &closed);
+    assert_eq!(closed["netns"]["inode"], inode, "{closed}");
+}
+
+/// Reads `watch --json` lines until one matches, without pausing between lines (a busy
+/// machine's events come by the hundred), against one deadline.
+fn next_event(
+    w: &mut Kid,
+    what: &str,
+    matches: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let end = std::time::Instant::now() + DEADLINE;
+    loop {
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out waiting for {what}"
+        );
+        let line = w.line();
+        if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&line)
+            && matches(&doc)
+        {
+            return doc;
+        }
+    }
 }

@@ -82,7 +82,9 @@ impl SockDiagCollector {
     /// (and TIME-WAITs traced to who made them). Without it, or when the kernel refuses,
     /// snapshots carry no freed sockets.
     pub fn watching_lifecycle(mut self) -> Self {
-        self.lifecycle = super::lifecycle::Subscriber::open(super::lifecycle::RECV_BUF).ok();
+        let rcvbuf = super::lifecycle::recv_buf();
+        self.lifecycle = super::lifecycle::Subscriber::open(rcvbuf).ok();
+        self.namespaces.watch_events(rcvbuf);
         self
     }
 
@@ -365,11 +367,13 @@ impl Collector for SockDiagCollector {
         // What the kernel freed since the last dump, before this one: a socket in this
         // dump was alive after its drain.
         let mut freed = Vec::new();
+        let now_ms = taken_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut lost = self.namespaces.drain_events(now_ms, &mut freed);
         if let Some(sub) = &mut self.lifecycle {
-            let now_ms = taken_at
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
             sub.drain(self.namespaces.host(), now_ms, &mut freed);
+            lost = lost.plus(sub.lost());
         }
         // Sized up front from the kernel's counters so a cold dump of a big table
         // does not double its vector (and its peak memory) on the way.
@@ -408,11 +412,7 @@ impl Collector for SockDiagCollector {
             },
             published: Vec::new(),
             freed,
-            lost: self
-                .lifecycle
-                .as_ref()
-                .map(|l| l.lost())
-                .unwrap_or_default(),
+            lost,
             makers: Vec::new(),
             tcp,
         };

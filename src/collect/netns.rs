@@ -18,7 +18,9 @@
 //! `/var/run/docker/netns`, every [`DISCOVER_EVERY`]th snapshot. Unprivileged, entering
 //! another namespace fails: only the own one is read, and the snapshot says so.
 
+use super::lifecycle::Subscriber;
 use super::sockdiag::SockDiag;
+use crate::model::lifecycle::{Freed, Lost};
 use crate::model::{Netns, NetnsKind, NetnsTable, Scope, Socket};
 use crate::procfs::{FdShortage, Ns, ProcFs, ProcSource};
 use rustix::fd::OwnedFd;
@@ -53,9 +55,12 @@ struct Found {
     pid: Option<u32>,
 }
 
-/// A namespace being read: its diag socket and its last full dump's other states.
+/// A namespace being read: its diag socket, its destroy-event subscriber and its last
+/// full dump's other states.
 struct Reader {
     diag: SockDiag,
+    /// Its destroy events (made in the namespace, as the diag socket), when watched.
+    events: Option<Subscriber>,
     carried: Vec<Socket>,
     /// The snapshot (tick) of its last full dump.
     full_at: Option<u64>,
@@ -76,6 +81,11 @@ pub struct Namespaces {
     /// Namespaces that could not be entered (and are not tried again until they go).
     refused: HashSet<u32>,
     tick: u64,
+    /// The receive buffer of each namespace's destroy subscriber; none when 0 (the
+    /// one-shot commands do not watch).
+    events_buf: usize,
+    /// What the subscribers of namespaces that went away had lost.
+    lost_before: Lost,
 }
 
 /// The inode of a namespace handle (a bind mount under /run/netns). The kernel's
@@ -100,7 +110,28 @@ impl Namespaces {
             found: BTreeMap::new(),
             refused: HashSet::new(),
             tick: 0,
+            events_buf: 0,
+            lost_before: Lost::default(),
         }
+    }
+
+    /// Subscribes to each namespace's destroy events too, with a receive buffer of
+    /// `rcvbuf` bytes, from its reader's opening on.
+    pub fn watch_events(&mut self, rcvbuf: usize) {
+        self.events_buf = rcvbuf;
+    }
+
+    /// Takes the destroy events of every other namespace queued so far into `out`,
+    /// each marked with its namespace. Returns what they lost, all told.
+    pub fn drain_events(&mut self, now_ms: u64, out: &mut Vec<Freed>) -> Lost {
+        let mut lost = self.lost_before;
+        for (&inode, r) in &mut self.readers {
+            if let Some(sub) = &mut r.events {
+                sub.drain(inode, now_ms, out);
+                lost = lost.plus(sub.lost());
+            }
+        }
+        lost
     }
 
     pub fn host(&self) -> u32 {
@@ -206,12 +237,13 @@ impl Namespaces {
                 return None;
             }
             let handle = self.found.get(&inode)?.handle.clone();
-            match open_in(&self.fs, &handle, inode) {
-                Ok(diag) => {
+            match open_in(&self.fs, &handle, inode, self.events_buf) {
+                Ok((diag, events)) => {
                     self.readers.insert(
                         inode,
                         Reader {
                             diag,
+                            events,
                             carried: Vec::new(),
                             full_at: None,
                         },
@@ -288,8 +320,16 @@ impl Namespaces {
         for f in found.values_mut() {
             name(&*self.fs, f, names);
         }
-        // Forget what is gone: its reader (and socket) close.
-        self.readers.retain(|inode, _| found.contains_key(inode));
+        // Forget what is gone: its reader (and sockets) close; what its subscriber
+        // lost stays counted.
+        let lost_before = &mut self.lost_before;
+        self.readers.retain(|inode, r| {
+            let keep = found.contains_key(inode);
+            if !keep && let Some(sub) = &r.events {
+                *lost_before = lost_before.plus(sub.lost());
+            }
+            keep
+        });
         self.refused.retain(|inode| found.contains_key(inode));
         self.found = found;
     }
@@ -333,8 +373,15 @@ fn ns_handle(fs: &ProcFs, handle: &Handle, inode: u64) -> std::io::Result<OwnedF
     Ok(fd)
 }
 
-/// A diag socket in namespace `inode`, made by a thread that entered it.
-fn open_in(fs: &ProcFs, handle: &Handle, inode: u32) -> std::io::Result<SockDiag> {
+/// A diag socket in namespace `inode`, made by a thread that entered it, and a
+/// destroy subscriber there when `events_buf` is not 0 (none when the kernel refuses it:
+/// the namespace is still read).
+fn open_in(
+    fs: &ProcFs,
+    handle: &Handle,
+    inode: u32,
+    events_buf: usize,
+) -> std::io::Result<(SockDiag, Option<Subscriber>)> {
     let handle = ns_handle(fs, handle, u64::from(inode))?;
     let shortage: &FdShortage = fs.shortage();
     std::thread::scope(|s| {
@@ -343,7 +390,7 @@ fn open_in(fs: &ProcFs, handle: &Handle, inode: u32) -> std::io::Result<SockDiag
                 handle.as_fd(),
                 Some(rustix::thread::LinkNameSpaceType::Network),
             )?;
-            SockDiag::open().map_err(|e| match e {
+            let diag = SockDiag::open().map_err(|e| match e {
                 crate::Error::NetlinkOpen(io) => {
                     shortage.note_io(&io);
                     io
@@ -354,7 +401,11 @@ fn open_in(fs: &ProcFs, handle: &Handle, inode: u32) -> std::io::Result<SockDiag
                     io
                 }
                 e => std::io::Error::other(e.to_string()),
-            })
+            })?;
+            let events = (events_buf > 0)
+                .then(|| Subscriber::open(events_buf).ok())
+                .flatten();
+            Ok((diag, events))
         })
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the namespace thread panicked")))

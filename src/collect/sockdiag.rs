@@ -425,6 +425,8 @@ pub(crate) fn tcp_info(b: &[u8]) -> Option<TcpInfo> {
         bytes_acked: u64_at(120),
         bytes_received: u64_at(128),
         delivery_rate: u64_at(160),
+        // tcpi_bytes_sent and tcpi_bytes_retrans, since Linux 4.19.
+        payload_sent: (b.len() >= 216).then(|| u64_at(200).saturating_sub(u64_at(208))),
     })
 }
 

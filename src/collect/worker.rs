@@ -97,28 +97,41 @@ pub struct Differ {
     prev: Option<Arc<Snapshot>>,
     /// Who made the connections of the TIME-WAIT sockets seen last.
     makers: crate::model::lifecycle::Makers,
-    /// The sockets the last diff said closed: a destroy event of one of them drained only
-    /// now (it was unhashed before the dump and freed after the drain) was said already.
-    said_closed: std::collections::HashSet<(u32, u64)>,
+    /// The sockets the diffs of the last [`SAID_FOR`] said closed, and when: a destroy
+    /// event of one of them drained only now (it was unhashed before a dump; the kernel
+    /// sends the event from a work queue, snapshots later on a busy machine) was said
+    /// already.
+    said_closed: std::collections::HashMap<(u32, u64), std::time::SystemTime>,
 }
+
+/// How long a socket the diff said closed is remembered against its late destroy event.
+pub const SAID_FOR: Duration = Duration::from_secs(30);
 
 impl Differ {
     pub fn next(&mut self, mut snap: Snapshot, took: Duration, overruns: u64) -> Collected {
         let mut closed =
             crate::model::lifecycle::attribute(self.prev.as_deref(), &mut snap, &mut self.makers);
-        closed.retain(|c| !self.said_closed.contains(&(c.freed.netns, c.freed.cookie)));
+        let now = snap.taken_at;
+        self.said_closed
+            .retain(|_, at| now.duration_since(*at).is_ok_and(|age| age < SAID_FOR));
+        closed.retain(|c| {
+            !self
+                .said_closed
+                .contains_key(&(c.freed.netns, c.freed.cookie))
+        });
         let snap = Arc::new(snap);
         let (delta, rescoped) = match &self.prev {
             Some(p) if p.scope == snap.scope => (diff(p, &snap), false),
             Some(_) => (Delta::default(), true),
             None => (Delta::default(), false),
         };
-        self.said_closed = delta
-            .closed
-            .iter()
-            .filter(|c| c.cookie != 0)
-            .map(|c| (c.netns, c.cookie))
-            .collect();
+        self.said_closed.extend(
+            delta
+                .closed
+                .iter()
+                .filter(|c| c.cookie != 0)
+                .map(|c| ((c.netns, c.cookie), now)),
+        );
         let previous = self.prev.replace(snap.clone()).filter(|_| !rescoped);
         let traffic = previous
             .as_deref()
@@ -148,7 +161,7 @@ impl Differ {
         }
         let mut closed =
             crate::model::lifecycle::attribute_freed(&prev, &fresh.freed, &mut self.makers);
-        closed.retain(|c| !self.said_closed.contains(&(c.freed.netns, c.freed.cookie)));
+        closed.retain(|c| !self.said_closed.contains_key(&(c.freed.netns, c.freed.cookie)));
         let delta = Delta {
             previous: (0..prev.sockets.len() as u32).collect(),
             ..Delta::default()
@@ -718,7 +731,7 @@ mod lifecycle_tests {
         );
         let gone = d.next(snapshot(1, Scope::All, vec![], &[]), Duration::ZERO, 0);
         assert_eq!(gone.delta.closed.len(), 1);
-        let mut late = snapshot(2, Scope::All, vec![], &[]);
+        let mut late = snapshot(3, Scope::All, vec![], &[]);
         late.freed = vec![Freed {
             proto: Proto::Tcp,
             local: l.local,
@@ -728,10 +741,13 @@ mod lifecycle_tests {
             uid: 0,
             tcp: None,
         }];
+        // On a busy machine the kernel's work queue sends it snapshots later.
+        d.next(snapshot(2, Scope::All, vec![], &[]), Duration::ZERO, 0);
         let c = d.next(late.clone(), Duration::ZERO, 0);
         assert!(c.closed.is_empty(), "{:?}", c.closed);
         // Another socket's event is kept.
         late.freed[0].cookie = 56;
+        late.taken_at = crate::app::testkit::at(4);
         assert_eq!(d.next(late, Duration::ZERO, 0).closed.len(), 1);
     }
 }

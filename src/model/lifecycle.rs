@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
 /// What `tcp_info` says about a TCP connection (`INET_DIAG_INFO`), the fields people ask
-/// for. Byte counts are the kernel's (`bytes_acked` counts the SYN and FIN too: see
-/// [`TcpInfo::sent`]).
+/// for. Byte counts are the kernel's (`bytes_acked` counts our SYN, on the end that
+/// connected, and FIN too; `bytes_sent` counts payload only: see [`TcpInfo::sent`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TcpInfo {
     /// Smoothed round-trip time, µs.
@@ -26,13 +26,19 @@ pub struct TcpInfo {
     pub last_recv_ms: u32,
     /// The kernel's estimate of the delivery rate, bytes/s.
     pub delivery_rate: u64,
+    /// Payload bytes sent, each once (`tcpi_bytes_sent` less `tcpi_bytes_retrans`;
+    /// Linux 4.19 and later, else `None`).
+    pub payload_sent: Option<u64>,
 }
 
 impl TcpInfo {
-    /// Payload bytes sent and acknowledged: `bytes_acked` less the SYN (and the FIN, on a
-    /// closed connection).
+    /// Payload bytes sent: `bytes_sent` less retransmissions where the kernel has them
+    /// (no SYN or FIN in it). Before 4.19, `bytes_acked` less the SYN (counted only on the
+    /// end that connected: measured, a listener's end counts none) and the FIN on a
+    /// closed connection: there the SYN is assumed.
     pub fn sent(&self, closed: bool) -> u64 {
-        self.bytes_acked.saturating_sub(1 + u64::from(closed))
+        self.payload_sent
+            .unwrap_or_else(|| self.bytes_acked.saturating_sub(1 + u64::from(closed)))
     }
 
     /// Payload bytes received: `bytes_received` less the peer's FIN on a closed
@@ -69,6 +75,29 @@ pub struct Lost {
     pub times: u64,
     /// When the last one was noticed, ms since the Unix epoch.
     pub last_ms: u64,
+}
+
+impl Lost {
+    /// Both subscribers' losses as one: overflows add up, the last is the later.
+    pub fn plus(self, other: Lost) -> Lost {
+        Lost {
+            times: self.times + other.times,
+            last_ms: self.last_ms.max(other.last_ms),
+        }
+    }
+
+    /// What the header and `watch` say once some were lost: `events lost: 2 at
+    /// 10:42:07; resynced` (the snapshot that noticed it is a full dump, so the table is
+    /// right again; the connections freed in the gap are not coming back). None when
+    /// nothing was lost.
+    pub fn sentence(&self) -> Option<String> {
+        (self.times > 0).then(|| {
+            let at = super::time::clock(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.last_ms),
+            );
+            format!("events lost: {} at {at}; resynced", self.times)
+        })
+    }
 }
 
 /// Who made a connection, best evidence first.

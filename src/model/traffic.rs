@@ -29,6 +29,9 @@ pub struct Traffic {
     pub sockets: Vec<(u64, Rate)>,
     /// Per process (the first owner of each connection; a closed one's maker).
     pub processes: HashMap<u32, Rate>,
+    /// Per process as [`Traffic::processes`], in bytes moved since the snapshot before
+    /// instead of per second (what a counter adds).
+    pub moved: HashMap<u32, Rate>,
 }
 
 impl Traffic {
@@ -41,13 +44,14 @@ impl Traffic {
     }
 }
 
-/// Bytes moved between two readings of one connection (0 when the counters went back:
-/// another connection with the same cookie cannot be, but a reset counter can).
-fn moved(before: Option<&TcpInfo>, after: &TcpInfo) -> (u64, u64) {
-    let (rx0, tx0) = before.map_or((0, 0), |b| (b.bytes_received, b.bytes_acked));
+/// Payload bytes moved between two readings of one connection (0 when the counters went
+/// back: another connection with the same cookie cannot be, but a reset counter can).
+/// Payload only: the SYN and, once `closed`, the FINs the kernel counts too are left out.
+fn moved(before: Option<&TcpInfo>, after: &TcpInfo, closed: bool) -> (u64, u64) {
+    let (rx0, tx0) = before.map_or((0, 0), |b| (b.received(false), b.sent(false)));
     (
-        after.bytes_received.saturating_sub(rx0),
-        after.bytes_acked.saturating_sub(tx0),
+        after.received(closed).saturating_sub(rx0),
+        after.sent(closed).saturating_sub(tx0),
     )
 }
 
@@ -74,9 +78,15 @@ pub fn rates(prev: &Snapshot, next: &Snapshot, closed: &[Closed]) -> Option<Traf
     let mut t = Traffic {
         sockets: Vec::with_capacity(next.tcp.len()),
         processes: HashMap::new(),
+        moved: HashMap::new(),
     };
+    // Bytes per connection, to add per process (the rates are per second).
+    let mut bytes: HashMap<u64, Rate> = HashMap::new();
     for (cookie, info) in &next.tcp {
-        let (rx, tx) = moved(before(*cookie), info);
+        let (rx, tx) = moved(before(*cookie), info, false);
+        if rx > 0 || tx > 0 {
+            bytes.insert(*cookie, Rate { rx, tx });
+        }
         t.sockets.push((
             *cookie,
             Rate {
@@ -96,16 +106,20 @@ pub fn rates(prev: &Snapshot, next: &Snapshot, closed: &[Closed]) -> Option<Traf
         if r != Rate::default() {
             t.processes.entry(pid).or_default().add(r);
         }
+        if let Some(b) = bytes.get(&s.cookie) {
+            t.moved.entry(pid).or_default().add(*b);
+        }
     }
     for c in closed {
         let (Some(info), Some(pid)) = (&c.freed.tcp, c.by.pid()) else {
             continue;
         };
-        let (rx, tx) = moved(before(c.freed.cookie), info);
+        let (rx, tx) = moved(before(c.freed.cookie), info, true);
         t.processes.entry(pid).or_default().add(Rate {
             rx: per_sec(rx),
             tx: per_sec(tx),
         });
+        t.moved.entry(pid).or_default().add(Rate { rx, tx });
     }
     Some(t)
 }
@@ -136,7 +150,8 @@ mod tests {
             &[42],
         );
         let mut prev = snapshot(0, Scope::All, vec![conn.clone()], &[]);
-        prev.tcp = vec![(7, info(1_000, 500)), (9, info(0, 0))];
+        // As the kernel counts: the SYN in bytes_acked, the FINs of a closed one too.
+        prev.tcp = vec![(7, info(1_000, 500)), (9, info(0, 1))];
         let mut next = snapshot(2, Scope::All, vec![conn], &[]);
         next.tcp = vec![(7, info(201_000, 40_500))];
         let closed = vec![Closed {
@@ -147,7 +162,7 @@ mod tests {
                 netns: 0,
                 cookie: 9,
                 uid: 0,
-                tcp: Some(info(10_000, 2_000)),
+                tcp: Some(info(10_001, 2_002)),
             },
             last_state: Some(State::Estab),
             by: Maker::Owner {
@@ -168,6 +183,14 @@ mod tests {
             Rate {
                 rx: 105_000,
                 tx: 21_000
+            }
+        );
+        // In bytes (what a counter adds): 200,000 + 10,000 received, 40,000 + 2,000 sent.
+        assert_eq!(
+            t.moved[&42],
+            Rate {
+                rx: 210_000,
+                tx: 42_000
             }
         );
         // Without tcp_info on one side, nothing is made up.

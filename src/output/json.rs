@@ -225,7 +225,7 @@ pub struct TcpDoc {
     pub rttvar_us: u32,
     /// Segments retransmitted over its life.
     pub retrans: u32,
-    /// Payload bytes sent and acknowledged, and received.
+    /// Payload bytes sent (each once), and received.
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// Since the last data sent and received, ms.

@@ -51,7 +51,7 @@ struct Doc<'a> {
 /// A closed connection's traffic and round trip, from its last `tcp_info`.
 #[derive(Serialize)]
 pub struct TcpDoc {
-    /// Payload bytes sent and acknowledged.
+    /// Payload bytes sent, each once.
     pub bytes_sent: u64,
     /// Payload bytes received.
     pub bytes_received: u64,

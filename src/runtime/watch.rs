@@ -101,6 +101,7 @@ async fn stream(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8>
         last_flags: Vec::new(),
         sent: 0,
         baseline: true,
+        lost_said: 0,
     };
     let worker = Worker::spawn(collector, settings, move |m| lines.take(m))
         .map_err(start("the collector thread"))?;
@@ -137,6 +138,8 @@ struct Producer {
     /// Lines queued so far (for `--count`).
     sent: u64,
     baseline: bool,
+    /// Destroy-event overflows reported so far.
+    lost_said: u64,
 }
 
 impl Producer {
@@ -149,6 +152,16 @@ impl Producer {
                 return false;
             }
         };
+        let lost = c.snapshot.lost;
+        if lost.times > self.lost_said {
+            self.lost_said = lost.times;
+            if let Some(said) = lost.sentence() {
+                warn(&format!(
+                    "warning: {said} (the kernel's queue of closed sockets overflowed: connections that opened and closed in between are missing; set {}=BYTES above 8388608 to queue more)",
+                    crate::collect::lifecycle::BUF_VAR
+                ));
+            }
+        }
         let leaking = self.close_waits.observe(&c.snapshot);
         let flags = row_flags(&c.snapshot, &leaking);
         if std::mem::take(&mut self.baseline) {

@@ -272,3 +272,26 @@ pub(super) fn stopped_holders(
     }
     (rows, folded)
 }
+
+/// TIME-WAIT sockets by who made their connection (`Snapshot::makers`): a process name,
+/// `uid:N`, or `unknown`; the top N by count, the rest in `other`. Pids are never labels
+/// (they churn); names and uids are bounded by the host.
+pub(super) fn time_wait_makers(snap: &Snapshot, top: usize) -> (BTreeMap<Labels, i64>, usize) {
+    use crate::model::lifecycle::Maker;
+    let mut all: BTreeMap<String, u64> = BTreeMap::new();
+    for s in snap.sockets.iter().filter(|s| s.state == State::TimeWait) {
+        let maker = match snap.maker_of(s) {
+            Some(Maker::Owner { name, .. } | Maker::Listener { name, .. }) => name.clone(),
+            Some(Maker::Uid { uid, .. }) => format!("uid:{uid}"),
+            None => "unknown".to_owned(),
+        };
+        *all.entry(maker).or_default() += 1;
+    }
+    let (kept, folded) = top_n(&all, top);
+    let mut rows: BTreeMap<Labels, i64> = BTreeMap::new();
+    for (maker, n) in &all {
+        let maker = if kept.contains(maker) { maker } else { "other" };
+        *rows.entry(labels(&[("maker", maker)])).or_default() += *n as i64;
+    }
+    (rows, folded)
+}

@@ -13,12 +13,16 @@
 //! (prometheus-client's `Family` keeps a `HashMap`, whose order changes from one
 //! snapshot's registry to the next).
 
+mod counters;
 mod families;
+
+pub use counters::{Counters, IDLE_SNAPSHOTS};
 
 use crate::diagnose::row_flags;
 use crate::model::{Flag, Snapshot, Socket, State};
 use families::{
     listen_queues, listener_info, listeners, process_sockets, service_ports, stopped_holders,
+    time_wait_makers,
 };
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
@@ -31,20 +35,6 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 pub type Labels = Vec<(String, String)>;
-
-/// Event counters kept across snapshots by the server.
-#[derive(Clone, Debug, Default)]
-pub struct EventCounters {
-    counts: BTreeMap<&'static str, u64>,
-}
-
-impl EventCounters {
-    /// Counts one snapshot's events: `opened`, `closed`, `state_changed`,
-    /// `owner_changed`.
-    pub fn add(&mut self, kind: &'static str, n: u64) {
-        *self.counts.entry(kind).or_default() += n;
-    }
-}
 
 /// One family's series in label order (a `BTreeMap` sorts them), so that every scrape
 /// lists them alike.
@@ -77,7 +67,8 @@ pub struct Inputs<'a> {
     pub snap: &'a Snapshot,
     /// Pids flagged CLOSE-WAIT-LEAK (the tracker lives in the server).
     pub leaking: &'a HashSet<u32>,
-    pub events: &'a EventCounters,
+    /// What the server counted across snapshots.
+    pub counters: &'a Counters,
     pub top: usize,
     /// How long the snapshot took.
     pub took: Duration,
@@ -126,6 +117,17 @@ fn gauge_family(
         *rows.entry(l).or_default() += v;
     }
     let kind = MetricType::Gauge;
+    reg.register(name, help, Sorted { kind, rows });
+}
+
+fn counter_family(
+    reg: &mut Registry,
+    name: &str,
+    help: &str,
+    values: impl IntoIterator<Item = (Labels, i64)>,
+) {
+    let rows: BTreeMap<Labels, i64> = values.into_iter().collect();
+    let kind = MetricType::Counter;
     reg.register(name, help, Sorted { kind, rows });
 }
 
@@ -186,6 +188,13 @@ pub fn openmetrics(i: &Inputs<'_>) -> String {
         proc_rows,
     );
     let (stopped, folded_stopped) = stopped_holders(snap, &listeners, i.top);
+    let (makers, folded_makers) = time_wait_makers(snap, i.top);
+    gauge_family(
+        &mut reg,
+        "time_wait_sockets_by_maker",
+        "TIME-WAIT sockets by who made their connection: a process name, uid:N when only the uid is known, unknown when no poll or event saw it (top N, the rest in maker=\"other\")",
+        makers,
+    );
     gauge_family(
         &mut reg,
         "topn_folded_items",
@@ -196,6 +205,7 @@ pub fn openmetrics(i: &Inputs<'_>) -> String {
             ("listener", folded_listeners),
             ("listen_port", queues.folded),
             ("stopped_holder", folded_stopped),
+            ("time_wait_maker", folded_makers),
         ]
         .map(|(d, n)| (labels(&[("dimension", d)]), n as i64)),
     );
@@ -257,8 +267,8 @@ fn holder_families(reg: &mut Registry, i: &Inputs<'_>, stopped: BTreeMap<Labels,
 /// Event counters, and what describes the host, the collection and the build.
 fn meta_families(reg: &mut Registry, i: &Inputs<'_>) {
     let events = i
-        .events
-        .counts
+        .counters
+        .events()
         .iter()
         .map(|(k, n)| {
             (
@@ -274,6 +284,27 @@ fn meta_families(reg: &mut Registry, i: &Inputs<'_>) {
             kind: MetricType::Counter,
             rows: events,
         },
+    );
+    counter_family(
+        reg,
+        "process_traffic_bytes",
+        "TCP payload bytes received (rx) and sent and acknowledged (tx) by process name, from tcp_info (loopback included, UDP not; no packet capture); connections closed between snapshots count toward their maker (at most N names, the rest in process=\"other\")",
+        i.counters.traffic_rows(),
+    );
+    counter_family(
+        reg,
+        "closed_connections",
+        "Connections the kernel freed (destroy events), by service port: the listening port for role=server, the remote port for role=client (port=\"ephemeral\" when that is an ephemeral port); at most N ports, the rest in port=\"other\"",
+        i.counters.closed_rows(),
+    );
+    counter_family(
+        reg,
+        "destroy_events_lost",
+        "Times the kernel's queue of destroy events overflowed (ENOBUFS): closed connections were missed, the table was resynced",
+        [(
+            Labels::new(),
+            i64::try_from(i.counters.lost).unwrap_or(i64::MAX),
+        )],
     );
     let eph = (u32::from(*i.ephemeral.end()) + 1).saturating_sub(u32::from(*i.ephemeral.start()));
     gauge_family(

@@ -27,12 +27,12 @@ fn exposition(top: usize) -> String {
         ));
     }
     let snap = snapshot(0, Scope::All, s, &p);
-    let mut events = EventCounters::default();
+    let mut events = Counters::default();
     events.add("opened", 3);
     openmetrics(&Inputs {
         snap: &snap,
         leaking: &HashSet::new(),
-        events: &events,
+        counters: &events,
         top,
         took: Duration::from_millis(12),
         ok: true,
@@ -128,7 +128,7 @@ fn crowded(top: usize) -> String {
     openmetrics(&Inputs {
         snap: &snap,
         leaking: &HashSet::new(),
-        events: &EventCounters::default(),
+        counters: &Counters::default(),
         top,
         took: Duration::from_millis(1),
         ok: true,

@@ -20,9 +20,8 @@ use crate::collect::worker::Worker;
 use crate::collect::{self, CollectorKind};
 use crate::diagnose::CloseWaitTracker;
 use crate::error::{Error, Result};
-use crate::model::diff::ChangeKind;
 use crate::model::{Collected, Scope};
-use crate::output::metrics::{EventCounters, Inputs, openmetrics, text_format};
+use crate::output::metrics::{Counters, Inputs, openmetrics, text_format};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
@@ -116,7 +115,9 @@ async fn serve(opts: ServeOptions) -> Result<u8> {
     if let Some(w) = exposure_warning(addr) {
         crate::commands::warn(&w);
     }
-    let collector = collect::open(opts.collector)?;
+    let mut collector = collect::open(opts.collector)?;
+    // Bytes per process need each connection's tcp_info.
+    collector.set_traffic(true);
     let latest: Shared = Arc::default();
     let report = publisher(latest.clone(), opts.top, collector.name());
     let _worker =
@@ -215,17 +216,17 @@ fn publisher(
     top: usize,
     collector: &'static str,
 ) -> impl FnMut(std::result::Result<Collected, Error>) -> bool + Send + 'static {
-    let mut events = EventCounters::default();
+    let mut counters = Counters::default();
     let mut tracker = CloseWaitTracker::default();
     let ephemeral = collect::ephemeral_range();
     move |m| {
         let rendered = m.ok().map(|c| {
-            count_events(&mut events, &c);
+            counters.observe(&c, top, &ephemeral);
             let leaking = tracker.observe(&c.snapshot);
             let om = openmetrics(&Inputs {
                 snap: &c.snapshot,
                 leaking: &leaking,
-                events: &events,
+                counters: &counters,
                 top,
                 took: c.took,
                 ok: true,
@@ -246,23 +247,6 @@ fn publisher(
         }
         true
     }
-}
-
-/// Adds one snapshot's events to the counters.
-fn count_events(events: &mut EventCounters, c: &Collected) {
-    if c.rescoped {
-        return;
-    }
-    let d = &c.delta;
-    events.add("opened", d.opened.len() as u64);
-    events.add("closed", d.closed.len() as u64);
-    let states = d
-        .changed
-        .iter()
-        .filter(|x| matches!(x.kind, ChangeKind::State { .. }))
-        .count() as u64;
-    events.add("state_changed", states);
-    events.add("owner_changed", d.changed.len() as u64 - states);
 }
 
 fn respond(req: &Request<Incoming>, shared: &Shared, interval: Duration) -> Response<Full<Bytes>> {
