@@ -184,9 +184,15 @@ impl App {
     pub fn counts(&self) -> Counts {
         let mut states = [0usize; 13];
         let mut protos = [0usize; 4];
-        for s in &self.live.snap.sockets {
-            states[s.state as usize] += 1;
-            protos[s.proto as usize] += 1;
+        if let Some(c) = &self.live.collect.fresh.counts {
+            // Between full tables: the collector's counts (some of them estimates).
+            states[..12].copy_from_slice(&c.states);
+            protos = c.protos;
+        } else {
+            for s in &self.live.snap.sockets {
+                states[s.state as usize] += 1;
+                protos[s.proto as usize] += 1;
+            }
         }
         let st = STATE_ORDER
             .into_iter()

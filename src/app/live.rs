@@ -68,6 +68,9 @@ pub struct CollectInfo {
     pub overruns: u64,
     pub error: Option<Arc<dyn std::error::Error + Send + Sync>>,
     pub snapshots: u64,
+    /// How fresh the table is under the CPU budget, and the header's counts when they
+    /// are not the table's own.
+    pub fresh: crate::model::Freshness,
 }
 
 /// The latest snapshot and its history.
@@ -114,6 +117,7 @@ impl Live {
         self.now = self.now.max(now);
         self.collect.took = c.took;
         self.collect.overruns = c.overruns;
+        self.collect.fresh = c.fresh.clone();
         self.collect.error = None;
         self.collect.snapshots += 1;
         // Snapshots folded together while the screen was behind (a terminal that did not

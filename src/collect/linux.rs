@@ -9,7 +9,9 @@ use super::sockdiag::SockDiag;
 use super::{Collector, fill_details};
 use crate::error::Result;
 use crate::model::container::Access;
-use crate::model::{Evidence, NetnsTable, Scope, Snapshot, Socket, Visibility};
+use crate::model::{
+    Evidence, Fresh, Narrow, NetnsTable, Scope, Snapshot, Socket, Sockstat, Visibility,
+};
 use crate::procfs::{FdShortage, Ns, PidFile, ProcFs, ProcSource, SystemFile, read_system};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +34,9 @@ pub struct SockDiagCollector {
     confirmed: HashMap<(u32, u64, String), Evidence>,
     /// The host's destroy events (none when the kernel refuses the subscription).
     lifecycle: Option<super::lifecycle::Subscriber>,
+    /// Cleared when the kernel refuses a filter program: rounds between full snapshots
+    /// then read listeners only.
+    bytecode: bool,
 }
 
 /// Names containers' namespaces from the container cache: only a container the
@@ -74,6 +79,7 @@ impl SockDiagCollector {
             capacity: 64,
             confirmed: HashMap::new(),
             lifecycle: None,
+            bytecode: true,
         })
     }
 
@@ -358,7 +364,117 @@ impl SockDiagCollector {
     }
 }
 
+impl SockDiagCollector {
+    /// The destroy events queued since the last drain, of every namespace.
+    fn drain(
+        &mut self,
+        now_ms: u64,
+        freed: &mut Vec<crate::model::lifecycle::Freed>,
+    ) -> crate::model::lifecycle::Lost {
+        let mut lost = self.namespaces.drain_events(now_ms, freed);
+        if let Some(sub) = &mut self.lifecycle {
+            sub.drain(self.namespaces.host(), now_ms, freed);
+            lost = lost.plus(sub.lost());
+        }
+        lost
+    }
+
+    /// The host's sockets a narrowing filter keeps, other than listeners (the
+    /// listener dump has those): `Ok(false)` when the kernel refused the program (the
+    /// dump is not narrowed from then on).
+    fn dump_narrowed(&mut self, narrow: &Narrow, out: &mut Vec<Socket>) -> Result<bool> {
+        let Some(bc) = super::bytecode::compile(narrow) else {
+            return Ok(false);
+        };
+        let tcp = super::sockdiag::ALL_STATES & !crate::model::State::Listen.mask_bit();
+        let udp = super::sockdiag::ALL_STATES & !crate::model::State::Unconn.mask_bit();
+        let before = out.len();
+        match self.diag.dump_filtered(tcp, udp, Some(&bc), out) {
+            Ok(()) => Ok(true),
+            Err(crate::Error::NetlinkDump { source, .. })
+                if source.kind() == std::io::ErrorKind::InvalidInput =>
+            {
+                out.truncate(before);
+                self.bytecode = false;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 impl Collector for SockDiagCollector {
+    fn can_refresh(&self) -> bool {
+        true
+    }
+
+    fn refresh(&mut self, narrow: Option<&Narrow>) -> Result<Option<Fresh>> {
+        let taken_at = SystemTime::now();
+        self.fs.shortage().take();
+        let now_ms = taken_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut freed = Vec::new();
+        let lost = self.drain(now_ms, &mut freed);
+        let mut sockets = Vec::new();
+        self.diag.dump(Scope::Listeners, &mut sockets)?;
+        let narrowed = match narrow {
+            Some(n) if self.bytecode => self.dump_narrowed(n, &mut sockets)?,
+            _ => false,
+        };
+        let host = self.namespaces.host();
+        for s in &mut sockets {
+            s.netns = host;
+        }
+        self.owners.peek(&mut sockets);
+        let pids: rustc_hash::FxHashSet<u32> = sockets
+            .iter()
+            .flat_map(|s| s.owners.iter().copied())
+            .collect();
+        let mut pids: Vec<u32> = pids.into_iter().collect();
+        pids.sort_unstable();
+        let processes: HashMap<u32, crate::model::Process> =
+            self.procs.peek(&pids).into_iter().collect();
+        let mut uids: Vec<u32> = sockets
+            .iter()
+            .map(|s| s.uid)
+            .chain(processes.values().filter_map(|p| p.uid))
+            .collect();
+        uids.sort_unstable();
+        uids.dedup();
+        let users = uids
+            .into_iter()
+            .filter_map(|u| self.procs.user_name(u).map(|n| (u, n)))
+            .collect();
+        let sockstat = match (
+            read_system(SystemFile::Sockstat),
+            read_system(SystemFile::Sockstat6),
+        ) {
+            (Ok(v4), Ok(v6)) => Sockstat::parse(&v4, &v6),
+            (Ok(v4), Err(_)) => Sockstat::parse(&v4, ""),
+            _ => None,
+        };
+        // A process with no fd to spare leaves owners unread: the next full snapshot
+        // says so; this round's rows keep what they had.
+        let _ = self.fs.shortage().take();
+        Ok(Some(Fresh {
+            taken_at,
+            sockets,
+            narrow: narrowed.then(|| narrow.cloned()).flatten(),
+            processes,
+            users,
+            freed,
+            lost,
+            sockstat,
+        }))
+    }
+
+    fn set_full_period(&mut self, period: Duration) {
+        // The resync repairs what the incremental walk missed; at most four of them
+        // per full period, and never more often than every 30 s.
+        self.owners.set_resync(period.saturating_mul(4));
+    }
+
     fn snapshot(&mut self, scope: Scope) -> Result<Snapshot> {
         let taken_at = SystemTime::now();
         // A mark left from between snapshots (a namespace entered to close a socket)
@@ -370,11 +486,7 @@ impl Collector for SockDiagCollector {
         let now_ms = taken_at
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let mut lost = self.namespaces.drain_events(now_ms, &mut freed);
-        if let Some(sub) = &mut self.lifecycle {
-            sub.drain(self.namespaces.host(), now_ms, &mut freed);
-            lost = lost.plus(sub.lost());
-        }
+        let lost = self.drain(now_ms, &mut freed);
         // Sized up front from the kernel's counters so a cold dump of a big table
         // does not double its vector (and its peak memory) on the way.
         let hint = if scope == Scope::All {

@@ -4,6 +4,8 @@
 //! [`linux::SockDiagCollector`] (sock_diag netlink + incremental /proc owners); elsewhere,
 //! or on request, [`portable::PortableCollector`] (netstat2 + sysinfo).
 
+#[cfg(target_os = "linux")]
+pub mod bytecode;
 pub mod containers;
 pub mod features;
 #[cfg(target_os = "linux")]

@@ -27,7 +27,7 @@ const RECV_BUF: usize = 256 * 1024;
 
 /// Every TCP state up to CLOSING (bits 1..=11). Bit 12 (NEW_SYN_RECV) is implied by
 /// SYN_RECV in the kernel; bit 13 (BOUND_INACTIVE) is never wanted.
-const ALL_STATES: u32 = 0xffe;
+pub(crate) const ALL_STATES: u32 = 0xffe;
 
 /// Which states one scope asks the kernel for: (tcp mask, udp mask).
 fn masks(scope: Scope) -> (u32, u32) {
@@ -96,11 +96,24 @@ impl SockDiag {
     /// Appends every TCP and UDP socket in `scope` to `out`.
     pub fn dump(&mut self, scope: Scope, out: &mut Vec<Socket>) -> Result<()> {
         let (tcp, udp) = masks(scope);
+        self.dump_filtered(tcp, udp, None, out)
+    }
+
+    /// Appends the TCP sockets in the states of `tcp` and the UDP ones in the states of
+    /// `udp` (state bit masks; 0 skips that protocol) to `out`; with `bytecode` (see
+    /// [`super::bytecode`]), only those the kernel's filter keeps.
+    pub fn dump_filtered(
+        &mut self,
+        tcp: u32,
+        udp: u32,
+        bytecode: Option<&[u8]>,
+        out: &mut Vec<Socket>,
+    ) -> Result<()> {
         if let Some(v) = &mut self.info {
             v.clear();
         }
-        if self.legacy_tcp {
-            match self.request(Request::LegacyTcp { states: tcp }, out) {
+        if self.legacy_tcp && tcp != 0 {
+            match self.request(Request::LegacyTcp { states: tcp }, bytecode, out) {
                 Ok(()) => {}
                 Err(e)
                     if e.kind() == io::ErrorKind::InvalidInput || e.raw_os_error() == Some(95) =>
@@ -115,7 +128,7 @@ impl SockDiag {
                 }
             }
         }
-        if !self.legacy_tcp {
+        if !self.legacy_tcp && tcp != 0 {
             for family in [AF_INET, AF_INET6] {
                 self.request(
                     Request::ByFamily {
@@ -123,6 +136,7 @@ impl SockDiag {
                         protocol: 6,
                         states: tcp,
                     },
+                    bytecode,
                     out,
                 )
                 .map_err(|source| Error::NetlinkDump {
@@ -131,13 +145,14 @@ impl SockDiag {
                 })?;
             }
         }
-        for family in [AF_INET, AF_INET6] {
+        for family in [AF_INET, AF_INET6].into_iter().filter(|_| udp != 0) {
             self.request(
                 Request::ByFamily {
                     family,
                     protocol: IPPROTO_UDP,
                     states: udp,
                 },
+                bytecode,
                 out,
             )
             .map_err(|source| Error::NetlinkDump {
@@ -195,14 +210,24 @@ impl SockDiag {
     /// receive buffer overflowed during a large dump) or a signal interrupted it; what a
     /// failed try appended is removed, and the late replies of the first try are told
     /// apart by their sequence number.
-    fn request(&mut self, req: Request, out: &mut Vec<Socket>) -> io::Result<()> {
-        match self.request_once(req, out) {
-            Err(e) if transient(&e) => self.request_once(req, out),
+    fn request(
+        &mut self,
+        req: Request,
+        bytecode: Option<&[u8]>,
+        out: &mut Vec<Socket>,
+    ) -> io::Result<()> {
+        match self.request_once(req, bytecode, out) {
+            Err(e) if transient(&e) => self.request_once(req, bytecode, out),
             r => r,
         }
     }
 
-    fn request_once(&mut self, req: Request, out: &mut Vec<Socket>) -> io::Result<()> {
+    fn request_once(
+        &mut self,
+        req: Request,
+        bytecode: Option<&[u8]>,
+        out: &mut Vec<Socket>,
+    ) -> io::Result<()> {
         self.seq = self.seq.wrapping_add(1);
         // tcp_info (INET_DIAG_INFO, extension bit 1) for TCP dumps of more than listeners.
         let info = self.info.is_some() && !req.is_udp() && req.states() != State::Listen.mask_bit();
@@ -211,6 +236,9 @@ impl SockDiag {
             if info { 1 << (INET_DIAG_INFO - 1) } else { 0 },
             &mut self.req,
         );
+        if let Some(bc) = bytecode {
+            attach_bytecode(&mut self.req, bc);
+        }
         self.sock.send(&self.req, 0)?;
         let start = out.len();
         let infos = self.info.as_ref().map_or(0, Vec::len);
@@ -384,6 +412,22 @@ impl Request {
             }
         }
     }
+}
+
+/// Appends the filter program to an encoded dump request as its
+/// `INET_DIAG_REQ_BYTECODE` attribute, and fixes the message's length.
+fn attach_bytecode(req: &mut Vec<u8>, bc: &[u8]) {
+    const INET_DIAG_REQ_BYTECODE: u16 = 1;
+    let attr_len = 4 + bc.len();
+    let Ok(len16) = u16::try_from(attr_len) else {
+        return;
+    };
+    req.extend_from_slice(&len16.to_ne_bytes());
+    req.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+    req.extend_from_slice(bc);
+    req.resize(align(req.len()), 0);
+    let total = req.len() as u32;
+    req[..4].copy_from_slice(&total.to_ne_bytes());
 }
 
 /// Errors a second try of a dump may not meet: ENOBUFS, EINTR.

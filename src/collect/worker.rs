@@ -161,7 +161,11 @@ impl Differ {
         }
         let mut closed =
             crate::model::lifecycle::attribute_freed(&prev, &fresh.freed, &mut self.makers);
-        closed.retain(|c| !self.said_closed.contains_key(&(c.freed.netns, c.freed.cookie)));
+        closed.retain(|c| {
+            !self
+                .said_closed
+                .contains_key(&(c.freed.netns, c.freed.cookie))
+        });
         let delta = Delta {
             previous: (0..prev.sockets.len() as u32).collect(),
             ..Delta::default()
@@ -327,6 +331,8 @@ struct Rounds<'a> {
     full_at: SystemTime,
     /// Partial rounds are possible: the collector reads parts, and CPU time is known.
     can_partial: bool,
+    /// Destroy-event losses noticed so far.
+    lost: u64,
 }
 
 impl Rounds<'_> {
@@ -349,13 +355,19 @@ impl Rounds<'_> {
 
     /// Reads what people watch and merges it into the last table: `None` when there is
     /// no table yet or the collector has nothing to add.
-    fn partial(&mut self, plan: &Plan) -> Option<Result<Collected, Error>> {
+    fn partial(&mut self, plan: &mut Plan) -> Option<Result<Collected, Error>> {
         let start = Instant::now();
         let fresh = match self.collector.refresh(plan.narrow.as_ref()) {
             Ok(Some(f)) => f,
             Ok(None) => return None,
             Err(e) => return Some(Err(e)),
         };
+        if fresh.lost.times > self.lost {
+            // Destroy events were lost: the table may keep sockets that are gone, and
+            // only a full dump puts it right. The next round is one.
+            self.lost = fresh.lost.times;
+            plan.pacing.force_full();
+        }
         let mut c = self.differ.fresh(&fresh, start.elapsed(), self.overruns)?;
         c.fresh = plan.freshness(self.full_at, true);
         c.fresh.counts = Some(Counts::estimate(&c.snapshot, fresh.sockstat.as_ref()));
@@ -363,7 +375,12 @@ impl Rounds<'_> {
     }
 
     /// Reads every socket.
-    fn full(&mut self, plan: &Plan, generation: u64, suspensions: &AtomicU64) -> Result<Collected, Error> {
+    fn full(
+        &mut self,
+        plan: &Plan,
+        generation: u64,
+        suspensions: &AtomicU64,
+    ) -> Result<Collected, Error> {
         let start = Instant::now();
         let result = self.collector.snapshot(plan.scope);
         let took = start.elapsed();
@@ -372,6 +389,7 @@ impl Rounds<'_> {
         }
         let snap = result?;
         self.full_at = snap.taken_at;
+        self.lost = snap.lost.times;
         let mut c = self.differ.next(snap, took, self.overruns);
         c.fresh = plan.freshness(self.full_at, false);
         Ok(c)
@@ -402,6 +420,7 @@ fn run(
         overruns: 0,
         high_water: 0,
         full_at: SystemTime::UNIX_EPOCH,
+        lost: 0,
     };
     loop {
         match plan.wait(rx) {
@@ -415,18 +434,28 @@ fn run(
         }
         let start = Instant::now();
         let generation = suspensions.load(Ordering::SeqCst);
-        let round = plan.pacing.next(rounds.can_partial);
+        // Only a table of every socket is read in parts (a listeners-only one is cheap).
+        let can_partial = rounds.can_partial && plan.scope == Scope::All;
+        let round = plan.pacing.next(can_partial);
         plan.pacing.start(round, process_cpu().unwrap_or_default());
         // Between full tables, and before one that takes several intervals' budget:
         // listeners stay fresh while the full table is read.
         let spread = plan.pacing.every() > 1;
         if (round == Round::Partial || spread)
-            && rounds.can_partial
-            && let Some(message) = rounds.partial(&plan)
+            && can_partial
+            && let Some(message) = rounds.partial(&mut plan)
             && !rounds.hand_over(message, report)
         {
             return;
         }
+        // A loss noticed by that round makes this one full.
+        let round = if round == Round::Partial && plan.pacing.forced() {
+            plan.pacing
+                .start(Round::Full, process_cpu().unwrap_or_default());
+            Round::Full
+        } else {
+            round
+        };
         if round == Round::Full {
             let message = rounds.full(&plan, generation, suspensions);
             if !rounds.hand_over(message, report) {

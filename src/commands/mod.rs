@@ -27,6 +27,14 @@ pub const EXIT_IN_USE: u8 = 1;
 /// Exit status for a usage error, a bad query, a refusal, or a failure.
 pub const EXIT_ERROR: u8 = 2;
 
+/// The CPU budget of continuous collection: `--budget`, else the config's.
+fn budget(cli: &crate::cli::Cli) -> crate::error::Result<crate::model::Budget> {
+    match cli.budget {
+        Some(b) => Ok(b),
+        None => Ok(crate::config::load(cli.config.as_deref())?.budget),
+    }
+}
+
 /// Runs a parsed command line; returns the exit status. Errors are printed here, as one
 /// line.
 pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
@@ -38,15 +46,15 @@ pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
         Some(Command::Kill(args)) => kill::run(args, kind),
         Some(Command::WaitFree(args)) => wait_free::run(args, kind),
         Some(Command::FreePort(args)) => free_port::run(args, kind),
-        Some(Command::Serve(args)) => {
+        Some(Command::Serve(args)) => budget(cli).and_then(|budget| {
             crate::runtime::serve::run(crate::runtime::serve::ServeOptions {
                 listen: args.listen,
                 interval: args.interval,
                 top: args.top,
                 collector: kind,
-                budget: cli.budget.unwrap_or_default(),
+                budget,
             })
-        }
+        }),
         #[cfg(target_os = "linux")]
         Some(Command::Close(args)) => close::run(args, kind),
         #[cfg(not(target_os = "linux"))]
@@ -55,7 +63,7 @@ pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
             Ok(EXIT_ERROR)
         }
         Some(Command::WaitListen(args)) => wait_listen::run(args, kind),
-        Some(Command::Watch(args)) => watch::run(args, kind, cli.budget.unwrap_or_default()),
+        Some(Command::Watch(args)) => budget(cli).and_then(|b| watch::run(args, kind, b)),
         Some(Command::Mcp(args)) => mcp::run(args, cli.config.as_deref(), kind),
         Some(Command::Info(args)) => info::run(args.json, cli.config.as_deref(), kind),
         Some(Command::Completions { shell }) => completions(*shell),

@@ -303,3 +303,178 @@ impl Freshness {
         self.interval.saturating_mul(self.every)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::diff::tests::sock;
+    use crate::model::lifecycle::Freed;
+    use crate::model::narrow::{Cond, End};
+
+    fn table(sockets: Vec<Socket>) -> Snapshot {
+        let mut s = Snapshot::empty(crate::model::Scope::All);
+        s.taken_at = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        s.sockets = sockets;
+        s
+    }
+
+    fn fresh(sockets: Vec<Socket>, narrow: Option<Narrow>) -> Fresh {
+        Fresh {
+            taken_at: SystemTime::UNIX_EPOCH + Duration::from_secs(104),
+            sockets,
+            narrow,
+            processes: HashMap::new(),
+            users: HashMap::new(),
+            freed: Vec::new(),
+            lost: Lost::default(),
+            sockstat: None,
+        }
+    }
+
+    fn freed(s: &Socket) -> Freed {
+        Freed {
+            proto: s.proto,
+            local: s.local,
+            remote: s.remote,
+            netns: s.netns,
+            cookie: s.cookie,
+            uid: s.uid,
+            tcp: None,
+        }
+    }
+
+    fn ports(s: &Snapshot) -> Vec<(u16, u16, State)> {
+        let mut v: Vec<_> = s
+            .sockets
+            .iter()
+            .map(|s| (s.local.port(), s.remote.port(), s.state))
+            .collect();
+        v.sort_by_key(|x| (x.0, x.1));
+        v
+    }
+
+    /// A listener gone, a new one, a connection kept as the full table had it (with its
+    /// queue, read seconds ago), and one freed meanwhile taken out.
+    #[test]
+    fn listeners_are_replaced_and_connections_kept() {
+        let old_listener = sock(80, 0, 1, State::Listen, 10);
+        let kept = {
+            let mut s = sock(80, 5000, 2, State::Estab, 10);
+            s.recv_q = 7;
+            s.cookie = 2;
+            s
+        };
+        let closed = {
+            let mut s = sock(80, 5001, 3, State::Estab, 10);
+            s.cookie = 3;
+            s
+        };
+        let prev = table(vec![old_listener, kept.clone(), closed.clone()]);
+        let new_listener = sock(81, 0, 4, State::Listen, 11);
+        let mut f = fresh(vec![new_listener], None);
+        f.freed.push(freed(&closed));
+        let m = merge(&prev, &f).expect("the table changed");
+        assert_eq!(
+            ports(&m),
+            vec![(80, 5000, State::Estab), (81, 0, State::Listen)]
+        );
+        let k = m.sockets.iter().find(|s| s.cookie == 2).unwrap();
+        assert_eq!(
+            k, &kept,
+            "a connection not read again is as the full table had it"
+        );
+        assert_eq!(m.taken_at, f.taken_at);
+        // Nothing new: no table is copied.
+        let again = fresh(vec![sock(81, 0, 4, State::Listen, 11)], None);
+        assert!(merge(&m, &again).is_none());
+    }
+
+    /// With a narrowing, its sockets are replaced too (one closed, one opened), and the
+    /// others are kept; another namespace's listeners are never replaced.
+    #[test]
+    fn a_narrowing_replaces_its_own_sockets_only() {
+        let mut other_ns = sock(9000, 0, 9, State::Listen, 0);
+        other_ns.netns = 77;
+        let mut prev = table(vec![
+            sock(80, 0, 1, State::Listen, 10),
+            sock(80, 5000, 2, State::Estab, 10),
+            sock(443, 6000, 3, State::Estab, 10),
+            other_ns,
+        ]);
+        prev.netns.host = 5;
+        let n = Narrow::new(vec![vec![Cond::Port {
+            end: End::Local,
+            lo: 80,
+            hi: 80,
+        }]]);
+        let f = fresh(
+            vec![
+                sock(80, 0, 1, State::Listen, 10),
+                sock(80, 5002, 4, State::Estab, 10),
+            ],
+            n,
+        );
+        let m = merge(&prev, &f).unwrap();
+        assert_eq!(
+            ports(&m),
+            vec![
+                (80, 0, State::Listen),
+                (80, 5002, State::Estab),
+                (443, 6000, State::Estab),
+                (9000, 0, State::Listen)
+            ]
+        );
+    }
+
+    #[test]
+    fn sockstat_parses_the_kernel_lines() {
+        let v4 =
+            "sockets: used 300\nTCP: inuse 7 orphan 0 tw 331 alloc 12 mem 0\nUDP: inuse 3 mem 1\n";
+        let v6 = "TCP6: inuse 2\nUDP6: inuse 1\n";
+        let s = Sockstat::parse(v4, v6).unwrap();
+        assert_eq!((s.tcp, s.tw, s.udp, s.tcp6, s.udp6), (7, 331, 3, 2, 1));
+        assert_eq!(s.total(), 344);
+        assert!(Sockstat::parse("UDP: inuse 3", "").is_none());
+    }
+
+    /// Between full tables: listeners exact, TIME-WAIT and ESTAB from the kernel's
+    /// counters and marked, states only the old table knows marked.
+    #[test]
+    fn counts_between_full_tables_mark_the_estimates() {
+        let snap = table(vec![
+            sock(80, 0, 1, State::Listen, 10),
+            sock(80, 5000, 2, State::Estab, 10),
+            sock(80, 5001, 3, State::TimeWait, 0),
+            sock(80, 5002, 4, State::CloseWait, 10),
+        ]);
+        let exact = Counts::of(&snap);
+        assert_eq!(exact.estimated, 0);
+        assert_eq!(exact.states[State::Estab as usize], 1);
+        // Without counters: only listeners are exact.
+        let c = Counts::estimate(&snap, None);
+        assert!(!c.is_estimate(State::Listen));
+        assert!(c.is_estimate(State::Estab) && c.is_estimate(State::TimeWait));
+        assert!(c.is_estimate(State::CloseWait));
+        assert_eq!(c.states[State::Estab as usize], 1);
+        // The kernel: 1 listener + 1 CLOSE-WAIT + 40 connected, 500 TIME-WAIT.
+        let k = Sockstat {
+            tcp: 42,
+            tcp6: 0,
+            tw: 500,
+            udp: 0,
+            udp6: 0,
+        };
+        let c = Counts::estimate(&snap, Some(&k));
+        assert_eq!(c.states[State::Estab as usize], 40);
+        assert_eq!(c.states[State::TimeWait as usize], 500);
+        assert_eq!(c.states[State::Listen as usize], 1);
+        assert!(
+            !c.is_estimate(State::TimeWait),
+            "the kernel's count is exact"
+        );
+        assert!(c.is_estimate(State::Estab), "ESTAB is worked out");
+        assert!(c.is_estimate(State::CloseWait));
+        assert!(c.protos_estimated);
+        assert_eq!(c.protos[Proto::Tcp as usize], 542);
+    }
+}

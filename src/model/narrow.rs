@@ -118,8 +118,11 @@ mod tests {
         assert!(addr("::ffff:127.0.0.1".parse().unwrap(), None).accepts(&v6));
         v6.local = Addr::new("::".parse().unwrap(), 3000);
         assert!(!addr("0.0.0.0".parse().unwrap(), None).accepts(&v6));
-        let n = Narrow::new(vec![vec![local(1, 2), local(3000, 3000)], vec![addr(here, None)]])
-            .unwrap();
+        let n = Narrow::new(vec![
+            vec![local(1, 2), local(3000, 3000)],
+            vec![addr(here, None)],
+        ])
+        .unwrap();
         assert!(n.accepts(&s));
         assert!(!n.accepts(&v6));
         assert!(Narrow::new(vec![]).is_none());

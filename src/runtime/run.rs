@@ -180,13 +180,11 @@ fn spawn_worker(
     settings: worker::Settings,
 ) -> Result<(Worker, Receiver<Report>)> {
     let (tx, snapshots) = mailbox();
-    let worker = Worker::spawn(collector, settings, move |m| {
-        tx.put_with(m, fold_reports)
-    })
-    .map_err(|source| Error::Start {
-        what: "the collector thread",
-        source,
-    })?;
+    let worker = Worker::spawn(collector, settings, move |m| tx.put_with(m, fold_reports))
+        .map_err(|source| Error::Start {
+            what: "the collector thread",
+            source,
+        })?;
     Ok((worker, snapshots))
 }
 

@@ -38,6 +38,9 @@ fn status<'a>(app: &App, th: &Styles) -> Line<'a> {
     } else {
         l1.push(Span::styled("· collecting… ", th.dim));
     }
+    if let Some(stale) = stale(&app.live.collect.fresh, app.live.now) {
+        l1.push(Span::styled(stale, th.dim));
+    }
     if app.live.collect.overruns > 0 {
         l1.push(Span::styled(
             format!(
@@ -53,18 +56,49 @@ fn status<'a>(app: &App, th: &Styles) -> Line<'a> {
     Line::from(l1)
 }
 
-/// Line 2: counts per state and protocol, hidden owners.
+/// What the CPU budget leaves stale, for the status line: `· full table every 4 s:
+/// budget 10 % (2 s old) `; `None` while every interval reads everything.
+pub fn stale(f: &crate::model::Freshness, now: std::time::SystemTime) -> Option<String> {
+    if f.every <= 1 && !f.partial {
+        return None;
+    }
+    let age = now.duration_since(f.full_at).map_or(0, |d| d.as_secs());
+    let narrowed = if f.narrowed {
+        "; the filter's sockets every interval"
+    } else {
+        ""
+    };
+    Some(format!(
+        "· full table every {}: budget {} ({age} s old{narrowed}) ",
+        fmt_interval(f.full_period()),
+        f.budget
+    ))
+}
+
+/// Line 2: counts per state and protocol, hidden owners. Counts that are estimates
+/// (between full tables, from the kernel's counters or the last full table) have a `~`.
 fn counts<'a>(app: &App, th: &Styles) -> Line<'a> {
     let (states, protos) = app.counts();
+    let estimates = app.live.collect.fresh.counts;
     let mut l2 = Vec::new();
     for (s, n) in states {
+        let approx = if estimates.is_some_and(|c| c.is_estimate(s)) {
+            "~"
+        } else {
+            ""
+        };
         l2.push(Span::styled(format!("{s} "), th.header));
-        l2.push(Span::raw(format!("{n}  ")));
+        l2.push(Span::raw(format!("{approx}{n}  ")));
     }
     l2.push(Span::styled("│ ", th.dim));
+    let approx = if estimates.is_some_and(|c| c.protos_estimated) {
+        "~"
+    } else {
+        ""
+    };
     for (p, n) in protos {
         l2.push(Span::styled(format!("{} ", p.as_str()), th.header));
-        l2.push(Span::raw(format!("{n}  ")));
+        l2.push(Span::raw(format!("{approx}{n}  ")));
     }
     let hidden = app.live.snap.visibility.hidden_sockets;
     if hidden > 0 {

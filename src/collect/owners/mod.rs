@@ -191,6 +191,58 @@ impl Owners {
         }
     }
 
+    /// Owners of a few sockets read between full snapshots (listeners, a narrowing
+    /// filter's sockets), without disturbing what the last [`Owners::update`] knows of
+    /// the full table: from the map, and for a socket not in it, by re-reading the fd
+    /// tables that changed since (new fds only). The map learns what those reads found;
+    /// the last update's sockets, its ownerless cache and its lost sockets stay as they
+    /// were.
+    pub fn peek(&mut self, sockets: &mut [Socket]) {
+        let unfound = sockets.iter().any(|s| {
+            ino(s.inode)
+                .is_some_and(|i| self.by_inode.get(i).is_empty() && !self.negative.contains(&i))
+        });
+        if unfound && self.last_full.is_some() {
+            self.generation += 1;
+            let to_walk = self.scan(false, &HashSet::default());
+            self.forget_exited();
+            let alive = std::mem::take(&mut self.last_inodes);
+            self.walk_many(&to_walk, false, Some(&alive));
+            self.last_inodes = alive;
+        }
+        let unreadable_uids: HashSet<u32> = self
+            .pids
+            .values()
+            .filter(|p| !p.readable)
+            .map(|p| p.uid)
+            .collect();
+        for s in sockets.iter_mut() {
+            s.owners.clear();
+            if s.inode == 0 {
+                s.owner_status = OwnerStatus::Kernel;
+                continue;
+            }
+            let Some(inode) = ino(s.inode) else {
+                s.owner_status = OwnerStatus::Unknown;
+                continue;
+            };
+            match self.by_inode.get(inode) {
+                pids if !pids.is_empty() => {
+                    s.owners.extend_from_slice(pids);
+                    s.owners.sort_unstable();
+                    s.owner_status = OwnerStatus::Known;
+                }
+                _ => s.owner_status = self.unowned_status(s.uid, &unreadable_uids),
+            }
+        }
+    }
+
+    /// How often every fd table is read again whatever changed (at least every
+    /// [`DEFAULT_RESYNC`]).
+    pub fn set_resync(&mut self, every: Duration) {
+        self.resync = every.max(DEFAULT_RESYNC);
+    }
+
     /// Whether the next update reads every fd table (the first one, then a resync every
     /// 30 s). Such a walk needs no dump: [`Owners::walk_ahead`] can run beside it.
     pub fn full_walk_due(&self) -> bool {

@@ -74,6 +74,16 @@ impl Procs {
         out
     }
 
+    /// [`Procs::refresh`] for a few pids between full snapshots: the cache keeps the
+    /// others, so the next full snapshot does not read them again.
+    pub fn peek(&mut self, pids: &[u32]) -> HashMap<u32, Process> {
+        let out = self.refresh_from_cache(pids);
+        for (pid, p) in &out {
+            self.cache.insert(*pid, p.clone());
+        }
+        out
+    }
+
     /// Sanitised user name for a uid, re-reading the user list now and then.
     pub fn user_name(&mut self, uid: u32) -> Option<String> {
         let id = Uid::try_from(uid as usize).ok()?;

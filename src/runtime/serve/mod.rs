@@ -121,11 +121,9 @@ async fn serve(opts: ServeOptions) -> Result<u8> {
     let latest: Shared = Arc::default();
     let report = publisher(latest.clone(), opts.top, collector.name());
     let _worker =
-        Worker::spawn(collector, settings(&opts), report).map_err(|source| {
-            Error::Start {
-                what: "the collector thread",
-                source,
-            }
+        Worker::spawn(collector, settings(&opts), report).map_err(|source| Error::Start {
+            what: "the collector thread",
+            source,
         })?;
     let slots = Slots::new();
     crate::commands::warn(&format!(
