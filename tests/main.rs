@@ -7,6 +7,7 @@
 mod support;
 
 mod backpressure;
+mod budget;
 mod cli_errors;
 mod cli_list;
 mod close;

@@ -379,6 +379,31 @@ impl SockDiagCollector {
         lost
     }
 
+    /// A TCP socket of a round between full snapshots that no fd table holds most
+    /// likely closed between the dump and the read: one exact lookup each, as
+    /// [`SockDiagCollector::settle_lost`] does, so that a close is not first reported
+    /// as its owner going away.
+    fn settle_unowned(&mut self, sockets: &mut Vec<Socket>) {
+        let mut gone = Vec::new();
+        for (i, s) in sockets.iter_mut().enumerate() {
+            if !s.proto.is_tcp() || s.inode == 0 || !s.owners.is_empty() {
+                continue;
+            }
+            match self.diag.lookup(s) {
+                Ok(None) => gone.push(i),
+                Ok(Some(mut now)) if now.inode != s.inode => {
+                    now.netns = s.netns;
+                    now.owner_status = crate::model::OwnerStatus::Kernel;
+                    *s = now;
+                }
+                Ok(Some(_)) | Err(_) => {}
+            }
+        }
+        for i in gone.into_iter().rev() {
+            sockets.remove(i);
+        }
+    }
+
     /// The host's sockets a narrowing filter keeps, other than listeners (the
     /// listener dump has those): `Ok(false)` when the kernel refused the program (the
     /// dump is not narrowed from then on).
@@ -427,6 +452,7 @@ impl Collector for SockDiagCollector {
             s.netns = host;
         }
         self.owners.peek(&mut sockets);
+        self.settle_unowned(&mut sockets);
         let pids: rustc_hash::FxHashSet<u32> = sockets
             .iter()
             .flat_map(|s| s.owners.iter().copied())

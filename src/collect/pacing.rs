@@ -38,6 +38,22 @@ pub struct Pacing {
     current: Option<(Round, Duration)>,
     /// A full round is due whatever the budget (a refresh asked for, a new scope).
     forced: bool,
+    /// The full table is read no more often than this, whatever it costs (under a
+    /// budget; see [`PERIOD_VAR`]).
+    min_period: Duration,
+}
+
+/// Reads the full table at most this often under a budget (`30s`): for tests and
+/// benchmarks that need the rounds between full tables whatever a full one costs on
+/// the machine. A budget of 100 % ignores it.
+pub const PERIOD_VAR: &str = "SOCKSCOPE_FULL_PERIOD";
+
+/// [`PERIOD_VAR`]'s value, when it is a duration.
+pub fn min_period() -> Duration {
+    std::env::var(PERIOD_VAR)
+        .ok()
+        .and_then(|v| crate::model::time::parse_duration(v.trim()).ok())
+        .unwrap_or(Duration::ZERO)
 }
 
 /// Weight of a new measurement in the smoothed costs.
@@ -54,7 +70,21 @@ impl Pacing {
             since_full: 0,
             current: None,
             forced: true,
+            min_period: Duration::ZERO,
         }
+    }
+
+    /// The full table is read at most every `d` (under a budget).
+    pub fn set_min_period(&mut self, d: Duration) {
+        self.min_period = d;
+    }
+
+    /// Intervals in [`Pacing::min_period`].
+    fn floor(&self) -> u32 {
+        let ms = self.interval.as_millis().max(1);
+        u32::try_from(self.min_period.as_millis().div_ceil(ms))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.max_every().max(1))
     }
 
     pub fn budget(&self) -> Budget {
@@ -86,7 +116,15 @@ impl Pacing {
 
     /// A full round every this many intervals, from what rounds cost so far.
     pub fn every(&self) -> u32 {
-        let Some(full) = self.full.filter(|_| !self.budget.is_off()) else {
+        if self.budget.is_off() {
+            return 1;
+        }
+        self.by_cost().max(self.floor())
+    }
+
+    /// [`Pacing::every`] from the measured costs alone.
+    fn by_cost(&self) -> u32 {
+        let Some(full) = self.full else {
             return 1;
         };
         let allowed = self.budget.per_interval(self.interval).as_secs_f64();
@@ -109,7 +147,10 @@ impl Pacing {
     /// Which round comes next; `can_partial` is false for collectors that can only read
     /// everything.
     pub fn next(&self, can_partial: bool) -> Round {
-        if !can_partial || self.forced || self.full.is_none() || self.budget.is_off() {
+        if !can_partial || self.forced || self.budget.is_off() {
+            return Round::Full;
+        }
+        if self.full.is_none() && self.floor() <= 1 {
             return Round::Full;
         }
         if self.since_full + 1 >= self.every() {
@@ -273,6 +314,21 @@ mod tests {
             cpu += ms(900);
         }
         assert!(q.every() > 1, "it would spread them if it could");
+    }
+
+    /// A floor on the period spreads even cheap full rounds, right after the first one;
+    /// a budget of 100 % ignores it.
+    #[test]
+    fn a_minimum_period_spreads_full_rounds_unless_the_budget_is_off() {
+        let mut p = Pacing::new(Budget::default(), SEC);
+        p.set_min_period(Duration::from_secs(5));
+        let rounds = run(&mut p, 11, |_| ms(1));
+        let fulls: Vec<usize> = (0..11).filter(|&i| rounds[i] == Round::Full).collect();
+        assert_eq!(fulls, vec![0, 5, 10], "{rounds:?}");
+        let mut off = Pacing::new(Budget::OFF, SEC);
+        off.set_min_period(Duration::from_secs(5));
+        let rounds = run(&mut off, 5, |_| ms(1));
+        assert!(rounds.iter().all(|r| *r == Round::Full), "{rounds:?}");
     }
 
     /// The cold first round is not what later rounds cost.

@@ -412,6 +412,7 @@ fn run(
         pacing: Pacing::new(settings.budget, settings.interval),
         narrow: None,
     };
+    plan.pacing.set_min_period(super::pacing::min_period());
     let mut rounds = Rounds {
         can_partial: collector.can_refresh() && process_cpu().is_some(),
         collector,
