@@ -370,6 +370,24 @@ mod tests {
         assert_eq!(c.keymap.normal[0].desc, "leave");
     }
 
+    /// `budget` as text, a whole number or a share; a bad one names its line.
+    #[test]
+    fn the_budget_key() {
+        let base = || Some(parse(DEFAULT_TOML, "d", None).unwrap());
+        assert_eq!(base().unwrap().budget, crate::model::Budget::default());
+        let pct = |t: &str| parse(&format!("[general]\nbudget = {t}\n"), "c", base());
+        assert_eq!(pct("\"5%\"").unwrap().budget.to_string(), "5 %");
+        assert_eq!(pct("20").unwrap().budget.to_string(), "20 %");
+        assert_eq!(pct("2.5").unwrap().budget.to_string(), "2.5 %");
+        assert!(pct("\"off\"").unwrap().budget.is_off());
+        assert!(pct("\"100%\"").unwrap().budget.is_off());
+        for bad in ["\"lots\"", "0", "250", "-1.5"] {
+            let e = pct(bad).unwrap_err();
+            assert_eq!(e.line, Some(2), "{bad}: {e}");
+            assert!(e.message.contains("CPU budget"), "{bad}: {e}");
+        }
+    }
+
     #[test]
     fn bad_files_name_the_line() {
         let base = || Some(parse(DEFAULT_TOML, "d", None).unwrap());

@@ -1,7 +1,10 @@
 //! Snapshot benchmark: `cargo bench --bench snapshot [-- --connections 1000,10000 --polls 15]`.
 //! Other runs: `-- --churn 2m` (the live view's CPU against `ss -tanp` once a second under
 //! a churn of 1,900 connections a second), `-- --scale 200000,500000` (the figures at
-//! that many sockets), `-- --soak 60m` (memory and false events over time).
+//! that many sockets), `-- --soak 60m` (memory and false events over time),
+//! `-- --budget 200000,500000` (the live view and `watch` under the default CPU budget at
+//! that many sockets: CPU, freshness of listeners and of a filter by port, peak RSS,
+//! update time, and what each kind of dump costs against `ss`).
 //!
 //! Starts its own bounded loopback load — N established connections spread over child
 //! processes (2,000 per child, both ends its own: 4,000 fds, under the usual
@@ -103,6 +106,7 @@ fn main() {
     let mut soak_for: Option<Duration> = None;
     let mut churn_for: Option<Duration> = None;
     let mut scale: Vec<usize> = Vec::new();
+    let mut budget: Vec<usize> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -131,6 +135,14 @@ fn main() {
                     .map(|v| v.parse().expect("number"))
                     .collect();
             }
+            "--budget" => {
+                budget = args
+                    .next()
+                    .expect("--budget SOCKETS[,SOCKETS…]")
+                    .split(',')
+                    .map(|v| v.parse().expect("number"))
+                    .collect();
+            }
             "--namespaces" => {
                 namespaces = args
                     .next()
@@ -152,6 +164,10 @@ fn main() {
     }
     if !scale.is_empty() {
         scale_figures(&scale, &mut spawner);
+        return;
+    }
+    if !budget.is_empty() {
+        budget_figures(&budget, &mut spawner);
         return;
     }
     let polls = polls.max(10);
@@ -536,6 +552,7 @@ fn tui_figures(polls: usize) {
             closed: Vec::new(),
             traffic: None,
             unseen: 0,
+            fresh: Default::default(),
         };
         update(app, Msg::Snapshot(Box::new(c)));
     };
@@ -568,6 +585,7 @@ fn tui_figures(polls: usize) {
             closed: Vec::new(),
             traffic: None,
             unseen: 0,
+            fresh: Default::default(),
         };
         ready.push_back(c);
         prev = next;
@@ -1373,4 +1391,238 @@ fn meminfo_mb(field: &str) -> f64 {
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0
+}
+
+/// `sockscope watch QUERY --json` (default settings) as a child, its lines read by a
+/// thread.
+struct Watch {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Watch {
+    fn start(query: &str) -> Watch {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sockscope"))
+            .args(["watch", query, "--json"])
+            .env(
+                "XDG_CONFIG_HOME",
+                std::env::temp_dir().join("sockscope-bench-no-config"),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Watch { child, lines }
+    }
+
+    /// Time from `since` until an `opened` event in `state` on `port` (within 60 s).
+    fn opened(&self, state: &str, port: u16, since: Instant) -> Option<Duration> {
+        let deadline = since + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let Ok(line) = self.lines.recv_timeout(Duration::from_millis(20)) else {
+                continue;
+            };
+            let Ok(doc) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if doc["event"] == "opened"
+                && doc["state"] == state
+                && (doc["local"]["port"] == port || doc["remote"]["port"] == port)
+            {
+                return Some(since.elapsed());
+            }
+        }
+        None
+    }
+
+    /// Drops what it printed so far.
+    fn drain(&self) {
+        while self.lines.try_recv().is_ok() {}
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // Our own child.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The live view (Listeners view) and `watch` with default settings (the 10 % budget) at
+/// each size: CPU over 30 s, how soon a new listener and a new connection on a filtered
+/// port show, peak RSS, the update's time after a full and after a budget round, and what
+/// each dump costs against `ss`.
+fn budget_figures(sizes: &[usize], spawner: &mut Spawner) {
+    use sockscope::app::msg::Msg;
+    use sockscope::app::update::update;
+    use sockscope::collect::sockdiag::SockDiag;
+    use sockscope::collect::worker::Differ;
+    println!(
+        "budget: {} cores, kernel {}; default settings (budget 10 %, interval 1 s)",
+        cores(),
+        kernel()
+    );
+    for &n in sizes {
+        let load = Load::start(n / 2);
+        let target = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = target.local_addr().unwrap().port();
+        let narrow = sockscope::query::parse(&format!("port:{port}"))
+            .unwrap()
+            .narrowing()
+            .unwrap();
+        let bc = sockscope::collect::bytecode::compile(&narrow).unwrap();
+
+        // What each dump costs (rows parsed, no owners), and `ss` in the same run.
+        let mut diag = SockDiag::open().unwrap();
+        let mut rows = Vec::new();
+        let mut dump = |tcp: u32, udp: u32, bc: Option<&[u8]>| {
+            rows.clear();
+            diag.dump_filtered(tcp, udp, bc, &mut rows).unwrap();
+            rows.len()
+        };
+        let full = time_polls(5, || dump(0xffe, 0xffe, None));
+        let listen = time_polls(5, || dump(1 << 10, 1 << 7, None));
+        let filtered = time_polls(5, || dump(0xffe, 0xffe, Some(&bc)));
+        drop(rows);
+        let ss = |spawner: &mut Spawner, argv: &[&str]| {
+            let v: Vec<Ran> = (0..4).map(|_| spawner.run_any(argv)).skip(1).collect();
+            let cpu = v.iter().map(|r| r.cpu).min().unwrap();
+            (summarize(v.into_iter().map(|r| r.wall).collect(), 0), cpu)
+        };
+        let (ss_all, ss_all_cpu) = ss(spawner, &["ss", "-tan"]);
+        let (ss_listen, ss_listen_cpu) = ss(spawner, &["ss", "-tln"]);
+        let sport = format!("sport = :{port}");
+        let (ss_port, ss_port_cpu) = ss(spawner, &["ss", "-tan", &sport]);
+
+        // The update after a full round and after a budget round, in this process.
+        let mut c = SockDiagCollector::new().unwrap();
+        let (mut app, _term) = sockets_app("bench");
+        let mut differ = Differ::default();
+        let (mut full_upd, mut part_upd, mut part_round) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..5 {
+            let s = c.snapshot(Scope::All).unwrap();
+            let col = differ.next(s, Duration::ZERO, 0);
+            let t = Instant::now();
+            update(&mut app, Msg::Snapshot(Box::new(col)));
+            if round > 0 {
+                full_upd.push(t.elapsed());
+            }
+            for _ in 0..3 {
+                let t = Instant::now();
+                let f = c.refresh(Some(&narrow)).unwrap().unwrap();
+                let col = differ.fresh(&f, Duration::ZERO, 0).unwrap();
+                part_round.push(t.elapsed());
+                let t = Instant::now();
+                update(&mut app, Msg::Snapshot(Box::new(col)));
+                part_upd.push(t.elapsed());
+            }
+        }
+        drop((app, differ, c));
+
+        // The live view and watch, default settings.
+        let view = LiveView::start("listeners");
+        let listeners = Watch::start("state:listen");
+        let on_port = Watch::start(&format!("port:{port}"));
+        // Past the cold start: the pacing has measured its full rounds.
+        std::thread::sleep(Duration::from_secs(10));
+        listeners.drain();
+        on_port.drain();
+        let before = cpu_ticks_of(&view.pid);
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_secs(8));
+        let fresh = TcpListener::bind("127.0.0.1:0").unwrap();
+        let fresh_port = fresh.local_addr().unwrap().port();
+        let new_listener = listeners.opened("LISTEN", fresh_port, Instant::now());
+        std::thread::sleep(Duration::from_secs(5));
+        let conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (accepted, _) = target.accept().unwrap();
+        let new_conn = on_port.opened("ESTAB", port, Instant::now());
+        std::thread::sleep(Duration::from_secs(30).saturating_sub(start.elapsed()));
+        let cpu = (cpu_ticks_of(&view.pid) - before) as f64 / 100.0 / start.elapsed().as_secs_f64()
+            * 100.0;
+        let watch_cpu = |w: &Watch| cpu_ticks_of(&w.child.id().to_string());
+        let (w1, w2) = (watch_cpu(&listeners), watch_cpu(&on_port));
+        let hwm = status_mb(&view.pid, "VmHWM:");
+        let rss = status_mb(&view.pid, "VmRSS:");
+        drop((view, listeners, on_port, conn, accepted, fresh));
+
+        let secs = |d: Option<Duration>| {
+            d.map_or("not within 60 s".to_owned(), |d| {
+                format!("{:.2} s", d.as_secs_f64())
+            })
+        };
+        println!(
+            "== {} sockets in the table (load: {} connections over {} processes)",
+            full.rows,
+            n / 2,
+            load.kids.len()
+        );
+        println!(
+            "  live view, Listeners view, default settings, 30 s: {cpu:.1} % of a core; peak RSS {hwm:.1} MB (now {rss:.1} MB)"
+        );
+        println!(
+            "  watch (default settings): a new listener showed after {}, a new connection on a filtered port after {}; watch CPU since start {:.1} s and {:.1} s",
+            secs(new_listener),
+            secs(new_conn),
+            w1 as f64 / 100.0,
+            w2 as f64 / 100.0,
+        );
+        let (fu, pu, pr) = (
+            summarize(full_upd, 0),
+            summarize(part_upd, 0),
+            summarize(part_round, 0),
+        );
+        println!(
+            "  update (Sockets view, in process): after a full round {} median, {} max; after a budget round {} median, {} max (the round itself {} median)",
+            ms(fu.median),
+            ms(fu.max),
+            ms(pu.median),
+            ms(pu.max),
+            ms(pr.median)
+        );
+        println!(
+            "  {:<46} {:>10} {:>10} {:>10}",
+            "dump (no owners)", "rows", "median", "p90"
+        );
+        for (name, t) in [
+            ("sock_diag, every socket", &full),
+            ("sock_diag, LISTEN only", &listen),
+            ("sock_diag, bytecode port filter", &filtered),
+        ] {
+            println!(
+                "  {:<46} {:>10} {:>10} {:>10}",
+                name,
+                t.rows,
+                ms(t.median),
+                ms(t.p90)
+            );
+        }
+        for (name, t, cpu) in [
+            ("ss -tan (process)", &ss_all, ss_all_cpu),
+            ("ss -tln (process)", &ss_listen, ss_listen_cpu),
+            ("ss -tan 'sport = :PORT' (process)", &ss_port, ss_port_cpu),
+        ] {
+            println!(
+                "  {:<46} {:>10} {:>10} {:>10}  (CPU {})",
+                name,
+                "-",
+                ms(t.median),
+                ms(t.p90),
+                ms(cpu)
+            );
+        }
+        println!();
+        drop(load);
+    }
 }

@@ -111,6 +111,29 @@ impl Default for Live {
 }
 
 impl Live {
+    /// Whether `c` hands over the very table on screen with nothing new (a round
+    /// between full tables that changed no row, freed nothing, folded nothing).
+    pub fn same_table(&self, c: &Collected) -> bool {
+        Arc::ptr_eq(&c.snapshot, &self.snap)
+            && c.closed.is_empty()
+            && c.unseen == 0
+            && !c.rescoped
+            && c.delta.opened.is_empty()
+            && c.delta.closed.is_empty()
+            && c.delta.changed.is_empty()
+            && self.collect.snapshots > 0
+    }
+
+    /// Takes in the status of a round that changed no row (see [`Live::same_table`]).
+    pub fn touch(&mut self, c: &Collected) {
+        self.now = self.now.max(c.fresh.taken_at);
+        self.collect.took = c.took;
+        self.collect.overruns = c.overruns;
+        self.collect.fresh = c.fresh.clone();
+        self.collect.error = None;
+        self.collect.snapshots += 1;
+    }
+
     /// Takes in a new snapshot and its diff; `ghost` is how long closed rows stay.
     pub fn record(&mut self, c: Collected, ghost: Duration) {
         let now = c.snapshot.taken_at;

@@ -307,8 +307,9 @@ impl Plan {
     }
 
     /// How fresh a round's snapshot is.
-    fn freshness(&self, full_at: SystemTime, partial: bool) -> Freshness {
+    fn freshness(&self, full_at: SystemTime, partial: bool, taken_at: SystemTime) -> Freshness {
         Freshness {
+            taken_at,
             budget: self.pacing.budget(),
             interval: self.interval,
             every: self.pacing.every(),
@@ -369,7 +370,7 @@ impl Rounds<'_> {
             plan.pacing.force_full();
         }
         let mut c = self.differ.fresh(&fresh, start.elapsed(), self.overruns)?;
-        c.fresh = plan.freshness(self.full_at, true);
+        c.fresh = plan.freshness(self.full_at, true, fresh.taken_at);
         c.fresh.counts = Some(Counts::estimate(&c.snapshot, fresh.sockstat.as_ref()));
         Some(Ok(c))
     }
@@ -391,7 +392,7 @@ impl Rounds<'_> {
         self.full_at = snap.taken_at;
         self.lost = snap.lost.times;
         let mut c = self.differ.next(snap, took, self.overruns);
-        c.fresh = plan.freshness(self.full_at, false);
+        c.fresh = plan.freshness(self.full_at, false, self.full_at);
         Ok(c)
     }
 }

@@ -281,6 +281,8 @@ pub struct Freshness {
     pub narrowed: bool,
     /// The header's counts, when they are not the table's own (a partial round).
     pub counts: Option<Counts>,
+    /// When this round read what it read.
+    pub taken_at: SystemTime,
 }
 
 impl Default for Freshness {
@@ -293,6 +295,7 @@ impl Default for Freshness {
             partial: false,
             narrowed: false,
             counts: None,
+            taken_at: SystemTime::UNIX_EPOCH,
         }
     }
 }

@@ -102,6 +102,7 @@ async fn stream(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8>
         sent: 0,
         baseline: true,
         lost_said: 0,
+        last: None,
     };
     let worker = Worker::spawn(collector, settings, move |m| lines.take(m))
         .map_err(start("the collector thread"))?;
@@ -140,6 +141,9 @@ struct Producer {
     baseline: bool,
     /// Destroy-event overflows reported so far.
     lost_said: u64,
+    /// The table of the last snapshot: a round between full tables that hands it over
+    /// again with nothing freed has no line to give.
+    last: Option<Arc<crate::model::Snapshot>>,
 }
 
 impl Producer {
@@ -162,6 +166,16 @@ impl Producer {
                 ));
             }
         }
+        let unchanged = self
+            .last
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, &c.snapshot))
+            && c.closed.is_empty()
+            && c.unseen == 0;
+        if unchanged {
+            return true;
+        }
+        self.last = Some(c.snapshot.clone());
         let leaking = self.close_waits.observe(&c.snapshot);
         let flags = row_flags(&c.snapshot, &leaking);
         if std::mem::take(&mut self.baseline) {

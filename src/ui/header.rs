@@ -213,6 +213,41 @@ fn thousands(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::{Budget, Freshness};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    /// What the budget leaves stale is said, with the full table's period and age; a
+    /// table read in full every interval says nothing.
+    #[test]
+    fn the_status_says_what_is_stale() {
+        let now = UNIX_EPOCH + Duration::from_secs(1000);
+        let mut f = Freshness {
+            budget: Budget::default(),
+            interval: Duration::from_secs(1),
+            every: 4,
+            full_at: now - Duration::from_secs(3),
+            partial: true,
+            narrowed: false,
+            counts: None,
+            taken_at: now,
+        };
+        assert_eq!(
+            super::stale(&f, now).as_deref(),
+            Some("· full table every 4s: budget 10 % (3 s old) ")
+        );
+        f.narrowed = true;
+        assert!(
+            super::stale(&f, now)
+                .unwrap()
+                .contains("(3 s old; the filter's sockets every interval)")
+        );
+        let every_time = Freshness {
+            full_at: now,
+            ..Freshness::default()
+        };
+        assert_eq!(super::stale(&every_time, now), None);
+    }
+
     #[test]
     fn thousands() {
         assert_eq!(super::thousands(0), "0");

@@ -63,6 +63,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
 }
 
 fn snapshot(app: &mut App, c: Collected) -> Vec<Effect> {
+    if app.live.same_table(&c) {
+        // A round between full tables that changed no row: only the status moves on.
+        app.live.touch(&c);
+        return app.check_watch();
+    }
     app.live.record(c, app.settings.ghost);
     let effects = app.check_watch();
     app.rebuild();

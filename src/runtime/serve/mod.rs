@@ -217,7 +217,18 @@ fn publisher(
     let mut counters = Counters::default();
     let mut tracker = CloseWaitTracker::default();
     let ephemeral = collect::ephemeral_range();
+    let mut last: Option<Arc<crate::model::Snapshot>> = None;
     move |m| {
+        if let Ok(c) = &m
+            && last.as_ref().is_some_and(|l| Arc::ptr_eq(l, &c.snapshot))
+            && c.closed.is_empty()
+        {
+            // A round between full tables that changed nothing: the exposition stands.
+            let mut l = latest.write().unwrap_or_else(|e| e.into_inner());
+            l.at = Some(Instant::now());
+            return true;
+        }
+        last = m.as_ref().ok().map(|c| c.snapshot.clone());
         let rendered = m.ok().map(|c| {
             counters.observe(&c, top, &ephemeral);
             let leaking = tracker.observe(&c.snapshot);
