@@ -194,3 +194,64 @@ fn a_budget_of_100_reads_everything_every_interval() {
         seen - at
     );
 }
+
+/// Rounds between full tables that find nothing new hand the same table over again (no
+/// copy of the table, no diff): with listeners and a filter's connections unchanged.
+#[test]
+fn a_round_that_finds_nothing_new_copies_no_table() {
+    use sockscope::collect::Collector;
+    use sockscope::collect::worker::Differ;
+    use sockscope::model::Scope;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let _c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let _a = l.accept().unwrap();
+    let narrow = sockscope::query::parse(&format!("port:{port}"))
+        .unwrap()
+        .narrowing()
+        .unwrap();
+    let mut c = collector();
+    let mut differ = Differ::default();
+    let full = differ.next(c.snapshot(Scope::All).unwrap(), Duration::ZERO, 0);
+    let mut last = full.snapshot;
+    let mut same = 0;
+    // Other tests open and close sockets meanwhile: a few rounds may change something.
+    for _ in 0..20 {
+        let f = c.refresh(Some(&narrow)).unwrap().unwrap();
+        let got = differ.fresh(&f, Duration::ZERO, 0).unwrap();
+        if std::sync::Arc::ptr_eq(&got.snapshot, &last) {
+            same += 1;
+        }
+        last = got.snapshot;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(same >= 10, "only {same} of 20 rounds kept the table");
+}
+
+/// A listener opened between full tables comes with its owner in the next round.
+#[test]
+fn a_new_listener_between_full_tables_has_its_owner() {
+    use sockscope::collect::Collector;
+    use sockscope::model::Scope;
+    let mut kid = Kid::python(
+        &format!(
+            "{PY_LISTEN}\nsys.stdin.readline()\nls = [listen() for _ in range(300)]\nprint(','.join(str(l.getsockname()[1]) for l in ls), flush=True)\nsys.stdin.read()"
+        ),
+        &[],
+    );
+    let mut c = collector().watching_lifecycle();
+    c.snapshot(Scope::All).unwrap();
+    c.refresh(None).unwrap().unwrap();
+    kid.send("open");
+    let ports: BTreeSet<u16> = kid.line().split(',').map(|p| p.parse().unwrap()).collect();
+    let f = c.refresh(None).unwrap().unwrap();
+    let new: Vec<&Socket> = f
+        .sockets
+        .iter()
+        .filter(|s| ports.contains(&s.local.port()))
+        .collect();
+    assert_eq!(new.len(), 300, "every new listener was read");
+    let pid = new[0].owners.as_slice().first().copied().expect("an owner");
+    assert!(new.iter().all(|s| s.owners.as_slice() == [pid]), "{new:?}");
+    assert!(f.processes.contains_key(&pid));
+}

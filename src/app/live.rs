@@ -111,11 +111,10 @@ impl Default for Live {
 }
 
 impl Live {
-    /// Whether `c` hands over the very table on screen with nothing new (a round
-    /// between full tables that changed no row, freed nothing, folded nothing).
+    /// Whether `c` hands over the very table on screen (a round between full tables
+    /// that changed no row; it may bring connections the kernel freed meanwhile).
     pub fn same_table(&self, c: &Collected) -> bool {
         Arc::ptr_eq(&c.snapshot, &self.snap)
-            && c.closed.is_empty()
             && c.unseen == 0
             && !c.rescoped
             && c.delta.opened.is_empty()
@@ -124,9 +123,23 @@ impl Live {
             && self.collect.snapshots > 0
     }
 
-    /// Takes in the status of a round that changed no row (see [`Live::same_table`]).
+    /// Takes in a round that changed no row (see [`Live::same_table`]): its status, and
+    /// the connections the kernel freed meanwhile as events.
     pub fn touch(&mut self, c: &Collected) {
         self.now = self.now.max(c.fresh.taken_at);
+        if !c.closed.is_empty() {
+            let of = FlagsOf {
+                prev: &self.flags,
+                next: &self.flags,
+            };
+            self.events.record(
+                &crate::model::Delta::default(),
+                Some(&self.snap),
+                &self.snap,
+                &c.closed,
+                of,
+            );
+        }
         self.collect.took = c.took;
         self.collect.overruns = c.overruns;
         self.collect.fresh = c.fresh.clone();

@@ -384,9 +384,10 @@ impl SockDiagCollector {
     /// [`SockDiagCollector::settle_lost`] does, so that a close is not first reported
     /// as its owner going away.
     fn settle_unowned(&mut self, sockets: &mut Vec<Socket>) {
+        let host = self.namespaces.host();
         let mut gone = Vec::new();
         for (i, s) in sockets.iter_mut().enumerate() {
-            if !s.proto.is_tcp() || s.inode == 0 || !s.owners.is_empty() {
+            if !s.proto.is_tcp() || s.inode == 0 || !s.owners.is_empty() || s.netns != host {
                 continue;
             }
             match self.diag.lookup(s) {
@@ -451,6 +452,22 @@ impl Collector for SockDiagCollector {
         for s in &mut sockets {
             s.netns = host;
         }
+        // Every other namespace's listeners too (as root), and namespaces new since.
+        // (It also counts the rounds between looks for new namespaces: called every
+        // round, as a full snapshot does.)
+        let netns = if rustix::process::geteuid().is_root() {
+            let mut names = Names {
+                fs: &self.fs,
+                containers: &mut self.containers,
+                deadline: None,
+            };
+            let (table, _) = self
+                .namespaces
+                .dump(Scope::Listeners, &mut names, &mut sockets);
+            Some(table)
+        } else {
+            None
+        };
         self.owners.peek(&mut sockets);
         self.settle_unowned(&mut sockets);
         let pids: rustc_hash::FxHashSet<u32> = sockets
@@ -492,6 +509,7 @@ impl Collector for SockDiagCollector {
             freed,
             lost,
             sockstat,
+            netns,
         }))
     }
 

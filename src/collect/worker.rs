@@ -37,6 +37,21 @@ pub struct Settings {
     pub scope: Scope,
     pub interval: Duration,
     pub budget: Budget,
+    /// The full table is read at most this often under the budget (see
+    /// [`super::pacing::PERIOD_VAR`]); zero: as the budget allows.
+    pub min_period: Duration,
+}
+
+impl Settings {
+    /// These settings, with the floor on the full period from the environment.
+    pub fn new(scope: Scope, interval: Duration, budget: Budget) -> Settings {
+        Settings {
+            scope,
+            interval,
+            budget,
+            min_period: super::pacing::min_period(),
+        }
+    }
 }
 
 /// Handle to the thread; dropping it stops the thread.
@@ -102,7 +117,14 @@ pub struct Differ {
     /// sends the event from a work queue, snapshots later on a busy machine) was said
     /// already.
     said_closed: std::collections::HashMap<(u32, u64), std::time::SystemTime>,
+    /// Sockets the destroy events said closed in rounds between full tables that left
+    /// them in the table (see [`merge`]): the diff that drops them does not say so again.
+    freed_said: rustc_hash::FxHashSet<(u32, u64)>,
 }
+
+/// At most this many sockets freed are left in the table before a round copies it to
+/// take them out.
+const FREED_LEFT: usize = 1 << 16;
 
 /// How long a socket the diff said closed is remembered against its late destroy event.
 pub const SAID_FOR: Duration = Duration::from_secs(30);
@@ -120,11 +142,24 @@ impl Differ {
                 .contains_key(&(c.freed.netns, c.freed.cookie))
         });
         let snap = Arc::new(snap);
-        let (delta, rescoped) = match &self.prev {
+        let (mut delta, rescoped) = match &self.prev {
             Some(p) if p.scope == snap.scope => (diff(p, &snap), false),
             Some(_) => (Delta::default(), true),
             None => (Delta::default(), false),
         };
+        if !self.freed_said.is_empty() {
+            // Said closed from their destroy events, rounds ago.
+            let said = std::mem::take(&mut self.freed_said);
+            let keep: Vec<bool> = delta
+                .closed
+                .iter()
+                .map(|c| c.cookie == 0 || !said.contains(&(c.netns, c.cookie)))
+                .collect();
+            let mut k = keep.iter();
+            delta.closed.retain(|_| *k.next().unwrap_or(&true));
+            let mut k = keep.iter();
+            delta.closed_at.retain(|_| *k.next().unwrap_or(&true));
+        }
         self.said_closed.extend(
             delta
                 .closed
@@ -155,7 +190,8 @@ impl Differ {
     /// again (no table is copied) with the connections freed meanwhile.
     pub fn fresh(&mut self, fresh: &Fresh, took: Duration, overruns: u64) -> Option<Collected> {
         let prev = self.prev.clone()?;
-        if let Some(mut snap) = merge(&prev, fresh) {
+        let flush = self.freed_said.len() >= FREED_LEFT;
+        if let Some(mut snap) = merge(&prev, fresh, &self.freed_said, flush) {
             snap.freed = fresh.freed.clone();
             return Some(self.next(snap, took, overruns));
         }
@@ -166,6 +202,13 @@ impl Differ {
                 .said_closed
                 .contains_key(&(c.freed.netns, c.freed.cookie))
         });
+        self.freed_said.extend(
+            fresh
+                .freed
+                .iter()
+                .filter(|f| f.cookie != 0)
+                .map(|f| (f.netns, f.cookie)),
+        );
         let delta = Delta {
             previous: (0..prev.sockets.len() as u32).collect(),
             ..Delta::default()
@@ -413,7 +456,7 @@ fn run(
         pacing: Pacing::new(settings.budget, settings.interval),
         narrow: None,
     };
-    plan.pacing.set_min_period(super::pacing::min_period());
+    plan.pacing.set_min_period(settings.min_period);
     let mut rounds = Rounds {
         can_partial: collector.can_refresh() && process_cpu().is_some(),
         collector,
@@ -515,9 +558,108 @@ mod tests {
             scope,
             interval,
             budget: Budget::OFF,
+            min_period: Duration::ZERO,
         };
         let w = Worker::spawn(Box::new(fake), settings, move |m| tx.send(m).is_ok()).unwrap();
         (w, rx, calls)
+    }
+
+    /// A collector that reads parts: each full snapshot and each round between them is
+    /// counted, and the destroy events it reports lost are set by the test.
+    struct Parts {
+        fulls: Arc<AtomicUsize>,
+        partials: Arc<AtomicUsize>,
+        lost: Arc<AtomicU64>,
+    }
+
+    impl Collector for Parts {
+        fn snapshot(&mut self, scope: Scope) -> Result<Snapshot> {
+            self.fulls.fetch_add(1, Ordering::SeqCst);
+            let mut s = Snapshot::empty(scope);
+            s.lost.times = self.lost.load(Ordering::SeqCst);
+            Ok(s)
+        }
+        fn name(&self) -> &'static str {
+            "parts"
+        }
+        fn can_refresh(&self) -> bool {
+            true
+        }
+        fn refresh(&mut self, narrow: Option<&Narrow>) -> Result<Option<Fresh>> {
+            self.partials.fetch_add(1, Ordering::SeqCst);
+            Ok(Some(Fresh {
+                taken_at: SystemTime::now(),
+                sockets: Vec::new(),
+                narrow: narrow.cloned(),
+                processes: Default::default(),
+                users: Default::default(),
+                freed: Vec::new(),
+                lost: crate::model::lifecycle::Lost {
+                    times: self.lost.load(Ordering::SeqCst),
+                    last_ms: 0,
+                },
+                sockstat: None,
+                netns: None,
+            }))
+        }
+    }
+
+    /// Under a budget with the full table a minute apart, the rounds between read parts
+    /// and are marked so; destroy events lost make the next round full; a budget of
+    /// 100 % reads everything every round.
+    #[test]
+    fn lost_events_force_a_full_round_and_budget_100_reads_everything() {
+        let start = |budget| {
+            let parts = Parts {
+                fulls: Arc::default(),
+                partials: Arc::default(),
+                lost: Arc::default(),
+            };
+            let (fulls, partials, lost) = (
+                parts.fulls.clone(),
+                parts.partials.clone(),
+                parts.lost.clone(),
+            );
+            let (tx, rx) = channel();
+            let settings = Settings {
+                scope: Scope::All,
+                interval: Duration::from_millis(250),
+                budget,
+                min_period: Duration::from_secs(60),
+            };
+            let w = Worker::spawn(Box::new(parts), settings, move |m| tx.send(m).is_ok()).unwrap();
+            (w, rx, fulls, partials, lost)
+        };
+        let (_w, rx, fulls, partials, lost) = start(Budget::default());
+        let next = || rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+        // The first round is full; the next ones read parts.
+        assert!(!next().fresh.partial);
+        for _ in 0..3 {
+            let c = next();
+            assert!(c.fresh.partial);
+            assert_eq!(c.fresh.every, 240, "a minute of 250 ms intervals");
+        }
+        assert_eq!(fulls.load(Ordering::SeqCst), 1);
+        lost.store(1, Ordering::SeqCst);
+        // The round that notices the loss is handed over, and a full one follows.
+        let mut full_after_loss = false;
+        for _ in 0..3 {
+            if !next().fresh.partial {
+                full_after_loss = true;
+                break;
+            }
+        }
+        assert!(full_after_loss, "no full round after the loss");
+        assert_eq!(fulls.load(Ordering::SeqCst), 2);
+        assert!(partials.load(Ordering::SeqCst) >= 4);
+
+        let (_w, rx, fulls, partials, _) = start(Budget::OFF);
+        for _ in 0..4 {
+            let c = rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+            assert!(!c.fresh.partial);
+        }
+        assert!(fulls.load(Ordering::SeqCst) >= 4);
+        assert_eq!(partials.load(Ordering::SeqCst), 0);
     }
 
     #[test]

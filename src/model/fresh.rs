@@ -30,28 +30,50 @@ pub struct Fresh {
     pub lost: Lost,
     /// The host's counters, when readable.
     pub sockstat: Option<Sockstat>,
+    /// The namespace table, when the listeners of the other network namespaces were
+    /// read too (as root): then theirs are replaced as well.
+    pub netns: Option<super::NetnsTable>,
 }
 
-/// Whether a round with `narrow` read this socket again (host sockets only).
-pub fn covered(s: &Socket, host: bool, narrow: Option<&Narrow>) -> bool {
-    host && (s.is_listener() || narrow.is_some_and(|n| n.accepts(s)))
+/// Whether a round with `narrow` read this socket again: the host's listeners and the
+/// host's sockets `narrow` accepts, and every namespace's listeners with `all_listeners`.
+pub fn covered(s: &Socket, host: bool, narrow: Option<&Narrow>, all_listeners: bool) -> bool {
+    (s.is_listener() && (host || all_listeners)) || (host && narrow.is_some_and(|n| n.accepts(s)))
 }
 
-/// The table of `prev` with the sockets `fresh` read again replaced by what they are now
-/// and the sockets the kernel freed since taken out; `None` when that changes nothing
-/// (then `prev` stands, and no table is copied).
+/// The table of `prev` with the sockets `fresh` read again replaced by what they are now;
+/// `None` when that changes nothing (then `prev` stands, and no table is copied).
+///
+/// The sockets the kernel freed since (`fresh.freed`, and `pending`: freed in earlier
+/// rounds that copied no table) are taken out when the table is copied anyway, or with
+/// `flush`: a host that closes connections all the time does not make every round copy
+/// the whole table (their closes are reported from the destroy events at once).
 ///
 /// The sockets read again come first, in the order they were read: the next round finds
 /// them in the same place and, when nothing changed, compares without copying.
-pub fn merge(prev: &Snapshot, fresh: &Fresh) -> Option<Snapshot> {
-    let freed: HashSet<(u32, u64)> = fresh
+pub fn merge(
+    prev: &Snapshot,
+    fresh: &Fresh,
+    pending: &HashSet<(u32, u64)>,
+    flush: bool,
+) -> Option<Snapshot> {
+    let mut freed: HashSet<(u32, u64)> = fresh
         .freed
         .iter()
         .filter(|f| f.cookie != 0)
         .map(|f| (f.netns, f.cookie))
         .collect();
+    freed.extend(pending.iter().copied());
     let gone = |s: &Socket| s.cookie != 0 && freed.contains(&(s.netns, s.cookie));
-    let is_covered = |s: &Socket| covered(s, prev.netns.is_host(s.netns), fresh.narrow.as_ref());
+    let all_listeners = fresh.netns.is_some();
+    let is_covered = |s: &Socket| {
+        covered(
+            s,
+            prev.netns.is_host(s.netns),
+            fresh.narrow.as_ref(),
+            all_listeners,
+        )
+    };
     let mut before: Vec<&Socket> = Vec::with_capacity(fresh.sockets.len());
     let mut any_gone = false;
     for s in &prev.sockets {
@@ -63,7 +85,7 @@ pub fn merge(prev: &Snapshot, fresh: &Fresh) -> Option<Snapshot> {
     }
     let same = before.len() == fresh.sockets.len()
         && before.iter().zip(&fresh.sockets).all(|(a, b)| *a == b);
-    if same && !any_gone {
+    if same && !(flush && any_gone) {
         return None;
     }
     drop(before);
@@ -86,7 +108,7 @@ pub fn merge(prev: &Snapshot, fresh: &Fresh) -> Option<Snapshot> {
         sockets,
         processes,
         users,
-        netns: prev.netns.clone(),
+        netns: fresh.netns.clone().unwrap_or_else(|| prev.netns.clone()),
         visibility: prev.visibility.clone(),
         published: prev.published.clone(),
         freed: Vec::new(),
@@ -331,6 +353,7 @@ mod tests {
             freed: Vec::new(),
             lost: Lost::default(),
             sockstat: None,
+            netns: None,
         }
     }
 
@@ -376,7 +399,7 @@ mod tests {
         let new_listener = sock(81, 0, 4, State::Listen, 11);
         let mut f = fresh(vec![new_listener], None);
         f.freed.push(freed(&closed));
-        let m = merge(&prev, &f).expect("the table changed");
+        let m = merge(&prev, &f, &HashSet::default(), false).expect("the table changed");
         assert_eq!(
             ports(&m),
             vec![(80, 5000, State::Estab), (81, 0, State::Listen)]
@@ -387,9 +410,33 @@ mod tests {
             "a connection not read again is as the full table had it"
         );
         assert_eq!(m.taken_at, f.taken_at);
+        // A socket freed while nothing watched changed stays (no copy of the table for
+        // it) until the table is copied anyway, or flushed.
+        let mut other = sock(80, 5009, 9, State::Estab, 10);
+        other.cookie = 9;
+        let mut with_other = m.clone();
+        with_other.sockets.push(other.clone());
+        let mut only_freed = fresh(vec![sock(81, 0, 4, State::Listen, 11)], None);
+        only_freed.freed.push(freed(&other));
+        assert!(merge(&with_other, &only_freed, &HashSet::default(), false).is_none());
+        let pending: HashSet<(u32, u64)> = [(0, 9)].into_iter().collect();
+        let flushed = merge(
+            &with_other,
+            &fresh(vec![sock(81, 0, 4, State::Listen, 11)], None),
+            &pending,
+            true,
+        )
+        .expect("flushed");
+        assert!(flushed.sockets.iter().all(|s| s.cookie != 9));
+        let changed =
+            merge(&with_other, &fresh(vec![], None), &pending, false).expect("a listener went");
+        assert!(
+            changed.sockets.iter().all(|s| s.cookie != 9),
+            "taken out with the copy"
+        );
         // Nothing new: no table is copied.
         let again = fresh(vec![sock(81, 0, 4, State::Listen, 11)], None);
-        assert!(merge(&m, &again).is_none());
+        assert!(merge(&m, &again, &HashSet::default(), false).is_none());
     }
 
     /// With a narrowing, its sockets are replaced too (one closed, one opened), and the
@@ -417,7 +464,7 @@ mod tests {
             ],
             n,
         );
-        let m = merge(&prev, &f).unwrap();
+        let m = merge(&prev, &f, &HashSet::default(), false).unwrap();
         assert_eq!(
             ports(&m),
             vec![

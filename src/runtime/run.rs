@@ -89,11 +89,7 @@ async fn event_loop<S: Signaller, O: Os>(
     budget: crate::model::Budget,
     mut replies: tokio::sync::mpsc::UnboundedReceiver<Msg>,
 ) -> Result<()> {
-    let settings = worker::Settings {
-        scope: Scope::All,
-        interval: session.app.modes.interval,
-        budget,
-    };
+    let settings = worker::Settings::new(Scope::All, session.app.modes.interval, budget);
     let (worker, mut snapshots) = spawn_worker(collector, settings)?;
     // What the filter narrows to is read every round, whatever the budget.
     let mut narrow = session.narrowing();

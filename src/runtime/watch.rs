@@ -87,11 +87,7 @@ async fn stream(collector: Box<dyn Collector>, opts: WatchOptions) -> Result<u8>
     let backlog = Arc::new(Backlog::new(BACKLOG_LINES, BACKLOG_BYTES, PATIENCE));
     let (ended_tx, mut ended) = mpsc::unbounded_channel();
     spawn_writer(backlog.clone(), ended_tx.clone())?;
-    let settings = Settings {
-        scope: Scope::All,
-        interval: opts.interval,
-        budget: opts.budget,
-    };
+    let settings = Settings::new(Scope::All, opts.interval, opts.budget);
     let narrow = opts.query.narrowing();
     let mut lines = Producer {
         opts,
@@ -166,18 +162,22 @@ impl Producer {
                 ));
             }
         }
-        let unchanged = self
+        let same = self
             .last
             .as_ref()
             .is_some_and(|l| Arc::ptr_eq(l, &c.snapshot))
-            && c.closed.is_empty()
             && c.unseen == 0;
-        if unchanged {
+        if same && c.closed.is_empty() {
             return true;
         }
-        self.last = Some(c.snapshot.clone());
-        let leaking = self.close_waits.observe(&c.snapshot);
-        let flags = row_flags(&c.snapshot, &leaking);
+        let flags = if same {
+            // The same table: only the connections freed meanwhile make lines.
+            std::mem::take(&mut self.last_flags)
+        } else {
+            self.last = Some(c.snapshot.clone());
+            let leaking = self.close_waits.observe(&c.snapshot);
+            row_flags(&c.snapshot, &leaking)
+        };
         if std::mem::take(&mut self.baseline) {
             self.announce(&c, &flags);
         } else {

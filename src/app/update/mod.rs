@@ -64,9 +64,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
 
 fn snapshot(app: &mut App, c: Collected) -> Vec<Effect> {
     if app.live.same_table(&c) {
-        // A round between full tables that changed no row: only the status moves on.
+        // A round between full tables that changed no row: the status moves on, and the
+        // connections freed meanwhile are events.
         app.live.touch(&c);
-        return app.check_watch();
+        let effects = app.check_watch();
+        if !c.closed.is_empty() && app.table.view == crate::app::View::Events {
+            app.rebuild();
+        }
+        return effects;
     }
     app.live.record(c, app.settings.ghost);
     let effects = app.check_watch();

@@ -207,8 +207,19 @@ impl Owners {
             let to_walk = self.scan(false, &HashSet::default());
             self.forget_exited();
             let alive = std::mem::take(&mut self.last_inodes);
-            self.walk_many(&to_walk, false, Some(&alive));
+            let partial = self.walk_many(&to_walk, false, Some(&alive));
             self.last_inodes = alive;
+            // Still unfound (an fd at a number a partial read took as unchanged, a count
+            // that did not move): searched as a full update searches, once; what stays
+            // unfound is ownerless until the next resync, as there.
+            self.search_unknown(sockets, &to_walk, &partial, &mut |_| true);
+            for s in sockets.iter() {
+                if let Some(i) = ino(s.inode)
+                    && self.by_inode.get(i).is_empty()
+                {
+                    self.negative.insert(i);
+                }
+            }
         }
         let unreadable_uids: HashSet<u32> = self
             .pids

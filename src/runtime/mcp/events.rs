@@ -111,11 +111,11 @@ impl Recent {
             close_waits: CloseWaitTracker::default(),
             last_flags: Vec::new(),
         };
-        let settings = crate::collect::worker::Settings {
-            scope: Scope::All,
+        let settings = crate::collect::worker::Settings::new(
+            Scope::All,
             interval,
-            budget: crate::model::Budget::default(),
-        };
+            crate::model::Budget::default(),
+        );
         let worker = Worker::spawn(collector, settings, move |m| keeper.take(m))?;
         Ok((recent, worker))
     }

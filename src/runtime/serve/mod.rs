@@ -99,11 +99,7 @@ pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
 
 /// What the collector thread reads, and how often.
 fn settings(opts: &ServeOptions) -> crate::collect::worker::Settings {
-    crate::collect::worker::Settings {
-        scope: Scope::All,
-        interval: opts.interval,
-        budget: opts.budget,
-    }
+    crate::collect::worker::Settings::new(Scope::All, opts.interval, opts.budget)
 }
 
 async fn serve(opts: ServeOptions) -> Result<u8> {
