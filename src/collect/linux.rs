@@ -405,17 +405,18 @@ impl SockDiagCollector {
         }
     }
 
-    /// The host's sockets a narrowing filter keeps, other than listeners (the
-    /// listener dump has those): `Ok(false)` when the kernel refused the program (the
-    /// dump is not narrowed from then on).
-    fn dump_narrowed(&mut self, narrow: &Narrow, out: &mut Vec<Socket>) -> Result<bool> {
-        let Some(bc) = super::bytecode::compile(narrow) else {
-            return Ok(false);
-        };
-        let tcp = super::sockdiag::ALL_STATES & !crate::model::State::Listen.mask_bit();
-        let udp = super::sockdiag::ALL_STATES & !crate::model::State::Unconn.mask_bit();
+    /// The host's sockets in the states `tcp` and `udp` that a narrowing filter's
+    /// program `bc` keeps: `Ok(false)` when the kernel refused the program (the dump is
+    /// not narrowed from then on).
+    fn dump_narrowed(
+        &mut self,
+        tcp: u32,
+        udp: u32,
+        bc: &[u8],
+        out: &mut Vec<Socket>,
+    ) -> Result<bool> {
         let before = out.len();
-        match self.diag.dump_filtered(tcp, udp, Some(&bc), out) {
+        match self.diag.dump_filtered(tcp, udp, Some(bc), out) {
             Ok(()) => Ok(true),
             Err(crate::Error::NetlinkDump { source, .. })
                 if source.kind() == std::io::ErrorKind::InvalidInput =>
@@ -442,12 +443,33 @@ impl Collector for SockDiagCollector {
             .map_or(0, |d| d.as_millis() as u64);
         let mut freed = Vec::new();
         let lost = self.drain(now_ms, &mut freed);
+        // In the order of a full dump (TCP listeners, the rest of TCP, then UDP), so that
+        // a round that finds nothing new compares equal to the table and copies nothing.
         let mut sockets = Vec::new();
-        self.diag.dump(Scope::Listeners, &mut sockets)?;
-        let narrowed = match narrow {
-            Some(n) if self.bytecode => self.dump_narrowed(n, &mut sockets)?,
-            _ => false,
+        let bc = match narrow {
+            Some(n) if self.bytecode => super::bytecode::compile(n),
+            _ => None,
         };
+        let all = super::sockdiag::ALL_STATES;
+        let (listen, unconn) = (
+            crate::model::State::Listen.mask_bit(),
+            crate::model::State::Unconn.mask_bit(),
+        );
+        self.diag.dump_filtered(listen, 0, None, &mut sockets)?;
+        let mut narrowed = bc.is_some();
+        let tcp_start = sockets.len();
+        if let Some(bc) = &bc {
+            narrowed &= self.dump_narrowed(all & !listen, 0, bc, &mut sockets)?;
+        }
+        let tcp_end = sockets.len();
+        self.diag.dump_filtered(0, unconn, None, &mut sockets)?;
+        if let Some(bc) = bc.as_ref().filter(|_| narrowed) {
+            narrowed &= self.dump_narrowed(0, all & !unconn, bc, &mut sockets)?;
+            if !narrowed {
+                // Refused for UDP only: the round is not narrowed at all.
+                sockets.drain(tcp_start..tcp_end);
+            }
+        }
         let host = self.namespaces.host();
         for s in &mut sockets {
             s.netns = host;

@@ -483,10 +483,9 @@ fn run(
         let can_partial = rounds.can_partial && plan.scope == Scope::All;
         let round = plan.pacing.next(can_partial);
         plan.pacing.start(round, process_cpu().unwrap_or_default());
-        // Between full tables, and before one that takes several intervals' budget:
-        // listeners stay fresh while the full table is read.
-        let spread = plan.pacing.every() > 1;
-        if (round == Round::Partial || spread)
+        // Between full tables. (Not also just before one: the consumer may not have taken
+        // that round's table when the full one is built, and three tables would be held.)
+        if round == Round::Partial
             && can_partial
             && let Some(message) = rounds.partial(&mut plan)
             && !rounds.hand_over(message, report)
