@@ -135,3 +135,29 @@ fn a_config_that_never_ends_is_refused() {
     assert_eq!(status.exit_code(), 2);
     assert!(out.contains("larger than 1 MiB"), "{out}");
 }
+
+/// A bad `--budget` is one line naming the value and what would do, for every command
+/// that takes it; a bad `budget` in the config stops `watch` with the file and line.
+#[test]
+fn a_bad_budget_is_one_clear_line() {
+    for args in [
+        &["watch", "--budget", "0", "port:1"][..],
+        &["--budget", "200%", "serve"][..],
+        &["--budget", "ten"][..],
+    ] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("is not a CPU budget: give a share of one core from 0.1% to 100%"),
+            "{args:?}: {err}"
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("sockscope-budget-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, "[general]\nbudget = \"lots\"\n").unwrap();
+    let (code, _, err) = run(&["--config", cfg.to_str().unwrap(), "watch", "--count", "0"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("config.toml:2:") && err.contains("CPU budget"), "{err}");
+}
