@@ -159,5 +159,8 @@ fn a_bad_budget_is_one_clear_line() {
     let (code, _, err) = run(&["--config", cfg.to_str().unwrap(), "watch", "--count", "0"]);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("config.toml:2:") && err.contains("CPU budget"), "{err}");
+    assert!(
+        err.contains("config.toml:2:") && err.contains("CPU budget"),
+        "{err}"
+    );
 }

@@ -230,3 +230,56 @@ fn detail_groups_other_sockets_and_wraps_under_the_value() {
         );
     }
 }
+
+/// Between full tables the status line says how old the table is and why, and the
+/// header's counts that are estimates carry a `~`; the table on screen is the same one.
+#[test]
+fn the_header_says_what_the_budget_left_stale() {
+    use crate::model::{Budget, Collected, Counts, Freshness, Sockstat};
+    let (mut app, _) = app(View::Sockets);
+    let snap = app.live.snap.clone();
+    let kernel = Sockstat {
+        tcp: 40,
+        tcp6: 0,
+        tw: 700,
+        udp: 0,
+        udp6: 0,
+    };
+    let c = Collected {
+        snapshot: snap.clone(),
+        previous: Some(snap.clone()),
+        delta: Default::default(),
+        rescoped: false,
+        took: std::time::Duration::from_millis(2),
+        overruns: 0,
+        closed: Vec::new(),
+        traffic: None,
+        unseen: 0,
+        fresh: Freshness {
+            budget: Budget::default(),
+            interval: std::time::Duration::from_secs(1),
+            every: 4,
+            full_at: snap.taken_at,
+            partial: true,
+            narrowed: false,
+            counts: Some(Counts::estimate(&snap, Some(&kernel))),
+            taken_at: snap.taken_at + std::time::Duration::from_secs(3),
+        },
+    };
+    update(&mut app, Msg::Snapshot(Box::new(c)));
+    assert!(std::sync::Arc::ptr_eq(&app.live.snap, &snap));
+    let screen = render(&app, 160, 20);
+    assert!(
+        screen.contains("full table every 4s: budget 10 % (3 s old)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("TIME-WAIT 700"),
+        "the kernel's count: {screen}"
+    );
+    assert!(screen.contains("ESTAB ~"), "an estimate: {screen}");
+    assert!(
+        !screen.contains("LISTEN ~"),
+        "listeners are exact: {screen}"
+    );
+}
