@@ -100,11 +100,6 @@ impl Pacing {
         self.forced = true;
     }
 
-    /// A full round is due whatever the budget.
-    pub fn forced(&self) -> bool {
-        self.forced
-    }
-
     /// The most intervals between full rounds: the full table is never older than
     /// [`MAX_FULL_AGE`] (at least every interval).
     fn max_every(&self) -> u32 {

@@ -492,14 +492,7 @@ fn run(
         {
             return;
         }
-        // A loss noticed by that round makes this one full.
-        let round = if round == Round::Partial && plan.pacing.forced() {
-            plan.pacing
-                .start(Round::Full, process_cpu().unwrap_or_default());
-            Round::Full
-        } else {
-            round
-        };
+        // (A loss that round noticed makes the next round full.)
         if round == Round::Full {
             let message = rounds.full(&plan, generation, suspensions);
             if !rounds.hand_over(message, report) {
