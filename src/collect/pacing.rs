@@ -193,11 +193,6 @@ impl Pacing {
             Round::Partial => self.partial = smooth(self.partial),
         }
     }
-
-    /// Rounds since the last full one.
-    pub fn since_full(&self) -> u32 {
-        self.since_full
-    }
 }
 
 /// CPU time this process has used so far (every thread); `None` where it cannot be read.

@@ -335,6 +335,10 @@ impl Plan {
             Command::Pause(p) => {
                 self.paused = p;
                 self.next = Instant::now();
+                if p {
+                    // The round under way ends here: a pause is no part of its cost.
+                    self.pacing.idle(process_cpu().unwrap_or_default());
+                }
                 false
             }
             Command::Refresh => {
