@@ -8,6 +8,7 @@
 mod cells;
 pub mod close;
 pub mod columns;
+pub mod detail;
 pub mod dialog;
 pub mod keymap;
 mod live;
@@ -20,6 +21,7 @@ mod table;
 pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
+pub mod text;
 pub mod update;
 pub mod views;
 pub mod watch;
@@ -27,7 +29,7 @@ pub mod watch;
 pub use columns::{Col, ColSpec, Column, EventCol, PortCol, ProcCol};
 pub use dialog::Dialog;
 pub use live::{CollectInfo, Ghost, Live, Mark};
-pub use modes::{Filter, LineEdit, Modes, Status};
+pub use modes::{Filter, LineEdit, Modes, Status, Until};
 pub use table::{Sort, Table};
 pub use views::{RowId, View};
 pub use watch::KillWatch;
@@ -208,6 +210,13 @@ impl App {
         self.table.sort()
     }
 
+    /// The filter line's error as the footer shows it, while the line has one.
+    pub fn filter_error(&self) -> Option<String> {
+        let f = &self.modes.filter;
+        let e = f.error.as_ref().filter(|_| f.edit.is_some())?;
+        Some(format!("✗ {e} · the table shows the last valid filter"))
+    }
+
     /// Rows that fit in the table area, from the same layout the UI draws.
     pub fn table_rows(&self) -> usize {
         usize::from(layout::table_body(self).height)
@@ -228,15 +237,24 @@ pub mod layout {
         app.table.width < MIN_WIDTH || app.table.height < MIN_HEIGHT
     }
 
+    /// The footer's height: one line, and while the filter line has an error, the
+    /// error wrapped below it (at most three lines of it).
+    pub fn footer_height(app: &App) -> u16 {
+        let error = app.filter_error().map_or(0, |e| {
+            super::text::wrap(&e, usize::from(app.table.width)).len()
+        });
+        FOOTER + u16::try_from(error.min(3)).unwrap_or(3)
+    }
+
     /// Header, table, detail pane (empty unless open), footer. Plain arithmetic: this
     /// runs for every frame, every scroll and every click.
     fn areas(app: &App) -> [Rect; 4] {
         let (w, h) = (app.table.width, app.table.height);
         let header = Rect::new(0, 0, w, HEADER.min(h));
-        let footer_h = FOOTER.min(h.saturating_sub(header.height));
+        let footer_h = footer_height(app).min(h.saturating_sub(header.height));
         let footer = Rect::new(0, h - footer_h, w, footer_h);
         let main_h = h - header.height - footer_h;
-        let detail = if app.modes.detail {
+        let detail = if app.modes.detail.is_some() {
             (main_h * 45 / 100).max(6).min(main_h.saturating_sub(3))
         } else {
             0

@@ -19,7 +19,12 @@ pub fn run(args: &FreePortArgs, kind: CollectorKind) -> Result<u8> {
             skip: None,
             count: args.count,
         },
-        None => Search::around(args.near, collect::ephemeral_range(), args.count),
+        None => Search::nearby(
+            args.near,
+            collect::ephemeral_range(),
+            args.count,
+            args.allow_ephemeral,
+        ),
     };
     let ports = search.run(&held_ports(&snap), Probe::plain_free);
     let mut out = io::BufWriter::new(io::stdout().lock());
@@ -41,6 +46,17 @@ pub fn run(args: &FreePortArgs, kind: CollectorKind) -> Result<u8> {
         }
     }
     out.flush()?;
+    let skipped = search
+        .skip
+        .as_ref()
+        .filter(|_| search.skip_mattered(&ports))
+        .map(|s| {
+            format!(
+                "the ephemeral range {}-{} was left out: outgoing connections take their ports there (--allow-ephemeral includes it)",
+                s.start(),
+                s.end()
+            )
+        });
     if ports.len() < args.count {
         let r = &search.range;
         let what = if ports.is_empty() {
@@ -48,19 +64,12 @@ pub fn run(args: &FreePortArgs, kind: CollectorKind) -> Result<u8> {
         } else {
             format!("only {} free ports", ports.len())
         };
-        let skipped = search
-            .skip
-            .as_ref()
-            .map(|s| {
-                format!(
-                    " outside the ephemeral range {}-{} (--range includes it)",
-                    s.start(),
-                    s.end()
-                )
-            })
-            .unwrap_or_default();
+        let skipped = skipped.map(|s| format!("; {s}")).unwrap_or_default();
         super::warn(&format!("{what} in {}-{}{skipped}", r.start(), r.end()));
         return Ok(super::EXIT_IN_USE);
+    }
+    if let Some(s) = skipped {
+        super::warn(&s);
     }
     Ok(super::EXIT_OK)
 }

@@ -3,7 +3,7 @@
 use super::diff::{ChangeKind, Delta};
 use super::flags::Flags;
 use super::snapshot::Snapshot;
-use super::socket::{Pids, SocketKey, State};
+use super::socket::{OwnerStatus, Pids, SocketKey, State};
 use std::collections::VecDeque;
 use std::time::SystemTime;
 
@@ -42,9 +42,33 @@ pub struct Event {
     pub names: String,
     /// For an owner change, the owners before, as `pid/name`; empty otherwise.
     pub old_names: String,
+    /// Why no owner is known, when none is (`(kernel)` for a TIME-WAIT).
+    pub owner_status: OwnerStatus,
     /// Diagnosis flags of the socket when the event happened (as last seen, for a closed
     /// one): `flag:` filters work on events too.
     pub flags: Flags,
+}
+
+impl Event {
+    /// Its owners as every view and `watch` write them: `pid/name`, or why there is
+    /// none — `(kernel)` for a TIME-WAIT, as `list` says.
+    pub fn owners_text(&self) -> &str {
+        if self.names.is_empty() {
+            self.owner_status.placeholder()
+        } else {
+            &self.names
+        }
+    }
+
+    /// The owners before an owner change, the same way (`(unknown)` when none was
+    /// visible).
+    pub fn old_owners_text(&self) -> &str {
+        if self.old_names.is_empty() {
+            OwnerStatus::Unknown.placeholder()
+        } else {
+            &self.old_names
+        }
+    }
 }
 
 /// Flags of the sockets of the two snapshots an event list is made from, by index.
@@ -75,6 +99,7 @@ pub fn events(
             owners: c.owners.clone(),
             names: before.pids_text(&c.owners),
             old_names: String::new(),
+            owner_status: c.owner_status,
             flags: flags.prev.get(i).copied().unwrap_or_default(),
         });
     }
@@ -88,6 +113,7 @@ pub fn events(
             owners: s.owners.clone(),
             names: next.pids_text(&s.owners),
             old_names: String::new(),
+            owner_status: s.owner_status,
             flags: flags.next.get(i).copied().unwrap_or_default(),
         });
     }
@@ -110,6 +136,7 @@ pub fn events(
             owners: s.owners.clone(),
             names: next.pids_text(&s.owners),
             old_names,
+            owner_status: s.owner_status,
             flags: flags.next.get(c.index).copied().unwrap_or_default(),
         });
     }
@@ -210,6 +237,7 @@ mod tests {
                 owners: Pids::new(),
                 names: String::new(),
                 old_names: String::new(),
+                owner_status: OwnerStatus::Known,
                 flags: Flags::empty(),
             });
         }

@@ -94,14 +94,11 @@ pub fn text_line(w: &WatchEvent<'_>) -> String {
         EventKind::StateChanged { from } => format!("{from}→{}", e.state),
         _ => e.state.to_string(),
     };
-    let owners = if e.names.is_empty() {
-        "(none)".to_owned()
-    } else {
-        e.names.clone()
-    };
     let owners = match &e.kind {
-        EventKind::OwnerChanged { from } => format!("{}→{owners}", w.snap.pids_text(from)),
-        _ => owners,
+        EventKind::OwnerChanged { .. } => {
+            format!("{}→{}", e.old_owners_text(), e.owners_text())
+        }
+        _ => e.owners_text().to_owned(),
     };
     let flags = if w.flags.is_empty() {
         String::new()

@@ -196,19 +196,9 @@ fn draw_close(
     if n > room {
         lines.push(Line::styled(format!("  … {} more", n - room), th.dim));
     }
-    let time_wait = c
-        .sockets
-        .iter()
-        .all(|s| s.state == crate::model::State::TimeWait);
-    let note = if time_wait {
-        "TIME-WAIT sockets are removed at once: the port frees for a plain bind"
-    } else {
-        "the owner's next call fails with ECONNABORTED, the peer gets a RST"
-    };
-    lines.push(Line::styled(
-        format!("  {}", fit(note, text_width)),
-        th.flag_warn,
-    ));
+    for l in super::wrap(&c.note, text_width.saturating_sub(2)) {
+        lines.push(Line::styled(format!("  {l}"), th.flag_warn));
+    }
     lines.push(Line::styled(
         "  only these exact sockets (tuple and cookie): one that changed is not touched",
         th.dim,
