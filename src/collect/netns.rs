@@ -138,7 +138,12 @@ impl Namespaces {
                 continue;
             };
             let start = out.len();
-            if reader.diag.dump(Scope::Listeners, out).is_err() {
+            let first = if scope == Scope::All {
+                Scope::Listeners
+            } else {
+                scope
+            };
+            if reader.diag.dump(first, out).is_err() {
                 out.truncate(start);
                 self.readers.remove(&inode);
                 continue;

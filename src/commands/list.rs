@@ -11,14 +11,18 @@ use std::io::{self, IsTerminal, Write};
 /// Runs `list`, writing to stdout.
 pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
     let query = query::parse(&args.query.join(" "))?;
-    let scope = if args.all {
-        Scope::All
-    } else {
-        Scope::Listeners
-    };
+    // Listeners come with the CLOSE-WAIT sockets of the host (a states-filtered dump):
+    // they are counted, so a leaking holder is flagged as `--all` flags it, then dropped.
+    let scope = if args.all { Scope::All } else { Scope::Serving };
     let mut collector = collect::open_once(kind)?;
-    let snap = collector.snapshot(scope)?;
-    let rows = output::rows(&snap, &query);
+    let mut snap = collector.snapshot(scope)?;
+    let leaking = crate::diagnose::CloseWaitTracker::default().observe(&snap);
+    if !args.all {
+        snap.sockets.retain(crate::model::Socket::is_listener);
+        snap.count_hidden();
+        snap.scope = Scope::Listeners;
+    }
+    let rows = output::rows_flagged(&snap, &query, &leaking);
     if snap.visibility.netns_skipped && !args.json {
         super::warn("this network namespace only: entering the others needs root");
     }

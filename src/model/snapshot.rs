@@ -13,6 +13,10 @@ pub enum Scope {
     Listeners,
     /// Every TCP and UDP socket.
     All,
+    /// The listeners, and the CLOSE-WAIT sockets that tell whether their holders leak:
+    /// `list` flags CLOSE-WAIT-LEAK as `--all` does, for a dump that still skips the
+    /// other states.
+    Serving,
 }
 
 /// What the collector could and could not see, for the "run as root" notice.

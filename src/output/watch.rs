@@ -115,3 +115,30 @@ pub fn text_line(w: &WatchEvent<'_>) -> String {
         state
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::diff::tests::sock;
+    use crate::model::events::{FlagsOf, events};
+    use crate::model::{Scope, State};
+
+    /// A TIME-WAIT's owner is `(kernel)` in `watch` as in `list` and the live view.
+    #[test]
+    fn a_time_wait_is_the_kernels() {
+        let a = Snapshot::empty(Scope::All);
+        let mut b = Snapshot::empty(Scope::All);
+        b.sockets = vec![sock(3000, 41000, 0, State::TimeWait, 0)];
+        let delta = crate::model::diff::diff(&a, &b);
+        let evs = events(&delta, Some(&a), &b, FlagsOf::default());
+        let line = text_line(&WatchEvent {
+            event: &evs[0],
+            snap: &b,
+            flags: Flags::empty(),
+        });
+        assert!(line.ends_with(" (kernel)"), "{line}");
+        let mut list = String::new();
+        b.write_owners(&mut list, &b.sockets[0]);
+        assert_eq!(list, "(kernel)", "the word list uses");
+    }
+}

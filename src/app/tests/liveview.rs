@@ -548,3 +548,29 @@ fn tabs_and_footer_fit_80_columns() {
         "{screen}"
     );
 }
+
+/// The Events view names a TIME-WAIT's owner as `list` does: `(kernel)`, not blank.
+#[test]
+fn the_events_view_says_kernel_for_a_time_wait() {
+    let (mut app, mut feed) = app(View::Events);
+    let (mut s, p) = table();
+    s.push(sock(
+        Proto::Tcp,
+        "127.0.0.1:3000",
+        "127.0.0.1:41010",
+        State::TimeWait,
+        0,
+        &[],
+    ));
+    feed.feed(&mut app, snapshot(1, Scope::All, s, &p));
+    let owners: Vec<String> = app
+        .table
+        .rows
+        .iter()
+        .map(|r| {
+            app.cell(*r, Col::Event(crate::app::EventCol::Owner))
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(owners, vec!["(kernel)"]);
+}
