@@ -113,6 +113,9 @@ impl App {
                         text.push(',');
                     }
                     text.push_str(status.placeholder());
+                } else if let (true, Some(status)) = (text.is_empty(), p.ownerless) {
+                    // No process holds any of its sockets: `(kernel)`, as `list` says.
+                    text.push_str(status.placeholder());
                 }
                 text
             }

@@ -279,6 +279,8 @@ impl PortRow {
         }
         if s.owners.is_empty() && listener {
             self.unowned = Some(s.owner_status);
+        } else if s.owners.is_empty() {
+            self.ownerless.get_or_insert(s.owner_status);
         }
         for pid in &s.owners {
             if !self.owners.contains(pid) {

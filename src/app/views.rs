@@ -94,6 +94,9 @@ pub struct PortRow {
     pub udp: bool,
     /// Why a listener of this port has no owner, when one has none.
     pub unowned: Option<crate::model::OwnerStatus>,
+    /// Why its other sockets have no owner, when none has one (`(kernel)` for a port
+    /// only TIME-WAIT sockets hold).
+    pub ownerless: Option<crate::model::OwnerStatus>,
     pub listen: u32,
     pub estab: u32,
     pub time_wait: u32,
