@@ -253,8 +253,7 @@ impl App {
                 Vec::new(),
             ));
             // Until the engine answers (up to its grace time and more): no blank line.
-            self.modes
-                .say_until_replaced(format!("asking {} to stop container {}…", c.engine, c.name));
+            self.say_until_replaced(format!("asking {} to stop container {}…", c.engine, c.name));
             return vec![Effect::StopContainer {
                 id: c.id.clone(),
                 name: c.name.clone(),

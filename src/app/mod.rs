@@ -199,11 +199,20 @@ impl App {
     /// Shows a message in the status line for a few seconds.
     pub fn say(&mut self, text: impl Into<String>, error: bool) {
         self.modes.say(self.live.now, text, error);
+        // A long line wraps: the table may have lost a row at its bottom.
+        self.scroll_to_cursor();
     }
 
     /// A result the user must not miss: on the status line until the next key.
     pub fn say_until_key(&mut self, text: impl Into<String>, error: bool) {
         self.modes.say_until_key(text, error);
+        self.scroll_to_cursor();
+    }
+
+    /// Work under way: on the status line until the line that says how it ended.
+    pub fn say_until_replaced(&mut self, text: impl Into<String>) {
+        self.modes.say_until_replaced(text);
+        self.scroll_to_cursor();
     }
 
     pub fn sort(&self) -> Sort {
@@ -238,12 +247,18 @@ pub mod layout {
     }
 
     /// The footer's height: one line, and while the filter line has an error, the
-    /// error wrapped below it (at most three lines of it).
+    /// error wrapped below it (at most three lines of it); a status line longer than
+    /// the width wraps too (a result is never cut).
     pub fn footer_height(app: &App) -> u16 {
-        let error = app.filter_error().map_or(0, |e| {
-            super::text::wrap(&e, usize::from(app.table.width)).len()
-        });
-        FOOTER + u16::try_from(error.min(3)).unwrap_or(3)
+        let width = usize::from(app.table.width);
+        let extra = match (&app.modes.filter.edit, &app.modes.status) {
+            (Some(_), _) => app
+                .filter_error()
+                .map_or(0, |e| super::text::wrap(&e, width).len()),
+            (None, Some(s)) => super::text::wrap(&s.text, width).len().saturating_sub(1),
+            (None, None) => 0,
+        };
+        FOOTER + u16::try_from(extra.min(3)).unwrap_or(3)
     }
 
     /// Header, table, detail pane (empty unless open), footer. Plain arithmetic: this

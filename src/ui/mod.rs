@@ -72,7 +72,11 @@ fn footer(frame: &mut Frame, app: &App, th: &theme::Styles, area: Rect) {
     }
     if let Some(s) = &app.modes.status {
         let style = if s.error { th.error } else { th.status };
-        frame.render_widget(Paragraph::new(Line::styled(s.text.clone(), style)), area);
+        let lines: Vec<Line<'_>> = wrap(&s.text, usize::from(area.width))
+            .into_iter()
+            .map(|l| Line::styled(l, style))
+            .collect();
+        frame.render_widget(Paragraph::new(lines), area);
         return;
     }
     use crate::app::keymap::Action as A;
