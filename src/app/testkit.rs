@@ -167,7 +167,7 @@ pub fn docker_published() -> Snapshot {
 
 /// A small, varied socket table.
 pub fn table() -> (Vec<Socket>, Vec<Process>) {
-    let s = vec![
+    let mut s = vec![
         sock(
             Proto::Tcp,
             "0.0.0.0:3000",
@@ -233,7 +233,6 @@ pub fn table() -> (Vec<Socket>, Vec<Process>) {
             &[100],
         ),
     ];
-    let mut s = s;
     s[3].recv_q = 200;
     s[4].recv_q = 5;
     s[7].recv_q = 10;

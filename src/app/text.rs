@@ -4,6 +4,8 @@
 /// Greedy word wrap at `room` columns; a word longer than a line is cut. At least one
 /// (maybe empty) line.
 pub fn wrap(text: &str, room: usize) -> Vec<String> {
+    // No room at all still takes a character a line (a terminal 0 columns wide).
+    let room = room.max(1);
     let mut out = vec![String::new()];
     for word in text.split(' ') {
         let mut word: Vec<char> = word.chars().collect();
@@ -77,6 +79,7 @@ mod wrap_tests {
         assert_eq!(wrap("abcdefgh", 3), vec!["abc", "def", "gh"]);
         assert_eq!(wrap("", 3), vec![""]);
         assert_eq!(wrap("a abcdef", 3), vec!["a", "abc", "def"]);
+        assert_eq!(wrap("ab", 0), vec!["a", "b"], "no room: still an end");
         for line in wrap(&"word ".repeat(50), 17) {
             assert!(line.chars().count() <= 17, "{line}");
         }

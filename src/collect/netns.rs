@@ -138,12 +138,7 @@ impl Namespaces {
                 continue;
             };
             let start = out.len();
-            let first = if scope == Scope::All {
-                Scope::Listeners
-            } else {
-                scope
-            };
-            if reader.diag.dump(first, out).is_err() {
+            if reader.diag.dump(scope.listening(), out).is_err() {
                 out.truncate(start);
                 self.readers.remove(&inode);
                 continue;

@@ -19,6 +19,18 @@ pub enum Scope {
     Serving,
 }
 
+impl Scope {
+    /// What a dump of a namespace's listeners asks for in this scope: the listeners, and
+    /// for [`Scope::Serving`] their CLOSE-WAIT sockets too.
+    pub fn listening(self) -> Scope {
+        if self == Scope::All {
+            Scope::Listeners
+        } else {
+            self
+        }
+    }
+}
+
 /// What the collector could and could not see, for the "run as root" notice.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Visibility {

@@ -4,6 +4,7 @@
 
 mod liveview;
 mod signals;
+mod views;
 
 use super::keymap::Mode;
 use super::msg::{KeyCode, MouseKind, Msg};
