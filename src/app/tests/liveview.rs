@@ -6,8 +6,8 @@ use super::super::keymap::Mode;
 use super::super::msg::{Key, KeyCode, MouseKind, Msg};
 use super::super::testkit::*;
 use super::super::update::update;
-use super::super::{Col, Column, Effect, PortCol, View};
-use crate::model::{Proto, Scope, Socket, State};
+use super::super::{Effect, View};
+use crate::model::{Proto, Scope, State};
 
 pub(super) fn resize(app: &mut crate::app::App, width: u16, height: u16) {
     update(app, Msg::Resize { width, height });
