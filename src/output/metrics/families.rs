@@ -30,31 +30,34 @@ fn port_rank(served: &HashMap<u16, u64>, port: u16) -> (Reverse<u64>, u16) {
     (Reverse(served.get(&port).copied().unwrap_or(0)), port)
 }
 
-/// Whether the container engine still owes an answer about some process (a container
-/// just started): names may change, so listeners that depend on them wait a scrape.
-pub(super) fn engine_pending(snap: &Snapshot) -> bool {
-    snap.processes.values().any(|p| {
-        p.container
-            .as_ref()
-            .is_some_and(|c| c.access == crate::model::container::Access::Pending)
-    })
-}
+/// How long after a docker-proxy starts the engine's word on its port may still be on
+/// its way (the collector asks again when a proxy's port is missing from its list).
+const PROXY_SETTLE: u64 = 10;
 
 /// The `container` label of a listener held by `p`: for Docker's own docker-proxy, the
 /// container the engine says publishes the port (never what the proxy's argv says);
 /// else the container `p` runs in; "" for none. `None` while the engine has not named
-/// it yet, so that a series never changes its labels a few seconds after it appears.
-fn container_label(p: &Process, snap: &Snapshot, port: u16, pending: bool) -> Option<String> {
+/// it yet (a container just started), so that a series never changes its labels a few
+/// seconds after it appears; a proxy the engine does not know (another engine's) is
+/// "" once it is older than [`PROXY_SETTLE`] seconds.
+fn container_label(p: &Process, snap: &Snapshot, port: u16) -> Option<String> {
+    use crate::model::container::Access;
     let name = |c: &crate::model::Container| c.name.clone().unwrap_or_else(|| c.id.clone());
+    let settling = |c: &crate::model::Container| c.access == Access::Pending;
     if is_docker_proxy(p) {
+        let now = snap
+            .taken_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         return match proxied(p, snap, Some(port)) {
+            Some(c) if settling(c) => None,
             Some(c) => Some(name(c)),
-            None if pending => None,
+            None if now.saturating_sub(p.start_time) < PROXY_SETTLE => None,
             None => Some(String::new()),
         };
     }
     match &p.container {
-        Some(c) if c.access == crate::model::container::Access::Pending => None,
+        Some(c) if settling(c) => None,
         Some(c) => Some(name(c)),
         None => Some(String::new()),
     }
@@ -82,7 +85,6 @@ pub(super) fn listener_info(
     served: &HashMap<u16, u64>,
     top: usize,
 ) -> (BTreeMap<Labels, i64>, usize) {
-    let pending = engine_pending(snap);
     // Two listeners can share every label (v4 and v6 on one port): still one series.
     let mut all: BTreeMap<Labels, u16> = BTreeMap::new();
     for s in listeners {
@@ -92,7 +94,7 @@ pub(super) fn listener_info(
             |p| p.name.clone(),
         );
         let container = match p {
-            Some(p) => match container_label(p, snap, s.local.port(), pending) {
+            Some(p) => match container_label(p, snap, s.local.port()) {
                 Some(c) => c,
                 None => continue,
             },
