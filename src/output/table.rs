@@ -23,10 +23,12 @@ const RIGHT: [bool; COLUMNS] = [
 /// The NETNS column, left out while every row is in the host's namespace.
 const NETNS: usize = 6;
 const COMMAND: usize = COLUMNS - 1;
+const STATE: usize = 1;
 /// Which columns go first when a terminal is too narrow, least useful first: those that
 /// carry no information — the same empty or placeholder value on every row (PEER `*:*`
-/// of listeners, NETNS `host`, an empty TIMER or FLAGS, queues at 0) — go before any
-/// other, as the live view drops Peer in its Listeners view. PROTO, LOCAL and PROCESS
+/// of listeners, NETNS `host`, an empty TIMER or FLAGS, queues at 0), or one STATE on
+/// every row (what the query asked for) — go before any other, as the live view drops
+/// Peer in its Listeners view. PROTO, LOCAL and PROCESS
 /// stay; COMMAND, last, is cut at the right.
 const DROP_ORDER: [usize; 9] = [10, 9, 3, 2, NETNS, 8, 1, 5, 11];
 /// What COMMAND keeps at least before another column is dropped for it.
@@ -59,8 +61,11 @@ pub fn write(
     let mut show = [true; COLUMNS];
     show[NETNS] = rows.iter().any(|r| !snap.netns.is_host(r.socket.netns));
     if let Some(w) = width {
-        let says =
-            |i: usize| varies[i] || !matches!(first[i].as_str(), "" | "*:*" | "host" | "0" | "-");
+        // One state on every row is what the query asked for (listeners, `state:tw`).
+        let says = |i: usize| {
+            varies[i]
+                || !(i == STATE || matches!(first[i].as_str(), "" | "*:*" | "host" | "0" | "-"))
+        };
         let informative: [bool; COLUMNS] = std::array::from_fn(says);
         fit_columns(&mut show, &widths, &informative, w);
     }
@@ -223,9 +228,9 @@ mod tests {
         assert!(lines[1].contains("(unknown)"));
     }
 
-    /// At 80 columns, listeners keep USER, FLAGS and COMMAND: PEER (`*:*` on every row)
-    /// and the other columns that say the same on every row go first; piped, nothing
-    /// goes.
+    /// At 80 columns, listeners keep USER, FLAGS and COMMAND: PEER (`*:*` on every row),
+    /// STATE (LISTEN on every row) and the other columns that say nothing go first;
+    /// piped, nothing goes.
     #[test]
     fn narrow_terminals_drop_what_says_nothing_first() {
         let mut snap = Snapshot::empty(Scope::All);
@@ -245,7 +250,7 @@ mod tests {
         }
         snap.users.insert(1000, "alice".into());
         let mut flags = vec![crate::model::Flags::empty(); 3];
-        flags[2] = flags[2].with(crate::model::Flag::Orphan);
+        flags[2] = flags[2].with(crate::model::Flag::CloseWaitLeak);
         rows.extend(
             snap.sockets
                 .iter()
@@ -260,8 +265,9 @@ mod tests {
             assert!(header.contains(kept), "{kept}: {text}");
         }
         assert!(!header.contains("PEER"), "{text}");
+        assert!(!header.contains("STATE"), "LISTEN on every row says nothing: {text}");
         assert!(
-            text.contains("ORPHAN") && text.contains("python3 -m http.se"),
+            text.contains("CLOSE-WAIT-LEAK") && text.contains("python3 -m http.s"),
             "{text}"
         );
         for line in text.lines() {
