@@ -10,6 +10,7 @@ pub mod close;
 pub mod columns;
 pub mod detail;
 pub mod dialog;
+pub mod help;
 pub mod keymap;
 mod live;
 mod modes;

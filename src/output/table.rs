@@ -265,7 +265,10 @@ mod tests {
             assert!(header.contains(kept), "{kept}: {text}");
         }
         assert!(!header.contains("PEER"), "{text}");
-        assert!(!header.contains("STATE"), "LISTEN on every row says nothing: {text}");
+        assert!(
+            !header.contains("STATE"),
+            "LISTEN on every row says nothing: {text}"
+        );
         assert!(
             text.contains("CLOSE-WAIT-LEAK") && text.contains("python3 -m http.s"),
             "{text}"

@@ -288,3 +288,23 @@ fn tabs_and_footer_fit_80_columns() {
         "{screen}"
     );
 }
+
+/// The help scrolls within its lines: End shows the last, and ↑ moves at once.
+#[test]
+fn the_help_scrolls_within_its_lines() {
+    let (mut app, _) = app(View::Listeners);
+    resize(&mut app, 80, 24);
+    press(&mut app, "?");
+    let max = app.help_max_scroll();
+    assert!(max > 20, "the help is longer than a screen at 80×24");
+    key(&mut app, KeyCode::End);
+    assert_eq!(app.modes.help_scroll, max);
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.modes.help_scroll, max - 1);
+    for _ in 0..5 {
+        key(&mut app, KeyCode::PageDown);
+    }
+    assert_eq!(app.modes.help_scroll, max);
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("bare words match"), "{screen}");
+}

@@ -129,17 +129,18 @@ fn key(app: &mut App, k: Key) -> Vec<Effect> {
     }
 }
 
+/// Help mode: scrolling within the help's lines.
 fn help(app: &mut App, a: Action) {
+    let max = app.help_max_scroll();
     let s = &mut app.modes.help_scroll;
     match a {
         Action::Close => app.modes.back_to_rest(),
-        Action::Down => *s += 1,
+        Action::Down => *s = (*s + 1).min(max),
         Action::Up => *s = s.saturating_sub(1),
-        Action::PageDown => *s += 10,
+        Action::PageDown => *s = (*s + 10).min(max),
         Action::PageUp => *s = s.saturating_sub(10),
         Action::First => *s = 0,
-        // Drawing stops at the last line.
-        Action::Last => *s = usize::MAX / 2,
+        Action::Last => *s = max,
         _ => {}
     }
 }
