@@ -211,9 +211,7 @@ fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
 /// A port number as typed: `3000` or `:3000`.
 pub fn parse_port(s: &str) -> Result<u16, String> {
     let d = s.strip_prefix(':').unwrap_or(s);
-    digits::<u16>(d)
-        .filter(|p| *p > 0)
-        .ok_or_else(|| format!("`{}` is not a port (1-65535)", quote(s)))
+    crate::model::addr::port_number(d).ok_or_else(|| crate::model::addr::not_a_port(s))
 }
 
 fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
@@ -369,6 +367,10 @@ pub struct FreePortArgs {
     /// How many ports.
     #[arg(long, default_value = "1", value_parser = parse_count)]
     pub count: usize,
+    /// Search the ephemeral range too (left out unless --near is in it: outgoing
+    /// connections take their ports there).
+    #[arg(long)]
+    pub allow_ephemeral: bool,
     /// JSON: `{"version": 2, "ports": [...]}`.
     #[arg(long)]
     pub json: bool,

@@ -245,11 +245,13 @@ fn keymap(
 ) -> Result<(), ConfigError> {
     for (mode_name, bindings) in modes {
         let mode = Mode::all().find(|m| m.name() == mode_name).ok_or_else(|| {
+            let modes: Vec<&str> = Mode::all().map(Mode::name).collect();
             at.err(
                 Some(bindings.span()),
                 format!(
-                    "unknown keymap mode `{}` (normal, filter, dialog, help)",
-                    quote(&mode_name)
+                    "unknown keymap mode `{}` ({})",
+                    quote(&mode_name),
+                    modes.join(", ")
                 ),
             )
         })?;

@@ -87,6 +87,7 @@ impl App {
     fn port_cell(&self, p: &PortRow, c: PortCol) -> String {
         match c {
             PortCol::Port => p.port.to_string(),
+            PortCol::Netns => self.live.snap.netns.name(p.netns),
             PortCol::Proto => {
                 let tcp = match (p.tcp4, p.tcp6) {
                     (true, true) => "tcp+tcp6",
@@ -111,6 +112,9 @@ impl App {
                     if !text.is_empty() {
                         text.push(',');
                     }
+                    text.push_str(status.placeholder());
+                } else if let (true, Some(status)) = (text.is_empty(), p.ownerless) {
+                    // No process holds any of its sockets: `(kernel)`, as `list` says.
                     text.push_str(status.placeholder());
                 }
                 text
@@ -214,8 +218,10 @@ fn event_cell(e: &Event, c: EventCol) -> String {
             _ => e.state.to_string(),
         },
         EventCol::Owner => match &e.kind {
-            EventKind::OwnerChanged { .. } => format!("{}→{}", e.old_names, e.names),
-            _ => e.names.clone(),
+            EventKind::OwnerChanged { .. } => {
+                format!("{}→{}", e.old_owners_text(), e.owners_text())
+            }
+            _ => e.owners_text().to_owned(),
         },
     }
 }

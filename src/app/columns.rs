@@ -30,6 +30,8 @@ pub enum Column {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter)]
 pub enum PortCol {
     Port,
+    /// The network namespace, while some socket is not the host's.
+    Netns,
     Proto,
     Listen,
     Estab,
@@ -51,8 +53,9 @@ pub enum ProcCol {
     Estab,
     CloseWait,
     Listening,
-    Command,
     Flags,
+    /// Last: it takes the rest of the line, cut at the right, as htop's.
+    Command,
 }
 
 /// Columns of the Events view.
@@ -90,9 +93,6 @@ pub struct ColSpec {
     pub numeric: bool,
     /// Columns with lower `keep` are dropped first when the terminal is narrow.
     pub keep: u8,
-    /// Cut in the middle when too long: a command keeps its program and its last
-    /// arguments (`python3 -m h…server 38080`), which tell servers apart.
-    pub cut_middle: bool,
 }
 
 const fn spec(
@@ -109,7 +109,6 @@ const fn spec(
         flex,
         numeric: false,
         keep,
-        cut_middle: false,
     }
 }
 
@@ -121,7 +120,6 @@ const fn num(title: &'static str, short: &'static str, width: u16, keep: u8) -> 
         flex: 0,
         numeric: true,
         keep,
-        cut_middle: false,
     }
 }
 
@@ -180,6 +178,7 @@ impl PortCol {
     fn spec(self) -> ColSpec {
         match self {
             PortCol::Port => num("Port", "Port", 6, 10),
+            PortCol::Netns => spec("NetNS", "NS", 10, 1, 6),
             PortCol::Proto => spec("Proto", "Pr", 7, 0, 3),
             PortCol::Listen => num("Listen", "Lsn", 7, 7),
             PortCol::Estab => num("Estab", "Est", 6, 6),
@@ -196,18 +195,16 @@ impl ProcCol {
     fn spec(self) -> ColSpec {
         match self {
             ProcCol::Pid => num("PID", "PID", 7, 10),
-            ProcCol::Name => spec("Name", "Name", 14, 1, 3),
-            ProcCol::User => spec("User", "User", 8, 0, 1),
+            // The command shows the program too: the name goes first when narrow.
+            ProcCol::Name => spec("Name", "Name", 14, 0, 1),
+            ProcCol::User => spec("User", "User", 8, 0, 3),
             ProcCol::State => spec("S", "S", 2, 0, 5),
             ProcCol::Sockets => num("Sockets", "Socks", 8, 7),
             ProcCol::Estab => num("Estab", "Est", 6, 2),
             ProcCol::CloseWait => num("CLOSE-WAIT", "CW", 11, 6),
-            ProcCol::Listening => spec("Listening", "Lsn", 10, 1, 7),
-            ProcCol::Command => ColSpec {
-                cut_middle: true,
-                ..spec("Command", "Cmd", 16, 3, 8)
-            },
-            ProcCol::Flags => spec("Flags", "Flags", 8, 1, 8),
+            ProcCol::Listening => spec("Listening", "Lsn", 10, 0, 7),
+            ProcCol::Flags => spec("Flags", "Flags", 8, 0, 8),
+            ProcCol::Command => spec("Command", "Cmd", 24, 1, 8),
         }
     }
 }

@@ -88,6 +88,9 @@ pub struct Live {
     pub collect: CollectInfo,
     /// Some socket lives in a network namespace other than the host's.
     pub other_netns: bool,
+    /// Ports a TCP listener held since the first snapshot, one bit a port (8 KiB): the
+    /// Ports view shows their sockets even in the ephemeral range.
+    listened: Box<[u64; 1024]>,
 }
 
 impl Default for Live {
@@ -103,6 +106,7 @@ impl Default for Live {
             close_waits: CloseWaitTracker::default(),
             collect: CollectInfo::default(),
             other_netns: false,
+            listened: Box::new([0; 1024]),
         }
     }
 }
@@ -167,7 +171,21 @@ impl Live {
             self.ghosts.shrink_spare();
         }
         let snap = &self.snap;
-        self.other_netns = snap.sockets.iter().any(|s| !snap.netns.is_host(s.netns));
+        let mut other = false;
+        for s in &snap.sockets {
+            other |= !snap.netns.is_host(s.netns);
+            if s.state == crate::model::State::Listen {
+                let p = usize::from(s.local.port());
+                self.listened[p / 64] |= 1 << (p % 64);
+            }
+        }
+        self.other_netns = other;
+    }
+
+    /// A TCP listener held `port` at some snapshot of this session.
+    pub fn listened(&self, port: u16) -> bool {
+        let p = usize::from(port);
+        self.listened[p / 64] & (1 << (p % 64)) != 0
     }
 
     /// When each socket of the new snapshot was first seen: from the diff's index map

@@ -141,9 +141,34 @@ pub fn published_by(
     }
 }
 
+/// Docker's container web1 (its process 710 in its own namespace) published on
+/// 127.0.0.1:32768 by docker-proxy 700, as the engine says.
+pub fn docker_published() -> Snapshot {
+    use crate::model::{Container, Runtime};
+    let mut web = process(710, "busybox", 'S');
+    let mut c = Container::from_id(Runtime::Docker, &"ab".repeat(32));
+    c.name = Some("web1".into());
+    c.ips = vec!["172.17.0.2".parse().unwrap()];
+    c.access = crate::model::container::Access::Known;
+    c.confirmed = crate::model::Evidence::Verified("the engine's main process".into());
+    web.container = Some(c.clone());
+    let proxy = docker_proxy(700);
+    let sockets = vec![sock(
+        Proto::Tcp,
+        "127.0.0.1:32768",
+        "0.0.0.0:0",
+        State::Listen,
+        77,
+        &[700],
+    )];
+    let mut snap = snapshot(0, Scope::All, sockets, &[web, proxy]);
+    snap.published = vec![published_by(&c, "127.0.0.1:32768", 8080)];
+    snap
+}
+
 /// A small, varied socket table.
 pub fn table() -> (Vec<Socket>, Vec<Process>) {
-    let s = vec![
+    let mut s = vec![
         sock(
             Proto::Tcp,
             "0.0.0.0:3000",
@@ -209,7 +234,6 @@ pub fn table() -> (Vec<Socket>, Vec<Process>) {
             &[100],
         ),
     ];
-    let mut s = s;
     s[3].recv_q = 200;
     s[4].recv_q = 5;
     s[7].recv_q = 10;

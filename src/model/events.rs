@@ -4,7 +4,7 @@ use super::diff::{ChangeKind, Delta};
 use super::flags::Flags;
 use super::lifecycle::{Closed, Maker, TcpInfo};
 use super::snapshot::Snapshot;
-use super::socket::{Pids, SocketKey, State};
+use super::socket::{OwnerStatus, Pids, SocketKey, State};
 use std::collections::VecDeque;
 use std::time::SystemTime;
 
@@ -43,6 +43,8 @@ pub struct Event {
     pub names: String,
     /// For an owner change, the owners before, as `pid/name`; empty otherwise.
     pub old_names: String,
+    /// Why no owner is known, when none is (`(kernel)` for a TIME-WAIT).
+    pub owner_status: OwnerStatus,
     /// Diagnosis flags of the socket when the event happened (as last seen, for a closed
     /// one): `flag:` filters work on events too.
     pub flags: Flags,
@@ -58,6 +60,28 @@ pub struct Life {
     /// No poll saw it open: it lived less than one interval.
     pub short_lived: bool,
     pub tcp: Option<TcpInfo>,
+}
+
+impl Event {
+    /// Its owners as every view and `watch` write them: `pid/name`, or why there is
+    /// none — `(kernel)` for a TIME-WAIT, as `list` says.
+    pub fn owners_text(&self) -> &str {
+        if self.names.is_empty() {
+            self.owner_status.placeholder()
+        } else {
+            &self.names
+        }
+    }
+
+    /// The owners before an owner change, the same way (`(unknown)` when none was
+    /// visible).
+    pub fn old_owners_text(&self) -> &str {
+        if self.old_names.is_empty() {
+            OwnerStatus::Unknown.placeholder()
+        } else {
+            &self.old_names
+        }
+    }
 }
 
 /// Flags of the sockets of the two snapshots an event list is made from, by index.
@@ -103,6 +127,7 @@ pub fn events(
             owners: c.owners.clone(),
             names: before.pids_text(&c.owners),
             old_names: String::new(),
+            owner_status: c.owner_status,
             flags: flags.prev.get(i).copied().unwrap_or_default(),
             life: None,
         });
@@ -117,6 +142,7 @@ pub fn events(
             owners: s.owners.clone(),
             names: next.pids_text(&s.owners),
             old_names: String::new(),
+            owner_status: s.owner_status,
             flags: flags.next.get(i).copied().unwrap_or_default(),
             life: None,
         });
@@ -140,6 +166,7 @@ pub fn events(
             owners: s.owners.clone(),
             names: next.pids_text(&s.owners),
             old_names,
+            owner_status: s.owner_status,
             flags: flags.next.get(c.index).copied().unwrap_or_default(),
             life: None,
         });
@@ -164,6 +191,11 @@ fn freed_event(at: SystemTime, c: &Closed) -> Event {
             netns: f.netns,
         },
         state: c.last_state.unwrap_or(State::Unconn),
+        owner_status: if owners.is_empty() {
+            OwnerStatus::Unknown
+        } else {
+            OwnerStatus::Known
+        },
         owners,
         names: c.by.text(),
         old_names: String::new(),
@@ -277,6 +309,7 @@ mod tests {
                 owners: Pids::new(),
                 names: String::new(),
                 old_names: String::new(),
+                owner_status: OwnerStatus::Known,
                 flags: Flags::empty(),
                 life: None,
             });

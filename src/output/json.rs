@@ -157,7 +157,7 @@ pub fn document<'a>(rows: &'a [Row<'a>], snap: &'a Snapshot, pretty: bool) -> Li
             .map_or(0, |d| d.as_millis() as u64),
         collector: snap.collector,
         scope: match snap.scope {
-            crate::model::Scope::Listeners => "listeners",
+            crate::model::Scope::Listeners | crate::model::Scope::Serving => "listeners",
             crate::model::Scope::All => "all",
         },
         euid: snap.visibility.euid,

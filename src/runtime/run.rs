@@ -233,6 +233,7 @@ fn convert(ev: Event) -> Option<Msg> {
                 C::PageDown => KeyCode::PageDown,
                 C::Home => KeyCode::Home,
                 C::End => KeyCode::End,
+                C::F(n) => KeyCode::F(n),
                 _ => return None,
             };
             let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);

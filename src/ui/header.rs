@@ -106,7 +106,6 @@ fn tabs<'a>(app: &App, th: &Styles) -> Line<'a> {
             th.header
         };
         l3.push(Span::styled(label, style));
-        l3.push(Span::raw(" "));
     }
     // Where the selection is, as in a pager: the table itself has no room for it.
     let position = if app.table.rows.is_empty() {

@@ -81,11 +81,6 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
                 continue;
             }
             let text = app.cell(row, *col);
-            let text = if spec.cut_middle {
-                super::fit_middle(&text, usize::from(*w)).into()
-            } else {
-                text
-            };
             put(buf, area.x + x, y, *w, &text, spec.numeric, style);
         }
     }

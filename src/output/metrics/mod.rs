@@ -165,13 +165,13 @@ pub fn openmetrics(i: &Inputs<'_>) -> String {
     gauge_family(
         &mut reg,
         "listen_queue_length",
-        "Connections waiting in the accept queues of a port's TCP listeners (top N ports, the rest summed in port=\"other\")",
+        "Connections waiting in the accept queues of a port's TCP listeners, by network namespace (top N, the rest summed in port=\"other\")",
         queues.length,
     );
     gauge_family(
         &mut reg,
         "listen_queue_limit",
-        "Accept queue limits (the backlogs) of a port's TCP listeners (top N ports, the rest summed in port=\"other\")",
+        "Accept queue limits (the backlogs) of a port's TCP listeners, by network namespace (top N, the rest summed in port=\"other\")",
         queues.limit,
     );
     gauge_family(

@@ -274,6 +274,7 @@ mod tests {
                 netns: 0,
             },
             state: State::Listen,
+            owner_status: crate::model::OwnerStatus::Kernel,
             owners: Pids::new(),
             names: String::new(),
             old_names: String::new(),
