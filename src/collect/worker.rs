@@ -90,14 +90,15 @@ pub struct Differ {
     prev: Option<Arc<Snapshot>>,
     /// Who made the connections of the TIME-WAIT sockets seen last.
     makers: crate::model::lifecycle::Makers,
-    /// The sockets the diffs of the last [`SAID_FOR`] said closed, and when: a destroy
-    /// event of one of them drained only now (it was unhashed before a dump; the kernel
-    /// sends the event from a work queue, snapshots later on a busy machine) was said
-    /// already.
+    /// The sockets said closed in the last [`SAID_FOR`] (by a diff or a destroy event),
+    /// and when: each is said closed once. A destroy event drained only after the diff
+    /// said its socket closed (unhashed before a dump; the kernel sends the event from a
+    /// work queue, snapshots later on a busy machine) was said already, and so is a
+    /// socket whose destroy event came before a dump that still listed it.
     said_closed: std::collections::HashMap<(u32, u64), std::time::SystemTime>,
 }
 
-/// How long a socket the diff said closed is remembered against its late destroy event.
+/// How long a socket said closed is remembered against a second report.
 pub const SAID_FOR: Duration = Duration::from_secs(30);
 
 impl Differ {
@@ -107,17 +108,41 @@ impl Differ {
         let now = snap.taken_at;
         self.said_closed
             .retain(|_, at| now.duration_since(*at).is_ok_and(|age| age < SAID_FOR));
+        // Each freed socket once: not said before, nor twice in one drain.
         closed.retain(|c| {
-            !self
-                .said_closed
-                .contains_key(&(c.freed.netns, c.freed.cookie))
+            self.said_closed
+                .insert((c.freed.netns, c.freed.cookie), now)
+                .is_none()
         });
         let snap = Arc::new(snap);
-        let (delta, rescoped) = match &self.prev {
+        let (mut delta, rescoped) = match &self.prev {
             Some(p) if p.scope == snap.scope => (diff(p, &snap), false),
             Some(_) => (Delta::default(), true),
             None => (Delta::default(), false),
         };
+        // A socket the diff finds gone that a destroy event of an earlier step said
+        // closed was said (this step's events are paired with it by `events`).
+        let this_step: std::collections::HashSet<(u32, u64)> = closed
+            .iter()
+            .map(|c| (c.freed.netns, c.freed.cookie))
+            .collect();
+        if !delta.closed.is_empty() && self.said_closed.len() > this_step.len() {
+            let said = &self.said_closed;
+            let keep: Vec<bool> = delta
+                .closed
+                .iter()
+                .map(|c| {
+                    let key = (c.netns, c.cookie);
+                    c.cookie == 0 || this_step.contains(&key) || !said.contains_key(&key)
+                })
+                .collect();
+            if keep.contains(&false) {
+                let mut k = keep.iter();
+                delta.closed.retain(|_| *k.next().unwrap_or(&true));
+                let mut k = keep.iter();
+                delta.closed_at.retain(|_| *k.next().unwrap_or(&true));
+            }
+        }
         self.said_closed.extend(
             delta
                 .closed
@@ -608,5 +633,50 @@ mod lifecycle_tests {
         late.freed[0].cookie = 56;
         late.taken_at = crate::app::testkit::at(4);
         assert_eq!(d.next(late, Duration::ZERO, 0).closed.len(), 1);
+    }
+
+    /// A destroy event drained before a dump that still listed its socket (or the same
+    /// event twice in one drain): said closed once, not again by the diff a snapshot later.
+    #[test]
+    fn a_socket_its_destroy_event_said_closed_is_not_said_again_by_the_diff() {
+        let mut l = sock(
+            Proto::Tcp,
+            "127.0.0.1:3000",
+            "0.0.0.0:0",
+            State::Listen,
+            5,
+            &[100],
+        );
+        l.cookie = 55;
+        let freed = Freed {
+            proto: Proto::Tcp,
+            local: l.local,
+            remote: l.remote,
+            netns: 0,
+            cookie: 55,
+            uid: 0,
+            tcp: None,
+        };
+        let mut d = Differ::default();
+        d.next(
+            snapshot(0, Scope::All, vec![l.clone()], &[]),
+            Duration::ZERO,
+            0,
+        );
+        let mut early = snapshot(1, Scope::All, vec![l.clone()], &[]);
+        early.freed = vec![freed.clone(), freed];
+        let c = d.next(early, Duration::ZERO, 0);
+        assert_eq!(c.closed.len(), 1, "{:?}", c.closed);
+        let gone = d.next(snapshot(2, Scope::All, vec![], &[]), Duration::ZERO, 0);
+        assert!(gone.delta.closed.is_empty(), "{:?}", gone.delta.closed);
+        assert!(gone.delta.closed_at.is_empty());
+        // Another socket the diff finds gone is still said.
+        let mut m = l.clone();
+        m.cookie = 56;
+        m.local = "127.0.0.1:3001".parse().unwrap();
+        d.next(snapshot(3, Scope::All, vec![m], &[]), Duration::ZERO, 0);
+        let c = d.next(snapshot(4, Scope::All, vec![], &[]), Duration::ZERO, 0);
+        assert_eq!(c.delta.closed.len(), 1);
+        assert_eq!(c.delta.closed_at, vec![0]);
     }
 }
