@@ -333,7 +333,7 @@ pub(super) fn time_wait_makers(snap: &Snapshot, top: usize) -> (BTreeMap<Labels,
         let maker = match snap.maker_of(s) {
             Some(Maker::Owner { name, .. } | Maker::Listener { name, .. }) => name.clone(),
             Some(Maker::Uid { uid, .. }) => format!("uid:{uid}"),
-            None => "unknown".to_owned(),
+            Some(Maker::Unseen) | None => "unknown".to_owned(),
         };
         *all.entry(maker).or_default() += 1;
     }
