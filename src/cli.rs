@@ -226,7 +226,7 @@ pub struct WhyArgs {
     /// Judge the UDP port instead of the TCP one.
     #[arg(long)]
     pub udp: bool,
-    /// JSON (schema in README, version field).
+    /// JSON (schema: assets/schema/*.schema.json, docs/commands.md; version field).
     #[arg(long)]
     pub json: bool,
 }
@@ -405,7 +405,7 @@ pub struct WatchArgs {
     /// starts with `-` goes after `--`.
     #[arg(value_name = "QUERY")]
     pub query: Vec<String>,
-    /// NDJSON: one JSON object per line (schema in README, version field).
+    /// NDJSON: one JSON object per line (schema: assets/schema/watch.schema.json; version field).
     #[arg(long)]
     pub json: bool,
     /// Stop after this many events.

@@ -1,4 +1,4 @@
-//! JSON output of `sockscope list --json`. The schema is documented in README.md and
+//! JSON output of `sockscope list --json`. The schema is documented in docs/commands.md and
 //! versioned: a field is never removed or changes meaning without bumping [`VERSION`].
 
 use super::Row;

@@ -1,4 +1,4 @@
-//! `sockscope watch` output: one line per event, or NDJSON (schema version 1, in README.md
+//! `sockscope watch` output: one line per event, or NDJSON (schema version 1, in docs/commands.md
 //! and `assets/schema/watch.schema.json`).
 
 use super::json::{Endpoint as EndpointDoc, NetnsDoc, ProcessDoc, process_doc};

@@ -7,7 +7,7 @@
 //! client connection that is not itself ephemeral; every family with a port or process
 //! label keeps its top N series and folds the rest into `other` (listeners and their
 //! accept queues too: they rank by the connections their port serves, then by port
-//! number); remote addresses are never labels. Worst case per host: see the README.
+//! number); remote addresses are never labels. Worst case per host: see docs/metrics.md.
 //!
 //! Series come out sorted by their labels, the same order at every scrape
 //! (prometheus-client's `Family` keeps a `HashMap`, whose order changes from one
