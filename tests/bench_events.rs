@@ -197,6 +197,7 @@ struct Seen {
     server_by_listener: u64,
     server_other: u64,
     client_by_client: u64,
+    time_waits_ended: u64,
     /// A few of the events counted as otherwise attributed, to show.
     samples: Vec<String>,
     client_other: u64,
@@ -249,8 +250,14 @@ fn capture_figures(d: Duration, rate: u64) {
                 if doc["event"] != "closed" || doc["proto"] != "tcp" {
                     continue;
                 }
-                let by = &doc["made_by"];
                 let mut s = seen.lock().unwrap();
+                // A TIME-WAIT row that ended (its 60 s, or a new SYN on its tuple): not a
+                // connection closing.
+                if doc["state"] == "TIME-WAIT" {
+                    s.time_waits_ended += 1;
+                    continue;
+                }
+                let by = &doc["made_by"];
                 if doc["short_lived"] == true {
                     s.short_lived += 1;
                 }
@@ -265,7 +272,10 @@ fn capture_figures(d: Duration, rate: u64) {
                     }
                 } else if doc["remote"]["port"] == port {
                     let cp = client_pid.load(Ordering::Relaxed);
-                    if by["by"] == "unseen" || by["by"] == "owner" && by["pid"] == cp {
+                    if by["by"] == "unseen"
+                        || by["by"] == "owner" && by["pid"] == cp
+                        || by["by"] == "uid" && by["uid"] == 65534
+                    {
                         s.client_by_client += 1;
                     } else {
                         s.client_other += 1;
@@ -311,7 +321,7 @@ fn capture_figures(d: Duration, rate: u64) {
         s.server_other
     );
     println!(
-        "  client ends closed, made by the client (its pid when a poll saw it) or unseen: {} ({:.2} %); otherwise attributed: {}",
+        "  client ends closed, made by the client (its pid or uid nobody when a poll saw it) or unseen: {} ({:.2} %); otherwise attributed: {}",
         s.client_by_client,
         pct(s.client_by_client),
         s.client_other
@@ -320,6 +330,10 @@ fn capture_figures(d: Duration, rate: u64) {
         "  short-lived (no poll saw them open): {} of {}",
         s.short_lived,
         s.server_by_listener + s.server_other + s.client_by_client + s.client_other
+    );
+    println!(
+        "  TIME-WAIT rows that ended (not counted above): {}",
+        s.time_waits_ended
     );
     for l in &s.samples {
         println!("  otherwise attributed, e.g. {l}");
