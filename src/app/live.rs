@@ -10,6 +10,9 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+/// How long the header says that destroy events were lost.
+pub const LOST_SHOWN: Duration = Duration::from_secs(60);
+
 /// Highlight of a row that changed recently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mark {
@@ -91,6 +94,69 @@ pub struct Live {
     /// Ports a TCP listener held since the first snapshot, one bit a port (8 KiB): the
     /// Ports view shows their sockets even in the ephemeral range.
     listened: Box<[u64; 1024]>,
+    /// Payload rates since the snapshot before, when both carried `tcp_info`.
+    pub traffic: Option<crate::model::traffic::Traffic>,
+    /// New connections per local port since the snapshot before.
+    pub conns: PortConns,
+}
+
+/// New TCP connections per (network namespace, local port) between the last two
+/// snapshots: those the diff saw open, and those that opened and closed between them
+/// (destroy events of connections no poll saw), each once. The namespace is 0 for the
+/// host's, as the Ports view keys its rows.
+#[derive(Clone, Debug, Default)]
+pub struct PortConns {
+    per_port: HashMap<(u32, u16), u32>,
+    /// Between the two snapshots; zero before there are two.
+    window_ms: u64,
+}
+
+impl PortConns {
+    /// From one diff and the connections freed meanwhile.
+    pub fn of(c: &Collected) -> PortConns {
+        let Some(prev) = c.previous.as_deref() else {
+            return PortConns::default();
+        };
+        let snap = &c.snapshot;
+        let ns = |n: u32| if snap.netns.is_host(n) { 0 } else { n };
+        let mut per_port: HashMap<(u32, u16), u32> = HashMap::default();
+        for s in c.delta.opened.iter().filter_map(|&i| snap.sockets.get(i)) {
+            if s.proto.is_tcp() && is_new_connection(s.state) {
+                *per_port.entry((ns(s.netns), s.local.port())).or_default() += 1;
+            }
+        }
+        for closed in c.closed.iter().filter(|c| c.short_lived()) {
+            let f = &closed.freed;
+            if f.proto.is_tcp() {
+                *per_port.entry((ns(f.netns), f.local.port())).or_default() += 1;
+            }
+        }
+        let window_ms = snap
+            .taken_at
+            .duration_since(prev.taken_at)
+            .map_or(0, |d| d.as_millis() as u64);
+        PortConns {
+            per_port,
+            window_ms,
+        }
+    }
+
+    /// Connections per second on a port, rounded; None before two snapshots.
+    pub fn per_sec(&self, netns: u32, port: u16) -> Option<u64> {
+        if self.window_ms == 0 {
+            return None;
+        }
+        let n = u64::from(self.per_port.get(&(netns, port)).copied().unwrap_or(0));
+        Some((n * 1000 + self.window_ms / 2) / self.window_ms)
+    }
+}
+
+/// A socket first seen in this state is a connection that opened since the snapshot
+/// before; a listener is not one, nor a TIME-WAIT or a SYN-RECV (both are what is left
+/// of, or will become, a connection counted on its own).
+fn is_new_connection(state: crate::model::State) -> bool {
+    use crate::model::State::*;
+    !matches!(state, Listen | TimeWait | SynRecv | Unconn)
 }
 
 impl Default for Live {
@@ -107,13 +173,15 @@ impl Default for Live {
             collect: CollectInfo::default(),
             other_netns: false,
             listened: Box::new([0; 1024]),
+            traffic: None,
+            conns: PortConns::default(),
         }
     }
 }
 
 impl Live {
     /// Takes in a new snapshot and its diff; `ghost` is how long closed rows stay.
-    pub fn record(&mut self, c: Collected, ghost: Duration) {
+    pub fn record(&mut self, mut c: Collected, ghost: Duration) {
         let now = c.snapshot.taken_at;
         self.now = self.now.max(now);
         self.collect.took = c.took;
@@ -127,6 +195,8 @@ impl Live {
         let leaking = self.close_waits.observe(&c.snapshot);
         let flags = crate::diagnose::row_flags(&c.snapshot, &leaking);
         let first_seen = self.carry_first_seen(&c, now);
+        self.conns = PortConns::of(&c);
+        self.traffic = c.traffic.take();
         if c.rescoped || self.collect.snapshots == 1 {
             if c.rescoped {
                 self.ghosts.clear();
@@ -148,8 +218,11 @@ impl Live {
                 prev: &self.flags,
                 next: &flags,
             };
-            self.events
-                .record(&c.delta, prev, &c.snapshot, &c.closed, of);
+            // Bursts of short connections fold into one line each, with their count.
+            let new = crate::model::events(&c.delta, prev, &c.snapshot, &c.closed, of);
+            for e in super::burst::fold(new) {
+                self.events.push(e);
+            }
         }
         // A ghost that reappeared (same identity) is not closed any more.
         if !self.ghosts.is_empty() && !c.delta.opened.is_empty() {
@@ -180,6 +253,16 @@ impl Live {
             }
         }
         self.other_netns = other;
+    }
+
+    /// "events lost: 2 at 10:42:07; resynced" while the last loss of destroy events is
+    /// less than [`LOST_SHOWN`] old: a minute without loss clears it (the count in it is
+    /// the session's, so a new loss says how many in all).
+    pub fn lost_notice(&self) -> Option<String> {
+        let lost = self.snap.lost;
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(lost.last_ms);
+        let recent = self.now.duration_since(at).map_or(true, |d| d < LOST_SHOWN);
+        if recent { lost.sentence() } else { None }
     }
 
     /// A TCP listener held `port` at some snapshot of this session.

@@ -5,6 +5,7 @@
 //! history), [`Table`] (view, sort, rows, selection) and [`Modes`] (input mode, filter,
 //! dialog, status line).
 
+pub mod burst;
 mod cells;
 pub mod close;
 pub mod columns;
@@ -29,7 +30,7 @@ pub mod watch;
 
 pub use columns::{Col, ColSpec, Column, EventCol, PortCol, ProcCol};
 pub use dialog::Dialog;
-pub use live::{CollectInfo, Ghost, Live, Mark};
+pub use live::{CollectInfo, Ghost, Live, Mark, PortConns};
 pub use modes::{Filter, LineEdit, Modes, Status, Until};
 pub use table::{Sort, Table};
 pub use views::{RowId, View};
@@ -151,6 +152,9 @@ pub enum Effect {
     Quit,
     SetInterval(Duration),
     Pause(bool),
+    /// Have the collector read each TCP connection's `tcp_info` (a traffic column, the
+    /// Processes view or a connection's detail pane is on screen), or stop: it costs.
+    Traffic(bool),
     /// Pin these as signal targets.
     Pin(Vec<Pin>),
     /// Send to the pinned targets among these pids.

@@ -60,6 +60,16 @@ pub struct Life {
     /// No poll saw it open: it lived less than one interval.
     pub short_lived: bool,
     pub tcp: Option<TcpInfo>,
+    /// How many connections this event stands for: 1, or more for a burst of short
+    /// connections the live view folded into one line (`tcp` is then the first one's).
+    pub count: u32,
+}
+
+impl Event {
+    /// How many socket events this one stands for (a folded burst stands for many).
+    pub fn count(&self) -> u64 {
+        self.life.as_ref().map_or(1, |l| u64::from(l.count.max(1)))
+    }
 }
 
 impl Event {
@@ -204,6 +214,7 @@ fn freed_event(at: SystemTime, c: &Closed) -> Event {
             by: c.by.clone(),
             short_lived: c.short_lived(),
             tcp: f.tcp,
+            count: 1,
         })),
     }
 }
@@ -214,6 +225,9 @@ pub struct EventLog {
     ring: VecDeque<Event>,
     capacity: usize,
     dropped: u64,
+    /// Entries pushed out of the ring (a folded burst is one entry): where the oldest
+    /// kept one stands since the log began.
+    popped: u64,
 }
 
 impl Default for EventLog {
@@ -229,13 +243,17 @@ impl EventLog {
             ring: VecDeque::with_capacity(capacity.min(1024)),
             capacity,
             dropped: 0,
+            popped: 0,
         }
     }
 
     pub fn push(&mut self, e: Event) {
-        if self.ring.len() == self.capacity {
-            self.ring.pop_front();
-            self.dropped += 1;
+        if self.ring.len() == self.capacity
+            && let Some(old) = self.ring.pop_front()
+        {
+            // A folded burst pushed out loses every connection it counted.
+            self.dropped = self.dropped.saturating_add(old.count());
+            self.popped += 1;
         }
         self.ring.push_back(e);
     }
@@ -274,6 +292,11 @@ impl EventLog {
     /// Events dropped: pushed out of the ring, or never recorded ([`EventLog::missed`]).
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+    /// Entries pushed out of the ring so far: the position of the oldest one kept,
+    /// counted from the start of the log.
+    pub fn popped(&self) -> u64 {
+        self.popped
     }
     /// Counts `n` events that happened but never reached the log (snapshots the consumer
     /// skipped while it was behind).

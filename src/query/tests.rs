@@ -341,6 +341,7 @@ fn closed_terms_match_the_connections_the_kernel_freed() {
                 },
                 short_lived,
                 tcp: None,
+                count: 1,
             })
         }),
     };
