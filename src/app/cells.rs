@@ -47,7 +47,9 @@ impl App {
     /// after its time.
     pub fn folded_line(&self, row: RowId) -> Option<String> {
         match row {
-            RowId::Event(i) => super::burst::text(self.live.events.get(i as usize)?),
+            RowId::Event(i) => {
+                super::burst::text(self.live.events.get(i as usize)?).map(str::to_owned)
+            }
             _ => None,
         }
     }

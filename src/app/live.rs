@@ -220,7 +220,7 @@ impl Live {
             };
             // Bursts of short connections fold into one line each, with their count.
             let new = crate::model::events(&c.delta, prev, &c.snapshot, &c.closed, of);
-            for e in super::burst::fold(new) {
+            for e in super::burst::fold(new, &c.snapshot) {
                 self.events.push(e);
             }
         }

@@ -51,6 +51,8 @@ pub struct Event {
     /// For a connection the kernel freed (its destroy event): who made it and what
     /// `tcp_info` said last.
     pub life: Option<Box<Life>>,
+    /// Set by the live view when this event stands for a burst of its kind.
+    pub folded: Option<Box<Folded>>,
 }
 
 /// What the destroy event of a closed connection adds.
@@ -60,15 +62,23 @@ pub struct Life {
     /// No poll saw it open: it lived less than one interval.
     pub short_lived: bool,
     pub tcp: Option<TcpInfo>,
-    /// How many connections this event stands for: 1, or more for a burst of short
-    /// connections the live view folded into one line (`tcp` is then the first one's).
+}
+
+/// A burst the live view folded into one event (this one, the burst's first): how many
+/// events it stands for and the line that says so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Folded {
     pub count: u32,
+    /// "+1,204 short connections to :8080 by 4242/nginx"
+    pub line: String,
 }
 
 impl Event {
     /// How many socket events this one stands for (a folded burst stands for many).
     pub fn count(&self) -> u64 {
-        self.life.as_ref().map_or(1, |l| u64::from(l.count.max(1)))
+        self.folded
+            .as_ref()
+            .map_or(1, |f| u64::from(f.count.max(1)))
     }
 }
 
@@ -140,6 +150,7 @@ pub fn events(
             owner_status: c.owner_status,
             flags: flags.prev.get(i).copied().unwrap_or_default(),
             life: None,
+            folded: None,
         });
     }
     for &i in &delta.opened {
@@ -155,6 +166,7 @@ pub fn events(
             owner_status: s.owner_status,
             flags: flags.next.get(i).copied().unwrap_or_default(),
             life: None,
+            folded: None,
         });
     }
     for c in &delta.changed {
@@ -179,6 +191,7 @@ pub fn events(
             owner_status: s.owner_status,
             flags: flags.next.get(c.index).copied().unwrap_or_default(),
             life: None,
+            folded: None,
         });
     }
     out
@@ -214,8 +227,8 @@ fn freed_event(at: SystemTime, c: &Closed) -> Event {
             by: c.by.clone(),
             short_lived: c.short_lived(),
             tcp: f.tcp,
-            count: 1,
         })),
+        folded: None,
     }
 }
 
@@ -335,6 +348,7 @@ mod tests {
                 owner_status: OwnerStatus::Known,
                 flags: Flags::empty(),
                 life: None,
+                folded: None,
             });
         }
         assert_eq!(log.len(), 3);

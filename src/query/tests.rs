@@ -341,9 +341,9 @@ fn closed_terms_match_the_connections_the_kernel_freed() {
                 },
                 short_lived,
                 tcp: None,
-                count: 1,
             })
         }),
+        folded: None,
     };
     let m = |q: &str, e: &Event| parse(q).unwrap().matches(&Subject::event(e, &snap));
     let short = event(Some(true));
