@@ -161,24 +161,6 @@ impl App {
         }
     }
 
-    /// The payload rates of a TCP connection since the snapshot before (not of a
-    /// listener: it moves none), when traffic is on.
-    pub fn socket_rate(&self, s: &Socket) -> Option<crate::model::traffic::Rate> {
-        if !s.proto.is_tcp() || s.state == State::Listen || s.cookie == 0 {
-            return None;
-        }
-        self.live.traffic.as_ref()?.of(s.cookie)
-    }
-
-    /// A TCP connection's `tcp_info` from the snapshot (not a listener's), when traffic
-    /// is on.
-    pub fn socket_tcp(&self, s: &Socket) -> Option<&crate::model::lifecycle::TcpInfo> {
-        if s.state == State::Listen {
-            return None;
-        }
-        self.live.snap.tcp_of(s)
-    }
-
     fn socket_cell(&self, s: &Socket, c: Column) -> Cow<'_, str> {
         match c {
             Column::Proto => Cow::Borrowed(s.proto.as_str()),

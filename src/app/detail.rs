@@ -28,7 +28,7 @@ pub enum Tone {
 
 /// One labelled line before wrapping; an empty label and text is a blank line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Item {
+pub(super) struct Item {
     label: &'static str,
     text: String,
     tone: Tone,
@@ -235,71 +235,6 @@ impl App {
         out
     }
 
-    /// A TCP connection's `tcp_info`: rates since the snapshot before, round trip,
-    /// retransmits, payload each way over its life, delivery rate, idle times. The
-    /// collector reads it while the pane shows a connection: the first snapshot after
-    /// opening has it, the one after that the rates.
-    fn tcp_items(&self, s: &Socket) -> Vec<Item> {
-        use crate::model::traffic::{bytes_short, idle_text, rtt_text};
-        if !s.proto.is_tcp() || s.state == State::Listen || s.state == State::TimeWait {
-            return Vec::new();
-        }
-        let Some(t) = self.socket_tcp(s) else {
-            // Only sock_diag reads tcp_info: with another collector there is nothing
-            // to say.
-            if self.live.snap.collector != "sockdiag" {
-                return Vec::new();
-            }
-            let why = if self.live.snap.netns.is_host(s.netns) {
-                "reading tcp_info: the next snapshot has it"
-            } else {
-                "no tcp_info: read in the host's network namespace only"
-            };
-            return vec![item("tcp", why, Tone::Plain)];
-        };
-        let rates = match self.socket_rate(s) {
-            Some(r) => format!(
-                "RX {}/s · TX {}/s (payload, since the snapshot before)",
-                bytes_short(r.rx),
-                bytes_short(r.tx)
-            ),
-            None => "RX/s and TX/s from the next snapshot on".into(),
-        };
-        vec![
-            item("rates", rates, Tone::Plain),
-            item(
-                "tcp",
-                format!(
-                    "rtt {} ± {} · {} retransmitted segment{} · delivery rate {}/s",
-                    rtt_text(t.rtt_us),
-                    rtt_text(t.rttvar_us),
-                    t.retrans,
-                    if t.retrans == 1 { "" } else { "s" },
-                    bytes_short(t.delivery_rate)
-                ),
-                Tone::Plain,
-            ),
-            item(
-                "bytes",
-                format!(
-                    "received {} · sent {} (payload over its life, each byte once)",
-                    bytes_short(t.received(false)),
-                    bytes_short(t.sent(false))
-                ),
-                Tone::Plain,
-            ),
-            item(
-                "idle",
-                format!(
-                    "last sent {} ago · last received {} ago",
-                    idle_text(t.last_send_ms),
-                    idle_text(t.last_recv_ms)
-                ),
-                Tone::Plain,
-            ),
-        ]
-    }
-
     fn owner_items(&self, s: &Socket, p: &Process) -> Vec<Item> {
         let user = p
             .user
@@ -416,7 +351,7 @@ fn next_steps(snap: &crate::model::Snapshot, s: &Socket) -> Vec<Step> {
     }
 }
 
-fn item(label: &'static str, text: impl Into<String>, tone: Tone) -> Item {
+pub(super) fn item(label: &'static str, text: impl Into<String>, tone: Tone) -> Item {
     Item {
         label,
         text: text.into(),

@@ -97,66 +97,7 @@ pub struct Live {
     /// Payload rates since the snapshot before, when both carried `tcp_info`.
     pub traffic: Option<crate::model::traffic::Traffic>,
     /// New connections per local port since the snapshot before.
-    pub conns: PortConns,
-}
-
-/// New TCP connections per (network namespace, local port) between the last two
-/// snapshots: those the diff saw open, and those that opened and closed between them
-/// (destroy events of connections no poll saw), each once. The namespace is 0 for the
-/// host's, as the Ports view keys its rows.
-#[derive(Clone, Debug, Default)]
-pub struct PortConns {
-    per_port: HashMap<(u32, u16), u32>,
-    /// Between the two snapshots; zero before there are two.
-    window_ms: u64,
-}
-
-impl PortConns {
-    /// From one diff and the connections freed meanwhile.
-    pub fn of(c: &Collected) -> PortConns {
-        let Some(prev) = c.previous.as_deref() else {
-            return PortConns::default();
-        };
-        let snap = &c.snapshot;
-        let ns = |n: u32| if snap.netns.is_host(n) { 0 } else { n };
-        let mut per_port: HashMap<(u32, u16), u32> = HashMap::default();
-        for s in c.delta.opened.iter().filter_map(|&i| snap.sockets.get(i)) {
-            if s.proto.is_tcp() && is_new_connection(s.state) {
-                *per_port.entry((ns(s.netns), s.local.port())).or_default() += 1;
-            }
-        }
-        for closed in c.closed.iter().filter(|c| c.short_lived()) {
-            let f = &closed.freed;
-            if f.proto.is_tcp() {
-                *per_port.entry((ns(f.netns), f.local.port())).or_default() += 1;
-            }
-        }
-        let window_ms = snap
-            .taken_at
-            .duration_since(prev.taken_at)
-            .map_or(0, |d| d.as_millis() as u64);
-        PortConns {
-            per_port,
-            window_ms,
-        }
-    }
-
-    /// Connections per second on a port, rounded; None before two snapshots.
-    pub fn per_sec(&self, netns: u32, port: u16) -> Option<u64> {
-        if self.window_ms == 0 {
-            return None;
-        }
-        let n = u64::from(self.per_port.get(&(netns, port)).copied().unwrap_or(0));
-        Some((n * 1000 + self.window_ms / 2) / self.window_ms)
-    }
-}
-
-/// A socket first seen in this state is a connection that opened since the snapshot
-/// before; a listener is not one, nor a TIME-WAIT or a SYN-RECV (both are what is left
-/// of, or will become, a connection counted on its own).
-fn is_new_connection(state: crate::model::State) -> bool {
-    use crate::model::State::*;
-    !matches!(state, Listen | TimeWait | SynRecv | Unconn)
+    pub conns: super::traffic::PortConns,
 }
 
 impl Default for Live {
@@ -174,7 +115,7 @@ impl Default for Live {
             other_netns: false,
             listened: Box::new([0; 1024]),
             traffic: None,
-            conns: PortConns::default(),
+            conns: super::traffic::PortConns::default(),
         }
     }
 }
@@ -195,7 +136,7 @@ impl Live {
         let leaking = self.close_waits.observe(&c.snapshot);
         let flags = crate::diagnose::row_flags(&c.snapshot, &leaking);
         let first_seen = self.carry_first_seen(&c, now);
-        self.conns = PortConns::of(&c);
+        self.conns = super::traffic::PortConns::of(&c);
         self.traffic = c.traffic.take();
         if c.rescoped || self.collect.snapshots == 1 {
             if c.rescoped {

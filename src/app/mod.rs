@@ -24,15 +24,17 @@ pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 pub mod text;
+mod traffic;
 pub mod update;
 pub mod views;
 pub mod watch;
 
 pub use columns::{Col, ColSpec, Column, EventCol, PortCol, ProcCol};
 pub use dialog::Dialog;
-pub use live::{CollectInfo, Ghost, Live, Mark, PortConns};
+pub use live::{CollectInfo, Ghost, Live, Mark};
 pub use modes::{Filter, LineEdit, Modes, Status, Until};
 pub use table::{Sort, Table};
+pub use traffic::PortConns;
 pub use views::{RowId, View};
 pub use watch::KillWatch;
 
