@@ -184,7 +184,7 @@ fn general(c: &mut Config, g: RawGeneral, at: &Place<'_>) -> Result<(), ConfigEr
         let mut cols = Vec::new();
         for name in v.get_ref() {
             cols.push(Column::parse(name).ok_or_else(|| {
-                let names: Vec<&str> = Column::all().map(|c| c.key()).collect();
+                let names: Vec<&str> = Column::names().collect();
                 at.err(
                     Some(v.span()),
                     format!(

@@ -22,4 +22,5 @@ mod serve;
 mod supervisors;
 mod trust;
 mod tui_pty;
+mod tui_traffic;
 mod watch;

@@ -286,7 +286,15 @@ fn why_names_who_made_the_time_waits_while_a_sockscope_runs() {
         &[],
     );
     assert_eq!(kid.line(), "up");
-    let mut w = Kid::sockscope(&["watch", "--count", "100000", "--interval", "300ms"]);
+    // A runtime directory of the test's own: another sockscope running on the host as
+    // root (a benchmark, a live view) writes root's state file in /run/sockscope.
+    let runtime = crate::support::stack::TempDir::new("runtime");
+    let env = [("XDG_RUNTIME_DIR", runtime.0.to_str().unwrap())];
+    let mut cmd = std::process::Command::new(crate::support::bin());
+    cmd.args(["watch", "--count", "100000", "--interval", "300ms"])
+        .envs(env)
+        .stderr(std::process::Stdio::piped());
+    let mut w = Kid::spawn(cmd);
     assert!(w.err_line().starts_with("sockscope: watching "));
     for _ in 0..5 {
         let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -295,16 +303,19 @@ fn why_names_who_made_the_time_waits_while_a_sockscope_runs() {
     }
     let pid = kid.pid();
     let out = wait_for("why to name the maker", || {
-        let (_, out, _) = run(&["why", &port.to_string()]);
+        let (_, out, _) = run_env(&["why", &port.to_string()], &env);
         out.contains(&format!("made by {pid}/python3"))
             .then_some(out)
     });
     assert!(out.contains("5 made by"), "{out}");
-    let (_, json, _) = run(&["why", &port.to_string(), "--json"]);
+    let (_, json, _) = run_env(&["why", &port.to_string(), "--json"], &env);
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_schema("why.schema.json", &doc);
     assert_eq!(doc["time_wait"]["made_by"][0]["pid"], pid, "{doc:#}");
-    let (_, list, _) = run(&["list", "--all", &format!("port:{port}"), "state:tw"]);
+    let (_, list, _) = run_env(
+        &["list", "--all", &format!("port:{port}"), "state:tw"],
+        &env,
+    );
     assert!(list.contains(&format!("(made by {pid}/python3)")), "{list}");
     drop(w);
 }

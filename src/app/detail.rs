@@ -28,7 +28,7 @@ pub enum Tone {
 
 /// One labelled line before wrapping; an empty label and text is a blank line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Item {
+pub(super) struct Item {
     label: &'static str,
     text: String,
     tone: Tone,
@@ -216,17 +216,18 @@ impl App {
                 Tone::Plain,
             ),
             item("queues", queues, Tone::Plain),
-            item(
-                "kernel",
-                format!(
-                    "inode {} · uid {} · timer {} · first seen {seen} ago",
-                    s.inode,
-                    s.uid,
-                    s.timer.map_or("none".into(), |t| t.to_string()),
-                ),
-                Tone::Plain,
-            ),
         ];
+        out.extend(self.tcp_items(s));
+        out.extend([item(
+            "kernel",
+            format!(
+                "inode {} · uid {} · timer {} · first seen {seen} ago",
+                s.inode,
+                s.uid,
+                s.timer.map_or("none".into(), |t| t.to_string()),
+            ),
+            Tone::Plain,
+        )]);
         if self.live.other_netns {
             let ns = self.live.snap.netns.name(s.netns);
             out.push(item("netns", ns, Tone::Plain));
@@ -350,7 +351,7 @@ fn next_steps(snap: &crate::model::Snapshot, s: &Socket) -> Vec<Step> {
     }
 }
 
-fn item(label: &'static str, text: impl Into<String>, tone: Tone) -> Item {
+pub(super) fn item(label: &'static str, text: impl Into<String>, tone: Tone) -> Item {
     Item {
         label,
         text: text.into(),

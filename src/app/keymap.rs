@@ -74,7 +74,7 @@ actions! {
     Signal1 = "signal_1", Signal2 = "signal_2", Signal3 = "signal_3", Signal4 = "signal_4",
     Signal5 = "signal_5", Signal6 = "signal_6", Signal7 = "signal_7", Signal8 = "signal_8",
     Signal9 = "signal_9", Close = "close", CloseSocket = "close_socket",
-    SortMenu = "sort_menu", FocusTable = "focus_table",
+    SortMenu = "sort_menu", FocusTable = "focus_table", ToggleTraffic = "toggle_traffic",
 }
 
 impl Action {

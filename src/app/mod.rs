@@ -5,6 +5,7 @@
 //! history), [`Table`] (view, sort, rows, selection) and [`Modes`] (input mode, filter,
 //! dialog, status line).
 
+pub mod burst;
 mod cells;
 pub mod close;
 pub mod columns;
@@ -23,6 +24,7 @@ pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 pub mod text;
+mod traffic;
 pub mod update;
 pub mod views;
 pub mod watch;
@@ -32,6 +34,7 @@ pub use dialog::Dialog;
 pub use live::{CollectInfo, Ghost, Live, Mark};
 pub use modes::{Filter, LineEdit, Modes, Status, Until};
 pub use table::{Sort, Table};
+pub use traffic::PortConns;
 pub use views::{RowId, View};
 pub use watch::KillWatch;
 
@@ -151,6 +154,9 @@ pub enum Effect {
     Quit,
     SetInterval(Duration),
     Pause(bool),
+    /// Have the collector read each TCP connection's `tcp_info` (a traffic column, the
+    /// Processes view or a connection's detail pane is on screen), or stop: it costs.
+    Traffic(bool),
     /// Pin these as signal targets.
     Pin(Vec<Pin>),
     /// Send to the pinned targets among these pids.

@@ -66,6 +66,8 @@ pub struct Modes {
     pub paused: bool,
     pub interval: Duration,
     pub quit: bool,
+    /// What the collector was last told about `tcp_info` (off when it starts).
+    pub traffic: bool,
 }
 
 impl Modes {
@@ -84,6 +86,7 @@ impl Modes {
             paused: false,
             interval,
             quit: false,
+            traffic: false,
         }
     }
 

@@ -226,8 +226,10 @@ impl App {
             }
         }
         let mut v: Vec<ProcRow> = by_pid.into_values().collect();
+        let traffic = self.live.traffic.as_ref();
         for r in &mut v {
             r.listening.sort_unstable();
+            r.rate = traffic.map(|t| t.processes.get(&r.pid).copied().unwrap_or_default());
         }
         v
     }

@@ -93,6 +93,9 @@ impl App {
                     PortCol::Listen => n(p.listen),
                     PortCol::Estab => n(p.estab),
                     PortCol::TimeWait => n(p.time_wait),
+                    PortCol::ConnRate => Key::Num(u128::from(
+                        self.live.conns.per_sec(p.netns, p.port).unwrap_or(0),
+                    )),
                     PortCol::CloseWait => n(p.close_wait),
                     PortCol::Total => n(p.total),
                     PortCol::Flags => n(u32::from(p.flags.bits())),
@@ -110,6 +113,8 @@ impl App {
                     ProcCol::Estab => n(r.estab),
                     ProcCol::CloseWait => n(r.close_wait),
                     ProcCol::Flags => n(u32::from(r.flags.bits())),
+                    ProcCol::RxRate => Key::Num(r.rate.map_or(0, |t| u128::from(t.rx))),
+                    ProcCol::TxRate => Key::Num(r.rate.map_or(0, |t| u128::from(t.tx))),
                     ProcCol::Listening => {
                         Key::Num(r.listening.first().map_or(u128::MAX, |p| u128::from(*p)))
                     }
@@ -171,6 +176,14 @@ impl App {
             // By port: services are named after their port.
             Column::Service => num(u128::from(s.local.port())),
             Column::Flags => num(u128::from(flags.bits())),
+            // Without figures (a listener, UDP, traffic off) below any figure.
+            Column::RxRate => num(self.socket_rate(s).map_or(0, |r| u128::from(r.rx) + 1)),
+            Column::TxRate => num(self.socket_rate(s).map_or(0, |r| u128::from(r.tx) + 1)),
+            Column::Rtt => num(self.socket_tcp(s).map_or(0, |t| u128::from(t.rtt_us) + 1)),
+            Column::Retrans => num(self.socket_tcp(s).map_or(0, |t| u128::from(t.retrans) + 1)),
+            Column::Idle => num(self
+                .socket_tcp(s)
+                .map_or(0, |t| u128::from(t.idle_ms()) + 1)),
         };
         let ports = (u32::from(s.local.port()) << 16) | u32::from(s.remote.port());
         encode((

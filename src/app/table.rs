@@ -34,6 +34,9 @@ pub struct Table {
     pub folded_ghosts: usize,
     /// The widest Flags cell of all the rows (not only those on screen).
     pub flags_width: usize,
+    /// The traffic columns (RX/s, TX/s, RTT, Retrans, Idle) are added to the socket
+    /// views (`T`).
+    pub traffic: bool,
 }
 
 impl Table {
@@ -57,6 +60,7 @@ impl Table {
             show_ghosts: true,
             folded_ghosts: 0,
             flags_width: 0,
+            traffic: false,
         }
     }
 

@@ -383,3 +383,63 @@ pub fn select_port(app: &mut App, port: u16) {
         .unwrap();
     app.select_index(i);
 }
+
+/// `tcp_info` as the kernel would give it: `rx` and `tx` payload bytes, the SYN in
+/// `bytes_acked`.
+pub fn tcp_info(rx: u64, tx: u64, rtt_us: u32) -> crate::model::lifecycle::TcpInfo {
+    crate::model::lifecycle::TcpInfo {
+        rtt_us,
+        rttvar_us: rtt_us / 4,
+        retrans: 3,
+        bytes_acked: tx + 1,
+        bytes_received: rx,
+        last_send_ms: 40,
+        last_recv_ms: 1_200,
+        delivery_rate: 5 << 20,
+        payload_sent: Some(tx),
+    }
+}
+
+/// How many short connections [`traffic_app`] makes to :3000 between its last two
+/// snapshots.
+pub const BURST: u64 = 250;
+
+/// The standard table with traffic, in `view`: two more snapshots with `tcp_info` one
+/// second apart. Between them node's connection (:3000 ← curl) sent 256 KiB and got
+/// 2 KiB, and [`BURST`] short connections came in on node's :3000 (4,000 bytes sent,
+/// 100 received each, no poll saw them); two destroy events were lost meanwhile.
+pub fn traffic_app(view: View) -> (App, Feeder) {
+    let (mut app, mut feed) = app(view);
+    let (s, p) = table();
+    let mut one = snapshot(1, Scope::All, s.clone(), &p);
+    one.tcp = vec![
+        (14, tcp_info(10_000, 1_000_000, 45)),
+        (15, tcp_info(1_000_000, 10_000, 52)),
+        (17, tcp_info(300, 0, 61)),
+    ];
+    feed.feed(&mut app, one);
+    let mut two = snapshot(2, Scope::All, s, &p);
+    two.tcp = vec![
+        (14, tcp_info(10_000 + 2_048, 1_000_000 + 262_144, 45)),
+        (15, tcp_info(1_000_000 + 262_144, 10_000 + 2_048, 52)),
+        (17, tcp_info(300, 0, 61)),
+    ];
+    two.freed = (0..BURST)
+        .map(|i| crate::model::lifecycle::Freed {
+            proto: Proto::Tcp,
+            local: "127.0.0.1:3000".parse().unwrap(),
+            remote: format!("127.0.0.1:{}", 42_000 + i).parse().unwrap(),
+            netns: 0,
+            cookie: 1_000 + i,
+            uid: 1000,
+            // The peer's FIN counted in bytes_received once closed.
+            tcp: Some(tcp_info(101, 4_000, 30)),
+        })
+        .collect();
+    two.lost = crate::model::lifecycle::Lost {
+        times: 2,
+        last_ms: (T0 + 2) * 1000,
+    };
+    feed.feed(&mut app, two);
+    (app, feed)
+}

@@ -119,6 +119,9 @@ pub struct ProcRow {
     pub close_wait: u32,
     pub listening: Vec<u16>,
     pub example: usize,
+    /// Payload bytes per second of its connections (and of those that closed between
+    /// the polls); None without traffic figures.
+    pub rate: Option<crate::model::traffic::Rate>,
 }
 
 impl App {
@@ -126,13 +129,23 @@ impl App {
     /// in another network namespace than the host's.
     pub fn columns(&self) -> Vec<Col> {
         match self.table.view {
-            View::Sockets | View::Listeners => self
-                .settings
-                .columns
-                .iter()
-                .filter(|c| **c != Column::Netns || self.live.other_netns)
-                .map(|c| Col::Socket(*c))
-                .collect(),
+            View::Sockets | View::Listeners => {
+                let configured = &self.settings.columns;
+                let mut cols: Vec<Col> = configured
+                    .iter()
+                    .filter(|c| **c != Column::Netns || self.live.other_netns)
+                    .map(|c| Col::Socket(*c))
+                    .collect();
+                if self.table.traffic {
+                    cols.extend(
+                        Column::TRAFFIC
+                            .into_iter()
+                            .filter(|c| !configured.contains(c))
+                            .map(Col::Socket),
+                    );
+                }
+                cols
+            }
             v => fixed(v)
                 .into_iter()
                 .filter(|c| *c != Col::Port(PortCol::Netns) || self.live.other_netns)
@@ -142,10 +155,39 @@ impl App {
 
     /// Layout specs of the current view's columns, in order.
     pub fn col_specs(&self) -> Vec<ColSpec> {
-        self.columns()
-            .into_iter()
-            .map(|c| c.spec(self.table.view))
+        let cols = self.columns();
+        let traffic = has_traffic(&cols);
+        cols.into_iter()
+            .map(|c| self.column_spec(c, traffic))
             .collect()
+    }
+
+    /// A column's spec in the current view. With traffic columns on, the Sockets view
+    /// keeps the peer (who the bytes go to) over the state and the flags: at 80 columns
+    /// it shows Local, Peer, Process, RX/s and TX/s, as iftop and nethogs would.
+    fn column_spec(&self, c: Col, traffic: bool) -> ColSpec {
+        let mut spec = c.spec(self.table.view);
+        if traffic && self.table.view == View::Sockets && c == Col::Socket(Column::Peer) {
+            spec.keep = 9;
+        }
+        spec
+    }
+
+    /// The collector must read `tcp_info`: a traffic column is on screen (the Processes
+    /// view always has RX/s and TX/s), or the detail pane shows a TCP connection.
+    pub fn needs_traffic(&self) -> bool {
+        match self.table.view {
+            View::Processes => true,
+            View::Sockets | View::Listeners => {
+                has_traffic(&self.columns())
+                    || (self.modes.detail.is_some()
+                        && self
+                            .selected_row()
+                            .and_then(|r| self.row_socket(r))
+                            .is_some_and(|s| s.proto.is_tcp() && s.state != State::Listen))
+            }
+            View::Ports | View::Events => false,
+        }
     }
 
     /// Where each column of the current view goes in a table `width` wide, or `None`
@@ -154,7 +196,8 @@ impl App {
     /// Drawing and mouse clicks both use this.
     pub fn column_layout(&self, width: u16) -> Vec<(Col, Option<(u16, u16)>)> {
         let cols = self.columns();
-        let specs: Vec<ColSpec> = cols.iter().map(|c| c.spec(self.table.view)).collect();
+        let traffic = has_traffic(&cols);
+        let specs: Vec<ColSpec> = cols.iter().map(|c| self.column_spec(*c, traffic)).collect();
         let flags = u16::try_from(self.table.flags_width.min(40)).unwrap_or(40);
         let want: Vec<u16> = cols
             .iter()
@@ -269,9 +312,15 @@ impl App {
                 Selected::Port(p.netns, p.port)
             }
             RowId::Proc(i) => Selected::Pid(self.table.procs.get(i as usize)?.pid),
-            RowId::Event(i) => Selected::Event(self.live.events.dropped() + i as u64),
+            RowId::Event(i) => Selected::Event(self.live.events.popped() + i as u64),
         })
     }
+}
+
+/// Some column is read from `tcp_info`.
+fn has_traffic(cols: &[Col]) -> bool {
+    cols.iter()
+        .any(|c| matches!(c, Col::Socket(s) if s.is_traffic()))
 }
 
 /// Rows per state and per protocol, non-zero only.

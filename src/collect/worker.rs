@@ -18,6 +18,9 @@ pub enum Command {
     SetInterval(Duration),
     SetScope(Scope),
     Pause(bool),
+    /// Ask for each TCP connection's `tcp_info` (traffic shown) or stop asking; on, a
+    /// snapshot is taken at once: the rates need two in a row that have it.
+    SetTraffic(bool),
     /// Take a snapshot now.
     Refresh,
     Quit,
@@ -274,6 +277,8 @@ impl Plan {
                 false
             }
             Command::Refresh => true,
+            // Applied by the loop, which holds the collector.
+            Command::SetTraffic(on) => on,
             Command::Quit => false,
         }
     }
@@ -301,6 +306,9 @@ fn run(
         match plan.wait(rx) {
             Ok(Command::Quit) | Err(RecvTimeoutError::Disconnected) => return,
             Ok(c) => {
+                if let Command::SetTraffic(on) = c {
+                    collector.set_traffic(on);
+                }
                 if !plan.apply(c) {
                     continue;
                 }
@@ -425,6 +433,46 @@ mod tests {
             "not comparable with the old scope"
         );
         assert_eq!(second.snapshot.scope, Scope::All);
+    }
+
+    /// `SetTraffic` reaches the collector on its thread, and turning it on takes a
+    /// snapshot at once (the rates need two in a row with `tcp_info`), not an interval
+    /// later; turning it off waits for the next one.
+    #[test]
+    fn set_traffic_reaches_the_collector_and_on_takes_a_snapshot_now() {
+        struct Traffic(Arc<std::sync::Mutex<Vec<bool>>>);
+        impl Collector for Traffic {
+            fn snapshot(&mut self, scope: Scope) -> Result<Snapshot> {
+                Ok(Snapshot::empty(scope))
+            }
+            fn name(&self) -> &'static str {
+                "traffic"
+            }
+            fn set_traffic(&mut self, on: bool) {
+                self.0.lock().unwrap().push(on);
+            }
+        }
+        let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = channel();
+        let w = Worker::spawn(
+            Box::new(Traffic(told.clone())),
+            Scope::All,
+            Duration::from_secs(3600),
+            move |m| tx.send(m).is_ok(),
+        )
+        .unwrap();
+        rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+        w.send(Command::SetTraffic(true));
+        rx.recv_timeout(Duration::from_secs(20))
+            .expect("a snapshot at once")
+            .unwrap();
+        w.send(Command::SetTraffic(false));
+        assert!(
+            rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "off takes no snapshot"
+        );
+        drop(w);
+        assert_eq!(*told.lock().unwrap(), [true, false]);
     }
 
     /// At a 10 ms interval snapshots flow; paused, none come (over 30 intervals), except

@@ -51,6 +51,8 @@ pub struct Event {
     /// For a connection the kernel freed (its destroy event): who made it and what
     /// `tcp_info` said last.
     pub life: Option<Box<Life>>,
+    /// Set by the live view when this event stands for a burst of its kind.
+    pub folded: Option<Box<Folded>>,
 }
 
 /// What the destroy event of a closed connection adds.
@@ -60,6 +62,24 @@ pub struct Life {
     /// No poll saw it open: it lived less than one interval.
     pub short_lived: bool,
     pub tcp: Option<TcpInfo>,
+}
+
+/// A burst the live view folded into one event (this one, the burst's first): how many
+/// events it stands for and the line that says so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Folded {
+    pub count: u32,
+    /// "+1,204 short connections to :8080 by 4242/nginx"
+    pub line: String,
+}
+
+impl Event {
+    /// How many socket events this one stands for (a folded burst stands for many).
+    pub fn count(&self) -> u64 {
+        self.folded
+            .as_ref()
+            .map_or(1, |f| u64::from(f.count.max(1)))
+    }
 }
 
 impl Event {
@@ -130,6 +150,7 @@ pub fn events(
             owner_status: c.owner_status,
             flags: flags.prev.get(i).copied().unwrap_or_default(),
             life: None,
+            folded: None,
         });
     }
     for &i in &delta.opened {
@@ -145,6 +166,7 @@ pub fn events(
             owner_status: s.owner_status,
             flags: flags.next.get(i).copied().unwrap_or_default(),
             life: None,
+            folded: None,
         });
     }
     for c in &delta.changed {
@@ -169,6 +191,7 @@ pub fn events(
             owner_status: s.owner_status,
             flags: flags.next.get(c.index).copied().unwrap_or_default(),
             life: None,
+            folded: None,
         });
     }
     out
@@ -205,6 +228,7 @@ fn freed_event(at: SystemTime, c: &Closed) -> Event {
             short_lived: c.short_lived(),
             tcp: f.tcp,
         })),
+        folded: None,
     }
 }
 
@@ -214,6 +238,9 @@ pub struct EventLog {
     ring: VecDeque<Event>,
     capacity: usize,
     dropped: u64,
+    /// Entries pushed out of the ring (a folded burst is one entry): where the oldest
+    /// kept one stands since the log began.
+    popped: u64,
 }
 
 impl Default for EventLog {
@@ -229,13 +256,17 @@ impl EventLog {
             ring: VecDeque::with_capacity(capacity.min(1024)),
             capacity,
             dropped: 0,
+            popped: 0,
         }
     }
 
     pub fn push(&mut self, e: Event) {
-        if self.ring.len() == self.capacity {
-            self.ring.pop_front();
-            self.dropped += 1;
+        if self.ring.len() == self.capacity
+            && let Some(old) = self.ring.pop_front()
+        {
+            // A folded burst pushed out loses every connection it counted.
+            self.dropped = self.dropped.saturating_add(old.count());
+            self.popped += 1;
         }
         self.ring.push_back(e);
     }
@@ -275,6 +306,11 @@ impl EventLog {
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
+    /// Entries pushed out of the ring so far: the position of the oldest one kept,
+    /// counted from the start of the log.
+    pub fn popped(&self) -> u64 {
+        self.popped
+    }
     /// Counts `n` events that happened but never reached the log (snapshots the consumer
     /// skipped while it was behind).
     pub fn missed(&mut self, n: u64) {
@@ -312,6 +348,7 @@ mod tests {
                 owner_status: OwnerStatus::Known,
                 flags: Flags::empty(),
                 life: None,
+                folded: None,
             });
         }
         assert_eq!(log.len(), 3);

@@ -343,6 +343,7 @@ fn closed_terms_match_the_connections_the_kernel_freed() {
                 tcp: None,
             })
         }),
+        folded: None,
     };
     let m = |q: &str, e: &Event| parse(q).unwrap().matches(&Subject::event(e, &snap));
     let short = event(Some(true));

@@ -153,6 +153,7 @@ impl<S: Signaller, O: Os> Effector<S, O> {
             Effect::Suspend => vec![Outcome::Suspend],
             Effect::SetInterval(d) => vec![Outcome::Worker(Command::SetInterval(d))],
             Effect::Pause(p) => vec![Outcome::Worker(Command::Pause(p))],
+            Effect::Traffic(on) => vec![Outcome::Worker(Command::SetTraffic(on))],
             Effect::Pin(list) => {
                 // A new dialog: targets of an earlier one are dropped (their pidfds closed).
                 self.pinned.clear();

@@ -103,10 +103,14 @@ async fn event_loop<S: Signaller, O: Os>(
         .terminal
         .size()
         .map_err(term_err("read the size of"))?;
-    session.input(Input::Msg(Msg::Resize {
+    // The first view may need the collector to read tcp_info (the Processes view).
+    let flow = session.input(Input::Msg(Msg::Resize {
         width: size.width,
         height: size.height,
     }));
+    for c in flow.worker {
+        worker.send(c);
+    }
     loop {
         session.draw().map_err(term_err("draw on"))?;
         let input = tokio::select! {

@@ -18,11 +18,15 @@ fn status<'a>(app: &App, th: &Styles) -> Line<'a> {
     let mut l1 = vec![
         Span::styled("sockscope", th.title),
         Span::styled(format!(" {} ", app.settings.host), th.header),
-        Span::styled(
-            format!("· every {} ", fmt_interval(app.modes.interval)),
-            th.dim,
-        ),
     ];
+    // First after the host: at 80 columns the rest of the line may be cut.
+    if let Some(lost) = app.live.lost_notice() {
+        l1.push(Span::styled(format!("· {lost} "), th.error));
+    }
+    l1.push(Span::styled(
+        format!("· every {} ", fmt_interval(app.modes.interval)),
+        th.dim,
+    ));
     if app.modes.paused {
         l1.push(Span::styled("[PAUSED] ", th.error));
     }

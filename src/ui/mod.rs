@@ -9,6 +9,8 @@ mod table;
 #[cfg(test)]
 mod tests;
 pub mod theme;
+#[cfg(test)]
+mod traffic_tests;
 
 use crate::app::keymap::Mode;
 use crate::app::{App, layout};

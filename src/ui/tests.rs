@@ -8,7 +8,7 @@ use crate::app::{App, View};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-fn render(app: &App, w: u16, h: u16) -> String {
+pub(super) fn render(app: &App, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| super::draw(f, app)).unwrap();
     let buf = t.backend().buffer();

@@ -4,6 +4,7 @@
 
 mod liveview;
 mod signals;
+mod traffic;
 mod views;
 
 use super::keymap::Mode;

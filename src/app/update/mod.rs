@@ -17,8 +17,19 @@ use super::msg::{Collected, Key, Msg};
 use super::{App, Effect};
 use std::time::{Duration, SystemTime};
 
-/// Applies one message; returns what the runtime must do.
+/// Applies one message; returns what the runtime must do. Whatever the message, the
+/// collector is told when `tcp_info` is wanted, or no longer is (it costs).
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
+    let mut effects = apply(app, msg);
+    let wanted = app.needs_traffic();
+    if wanted != app.modes.traffic {
+        app.modes.traffic = wanted;
+        effects.push(Effect::Traffic(wanted));
+    }
+    effects
+}
+
+fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(k) => key(app, k),
         Msg::Mouse(m) => mouse::mouse(app, m),

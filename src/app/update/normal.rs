@@ -32,6 +32,7 @@ pub fn action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::SortNext | Action::SortReverse | Action::SortMenu => sort(app, a),
         Action::Filter => open_filter(app),
         Action::ToggleTimeWait | Action::ToggleGhosts => toggle_rows(app, a),
+        Action::ToggleTraffic => toggle_traffic(app),
         Action::FilterPort | Action::FilterState | Action::FilterProcess => quick_filter(app, a),
         Action::Help => {
             app.modes.mode = Mode::Help;
@@ -146,6 +147,19 @@ fn toggle_rows(app: &mut App, a: Action) {
         "closed sockets hidden (g shows them)"
     };
     app.say(what, false);
+    app.rebuild();
+}
+
+/// `T`: the traffic columns in the socket views. Elsewhere it only says so: the
+/// Processes view has its RX/s and TX/s anyway.
+fn toggle_traffic(app: &mut App) {
+    let on = toggle(&mut app.table.traffic);
+    let text = match (on, app.table.view.is_socket_view()) {
+        (true, true) => "traffic columns on: RX/s TX/s RTT Retrans Idle (TCP payload; T hides)",
+        (true, false) => "traffic columns on in the Sockets and Listeners views (T hides)",
+        (false, _) => "traffic columns off",
+    };
+    app.say(text, false);
     app.rebuild();
 }
 

@@ -280,6 +280,7 @@ mod tests {
             old_names: String::new(),
             flags: Flags::empty(),
             life: None,
+            folded: None,
         }
     }
 
