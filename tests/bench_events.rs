@@ -565,6 +565,24 @@ fn cold_list_figures(old: &str, connections: usize) {
 
 /// The live view in a pseudo-terminal, Events view, under `rate` short connections a
 /// second; its RSS every 30 s.
+/// TCP sockets on the host (in use and TIME-WAIT, from /proc/net/sockstat): the table the
+/// live view holds grows and shrinks with them.
+fn tcp_sockets() -> u64 {
+    let stat = std::fs::read_to_string("/proc/net/sockstat").unwrap_or_default();
+    let Some(line) = stat.lines().find(|l| l.starts_with("TCP:")) else {
+        return 0;
+    };
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let field = |name: &str| {
+        f.iter()
+            .position(|w| *w == name)
+            .and_then(|i| f.get(i + 1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field("inuse") + field("tw")
+}
+
 fn soak_figures(d: Duration, rate: u64) {
     use portable_pty::{CommandBuilder, PtySize, native_pty_system};
     println!(
@@ -603,15 +621,19 @@ fn soak_figures(d: Duration, rate: u64) {
     let start = Instant::now();
     let mut samples = Vec::new();
     let mut cpu0 = cpu_ticks_of(pid);
-    println!("  {:>7} {:>8} {:>7}", "minute", "RSS MB", "CPU %");
+    println!(
+        "  {:>7} {:>8} {:>7} {:>12}",
+        "minute", "RSS MB", "CPU %", "TCP sockets"
+    );
     while start.elapsed() < d {
         std::thread::sleep(Duration::from_secs(30));
         let rss = rss_mb(pid);
         let cpu = cpu_ticks_of(pid);
         let min = start.elapsed().as_secs_f64() / 60.0;
         println!(
-            "  {min:>7.1} {rss:>8.1} {:>7.1}",
-            (cpu - cpu0) as f64 / ticks_per_sec() / 30.0 * 100.0
+            "  {min:>7.1} {rss:>8.1} {:>7.1} {:>12}",
+            (cpu - cpu0) as f64 / ticks_per_sec() / 30.0 * 100.0,
+            tcp_sockets()
         );
         cpu0 = cpu;
         samples.push((min, rss));
