@@ -222,9 +222,7 @@ fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
 /// A port number as typed: `3000` or `:3000`.
 pub fn parse_port(s: &str) -> Result<u16, String> {
     let d = s.strip_prefix(':').unwrap_or(s);
-    digits::<u16>(d)
-        .filter(|p| *p > 0)
-        .ok_or_else(|| format!("`{}` is not a port (1-65535)", quote(s)))
+    crate::model::addr::port_number(d).ok_or_else(|| crate::model::addr::not_a_port(s))
 }
 
 fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
@@ -239,7 +237,7 @@ pub struct WhyArgs {
     /// Judge the UDP port instead of the TCP one.
     #[arg(long)]
     pub udp: bool,
-    /// JSON (schema in README, version field).
+    /// JSON (schema: assets/schema/*.schema.json, docs/commands.md; version field).
     #[arg(long)]
     pub json: bool,
 }
@@ -380,6 +378,10 @@ pub struct FreePortArgs {
     /// How many ports.
     #[arg(long, default_value = "1", value_parser = parse_count)]
     pub count: usize,
+    /// Search the ephemeral range too (left out unless --near is in it: outgoing
+    /// connections take their ports there).
+    #[arg(long)]
+    pub allow_ephemeral: bool,
     /// JSON: `{"version": 2, "ports": [...]}`.
     #[arg(long)]
     pub json: bool,
@@ -414,7 +416,7 @@ pub struct WatchArgs {
     /// starts with `-` goes after `--`.
     #[arg(value_name = "QUERY")]
     pub query: Vec<String>,
-    /// NDJSON: one JSON object per line (schema in README, version field).
+    /// NDJSON: one JSON object per line (schema: assets/schema/watch.schema.json; version field).
     #[arg(long)]
     pub json: bool,
     /// Stop after this many events.

@@ -197,7 +197,7 @@ fn general(c: &mut Config, g: RawGeneral, at: &Place<'_>) -> Result<(), ConfigEr
         let mut cols = Vec::new();
         for name in v.get_ref() {
             cols.push(Column::parse(name).ok_or_else(|| {
-                let names: Vec<&str> = Column::all().map(|c| c.key()).collect();
+                let names: Vec<&str> = Column::names().collect();
                 at.err(
                     Some(v.span()),
                     format!(
@@ -268,11 +268,13 @@ fn keymap(
 ) -> Result<(), ConfigError> {
     for (mode_name, bindings) in modes {
         let mode = Mode::all().find(|m| m.name() == mode_name).ok_or_else(|| {
+            let modes: Vec<&str> = Mode::all().map(Mode::name).collect();
             at.err(
                 Some(bindings.span()),
                 format!(
-                    "unknown keymap mode `{}` (normal, filter, dialog, help)",
-                    quote(&mode_name)
+                    "unknown keymap mode `{}` ({})",
+                    quote(&mode_name),
+                    modes.join(", ")
                 ),
             )
         })?;

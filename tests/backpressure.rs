@@ -289,8 +289,8 @@ fn watch_with_a_slow_reader_loses_nothing() {
     assert!(err.next("the watching line").contains("watching 0 sockets"));
     kid.send("open");
     assert_eq!(kid.line(), "open");
-    let mut opened = std::collections::HashSet::new();
-    let mut closed = std::collections::HashSet::new();
+    let mut opened = std::collections::HashMap::new();
+    let mut closed = std::collections::HashMap::new();
     for n in 0..12_000 {
         if n == 6000 {
             kid.send("close");
@@ -303,15 +303,24 @@ fn watch_with_a_slow_reader_loses_nothing() {
         let line = lines.recv_timeout(DEADLINE).expect("an event");
         let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
         let port = doc["local"]["port"].as_u64().unwrap();
-        let fresh = match doc["event"].as_str().unwrap() {
-            "opened" => opened.insert(port),
-            "closed" => closed.insert(port),
+        let before = match doc["event"].as_str().unwrap() {
+            "opened" => opened.insert(port, line.clone()),
+            "closed" => closed.insert(port, line.clone()),
             other => panic!("{other}: {line}"),
         };
-        assert!(fresh, "twice: {line}");
+        assert!(
+            before.is_none(),
+            "twice: {line}\nfirst: {}",
+            before.unwrap_or_default()
+        );
     }
     assert_eq!((opened.len(), closed.len()), (6000, 6000));
-    assert_eq!(opened, closed);
+    let ports = |m: &std::collections::HashMap<u64, String>| {
+        m.keys()
+            .copied()
+            .collect::<std::collections::BTreeSet<u64>>()
+    };
+    assert_eq!(ports(&opened), ports(&closed));
     let status = wait_for("watch to stop after 12,000 events", || {
         w.0.try_wait().unwrap()
     });

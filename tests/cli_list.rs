@@ -241,3 +241,41 @@ fn list_json_counts_a_connections_bytes_each_way() {
             .all(|s| s["tcp"].is_null())
     );
 }
+
+/// A listener whose process holds 40 CLOSE-WAIT sockets is flagged CLOSE-WAIT-LEAK by
+/// `list` (listeners only) as by `list --all`: the same flags whatever the scope.
+#[test]
+fn a_leaking_listener_is_flagged_whatever_the_scope() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let addr = l.local_addr().unwrap();
+    // Accepted and never closed: when each client goes, our side stays in CLOSE-WAIT.
+    let mut accepted = Vec::new();
+    for _ in 0..40 {
+        let c = std::net::TcpStream::connect(addr).unwrap();
+        accepted.push(l.accept().unwrap().0);
+        drop(c);
+    }
+    let query = format!("lport:{port}");
+    wait_for("40 CLOSE-WAIT sockets", || {
+        let out = list(&["--all", &query, "state:close-wait"]);
+        let n = String::from_utf8(out.stdout).unwrap().lines().count();
+        (n > 40).then_some(())
+    });
+    let listeners = String::from_utf8(list(&[&query]).stdout).unwrap();
+    let rows: Vec<&str> = listeners.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "only the listener is listed: {listeners}");
+    assert!(
+        rows[0].contains("LISTEN") && rows[0].contains("CLOSE-WAIT-LEAK"),
+        "{listeners}"
+    );
+    let all = String::from_utf8(list(&["--all", &query, "state:listen"]).stdout).unwrap();
+    assert!(all.contains("CLOSE-WAIT-LEAK"), "{all}");
+    // JSON: the listener only, flagged, and no hidden CLOSE-WAIT counted.
+    let out = list(&["--json", &query]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["scope"], "listeners");
+    assert_eq!(doc["sockets"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["sockets"][0]["flags"][0], "CLOSE-WAIT-LEAK");
+    drop(accepted);
+}

@@ -23,4 +23,5 @@ mod serve;
 mod supervisors;
 mod trust;
 mod tui_pty;
+mod tui_traffic;
 mod watch;

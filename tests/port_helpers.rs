@@ -190,3 +190,59 @@ fn why_offers_free_ports_nearby_for_a_held_port() {
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["free_nearby"], serde_json::json!([]));
 }
+
+/// `free-port --near P` and `why P` search alike: near a port in the ephemeral range,
+/// its neighbours (as `why` offers them); near the range's edge from outside, the range
+/// is left out and stderr says so, and `--allow-ephemeral` searches it.
+#[test]
+fn free_port_and_why_search_alike_and_say_when_the_ephemeral_range_is_left_out() {
+    let eph = sockscope::collect::ephemeral_range();
+    // A held port in the ephemeral range (port 0 binds land there).
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    assert!(eph.contains(&port), "{port} outside {eph:?}");
+    let (code, out, err) = run(&["free-port", "--near", &port.to_string(), "--count", "3"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "nothing was left out: {err}");
+    let ports: Vec<u16> = out.lines().map(|l| l.parse().unwrap()).collect();
+    assert!(
+        ports.iter().all(|p| p.abs_diff(port) < 200),
+        "near {port}: {ports:?}"
+    );
+    let (_, why, _) = run(&["why", &port.to_string(), "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&why).unwrap();
+    let near: Vec<u16> = doc["free_nearby"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u16)
+        .collect();
+    assert!(
+        near.iter().all(|p| p.abs_diff(port) < 200),
+        "why offers {near:?} near {port}"
+    );
+    drop(l);
+    // Just below the range: what the range would give is nearer than ten ports below.
+    let below = eph.start() - 3;
+    let (code, out, err) = run(&["free-port", "--near", &below.to_string(), "--count", "10"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines()
+            .all(|l| l.parse::<u16>().unwrap() < *eph.start()),
+        "{out}"
+    );
+    assert!(
+        err.contains("ephemeral range") && err.contains("--allow-ephemeral"),
+        "{err}"
+    );
+    let (code, _, err) = run(&[
+        "free-port",
+        "--near",
+        &below.to_string(),
+        "--count",
+        "10",
+        "--allow-ephemeral",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "{err}");
+}

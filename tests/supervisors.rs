@@ -330,13 +330,21 @@ fn a_docker_container_is_named_and_stopped_through_its_engine() {
         "{screen}"
     );
     tui.keys("y");
+    // Until the engine answers (busybox httpd, pid 1 of its container, ignores TERM:
+    // the engine waits its 5 s), the line says it is asking, never blank.
+    tui.wait_screen("asking the engine", |s| {
+        s.contains(&format!("asking Docker to stop container {name2}…"))
+    });
     let screen = tui.wait_screen("the container stopped and the port judged", |s| {
         // No listener left; the test's own probe connection may leave a TIME-WAIT.
-        s.contains(&format!("container {name2} stopped: port {port2} is free"))
-            || s.contains(&format!(
-                "container {name2} stopped: port {port2} has no listener, only"
-            ))
+        s.contains(&format!("container {name2} stopped"))
+            && (s.contains(&format!("port {port2} is free"))
+                || s.contains(&format!("port {port2} has no listener, only")))
     });
+    assert!(
+        screen.contains("it did not stop in 5s, so Docker killed it (exit 137)"),
+        "{screen}"
+    );
     assert!(!docker.running(&name2), "{screen}");
     tui.keys("q");
     assert!(tui.wait_exit().success());

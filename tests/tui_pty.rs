@@ -324,3 +324,133 @@ fn the_result_line_says_respawned_when_a_shell_loop_restarts_the_holder() {
     tui.keys("q");
     assert!(tui.wait_exit().success());
 }
+
+/// xterm's sequences for the keys the 80×24 tests press.
+mod keys {
+    pub const DOWN: &str = "\x1b[B";
+    pub const END: &str = "\x1b[F";
+    pub const HOME: &str = "\x1b[H";
+    pub const F1: &str = "\x1bOP";
+    pub const F10: &str = "\x1b[21~";
+}
+
+/// At 80×24 the tabs have short names and the footer ends in `? help  q quit`; F1 opens
+/// the help, F1 closes it, F10 quits.
+#[test]
+fn at_80x24_the_tabs_and_footer_fit_and_f_keys_work() {
+    let mut tui = Tui::start_sized(&["--interval", "250ms"], 80, 24);
+    let screen = tui.wait_screen("the first snapshot", |s| s.contains("sockdiag"));
+    let lines: Vec<&str> = screen.lines().collect();
+    assert!(
+        lines[2].starts_with(" 1 Sock  2 Listen  3 Ports  4 Procs  5 Events"),
+        "{screen}"
+    );
+    assert!(lines[23].trim_end().ends_with("? help  q quit"), "{screen}");
+    tui.keys(keys::F1);
+    tui.wait_screen("the help", |s| s.contains("help · ") && s.contains("Keys"));
+    tui.keys(keys::F1);
+    tui.wait_screen("the help closed", |s| !s.contains("help · "));
+    tui.keys(keys::F10);
+    assert!(tui.wait_exit().success());
+}
+
+/// The detail pane at 80×24: the selected listener's pane does not fit, says "more ↓",
+/// scrolls with ↓ (the table stays on its row) and shows its last lines with End.
+#[test]
+fn at_80x24_the_detail_pane_scrolls_and_says_what_is_below() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let filter = format!("lport:{port} tcp state:listen");
+    let mut tui = Tui::start_sized(&["--interval", "250ms", "--filter", &filter], 80, 24);
+    tui.wait_screen("our listener", |s| {
+        s.contains(&format!("127.0.0.1:{port}")) && s.contains("row 1/1")
+    });
+    tui.keys("\r");
+    let screen = tui.wait_screen("the pane, with more below", |s| {
+        s.contains(" detail · ") && s.contains("more ↓")
+    });
+    assert!(screen.contains("next"), "what to do comes first: {screen}");
+    tui.keys(keys::DOWN);
+    let screen = tui.wait_screen("one line down", |s| s.contains("↑ 1 more"));
+    assert!(
+        screen.contains("row 1/1"),
+        "the table kept its row: {screen}"
+    );
+    tui.keys(keys::END);
+    let screen = tui.wait_screen("the last lines", |s| !s.contains("more ↓"));
+    assert!(
+        screen.contains("parents") || screen.contains("parent"),
+        "{screen}"
+    );
+    tui.keys("\x1b");
+    tui.wait_screen("the pane closed", |s| !s.contains(" detail · "));
+    tui.keys("q");
+    assert!(tui.wait_exit().success());
+    drop(l);
+}
+
+/// A port in the ephemeral range that only TIME-WAIT sockets hold (its server gone
+/// before sockscope started) shows in the Ports view when the filter names it.
+#[test]
+fn the_ports_view_shows_a_filtered_ephemeral_time_wait_port() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let port = addr.port();
+    assert!(
+        sockscope::collect::ephemeral_range().contains(&port),
+        "port 0 binds land in the ephemeral range"
+    );
+    // The server closes first: its side of each connection stays in TIME-WAIT.
+    for _ in 0..5 {
+        let c = std::net::TcpStream::connect(addr).unwrap();
+        let (s, _) = l.accept().unwrap();
+        drop(s);
+        let mut buf = [0u8; 1];
+        let _ = std::io::Read::read(&mut &c, &mut buf);
+    }
+    drop(l);
+    let filter = format!("lport:{port}");
+    let mut tui = Tui::start_sized(&["--view", "ports", "--filter", &filter], 80, 24);
+    let screen = tui.wait_screen("the port's row", |s| {
+        s.lines()
+            .any(|l| l.trim_start().starts_with(&port.to_string()))
+    });
+    let row = screen
+        .lines()
+        .find(|l| l.trim_start().starts_with(&port.to_string()))
+        .unwrap();
+    let counts: Vec<&str> = row.split_whitespace().collect();
+    // Port, Proto, Listen 0, Estab 0, TIME-WAIT 5 …
+    assert_eq!(
+        &counts[..5],
+        &[port.to_string().as_str(), "tcp", "0", "0", "5"],
+        "{row}"
+    );
+    tui.keys("q");
+    assert!(tui.wait_exit().success());
+}
+
+/// Column positions stay put at 80×24 when paging from the first row to the last.
+#[test]
+fn at_80x24_columns_stay_put_from_home_to_end() {
+    let mut tui = Tui::start_sized(&["--view", "sockets", "--interval", "250ms"], 80, 24);
+    tui.wait_screen("the first snapshot", |s| s.contains("sockdiag"));
+    // Paused: the rows stay the same while paging.
+    tui.keys(" ");
+    tui.wait_screen("paused", |s| s.contains("[PAUSED]"));
+    let top = table_header(&tui.screen());
+    tui.keys(keys::END);
+    let end = tui.wait_screen("the last row", |s| {
+        s.lines()
+            .nth(2)
+            .is_some_and(|l| l.contains("row ") && !l.contains("row 1/"))
+    });
+    assert_eq!(table_header(&end), top, "{end}");
+    tui.keys(keys::HOME);
+    let home = tui.wait_screen("the first row", |s| {
+        s.lines().nth(2).is_some_and(|l| l.contains("row 1/"))
+    });
+    assert_eq!(table_header(&home), top, "{home}");
+    tui.keys("q");
+    assert!(tui.wait_exit().success());
+}

@@ -189,7 +189,8 @@ sys.stdin.read()
 
 /// Connections that open and close between two snapshots: every one is a `closed` event
 /// (the kernel's destroy event), marked short-lived, the server's end attributed to the
-/// listener's owner and the client's to its uid.
+/// listener's owner; the client's is unseen (a destroy event names no uid: the kernel
+/// leaves it 0, which would read as root's).
 #[test]
 fn watch_sees_connections_that_live_less_than_one_poll() {
     use std::io::{Read, Write};
@@ -231,12 +232,8 @@ fn watch_sees_connections_that_live_less_than_one_poll() {
             server += 1;
         } else {
             assert_eq!(doc["remote"]["port"], port, "{doc}");
-            assert_eq!(doc["made_by"]["by"], "uid", "{doc}");
-            assert_eq!(
-                doc["made_by"]["uid"],
-                rustix::process::getuid().as_raw(),
-                "{doc}"
-            );
+            assert_eq!(doc["made_by"]["by"], "unseen", "{doc}");
+            assert!(doc["made_by"]["uid"].is_null(), "{doc}");
             assert_eq!(doc["tcp"]["bytes_sent"], 5, "{doc}");
             client += 1;
         }
@@ -289,7 +286,15 @@ fn why_names_who_made_the_time_waits_while_a_sockscope_runs() {
         &[],
     );
     assert_eq!(kid.line(), "up");
-    let mut w = Kid::sockscope(&["watch", "--count", "100000", "--interval", "300ms"]);
+    // A runtime directory of the test's own: another sockscope running on the host as
+    // root (a benchmark, a live view) writes root's state file in /run/sockscope.
+    let runtime = crate::support::stack::TempDir::new("runtime");
+    let env = [("XDG_RUNTIME_DIR", runtime.0.to_str().unwrap())];
+    let mut cmd = std::process::Command::new(crate::support::bin());
+    cmd.args(["watch", "--count", "100000", "--interval", "300ms"])
+        .envs(env)
+        .stderr(std::process::Stdio::piped());
+    let mut w = Kid::spawn(cmd);
     assert!(w.err_line().starts_with("sockscope: watching "));
     for _ in 0..5 {
         let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -298,16 +303,19 @@ fn why_names_who_made_the_time_waits_while_a_sockscope_runs() {
     }
     let pid = kid.pid();
     let out = wait_for("why to name the maker", || {
-        let (_, out, _) = run(&["why", &port.to_string()]);
+        let (_, out, _) = run_env(&["why", &port.to_string()], &env);
         out.contains(&format!("made by {pid}/python3"))
             .then_some(out)
     });
     assert!(out.contains("5 made by"), "{out}");
-    let (_, json, _) = run(&["why", &port.to_string(), "--json"]);
+    let (_, json, _) = run_env(&["why", &port.to_string(), "--json"], &env);
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_schema("why.schema.json", &doc);
     assert_eq!(doc["time_wait"]["made_by"][0]["pid"], pid, "{doc:#}");
-    let (_, list, _) = run(&["list", "--all", &format!("port:{port}"), "state:tw"]);
+    let (_, list, _) = run_env(
+        &["list", "--all", &format!("port:{port}"), "state:tw"],
+        &env,
+    );
     assert!(list.contains(&format!("(made by {pid}/python3)")), "{list}");
     drop(w);
 }

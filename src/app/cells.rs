@@ -5,6 +5,7 @@ use super::Mark;
 use super::columns::{Col, Column, EventCol, PortCol, ProcCol};
 use super::views::{Counts, PortRow, ProcRow, RowId, RowMark, clock, short_duration};
 use crate::model::socket::Endpoint;
+use crate::model::traffic::{bytes_short, idle_text, rtt_text};
 use crate::model::{Event, EventKind, OwnerStatus, Proto, Socket, State};
 use std::borrow::Cow;
 
@@ -37,6 +38,18 @@ impl App {
                 Some((Mark::Changed, _)) => Some(RowMark::Changed),
                 None => None,
             },
+            _ => None,
+        }
+    }
+
+    /// The line of an Events row that stands for a burst of short connections
+    /// ("+1,204 short connections to :8080 by 4242/nginx"), drawn across the columns
+    /// after its time.
+    pub fn folded_line(&self, row: RowId) -> Option<String> {
+        match row {
+            RowId::Event(i) => {
+                super::burst::text(self.live.events.get(i as usize)?).map(str::to_owned)
+            }
             _ => None,
         }
     }
@@ -87,6 +100,7 @@ impl App {
     fn port_cell(&self, p: &PortRow, c: PortCol) -> String {
         match c {
             PortCol::Port => p.port.to_string(),
+            PortCol::Netns => self.live.snap.netns.name(p.netns),
             PortCol::Proto => {
                 let tcp = match (p.tcp4, p.tcp6) {
                     (true, true) => "tcp+tcp6",
@@ -103,6 +117,10 @@ impl App {
             PortCol::Listen => p.listen.to_string(),
             PortCol::Estab => p.estab.to_string(),
             PortCol::TimeWait => p.time_wait.to_string(),
+            PortCol::ConnRate => match self.live.conns.per_sec(p.netns, p.port) {
+                Some(n) if p.tcp => n.to_string(),
+                _ => String::new(),
+            },
             PortCol::CloseWait => p.close_wait.to_string(),
             PortCol::Total => p.total.to_string(),
             PortCol::Owners => {
@@ -111,6 +129,9 @@ impl App {
                     if !text.is_empty() {
                         text.push(',');
                     }
+                    text.push_str(status.placeholder());
+                } else if let (true, Some(status)) = (text.is_empty(), p.ownerless) {
+                    // No process holds any of its sockets: `(kernel)`, as `list` says.
                     text.push_str(status.placeholder());
                 }
                 text
@@ -135,6 +156,8 @@ impl App {
             }
             ProcCol::Command => p.map_or(String::new(), |p| p.short_command()),
             ProcCol::Flags => r.flags.to_string(),
+            ProcCol::RxRate => r.rate.map_or(String::new(), |t| bytes_short(t.rx)),
+            ProcCol::TxRate => r.rate.map_or(String::new(), |t| bytes_short(t.tx)),
         }
     }
 
@@ -171,6 +194,21 @@ impl App {
                     .name(s.local.port(), s.proto.is_tcp())
                     .unwrap_or(""),
             ),
+            Column::RxRate => self
+                .socket_rate(s)
+                .map_or(Cow::Borrowed(""), |r| Cow::Owned(bytes_short(r.rx))),
+            Column::TxRate => self
+                .socket_rate(s)
+                .map_or(Cow::Borrowed(""), |r| Cow::Owned(bytes_short(r.tx))),
+            Column::Rtt => self
+                .socket_tcp(s)
+                .map_or(Cow::Borrowed(""), |t| Cow::Owned(rtt_text(t.rtt_us))),
+            Column::Retrans => self
+                .socket_tcp(s)
+                .map_or(Cow::Borrowed(""), |t| Cow::Owned(t.retrans.to_string())),
+            Column::Idle => self
+                .socket_tcp(s)
+                .map_or(Cow::Borrowed(""), |t| Cow::Owned(idle_text(t.idle_ms()))),
         }
     }
 
@@ -220,8 +258,10 @@ fn event_cell(e: &Event, c: EventCol) -> String {
             _ => e.state.to_string(),
         },
         EventCol::Owner => match &e.kind {
-            EventKind::OwnerChanged { .. } => format!("{}→{}", e.old_names, e.names),
-            _ => e.names.clone(),
+            EventKind::OwnerChanged { .. } => {
+                format!("{}→{}", e.old_owners_text(), e.owners_text())
+            }
+            _ => e.owners_text().to_owned(),
         },
     }
 }

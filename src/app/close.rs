@@ -17,6 +17,9 @@ pub struct CloseDialog {
     /// The port when the dialog closes a port's TIME-WAITs (the result says whether a
     /// plain bind works then).
     pub port: Option<u16>,
+    /// What closing them will do, and what it will not (the port stays in use while a
+    /// listener or connections hold it).
+    pub note: String,
     pub focus: Button,
 }
 
@@ -45,17 +48,21 @@ impl App {
         let snap = &self.live.snap;
         let (sockets, port): (Vec<Socket>, Option<u16>) = match row {
             RowId::Port(i) => {
-                let Some(port) = self.table.ports.get(i as usize).map(|p| p.port) else {
+                let Some((port, ns)) = self.table.ports.get(i as usize).map(|p| (p.port, p.netns))
+                else {
                     return vec![];
+                };
+                let in_ns = |s: &Socket| {
+                    if ns == 0 {
+                        snap.netns.is_host(s.netns)
+                    } else {
+                        s.netns == ns
+                    }
                 };
                 let tw = snap
                     .sockets
                     .iter()
-                    .filter(|s| {
-                        s.state == State::TimeWait
-                            && s.local.port() == port
-                            && snap.netns.is_host(s.netns)
-                    })
+                    .filter(|s| s.state == State::TimeWait && s.local.port() == port && in_ns(s))
                     .cloned()
                     .collect::<Vec<_>>();
                 if tw.is_empty() {
@@ -97,9 +104,11 @@ impl App {
             self.say(format!("not closing {r}"), true);
             return vec![];
         }
+        let note = close_note(snap, &sockets, port);
         self.modes.close = Some(CloseDialog {
             sockets,
             port,
+            note,
             focus: Button::Cancel,
         });
         self.modes.mode = super::keymap::Mode::Dialog;
@@ -111,7 +120,7 @@ impl App {
         let Some(d) = self.modes.close.take() else {
             return vec![];
         };
-        self.modes.mode = super::keymap::Mode::Normal;
+        self.modes.back_to_rest();
         vec![Effect::CloseSockets {
             sockets: d.sockets,
             port: d.port,
@@ -120,7 +129,7 @@ impl App {
 
     pub fn cancel_close(&mut self) {
         self.modes.close = None;
-        self.modes.mode = super::keymap::Mode::Normal;
+        self.modes.back_to_rest();
     }
 
     /// The runtime's answer: say what was closed.
@@ -149,6 +158,35 @@ impl App {
             text.push_str(&format!(" ({e})"));
         }
         self.say(text, error);
+    }
+}
+
+/// What the close will do: a connection's owner and peer see it end; TIME-WAIT sockets
+/// go at once, and whether a plain bind of the port then works depends on what else
+/// holds it, judged as `why` does.
+fn close_note(snap: &crate::model::Snapshot, sockets: &[Socket], port: Option<u16>) -> String {
+    if !sockets.iter().all(|s| s.state == State::TimeWait) {
+        return "the owner's next call fails with ECONNABORTED, the peer gets a RST".into();
+    }
+    let Some(port) = port else {
+        return "a TIME-WAIT socket is removed at once".into();
+    };
+    let h = crate::diagnose::Holders::of(snap, port);
+    if h.listening() {
+        let who = if h.pids.is_empty() {
+            "a listener".to_owned()
+        } else {
+            format!("the listener of {}", snap.pids_text(&h.pids))
+        };
+        format!("removes them at once; the port stays in use: {who} still holds it (k stops it)")
+    } else if !h.connections.is_empty() {
+        let n = h.connections.len();
+        format!(
+            "removes them at once; the port stays in use while {n} connection{} use it",
+            plural(n)
+        )
+    } else {
+        "removes them at once: a plain bind of the port works then".into()
     }
 }
 

@@ -24,16 +24,32 @@ pub enum Column {
     Service,
     /// The network namespace: `host`, an `ip netns` name, a container's name.
     Netns,
+    /// Traffic (`tcp_info`, TCP only): payload bytes received per second since the
+    /// snapshot before.
+    RxRate,
+    /// Payload bytes sent (each once, retransmits not again) per second.
+    TxRate,
+    /// Smoothed round-trip time.
+    Rtt,
+    /// Segments retransmitted over the connection's life.
+    Retrans,
+    /// Since the last data either way.
+    Idle,
 }
 
 /// Columns of the Ports view: one row per local port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter)]
 pub enum PortCol {
     Port,
+    /// The network namespace, while some socket is not the host's.
+    Netns,
     Proto,
     Listen,
     Estab,
     TimeWait,
+    /// New connections per second: those a poll saw open and those that opened and
+    /// closed between two polls (destroy events).
+    ConnRate,
     CloseWait,
     Total,
     Owners,
@@ -51,8 +67,13 @@ pub enum ProcCol {
     Estab,
     CloseWait,
     Listening,
-    Command,
     Flags,
+    /// Payload bytes per second of its TCP connections, and of those that closed
+    /// between the polls (destroy events).
+    RxRate,
+    TxRate,
+    /// Last: it takes the rest of the line, cut at the right, as htop's.
+    Command,
 }
 
 /// Columns of the Events view.
@@ -90,9 +111,6 @@ pub struct ColSpec {
     pub numeric: bool,
     /// Columns with lower `keep` are dropped first when the terminal is narrow.
     pub keep: u8,
-    /// Cut in the middle when too long: a command keeps its program and its last
-    /// arguments (`python3 -m h…server 38080`), which tell servers apart.
-    pub cut_middle: bool,
 }
 
 const fn spec(
@@ -109,7 +127,6 @@ const fn spec(
         flex,
         numeric: false,
         keep,
-        cut_middle: false,
     }
 }
 
@@ -121,7 +138,6 @@ const fn num(title: &'static str, short: &'static str, width: u16, keep: u8) -> 
         flex: 0,
         numeric: true,
         keep,
-        cut_middle: false,
     }
 }
 
@@ -143,11 +159,37 @@ impl Column {
             Column::Flags => "flags",
             Column::Service => "service",
             Column::Netns => "netns",
+            Column::RxRate => "rx_rate",
+            Column::TxRate => "tx_rate",
+            Column::Rtt => "rtt",
+            Column::Retrans => "retrans",
+            Column::Idle => "idle",
         }
     }
 
+    /// The columns without the traffic ones (those cost a `tcp_info` per connection:
+    /// `T` adds them, or the config names them).
     pub fn all() -> impl Iterator<Item = Column> {
-        Column::iter()
+        Column::iter().filter(|c| !c.is_traffic())
+    }
+
+    /// The traffic columns, in the order `T` adds them.
+    pub const TRAFFIC: [Column; 5] = [
+        Column::RxRate,
+        Column::TxRate,
+        Column::Rtt,
+        Column::Retrans,
+        Column::Idle,
+    ];
+
+    /// A column read from `tcp_info`: while one is on screen the collector asks for it.
+    pub fn is_traffic(self) -> bool {
+        Column::TRAFFIC.contains(&self)
+    }
+
+    /// Every column the config may name.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        Column::iter().map(Column::key)
     }
 
     pub fn parse(s: &str) -> Option<Column> {
@@ -172,6 +214,13 @@ impl Column {
             Column::Flags => spec("Flags", "Flags", 8, 1, 9),
             Column::Service => spec("Service", "Svc", 10, 0, 2),
             Column::Netns => spec("NetNS", "NS", 10, 1, 7),
+            // With traffic on, the rates are what is looked for: they stay with the
+            // addresses (see `App::column_spec`), RTT next; the rest go first.
+            Column::RxRate => num("RX/s", "RX", 6, 10),
+            Column::TxRate => num("TX/s", "TX", 6, 10),
+            Column::Rtt => num("RTT", "RTT", 7, 6),
+            Column::Retrans => num("Retrans", "Rtx", 8, 2),
+            Column::Idle => num("Idle", "Idle", 6, 3),
         }
     }
 }
@@ -180,11 +229,14 @@ impl PortCol {
     fn spec(self) -> ColSpec {
         match self {
             PortCol::Port => num("Port", "Port", 6, 10),
+            PortCol::Netns => spec("NetNS", "NS", 10, 1, 6),
             PortCol::Proto => spec("Proto", "Pr", 7, 0, 3),
             PortCol::Listen => num("Listen", "Lsn", 7, 7),
             PortCol::Estab => num("Estab", "Est", 6, 6),
             PortCol::TimeWait => num("TIME-WAIT", "TW", 10, 5),
-            PortCol::CloseWait => num("CLOSE-WAIT", "CW", 11, 4),
+            // At 80 columns it shows instead of CLOSE-WAIT (a leak is flagged anyway).
+            PortCol::ConnRate => num("Conn/s", "C/s", 7, 4),
+            PortCol::CloseWait => num("CLOSE-WAIT", "CW", 11, 3),
             PortCol::Total => num("Total", "All", 6, 2),
             PortCol::Owners => spec("Owners", "Owners", 16, 2, 9),
             PortCol::Flags => spec("Flags", "Flags", 8, 1, 8),
@@ -196,18 +248,18 @@ impl ProcCol {
     fn spec(self) -> ColSpec {
         match self {
             ProcCol::Pid => num("PID", "PID", 7, 10),
-            ProcCol::Name => spec("Name", "Name", 14, 1, 3),
-            ProcCol::User => spec("User", "User", 8, 0, 1),
+            // The command shows the program too: the name goes first when narrow.
+            ProcCol::Name => spec("Name", "Name", 14, 0, 1),
+            ProcCol::User => spec("User", "User", 8, 0, 3),
             ProcCol::State => spec("S", "S", 2, 0, 5),
             ProcCol::Sockets => num("Sockets", "Socks", 8, 7),
             ProcCol::Estab => num("Estab", "Est", 6, 2),
             ProcCol::CloseWait => num("CLOSE-WAIT", "CW", 11, 6),
-            ProcCol::Listening => spec("Listening", "Lsn", 10, 1, 7),
-            ProcCol::Command => ColSpec {
-                cut_middle: true,
-                ..spec("Command", "Cmd", 16, 3, 8)
-            },
-            ProcCol::Flags => spec("Flags", "Flags", 8, 1, 8),
+            ProcCol::Listening => spec("Listening", "Lsn", 10, 0, 7),
+            ProcCol::Flags => spec("Flags", "Flags", 8, 0, 8),
+            ProcCol::RxRate => num("RX/s", "RX", 6, 9),
+            ProcCol::TxRate => num("TX/s", "TX", 6, 9),
+            ProcCol::Command => spec("Command", "Cmd", 24, 1, 8),
         }
     }
 }
@@ -363,6 +415,7 @@ mod tests {
     fn every_spec() -> Vec<ColSpec> {
         let mut all = socket_specs(View::Sockets);
         all.extend(socket_specs(View::Listeners));
+        all.extend(Column::TRAFFIC.map(|c| Col::Socket(c).spec(View::Sockets)));
         for v in [View::Ports, View::Processes, View::Events] {
             all.extend(fixed(v).into_iter().map(|c| c.spec(v)));
         }

@@ -236,7 +236,7 @@ impl App {
         let Some(d) = self.modes.dialog.take() else {
             return vec![];
         };
-        self.modes.mode = super::keymap::Mode::Normal;
+        self.modes.back_to_rest();
         let port = d.socket.local.port();
         let tcp = d.socket.proto.is_tcp();
         if let (Some(c), true) = (&d.container, d.stop_container) {
@@ -245,14 +245,15 @@ impl App {
                 tcp,
                 Vec::new(),
                 format!("container {}", c.name),
-                Act::StopContainer(c.name.clone()),
+                Act::StopContainer {
+                    name: c.name.clone(),
+                    engine: c.engine,
+                },
                 Vec::new(),
                 Vec::new(),
             ));
-            self.say(
-                format!("asking {} to stop container {}…", c.engine, c.name),
-                false,
-            );
+            // Until the engine answers (up to its grace time and more): no blank line.
+            self.say_until_replaced(format!("asking {} to stop container {}…", c.engine, c.name));
             return vec![Effect::StopContainer {
                 id: c.id.clone(),
                 name: c.name.clone(),
@@ -298,7 +299,7 @@ impl App {
 
     pub fn cancel_dialog(&mut self) {
         self.modes.dialog = None;
-        self.modes.mode = super::keymap::Mode::Normal;
+        self.modes.back_to_rest();
     }
 }
 

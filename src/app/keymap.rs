@@ -10,7 +10,11 @@ use strum::{EnumIter, IntoEnumIterator, IntoStaticStr};
 #[strum(serialize_all = "lowercase")]
 pub enum Mode {
     Normal,
+    /// The detail pane has the focus: the arrows scroll it.
+    Detail,
     Filter,
+    /// The sort menu (F6): the visible columns.
+    Sort,
     Dialog,
     Help,
 }
@@ -21,6 +25,18 @@ impl Mode {
     }
     pub fn name(self) -> &'static str {
         self.into()
+    }
+
+    /// The help overlay's title of this mode's section.
+    pub fn title(self) -> &'static str {
+        match self {
+            Mode::Normal => "Keys",
+            Mode::Detail => "In the detail pane (Enter focuses it; other keys act as in the table)",
+            Mode::Filter => "While typing a filter (/)",
+            Mode::Sort => "In the sort menu (F6)",
+            Mode::Dialog => "In the signal and close dialogs (k, x)",
+            Mode::Help => "In this help",
+        }
     }
 }
 
@@ -58,6 +74,7 @@ actions! {
     Signal1 = "signal_1", Signal2 = "signal_2", Signal3 = "signal_3", Signal4 = "signal_4",
     Signal5 = "signal_5", Signal6 = "signal_6", Signal7 = "signal_7", Signal8 = "signal_8",
     Signal9 = "signal_9", Close = "close", CloseSocket = "close_socket",
+    SortMenu = "sort_menu", FocusTable = "focus_table", ToggleTraffic = "toggle_traffic",
 }
 
 impl Action {
@@ -90,7 +107,9 @@ pub struct Binding {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Keymap {
     pub normal: Vec<Binding>,
+    pub detail: Vec<Binding>,
     pub filter: Vec<Binding>,
+    pub sort: Vec<Binding>,
     pub dialog: Vec<Binding>,
     pub help: Vec<Binding>,
 }
@@ -99,7 +118,9 @@ impl Keymap {
     pub fn mode(&self, mode: Mode) -> &[Binding] {
         match mode {
             Mode::Normal => &self.normal,
+            Mode::Detail => &self.detail,
             Mode::Filter => &self.filter,
+            Mode::Sort => &self.sort,
             Mode::Dialog => &self.dialog,
             Mode::Help => &self.help,
         }
@@ -108,7 +129,9 @@ impl Keymap {
     pub fn mode_mut(&mut self, mode: Mode) -> &mut Vec<Binding> {
         match mode {
             Mode::Normal => &mut self.normal,
+            Mode::Detail => &mut self.detail,
             Mode::Filter => &mut self.filter,
+            Mode::Sort => &mut self.sort,
             Mode::Dialog => &mut self.dialog,
             Mode::Help => &mut self.help,
         }
@@ -163,6 +186,12 @@ pub fn parse_key(s: &str) -> Option<Key> {
         "home" => KeyCode::Home,
         "end" => KeyCode::End,
         "space" => KeyCode::Char(' '),
+        f if f.len() > 1 && f.starts_with('f') && f[1..].bytes().all(|b| b.is_ascii_digit()) => {
+            match f[1..].parse::<u8>() {
+                Ok(n @ 1..=12) => KeyCode::F(n),
+                _ => return None,
+            }
+        }
         _ => {
             let mut chars = rest.chars();
             let c = chars.next()?;
@@ -201,6 +230,7 @@ impl fmt::Display for Key {
             KeyCode::PageDown => s.push_str("PgDn"),
             KeyCode::Home => s.push_str("Home"),
             KeyCode::End => s.push_str("End"),
+            KeyCode::F(n) => s.push_str(&format!("F{n}")),
         }
         f.pad(&s)
     }
@@ -219,6 +249,12 @@ mod tests {
         assert_eq!(parse_key("enter"), Some(Key::plain(KeyCode::Enter)));
         assert_eq!(parse_key("space"), Some(Key::char(' ')));
         assert_eq!(parse_key("-"), Some(Key::char('-')));
+        assert_eq!(parse_key("f1"), Some(Key::plain(KeyCode::F(1))));
+        assert_eq!(parse_key("F10"), Some(Key::plain(KeyCode::F(10))));
+        assert_eq!(parse_key("f13"), None);
+        assert_eq!(parse_key("f0"), None);
+        assert_eq!(Key::plain(KeyCode::F(9)).to_string(), "F9");
+        assert_eq!(parse_key("f"), Some(Key::char('f')));
         assert_eq!(parse_key("nonsense"), None);
         assert_eq!(parse_key(""), None);
     }

@@ -10,6 +10,9 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+/// How long the header says that destroy events were lost.
+pub const LOST_SHOWN: Duration = Duration::from_secs(60);
+
 /// Highlight of a row that changed recently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mark {
@@ -91,6 +94,13 @@ pub struct Live {
     pub collect: CollectInfo,
     /// Some socket lives in a network namespace other than the host's.
     pub other_netns: bool,
+    /// Ports a TCP listener held since the first snapshot, one bit a port (8 KiB): the
+    /// Ports view shows their sockets even in the ephemeral range.
+    listened: Box<[u64; 1024]>,
+    /// Payload rates since the snapshot before, when both carried `tcp_info`.
+    pub traffic: Option<crate::model::traffic::Traffic>,
+    /// New connections per local port since the snapshot before.
+    pub conns: super::traffic::PortConns,
 }
 
 impl Default for Live {
@@ -106,6 +116,9 @@ impl Default for Live {
             close_waits: CloseWaitTracker::default(),
             collect: CollectInfo::default(),
             other_netns: false,
+            listened: Box::new([0; 1024]),
+            traffic: None,
+            conns: super::traffic::PortConns::default(),
         }
     }
 }
@@ -148,7 +161,7 @@ impl Live {
     }
 
     /// Takes in a new snapshot and its diff; `ghost` is how long closed rows stay.
-    pub fn record(&mut self, c: Collected, ghost: Duration) {
+    pub fn record(&mut self, mut c: Collected, ghost: Duration) {
         let now = c.snapshot.taken_at;
         self.now = self.now.max(now);
         self.collect.took = c.took;
@@ -163,6 +176,8 @@ impl Live {
         let leaking = self.close_waits.observe(&c.snapshot);
         let flags = crate::diagnose::row_flags(&c.snapshot, &leaking);
         let first_seen = self.carry_first_seen(&c, now);
+        self.conns = super::traffic::PortConns::of(&c);
+        self.traffic = c.traffic.take();
         if c.rescoped || self.collect.snapshots == 1 {
             if c.rescoped {
                 self.ghosts.clear();
@@ -184,8 +199,11 @@ impl Live {
                 prev: &self.flags,
                 next: &flags,
             };
-            self.events
-                .record(&c.delta, prev, &c.snapshot, &c.closed, of);
+            // Bursts of short connections fold into one line each, with their count.
+            let new = crate::model::events(&c.delta, prev, &c.snapshot, &c.closed, of);
+            for e in super::burst::fold(new, &c.snapshot) {
+                self.events.push(e);
+            }
         }
         // A ghost that reappeared (same identity) is not closed any more.
         if !self.ghosts.is_empty() && !c.delta.opened.is_empty() {
@@ -207,7 +225,31 @@ impl Live {
             self.ghosts.shrink_spare();
         }
         let snap = &self.snap;
-        self.other_netns = snap.sockets.iter().any(|s| !snap.netns.is_host(s.netns));
+        let mut other = false;
+        for s in &snap.sockets {
+            other |= !snap.netns.is_host(s.netns);
+            if s.state == crate::model::State::Listen {
+                let p = usize::from(s.local.port());
+                self.listened[p / 64] |= 1 << (p % 64);
+            }
+        }
+        self.other_netns = other;
+    }
+
+    /// "events lost: 2 at 10:42:07; resynced" while the last loss of destroy events is
+    /// less than [`LOST_SHOWN`] old: a minute without loss clears it (the count in it is
+    /// the session's, so a new loss says how many in all).
+    pub fn lost_notice(&self) -> Option<String> {
+        let lost = self.snap.lost;
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(lost.last_ms);
+        let recent = self.now.duration_since(at).map_or(true, |d| d < LOST_SHOWN);
+        if recent { lost.sentence() } else { None }
+    }
+
+    /// A TCP listener held `port` at some snapshot of this session.
+    pub fn listened(&self, port: u16) -> bool {
+        let p = usize::from(port);
+        self.listened[p / 64] & (1 << (p % 64)) != 0
     }
 
     /// When each socket of the new snapshot was first seen: from the diff's index map

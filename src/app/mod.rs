@@ -5,10 +5,13 @@
 //! history), [`Table`] (view, sort, rows, selection) and [`Modes`] (input mode, filter,
 //! dialog, status line).
 
+pub mod burst;
 mod cells;
 pub mod close;
 pub mod columns;
+pub mod detail;
 pub mod dialog;
+pub mod help;
 pub mod keymap;
 mod live;
 mod modes;
@@ -20,6 +23,8 @@ mod table;
 pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
+pub mod text;
+mod traffic;
 pub mod update;
 pub mod views;
 pub mod watch;
@@ -27,8 +32,9 @@ pub mod watch;
 pub use columns::{Col, ColSpec, Column, EventCol, PortCol, ProcCol};
 pub use dialog::Dialog;
 pub use live::{CollectInfo, Ghost, Live, Mark};
-pub use modes::{Filter, LineEdit, Modes, Status};
+pub use modes::{Filter, LineEdit, Modes, Status, Until};
 pub use table::{Sort, Table};
+pub use traffic::PortConns;
 pub use views::{RowId, View};
 pub use watch::KillWatch;
 
@@ -148,6 +154,9 @@ pub enum Effect {
     Quit,
     SetInterval(Duration),
     Pause(bool),
+    /// Have the collector read each TCP connection's `tcp_info` (a traffic column, the
+    /// Processes view or a connection's detail pane is on screen), or stop: it costs.
+    Traffic(bool),
     /// Pin these as signal targets.
     Pin(Vec<Pin>),
     /// Send to the pinned targets among these pids.
@@ -197,15 +206,31 @@ impl App {
     /// Shows a message in the status line for a few seconds.
     pub fn say(&mut self, text: impl Into<String>, error: bool) {
         self.modes.say(self.live.now, text, error);
+        // A long line wraps: the table may have lost a row at its bottom.
+        self.scroll_to_cursor();
     }
 
     /// A result the user must not miss: on the status line until the next key.
     pub fn say_until_key(&mut self, text: impl Into<String>, error: bool) {
         self.modes.say_until_key(text, error);
+        self.scroll_to_cursor();
+    }
+
+    /// Work under way: on the status line until the line that says how it ended.
+    pub fn say_until_replaced(&mut self, text: impl Into<String>) {
+        self.modes.say_until_replaced(text);
+        self.scroll_to_cursor();
     }
 
     pub fn sort(&self) -> Sort {
         self.table.sort()
+    }
+
+    /// The filter line's error as the footer shows it, while the line has one.
+    pub fn filter_error(&self) -> Option<String> {
+        let f = &self.modes.filter;
+        let e = f.error.as_ref().filter(|_| f.edit.is_some())?;
+        Some(format!("✗ {e} · the table shows the last valid filter"))
     }
 
     /// Rows that fit in the table area, from the same layout the UI draws.
@@ -228,15 +253,30 @@ pub mod layout {
         app.table.width < MIN_WIDTH || app.table.height < MIN_HEIGHT
     }
 
+    /// The footer's height: one line, and while the filter line has an error, the
+    /// error wrapped below it (at most three lines of it); a status line longer than
+    /// the width wraps too (a result is never cut).
+    pub fn footer_height(app: &App) -> u16 {
+        let width = usize::from(app.table.width);
+        let extra = match (&app.modes.filter.edit, &app.modes.status) {
+            (Some(_), _) => app
+                .filter_error()
+                .map_or(0, |e| super::text::wrap(&e, width).len()),
+            (None, Some(s)) => super::text::wrap(&s.text, width).len().saturating_sub(1),
+            (None, None) => 0,
+        };
+        FOOTER + u16::try_from(extra.min(3)).unwrap_or(3)
+    }
+
     /// Header, table, detail pane (empty unless open), footer. Plain arithmetic: this
     /// runs for every frame, every scroll and every click.
     fn areas(app: &App) -> [Rect; 4] {
         let (w, h) = (app.table.width, app.table.height);
         let header = Rect::new(0, 0, w, HEADER.min(h));
-        let footer_h = FOOTER.min(h.saturating_sub(header.height));
+        let footer_h = footer_height(app).min(h.saturating_sub(header.height));
         let footer = Rect::new(0, h - footer_h, w, footer_h);
         let main_h = h - header.height - footer_h;
-        let detail = if app.modes.detail {
+        let detail = if app.modes.detail.is_some() {
             (main_h * 45 / 100).max(6).min(main_h.saturating_sub(3))
         } else {
             0

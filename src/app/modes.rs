@@ -9,13 +9,23 @@ use crate::model::process::Inspection;
 use crate::query::{Query, QueryError};
 use std::time::{Duration, SystemTime};
 
+/// When a status line goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// At this time (a passing remark).
+    At(SystemTime),
+    /// At the next key: a result the user must not miss.
+    NextKey,
+    /// When the next line replaces it: work under way ("asking Docker to stop…").
+    Replaced,
+}
+
 /// A message in the status line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
     pub text: String,
     pub error: bool,
-    /// When it goes; `None`: at the next key (a result the user must not miss).
-    pub until: Option<SystemTime>,
+    pub until: Until,
 }
 
 /// The `/` line while it is being edited.
@@ -45,7 +55,10 @@ pub struct Modes {
     pub dialog: Option<Dialog>,
     /// The close dialog (`x`); shares the dialog mode and its keys.
     pub close: Option<super::close::CloseDialog>,
-    pub detail: bool,
+    /// The detail pane, when open.
+    pub detail: Option<super::detail::Pane>,
+    /// The sort menu (F6), when open: the chosen entry of the columns on screen.
+    pub sort_menu: Option<usize>,
     pub inspection: Option<Inspection>,
     pub help_scroll: usize,
     pub status: Option<Status>,
@@ -53,6 +66,8 @@ pub struct Modes {
     pub paused: bool,
     pub interval: Duration,
     pub quit: bool,
+    /// What the collector was last told about `tcp_info` (off when it starts).
+    pub traffic: bool,
 }
 
 impl Modes {
@@ -62,7 +77,8 @@ impl Modes {
             filter: Filter::default(),
             dialog: None,
             close: None,
-            detail: false,
+            detail: None,
+            sort_menu: None,
             inspection: None,
             help_scroll: 0,
             status: None,
@@ -70,6 +86,7 @@ impl Modes {
             paused: false,
             interval,
             quit: false,
+            traffic: false,
         }
     }
 
@@ -79,8 +96,32 @@ impl Modes {
         self.status = Some(Status {
             text: text.into(),
             error,
-            until: Some(now + Duration::from_secs(secs)),
+            until: Until::At(now + Duration::from_secs(secs)),
         });
+    }
+
+    /// Shows work under way until the line that says how it ended replaces it.
+    pub fn say_until_replaced(&mut self, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            error: false,
+            until: Until::Replaced,
+        });
+    }
+
+    /// The mode keys go back to when an overlay, the filter line or a menu closes: the
+    /// detail pane's when it has the focus, else the table's.
+    pub fn rest_mode(&self) -> Mode {
+        if self.detail.as_ref().is_some_and(|d| d.focus) {
+            Mode::Detail
+        } else {
+            Mode::Normal
+        }
+    }
+
+    /// Closes whatever overlay or line is open and goes back to [`Modes::rest_mode`].
+    pub fn back_to_rest(&mut self) {
+        self.mode = self.rest_mode();
     }
 
     /// Shows a message in the status line until the next key.
@@ -88,14 +129,18 @@ impl Modes {
         self.status = Some(Status {
             text: text.into(),
             error,
-            until: None,
+            until: Until::NextKey,
         });
     }
 
     /// A key was pressed: a line shown until then goes, and a port judged after a signal
     /// is no longer followed.
     pub fn key_pressed(&mut self) {
-        if self.status.as_ref().is_some_and(|s| s.until.is_none()) {
+        if self
+            .status
+            .as_ref()
+            .is_some_and(|s| s.until == Until::NextKey)
+        {
             self.status = None;
         }
         if self.watch.as_ref().is_some_and(KillWatch::judged) {
@@ -108,7 +153,7 @@ impl Modes {
         if self
             .status
             .as_ref()
-            .is_some_and(|s| s.until.is_some_and(|u| u <= now))
+            .is_some_and(|s| matches!(s.until, Until::At(u) if u <= now))
         {
             self.status = None;
             return true;

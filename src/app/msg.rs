@@ -30,6 +30,8 @@ pub enum KeyCode {
     PageDown,
     Home,
     End,
+    /// A function key, F1 to F12.
+    F(u8),
 }
 
 impl Key {
@@ -90,10 +92,11 @@ pub enum Msg {
         port: Option<u16>,
         result: super::close::Closed,
     },
-    /// The engine answered [`super::Effect::StopContainer`].
+    /// The engine answered [`super::Effect::StopContainer`]: stopped, with the exit code
+    /// when the engine told it (137: it had to KILL after the grace time), or why not.
     ContainerStopped {
         name: String,
-        result: Result<(), String>,
+        result: Result<Option<i64>, String>,
     },
     /// Facts about a process that only the OS knows (cwd, parent chain), for the detail pane.
     Inspected(Box<crate::model::process::Inspection>),

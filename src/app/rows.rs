@@ -43,8 +43,16 @@ impl App {
         }
         self.sort_rows(&mut rows);
         crate::model::spare::ShrinkSpare::shrink_spare(&mut rows);
+        // The Flags column's width comes from every row, not the ones on screen, so
+        // that the columns stay put while paging.
+        self.table.flags_width = rows
+            .iter()
+            .map(|r| flags_text_width(self.row_flags(*r)))
+            .max()
+            .unwrap_or(0);
         self.table.rows = rows;
         self.restore_selection();
+        self.refresh_detail();
     }
 
     /// Whether a socket passes the view, the TIME-WAIT toggle and the filter.
@@ -108,7 +116,12 @@ impl App {
         self.table.cursor = found
             .unwrap_or(self.table.cursor)
             .min(self.table.rows.len().saturating_sub(1));
-        self.table.selected = self.selected_row().and_then(|r| self.identity(r));
+        // While a filter is typed, a line that matches nothing (or not the selection)
+        // must not lose it: it comes back when the line matches it again.
+        let editing = self.modes.filter.edit.is_some();
+        if found.is_some() || !editing || self.table.selected.is_none() {
+            self.table.selected = self.selected_row().and_then(|r| self.identity(r));
+        }
         self.scroll_to_cursor();
     }
 
@@ -117,6 +130,7 @@ impl App {
         self.table.cursor = index.min(self.table.rows.len().saturating_sub(1));
         self.table.selected = self.selected_row().and_then(|r| self.identity(r));
         self.scroll_to_cursor();
+        self.refresh_detail();
     }
 
     pub fn scroll_to_cursor(&mut self) {
@@ -144,17 +158,31 @@ impl App {
             })
     }
 
+    /// One row per (network namespace, local port). A port in the ephemeral range is
+    /// a client's unless something listens there, a TCP listener held it since
+    /// sockscope started (its TIME-WAIT and CLOSE-WAIT sockets are the server's), or
+    /// the filter names it: only those show.
     fn aggregate_ports(&self) -> Vec<PortRow> {
         let ephemeral = &self.settings.ephemeral;
-        let mut by_port: HashMap<u16, PortRow> = HashMap::new();
+        let named = named_ports(&self.modes.filter.query);
+        let server = |port: u16| {
+            !ephemeral.contains(&port)
+                || self.live.listened(port)
+                || named.iter().any(|r| r.contains(&port))
+        };
+        let netns = &self.live.snap.netns;
+        let mut by_port: HashMap<(u32, u16), PortRow> = HashMap::new();
         for (i, s, flags) in self.counted() {
             let port = s.local.port();
             let listener = s.is_listener();
-            if !listener && ephemeral.contains(&port) && !by_port.contains_key(&port) {
+            // Most sockets on ephemeral ports are clients': no row is made for them.
+            if !listener && !server(port) {
                 continue;
             }
-            let row = by_port.entry(port).or_insert_with(|| PortRow {
+            let ns = if netns.is_host(s.netns) { 0 } else { s.netns };
+            let row = by_port.entry((ns, port)).or_insert_with(|| PortRow {
                 port,
+                netns: ns,
                 example: i,
                 ..PortRow::default()
             });
@@ -169,11 +197,9 @@ impl App {
             }
             row.add(s, flags, listener);
         }
-        // Client sockets seen before their port's listener was: keep only ports that are
-        // listened on or outside the ephemeral range.
         by_port
             .into_values()
-            .filter(|r| r.listen > 0 || !ephemeral.contains(&r.port))
+            .filter(|r| r.listen > 0 || server(r.port))
             .collect()
     }
 
@@ -200,11 +226,38 @@ impl App {
             }
         }
         let mut v: Vec<ProcRow> = by_pid.into_values().collect();
+        let traffic = self.live.traffic.as_ref();
         for r in &mut v {
             r.listening.sort_unstable();
+            r.rate = traffic.map(|t| t.processes.get(&r.pid).copied().unwrap_or_default());
         }
         v
     }
+}
+
+/// The local ports the filter names (`:P`, `port:`, `lport:`, `addr:…:P`, not negated):
+/// the Ports view shows them even in the ephemeral range.
+fn named_ports(q: &crate::query::Query) -> Vec<std::ops::RangeInclusive<u16>> {
+    use crate::query::{Side, Test};
+    let mut out = Vec::new();
+    for t in q.terms().iter().filter(|t| !t.negated) {
+        match &t.test {
+            Test::Port(Side::Local | Side::Either, ranges) => out.extend(ranges.iter().cloned()),
+            Test::Addr(Side::Local | Side::Either, pats) => {
+                out.extend(pats.iter().filter_map(|p| p.port).map(|p| p..=p));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The width of a Flags cell (`ORPHAN,HIDDEN`), without writing it.
+fn flags_text_width(f: Flags) -> usize {
+    f.iter()
+        .enumerate()
+        .map(|(i, x)| x.as_str().len() + usize::from(i > 0))
+        .sum()
 }
 
 impl PortRow {
@@ -228,6 +281,8 @@ impl PortRow {
         }
         if s.owners.is_empty() && listener {
             self.unowned = Some(s.owner_status);
+        } else if s.owners.is_empty() {
+            self.ownerless.get_or_insert(s.owner_status);
         }
         for pid in &s.owners {
             if !self.owners.contains(pid) {

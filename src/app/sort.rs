@@ -12,6 +12,8 @@ use crate::model::{Flags, Socket, State};
 enum Key {
     Num(u128),
     Text(String),
+    /// An endpoint: by port, then its text.
+    Port(u16, String),
 }
 
 impl App {
@@ -91,12 +93,15 @@ impl App {
                     PortCol::Listen => n(p.listen),
                     PortCol::Estab => n(p.estab),
                     PortCol::TimeWait => n(p.time_wait),
+                    PortCol::ConnRate => Key::Num(u128::from(
+                        self.live.conns.per_sec(p.netns, p.port).unwrap_or(0),
+                    )),
                     PortCol::CloseWait => n(p.close_wait),
                     PortCol::Total => n(p.total),
                     PortCol::Flags => n(u32::from(p.flags.bits())),
-                    PortCol::Proto | PortCol::Owners => text(col),
+                    PortCol::Netns | PortCol::Proto | PortCol::Owners => text(col),
                 };
-                (k, u128::from(p.port))
+                (k, u128::from(p.netns) << 16 | u128::from(p.port))
             }
             (RowId::Proc(i), Col::Proc(c)) => {
                 let Some(r) = self.table.procs.get(i as usize) else {
@@ -108,12 +113,27 @@ impl App {
                     ProcCol::Estab => n(r.estab),
                     ProcCol::CloseWait => n(r.close_wait),
                     ProcCol::Flags => n(u32::from(r.flags.bits())),
+                    ProcCol::RxRate => Key::Num(r.rate.map_or(0, |t| u128::from(t.rx))),
+                    ProcCol::TxRate => Key::Num(r.rate.map_or(0, |t| u128::from(t.tx))),
                     ProcCol::Listening => {
                         Key::Num(r.listening.first().map_or(u128::MAX, |p| u128::from(*p)))
                     }
                     ProcCol::Name | ProcCol::User | ProcCol::State | ProcCol::Command => text(col),
                 };
                 (k, u128::from(r.pid))
+            }
+            (RowId::Event(i), Col::Event(c @ (EventCol::Local | EventCol::Peer))) => {
+                let port = self.live.events.get(i as usize).map_or(0, |e| {
+                    if c == EventCol::Local {
+                        e.socket.local.port()
+                    } else {
+                        e.socket.remote.port()
+                    }
+                });
+                (
+                    Key::Port(port, self.cell(row, col).to_lowercase()),
+                    i as u128,
+                )
             }
             (RowId::Event(i), Col::Event(_)) => (text(col), i as u128),
             _ => (Key::Num(0), 0),
@@ -132,8 +152,8 @@ impl App {
     ) -> SortKey {
         let (lf, lip) = s.local.order_key();
         let (rf, rip) = s.remote.order_key();
-        let num = |n: u128| (0, n, 0);
-        let primary: (u8, u128, u16) = match c {
+        let num = |n: u128| (0, 0, n);
+        let primary: (u16, u8, u128) = match c {
             Column::Proto => num(s.proto as u128),
             Column::State => num(STATE_BY_NAME
                 .iter()
@@ -141,8 +161,11 @@ impl App {
                 .unwrap_or(0) as u128),
             Column::RecvQ => num(u128::from(s.recv_q)),
             Column::SendQ => num(u128::from(s.send_q)),
-            Column::Local => (lf, lip, s.local.port()),
-            Column::Peer => (rf, rip, s.remote.port()),
+            // By port, then address (the tie-break below): `*:22`, `127.0.0.1:22`,
+            // `[::]:22`, then port 80 … — never by the text, where every IPv6 address
+            // came after every IPv4 one.
+            Column::Local => (s.local.port(), lf, lip),
+            Column::Peer => (s.remote.port(), rf, rip),
             Column::Timer => num(s.timer.map_or(0, |t| u128::from(t.expires_ms) + 1)),
             // Age in ms: the longest seen is the biggest.
             Column::Age => num(first_seen
@@ -153,6 +176,14 @@ impl App {
             // By port: services are named after their port.
             Column::Service => num(u128::from(s.local.port())),
             Column::Flags => num(u128::from(flags.bits())),
+            // Without figures (a listener, UDP, traffic off) below any figure.
+            Column::RxRate => num(self.socket_rate(s).map_or(0, |r| u128::from(r.rx) + 1)),
+            Column::TxRate => num(self.socket_rate(s).map_or(0, |r| u128::from(r.tx) + 1)),
+            Column::Rtt => num(self.socket_tcp(s).map_or(0, |t| u128::from(t.rtt_us) + 1)),
+            Column::Retrans => num(self.socket_tcp(s).map_or(0, |t| u128::from(t.retrans) + 1)),
+            Column::Idle => num(self
+                .socket_tcp(s)
+                .map_or(0, |t| u128::from(t.idle_ms()) + 1)),
         };
         let ports = (u32::from(s.local.port()) << 16) | u32::from(s.remote.port());
         encode((
@@ -168,13 +199,13 @@ impl App {
 }
 
 /// The fields of a socket's sort key, compared in this order.
-type Fields = ((u8, u128, u16), u8, u128, u32, u8, u128, u64);
+type Fields = ((u16, u8, u128), u8, u128, u32, u8, u128, u64);
 
 /// [`Fields`] as bytes that compare in the same order.
 fn encode(f: Fields) -> SortKey {
     let mut key = KeyBytes::new();
-    key.put(&[f.0.0]);
-    key.put(&f.0.1.to_be_bytes());
+    key.put(&f.0.0.to_be_bytes());
+    key.put(&[f.0.1]);
     key.put(&f.0.2.to_be_bytes());
     key.put(&[f.1]);
     key.put(&f.2.to_be_bytes());
@@ -185,7 +216,7 @@ fn encode(f: Fields) -> SortKey {
     key.0
 }
 
-/// (primary as (family, value, port), local family, local ip, ports, remote family,
+/// (primary as (port, family, value), local family, local ip, ports, remote family,
 /// remote ip, proto+inode), each big-endian, so that comparing the bytes compares the
 /// fields in order: 65 bytes a row, where the same tuple of integers took 128 with its
 /// alignment (72 MB at 500k sockets, on every update).
@@ -226,7 +257,7 @@ mod tests {
 
     fn fields() -> impl Strategy<Value = Fields> {
         (
-            (0u8..2, any::<u128>(), any::<u16>()),
+            (any::<u16>(), 0u8..2, any::<u128>()),
             0u8..2,
             any::<u128>(),
             any::<u32>(),

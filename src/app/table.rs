@@ -32,6 +32,11 @@ pub struct Table {
     /// Closed sockets that match but are not shown as rows (over the cap, or hidden):
     /// the header says "+N closed".
     pub folded_ghosts: usize,
+    /// The widest Flags cell of all the rows (not only those on screen).
+    pub flags_width: usize,
+    /// The traffic columns (RX/s, TX/s, RTT, Retrans, Idle) are added to the socket
+    /// views (`T`).
+    pub traffic: bool,
 }
 
 impl Table {
@@ -54,6 +59,8 @@ impl Table {
             hide_time_wait: false,
             show_ghosts: true,
             folded_ghosts: 0,
+            flags_width: 0,
+            traffic: false,
         }
     }
 

@@ -141,9 +141,34 @@ pub fn published_by(
     }
 }
 
+/// Docker's container web1 (its process 710 in its own namespace) published on
+/// 127.0.0.1:32768 by docker-proxy 700, as the engine says.
+pub fn docker_published() -> Snapshot {
+    use crate::model::{Container, Runtime};
+    let mut web = process(710, "busybox", 'S');
+    let mut c = Container::from_id(Runtime::Docker, &"ab".repeat(32));
+    c.name = Some("web1".into());
+    c.ips = vec!["172.17.0.2".parse().unwrap()];
+    c.access = crate::model::container::Access::Known;
+    c.confirmed = crate::model::Evidence::Verified("the engine's main process".into());
+    web.container = Some(c.clone());
+    let proxy = docker_proxy(700);
+    let sockets = vec![sock(
+        Proto::Tcp,
+        "127.0.0.1:32768",
+        "0.0.0.0:0",
+        State::Listen,
+        77,
+        &[700],
+    )];
+    let mut snap = snapshot(0, Scope::All, sockets, &[web, proxy]);
+    snap.published = vec![published_by(&c, "127.0.0.1:32768", 8080)];
+    snap
+}
+
 /// A small, varied socket table.
 pub fn table() -> (Vec<Socket>, Vec<Process>) {
-    let s = vec![
+    let mut s = vec![
         sock(
             Proto::Tcp,
             "0.0.0.0:3000",
@@ -209,7 +234,6 @@ pub fn table() -> (Vec<Socket>, Vec<Process>) {
             &[100],
         ),
     ];
-    let mut s = s;
     s[3].recv_q = 200;
     s[4].recv_q = 5;
     s[7].recv_q = 10;
@@ -358,4 +382,64 @@ pub fn select_port(app: &mut App, port: u16) {
         .position(|r| app.row_socket(*r).is_some_and(|s| s.local.port() == port))
         .unwrap();
     app.select_index(i);
+}
+
+/// `tcp_info` as the kernel would give it: `rx` and `tx` payload bytes, the SYN in
+/// `bytes_acked`.
+pub fn tcp_info(rx: u64, tx: u64, rtt_us: u32) -> crate::model::lifecycle::TcpInfo {
+    crate::model::lifecycle::TcpInfo {
+        rtt_us,
+        rttvar_us: rtt_us / 4,
+        retrans: 3,
+        bytes_acked: tx + 1,
+        bytes_received: rx,
+        last_send_ms: 40,
+        last_recv_ms: 1_200,
+        delivery_rate: 5 << 20,
+        payload_sent: Some(tx),
+    }
+}
+
+/// How many short connections [`traffic_app`] makes to :3000 between its last two
+/// snapshots.
+pub const BURST: u64 = 250;
+
+/// The standard table with traffic, in `view`: two more snapshots with `tcp_info` one
+/// second apart. Between them node's connection (:3000 ← curl) sent 256 KiB and got
+/// 2 KiB, and [`BURST`] short connections came in on node's :3000 (4,000 bytes sent,
+/// 100 received each, no poll saw them); two destroy events were lost meanwhile.
+pub fn traffic_app(view: View) -> (App, Feeder) {
+    let (mut app, mut feed) = app(view);
+    let (s, p) = table();
+    let mut one = snapshot(1, Scope::All, s.clone(), &p);
+    one.tcp = vec![
+        (14, tcp_info(10_000, 1_000_000, 45)),
+        (15, tcp_info(1_000_000, 10_000, 52)),
+        (17, tcp_info(300, 0, 61)),
+    ];
+    feed.feed(&mut app, one);
+    let mut two = snapshot(2, Scope::All, s, &p);
+    two.tcp = vec![
+        (14, tcp_info(10_000 + 2_048, 1_000_000 + 262_144, 45)),
+        (15, tcp_info(1_000_000 + 262_144, 10_000 + 2_048, 52)),
+        (17, tcp_info(300, 0, 61)),
+    ];
+    two.freed = (0..BURST)
+        .map(|i| crate::model::lifecycle::Freed {
+            proto: Proto::Tcp,
+            local: "127.0.0.1:3000".parse().unwrap(),
+            remote: format!("127.0.0.1:{}", 42_000 + i).parse().unwrap(),
+            netns: 0,
+            cookie: 1_000 + i,
+            uid: 1000,
+            // The peer's FIN counted in bytes_received once closed.
+            tcp: Some(tcp_info(101, 4_000, 30)),
+        })
+        .collect();
+    two.lost = crate::model::lifecycle::Lost {
+        times: 2,
+        last_ms: (T0 + 2) * 1000,
+    };
+    feed.feed(&mut app, two);
+    (app, feed)
 }

@@ -2,7 +2,7 @@
 //! text of each cell. Only the rows on screen ever have their cells formatted.
 
 use super::App;
-use super::columns::{Col, ColSpec, Column, fixed};
+use super::columns::{Col, ColSpec, Column, PortCol, fixed};
 pub use crate::model::time::{clock, clock_secs, fmt_interval, short_duration};
 use crate::model::{Proto, Socket, SocketKey, State};
 use strum::IntoStaticStr;
@@ -30,6 +30,16 @@ impl View {
     }
     pub fn title(self) -> &'static str {
         self.into()
+    }
+    /// The tab's name on a narrow terminal.
+    pub fn short(self) -> &'static str {
+        match self {
+            View::Sockets => "Sock",
+            View::Listeners => "Listen",
+            View::Ports => "Ports",
+            View::Processes => "Procs",
+            View::Events => "Events",
+        }
     }
     pub fn parse(s: &str) -> Option<View> {
         View::ALL
@@ -64,16 +74,19 @@ pub fn row_index(i: usize) -> u32 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Selected {
     Socket(SocketKey),
-    Port(u16),
+    /// A port of a network namespace (0: the host's).
+    Port(u32, u16),
     Pid(u32),
     /// Events are identified by their position counted from the start of the log.
     Event(u64),
 }
 
-/// Ports view row: one local port.
+/// Ports view row: one local port of one network namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PortRow {
     pub port: u16,
+    /// Its network namespace: 0 for the host's.
+    pub netns: u32,
     pub tcp: bool,
     /// Which TCP families have sockets on it: a v6-only listener is `tcp6`.
     pub tcp4: bool,
@@ -81,6 +94,9 @@ pub struct PortRow {
     pub udp: bool,
     /// Why a listener of this port has no owner, when one has none.
     pub unowned: Option<crate::model::OwnerStatus>,
+    /// Why its other sockets have no owner, when none has one (`(kernel)` for a port
+    /// only TIME-WAIT sockets hold).
+    pub ownerless: Option<crate::model::OwnerStatus>,
     pub listen: u32,
     pub estab: u32,
     pub time_wait: u32,
@@ -103,6 +119,9 @@ pub struct ProcRow {
     pub close_wait: u32,
     pub listening: Vec<u16>,
     pub example: usize,
+    /// Payload bytes per second of its connections (and of those that closed between
+    /// the polls); None without traffic figures.
+    pub rate: Option<crate::model::traffic::Rate>,
 }
 
 impl App {
@@ -110,69 +129,106 @@ impl App {
     /// in another network namespace than the host's.
     pub fn columns(&self) -> Vec<Col> {
         match self.table.view {
-            View::Sockets | View::Listeners => self
-                .settings
-                .columns
-                .iter()
-                .filter(|c| **c != Column::Netns || self.live.other_netns)
-                .map(|c| Col::Socket(*c))
+            View::Sockets | View::Listeners => {
+                let configured = &self.settings.columns;
+                let mut cols: Vec<Col> = configured
+                    .iter()
+                    .filter(|c| **c != Column::Netns || self.live.other_netns)
+                    .map(|c| Col::Socket(*c))
+                    .collect();
+                if self.table.traffic {
+                    cols.extend(
+                        Column::TRAFFIC
+                            .into_iter()
+                            .filter(|c| !configured.contains(c))
+                            .map(Col::Socket),
+                    );
+                }
+                cols
+            }
+            v => fixed(v)
+                .into_iter()
+                .filter(|c| *c != Col::Port(PortCol::Netns) || self.live.other_netns)
                 .collect(),
-            v => fixed(v),
         }
     }
 
     /// Layout specs of the current view's columns, in order.
     pub fn col_specs(&self) -> Vec<ColSpec> {
-        self.columns()
-            .into_iter()
-            .map(|c| c.spec(self.table.view))
+        let cols = self.columns();
+        let traffic = has_traffic(&cols);
+        cols.into_iter()
+            .map(|c| self.column_spec(c, traffic))
             .collect()
     }
 
+    /// A column's spec in the current view. With traffic columns on, the Sockets view
+    /// keeps the peer (who the bytes go to) over the state and the flags: at 80 columns
+    /// it shows Local, Peer, Process, RX/s and TX/s, as iftop and nethogs would.
+    fn column_spec(&self, c: Col, traffic: bool) -> ColSpec {
+        let mut spec = c.spec(self.table.view);
+        if traffic && self.table.view == View::Sockets && c == Col::Socket(Column::Peer) {
+            spec.keep = 9;
+        }
+        spec
+    }
+
+    /// The collector must read `tcp_info`: a traffic column is on screen (the Processes
+    /// view always has RX/s and TX/s), or the detail pane shows a TCP connection.
+    pub fn needs_traffic(&self) -> bool {
+        match self.table.view {
+            View::Processes => true,
+            View::Sockets | View::Listeners => {
+                has_traffic(&self.columns())
+                    || (self.modes.detail.is_some()
+                        && self
+                            .selected_row()
+                            .and_then(|r| self.row_socket(r))
+                            .is_some_and(|s| s.proto.is_tcp() && s.state != State::Listen))
+            }
+            View::Ports | View::Events => false,
+        }
+    }
+
     /// Where each column of the current view goes in a table `width` wide, or `None`
-    /// when it does not fit. The Flags column wants its widest cell on screen before the
-    /// address columns get spare width. Drawing and mouse clicks both use this.
+    /// when it does not fit. The Flags column wants its widest cell (of every row, so
+    /// that columns stay put while paging) before the address columns get spare width.
+    /// Drawing and mouse clicks both use this.
     pub fn column_layout(&self, width: u16) -> Vec<(Col, Option<(u16, u16)>)> {
         let cols = self.columns();
-        let specs: Vec<ColSpec> = cols.iter().map(|c| c.spec(self.table.view)).collect();
-        let visible = self.table_rows();
+        let traffic = has_traffic(&cols);
+        let specs: Vec<ColSpec> = cols.iter().map(|c| self.column_spec(*c, traffic)).collect();
+        let flags = u16::try_from(self.table.flags_width.min(40)).unwrap_or(40);
         let want: Vec<u16> = cols
             .iter()
-            .map(|c| {
-                if !c.is_flags() {
-                    return 0;
-                }
-                let widest = self
-                    .table
-                    .rows
-                    .iter()
-                    .skip(self.table.offset)
-                    .take(visible)
-                    .map(|r| self.cell(*r, *c).chars().count())
-                    .max()
-                    .unwrap_or(0);
-                u16::try_from(widest.min(40)).unwrap_or(40)
-            })
+            .map(|c| if c.is_flags() { flags } else { 0 })
             .collect();
         let places = super::columns::layout(&specs, &want, width);
         cols.into_iter().zip(places).collect()
     }
 
-    /// The view tabs of the header as (view, label, x): on narrow terminals only the
-    /// active tab keeps its name. Drawing and mouse clicks both use this.
+    /// The columns on screen, in order: what `s` and the sort menu choose from.
+    pub fn visible_columns(&self) -> Vec<Col> {
+        self.column_layout(self.table.width)
+            .into_iter()
+            .filter_map(|(c, place)| place.map(|_| c))
+            .collect()
+    }
+
+    /// The view tabs of the header as (view, label, x): full names on a wide terminal,
+    /// short ones (`1 Sock 2 Listen 3 Ports 4 Procs 5 Events`) below 110 columns.
+    /// Drawing and mouse clicks both use this.
     pub fn tabs(&self) -> Vec<(View, String, u16)> {
         let mut x = 0u16;
+        let wide = self.table.width >= 110;
         View::ALL
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let label = if *v == self.table.view || self.table.width >= 110 {
-                    format!(" {} {} ", i + 1, v.title())
-                } else {
-                    format!(" {} ", i + 1)
-                };
+                let name = if wide { v.title() } else { v.short() };
+                let label = format!(" {} {name} ", i + 1);
                 let at = x;
-                x = x.saturating_add(label.chars().count() as u16 + 1);
+                x = x.saturating_add(label.chars().count() as u16);
                 (*v, label, at)
             })
             .collect()
@@ -251,11 +307,20 @@ impl App {
     pub(super) fn identity(&self, row: RowId) -> Option<Selected> {
         Some(match row {
             RowId::Live(_) | RowId::Ghost(_) => Selected::Socket(self.row_socket(row)?.key()),
-            RowId::Port(i) => Selected::Port(self.table.ports.get(i as usize)?.port),
+            RowId::Port(i) => {
+                let p = self.table.ports.get(i as usize)?;
+                Selected::Port(p.netns, p.port)
+            }
             RowId::Proc(i) => Selected::Pid(self.table.procs.get(i as usize)?.pid),
-            RowId::Event(i) => Selected::Event(self.live.events.dropped() + i as u64),
+            RowId::Event(i) => Selected::Event(self.live.events.popped() + i as u64),
         })
     }
+}
+
+/// Some column is read from `tcp_info`.
+fn has_traffic(cols: &[Col]) -> bool {
+    cols.iter()
+        .any(|c| matches!(c, Col::Socket(s) if s.is_traffic()))
 }
 
 /// Rows per state and per protocol, non-zero only.

@@ -15,13 +15,18 @@ use std::time::{Duration, SystemTime};
 pub const WATCH_FOR: Duration = Duration::from_secs(5);
 /// After the judgement, how long the port is still followed for a retake.
 pub const FOLLOW: Duration = Duration::from_secs(30);
+/// How long the engine lets a container's processes exit before it kills them.
+pub const CONTAINER_GRACE: Duration = Duration::from_secs(5);
 
 /// What the dialog did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Act {
     Signal(Sig),
-    /// Asked the engine to stop this container.
-    StopContainer(String),
+    /// Asked this engine (`Docker`, `Podman`) to stop this container.
+    StopContainer {
+        name: String,
+        engine: &'static str,
+    },
 }
 
 impl Act {
@@ -29,7 +34,7 @@ impl Act {
     pub fn terminates(&self) -> bool {
         match self {
             Act::Signal(s) => s.terminates(),
-            Act::StopContainer(_) => true,
+            Act::StopContainer { .. } => true,
         }
     }
 }
@@ -54,6 +59,9 @@ pub struct KillWatch {
     /// Once judged, the start of the line ("SIGTERM sent to 100/node: exited; "), to
     /// which a later retake is added.
     pub said: Option<String>,
+    /// How a stopped container ended, when the engine said: ": it did not stop in 5s,
+    /// so Docker killed it (exit 137)".
+    pub ending: String,
 }
 
 impl KillWatch {
@@ -91,6 +99,7 @@ impl KillWatch {
                 watch_for: Duration::ZERO,
             }),
             said: None,
+            ending: String::new(),
         }
     }
 
@@ -98,8 +107,23 @@ impl KillWatch {
     fn done(&self) -> String {
         match &self.act {
             Act::Signal(sig) => format!("{sig} sent to {}", self.names),
-            Act::StopContainer(name) => format!("container {name} stopped"),
+            Act::StopContainer { name, .. } => format!("container {name} stopped{}", self.ending),
         }
+    }
+
+    /// The start of the verdict line: "SIGTERM sent to 123/node: exited; ", "container
+    /// web1 stopped: it did not stop in 5s, so Docker killed it (exit 137); ".
+    fn lead(&self, exited: bool) -> String {
+        let sep = if self.ending.starts_with(':') {
+            "; "
+        } else {
+            ": "
+        };
+        format!(
+            "{}{sep}{}",
+            self.done(),
+            if exited { "exited; " } else { "" }
+        )
     }
 
     /// Judged, and now only followed for a retake.
@@ -153,23 +177,33 @@ impl App {
         }
     }
 
-    /// The engine answered the stop of a container.
-    pub fn container_stopped(&mut self, name: &str, result: Result<(), String>) {
+    /// The engine answered the stop of a container: the line says so at once (it
+    /// replaces "asking … to stop …", which stayed until now), with how it ended.
+    pub fn container_stopped(&mut self, name: &str, result: Result<Option<i64>, String>) {
         let Some(w) = &mut self.modes.watch else {
             return;
         };
-        if w.act != Act::StopContainer(name.to_owned()) {
+        let Act::StopContainer {
+            name: asked,
+            engine,
+        } = &w.act
+        else {
+            return;
+        };
+        if asked != name {
             return;
         }
         match result {
-            Ok(()) => {
+            Ok(exit) => {
+                let grace = super::views::fmt_interval(CONTAINER_GRACE);
+                w.ending = crate::model::container::stop_ending(engine, &grace, exit);
                 w.since = Some(self.live.now);
-                let text = format!("container {name} stopped; watching port {}…", w.port);
-                self.say(text, false);
+                let text = format!("{}; watching port {}…", w.done(), w.port);
+                self.say_until_key(text, false);
             }
             Err(e) => {
                 self.modes.watch = None;
-                self.say(format!("could not stop container {name}: {e}"), true);
+                self.say_until_key(format!("could not stop container {name}: {e}"), true);
             }
         }
     }
@@ -199,7 +233,7 @@ impl App {
         if outcome.retaken() {
             let start = w.said.clone().unwrap_or_else(|| {
                 let exited = w.pids.iter().any(|p| !snap.processes.contains_key(p));
-                format!("{}: {}", w.done(), if exited { "exited; " } else { "" })
+                w.lead(exited)
             });
             let text = format!("{start}{}", outcome.sentence(&snap));
             self.modes.watch = None;
@@ -222,7 +256,7 @@ impl App {
         }
         let snap = &self.live.snap;
         let exited = w.pids.iter().any(|p| !snap.processes.contains_key(p));
-        let start = format!("{}: {}", w.done(), if exited { "exited; " } else { "" });
+        let start = w.lead(exited);
         let v = verdict(snap, port, probe, &Default::default());
         let mut text = start.clone();
         if w.tcp {

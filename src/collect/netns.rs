@@ -184,7 +184,7 @@ impl Namespaces {
                 continue;
             };
             let start = out.len();
-            if reader.diag.dump(Scope::Listeners, out).is_err() {
+            if reader.diag.dump(scope.listening(), out).is_err() {
                 out.truncate(start);
                 self.readers.remove(&inode);
                 continue;

@@ -136,7 +136,11 @@ impl Collector for PortableCollector {
         let sockets: Vec<Socket> = infos
             .iter()
             .filter_map(|info| row(info, euid))
-            .filter(|s| scope == Scope::All || s.is_listener())
+            .filter(|s| {
+                scope == Scope::All
+                    || s.is_listener()
+                    || (scope == Scope::Serving && s.state == State::CloseWait)
+            })
             .collect();
         let mut snap = Snapshot {
             taken_at,

@@ -33,6 +33,10 @@ pub(crate) const ALL_STATES: u32 = 0xffe;
 fn masks(scope: Scope) -> (u32, u32) {
     match scope {
         Scope::Listeners => (State::Listen.mask_bit(), State::Unconn.mask_bit()),
+        Scope::Serving => (
+            State::Listen.mask_bit() | State::CloseWait.mask_bit(),
+            State::Unconn.mask_bit(),
+        ),
         Scope::All => (ALL_STATES, ALL_STATES),
     }
 }

@@ -24,6 +24,9 @@ pub enum Command {
     SetInterval(Duration),
     SetScope(Scope),
     Pause(bool),
+    /// Ask for each TCP connection's `tcp_info` (traffic shown) or stop asking; on, a
+    /// snapshot is taken at once: the rates need two in a row that have it.
+    SetTraffic(bool),
     /// Take a full snapshot now.
     Refresh,
     /// What the consumer's filter narrows to: those sockets are read every round.
@@ -112,10 +115,11 @@ pub struct Differ {
     prev: Option<Arc<Snapshot>>,
     /// Who made the connections of the TIME-WAIT sockets seen last.
     makers: crate::model::lifecycle::Makers,
-    /// The sockets the diffs of the last [`SAID_FOR`] said closed, and when: a destroy
-    /// event of one of them drained only now (it was unhashed before a dump; the kernel
-    /// sends the event from a work queue, snapshots later on a busy machine) was said
-    /// already.
+    /// The sockets said closed in the last [`SAID_FOR`] (by a diff or a destroy event),
+    /// and when: each is said closed once. A destroy event drained only after the diff
+    /// said its socket closed (unhashed before a dump; the kernel sends the event from a
+    /// work queue, snapshots later on a busy machine) was said already, and so is a
+    /// socket whose destroy event came before a dump that still listed it.
     said_closed: std::collections::HashMap<(u32, u64), std::time::SystemTime>,
     /// Sockets the destroy events said closed in rounds between full tables that left
     /// them in the table (see [`merge`]): the diff that drops them does not say so again.
@@ -126,7 +130,7 @@ pub struct Differ {
 /// take them out.
 const FREED_LEFT: usize = 1 << 16;
 
-/// How long a socket the diff said closed is remembered against its late destroy event.
+/// How long a socket said closed is remembered against a second report.
 pub const SAID_FOR: Duration = Duration::from_secs(30);
 
 impl Differ {
@@ -136,10 +140,11 @@ impl Differ {
         let now = snap.taken_at;
         self.said_closed
             .retain(|_, at| now.duration_since(*at).is_ok_and(|age| age < SAID_FOR));
+        // Each freed socket once: not said before, nor twice in one drain.
         closed.retain(|c| {
-            !self
-                .said_closed
-                .contains_key(&(c.freed.netns, c.freed.cookie))
+            self.said_closed
+                .insert((c.freed.netns, c.freed.cookie), now)
+                .is_none()
         });
         let snap = Arc::new(snap);
         let (mut delta, rescoped) = match &self.prev {
@@ -148,7 +153,8 @@ impl Differ {
             None => (Delta::default(), false),
         };
         if !self.freed_said.is_empty() {
-            // Said closed from their destroy events, rounds ago.
+            // Said closed from their destroy events, rounds ago (maybe longer ago than
+            // `said_closed` remembers).
             let said = std::mem::take(&mut self.freed_said);
             let keep: Vec<bool> = delta
                 .closed
@@ -159,6 +165,29 @@ impl Differ {
             delta.closed.retain(|_| *k.next().unwrap_or(&true));
             let mut k = keep.iter();
             delta.closed_at.retain(|_| *k.next().unwrap_or(&true));
+        }
+        // A socket the diff finds gone that a destroy event of an earlier step said
+        // closed was said (this step's events are paired with it by `events`).
+        let this_step: std::collections::HashSet<(u32, u64)> = closed
+            .iter()
+            .map(|c| (c.freed.netns, c.freed.cookie))
+            .collect();
+        if !delta.closed.is_empty() && self.said_closed.len() > this_step.len() {
+            let said = &self.said_closed;
+            let keep: Vec<bool> = delta
+                .closed
+                .iter()
+                .map(|c| {
+                    let key = (c.netns, c.cookie);
+                    c.cookie == 0 || this_step.contains(&key) || !said.contains_key(&key)
+                })
+                .collect();
+            if keep.contains(&false) {
+                let mut k = keep.iter();
+                delta.closed.retain(|_| *k.next().unwrap_or(&true));
+                let mut k = keep.iter();
+                delta.closed_at.retain(|_| *k.next().unwrap_or(&true));
+            }
         }
         self.said_closed.extend(
             delta
@@ -197,10 +226,14 @@ impl Differ {
         }
         let mut closed =
             crate::model::lifecycle::attribute_freed(&prev, &fresh.freed, &mut self.makers);
+        // Each freed socket once, as in `next`.
+        let now = fresh.taken_at;
+        self.said_closed
+            .retain(|_, at| now.duration_since(*at).is_ok_and(|age| age < SAID_FOR));
         closed.retain(|c| {
-            !self
-                .said_closed
-                .contains_key(&(c.freed.netns, c.freed.cookie))
+            self.said_closed
+                .insert((c.freed.netns, c.freed.cookie), now)
+                .is_none()
         });
         self.freed_said.extend(
             fresh
@@ -288,6 +321,8 @@ struct Plan {
     last: Option<Instant>,
     pacing: Pacing,
     narrow: Option<Narrow>,
+    /// Traffic is shown (tcp_info asked for): no rounds between full ones.
+    traffic: bool,
 }
 
 impl Plan {
@@ -348,6 +383,16 @@ impl Plan {
             Command::Narrow(n) => {
                 self.narrow = n;
                 false
+            }
+            // Applied by the loop, which holds the collector. Rates need two full
+            // snapshots in a row with tcp_info: while traffic is shown, every round is
+            // full.
+            Command::SetTraffic(on) => {
+                self.traffic = on;
+                if on {
+                    self.pacing.force_full();
+                }
+                on
             }
             Command::Quit => false,
         }
@@ -459,6 +504,7 @@ fn run(
         last: None,
         pacing: Pacing::new(settings.budget, settings.interval),
         narrow: None,
+        traffic: false,
     };
     plan.pacing.set_min_period(settings.min_period);
     let mut rounds = Rounds {
@@ -475,6 +521,9 @@ fn run(
         match plan.wait(rx) {
             Ok(Command::Quit) | Err(RecvTimeoutError::Disconnected) => return,
             Ok(c) => {
+                if let Command::SetTraffic(on) = c {
+                    rounds.collector.set_traffic(on);
+                }
                 if !plan.apply(c) {
                     continue;
                 }
@@ -484,7 +533,7 @@ fn run(
         let start = Instant::now();
         let generation = suspensions.load(Ordering::SeqCst);
         // Only a table of every socket is read in parts (a listeners-only one is cheap).
-        let can_partial = rounds.can_partial && plan.scope == Scope::All;
+        let can_partial = rounds.can_partial && plan.scope == Scope::All && !plan.traffic;
         let round = plan.pacing.next(can_partial);
         plan.pacing.start(round, process_cpu().unwrap_or_default());
         // Between full tables. (Not also just before one: the consumer may not have taken
@@ -712,6 +761,49 @@ mod tests {
         assert_eq!(second.snapshot.scope, Scope::All);
     }
 
+    /// `SetTraffic` reaches the collector on its thread, and turning it on takes a
+    /// snapshot at once (the rates need two in a row with `tcp_info`), not an interval
+    /// later; turning it off waits for the next one.
+    #[test]
+    fn set_traffic_reaches_the_collector_and_on_takes_a_snapshot_now() {
+        struct Traffic(Arc<std::sync::Mutex<Vec<bool>>>);
+        impl Collector for Traffic {
+            fn snapshot(&mut self, scope: Scope) -> Result<Snapshot> {
+                Ok(Snapshot::empty(scope))
+            }
+            fn name(&self) -> &'static str {
+                "traffic"
+            }
+            fn set_traffic(&mut self, on: bool) {
+                self.0.lock().unwrap().push(on);
+            }
+        }
+        let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = channel();
+        let settings = Settings {
+            scope: Scope::All,
+            interval: Duration::from_secs(3600),
+            budget: Budget::OFF,
+            min_period: Duration::ZERO,
+        };
+        let w = Worker::spawn(Box::new(Traffic(told.clone())), settings, move |m| {
+            tx.send(m).is_ok()
+        })
+        .unwrap();
+        rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+        w.send(Command::SetTraffic(true));
+        rx.recv_timeout(Duration::from_secs(20))
+            .expect("a snapshot at once")
+            .unwrap();
+        w.send(Command::SetTraffic(false));
+        assert!(
+            rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "off takes no snapshot"
+        );
+        drop(w);
+        assert_eq!(*told.lock().unwrap(), [true, false]);
+    }
+
     /// At a 10 ms interval snapshots flow; paused, none come (over 30 intervals), except
     /// the one a Refresh asks for; resumed, they flow again.
     #[test]
@@ -918,5 +1010,50 @@ mod lifecycle_tests {
         late.freed[0].cookie = 56;
         late.taken_at = crate::app::testkit::at(4);
         assert_eq!(d.next(late, Duration::ZERO, 0).closed.len(), 1);
+    }
+
+    /// A destroy event drained before a dump that still listed its socket (or the same
+    /// event twice in one drain): said closed once, not again by the diff a snapshot later.
+    #[test]
+    fn a_socket_its_destroy_event_said_closed_is_not_said_again_by_the_diff() {
+        let mut l = sock(
+            Proto::Tcp,
+            "127.0.0.1:3000",
+            "0.0.0.0:0",
+            State::Listen,
+            5,
+            &[100],
+        );
+        l.cookie = 55;
+        let freed = Freed {
+            proto: Proto::Tcp,
+            local: l.local,
+            remote: l.remote,
+            netns: 0,
+            cookie: 55,
+            uid: 0,
+            tcp: None,
+        };
+        let mut d = Differ::default();
+        d.next(
+            snapshot(0, Scope::All, vec![l.clone()], &[]),
+            Duration::ZERO,
+            0,
+        );
+        let mut early = snapshot(1, Scope::All, vec![l.clone()], &[]);
+        early.freed = vec![freed.clone(), freed];
+        let c = d.next(early, Duration::ZERO, 0);
+        assert_eq!(c.closed.len(), 1, "{:?}", c.closed);
+        let gone = d.next(snapshot(2, Scope::All, vec![], &[]), Duration::ZERO, 0);
+        assert!(gone.delta.closed.is_empty(), "{:?}", gone.delta.closed);
+        assert!(gone.delta.closed_at.is_empty());
+        // Another socket the diff finds gone is still said.
+        let mut m = l.clone();
+        m.cookie = 56;
+        m.local = "127.0.0.1:3001".parse().unwrap();
+        d.next(snapshot(3, Scope::All, vec![m], &[]), Duration::ZERO, 0);
+        let c = d.next(snapshot(4, Scope::All, vec![], &[]), Duration::ZERO, 0);
+        assert_eq!(c.delta.closed.len(), 1);
+        assert_eq!(c.delta.closed_at, vec![0]);
     }
 }

@@ -11,8 +11,14 @@ use std::io::{self, Write};
 use std::ops::RangeInclusive;
 
 /// Where to look: a range the user gave is searched whole, ephemeral ports included;
-/// otherwise the unprivileged ports outside the ephemeral range.
-pub fn search(near: Option<u16>, range: Option<RangeInclusive<u16>>, count: usize) -> Search {
+/// otherwise the unprivileged ports around `near`, the ephemeral range left out unless
+/// `near` is in it or `allow_ephemeral`.
+pub fn search(
+    near: Option<u16>,
+    range: Option<RangeInclusive<u16>>,
+    count: usize,
+    allow_ephemeral: bool,
+) -> Search {
     match range {
         Some(r) => Search {
             near,
@@ -20,7 +26,7 @@ pub fn search(near: Option<u16>, range: Option<RangeInclusive<u16>>, count: usiz
             skip: None,
             count,
         },
-        None => Search::around(near, collect::ephemeral_range(), count),
+        None => Search::nearby(near, collect::ephemeral_range(), count, allow_ephemeral),
     }
 }
 
@@ -30,33 +36,43 @@ pub fn find(search: &Search, kind: CollectorKind) -> Result<Vec<u16>> {
     Ok(search.run(&held_ports(&snap), Probe::plain_free))
 }
 
+/// That the ephemeral range was left out, when leaving it out changed the answer.
+pub fn skipped(search: &Search, found: &[u16]) -> Option<String> {
+    let s = search
+        .skip
+        .as_ref()
+        .filter(|_| search.skip_mattered(found))?;
+    Some(format!(
+        "the ephemeral range {}-{} was left out: outgoing connections take their ports there (--allow-ephemeral includes it)",
+        s.start(),
+        s.end()
+    ))
+}
+
 /// Why fewer than `search.count` ports came back, or `None` when enough did.
-pub fn shortfall(search: &Search, found: usize) -> Option<String> {
-    if found >= search.count {
+pub fn shortfall(search: &Search, found: &[u16]) -> Option<String> {
+    if found.len() >= search.count {
         return None;
     }
     let r = &search.range;
-    let what = if found == 0 {
+    let what = if found.is_empty() {
         "no free port".to_owned()
     } else {
-        format!("only {found} free ports")
+        format!("only {} free ports", found.len())
     };
-    let skipped = search
-        .skip
-        .as_ref()
-        .map(|s| {
-            format!(
-                " outside the ephemeral range {}-{} (--range includes it)",
-                s.start(),
-                s.end()
-            )
-        })
+    let skipped = skipped(search, found)
+        .map(|s| format!("; {s}"))
         .unwrap_or_default();
     Some(format!("{what} in {}-{}{skipped}", r.start(), r.end()))
 }
 
 pub fn run(args: &FreePortArgs, kind: CollectorKind) -> Result<u8> {
-    let search = search(args.near, args.range.clone(), args.count);
+    let search = search(
+        args.near,
+        args.range.clone(),
+        args.count,
+        args.allow_ephemeral,
+    );
     let ports = find(&search, kind)?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     if args.json {
@@ -77,9 +93,12 @@ pub fn run(args: &FreePortArgs, kind: CollectorKind) -> Result<u8> {
         }
     }
     out.flush()?;
-    if let Some(short) = shortfall(&search, ports.len()) {
+    if let Some(short) = shortfall(&search, &ports) {
         super::warn(&short);
         return Ok(super::EXIT_IN_USE);
+    }
+    if let Some(s) = skipped(&search, &ports) {
+        super::warn(&s);
     }
     Ok(super::EXIT_OK)
 }

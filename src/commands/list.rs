@@ -12,8 +12,8 @@ use std::io::{self, IsTerminal, Write};
 pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
     let query = query::parse(&args.query.join(" "))?;
     // Each connection's tcp_info (RTT, bytes each way) goes in the JSON of every socket.
-    let snap = snapshot(args.all, args.json && args.all, kind)?;
-    let rows = output::rows(&snap, &query);
+    let (snap, leaking) = snapshot(args.all, args.json && args.all, kind)?;
+    let rows = output::rows_flagged(&snap, &query, &leaking);
     if snap.visibility.netns_skipped && !args.json {
         super::warn("this network namespace only: entering the others needs root");
     }
@@ -36,17 +36,29 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
 
 /// The one snapshot `list` shows: listeners, or every socket with `all`; each TCP
 /// connection's `tcp_info` with `traffic`; TIME-WAIT makers from a running sockscope's
-/// state file. `sockscope mcp` lists from it too.
-pub fn snapshot(all: bool, traffic: bool, kind: CollectorKind) -> Result<Snapshot> {
-    let scope = if all { Scope::All } else { Scope::Listeners };
+/// state file. With it, the pids holding a CLOSE-WAIT pile: listeners come with the
+/// CLOSE-WAIT sockets of the host (a states-filtered dump), counted so a leaking holder
+/// is flagged as `--all` flags it, then dropped. `sockscope mcp` lists from it too.
+pub fn snapshot(
+    all: bool,
+    traffic: bool,
+    kind: CollectorKind,
+) -> Result<(Snapshot, std::collections::HashSet<u32>)> {
+    let scope = if all { Scope::All } else { Scope::Serving };
     let mut collector = collect::open_once(kind)?;
     collector.set_traffic(traffic);
     let mut snap = collector.snapshot(scope)?;
+    let leaking = crate::diagnose::CloseWaitTracker::default().observe(&snap);
+    if !all {
+        snap.sockets.retain(crate::model::Socket::is_listener);
+        snap.count_hidden();
+        snap.scope = Scope::Listeners;
+    }
     // Who made the TIME-WAITs: what a running sockscope knows, when it is believed.
     if let Some(dir) = collect::statefile::dir() {
         let _ = collect::statefile::apply(&dir, &mut snap);
     }
-    Ok(snap)
+    Ok((snap, leaking))
 }
 
 fn terminal_width() -> Option<usize> {

@@ -71,16 +71,9 @@ pub fn run(args: &WhyArgs, kind: CollectorKind) -> Result<u8> {
     super::flushed(&mut out, j.status())
 }
 
-/// Two free ports nearest to `port` (the probe of `free-port`): outside the ephemeral
-/// range unless `port` is in it.
+/// Two free ports nearest to `port`: the search `free-port --near PORT` makes.
 fn nearby(snap: &Snapshot, port: u16) -> Vec<u16> {
-    use crate::diagnose::free::{FIRST_UNPRIVILEGED, Search, held_ports};
-    let ephemeral = collect::ephemeral_range();
-    let search = Search {
-        near: Some(port),
-        range: FIRST_UNPRIVILEGED.min(port)..=u16::MAX,
-        skip: (!ephemeral.contains(&port)).then_some(ephemeral),
-        count: 2,
-    };
+    use crate::diagnose::free::{Search, held_ports};
+    let search = Search::nearby(Some(port), collect::ephemeral_range(), 2, false);
     search.run(&held_ports(snap), Probe::plain_free)
 }

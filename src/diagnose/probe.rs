@@ -142,7 +142,7 @@ mod tests {
         // Outside the ephemeral range: a port 0 bind or an outgoing connection elsewhere
         // can take a just-released ephemeral port before the second probe.
         let eph = crate::collect::ephemeral_range();
-        let search = crate::diagnose::free::Search::around(Some(20000), eph, 1);
+        let search = crate::diagnose::free::Search::nearby(Some(20000), eph, 1, false);
         let port = search.run(&Default::default(), Probe::plain_free)[0];
         let l = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
         let p = Probe::run(port);

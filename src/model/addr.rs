@@ -3,6 +3,20 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+/// A port number a person typed (a filter term, an argument): digits only, 1-65535.
+/// Every place that reads one says the same when it is not one ([`not_a_port`]).
+pub fn port_number(s: &str) -> Option<u16> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse::<u16>().ok())
+        .flatten()
+        .filter(|p| *p > 0)
+}
+
+/// The one error for a port that is not one: "`99999` is not a port (1-65535)".
+pub fn not_a_port(s: &str) -> String {
+    format!("`{}` is not a port (1-65535)", super::sanitize::quote(s))
+}
+
 /// Converts IPv4-mapped IPv6 (`::ffff:1.2.3.4`) to plain IPv4; leaves the rest alone.
 pub fn unmap(ip: IpAddr) -> IpAddr {
     match ip {

@@ -141,3 +141,14 @@ impl Container {
         ) || self.runtime == Runtime::Kubernetes
     }
 }
+
+/// How a container that was asked to stop ended, said after "stopped container NAME":
+/// `: it did not stop in 5s, so Docker killed it (exit 137)`, ` (exit 0)`, or nothing
+/// when the engine did not say. `kill --container` and the live view say it alike.
+pub fn stop_ending(engine: &str, grace: &str, exit: Option<i64>) -> String {
+    match exit {
+        Some(137) => format!(": it did not stop in {grace}, so {engine} killed it (exit 137)"),
+        Some(code) => format!(" (exit {code})"),
+        None => String::new(),
+    }
+}

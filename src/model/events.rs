@@ -4,7 +4,7 @@ use super::diff::{ChangeKind, Delta};
 use super::flags::Flags;
 use super::lifecycle::{Closed, Maker, TcpInfo};
 use super::snapshot::Snapshot;
-use super::socket::{Pids, SocketKey, State};
+use super::socket::{OwnerStatus, Pids, SocketKey, State};
 use std::collections::VecDeque;
 use std::time::SystemTime;
 
@@ -43,12 +43,16 @@ pub struct Event {
     pub names: String,
     /// For an owner change, the owners before, as `pid/name`; empty otherwise.
     pub old_names: String,
+    /// Why no owner is known, when none is (`(kernel)` for a TIME-WAIT).
+    pub owner_status: OwnerStatus,
     /// Diagnosis flags of the socket when the event happened (as last seen, for a closed
     /// one): `flag:` filters work on events too.
     pub flags: Flags,
     /// For a connection the kernel freed (its destroy event): who made it and what
     /// `tcp_info` said last.
     pub life: Option<Box<Life>>,
+    /// Set by the live view when this event stands for a burst of its kind.
+    pub folded: Option<Box<Folded>>,
 }
 
 /// What the destroy event of a closed connection adds.
@@ -58,6 +62,46 @@ pub struct Life {
     /// No poll saw it open: it lived less than one interval.
     pub short_lived: bool,
     pub tcp: Option<TcpInfo>,
+}
+
+/// A burst the live view folded into one event (this one, the burst's first): how many
+/// events it stands for and the line that says so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Folded {
+    pub count: u32,
+    /// "+1,204 short connections to :8080 by 4242/nginx"
+    pub line: String,
+}
+
+impl Event {
+    /// How many socket events this one stands for (a folded burst stands for many).
+    pub fn count(&self) -> u64 {
+        self.folded
+            .as_ref()
+            .map_or(1, |f| u64::from(f.count.max(1)))
+    }
+}
+
+impl Event {
+    /// Its owners as every view and `watch` write them: `pid/name`, or why there is
+    /// none — `(kernel)` for a TIME-WAIT, as `list` says.
+    pub fn owners_text(&self) -> &str {
+        if self.names.is_empty() {
+            self.owner_status.placeholder()
+        } else {
+            &self.names
+        }
+    }
+
+    /// The owners before an owner change, the same way (`(unknown)` when none was
+    /// visible).
+    pub fn old_owners_text(&self) -> &str {
+        if self.old_names.is_empty() {
+            OwnerStatus::Unknown.placeholder()
+        } else {
+            &self.old_names
+        }
+    }
 }
 
 /// Flags of the sockets of the two snapshots an event list is made from, by index.
@@ -103,8 +147,10 @@ pub fn events(
             owners: c.owners.clone(),
             names: before.pids_text(&c.owners),
             old_names: String::new(),
+            owner_status: c.owner_status,
             flags: flags.prev.get(i).copied().unwrap_or_default(),
             life: None,
+            folded: None,
         });
     }
     for &i in &delta.opened {
@@ -117,8 +163,10 @@ pub fn events(
             owners: s.owners.clone(),
             names: next.pids_text(&s.owners),
             old_names: String::new(),
+            owner_status: s.owner_status,
             flags: flags.next.get(i).copied().unwrap_or_default(),
             life: None,
+            folded: None,
         });
     }
     for c in &delta.changed {
@@ -140,8 +188,10 @@ pub fn events(
             owners: s.owners.clone(),
             names: next.pids_text(&s.owners),
             old_names,
+            owner_status: s.owner_status,
             flags: flags.next.get(c.index).copied().unwrap_or_default(),
             life: None,
+            folded: None,
         });
     }
     out
@@ -164,6 +214,11 @@ fn freed_event(at: SystemTime, c: &Closed) -> Event {
             netns: f.netns,
         },
         state: c.last_state.unwrap_or(State::Unconn),
+        owner_status: if owners.is_empty() {
+            OwnerStatus::Unknown
+        } else {
+            OwnerStatus::Known
+        },
         owners,
         names: c.by.text(),
         old_names: String::new(),
@@ -173,6 +228,7 @@ fn freed_event(at: SystemTime, c: &Closed) -> Event {
             short_lived: c.short_lived(),
             tcp: f.tcp,
         })),
+        folded: None,
     }
 }
 
@@ -182,6 +238,9 @@ pub struct EventLog {
     ring: VecDeque<Event>,
     capacity: usize,
     dropped: u64,
+    /// Entries pushed out of the ring (a folded burst is one entry): where the oldest
+    /// kept one stands since the log began.
+    popped: u64,
 }
 
 impl Default for EventLog {
@@ -197,13 +256,17 @@ impl EventLog {
             ring: VecDeque::with_capacity(capacity.min(1024)),
             capacity,
             dropped: 0,
+            popped: 0,
         }
     }
 
     pub fn push(&mut self, e: Event) {
-        if self.ring.len() == self.capacity {
-            self.ring.pop_front();
-            self.dropped += 1;
+        if self.ring.len() == self.capacity
+            && let Some(old) = self.ring.pop_front()
+        {
+            // A folded burst pushed out loses every connection it counted.
+            self.dropped = self.dropped.saturating_add(old.count());
+            self.popped += 1;
         }
         self.ring.push_back(e);
     }
@@ -243,6 +306,11 @@ impl EventLog {
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
+    /// Entries pushed out of the ring so far: the position of the oldest one kept,
+    /// counted from the start of the log.
+    pub fn popped(&self) -> u64 {
+        self.popped
+    }
     /// Counts `n` events that happened but never reached the log (snapshots the consumer
     /// skipped while it was behind).
     pub fn missed(&mut self, n: u64) {
@@ -277,8 +345,10 @@ mod tests {
                 owners: Pids::new(),
                 names: String::new(),
                 old_names: String::new(),
+                owner_status: OwnerStatus::Known,
                 flags: Flags::empty(),
                 life: None,
+                folded: None,
             });
         }
         assert_eq!(log.len(), 3);

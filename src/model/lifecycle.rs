@@ -108,8 +108,12 @@ pub enum Maker {
     Owner { pid: u32, name: String },
     /// It came in on a listener of this process (no poll saw it open).
     Listener { pid: u32, name: String },
-    /// Only its socket's uid is known.
+    /// A poll saw it open without a visible owner: the uid of its row in the dump.
     Uid { uid: u32, user: Option<String> },
+    /// No poll saw it and it did not come in on a listener: nothing is known. (A destroy
+    /// event carries no uid: the kernel leaves it 0, as it leaves the inode, so it is
+    /// never taken for root's.)
+    Unseen,
 }
 
 impl Maker {
@@ -119,6 +123,7 @@ impl Maker {
             Maker::Owner { pid, name } | Maker::Listener { pid, name } => format!("{pid}/{name}"),
             Maker::Uid { uid, user: Some(u) } => format!("uid {uid} ({u})"),
             Maker::Uid { uid, user: None } => format!("uid {uid}"),
+            Maker::Unseen => String::new(),
         }
     }
 
@@ -126,7 +131,7 @@ impl Maker {
     pub fn pid(&self) -> Option<u32> {
         match self {
             Maker::Owner { pid, .. } | Maker::Listener { pid, .. } => Some(*pid),
-            Maker::Uid { .. } => None,
+            Maker::Uid { .. } | Maker::Unseen => None,
         }
     }
 }
@@ -196,7 +201,7 @@ fn owner_of(snap: &Snapshot, s: &Socket) -> Option<Maker> {
 
 /// Attributes the sockets freed since `prev` (`next.freed`), best evidence first: seen
 /// open by a poll (same cookie) → its owner; TCP in on a listener of the same namespace
-/// → the listener's owner; else its uid. Then marks each TIME-WAIT socket of `next` with
+/// → the listener's owner; a poll saw it without an owner → its row's uid; else unseen. Then marks each TIME-WAIT socket of `next` with
 /// who made its connection (`Socket::maker`, an index into `next.makers`), from what
 /// `known` kept or what `prev` saw open; `known` keeps only those.
 pub fn attribute(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Makers) -> Vec<Closed> {
@@ -227,12 +232,17 @@ fn closed(
     known: &mut Makers,
 ) -> Vec<Closed> {
     let wanted: HashSet<(u32, u64)> = freed.iter().map(|f| (f.netns, f.cookie)).collect();
-    let mut seen: HashMap<(u32, u64), (State, Option<Maker>)> = HashMap::new();
+    // What a poll saw of each: its state, its owner, else the uid of its row.
+    let mut seen: HashMap<(u32, u64), (State, Maker)> = HashMap::new();
     for snap in prev.into_iter().chain(std::iter::once(next)) {
         for s in snap.sockets.iter().filter(|s| s.cookie != 0) {
             let key = (s.netns, s.cookie);
             if wanted.contains(&key) && !seen.contains_key(&key) {
-                seen.insert(key, (s.state, owner_of(snap, s)));
+                let by = owner_of(snap, s).unwrap_or_else(|| Maker::Uid {
+                    uid: s.uid,
+                    user: snap.user_name(s.uid).map(str::to_owned),
+                });
+                seen.insert(key, (s.state, by));
             }
         }
     }
@@ -241,7 +251,7 @@ fn closed(
     for f in freed {
         let key = (f.netns, f.cookie);
         let (last_state, by) = match seen.get(&key) {
-            Some((state, Some(m))) => (Some(*state), m.clone()),
+            Some((state, m @ Maker::Owner { .. })) => (Some(*state), m.clone()),
             found => {
                 let listeners = listeners.get_or_insert_with(|| listeners_of(next));
                 let on = f
@@ -249,20 +259,18 @@ fn closed(
                     .is_tcp()
                     .then(|| listeners.get(&(f.netns, f.local.port())))
                     .flatten();
-                let by = match on {
-                    Some(Maker::Owner { pid, name }) => Maker::Listener {
+                let by = match (on, found) {
+                    (Some(Maker::Owner { pid, name }), _) => Maker::Listener {
                         pid: *pid,
                         name: name.clone(),
                     },
-                    _ => Maker::Uid {
-                        uid: f.uid,
-                        user: next.user_name(f.uid).map(str::to_owned),
-                    },
+                    (_, Some((_, m))) => m.clone(),
+                    (_, None) => Maker::Unseen,
                 };
                 (found.map(|(state, _)| *state), by)
             }
         };
-        if f.proto.is_tcp() {
+        if f.proto.is_tcp() && by != Maker::Unseen {
             known.insert((f.netns, f.local, f.remote), by.clone());
         }
         out.push(Closed {
@@ -407,8 +415,11 @@ mod tests {
         assert!(known.is_empty());
     }
 
+    /// Inbound: the listener's owner. Outbound and never seen: unseen, whatever uid the
+    /// event carries (the kernel leaves it 0: it would read as root's). Seen by a poll
+    /// without a visible owner: the uid of its row in that dump.
     #[test]
-    fn short_connections_are_the_listeners_inbound_and_the_uids_outbound() {
+    fn short_connections_are_the_listeners_inbound_and_unseen_outbound() {
         let listener = sock(
             Proto::Tcp,
             "0.0.0.0:8080",
@@ -417,17 +428,40 @@ mod tests {
             5,
             &[7],
         );
+        let mut hidden = sock(
+            Proto::Tcp,
+            "127.0.0.1:52000",
+            "127.0.0.1:9000",
+            State::Estab,
+            6,
+            &[],
+        );
+        hidden.cookie = 93;
+        hidden.uid = 33;
         let mut next = snapshot(1, Scope::All, vec![listener], &[process(7, "nginx", 'S')]);
         next.users.insert(33, "www-data".into());
+        let mut prev = snapshot(0, Scope::All, vec![hidden], &[]);
+        prev.users.insert(33, "www-data".into());
         next.freed = vec![
             freed("127.0.0.1:8080", "127.0.0.1:51000", 91, 0),
-            freed("127.0.0.1:51000", "127.0.0.1:8080", 92, 33),
+            freed("127.0.0.1:51000", "127.0.0.1:8080", 92, 0),
+            freed("127.0.0.1:52000", "127.0.0.1:9000", 93, 0),
         ];
-        let closed = attribute(None, &mut next, &mut Makers::default());
-        assert!(closed.iter().all(Closed::short_lived));
+        let mut known = Makers::default();
+        let closed = attribute(Some(&prev), &mut next, &mut known);
         assert_eq!(closed[0].by.text(), "7/nginx");
         assert!(matches!(closed[0].by, Maker::Listener { .. }));
-        assert_eq!(closed[1].by.text(), "uid 33 (www-data)");
+        assert!(closed[0].short_lived() && closed[1].short_lived());
+        assert_eq!(closed[1].by, Maker::Unseen);
+        assert_eq!(closed[1].by.pid(), None);
+        assert!(!closed[2].short_lived());
+        assert_eq!(closed[2].by.text(), "uid 33 (www-data)");
+        // An unseen maker is not remembered for a TIME-WAIT: it stays `(kernel)`.
+        assert!(
+            known
+                .get(&(0, closed[1].freed.local, closed[1].freed.remote))
+                .is_none()
+        );
     }
 
     /// Measured here: a connection no dump ever saw has no cookie yet when it turns into a

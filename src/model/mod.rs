@@ -31,7 +31,7 @@ pub use cgroup::Runtime;
 pub use command::{Command, Step};
 pub use container::Container;
 pub use diff::{Delta, diff};
-pub use events::{Event, EventKind, EventLog, FlagsOf, events};
+pub use events::{Event, EventKind, EventLog, FlagsOf, Folded, events};
 pub use evidence::Evidence;
 pub use flags::{Flag, Flags};
 pub use fresh::{Counts, Fresh, Freshness, Sockstat};

@@ -186,9 +186,16 @@ impl Process {
     /// The command as people tell processes apart: the program's basename and its
     /// arguments (`python3 -m http.server 38080`, not `/root/.pyenv/versions/…`). The
     /// full path is in `exe` and the detail pane.
+    /// A program that rewrote its argv into one string (PM2's `node app/server.js`,
+    /// nginx's `nginx: master process …`) is split at its first space before the
+    /// basename is taken, so that the basename is the program's, not its argument's.
     pub fn short_command(&self) -> String {
-        let Some((prog, args)) = self.cmdline.split_first() else {
+        let Some((first, args)) = self.cmdline.split_first() else {
             return format!("[{}]", self.name);
+        };
+        let (prog, rest) = match first.split_once(' ') {
+            Some((p, rest)) if args.is_empty() && !p.is_empty() => (p, Some(rest)),
+            _ => (first.as_str(), None),
         };
         let base = prog
             .rsplit('/')
@@ -196,7 +203,7 @@ impl Process {
             .filter(|b| !b.is_empty())
             .unwrap_or(prog);
         let mut out = base.to_owned();
-        for a in args {
+        for a in rest.into_iter().chain(args.iter().map(String::as_str)) {
             out.push(' ');
             out.push_str(a);
         }
@@ -293,5 +300,13 @@ mod tests {
         assert_eq!(p.short_command(), "[python3]");
         p.cmdline = vec!["/".into()];
         assert_eq!(p.short_command(), "/");
+        // A title PM2 wrote as one string: the program is `node`, not `server.js`.
+        p.cmdline = vec!["node app/server.js".into()];
+        assert_eq!(p.short_command(), "node app/server.js");
+        p.cmdline = vec!["/usr/bin/node /srv/app/server.js --port 3000".into()];
+        assert_eq!(p.short_command(), "node /srv/app/server.js --port 3000");
+        // With arguments of its own, a space belongs to the program's path.
+        p.cmdline = ["/opt/My App/bin/app", "-v"].map(String::from).to_vec();
+        assert_eq!(p.short_command(), "app -v");
     }
 }

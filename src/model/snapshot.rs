@@ -13,6 +13,22 @@ pub enum Scope {
     Listeners,
     /// Every TCP and UDP socket.
     All,
+    /// The listeners, and the CLOSE-WAIT sockets that tell whether their holders leak:
+    /// `list` flags CLOSE-WAIT-LEAK as `--all` does, for a dump that still skips the
+    /// other states.
+    Serving,
+}
+
+impl Scope {
+    /// What a dump of a namespace's listeners asks for in this scope: the listeners, and
+    /// for [`Scope::Serving`] their CLOSE-WAIT sockets too.
+    pub fn listening(self) -> Scope {
+        if self == Scope::All {
+            Scope::Listeners
+        } else {
+            self
+        }
+    }
 }
 
 /// What the collector could and could not see, for the "run as root" notice.

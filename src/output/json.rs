@@ -1,4 +1,4 @@
-//! JSON output of `sockscope list --json`. The schema is documented in README.md and
+//! JSON output of `sockscope list --json`. The schema is documented in docs/commands.md and
 //! versioned: a field is never removed or changes meaning without bumping [`VERSION`].
 
 use super::Row;
@@ -157,7 +157,7 @@ pub fn document<'a>(rows: &'a [Row<'a>], snap: &'a Snapshot, pretty: bool) -> Li
             .map_or(0, |d| d.as_millis() as u64),
         collector: snap.collector,
         scope: match snap.scope {
-            crate::model::Scope::Listeners => "listeners",
+            crate::model::Scope::Listeners | crate::model::Scope::Serving => "listeners",
             crate::model::Scope::All => "all",
         },
         euid: snap.visibility.euid,

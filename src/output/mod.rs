@@ -21,7 +21,17 @@ pub struct Row<'a> {
 /// Rows of a snapshot that match `query`, flags computed, in [`sort_rows`] order.
 pub fn rows<'a>(snap: &'a Snapshot, query: &crate::query::Query) -> Vec<Row<'a>> {
     let leaking = crate::diagnose::CloseWaitTracker::default().observe(snap);
-    let flags = crate::diagnose::row_flags(snap, &leaking);
+    rows_flagged(snap, query, &leaking)
+}
+
+/// [`rows`] with the pids whose CLOSE-WAIT sockets pile up counted beforehand (from
+/// sockets no longer in `snap`, as `list` drops the CLOSE-WAITs it counted).
+pub fn rows_flagged<'a>(
+    snap: &'a Snapshot,
+    query: &crate::query::Query,
+    leaking: &std::collections::HashSet<u32>,
+) -> Vec<Row<'a>> {
+    let flags = crate::diagnose::row_flags(snap, leaking);
     let mut rows: Vec<Row<'a>> = snap
         .sockets
         .iter()

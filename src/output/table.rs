@@ -22,6 +22,17 @@ const RIGHT: [bool; COLUMNS] = [
 ];
 /// The NETNS column, left out while every row is in the host's namespace.
 const NETNS: usize = 6;
+const COMMAND: usize = COLUMNS - 1;
+const STATE: usize = 1;
+/// Which columns go first when a terminal is too narrow, least useful first: those that
+/// carry no information — the same empty or placeholder value on every row (PEER `*:*`
+/// of listeners, NETNS `host`, an empty TIMER or FLAGS, queues at 0), or one STATE on
+/// every row (what the query asked for) — go before any other, as the live view drops
+/// Peer in its Listeners view. PROTO, LOCAL and PROCESS
+/// stay; COMMAND, last, is cut at the right.
+const DROP_ORDER: [usize; 9] = [10, 9, 3, 2, NETNS, 8, 1, 5, 11];
+/// What COMMAND keeps at least before another column is dropped for it.
+const COMMAND_ROOM: usize = 16;
 
 /// Writes the table. `width` caps each line (a terminal's width); `None` never cuts, as
 /// when output goes to a pipe or file.
@@ -33,17 +44,30 @@ pub fn write(
 ) -> io::Result<()> {
     let mut cells: [String; COLUMNS] = Default::default();
     let mut widths = HEADERS.map(str::len);
-    let show = {
-        let mut show = [true; COLUMNS];
-        show[NETNS] = rows.iter().any(|r| !snap.netns.is_host(r.socket.netns));
-        show
-    };
-    for r in rows {
+    // Whether a column says anything: the first row's cell, and whether one differs.
+    let mut first: [String; COLUMNS] = Default::default();
+    let mut varies = [false; COLUMNS];
+    for (n, r) in rows.iter().enumerate() {
         fill(&mut cells, r, snap, width.is_some());
-        // The last column is never padded, so it needs no width.
-        for (w, c) in widths.iter_mut().zip(cells.iter()).take(COLUMNS - 1) {
-            *w = (*w).max(c.chars().count());
+        for (i, c) in cells.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+            if n == 0 {
+                first[i].clone_from(c);
+            } else if !varies[i] && first[i] != *c {
+                varies[i] = true;
+            }
         }
+    }
+    let mut show = [true; COLUMNS];
+    show[NETNS] = rows.iter().any(|r| !snap.netns.is_host(r.socket.netns));
+    if let Some(w) = width {
+        // One state on every row is what the query asked for (listeners, `state:tw`).
+        let says = |i: usize| {
+            varies[i]
+                || !(i == STATE || matches!(first[i].as_str(), "" | "*:*" | "host" | "0" | "-"))
+        };
+        let informative: [bool; COLUMNS] = std::array::from_fn(says);
+        fit_columns(&mut show, &widths, &informative, w);
     }
     let mut line = String::with_capacity(256);
     for (i, h) in HEADERS.iter().enumerate() {
@@ -58,6 +82,33 @@ pub fn write(
     Ok(())
 }
 
+/// Drops columns until the line fits `width` with [`COMMAND_ROOM`] left for COMMAND:
+/// first those that carry no information, then the others, each in [`DROP_ORDER`].
+fn fit_columns(
+    show: &mut [bool; COLUMNS],
+    widths: &[usize; COLUMNS],
+    informative: &[bool; COLUMNS],
+    width: usize,
+) {
+    let need = |show: &[bool; COLUMNS]| -> usize {
+        let fixed: usize = (0..COMMAND)
+            .filter(|i| show[*i])
+            .map(|i| widths[i] + 2)
+            .sum();
+        fixed + widths[COMMAND].min(COMMAND_ROOM)
+    };
+    for pass in [false, true] {
+        for i in DROP_ORDER {
+            if need(show) <= width {
+                return;
+            }
+            if show[i] && informative[i] == pass {
+                show[i] = false;
+            }
+        }
+    }
+}
+
 fn write_line(
     out: &mut impl Write,
     line: &mut String,
@@ -67,8 +118,13 @@ fn write_line(
     width: Option<usize>,
 ) -> io::Result<()> {
     line.clear();
-    for (i, c) in cells.iter().enumerate().filter(|(i, _)| show[*i]) {
-        if i > 0 {
+    for (n, (i, c)) in cells
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| show[*i])
+        .enumerate()
+    {
+        if n > 0 {
             line.push_str("  ");
         }
         let pad = widths[i].saturating_sub(c.chars().count());
@@ -172,13 +228,67 @@ mod tests {
         assert!(lines[1].contains("(unknown)"));
     }
 
+    /// At 80 columns, listeners keep USER, FLAGS and COMMAND: PEER (`*:*` on every row),
+    /// STATE (LISTEN on every row) and the other columns that say nothing go first;
+    /// piped, nothing goes.
+    #[test]
+    fn narrow_terminals_drop_what_says_nothing_first() {
+        let mut snap = Snapshot::empty(Scope::All);
+        let mut rows = Vec::new();
+        for (i, port) in [2024u16, 38082, 3000].into_iter().enumerate() {
+            let pid = 4000 + i as u32;
+            let mut s = sock(port, 0, 100 + i as u32, State::Listen, pid);
+            s.remote = "0.0.0.0:0".parse().unwrap();
+            s.uid = 1000;
+            s.send_q = 128;
+            snap.sockets.push(s);
+            let mut p = crate::model::process::fixture(pid, "python3", 'S');
+            p.cmdline = ["/usr/bin/python3", "-m", "http.server", &port.to_string()]
+                .map(String::from)
+                .to_vec();
+            snap.processes.insert(pid, p);
+        }
+        snap.users.insert(1000, "alice".into());
+        let mut flags = vec![crate::model::Flags::empty(); 3];
+        flags[2] = flags[2].with(crate::model::Flag::CloseWaitLeak);
+        rows.extend(
+            snap.sockets
+                .iter()
+                .zip(&flags)
+                .map(|(socket, f)| Row { socket, flags: *f }),
+        );
+        let mut out = Vec::new();
+        write(&mut out, &rows, &snap, Some(80)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let header = text.lines().next().unwrap();
+        for kept in ["PROTO", "LOCAL", "PROCESS", "USER", "FLAGS", "COMMAND"] {
+            assert!(header.contains(kept), "{kept}: {text}");
+        }
+        assert!(!header.contains("PEER"), "{text}");
+        assert!(
+            !header.contains("STATE"),
+            "LISTEN on every row says nothing: {text}"
+        );
+        assert!(
+            text.contains("CLOSE-WAIT-LEAK") && text.contains("python3 -m http.s"),
+            "{text}"
+        );
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{line}");
+        }
+        let mut out = Vec::new();
+        write(&mut out, &rows, &snap, None).unwrap();
+        let piped = String::from_utf8(out).unwrap();
+        assert!(piped.lines().next().unwrap().contains("PEER"), "{piped}");
+    }
+
     #[test]
     fn terminal_width_cuts_lines() {
         let a = sock(80, 0, 7, State::Listen, 0);
         let text = render(&[&a], Some(30));
+        assert!(text.contains('…'), "{text}");
         for line in text.lines() {
             assert!(line.chars().count() <= 30, "{line}");
-            assert!(line.ends_with('…'));
         }
         assert!(render(&[&a], None).lines().all(|l| !l.ends_with('…')));
     }

@@ -1,4 +1,4 @@
-//! `sockscope watch` output: one line per event, or NDJSON (schema version 1, in README.md
+//! `sockscope watch` output: one line per event, or NDJSON (schema version 1, in docs/commands.md
 //! and `assets/schema/watch.schema.json`).
 
 use super::json::{Endpoint as EndpointDoc, NetnsDoc, ProcessDoc, process_doc};
@@ -132,14 +132,11 @@ pub fn text_line(w: &WatchEvent<'_>) -> String {
         EventKind::StateChanged { from } => format!("{from}→{}", e.state),
         _ => e.state.to_string(),
     };
-    let owners = if e.names.is_empty() {
-        "(none)".to_owned()
-    } else {
-        e.names.clone()
-    };
     let owners = match &e.kind {
-        EventKind::OwnerChanged { from } => format!("{}→{owners}", w.snap.pids_text(from)),
-        _ => owners,
+        EventKind::OwnerChanged { .. } => {
+            format!("{}→{}", e.old_owners_text(), e.owners_text())
+        }
+        _ => e.owners_text().to_owned(),
     };
     let mut flags = if w.flags.is_empty() {
         String::new()
@@ -170,4 +167,31 @@ pub fn text_line(w: &WatchEvent<'_>) -> String {
         Endpoint(&k.remote).to_string(),
         state
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::diff::tests::sock;
+    use crate::model::events::{FlagsOf, events};
+    use crate::model::{Scope, State};
+
+    /// A TIME-WAIT's owner is `(kernel)` in `watch` as in `list` and the live view.
+    #[test]
+    fn a_time_wait_is_the_kernels() {
+        let a = Snapshot::empty(Scope::All);
+        let mut b = Snapshot::empty(Scope::All);
+        b.sockets = vec![sock(3000, 41000, 0, State::TimeWait, 0)];
+        let delta = crate::model::diff::diff(&a, &b);
+        let evs = events(&delta, Some(&a), &b, &[], FlagsOf::default());
+        let line = text_line(&WatchEvent {
+            event: &evs[0],
+            snap: &b,
+            flags: Flags::empty(),
+        });
+        assert!(line.ends_with(" (kernel)"), "{line}");
+        let mut list = String::new();
+        b.write_owners(&mut list, &b.sockets[0]);
+        assert_eq!(list, "(kernel)", "the word list uses");
+    }
 }

@@ -1,4 +1,4 @@
-//! `sockscope why` output: the verdict as sentences, or as JSON (schema in README.md and
+//! `sockscope why` output: the verdict as sentences, or as JSON (schema in docs/commands.md and
 //! `assets/schema/why.schema.json`).
 
 use super::json::{ProcessDoc, SocketDoc, process_doc, socket_doc};

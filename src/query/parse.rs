@@ -179,8 +179,7 @@ fn list<T>(value: &str, one: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T
 fn ports(value: &str) -> Result<Vec<RangeInclusive<u16>>, String> {
     list(value, |v| {
         let port = |p: &str| {
-            p.parse::<u16>()
-                .map_err(|_| format!("`{p}` is not a port number (0-65535)"))
+            crate::model::addr::port_number(p).ok_or_else(|| crate::model::addr::not_a_port(p))
         };
         match v.split_once('-') {
             Some((a, b)) => {

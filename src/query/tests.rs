@@ -30,9 +30,11 @@ fn ports_and_ranges() {
     assert!(m("rport:50000-52000", &s));
     assert!(m("port:80,3000", &s));
     assert!(!m("port:80,443", &s));
-    // A listener's remote port 0 never matches a remote test.
-    let l = sock(3000, 0, 2, State::Listen, 10);
-    assert!(!m("rport:0", &l));
+    // Port 0 is no port a person names: the same words as everywhere (1-65535).
+    let e = crate::query::parse("rport:0").unwrap_err().to_string();
+    assert!(e.contains("`0` is not a port (1-65535)"), "{e}");
+    let e = crate::query::parse("port:+80").unwrap_err().to_string();
+    assert!(e.contains("`+80` is not a port (1-65535)"), "{e}");
 }
 
 #[test]
@@ -85,7 +87,10 @@ fn errors_name_the_term_and_column() {
     let e = parse("tcp port:abc").unwrap_err();
     assert_eq!(e.column, 5);
     assert_eq!(e.term, "port:abc");
-    assert!(e.to_string().contains("`abc` is not a port number"), "{e}");
+    assert!(
+        e.to_string().contains("`abc` is not a port (1-65535)"),
+        "{e}"
+    );
     let e = parse("state:nope").unwrap_err();
     assert!(e.reason.contains("unknown state"), "{e}");
     let e = parse("colour:red").unwrap_err();
@@ -323,6 +328,7 @@ fn closed_terms_match_the_connections_the_kernel_freed() {
         kind: EventKind::Closed,
         socket: s.key(),
         state: State::Unconn,
+        owner_status: crate::model::OwnerStatus::Unknown,
         owners: Default::default(),
         names: "uid 33".into(),
         old_names: String::new(),
@@ -337,6 +343,7 @@ fn closed_terms_match_the_connections_the_kernel_freed() {
                 tcp: None,
             })
         }),
+        folded: None,
     };
     let m = |q: &str, e: &Event| parse(q).unwrap().matches(&Subject::event(e, &snap));
     let short = event(Some(true));

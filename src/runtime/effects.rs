@@ -41,12 +41,13 @@ pub struct RealOs {
     pub jobs: Option<tokio::sync::mpsc::UnboundedSender<Msg>>,
 }
 
-/// How long the engine lets a container's processes exit before it kills them.
-const CONTAINER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-
+/// Stops the container, then asks how it ended (137: the engine had to KILL it).
 fn stop_now(id: &str, name: String) -> Msg {
     let result = crate::collect::containers::Api::new()
-        .and_then(|api| api.stop(id, CONTAINER_GRACE))
+        .and_then(|api| {
+            api.stop(id, crate::app::watch::CONTAINER_GRACE)?;
+            Ok(api.exit_code(id).ok().flatten())
+        })
         .map_err(|e| e.to_string());
     Msg::ContainerStopped { name, result }
 }
@@ -152,6 +153,7 @@ impl<S: Signaller, O: Os> Effector<S, O> {
             Effect::Suspend => vec![Outcome::Suspend],
             Effect::SetInterval(d) => vec![Outcome::Worker(Command::SetInterval(d))],
             Effect::Pause(p) => vec![Outcome::Worker(Command::Pause(p))],
+            Effect::Traffic(on) => vec![Outcome::Worker(Command::SetTraffic(on))],
             Effect::Pin(list) => {
                 // A new dialog: targets of an earlier one are dropped (their pidfds closed).
                 self.pinned.clear();

@@ -111,10 +111,14 @@ async fn event_loop<S: Signaller, O: Os>(
         .terminal
         .size()
         .map_err(term_err("read the size of"))?;
-    session.input(Input::Msg(Msg::Resize {
+    // The first view may need the collector to read tcp_info (the Processes view).
+    let flow = session.input(Input::Msg(Msg::Resize {
         width: size.width,
         height: size.height,
     }));
+    for c in flow.worker {
+        worker.send(c);
+    }
     loop {
         session.draw().map_err(term_err("draw on"))?;
         let input = tokio::select! {
@@ -244,6 +248,7 @@ fn convert(ev: Event) -> Option<Msg> {
                 C::PageDown => KeyCode::PageDown,
                 C::Home => KeyCode::Home,
                 C::End => KeyCode::End,
+                C::F(n) => KeyCode::F(n),
                 _ => return None,
             };
             let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);

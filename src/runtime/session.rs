@@ -55,15 +55,27 @@ impl<B: Backend, S: Signaller, O: Os> Session<B, S, O> {
         let msg = match input {
             Input::Tick(now) => {
                 let before = fingerprint(&self.app);
-                update(&mut self.app, Msg::Tick(now));
-                self.dirty |= fingerprint(&self.app) != before;
+                // A tick's effects are rare (the selection moved off an expired closed
+                // row: the collector may be told about tcp_info), but never dropped.
+                let effects = update(&mut self.app, Msg::Tick(now));
+                self.dirty |= fingerprint(&self.app) != before || !effects.is_empty();
+                self.perform(effects, &mut flow);
                 return flow;
             }
             Input::Msg(m) => m,
         };
-        let mut queue = vec![msg];
-        while let Some(msg) = queue.pop() {
-            for effect in update(&mut self.app, msg) {
+        let effects = update(&mut self.app, msg);
+        self.perform(effects, &mut flow);
+        self.dirty = true;
+        flow
+    }
+
+    /// Performs effects, and the updates their replies lead to, into `flow`.
+    fn perform(&mut self, effects: Vec<crate::app::Effect>, flow: &mut Flow) {
+        let mut queue: Vec<Msg> = Vec::new();
+        let mut effects = effects;
+        loop {
+            for effect in effects {
                 for outcome in self.effector.perform(effect) {
                     match outcome {
                         Outcome::Quit => flow.quit = true,
@@ -73,9 +85,11 @@ impl<B: Backend, S: Signaller, O: Os> Session<B, S, O> {
                     }
                 }
             }
+            let Some(msg) = queue.pop() else {
+                return;
+            };
+            effects = update(&mut self.app, msg);
         }
-        self.dirty = true;
-        flow
     }
 
     /// What the filter narrows the collector's reads to (a port or an address).

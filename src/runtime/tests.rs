@@ -56,9 +56,10 @@ impl Os for FakeOs {
     }
     fn stop_container(&mut self, id: String, name: String) -> Option<Msg> {
         self.stopped.push(id);
+        // It took the engine's KILL after the grace time.
         Some(Msg::ContainerStopped {
             name,
-            result: Ok(()),
+            result: Ok(Some(137)),
         })
     }
 }
@@ -341,7 +342,10 @@ fn stop_a_container_from_the_dialog() {
     next.taken_at = at(1);
     s.step("the proxy is gone: judged", Step::Snap(next));
     let status = &s.session.app.modes.status.as_ref().unwrap().text;
-    assert_eq!(status, "container web1 stopped: port 32768 is free");
+    assert_eq!(
+        status,
+        "container web1 stopped: it did not stop in 5s, so Docker killed it (exit 137); port 32768 is free"
+    );
     insta::assert_snapshot!("session_stop_container", s.frames);
 }
 

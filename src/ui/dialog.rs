@@ -33,7 +33,8 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         Some(_) => " send a signal, or stop the container ",
         None => " send a signal ",
     };
-    boxed(frame, area, width, th, title, lines, buttons(d, th));
+    let room = usize::from(width.saturating_sub(2));
+    boxed(frame, area, width, th, title, lines, buttons(d, th, room));
 }
 
 /// The socket, the note, and each target with how the signal will act on it.
@@ -145,13 +146,14 @@ fn menu_lines<'a>(d: &Dialog, th: &Styles, room: usize) -> Vec<Line<'a>> {
         .collect()
 }
 
-/// Cancel and Send (or Stop container).
-fn buttons<'a>(d: &Dialog, th: &Styles) -> Line<'a> {
+/// Cancel and Send (or Stop container), in `room` columns.
+fn buttons<'a>(d: &Dialog, th: &Styles, room: usize) -> Line<'a> {
     button_row(
         d.focus,
         &d.action_label(),
         th,
-        "    y confirm · Enter press · Esc cancel · ↑↓ choose",
+        &["y confirm", "Enter press", "Esc cancel", "↑↓ choose"],
+        room,
     )
 }
 
@@ -196,29 +198,22 @@ fn draw_close(
     if n > room {
         lines.push(Line::styled(format!("  … {} more", n - room), th.dim));
     }
-    let time_wait = c
-        .sockets
-        .iter()
-        .all(|s| s.state == crate::model::State::TimeWait);
-    let note = if time_wait {
-        "TIME-WAIT sockets are removed at once: the port frees for a plain bind"
-    } else {
-        "the owner's next call fails with ECONNABORTED, the peer gets a RST"
-    };
-    lines.push(Line::styled(
-        format!("  {}", fit(note, text_width)),
-        th.flag_warn,
-    ));
-    lines.push(Line::styled(
-        "  only these exact sockets (tuple and cookie): one that changed is not touched",
-        th.dim,
-    ));
+    for l in super::wrap(&c.note, text_width.saturating_sub(2)) {
+        lines.push(Line::styled(format!("  {l}"), th.flag_warn));
+    }
+    for l in super::wrap(
+        "only these exact sockets (tuple and cookie): one that changed is not touched",
+        text_width.saturating_sub(2),
+    ) {
+        lines.push(Line::styled(format!("  {l}"), th.dim));
+    }
     let close = format!("Close {n} socket{}", if n == 1 { "" } else { "s" });
     let buttons = button_row(
         c.focus,
         &close,
         th,
-        "    y close · Enter press · Esc cancel",
+        &["y close", "Enter press", "Esc cancel"],
+        usize::from(width.saturating_sub(2)),
     );
     boxed(frame, area, width, th, " close sockets ", lines, buttons);
 }
@@ -264,8 +259,14 @@ fn boxed(
 }
 
 /// Cancel and the action; the focused one is unmistakable: a marker and reverse video,
-/// the other plain text.
-fn button_row<'a>(focus: Button, action: &str, th: &Styles, hint: &'static str) -> Line<'a> {
+/// the other plain text. Then as many of the `hints` as fit whole in `room` columns.
+fn button_row<'a>(
+    focus: Button,
+    action: &str,
+    th: &Styles,
+    hints: &[&str],
+    room: usize,
+) -> Line<'a> {
     let button = |label: &str, b: Button| {
         if focus == b {
             Span::styled(
@@ -276,11 +277,22 @@ fn button_row<'a>(focus: Button, action: &str, th: &Styles, hint: &'static str) 
             Span::raw(format!("  {label}  "))
         }
     };
-    Line::from(vec![
+    let mut spans = vec![
         Span::raw("   "),
         button("Cancel", Button::Cancel),
         Span::raw("   "),
         button(action, Button::Send),
-        Span::styled(hint, th.dim),
-    ])
+    ];
+    let used: usize = spans.iter().map(Span::width).sum::<usize>() + 4;
+    let mut hint = String::new();
+    for h in hints {
+        let sep = if hint.is_empty() { "" } else { " · " };
+        if used + hint.chars().count() + sep.chars().count() + h.chars().count() > room {
+            break;
+        }
+        hint.push_str(sep);
+        hint.push_str(h);
+    }
+    spans.push(Span::styled(format!("    {hint}"), th.dim));
+    Line::from(spans)
 }

@@ -18,11 +18,15 @@ fn status<'a>(app: &App, th: &Styles) -> Line<'a> {
     let mut l1 = vec![
         Span::styled("sockscope", th.title),
         Span::styled(format!(" {} ", app.settings.host), th.header),
-        Span::styled(
-            format!("· every {} ", fmt_interval(app.modes.interval)),
-            th.dim,
-        ),
     ];
+    // First after the host: at 80 columns the rest of the line may be cut.
+    if let Some(lost) = app.live.lost_notice() {
+        l1.push(Span::styled(format!("· {lost} "), th.error));
+    }
+    l1.push(Span::styled(
+        format!("· every {} ", fmt_interval(app.modes.interval)),
+        th.dim,
+    ));
     if app.modes.paused {
         l1.push(Span::styled("[PAUSED] ", th.error));
     }
@@ -140,7 +144,6 @@ fn tabs<'a>(app: &App, th: &Styles) -> Line<'a> {
             th.header
         };
         l3.push(Span::styled(label, style));
-        l3.push(Span::raw(" "));
     }
     // Where the selection is, as in a pager: the table itself has no room for it.
     let position = if app.table.rows.is_empty() {

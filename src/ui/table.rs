@@ -2,7 +2,7 @@
 
 use super::fit;
 use super::theme::Styles;
-use crate::app::columns::header;
+use crate::app::columns::{Col, EventCol, header};
 use crate::app::views::RowMark;
 use crate::app::{App, RowId, View};
 use crate::model::Flag;
@@ -75,17 +75,36 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
             style = style.patch(th.selected);
             buf.set_string(area.x, y, " ".repeat(usize::from(area.width)), style);
         }
+        if let Some(line) = app.folded_line(row) {
+            // A burst of short connections: its time, then one sentence across the
+            // other columns.
+            let mut rest = None;
+            for (col, spec, (x, w)) in &cols {
+                if *col == Col::Event(EventCol::Time) {
+                    put(
+                        buf,
+                        area.x + x,
+                        y,
+                        *w,
+                        &app.cell(row, *col),
+                        spec.numeric,
+                        style,
+                    );
+                } else {
+                    rest = rest.or(Some(*x));
+                }
+            }
+            if let Some(x) = rest {
+                put(buf, area.x + x, y, area.width - x, &line, false, style);
+            }
+            continue;
+        }
         for (col, spec, (x, w)) in &cols {
             if col.is_flags() && !matches!(row, RowId::Ghost(_)) {
                 flags(buf, area.x + x, y, *w, app.row_flags(row), th, style);
                 continue;
             }
             let text = app.cell(row, *col);
-            let text = if spec.cut_middle {
-                super::fit_middle(&text, usize::from(*w)).into()
-            } else {
-                text
-            };
             put(buf, area.x + x, y, *w, &text, spec.numeric, style);
         }
     }

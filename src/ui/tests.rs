@@ -8,7 +8,7 @@ use crate::app::{App, View};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-fn render(app: &App, w: u16, h: u16) -> String {
+pub(super) fn render(app: &App, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| super::draw(f, app)).unwrap();
     let buf = t.backend().buffer();
@@ -97,6 +97,45 @@ fn detail_dialog_help() {
         key(&mut app, KeyCode::Esc);
         press(&mut app, "?");
         insta::assert_snapshot!(format!("help_{w}x{h}"), render(&app, w, h));
+    }
+}
+
+/// The help overlay at 80 and 120 columns, top and bottom: keys and their descriptions
+/// apart, long lines wrapped (never cut), the colours explained, the detail pane's and
+/// the sort menu's keys listed.
+#[test]
+fn help_at_80_and_120_columns() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut app = sized(View::Listeners, w, h);
+        press(&mut app, "?");
+        let top = render(&app, w, h);
+        key(&mut app, KeyCode::End);
+        let bottom = render(&app, w, h);
+        let mut all = String::new();
+        // Every line of the help, scrolled through a page at a time.
+        key(&mut app, KeyCode::Home);
+        for _ in 0..40 {
+            all.push_str(&render(&app, w, h));
+            key(&mut app, KeyCode::PageDown);
+        }
+        for must in [
+            "In the detail pane",
+            "In the sort menu (F6)",
+            "Colours",
+            "struck",
+            "flag:close-wait-leak",
+            "F10",
+        ] {
+            assert!(all.contains(must), "{must} at {w}: {all}");
+        }
+        for line in all.lines() {
+            assert!(
+                !line.contains("9pick") && !line.contains("headersort"),
+                "a key runs into its description: {line}"
+            );
+        }
+        insta::assert_snapshot!(format!("help_top_{w}x{h}"), top);
+        insta::assert_snapshot!(format!("help_bottom_{w}x{h}"), bottom);
     }
 }
 
@@ -211,19 +250,33 @@ fn detail_groups_other_sockets_and_wraps_under_the_value() {
     );
     select_port(&mut app, 3000);
     key(&mut app, KeyCode::Enter);
-    let text = render(&app, 80, 40);
-    let pane: Vec<&str> = text
-        .lines()
-        .skip_while(|l| !l.contains("detail (Enter/Esc closes)"))
-        .skip(1)
-        .take_while(|l| !l.starts_with('?'))
+    let pane = app.modes.detail.as_ref().unwrap();
+    let all: Vec<String> = pane
+        .lines
+        .iter()
+        .map(|l| format!("{:>10}  {}", l.label, l.text))
         .collect();
-    let all = pane.join("\n");
-    assert!(all.contains("13× ESTAB on :3000"), "{all}");
-    assert!(all.contains("CLOSE-WAIT on :3000"), "{all}");
-    let cmd = pane.iter().position(|l| l.contains("cmdline")).unwrap();
-    assert!(pane[cmd + 1].starts_with("            /usr"), "{all}");
-    for l in &pane {
+    let text = all.join("\n");
+    assert!(text.contains("13× ESTAB on :3000"), "{text}");
+    assert!(text.contains("CLOSE-WAIT on :3000"), "{text}");
+    let cmd = all.iter().position(|l| l.contains("cmdline")).unwrap();
+    assert!(all[cmd + 1].starts_with("            /usr"), "{text}");
+    for l in &pane.lines {
+        assert!(
+            l.text.chars().count() <= 80 - 12,
+            "wider than the pane: {l:?}"
+        );
+    }
+    // On screen: the same lines, under the label column.
+    let screen = render(&app, 80, 40);
+    let shown: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.contains(" detail "))
+        .skip(1)
+        .take_while(|l| !l.starts_with('─') && !l.starts_with('/'))
+        .collect();
+    assert!(!shown.is_empty(), "{screen}");
+    for l in &shown {
         assert!(
             l.is_empty() || l.starts_with(' '),
             "wrapped to column 0: {l:?}"

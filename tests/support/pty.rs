@@ -22,6 +22,11 @@ pub struct Tui {
 
 impl Tui {
     pub fn start(args: &[&str]) -> Tui {
+        Tui::start_sized(args, COLS, ROWS)
+    }
+
+    /// The live view in a terminal `cols` × `rows` (80×24: what most people have).
+    pub fn start_sized(args: &[&str], cols: u16, rows: u16) -> Tui {
         let mut cmd = CommandBuilder::new(bin());
         cmd.args(args);
         // A config file of its own: nothing from the machine's user config leaks in.
@@ -29,15 +34,19 @@ impl Tui {
             "XDG_CONFIG_HOME",
             std::env::temp_dir().join("sockscope-test-no-config"),
         );
-        Tui::start_cmd(cmd)
+        Tui::start_cmd_sized(cmd, cols, rows)
     }
 
-    pub fn start_cmd(mut cmd: CommandBuilder) -> Tui {
+    pub fn start_cmd(cmd: CommandBuilder) -> Tui {
+        Tui::start_cmd_sized(cmd, COLS, ROWS)
+    }
+
+    fn start_cmd_sized(mut cmd: CommandBuilder, cols: u16, rows: u16) -> Tui {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
+                rows,
+                cols,
                 pixel_width: 0,
                 pixel_height: 0,
             })
@@ -48,8 +57,8 @@ impl Tui {
         let mut reader = pair.master.try_clone_reader().unwrap();
         let writer = pair.master.take_writer().unwrap();
         let parser = Arc::new(Mutex::new(vt100::Parser::new(
-            std::num::NonZeroU16::new(ROWS).unwrap(),
-            std::num::NonZeroU16::new(COLS).unwrap(),
+            std::num::NonZeroU16::new(rows).unwrap(),
+            std::num::NonZeroU16::new(cols).unwrap(),
             0,
         )));
         let raw = Arc::new(Mutex::new(Vec::new()));

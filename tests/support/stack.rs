@@ -17,7 +17,12 @@ pub fn fresh_port() -> u16 {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let start = 20_000 + (std::process::id() * 37 + n * 101) % 10_000;
-    let search = Search::around(Some(start as u16), sockscope::collect::ephemeral_range(), 1);
+    let search = Search::nearby(
+        Some(start as u16),
+        sockscope::collect::ephemeral_range(),
+        1,
+        false,
+    );
     // Never the same port twice in one run, whatever the search finds.
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());

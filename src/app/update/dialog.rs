@@ -1,7 +1,7 @@
 //! Dialog mode: choosing the signal and the target, then Cancel (the default) or Send.
 
 use crate::app::dialog::Button;
-use crate::app::keymap::{Action, Mode};
+use crate::app::keymap::Action;
 use crate::app::{App, Effect};
 use crate::model::Sig;
 
@@ -27,7 +27,7 @@ pub fn action(app: &mut App, a: Action) -> Vec<Effect> {
         return vec![];
     }
     let Some(d) = &mut app.modes.dialog else {
-        app.modes.mode = Mode::Normal;
+        app.modes.back_to_rest();
         return vec![];
     };
     if let Some(i) = a.signal_index() {

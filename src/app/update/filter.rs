@@ -2,7 +2,7 @@
 //! parse whole are applied; Enter keeps a valid line (an invalid one stays open with its
 //! error); Esc puts back the filter from before `/`.
 
-use crate::app::keymap::{Action, Mode};
+use crate::app::keymap::Action;
 use crate::app::{App, Effect};
 use crate::query;
 
@@ -17,7 +17,7 @@ pub fn action(app: &mut App, a: Action) -> Vec<Effect> {
             }
             f.edit = None;
             f.error = None;
-            app.modes.mode = Mode::Normal;
+            app.modes.back_to_rest();
             app.rebuild();
         }
         a => edit(app, a),
@@ -28,7 +28,7 @@ pub fn action(app: &mut App, a: Action) -> Vec<Effect> {
 fn apply(app: &mut App) {
     let f = &mut app.modes.filter;
     let Some(line) = f.edit.as_ref().map(|e| e.text.clone()) else {
-        app.modes.mode = Mode::Normal;
+        app.modes.back_to_rest();
         return;
     };
     match query::parse(&line) {
@@ -38,7 +38,7 @@ fn apply(app: &mut App) {
             f.edit = None;
             f.error = None;
             f.before = None;
-            app.modes.mode = Mode::Normal;
+            app.modes.back_to_rest();
             app.rebuild();
         }
         // Never applies a prefix of what was typed: the line stays open with its error.

@@ -1,11 +1,14 @@
 //! `update(&mut App, Msg) -> Vec<Effect>`: every state change of the TUI, with no I/O.
-//! Keys go through the keymap of the current mode: `normal.rs`, `filter.rs`,
-//! `dialog.rs`, and the help (here); the mouse is in `mouse.rs`.
+//! Keys go through the keymap of the current mode: `normal.rs`, `pane.rs` (the detail
+//! pane with the focus), `filter.rs`, `menu.rs` (the sort menu), `dialog.rs`, and the
+//! help (here); the mouse is in `mouse.rs`.
 
 mod dialog;
 mod filter;
+mod menu;
 mod mouse;
 pub(crate) mod normal;
+mod pane;
 
 pub use normal::action;
 
@@ -14,8 +17,19 @@ use super::msg::{Collected, Key, Msg};
 use super::{App, Effect};
 use std::time::{Duration, SystemTime};
 
-/// Applies one message; returns what the runtime must do.
+/// Applies one message; returns what the runtime must do. Whatever the message, the
+/// collector is told when `tcp_info` is wanted, or no longer is (it costs).
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
+    let mut effects = apply(app, msg);
+    let wanted = app.needs_traffic();
+    if wanted != app.modes.traffic {
+        app.modes.traffic = wanted;
+        effects.push(Effect::Traffic(wanted));
+    }
+    effects
+}
+
+fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(k) => key(app, k),
         Msg::Mouse(m) => mouse::mouse(app, m),
@@ -53,6 +67,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Inspected(i) => {
             app.modes.inspection = Some(*i);
+            app.refresh_detail();
             vec![]
         }
         Msg::Tick(now) => {
@@ -103,7 +118,13 @@ fn tick(app: &mut App, now: SystemTime) {
 fn key(app: &mut App, k: Key) -> Vec<Effect> {
     app.modes.key_pressed();
     let mode = app.modes.mode;
-    let Some(a) = app.settings.keymap.lookup(mode, k) else {
+    // The detail pane binds only its own keys: the others act as in the table.
+    let bound = app.settings.keymap.lookup(mode, k).or_else(|| {
+        (mode == Mode::Detail)
+            .then(|| app.settings.keymap.lookup(Mode::Normal, k))
+            .flatten()
+    });
+    let Some(a) = bound else {
         return match (mode, k.code) {
             // Typing into the filter line: any key that is not bound is text.
             (Mode::Filter, super::msg::KeyCode::Char(c)) if !k.ctrl && !k.alt => {
@@ -115,7 +136,12 @@ fn key(app: &mut App, k: Key) -> Vec<Effect> {
     };
     match mode {
         Mode::Normal => normal::action(app, a),
+        Mode::Detail => match pane::action(app, a) {
+            Some(effects) => effects,
+            None => normal::action(app, a),
+        },
         Mode::Filter => filter::action(app, a),
+        Mode::Sort => menu::action(app, a),
         Mode::Dialog => dialog::action(app, a),
         Mode::Help => {
             help(app, a);
@@ -124,14 +150,18 @@ fn key(app: &mut App, k: Key) -> Vec<Effect> {
     }
 }
 
+/// Help mode: scrolling within the help's lines.
 fn help(app: &mut App, a: Action) {
+    let max = app.help_max_scroll();
     let s = &mut app.modes.help_scroll;
     match a {
-        Action::Close => app.modes.mode = Mode::Normal,
-        Action::Down => *s += 1,
+        Action::Close => app.modes.back_to_rest(),
+        Action::Down => *s = (*s + 1).min(max),
         Action::Up => *s = s.saturating_sub(1),
-        Action::PageDown => *s += 10,
+        Action::PageDown => *s = (*s + 10).min(max),
         Action::PageUp => *s = s.saturating_sub(10),
+        Action::First => *s = 0,
+        Action::Last => *s = max,
         _ => {}
     }
 }

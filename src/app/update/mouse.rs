@@ -1,5 +1,7 @@
-//! The mouse, in normal mode: the wheel scrolls, a click on a row selects it, on a column
-//! header sorts by it (again: reverses), on a view tab switches to it.
+//! The mouse, in normal mode and with the detail pane focused: the wheel scrolls what
+//! has the focus, a click on a row selects it (and gives the table the focus), on a
+//! column header sorts by it (again: reverses), on a view tab switches to it, on the
+//! detail pane gives it the focus.
 
 use super::normal::{inspect_selected, set_view, sort_by};
 use crate::app::keymap::Mode;
@@ -7,11 +9,15 @@ use crate::app::msg::MouseKind;
 use crate::app::{App, Effect, layout};
 
 pub fn mouse(app: &mut App, m: MouseKind) -> Vec<Effect> {
-    if app.modes.mode != Mode::Normal {
+    let mode = app.modes.mode;
+    if !matches!(mode, Mode::Normal | Mode::Detail) {
         return vec![];
     }
     let cursor = app.table.cursor;
     match m {
+        MouseKind::ScrollDown | MouseKind::ScrollUp if mode == Mode::Detail => {
+            super::pane::wheel(app, m == MouseKind::ScrollDown);
+        }
         MouseKind::ScrollDown => app.select_index(cursor.saturating_add(3)),
         MouseKind::ScrollUp => app.select_index(cursor.saturating_sub(3)),
         MouseKind::Click { column, row } => return click(app, column, row),
@@ -22,6 +28,7 @@ pub fn mouse(app: &mut App, m: MouseKind) -> Vec<Effect> {
 fn click(app: &mut App, column: u16, row: u16) -> Vec<Effect> {
     let table = layout::table(app);
     let body = layout::table_body(app);
+    let pane = layout::detail(app);
     let tabs_line = layout::header(app).y + layout::HEADER - 1;
     if row == tabs_line {
         let hit = app
@@ -42,9 +49,15 @@ fn click(app: &mut App, column: u16, row: u16) -> Vec<Effect> {
     } else if row >= body.y && row < body.y + body.height {
         let index = app.table.offset + usize::from(row - body.y);
         if index < app.table.rows.len() {
+            if let Some(p) = &mut app.modes.detail {
+                p.focus = false;
+                app.modes.mode = Mode::Normal;
+            }
             app.select_index(index);
             return inspect_selected(app);
         }
+    } else if pane.height > 0 && row >= pane.y && row < pane.y + pane.height {
+        super::pane::focus(app);
     }
     vec![]
 }

@@ -1,7 +1,8 @@
 //! Normal mode: navigation, views, sorting, quick filters, the detail pane, signals,
-//! pause and interval.
+//! pause and interval. Keys the detail pane does not bind come here too.
 
 use crate::app::columns::Col;
+use crate::app::detail::Pane;
 use crate::app::keymap::{Action, Mode};
 use crate::app::views::{View, fmt_interval};
 use crate::app::{App, Effect, Filter, LineEdit};
@@ -10,37 +11,101 @@ use std::time::Duration;
 
 /// Runs a normal-mode action.
 pub fn action(app: &mut App, a: Action) -> Vec<Effect> {
-    let page = app.table_rows().max(1);
-    let cursor = app.table.cursor;
+    if let Some(effects) = at_once(app, a) {
+        return effects;
+    }
     match a {
-        Action::Quit => {
-            app.modes.quit = true;
-            return vec![Effect::Quit];
-        }
-        Action::Suspend => return vec![Effect::Suspend],
+        Action::Down
+        | Action::Up
+        | Action::PageDown
+        | Action::PageUp
+        | Action::First
+        | Action::Last => navigate(app, a),
+        Action::ViewSockets
+        | Action::ViewListeners
+        | Action::ViewPorts
+        | Action::ViewProcesses
+        | Action::ViewEvents
+        | Action::NextView
+        | Action::PrevView
+        | Action::ListenersOnly => view(app, a),
+        Action::SortNext | Action::SortReverse | Action::SortMenu => sort(app, a),
+        Action::Filter => open_filter(app),
+        Action::ToggleTimeWait | Action::ToggleGhosts => toggle_rows(app, a),
+        Action::ToggleTraffic => toggle_traffic(app),
+        Action::FilterPort | Action::FilterState | Action::FilterProcess => quick_filter(app, a),
         Action::Help => {
             app.modes.mode = Mode::Help;
             app.modes.help_scroll = 0;
         }
-        Action::Down => app.select_index(cursor.saturating_add(1)),
-        Action::Up => app.select_index(cursor.saturating_sub(1)),
-        Action::PageDown => app.select_index(cursor.saturating_add(page)),
-        Action::PageUp => app.select_index(cursor.saturating_sub(page)),
-        Action::First => app.select_index(0),
-        Action::Last => app.select_index(usize::MAX),
-        Action::ViewSockets => set_view(app, View::Sockets),
-        Action::ViewListeners => set_view(app, View::Listeners),
-        Action::ViewPorts => set_view(app, View::Ports),
-        Action::ViewProcesses => set_view(app, View::Processes),
-        Action::ViewEvents => set_view(app, View::Events),
-        Action::NextView | Action::PrevView => {
+        Action::Clear => clear(app),
+        // Other modes' actions do nothing here.
+        _ => {}
+    }
+    inspect_selected(app)
+}
+
+/// Actions whose effects are the whole answer: leaving, the dialogs, pause, the
+/// interval, the detail pane.
+fn at_once(app: &mut App, a: Action) -> Option<Vec<Effect>> {
+    Some(match a {
+        Action::Quit => {
+            app.modes.quit = true;
+            vec![Effect::Quit]
+        }
+        Action::Suspend => vec![Effect::Suspend],
+        Action::Kill => app.open_dialog(false),
+        Action::KillHard => app.open_dialog(true),
+        Action::CloseSocket => app.open_close_dialog(),
+        Action::Pause => {
+            app.modes.paused = !app.modes.paused;
+            vec![Effect::Pause(app.modes.paused)]
+        }
+        Action::Slower | Action::Faster => interval(app, a == Action::Slower),
+        Action::Detail => detail(app),
+        _ => return None,
+    })
+}
+
+fn navigate(app: &mut App, a: Action) {
+    let page = app.table_rows().max(1);
+    let cursor = app.table.cursor;
+    let to = match a {
+        Action::Down => cursor.saturating_add(1),
+        Action::Up => cursor.saturating_sub(1),
+        Action::PageDown => cursor.saturating_add(page),
+        Action::PageUp => cursor.saturating_sub(page),
+        Action::First => 0,
+        _ => usize::MAX,
+    };
+    app.select_index(to);
+}
+
+fn view(app: &mut App, a: Action) {
+    let v = match a {
+        Action::ViewSockets => View::Sockets,
+        Action::ViewListeners => View::Listeners,
+        Action::ViewPorts => View::Ports,
+        Action::ViewProcesses => View::Processes,
+        Action::ViewEvents => View::Events,
+        Action::ListenersOnly if app.table.view == View::Listeners => View::Sockets,
+        Action::ListenersOnly => View::Listeners,
+        _ => {
             let n = View::ALL.len();
             let step = if a == Action::NextView { 1 } else { n - 1 };
-            set_view(app, View::ALL[(app.table.view.index() + step) % n]);
+            View::ALL[(app.table.view.index() + step) % n]
         }
+    };
+    set_view(app, v);
+}
+
+/// `s` walks the columns on screen (a column the terminal has no room for would show
+/// no arrow), `S`/`r` reverse, F6 opens the menu of the columns on screen.
+fn sort(app: &mut App, a: Action) {
+    let cols = app.visible_columns();
+    let now = cols.iter().position(|c| *c == app.sort().column);
+    match a {
         Action::SortNext => {
-            let cols = app.columns();
-            let now = cols.iter().position(|c| *c == app.sort().column);
             let next = now.map_or(0, |i| (i + 1) % cols.len().max(1));
             if let Some(c) = cols.get(next) {
                 sort_by(app, *c, false);
@@ -50,72 +115,80 @@ pub fn action(app: &mut App, a: Action) -> Vec<Effect> {
             app.table.reverse();
             app.rebuild();
         }
-        Action::Filter => {
-            let f = &mut app.modes.filter;
-            f.before = Some((f.text.clone(), f.query.clone()));
-            f.edit = Some(LineEdit {
-                cursor: f.text.chars().count(),
-                text: f.text.clone(),
-            });
-            f.error = None;
-            app.modes.mode = Mode::Filter;
+        _ => {
+            app.modes.sort_menu = Some(now.unwrap_or(0));
+            app.modes.mode = Mode::Sort;
         }
-        Action::ListenersOnly => {
-            let v = if app.table.view == View::Listeners {
-                View::Sockets
-            } else {
-                View::Listeners
-            };
-            set_view(app, v);
-        }
-        Action::ToggleTimeWait => {
-            let on = toggle(&mut app.table.hide_time_wait);
-            let what = if on {
-                "TIME-WAIT hidden (t shows it)"
-            } else {
-                "TIME-WAIT shown"
-            };
-            app.say(what, false);
-            app.rebuild();
-        }
-        Action::ToggleGhosts => {
-            let on = toggle(&mut app.table.show_ghosts);
-            let what = if on {
-                "closed sockets shown in red for a few seconds"
-            } else {
-                "closed sockets hidden (g shows them)"
-            };
-            app.say(what, false);
-            app.rebuild();
-        }
-        Action::FilterPort | Action::FilterState | Action::FilterProcess => quick_filter(app, a),
-        Action::Clear => {
-            if app.modes.detail {
-                app.modes.detail = false;
-                app.scroll_to_cursor();
-            } else {
-                app.modes.filter = Filter::default();
-                app.table.hide_time_wait = false;
-                app.rebuild();
-            }
-        }
-        Action::Detail => {
-            app.modes.detail = !app.modes.detail;
-            app.scroll_to_cursor();
-            return inspect_selected(app);
-        }
-        Action::Kill => return app.open_dialog(false),
-        Action::KillHard => return app.open_dialog(true),
-        Action::CloseSocket => return app.open_close_dialog(),
-        Action::Pause => {
-            app.modes.paused = !app.modes.paused;
-            return vec![Effect::Pause(app.modes.paused)];
-        }
-        Action::Slower | Action::Faster => return interval(app, a == Action::Slower),
-        // Other modes' actions do nothing here.
-        _ => {}
     }
+}
+
+fn open_filter(app: &mut App) {
+    let f = &mut app.modes.filter;
+    f.before = Some((f.text.clone(), f.query.clone()));
+    f.edit = Some(LineEdit {
+        cursor: f.text.chars().count(),
+        text: f.text.clone(),
+    });
+    f.error = None;
+    app.modes.mode = Mode::Filter;
+}
+
+/// `t` hides TIME-WAIT, `g` closed sockets.
+fn toggle_rows(app: &mut App, a: Action) {
+    let what = if a == Action::ToggleTimeWait {
+        if toggle(&mut app.table.hide_time_wait) {
+            "TIME-WAIT hidden (t shows it)"
+        } else {
+            "TIME-WAIT shown"
+        }
+    } else if toggle(&mut app.table.show_ghosts) {
+        "closed sockets shown in red for a few seconds"
+    } else {
+        "closed sockets hidden (g shows them)"
+    };
+    app.say(what, false);
+    app.rebuild();
+}
+
+/// `T`: the traffic columns in the socket views. Elsewhere it only says so: the
+/// Processes view has its RX/s and TX/s anyway.
+fn toggle_traffic(app: &mut App) {
+    let on = toggle(&mut app.table.traffic);
+    let text = match (on, app.table.view.is_socket_view()) {
+        (true, true) => "traffic columns on: RX/s TX/s RTT Retrans Idle (TCP payload; T hides)",
+        (true, false) => "traffic columns on in the Sockets and Listeners views (T hides)",
+        (false, _) => "traffic columns off",
+    };
+    app.say(text, false);
+    app.rebuild();
+}
+
+/// Esc: closes the detail pane when open, else clears the filters.
+fn clear(app: &mut App) {
+    if app.modes.detail.is_some() {
+        close_detail(app);
+    } else {
+        app.modes.filter = Filter::default();
+        app.table.hide_time_wait = false;
+        app.rebuild();
+    }
+}
+
+/// Enter: opens the detail pane with the focus, or gives the open pane the focus.
+fn detail(app: &mut App) -> Vec<Effect> {
+    let pane = app.modes.detail.get_or_insert_with(Pane::default);
+    pane.focus = true;
+    app.modes.mode = Mode::Detail;
+    app.refresh_detail();
+    app.scroll_to_cursor();
     inspect_selected(app)
+}
+
+/// Closes the detail pane; the table has the focus again.
+pub(super) fn close_detail(app: &mut App) {
+    app.modes.detail = None;
+    app.modes.mode = Mode::Normal;
+    app.scroll_to_cursor();
 }
 
 /// Flips a switch; returns its new value.
@@ -143,7 +216,7 @@ fn interval(app: &mut App, slower: bool) -> Vec<Effect> {
 /// With the detail pane open, asks for the facts about the selected row's owner that
 /// only the OS knows (cwd, parents).
 pub(super) fn inspect_selected(app: &App) -> Vec<Effect> {
-    if !app.modes.detail {
+    if app.modes.detail.is_none() {
         return vec![];
     }
     let pid = app

@@ -66,25 +66,15 @@ impl Procs {
             self.boot_time
         };
         let process = Process {
-            pid,
             ppid: p.parent().map(|p| p.as_u32()),
-            start_ticks: 0,
             start_time,
             name: display_name(&sanitize_capped(&p.name().to_string_lossy(), 256), &cmdline),
             cmdline,
             exe: p.exe().map(|e| sanitize(&e.to_string_lossy())),
-            exe_root_owned: false,
             uid,
-            user: None,
             state: status_letter(p.status()),
             threads: 1,
-            kernel_thread: false,
-            container: None,
-            session: 0,
-            session_leader_alive: true,
-            parent_state: None,
-            parent_zombie: false,
-            origin: Default::default(),
+            ..Process::unknown(pid)
         };
         Some(Process {
             user: uid.and_then(|u| self.user_name(u)),

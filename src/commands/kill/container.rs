@@ -177,14 +177,11 @@ fn stop_all(found: &[Container], wait: Duration, out: &mut impl Write) -> Result
             super::super::warn(&format!("could not stop container {}: {e}", c.label()));
             return Ok(false);
         }
-        let how = match api.exit_code(&c.full_id) {
-            Ok(Some(137)) => format!(
-                ": it did not stop in {grace}, so {} killed it (exit 137)",
-                c.runtime.title()
-            ),
-            Ok(Some(code)) => format!(" (exit {code})"),
-            _ => String::new(),
-        };
+        let how = crate::model::container::stop_ending(
+            c.runtime.title(),
+            &grace,
+            api.exit_code(&c.full_id).ok().flatten(),
+        );
         writeln!(out, "stopped container {}{how}", c.label())?;
     }
     Ok(true)

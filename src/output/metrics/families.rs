@@ -2,7 +2,8 @@
 //! queues, stopped holders), each cut to the top N with the rest in `other`.
 
 use super::{Inputs, Labels, family_proto, labels, state_label, top_n};
-use crate::model::{Snapshot, Socket, State};
+use crate::diagnose::supervisor::{is_docker_proxy, proxied};
+use crate::model::{Process, Snapshot, Socket, State};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::RangeInclusive;
@@ -29,8 +30,55 @@ fn port_rank(served: &HashMap<u16, u64>, port: u16) -> (Reverse<u64>, u16) {
     (Reverse(served.get(&port).copied().unwrap_or(0)), port)
 }
 
+/// How long after a docker-proxy starts the engine's word on its port may still be on
+/// its way (the collector asks again when a proxy's port is missing from its list).
+const PROXY_SETTLE: u64 = 10;
+
+/// The `container` label of a listener held by `p`: for Docker's own docker-proxy, the
+/// container the engine says publishes the port (never what the proxy's argv says);
+/// else the container `p` runs in; "" for none. `None` while the engine has not named
+/// it yet (a container just started), so that a series never changes its labels a few
+/// seconds after it appears; a proxy the engine does not know (another engine's) is
+/// "" once it is older than [`PROXY_SETTLE`] seconds.
+fn container_label(p: &Process, snap: &Snapshot, port: u16) -> Option<String> {
+    use crate::model::container::Access;
+    let name = |c: &crate::model::Container| c.name.clone().unwrap_or_else(|| c.id.clone());
+    let settling = |c: &crate::model::Container| c.access == Access::Pending;
+    if is_docker_proxy(p) {
+        let now = snap
+            .taken_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        return match proxied(p, snap, Some(port)) {
+            Some(c) if settling(c) => None,
+            Some(c) => Some(name(c)),
+            None if now.saturating_sub(p.start_time) < PROXY_SETTLE => None,
+            None => Some(String::new()),
+        };
+    }
+    match &p.container {
+        Some(c) if settling(c) => None,
+        Some(c) => Some(name(c)),
+        None => Some(String::new()),
+    }
+}
+
+/// The `netns` label: `host`, or for a container's namespace the name (or short id) of
+/// the container its holder runs in — the same from the first scrape on, where the
+/// namespace table names it after the engine's file, then the id, then the name.
+fn netns_label(s: &Socket, p: Option<&Process>, snap: &Snapshot) -> String {
+    if snap.netns.is_host(s.netns) {
+        return "host".into();
+    }
+    match p.and_then(|p| p.container.as_ref()) {
+        Some(c) => c.name.clone().unwrap_or_else(|| c.id.clone()),
+        None => snap.netns.name(s.netns),
+    }
+}
+
 /// `listener_info`: one series per listener, the top N of them by [`port_rank`]; the rest
-/// are counted in one `other` series. Returns the rows and how many were folded.
+/// are counted in one `other` series. Returns the rows and how many were folded. A
+/// listener whose container the engine has not named yet waits for it.
 pub(super) fn listener_info(
     snap: &Snapshot,
     listeners: &[&Socket],
@@ -45,14 +93,16 @@ pub(super) fn listener_info(
             || format!("({})", s.owner_status.as_str()),
             |p| p.name.clone(),
         );
-        // The name, or the short id: never the explanation `label()` adds.
-        let container = p
-            .and_then(|p| p.container.as_ref())
-            .map(|c| c.name.clone().unwrap_or_else(|| c.id.clone()))
-            .unwrap_or_default();
+        let container = match p {
+            Some(p) => match container_label(p, snap, s.local.port()) {
+                Some(c) => c,
+                None => continue,
+            },
+            None => String::new(),
+        };
         let addr = s.local.ip().to_string();
         let port = s.local.port().to_string();
-        let netns = snap.netns.name(s.netns);
+        let netns = netns_label(s, p, snap);
         let l = labels(&[
             ("proto", family_proto(s)),
             ("addr", &addr),
@@ -84,38 +134,38 @@ pub(super) struct Queues {
     pub(super) folded: usize,
 }
 
-/// Accept queues of the host's TCP listeners by port: the top N ports by [`port_rank`],
-/// the rest summed in `port="other"`.
+/// Accept queues of the TCP listeners of every namespace read, by (namespace, port):
+/// the top N by [`port_rank`], the rest summed in `port="other",netns="other"`.
 pub(super) fn listen_queues(
     snap: &Snapshot,
     listeners: &[&Socket],
     served: &HashMap<u16, u64>,
     top: usize,
 ) -> Queues {
-    let mut by_port: BTreeMap<u16, (i64, i64)> = BTreeMap::new();
-    for s in listeners
-        .iter()
-        .filter(|s| s.state == State::Listen && snap.netns.is_host(s.netns))
-    {
-        let e = by_port.entry(s.local.port()).or_default();
+    let mut by_port: BTreeMap<(u16, String), (i64, i64)> = BTreeMap::new();
+    for s in listeners.iter().filter(|s| s.state == State::Listen) {
+        let p = s.owners.first().and_then(|pid| snap.processes.get(pid));
+        let e = by_port
+            .entry((s.local.port(), netns_label(s, p, snap)))
+            .or_default();
         e.0 += i64::from(s.recv_q);
         e.1 += i64::from(s.send_q);
     }
-    let mut ranked: Vec<u16> = by_port.keys().copied().collect();
-    ranked.sort_by_key(|p| port_rank(served, *p));
-    let kept: HashSet<u16> = ranked.iter().take(top).copied().collect();
+    let mut ranked: Vec<&(u16, String)> = by_port.keys().collect();
+    ranked.sort_by_key(|(p, ns)| (port_rank(served, *p), ns.clone()));
+    let kept: HashSet<(u16, String)> = ranked.iter().take(top).map(|k| (*k).clone()).collect();
     let mut q = Queues {
         length: BTreeMap::new(),
         limit: BTreeMap::new(),
         folded: by_port.len().saturating_sub(kept.len()),
     };
-    for (port, (len, lim)) in by_port {
-        let port = if kept.contains(&port) {
-            port.to_string()
+    for ((port, ns), (len, lim)) in by_port {
+        let (port, ns) = if kept.contains(&(port, ns.clone())) {
+            (port.to_string(), ns)
         } else {
-            "other".to_owned()
+            ("other".to_owned(), "other".to_owned())
         };
-        let l = labels(&[("proto", "tcp"), ("port", &port)]);
+        let l = labels(&[("proto", "tcp"), ("port", &port), ("netns", &ns)]);
         *q.length.entry(l.clone()).or_default() += len;
         *q.limit.entry(l).or_default() += lim;
     }
@@ -283,7 +333,7 @@ pub(super) fn time_wait_makers(snap: &Snapshot, top: usize) -> (BTreeMap<Labels,
         let maker = match snap.maker_of(s) {
             Some(Maker::Owner { name, .. } | Maker::Listener { name, .. }) => name.clone(),
             Some(Maker::Uid { uid, .. }) => format!("uid:{uid}"),
-            None => "unknown".to_owned(),
+            Some(Maker::Unseen) | None => "unknown".to_owned(),
         };
         *all.entry(maker).or_default() += 1;
     }

@@ -7,7 +7,7 @@
 //! client connection that is not itself ephemeral; every family with a port or process
 //! label keeps its top N series and folds the rest into `other` (listeners and their
 //! accept queues too: they rank by the connections their port serves, then by port
-//! number); remote addresses are never labels. Worst case per host: see the README.
+//! number); remote addresses are never labels. Worst case per host: see docs/metrics.md.
 //!
 //! Series come out sorted by their labels, the same order at every scrape
 //! (prometheus-client's `Family` keeps a `HashMap`, whose order changes from one
@@ -165,13 +165,13 @@ pub fn openmetrics(i: &Inputs<'_>) -> String {
     gauge_family(
         &mut reg,
         "listen_queue_length",
-        "Connections waiting in the accept queues of a port's TCP listeners (top N ports, the rest summed in port=\"other\")",
+        "Connections waiting in the accept queues of a port's TCP listeners, by network namespace (top N, the rest summed in port=\"other\")",
         queues.length,
     );
     gauge_family(
         &mut reg,
         "listen_queue_limit",
-        "Accept queue limits (the backlogs) of a port's TCP listeners (top N ports, the rest summed in port=\"other\")",
+        "Accept queue limits (the backlogs) of a port's TCP listeners, by network namespace (top N, the rest summed in port=\"other\")",
         queues.limit,
     );
     gauge_family(

@@ -216,3 +216,108 @@ fn series_come_out_in_the_same_order_at_every_render() {
     sorted.sort_unstable();
     assert_eq!(info, sorted);
 }
+
+fn render(snap: &crate::model::Snapshot) -> String {
+    openmetrics(&Inputs {
+        snap,
+        leaking: &HashSet::new(),
+        counters: &Counters::default(),
+        top: 20,
+        took: Duration::from_millis(1),
+        ok: true,
+        collector: "fake",
+        ephemeral: 32768..=60999,
+    })
+}
+
+/// Container web1 published by docker-proxy, and its own listener on 8080 in its
+/// network namespace, which the namespace table calls `table_name` (the engine's
+/// file name at first, the container's name later).
+fn containers(access: crate::model::container::Access, table_name: &str) -> crate::model::Snapshot {
+    let mut snap = crate::app::testkit::docker_published();
+    if let Some(c) = snap
+        .processes
+        .get_mut(&710)
+        .and_then(|p| p.container.as_mut())
+    {
+        c.access = access;
+    }
+    let mut inner = sock(
+        Proto::Tcp,
+        "0.0.0.0:8080",
+        "0.0.0.0:0",
+        State::Listen,
+        88,
+        &[710],
+    );
+    inner.netns = 501;
+    inner.recv_q = 3;
+    snap.sockets.push(inner);
+    snap.netns.others.insert(
+        501,
+        crate::model::Netns {
+            inode: 501,
+            name: table_name.into(),
+            kind: crate::model::NetnsKind::Container,
+        },
+    );
+    snap
+}
+
+/// A docker-proxy's listener names the container the engine says it publishes; the
+/// container's own listener has its accept queue counted, under its namespace; and its
+/// labels are the same from the first series on.
+#[test]
+fn container_listeners_are_labelled_by_the_engine_and_keep_their_labels() {
+    use crate::model::container::Access;
+    let om = render(&containers(Access::Known, "sandbox0a1b2c"));
+    let info = samples(&om, "sockscope_listener_info");
+    let proxy = info.iter().find(|l| l.contains("port=\"32768\"")).unwrap();
+    assert!(
+        proxy.contains("process=\"docker-proxy\"") && proxy.contains("container=\"web1\""),
+        "{proxy}"
+    );
+    assert!(proxy.contains("netns=\"host\""), "{proxy}");
+    let inner = info.iter().find(|l| l.contains("port=\"8080\"")).unwrap();
+    assert!(
+        inner.contains("container=\"web1\"") && inner.contains("netns=\"web1\""),
+        "{inner}"
+    );
+    let queue = samples(&om, "sockscope_listen_queue_length");
+    assert!(
+        queue.contains(
+            &"sockscope_listen_queue_length{proto=\"tcp\",port=\"8080\",netns=\"web1\"} 3"
+        ),
+        "{queue:#?}"
+    );
+    // Later the table names the namespace after the container: nothing changes.
+    assert_eq!(render(&containers(Access::Known, "web1")), om);
+    // While the engine has not answered, the container's listener waits (no series
+    // with a name that is about to change).
+    let early = render(&containers(Access::Pending, "sandbox0a1b2c"));
+    let info = samples(&early, "sockscope_listener_info").join("\n");
+    assert!(!info.contains("port=\"8080\""), "{info}");
+    // A proxy started a moment ago whose port the engine's list lacks yet waits too,
+    // then (the engine knows nothing of it: another engine's) it is container="".
+    let mut young = containers(Access::Known, "web1");
+    young.published.clear();
+    let now = young
+        .taken_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    young.processes.get_mut(&700).unwrap().start_time = now.as_secs() - 2;
+    let info = samples(&render(&young), "sockscope_listener_info").join("\n");
+    assert!(!info.contains("port=\"32768\""), "{info}");
+    young.processes.get_mut(&700).unwrap().start_time = now.as_secs() - 60;
+    let info = samples(&render(&young), "sockscope_listener_info").join("\n");
+    let unknown = "port=\"32768\",process=\"docker-proxy\",container=\"\"";
+    assert!(info.contains(unknown), "{info}");
+    // The engine's list has the container before its inspection names it: wait.
+    let mut listed = containers(Access::Known, "web1");
+    for e in &mut listed.published {
+        e.container.name = None;
+        e.container.access = Access::Pending;
+    }
+    let info = samples(&render(&listed), "sockscope_listener_info").join("\n");
+    assert!(!info.contains("port=\"32768\""), "{info}");
+}

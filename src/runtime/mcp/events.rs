@@ -279,11 +279,13 @@ mod tests {
                 netns: 0,
             },
             state: State::Listen,
+            owner_status: crate::model::OwnerStatus::Kernel,
             owners: Pids::new(),
             names: String::new(),
             old_names: String::new(),
             flags: Flags::empty(),
             life: None,
+            folded: None,
         }
     }
 

@@ -19,8 +19,9 @@ pub fn why(s: &Server, a: args::Why) -> Reply {
 pub fn list(s: &Server, a: args::List) -> Reply {
     let q = crate::query::parse(a.query.as_deref().unwrap_or(""))
         .map_err(|e| format!("bad query: {e}"))?;
-    let snap = commands::list::snapshot(a.all, a.all, s.kind).map_err(|e| e.to_string())?;
-    let rows = crate::output::rows(&snap, &q);
+    let (snap, leaking) =
+        commands::list::snapshot(a.all, a.all, s.kind).map_err(|e| e.to_string())?;
+    let rows = crate::output::rows_flagged(&snap, &q, &leaking);
     let matched = rows.len();
     let shown = &rows[..matched.min(a.limit)];
     let doc = crate::output::json::document(shown, &snap, false);
@@ -33,9 +34,9 @@ pub fn list(s: &Server, a: args::List) -> Reply {
 
 /// `free_port`: what `sockscope free-port` prints.
 pub fn free_port(s: &Server, a: args::FreePort) -> Reply {
-    let search = commands::free_port::search(a.near, a.range, a.count);
+    let search = commands::free_port::search(a.near, a.range, a.count, false);
     let ports = commands::free_port::find(&search, s.kind).map_err(|e| e.to_string())?;
-    let shortfall = commands::free_port::shortfall(&search, ports.len());
+    let shortfall = commands::free_port::shortfall(&search, &ports);
     Ok(json!({
         "ports": ports,
         "count": search.count,

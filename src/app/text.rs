@@ -1,0 +1,87 @@
+//! Cutting and wrapping text to a number of columns: what the table, the detail pane and
+//! the dialogs do with values longer than their room.
+
+/// Greedy word wrap at `room` columns; a word longer than a line is cut. At least one
+/// (maybe empty) line.
+pub fn wrap(text: &str, room: usize) -> Vec<String> {
+    // No room at all still takes a character a line (a terminal 0 columns wide).
+    let room = room.max(1);
+    let mut out = vec![String::new()];
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let line = out.last_mut().map_or(0, |l| l.chars().count());
+            let sep = usize::from(line > 0);
+            if line + sep + word.len() <= room {
+                if let Some(l) = out.last_mut() {
+                    if sep == 1 {
+                        l.push(' ');
+                    }
+                    l.extend(word.iter());
+                }
+                break;
+            }
+            if line > 0 {
+                out.push(String::new());
+                continue;
+            }
+            // A word longer than a whole line.
+            let rest = word.split_off(room.min(word.len()));
+            if let Some(l) = out.last_mut() {
+                l.extend(word.iter());
+            }
+            out.push(String::new());
+            word = rest;
+            if word.is_empty() {
+                out.pop();
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Cuts `s` to `width` columns, marking the cut with `…`.
+pub fn fit(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_owned();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::fit;
+
+    #[test]
+    fn cuts_keep_the_start() {
+        assert_eq!(fit("python3 -m http.server 38080", 10), "python3 -…");
+        assert_eq!(fit("short", 15), "short");
+        assert_eq!(fit("abcdef", 0), "");
+        for w in 0..30 {
+            assert!(fit("python3 -m http.server 38080", w).chars().count() <= w);
+        }
+    }
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_at_words_and_cuts_long_ones() {
+        assert_eq!(wrap("aa bb cc", 5), vec!["aa bb", "cc"]);
+        assert_eq!(wrap("abcdefgh", 3), vec!["abc", "def", "gh"]);
+        assert_eq!(wrap("", 3), vec![""]);
+        assert_eq!(wrap("a abcdef", 3), vec!["a", "abc", "def"]);
+        assert_eq!(wrap("ab", 0), vec!["a", "b"], "no room: still an end");
+        for line in wrap(&"word ".repeat(50), 17) {
+            assert!(line.chars().count() <= 17, "{line}");
+        }
+    }
+}
