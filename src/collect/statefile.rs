@@ -176,17 +176,27 @@ pub fn apply(dir: &Path, snap: &mut Snapshot) -> Result<(), Unused> {
         )));
     }
     trusted_dir(dir).map_err(|e| Unused::Untrusted(e.to_string()))?;
+    // Left by an instance that stopped: said without reading it (it can be megabytes).
+    let stale = |age_ms: u64| {
+        Unused::Untrusted(format!(
+            "{} is {} s old: the sockscope that wrote it is not running",
+            path.display(),
+            age_ms / 1000
+        ))
+    };
+    if let Ok(written) = m.modified() {
+        let age = now_ms(snap.taken_at).saturating_sub(now_ms(written));
+        if age > FRESH.as_millis() as u64 {
+            return Err(stale(age));
+        }
+    }
     let doc: Doc = serde_json::from_reader(std::io::BufReader::new(std::io::Read::take(
         file, MAX_BYTES,
     )))
     .map_err(|e| Unused::Untrusted(format!("{}: {e}", path.display())))?;
     let age = now_ms(snap.taken_at).saturating_sub(doc.written_ms);
     if doc.version != VERSION || age > FRESH.as_millis() as u64 {
-        return Err(Unused::Untrusted(format!(
-            "{} is {} s old: the sockscope that wrote it is not running",
-            path.display(),
-            age / 1000
-        )));
+        return Err(stale(age));
     }
     let by: HashMap<(u32, Addr, Addr), u32> = doc
         .tw
@@ -275,6 +285,29 @@ mod tests {
         let mut old = tw_snap();
         old.taken_at = SystemTime::now() - Duration::from_secs(120);
         write(&dir, &old).unwrap();
+        let r = apply(&dir, &mut tw_snap());
+        assert!(
+            matches!(&r, Err(Unused::Untrusted(w)) if w.contains("not running")),
+            "{r:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A file not written for longer than FRESH is stale by its time stamp alone: it is
+    /// not read (a stopped instance can leave megabytes), even when what it says is new.
+    #[test]
+    fn a_file_not_written_lately_is_not_read() {
+        let dir = std::env::temp_dir().join(format!("sockscope-mtime-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        write(&dir, &tw_snap()).unwrap();
+        let mut fresh = tw_snap();
+        assert!(apply(&dir, &mut fresh).is_ok());
+        let f = std::fs::File::options()
+            .write(true)
+            .open(dir.join(FILE))
+            .unwrap();
+        f.set_modified(SystemTime::now() - FRESH - Duration::from_secs(5))
+            .unwrap();
         let r = apply(&dir, &mut tw_snap());
         assert!(
             matches!(&r, Err(Unused::Untrusted(w)) if w.contains("not running")),

@@ -43,17 +43,30 @@ pub fn rows_flagged<'a>(
     rows
 }
 
-/// Stable row order for one-shot output: by local port, then protocol and addresses.
+/// Stable row order for one-shot output: by local port, then protocol and addresses
+/// (then namespace, inode and cookie: a total order, so an unstable sort gives the same
+/// output every time).
 pub fn sort_rows(rows: &mut [Row<'_>]) {
-    rows.sort_by(|a, b| {
+    rows.sort_unstable_by(|a, b| {
         let (a, b) = (a.socket, b.socket);
-        (a.local.port(), a.proto, a.local.ip(), a.remote, a.inode).cmp(&(
-            b.local.port(),
-            b.proto,
-            b.local.ip(),
-            b.remote,
-            b.inode,
-        ))
+        (
+            a.local.port(),
+            a.proto,
+            a.local.ip(),
+            a.remote,
+            a.netns,
+            a.inode,
+            a.cookie,
+        )
+            .cmp(&(
+                b.local.port(),
+                b.proto,
+                b.local.ip(),
+                b.remote,
+                b.netns,
+                b.inode,
+                b.cookie,
+            ))
     });
 }
 
