@@ -4,8 +4,8 @@
 
 use super::snapshot::Snapshot;
 use super::socket::{Addr, Proto, Socket, State};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
 
 /// What `tcp_info` says about a TCP connection (`INET_DIAG_INFO`), the fields people ask
 /// for. Byte counts are the kernel's (`bytes_acked` counts our SYN, on the end that
@@ -233,7 +233,7 @@ fn closed(
 ) -> Vec<Closed> {
     let wanted: HashSet<(u32, u64)> = freed.iter().map(|f| (f.netns, f.cookie)).collect();
     // What a poll saw of each: its state, its owner, else the uid of its row.
-    let mut seen: HashMap<(u32, u64), (State, Maker)> = HashMap::new();
+    let mut seen: HashMap<(u32, u64), (State, Maker)> = HashMap::default();
     for snap in prev.into_iter().chain(std::iter::once(next)) {
         for s in snap.sockets.iter().filter(|s| s.cookie != 0) {
             let key = (s.netns, s.cookie);
@@ -318,7 +318,7 @@ fn mark_time_waits(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Mak
     if next.scope == super::snapshot::Scope::All {
         known.map.retain(|k, _| tw.contains(k));
     }
-    let mut index: HashMap<&Maker, u32> = HashMap::new();
+    let mut index: HashMap<&Maker, u32> = HashMap::default();
     let mut makers: Vec<Maker> = Vec::new();
     for s in next
         .sockets
