@@ -130,25 +130,33 @@ pub struct Differ {
 /// take them out.
 const FREED_LEFT: usize = 1 << 16;
 
-/// How long a socket said closed is remembered against a second report.
-pub const SAID_FOR: Duration = Duration::from_secs(30);
+/// How long a socket said closed is remembered against a second report (and for at
+/// least [`SAID_STEPS`] snapshots: a collector held up longer, by a reader that does not
+/// read, still pairs a late destroy event with its diff).
+pub const SAID_FOR: Duration = Duration::from_secs(5);
+const SAID_STEPS: u64 = 3;
 
 /// The sockets said closed lately, by (namespace, cookie), in the order they were said:
-/// what is older than [`SAID_FOR`] leaves from the front, so a snapshot pays for what it
-/// adds and what expires, never for the whole memory (under a churn of 2,000
-/// connections a second it holds over 100,000).
+/// what is old enough leaves from the front, so a snapshot pays for what it adds and
+/// what expires, never for the whole memory (under a churn of 2,000 connections a second
+/// it holds about 20,000).
 #[derive(Default)]
 struct SaidClosed {
-    order: std::collections::VecDeque<(SystemTime, (u32, u64))>,
+    order: std::collections::VecDeque<(SystemTime, u64, (u32, u64))>,
     keys: rustc_hash::FxHashSet<(u32, u64)>,
+    /// Snapshots seen, counted by [`SaidClosed::expire`].
+    step: u64,
 }
 
 impl SaidClosed {
-    /// Forgets what was said [`SAID_FOR`] before `now` or more (or after it: a clock set
-    /// back).
+    /// A new snapshot at `now`: forgets what was said [`SAID_FOR`] and [`SAID_STEPS`]
+    /// snapshots ago or more (or after `now`: a clock set back).
     fn expire(&mut self, now: SystemTime) {
-        while let Some((at, key)) = self.order.front() {
-            if now.duration_since(*at).is_ok_and(|age| age < SAID_FOR) {
+        self.step += 1;
+        while let Some((at, step, key)) = self.order.front() {
+            let recent = now.duration_since(*at).is_ok_and(|age| age < SAID_FOR);
+            let back = now.duration_since(*at).is_err();
+            if !back && (recent || self.step - step < SAID_STEPS) {
                 break;
             }
             self.keys.remove(key);
@@ -160,7 +168,7 @@ impl SaidClosed {
     fn insert(&mut self, key: (u32, u64), now: SystemTime) -> bool {
         let new = self.keys.insert(key);
         if new {
-            self.order.push_back((now, key));
+            self.order.push_back((now, self.step, key));
         }
         new
     }
@@ -1045,17 +1053,23 @@ mod lifecycle_tests {
         assert_eq!(d.next(late, Duration::ZERO, 0).closed.len(), 1);
     }
 
-    /// What was said closed is forgotten SAID_FOR later, oldest first, and all of it when
-    /// the clock is set back; a key said twice is said once.
+    /// What was said closed is forgotten SAID_FOR and SAID_STEPS snapshots later, oldest
+    /// first, and all of it when the clock is set back; a key said twice is said once.
     #[test]
     fn said_closed_forgets_oldest_first() {
         let t0 = crate::app::testkit::at(100);
+        let s = Duration::from_secs;
         let mut said = SaidClosed::default();
+        said.expire(t0);
         assert!(said.insert((0, 1), t0));
-        assert!(!said.insert((0, 1), t0 + Duration::from_secs(5)));
-        assert!(said.insert((0, 2), t0 + Duration::from_secs(10)));
-        said.expire(t0 + SAID_FOR + Duration::from_secs(1));
-        assert!(!said.contains(&(0, 1)));
+        assert!(!said.insert((0, 1), t0 + s(1)));
+        said.expire(t0 + s(2));
+        assert!(said.insert((0, 2), t0 + s(2)));
+        // Long enough ago, but one snapshot later (a held-up collector): kept.
+        said.expire(t0 + SAID_FOR + s(60));
+        assert!(said.contains(&(0, 1)) && said.contains(&(0, 2)));
+        said.expire(t0 + SAID_FOR + s(61));
+        assert!(!said.contains(&(0, 1)), "3 snapshots and SAID_FOR later");
         assert!(said.contains(&(0, 2)));
         assert_eq!(said.len(), 1);
         said.expire(t0);
