@@ -30,6 +30,10 @@ fn status<'a>(app: &App, th: &Styles) -> Line<'a> {
     if app.modes.paused {
         l1.push(Span::styled("[PAUSED] ", th.error));
     }
+    // What is stale before how long the last read took: at 80 columns the end is cut.
+    if let Some(stale) = stale(&app.live.collect.fresh, app.live.now) {
+        l1.push(Span::styled(stale, th.dim));
+    }
     if app.live.collect.snapshots > 0 {
         l1.push(Span::styled(
             format!(
@@ -41,9 +45,6 @@ fn status<'a>(app: &App, th: &Styles) -> Line<'a> {
         ));
     } else {
         l1.push(Span::styled("· collecting… ", th.dim));
-    }
-    if let Some(stale) = stale(&app.live.collect.fresh, app.live.now) {
-        l1.push(Span::styled(stale, th.dim));
     }
     if app.live.collect.overruns > 0 {
         l1.push(Span::styled(

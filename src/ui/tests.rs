@@ -335,4 +335,10 @@ fn the_header_says_what_the_budget_left_stale() {
         !screen.contains("LISTEN ~"),
         "listeners are exact: {screen}"
     );
+    // At 80 columns what is stale is said whole; the read's timing may be cut.
+    let narrow = render(&app, 80, 24);
+    assert!(
+        narrow.contains("full table every 4s: budget 10 % (3 s old)"),
+        "{narrow}"
+    );
 }
