@@ -221,30 +221,9 @@ impl Owners {
                 }
             }
         }
-        let unreadable_uids: HashSet<u32> = self
-            .pids
-            .values()
-            .filter(|p| !p.readable)
-            .map(|p| p.uid)
-            .collect();
+        let unreadable_uids = self.unreadable_uids();
         for s in sockets.iter_mut() {
-            s.owners.clear();
-            if s.inode == 0 {
-                s.owner_status = OwnerStatus::Kernel;
-                continue;
-            }
-            let Some(inode) = ino(s.inode) else {
-                s.owner_status = OwnerStatus::Unknown;
-                continue;
-            };
-            match self.by_inode.get(inode) {
-                pids if !pids.is_empty() => {
-                    s.owners.extend_from_slice(pids);
-                    s.owners.sort_unstable();
-                    s.owner_status = OwnerStatus::Known;
-                }
-                _ => s.owner_status = self.unowned_status(s.uid, &unreadable_uids),
-            }
+            self.assign_one(s, &unreadable_uids);
         }
     }
 
@@ -400,40 +379,51 @@ impl Owners {
     /// After a walk run ahead of the dump, an unfound socket that was not in the last
     /// dump may have opened after the walk: it is not cached as ownerless.
     fn assign(&mut self, sockets: &mut [Socket], walked_ahead: bool) {
-        let unreadable_uids: HashSet<u32> = self
-            .pids
+        let unreadable_uids = self.unreadable_uids();
+        self.lost.clear();
+        for (i, s) in sockets.iter_mut().enumerate() {
+            let Some(inode) = self.assign_one(s, &unreadable_uids) else {
+                continue;
+            };
+            if !walked_ahead || self.last_inodes.binary_search(&inode).is_ok() {
+                self.negative.insert(inode);
+            }
+            if self.was_owned(inode) {
+                self.lost.push(i);
+            }
+        }
+    }
+
+    /// The uids of the processes whose fd tables could not be read.
+    fn unreadable_uids(&self) -> HashSet<u32> {
+        self.pids
             .values()
             .filter(|p| !p.readable)
             .map(|p| p.uid)
-            .collect();
-        self.lost.clear();
-        for (i, s) in sockets.iter_mut().enumerate() {
-            s.owners.clear();
-            if s.inode == 0 {
-                s.owner_status = OwnerStatus::Kernel;
-                continue;
-            }
-            let Some(inode) = ino(s.inode) else {
-                s.owner_status = OwnerStatus::Unknown;
-                continue;
-            };
-            match self.by_inode.get(inode) {
-                pids if !pids.is_empty() => {
-                    s.owners.extend_from_slice(pids);
-                    s.owners.sort_unstable();
-                    s.owner_status = OwnerStatus::Known;
-                }
-                _ => {
-                    if !walked_ahead || self.last_inodes.binary_search(&inode).is_ok() {
-                        self.negative.insert(inode);
-                    }
-                    if self.was_owned(inode) {
-                        self.lost.push(i);
-                    }
-                    s.owner_status = self.unowned_status(s.uid, &unreadable_uids);
-                }
-            }
+            .collect()
+    }
+
+    /// Writes one socket's owners and owner status from the map. Returns the inode of a
+    /// socket no process holds (and that has one).
+    fn assign_one(&self, s: &mut Socket, unreadable_uids: &HashSet<u32>) -> Option<Ino> {
+        s.owners.clear();
+        if s.inode == 0 {
+            s.owner_status = OwnerStatus::Kernel;
+            return None;
         }
+        let Some(inode) = ino(s.inode) else {
+            s.owner_status = OwnerStatus::Unknown;
+            return None;
+        };
+        let pids = self.by_inode.get(inode);
+        if pids.is_empty() {
+            s.owner_status = self.unowned_status(s.uid, unreadable_uids);
+            return Some(inode);
+        }
+        s.owners.extend_from_slice(pids);
+        s.owners.sort_unstable();
+        s.owner_status = OwnerStatus::Known;
+        None
     }
 
     /// One bit for each of `inodes` (sorted): whether it has an owner now.
