@@ -8,6 +8,7 @@
 //! The count is never lost (the ring counts a folded event pushed out as that many
 //! dropped); the single events are not kept (`watch --json` has every one).
 
+use super::text::thousands;
 use crate::model::lifecycle::Maker;
 use crate::model::socket::Endpoint;
 use crate::model::{Addr, Event, EventKind, Folded, Snapshot, State};
@@ -166,19 +167,6 @@ fn name_time_wait_makers(events: &mut [Event], snap: &Snapshot) {
 /// The line of an event that stands for a burst; None for one that stands for one.
 pub fn text(e: &Event) -> Option<&str> {
     e.folded.as_deref().map(|f| f.line.as_str())
-}
-
-/// `8041` → `8,041`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -204,15 +204,7 @@ fn tabs<'a>(app: &App, th: &Styles) -> Line<'a> {
 
 /// `8041` → `8,041`.
 fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::app::text::thousands(n as u64)
 }
 
 #[cfg(test)]
