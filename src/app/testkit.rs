@@ -72,6 +72,13 @@ pub fn sock(
     }
 }
 
+/// A TCP TIME-WAIT socket (no inode, no owner) with its cookie.
+pub fn time_wait(local: &str, remote: &str, cookie: u64) -> Socket {
+    let mut s = sock(Proto::Tcp, local, remote, State::TimeWait, 0, &[]);
+    s.cookie = cookie;
+    s
+}
+
 pub fn process(pid: u32, name: &str, state: char) -> Process {
     crate::model::process::fixture(pid, name, state)
 }

@@ -227,19 +227,11 @@ const MAX_BYTES: u64 = 64 << 20;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::testkit::{snapshot, sock};
-    use crate::model::{Proto, Scope};
+    use crate::app::testkit::{snapshot, time_wait};
+    use crate::model::Scope;
 
     fn tw_snap() -> Snapshot {
-        let mut tw = sock(
-            Proto::Tcp,
-            "127.0.0.1:5000",
-            "127.0.0.1:40000",
-            State::TimeWait,
-            0,
-            &[],
-        );
-        tw.cookie = 99;
+        let tw = time_wait("127.0.0.1:5000", "127.0.0.1:40000", 99);
         let mut s = snapshot(0, Scope::All, vec![tw], &[]);
         s.taken_at = SystemTime::now();
         s

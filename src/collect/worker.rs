@@ -1012,10 +1012,8 @@ mod lifecycle_tests {
     use crate::model::lifecycle::Freed;
     use crate::model::{Proto, State};
 
-    /// A socket unhashed before a dump and freed after the next drain: the diff says it
-    /// closed first; its destroy event, a snapshot later, is not a second event.
-    #[test]
-    fn a_socket_the_diff_said_closed_is_not_said_again_by_its_destroy_event() {
+    /// A listener on :3000 of pid 100, cookie 55.
+    fn listener() -> crate::model::Socket {
         let mut l = sock(
             Proto::Tcp,
             "127.0.0.1:3000",
@@ -1025,6 +1023,14 @@ mod lifecycle_tests {
             &[100],
         );
         l.cookie = 55;
+        l
+    }
+
+    /// A socket unhashed before a dump and freed after the next drain: the diff says it
+    /// closed first; its destroy event, a snapshot later, is not a second event.
+    #[test]
+    fn a_socket_the_diff_said_closed_is_not_said_again_by_its_destroy_event() {
+        let l = listener();
         let mut d = Differ::default();
         d.next(
             snapshot(0, Scope::All, vec![l.clone()], &[]),
@@ -1084,15 +1090,7 @@ mod lifecycle_tests {
     /// event twice in one drain): said closed once, not again by the diff a snapshot later.
     #[test]
     fn a_socket_its_destroy_event_said_closed_is_not_said_again_by_the_diff() {
-        let mut l = sock(
-            Proto::Tcp,
-            "127.0.0.1:3000",
-            "0.0.0.0:0",
-            State::Listen,
-            5,
-            &[100],
-        );
-        l.cookie = 55;
+        let l = listener();
         let freed = Freed {
             proto: Proto::Tcp,
             local: l.local,

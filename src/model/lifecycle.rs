@@ -372,15 +372,7 @@ mod tests {
             &[42],
         );
         let prev = snapshot(0, Scope::All, vec![conn], &[process(42, "php-fpm", 'S')]);
-        let mut tw = sock(
-            Proto::Tcp,
-            "127.0.0.1:5000",
-            "127.0.0.1:40000",
-            State::TimeWait,
-            0,
-            &[],
-        );
-        tw.cookie = 77;
+        let tw = crate::app::testkit::time_wait("127.0.0.1:5000", "127.0.0.1:40000", 77);
         let mut next = snapshot(1, Scope::All, vec![tw], &[]);
         next.freed = vec![freed("127.0.0.1:5000", "127.0.0.1:40000", 77, 1000)];
         let mut known = Makers::default();
@@ -514,15 +506,7 @@ mod tests {
         );
         conn.cookie = 500;
         let prev = snapshot(0, Scope::All, vec![conn], &[process(42, "api", 'S')]);
-        let mut tw = sock(
-            Proto::Tcp,
-            "127.0.0.1:5000",
-            "127.0.0.1:40000",
-            State::TimeWait,
-            0,
-            &[],
-        );
-        tw.cookie = 500;
+        let tw = crate::app::testkit::time_wait("127.0.0.1:5000", "127.0.0.1:40000", 500);
         let mut next = snapshot(1, Scope::All, vec![tw], &[]);
         let mut known = Makers::default();
         assert!(attribute(Some(&prev), &mut next, &mut known).is_empty());
