@@ -130,6 +130,19 @@ pub struct Differ {
 /// take them out.
 const FREED_LEFT: usize = 1 << 16;
 
+/// Keeps the sockets of `delta.closed` that `keep` accepts (and their places in
+/// `closed_at`).
+fn keep_closed(delta: &mut Delta, keep: impl Fn(&crate::model::Socket) -> bool) {
+    if delta.closed.iter().all(&keep) {
+        return;
+    }
+    let mask: Vec<bool> = delta.closed.iter().map(&keep).collect();
+    let mut k = mask.iter();
+    delta.closed.retain(|_| *k.next().unwrap_or(&true));
+    let mut k = mask.iter();
+    delta.closed_at.retain(|_| *k.next().unwrap_or(&true));
+}
+
 /// How long a socket said closed is remembered against a second report (and for at
 /// least [`SAID_STEPS`] snapshots: a collector held up longer, by a reader that does not
 /// read, still pairs a late destroy event with its diff).
@@ -164,6 +177,13 @@ impl SaidClosed {
         }
     }
 
+    /// A new snapshot at `now` and the sockets its destroy events freed: each is kept
+    /// once (not said before, nor twice in one drain) and remembered.
+    fn step(&mut self, now: SystemTime, closed: &mut Vec<crate::model::lifecycle::Closed>) {
+        self.expire(now);
+        closed.retain(|c| self.insert((c.freed.netns, c.freed.cookie), now));
+    }
+
     /// Remembers `key` as said at `now`; false when it was said already.
     fn insert(&mut self, key: (u32, u64), now: SystemTime) -> bool {
         let new = self.keys.insert(key);
@@ -187,12 +207,7 @@ impl Differ {
         let mut closed =
             crate::model::lifecycle::attribute(self.prev.as_deref(), &mut snap, &mut self.makers);
         let now = snap.taken_at;
-        self.said_closed.expire(now);
-        // Each freed socket once: not said before, nor twice in one drain.
-        closed.retain(|c| {
-            self.said_closed
-                .insert((c.freed.netns, c.freed.cookie), now)
-        });
+        self.said_closed.step(now, &mut closed);
         let snap = Arc::new(snap);
         let (mut delta, rescoped) = match &self.prev {
             Some(p) if p.scope == snap.scope => (diff(p, &snap), false),
@@ -203,38 +218,22 @@ impl Differ {
             // Said closed from their destroy events, rounds ago (maybe longer ago than
             // `said_closed` remembers).
             let said = std::mem::take(&mut self.freed_said);
-            let keep: Vec<bool> = delta
-                .closed
-                .iter()
-                .map(|c| c.cookie == 0 || !said.contains(&(c.netns, c.cookie)))
-                .collect();
-            let mut k = keep.iter();
-            delta.closed.retain(|_| *k.next().unwrap_or(&true));
-            let mut k = keep.iter();
-            delta.closed_at.retain(|_| *k.next().unwrap_or(&true));
+            keep_closed(&mut delta, |c| {
+                c.cookie == 0 || !said.contains(&(c.netns, c.cookie))
+            });
         }
         // A socket the diff finds gone that a destroy event of an earlier step said
         // closed was said (this step's events are paired with it by `events`).
-        let this_step: rustc_hash::FxHashSet<(u32, u64)> = closed
-            .iter()
-            .map(|c| (c.freed.netns, c.freed.cookie))
-            .collect();
-        if !delta.closed.is_empty() && self.said_closed.len() > this_step.len() {
-            let said = &self.said_closed;
-            let keep: Vec<bool> = delta
-                .closed
+        if !delta.closed.is_empty() && self.said_closed.len() > closed.len() {
+            let this_step: rustc_hash::FxHashSet<(u32, u64)> = closed
                 .iter()
-                .map(|c| {
-                    let key = (c.netns, c.cookie);
-                    c.cookie == 0 || this_step.contains(&key) || !said.contains(&key)
-                })
+                .map(|c| (c.freed.netns, c.freed.cookie))
                 .collect();
-            if keep.contains(&false) {
-                let mut k = keep.iter();
-                delta.closed.retain(|_| *k.next().unwrap_or(&true));
-                let mut k = keep.iter();
-                delta.closed_at.retain(|_| *k.next().unwrap_or(&true));
-            }
+            let said = &self.said_closed;
+            keep_closed(&mut delta, |c| {
+                let key = (c.netns, c.cookie);
+                c.cookie == 0 || this_step.contains(&key) || !said.contains(&key)
+            });
         }
         for c in delta.closed.iter().filter(|c| c.cookie != 0) {
             self.said_closed.insert((c.netns, c.cookie), now);
@@ -269,13 +268,8 @@ impl Differ {
         }
         let mut closed =
             crate::model::lifecycle::attribute_freed(&prev, &fresh.freed, &mut self.makers);
-        // Each freed socket once, as in `next`.
         let now = fresh.taken_at;
-        self.said_closed.expire(now);
-        closed.retain(|c| {
-            self.said_closed
-                .insert((c.freed.netns, c.freed.cookie), now)
-        });
+        self.said_closed.step(now, &mut closed);
         self.freed_said.extend(
             fresh
                 .freed
