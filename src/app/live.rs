@@ -7,6 +7,7 @@ use crate::diagnose::CloseWaitTracker;
 use crate::model::diff::ChangeKind;
 use crate::model::{Collected, EventLog, Flags, FlagsOf, Snapshot, Socket, SocketKey};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -85,8 +86,12 @@ pub struct Live {
     /// weigh over 100 MB).
     pub first_seen: Stamps,
     pub marks: HashMap<SocketKey, (Mark, SystemTime)>,
+    /// When each mark was made to go, in that order (a mark set again later has a later
+    /// entry): a tick takes the expired ones from the front instead of going through
+    /// every mark, four times a second, under churn.
+    mark_expiry: VecDeque<(SystemTime, SocketKey)>,
     /// Closed sockets, oldest first.
-    pub ghosts: Vec<Ghost>,
+    pub ghosts: VecDeque<Ghost>,
     pub events: EventLog,
     /// Diagnosis flags of each socket of `snap`, same order.
     pub flags: Vec<Flags>,
@@ -110,7 +115,8 @@ impl Default for Live {
             now: SystemTime::UNIX_EPOCH,
             first_seen: Stamps::default(),
             marks: HashMap::default(),
-            ghosts: Vec::new(),
+            mark_expiry: VecDeque::new(),
+            ghosts: VecDeque::new(),
             events: EventLog::default(),
             flags: Vec::new(),
             close_waits: CloseWaitTracker::default(),
@@ -188,7 +194,7 @@ impl Live {
             for (s, &at) in c.delta.closed.iter().zip(&c.delta.closed_at) {
                 self.marks.remove(&s.key());
                 let names = prev.unwrap_or(&c.snapshot).pids_text(&s.owners);
-                self.ghosts.push(Ghost {
+                self.ghosts.push_back(Ghost {
                     socket: s.clone(),
                     names,
                     until,
@@ -222,6 +228,7 @@ impl Live {
         {
             use crate::model::spare::ShrinkSpare;
             self.marks.shrink_spare();
+            self.mark_expiry.shrink_spare();
             self.ghosts.shrink_spare();
         }
         let snap = &self.snap;
@@ -302,6 +309,7 @@ impl Live {
         for &i in &c.delta.opened {
             if let Some(s) = c.snapshot.sockets.get(i) {
                 self.marks.insert(s.key(), (Mark::New, until));
+                self.mark_expiry.push_back((until, s.key()));
             }
         }
         for ch in &c.delta.changed {
@@ -309,18 +317,38 @@ impl Live {
                 && matches!(ch.kind, ChangeKind::State { .. })
             {
                 self.marks.insert(s.key(), (Mark::Changed, until));
+                self.mark_expiry.push_back((until, s.key()));
             }
         }
     }
 
-    /// Lets time pass: expired ghosts and marks go. True when a ghost went (the rows
-    /// change).
-    pub fn tick(&mut self, now: SystemTime) -> bool {
+    /// Lets time pass: expired ghosts and marks go. Returns the ghosts that went, with
+    /// their index before they went (oldest first), for the rows to follow.
+    pub fn tick(&mut self, now: SystemTime) -> Vec<(usize, Ghost)> {
         self.now = self.now.max(now);
-        let before = self.ghosts.len();
-        self.ghosts.retain(|g| g.until > now);
-        self.marks.retain(|_, (_, until)| *until > now);
-        before != self.ghosts.len()
+        let mut went = Vec::new();
+        // Oldest first: those that went are at the front, unless the ghost time was
+        // changed meanwhile.
+        while let Some(g) = self.ghosts.pop_front_if(|g| g.until <= now) {
+            went.push((went.len(), g));
+        }
+        if self.ghosts.iter().any(|g| g.until <= now) {
+            let first = went.len();
+            for (i, g) in (first..).zip(std::mem::take(&mut self.ghosts)) {
+                if g.until > now {
+                    self.ghosts.push_back(g);
+                } else {
+                    went.push((i, g));
+                }
+            }
+        }
+        while let Some((until, key)) = self.mark_expiry.pop_front_if(|(until, _)| *until <= now) {
+            // A mark set again since has its own, later entry.
+            if self.marks.get(&key).is_some_and(|&(_, u)| u <= until) {
+                self.marks.remove(&key);
+            }
+        }
+        went
     }
 
     /// Flags of the `i`-th socket of the snapshot.

@@ -55,6 +55,40 @@ impl App {
         self.refresh_detail();
     }
 
+    /// Expired ghosts left the list (`went`: each with its index before, ascending).
+    /// Under churn that is every tick, so the rows follow without a rebuild unless one
+    /// of them was a row: the rows' ghost indices move down, and those that were folded
+    /// into "+N closed" leave its count. That is what a rebuild would give: the rows
+    /// show the newest matching ghosts that fit, and none of those went.
+    pub fn ghosts_went(&mut self, went: &[(usize, super::live::Ghost)]) {
+        if !matches!(self.table.view, View::Sockets | View::Listeners) {
+            // Other views show no ghosts.
+            return;
+        }
+        let before: Vec<u32> = went.iter().map(|(i, _)| row_index(*i)).collect();
+        let shown_went = self
+            .table
+            .rows
+            .iter()
+            .any(|r| matches!(r, RowId::Ghost(i) if before.binary_search(i).is_ok()));
+        if shown_went {
+            self.rebuild();
+            return;
+        }
+        let folded_went = went
+            .iter()
+            .filter(|(_, g)| self.shown(&g.socket, Flags::empty()))
+            .count();
+        self.table.folded_ghosts = self.table.folded_ghosts.saturating_sub(folded_went);
+        for r in &mut self.table.rows {
+            if let RowId::Ghost(i) = r {
+                // How many that went were older than it (`before` is ascending).
+                let older = before.partition_point(|&b| b < *i);
+                *i -= row_index(older);
+            }
+        }
+    }
+
     /// Whether a socket passes the view, the TIME-WAIT toggle and the filter.
     fn shown(&self, s: &Socket, flags: Flags) -> bool {
         (self.table.view != View::Listeners || s.is_listener())

@@ -5,7 +5,7 @@
 //! collection that has four times the room it needs, keeping a floor so that ordinary
 //! churn never reallocates.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, Hash};
 
 /// Below this many entries of room, nothing is worth giving back.
@@ -37,6 +37,14 @@ impl<K: Eq + Hash, S: BuildHasher> ShrinkSpare for HashSet<K, S> {
 }
 
 impl<T> ShrinkSpare for Vec<T> {
+    fn shrink_spare(&mut self) {
+        if too_roomy(self.len(), self.capacity()) {
+            self.shrink_to_fit();
+        }
+    }
+}
+
+impl<T> ShrinkSpare for VecDeque<T> {
     fn shrink_spare(&mut self) {
         if too_roomy(self.len(), self.capacity()) {
             self.shrink_to_fit();

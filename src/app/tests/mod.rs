@@ -267,6 +267,68 @@ fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
     assert_eq!(mark_of(&app, 50), None);
 }
 
+/// Under churn ghosts expire every tick: the rows follow without a rebuild, and come out
+/// as a rebuild makes them (the newest matching ghosts that fit, the rest counted as
+/// folded), also with a filter that some ghosts fail and a sort that puts ghosts among
+/// live rows.
+#[test]
+fn expiring_ghosts_leave_the_rows_a_rebuild_would_make() {
+    let conn = |i: u16| {
+        sock(
+            Proto::Tcp,
+            &format!("127.0.0.1:{}", 40000 + i),
+            if i.is_multiple_of(5) {
+                "127.0.0.1:6379"
+            } else {
+                "127.0.0.1:5432"
+            },
+            State::Estab,
+            1000 + u32::from(i),
+            &[100],
+        )
+    };
+    let ghost_rows = |app: &super::App| {
+        app.table
+            .rows
+            .iter()
+            .filter_map(|r| match r {
+                RowId::Ghost(i) => Some(app.live.ghosts[*i as usize].socket.inode),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    for filter in ["", "port:5432"] {
+        let (mut app, mut feed) = app(View::Sockets);
+        let (base, p) = table();
+        let with = |n: std::ops::Range<u16>| {
+            let mut s = base.clone();
+            s.extend(n.map(conn));
+            s
+        };
+        feed.feed(&mut app, snapshot(1, Scope::All, with(0..60), &p));
+        // 25 close at 2, 25 more at 3: more than the ghosts' share of the screen.
+        feed.feed(&mut app, snapshot(2, Scope::All, with(25..60), &p));
+        feed.feed(&mut app, snapshot(3, Scope::All, with(50..60), &p));
+        sort_by(&mut app, Col::Socket(Column::Local), false);
+        app.modes.filter.query = crate::query::parse(filter).unwrap();
+        app.rebuild();
+        let shown_before = ghost_rows(&app);
+        let folded_before = app.table.folded_ghosts;
+        assert!(!shown_before.is_empty() && folded_before > 0, "{filter:?}");
+        // The first 25 go (a ghost lasts the ghost time after its snapshot); every
+        // row on screen was one of the newer.
+        let went = at(2) + app.settings.ghost;
+        update(&mut app, Msg::Tick(went));
+        assert_eq!(app.live.ghosts.len(), 25, "{filter:?}");
+        assert_eq!(ghost_rows(&app), shown_before, "{filter:?}");
+        assert!(app.table.folded_ghosts < folded_before, "{filter:?}");
+        let (rows, folded) = (app.table.rows.clone(), app.table.folded_ghosts);
+        app.rebuild();
+        assert_eq!(rows, app.table.rows, "{filter:?}");
+        assert_eq!(folded, app.table.folded_ghosts, "{filter:?}");
+    }
+}
+
 /// Ages follow each socket through snapshots that reorder, add and drop rows; a closed
 /// socket keeps its age as a ghost; the same addresses with a new identity start again.
 #[test]

@@ -110,8 +110,8 @@ fn tick(app: &mut App, now: SystemTime) {
             false,
         );
     }
-    if ghosts_went {
-        app.rebuild();
+    if !ghosts_went.is_empty() {
+        app.ghosts_went(&ghosts_went);
     }
 }
 
