@@ -587,3 +587,35 @@ fn serve_counts_closed_connections_bytes_and_time_wait_makers() {
     );
     drop(kid);
 }
+
+/// How old the full table is: its timestamp and period, exact at a budget of 100 %, a
+/// whole number of intervals under a small budget, and never older than its period
+/// (with room for a loaded machine).
+#[test]
+fn serve_says_when_the_full_table_was_read_and_how_often() {
+    for budget in ["100%", "1%"] {
+        let serve = Serve::with(&["--budget", budget]);
+        let (status, _, body) = get(serve.port, "/metrics", &[]);
+        assert_eq!(status, 200);
+        let period = sample(&body, "sockscope_full_table_period_seconds")
+            .unwrap_or_else(|| panic!("no period at {budget}:\n{body}"));
+        let at = sample(&body, "sockscope_full_table_timestamp_seconds")
+            .unwrap_or_else(|| panic!("no timestamp at {budget}:\n{body}"));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        if budget == "100%" {
+            assert_eq!(period, 0.25, "{budget}");
+        }
+        let intervals = period / 0.25;
+        assert!(
+            intervals >= 1.0 && (intervals - intervals.round()).abs() < 1e-9,
+            "{budget}: a whole number of 250 ms intervals, not {period}"
+        );
+        assert!(
+            at <= now && now - at < period + 10.0,
+            "{budget}: read at {at}, now {now}, period {period}"
+        );
+    }
+}

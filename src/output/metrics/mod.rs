@@ -76,6 +76,9 @@ pub struct Inputs<'a> {
     pub ok: bool,
     pub collector: &'a str,
     pub ephemeral: RangeInclusive<u16>,
+    /// How fresh the table is: under a CPU budget the full table is older than the
+    /// listeners.
+    pub fresh: &'a crate::model::Freshness,
 }
 
 fn state_label(s: State) -> String {
@@ -319,6 +322,29 @@ fn meta_families(reg: &mut Registry, i: &Inputs<'_>) {
         "scrape_duration_seconds",
         "How long the snapshot served took to collect",
         took,
+    );
+    // Under a CPU budget the full table is read less often than the listeners: when
+    // it was read, so that `time() - sockscope_full_table_timestamp_seconds` says how
+    // old the sockets other than listeners may be, and how often it is read.
+    let full_at = Gauge::<f64, AtomicU64>::default();
+    full_at.set(
+        i.fresh
+            .full_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64(),
+    );
+    reg.register(
+        "full_table_timestamp_seconds",
+        "When the last full socket table was read (Unix time); listeners are read every interval, the rest of the table at least this recently",
+        full_at,
+    );
+    let period = Gauge::<f64, AtomicU64>::default();
+    period.set(i.fresh.full_period().as_secs_f64());
+    reg.register(
+        "full_table_period_seconds",
+        "How often the full socket table is read: the interval, or a multiple of it when the CPU budget (--budget) does not allow it every interval",
+        period,
     );
     gauge_family(
         reg,

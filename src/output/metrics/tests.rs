@@ -38,6 +38,7 @@ fn exposition(top: usize) -> String {
         ok: true,
         collector: "sockdiag",
         ephemeral: 32768..=60999,
+        fresh: &crate::model::Freshness::default(),
     })
 }
 
@@ -134,6 +135,7 @@ fn crowded(top: usize) -> String {
         ok: true,
         collector: "fake",
         ephemeral: 32768..=60999,
+        fresh: &crate::model::Freshness::default(),
     })
 }
 
@@ -227,6 +229,7 @@ fn render(snap: &crate::model::Snapshot) -> String {
         ok: true,
         collector: "fake",
         ephemeral: 32768..=60999,
+        fresh: &crate::model::Freshness::default(),
     })
 }
 

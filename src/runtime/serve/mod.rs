@@ -237,6 +237,7 @@ fn publisher(
                 ok: true,
                 collector,
                 ephemeral: ephemeral.clone(),
+                fresh: &c.fresh,
             });
             (Bytes::from(text_format(&om)), Bytes::from(om))
         });
