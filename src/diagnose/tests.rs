@@ -385,3 +385,37 @@ fn close_wait_leak_is_steady_until_the_count_falls() {
         ]
     );
 }
+
+/// The rows' flags, worked out with each process's once, are each socket's own
+/// `socket_flags`: a stopped holder, an orphan, a hidden owner, a backlogged listener, a
+/// leak, several owners, and an owner with no details.
+#[test]
+fn row_flags_are_each_sockets_flags() {
+    let (mut s, mut p) = table();
+    let mut stopped = process(300, "node", 'T');
+    stopped.session = 7;
+    stopped.session_leader_alive = false;
+    p.push(stopped);
+    s.push(sock(
+        Proto::Tcp,
+        "0.0.0.0:4000",
+        "0.0.0.0:0",
+        State::Listen,
+        90,
+        &[300, 100, 999],
+    ));
+    s[0].recv_q = s[0].send_q;
+    s[1].owner_status = OwnerStatus::Hidden;
+    let snap = snapshot(0, Scope::All, s, &p);
+    let leaking: HashSet<u32> = [100].into();
+    let rows = row_flags(&snap, &leaking);
+    assert_eq!(rows.len(), snap.sockets.len());
+    for (s, &f) in snap.sockets.iter().zip(&rows) {
+        assert_eq!(f, socket_flags(s, &snap, &leaking), "{s:?}");
+    }
+    let last = rows.last().copied().unwrap();
+    assert!(last.contains(Flag::Stopped) && last.contains(Flag::Orphan));
+    assert!(last.contains(Flag::CloseWaitLeak), "an owner of it leaks");
+    assert!(rows[0].contains(Flag::Backlog));
+    assert!(rows[1].contains(Flag::Hidden));
+}
