@@ -461,9 +461,25 @@ struct Rounds<'a> {
     can_partial: bool,
     /// Destroy-event losses noticed so far.
     lost: u64,
+    /// The table the last handed-over one replaced. While the consumer still holds it
+    /// (it has not finished with the last message), a new full table would be the third
+    /// in memory: see [`Rounds::wait_for_older`].
+    older: std::sync::Weak<Snapshot>,
 }
 
 impl Rounds<'_> {
+    /// Waits until nobody holds the table before the last, at most an interval (a
+    /// consumer that takes no messages is not waited for forever). The live view's
+    /// first `update` of a big table takes longer than a round: meanwhile it holds that
+    /// table, the round it has not taken holds the last one, and the next full round
+    /// would read a third (at 500k sockets, 44 MB more at the peak).
+    fn wait_for_older(&self, interval: Duration) {
+        let until = Instant::now() + interval;
+        while self.older.strong_count() > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Hands a round's result over; false when nobody listens any more.
     fn hand_over(
         &mut self,
@@ -472,6 +488,10 @@ impl Rounds<'_> {
     ) -> bool {
         if let Ok(c) = &message {
             self.state.offer(&c.snapshot);
+            self.older = match &c.previous {
+                Some(p) if !Arc::ptr_eq(p, &c.snapshot) => Arc::downgrade(p),
+                _ => std::sync::Weak::new(),
+            };
         }
         let sockets = message.as_ref().map_or(0, |c| c.snapshot.sockets.len());
         if !report(message) {
@@ -509,6 +529,7 @@ impl Rounds<'_> {
         generation: u64,
         suspensions: &AtomicU64,
     ) -> Result<Collected, Error> {
+        self.wait_for_older(plan.interval);
         let start = Instant::now();
         let result = self.collector.snapshot(plan.scope);
         let took = start.elapsed();
@@ -551,6 +572,7 @@ fn run(
         high_water: 0,
         full_at: SystemTime::UNIX_EPOCH,
         lost: 0,
+        older: std::sync::Weak::new(),
     };
     loop {
         match plan.wait(rx) {
@@ -642,6 +664,58 @@ mod tests {
         };
         let w = Worker::spawn(Box::new(fake), settings, move |m| tx.send(m).is_ok()).unwrap();
         (w, rx, calls)
+    }
+
+    /// A collector whose snapshots are empty and say when each was taken.
+    struct Stamped(Arc<std::sync::Mutex<Vec<Instant>>>);
+
+    impl Collector for Stamped {
+        fn snapshot(&mut self, scope: Scope) -> Result<Snapshot> {
+            self.0.lock().unwrap().push(Instant::now());
+            Ok(Snapshot::empty(scope))
+        }
+        fn name(&self) -> &'static str {
+            "stamped"
+        }
+    }
+
+    /// While the consumer still holds the table before the last, the next full round
+    /// waits for it (so no third table is read), and goes on once it is let go.
+    #[test]
+    fn a_full_round_waits_while_the_table_before_the_last_is_held() {
+        let taken = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = channel();
+        let settings = Settings {
+            scope: Scope::All,
+            interval: Duration::from_secs(1),
+            budget: Budget::OFF,
+            min_period: Duration::ZERO,
+        };
+        let _w = Worker::spawn(Box::new(Stamped(taken.clone())), settings, move |m| {
+            tx.send(m).is_ok()
+        })
+        .unwrap();
+        let wait = Duration::from_secs(60);
+        drop(rx.recv_timeout(wait).unwrap().unwrap());
+        let second = rx.recv_timeout(wait).unwrap().unwrap();
+        let held = second.previous.clone().expect("the first table");
+        drop(second);
+        // Let go of it 1.3 s from now: after the next round is due (1 s), well before
+        // the wait for it ends (2 s).
+        let released = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1300));
+            drop(held);
+            Instant::now()
+        });
+        let third = rx.recv_timeout(wait).unwrap().unwrap();
+        let released = released.join().unwrap();
+        let at = taken.lock().unwrap()[2];
+        assert!(
+            at >= released,
+            "the third table was read {:?} before the first was let go",
+            released - at
+        );
+        drop(third);
     }
 
     /// A collector that reads parts: each full snapshot and each round between them is
