@@ -214,8 +214,9 @@ impl Live {
         } else {
             self.mark(&c, until);
             let prev = c.previous.as_deref();
+            // (A closed socket's mark, if any, goes when it expires: a ghost row shows
+            // as closed whatever its mark.)
             for (s, &at) in c.delta.closed.iter().zip(&c.delta.closed_at) {
-                self.marks.remove(&s.key());
                 let names = prev.unwrap_or(&c.snapshot).pids_text(&s.owners);
                 self.ghosts.push_back(Ghost {
                     socket: s.clone(),
