@@ -255,6 +255,13 @@ fn event_cell(e: &Event, c: EventCol) -> String {
         EventCol::Peer => Endpoint(&e.socket.remote).to_string(),
         EventCol::State => match &e.kind {
             EventKind::StateChanged { from } => format!("{from}→{}", e.state),
+            // A TCP connection no poll saw has no state to show: the kernel's last,
+            // CLOSE, reads as ss's UDP word "UNCONN".
+            EventKind::Closed
+                if e.socket.proto.is_tcp() && e.life.as_ref().is_some_and(|l| l.short_lived) =>
+            {
+                "short-lived".to_owned()
+            }
             _ => e.state.to_string(),
         },
         EventCol::Owner => match &e.kind {
@@ -263,5 +270,43 @@ fn event_cell(e: &Event, c: EventCol) -> String {
             }
             _ => e.owners_text().to_owned(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::lifecycle::{Closed, Freed, Maker, TcpInfo};
+
+    /// The State cell of a closed connection: the state a poll last saw, "short-lived"
+    /// for a TCP connection no poll saw (never ss's UDP word UNCONN), and UNCONN for UDP.
+    #[test]
+    fn a_closed_connection_no_poll_saw_says_short_lived() {
+        let closed = |proto, cookie, seen: Option<State>| Closed {
+            freed: Freed {
+                proto,
+                local: "10.0.0.1:40000".parse().unwrap(),
+                remote: "10.0.0.9:80".parse().unwrap(),
+                netns: 0,
+                cookie,
+                uid: 0,
+                tcp: (proto == Proto::Tcp).then(TcpInfo::default),
+            },
+            last_state: seen,
+            by: Maker::Unseen,
+        };
+        let cs = [
+            closed(Proto::Tcp, 1, None),
+            closed(Proto::Tcp, 2, Some(State::Estab)),
+            closed(Proto::Udp, 3, None),
+        ];
+        let snap = crate::app::testkit::snapshot(1, crate::model::Scope::All, vec![], &[]);
+        let events =
+            crate::model::events::events(&Default::default(), None, &snap, &cs, Default::default());
+        let states: Vec<String> = events
+            .iter()
+            .map(|e| event_cell(e, EventCol::State))
+            .collect();
+        assert_eq!(states, ["short-lived", "ESTAB", "UNCONN"]);
     }
 }
