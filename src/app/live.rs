@@ -92,6 +92,9 @@ pub struct Live {
     mark_expiry: VecDeque<(SystemTime, SocketKey)>,
     /// Closed sockets, oldest first.
     pub ghosts: VecDeque<Ghost>,
+    /// A ghost was added that goes before one added earlier (the ghost time was made
+    /// shorter): expiring them takes a pass over all, not only the front.
+    ghosts_unordered: bool,
     pub events: EventLog,
     /// Diagnosis flags of each socket of `snap`, same order.
     pub flags: Vec<Flags>,
@@ -140,6 +143,7 @@ impl Default for Live {
             marks: HashMap::default(),
             mark_expiry: VecDeque::new(),
             ghosts: VecDeque::new(),
+            ghosts_unordered: false,
             events: EventLog::default(),
             flags: Vec::new(),
             close_waits: CloseWaitTracker::default(),
@@ -210,6 +214,7 @@ impl Live {
         if c.rescoped || self.collect.snapshots == 1 {
             if c.rescoped {
                 self.ghosts.clear();
+                self.ghosts_unordered = false;
             }
         } else {
             self.mark(&c, until);
@@ -218,6 +223,7 @@ impl Live {
             // as closed whatever its mark.)
             for (s, &at) in c.delta.closed.iter().zip(&c.delta.closed_at) {
                 let names = prev.unwrap_or(&c.snapshot).pids_text(&s.owners);
+                self.ghosts_unordered |= self.ghosts.back().is_some_and(|g| g.until > until);
                 self.ghosts.push_back(Ghost {
                     socket: s.clone(),
                     names,
@@ -357,7 +363,7 @@ impl Live {
         while let Some(g) = self.ghosts.pop_front_if(|g| g.until <= now) {
             went.push((went.len(), g));
         }
-        if self.ghosts.iter().any(|g| g.until <= now) {
+        if self.ghosts_unordered && self.ghosts.iter().any(|g| g.until <= now) {
             let first = went.len();
             for (i, g) in (first..).zip(std::mem::take(&mut self.ghosts)) {
                 if g.until > now {
@@ -366,6 +372,7 @@ impl Live {
                     went.push((i, g));
                 }
             }
+            self.ghosts_unordered = !self.ghosts.iter().is_sorted_by_key(|g| g.until);
         }
         while let Some((until, key)) = self.mark_expiry.pop_front_if(|(until, _)| *until <= now) {
             // A mark set again since has its own, later entry.

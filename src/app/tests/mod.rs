@@ -329,6 +329,37 @@ fn expiring_ghosts_leave_the_rows_a_rebuild_would_make() {
     }
 }
 
+/// A ghost time made shorter mid-session: a newer ghost goes before older ones, and the
+/// older stay their time.
+#[test]
+fn a_shorter_ghost_time_expires_newer_ghosts_first() {
+    let (mut app, mut feed) = app(View::Sockets);
+    let (s, p) = table();
+    let ghost_inodes = |app: &super::App| {
+        app.live
+            .ghosts
+            .iter()
+            .map(|g| g.socket.inode)
+            .collect::<Vec<_>>()
+    };
+    app.settings.ghost = std::time::Duration::from_secs(3);
+    let mut next = s.clone();
+    let first = next.remove(0);
+    feed.feed(&mut app, snapshot(2, Scope::All, next.clone(), &p));
+    app.settings.ghost = std::time::Duration::from_secs(1);
+    let second = next.remove(0);
+    feed.feed(&mut app, snapshot(3, Scope::All, next, &p));
+    assert_eq!(ghost_inodes(&app), [first.inode, second.inode]);
+    // At 4.5 s the second (until 4 s) has gone, the first (until 5 s) has not.
+    update(
+        &mut app,
+        Msg::Tick(at(4) + std::time::Duration::from_millis(500)),
+    );
+    assert_eq!(ghost_inodes(&app), [first.inode]);
+    update(&mut app, Msg::Tick(at(5)));
+    assert!(ghost_inodes(&app).is_empty());
+}
+
 /// Ages follow each socket through snapshots that reorder, add and drop rows; a closed
 /// socket keeps its age as a ghost; the same addresses with a new identity start again.
 #[test]
