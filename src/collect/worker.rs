@@ -687,7 +687,7 @@ mod tests {
         let (tx, rx) = channel();
         let settings = Settings {
             scope: Scope::All,
-            interval: Duration::from_secs(1),
+            interval: Duration::from_secs(2),
             budget: Budget::OFF,
             min_period: Duration::ZERO,
         };
@@ -700,12 +700,13 @@ mod tests {
         let second = rx.recv_timeout(wait).unwrap().unwrap();
         let held = second.previous.clone().expect("the first table");
         drop(second);
-        // Let go of it 1.3 s from now: after the next round is due (1 s), well before
-        // the wait for it ends (2 s).
+        // Let go of it 2.6 s from now: after the next round is due (2 s), well before
+        // the wait for it ends (4 s).
         let released = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(1300));
+            std::thread::sleep(Duration::from_millis(2600));
+            let at = Instant::now();
             drop(held);
-            Instant::now()
+            at
         });
         let third = rx.recv_timeout(wait).unwrap().unwrap();
         let released = released.join().unwrap();
