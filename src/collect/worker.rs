@@ -651,19 +651,29 @@ mod tests {
         Arc<AtomicUsize>,
     ) {
         let calls = Arc::new(AtomicUsize::new(0));
-        let (tx, rx) = channel();
         let fake = Fake {
             calls: calls.clone(),
             delay,
         };
+        let (w, rx) = spawn_over(Box::new(fake), scope, interval);
+        (w, rx, calls)
+    }
+
+    /// A worker over `collector` without a budget, its reports sent to the receiver.
+    fn spawn_over(
+        collector: Box<dyn Collector>,
+        scope: Scope,
+        interval: Duration,
+    ) -> (Worker, std::sync::mpsc::Receiver<Result<Collected, Error>>) {
+        let (tx, rx) = channel();
         let settings = Settings {
             scope,
             interval,
             budget: Budget::OFF,
             min_period: Duration::ZERO,
         };
-        let w = Worker::spawn(Box::new(fake), settings, move |m| tx.send(m).is_ok()).unwrap();
-        (w, rx, calls)
+        let w = Worker::spawn(collector, settings, move |m| tx.send(m).is_ok()).unwrap();
+        (w, rx)
     }
 
     /// A collector whose snapshots are empty and say when each was taken.
@@ -684,17 +694,11 @@ mod tests {
     #[test]
     fn a_full_round_waits_while_the_table_before_the_last_is_held() {
         let taken = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (tx, rx) = channel();
-        let settings = Settings {
-            scope: Scope::All,
-            interval: Duration::from_secs(2),
-            budget: Budget::OFF,
-            min_period: Duration::ZERO,
-        };
-        let _w = Worker::spawn(Box::new(Stamped(taken.clone())), settings, move |m| {
-            tx.send(m).is_ok()
-        })
-        .unwrap();
+        let (_w, rx) = spawn_over(
+            Box::new(Stamped(taken.clone())),
+            Scope::All,
+            Duration::from_secs(2),
+        );
         let wait = Duration::from_secs(60);
         drop(rx.recv_timeout(wait).unwrap().unwrap());
         let second = rx.recv_timeout(wait).unwrap().unwrap();
@@ -889,17 +893,11 @@ mod tests {
             }
         }
         let told = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (tx, rx) = channel();
-        let settings = Settings {
-            scope: Scope::All,
-            interval: Duration::from_secs(3600),
-            budget: Budget::OFF,
-            min_period: Duration::ZERO,
-        };
-        let w = Worker::spawn(Box::new(Traffic(told.clone())), settings, move |m| {
-            tx.send(m).is_ok()
-        })
-        .unwrap();
+        let (w, rx) = spawn_over(
+            Box::new(Traffic(told.clone())),
+            Scope::All,
+            Duration::from_secs(3600),
+        );
         rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
         w.send(Command::SetTraffic(true));
         rx.recv_timeout(Duration::from_secs(20))
