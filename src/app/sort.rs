@@ -222,14 +222,15 @@ fn sort_keyed(keyed: &mut [(SortKey, RowId)], rows: &mut [RowId]) {
     }
     let (a, b) = keyed.split_at(keyed.len() / 2);
     let (mut i, mut j) = (0, 0);
-    for dst in rows.iter_mut() {
+    // (Rows without a socket have no key: as with one sort, the keyed come first.)
+    for dst in rows.iter_mut().take(keyed.len()) {
         // Equal keys cannot happen (the key ends in the socket's identity), and either
         // order would do.
         let take_a = j >= b.len() || (i < a.len() && a[i].0 <= b[j].0);
         if take_a {
             *dst = a[i].1;
             i += 1;
-        } else if j < b.len() {
+        } else {
             *dst = b[j].1;
             j += 1;
         }
@@ -327,9 +328,11 @@ mod tests {
         let mut once = keyed.clone();
         once.sort_unstable_by_key(|a| a.0);
         let want: Vec<RowId> = once.iter().map(|k| k.1).collect();
-        let mut rows = vec![RowId::Live(u32::MAX); n];
+        // One more row than keys (a row without a socket): it stays last, no panic.
+        let mut rows = vec![RowId::Live(u32::MAX); n + 1];
         sort_keyed(&mut keyed, &mut rows);
-        assert_eq!(rows, want);
+        assert_eq!(rows[..n], want[..]);
+        assert_eq!(rows[n], RowId::Live(u32::MAX));
     }
 
     proptest! {
