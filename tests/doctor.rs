@@ -367,3 +367,84 @@ fn why_a_holder_whose_main_thread_exited_is_alive_not_a_zombie() {
         "{out}"
     );
 }
+
+/// Binds a port (0: the kernel picks) on 127.0.0.1 and neither listens nor connects;
+/// prints the port, then lives until stdin closes.
+const BOUND_ONLY: &str = r#"
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+sys.stdin.read()
+"#;
+
+/// A socket bound without listen() holds the port (a plain bind fails), and no dump
+/// shows it unless asked: `why` names its holder instead of "no socket here explains
+/// it", and says the verdict `bound`.
+#[test]
+fn why_a_socket_bound_without_listening_names_its_holder() {
+    let mut kid = Kid::python(BOUND_ONLY, &[]);
+    let port: u16 = kid.line().parse().unwrap();
+    let (code, doc) = why_json(port);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(doc["verdict"], "bound", "{doc:#}");
+    assert_eq!(doc["holders"][0]["pid"], kid.pid(), "{doc:#}");
+    assert_eq!(doc["bound"][0]["local"]["port"], port, "{doc:#}");
+    assert_eq!(doc["bound"][0]["state"], "UNCONN", "{doc:#}");
+    let (code, out, _) = run(&["why", &port.to_string()]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains(&format!(
+            "port {port} is held by a socket bound to it without listening, by {}/python3",
+            kid.pid()
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!("sockscope kill :{port}")), "{out}");
+    assert!(!out.contains("no socket"), "{out}");
+}
+
+/// `kill :P` signals the holder of a socket bound without listening (it blocks the
+/// port as a listener does), and the port is free after.
+#[test]
+fn kill_signals_the_holder_of_a_socket_bound_without_listening() {
+    let mut kid = Kid::python_own_group(BOUND_ONLY, &[]);
+    let port: u16 = kid.line().parse().unwrap();
+    let pid = kid.pid();
+    let (code, out, err) = run(&["kill", &format!(":{port}"), "--yes", "--timeout", "10s"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("sent SIGTERM to {pid}/python3")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("port {port} is free")), "{out}");
+    let status = wait_for("the child to die", || kid.child.try_wait().unwrap());
+    assert!(!status.success());
+}
+
+/// Nothing to signal is not "freed": a port still used by a connection (no listener,
+/// no socket bound alone) exits 1, as the help says; a free one exits 0.
+#[test]
+fn kill_with_nothing_to_signal_exits_1_while_the_port_is_held() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (_server, _) = l.accept().unwrap();
+    // The client's own port: held by an established connection only.
+    let port = client.local_addr().unwrap().port();
+    let (code, out, err) = run(&["kill", &format!(":{port}"), "--yes"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("nothing to signal"), "{out}");
+    drop(client);
+    drop(l);
+    let free = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, out, _) = run(&["kill", &format!(":{free}"), "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("nothing to signal: port {free} is free")),
+        "{out}"
+    );
+}

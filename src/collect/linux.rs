@@ -535,6 +535,47 @@ impl Collector for SockDiagCollector {
         }))
     }
 
+    fn add_bound_only(&mut self, snap: &mut Snapshot, port: u16) -> Result<()> {
+        use crate::model::State;
+        use crate::model::narrow::{Cond, End};
+        let Some(bc) = Narrow::new(vec![vec![Cond::Port {
+            end: End::Local,
+            lo: port,
+            hi: port,
+        }]])
+        .and_then(|n| super::bytecode::compile(&n)) else {
+            return Ok(());
+        };
+        let mut rows = Vec::new();
+        // A kernel before 6.5 ignores the bit: nothing comes back.
+        if !self.dump_narrowed(super::sockdiag::BOUND_INACTIVE, 0, &bc, &mut rows)? {
+            return Ok(());
+        }
+        let host = self.namespaces.host();
+        rows.retain(|s| s.local.port() == port && s.state == State::Unconn);
+        for s in &mut rows {
+            s.netns = host;
+        }
+        self.owners.peek(&mut rows);
+        let mut pids: Vec<u32> = rows
+            .iter()
+            .flat_map(|s| s.owners.iter().copied())
+            .filter(|p| !snap.processes.contains_key(p))
+            .collect();
+        pids.sort_unstable();
+        pids.dedup();
+        snap.processes.extend(self.procs.peek(&pids));
+        for s in &rows {
+            if !snap.users.contains_key(&s.uid)
+                && let Some(name) = self.procs.user_name(s.uid)
+            {
+                snap.users.insert(s.uid, name);
+            }
+        }
+        snap.sockets.extend(rows);
+        Ok(())
+    }
+
     fn set_full_period(&mut self, period: Duration) {
         // The resync repairs what the incremental walk missed; at most four of them
         // per full period, and never more often than every 30 s.

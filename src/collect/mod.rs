@@ -53,6 +53,31 @@ pub trait Collector: Send {
     /// The full table is read every `period` now: background work that repairs it (the
     /// owner walk's resync) need not run more often.
     fn set_full_period(&mut self, _period: Duration) {}
+    /// Adds to `snap` (a snapshot of every socket) the TCP sockets bound to `port` in the
+    /// host's namespace that neither listen nor connect (`bind()` without `listen()`),
+    /// with their owners: they hold the port, but no table shows them (see
+    /// [`sockdiag::BOUND_INACTIVE`]). `why` and `kill` ask when no listener is on the
+    /// port. Collectors that cannot see them add nothing.
+    fn add_bound_only(&mut self, _snap: &mut Snapshot, _port: u16) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Adds to `snap` the sockets bound to TCP `port` that neither listen nor connect, when
+/// no listener on it in the host's namespace explains the port already: what `why`, `kill`
+/// and `wait-free` judge a port from. Such a socket holds the port (a plain bind fails),
+/// and no dump shows it unless asked. A failed extra dump adds nothing: the bind probe
+/// still says the port is held.
+pub fn add_bound_holders(collector: &mut dyn Collector, snap: &mut Snapshot, port: u16) {
+    let listened = snap.sockets.iter().any(|s| {
+        s.proto.is_tcp()
+            && s.state == crate::model::State::Listen
+            && s.local.port() == port
+            && snap.netns.is_host(s.netns)
+    });
+    if !listened {
+        let _ = collector.add_bound_only(snap, port);
+    }
 }
 
 /// Which collector to use (`--collector`, mapped in `cli`).

@@ -41,7 +41,9 @@ pub fn wait(
         }
         let left = timeout.saturating_sub(start.elapsed());
         if left.is_zero() || stop() {
-            let snap = collect::open_once(kind)?.snapshot(Scope::All)?;
+            let mut collector = collect::open_once(kind)?;
+            let mut snap = collector.snapshot(Scope::All)?;
+            collect::add_bound_holders(collector.as_mut(), &mut snap, port);
             let leaking = CloseWaitTracker::default().observe(&snap);
             let v = verdict(&snap, port, p, &leaking);
             return Ok(Waited {

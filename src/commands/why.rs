@@ -38,6 +38,9 @@ impl Judged {
 pub fn judge(port: u16, udp: bool, kind: CollectorKind) -> Result<Judged> {
     let mut collector = collect::open_once(kind)?;
     let mut snap = collector.snapshot(Scope::All)?;
+    if !udp {
+        collect::add_bound_holders(collector.as_mut(), &mut snap, port);
+    }
     // Who made the TIME-WAITs: what a running sockscope knows, when it is believed.
     if let Some(dir) = collect::statefile::dir() {
         let _ = collect::statefile::apply(&dir, &mut snap);

@@ -80,6 +80,19 @@ fn verdict_steps(
             };
             next.push(Step::run(lead, sockscope(&["wait-free", &port.to_string()]), ")"));
         }
+        Kind::Bound => {
+            let lead = "it called bind() but not listen() or connect(): a server that has not started listening yet, or a client that bound its own port";
+            next.push(if h.bound_pids.is_empty() {
+                Step::say(format!("{lead}; its owner is not visible to you"))
+            } else {
+                Step::run(
+                    format!("{lead}; stop it:"),
+                    Command::sockscope(["kill", &format!(":{port}")])
+                        .run_as(signaller(snap, &h.bound_pids)),
+                    "",
+                )
+            });
+        }
         Kind::Connections => {
             let mut pids: Vec<u32> = h
                 .connections

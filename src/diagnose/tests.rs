@@ -419,3 +419,54 @@ fn row_flags_are_each_sockets_flags() {
     assert!(rows[0].contains(Flag::Backlog));
     assert!(rows[1].contains(Flag::Hidden));
 }
+
+/// A TCP socket bound to the port without listening (what `add_bound_holders` adds) is
+/// the verdict `bound`, its owner the holder and `kill :P` the step; without a visible
+/// owner it says so and offers no command. It outranks TIME-WAITs on the same port.
+#[test]
+fn a_socket_bound_without_listening_is_the_verdict_bound() {
+    let bound = sock(
+        Proto::Tcp,
+        "127.0.0.1:7070",
+        "0.0.0.0:0",
+        State::Unconn,
+        70,
+        &[700],
+    );
+    let tw = crate::app::testkit::time_wait("127.0.0.1:7070", "127.0.0.1:40000", 71);
+    let snap = snapshot(
+        0,
+        Scope::All,
+        vec![bound.clone(), tw],
+        &[process(700, "devserver", 'S')],
+    );
+    let in_use = || probe(BindResult::InUse, BindResult::InUse);
+    let v = verdict(&snap, 7070, in_use(), &HashSet::new());
+    assert_eq!(v.kind, Kind::Bound);
+    assert_eq!(v.holders, vec![700]);
+    assert_eq!(v.evidence.bound, vec![0]);
+    assert!(v.listeners.is_empty());
+    assert_eq!(
+        v.headline,
+        "port 7070 is held by a socket bound to it without listening, by 700/devserver"
+    );
+    let cmd = v.next[0].command.as_ref().map(|c| c.text());
+    assert_eq!(
+        cmd.as_deref(),
+        Some("sockscope kill :7070"),
+        "{:?}",
+        lines(&v)
+    );
+    let mut hidden = bound;
+    hidden.owners = crate::model::Pids::new();
+    hidden.owner_status = OwnerStatus::Hidden;
+    let snap = snapshot(0, Scope::All, vec![hidden], &[]);
+    let v = verdict(&snap, 7070, in_use(), &HashSet::new());
+    assert_eq!(v.kind, Kind::Bound);
+    assert!(
+        v.headline.ends_with("by a process you cannot see"),
+        "{}",
+        v.headline
+    );
+    assert!(v.next[0].command.is_none(), "{:?}", lines(&v));
+}

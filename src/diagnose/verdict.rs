@@ -22,6 +22,9 @@ pub enum Kind {
     TimeWaitOnly,
     /// Something listens, but no process visible to us holds it.
     Hidden,
+    /// No listener: a socket is bound to it without listening or connecting (`bind()`
+    /// without `listen()`: a server not listening yet, a client that bound its port).
+    Bound,
     /// No listener, but other sockets (connections) are still bound to it.
     Connections,
     /// The kernel refuses the bind but no socket of ours explains it (another network
@@ -43,6 +46,11 @@ pub struct Holders {
     pub udp_pids: Vec<u32>,
     /// TCP listeners no visible process holds.
     pub unowned: Vec<usize>,
+    /// TCP sockets bound to the port that neither listen nor connect (in the snapshot
+    /// only after [`crate::collect::Collector::add_bound_only`]).
+    pub bound: Vec<usize>,
+    /// Pids holding them, sorted.
+    pub bound_pids: Vec<u32>,
     pub time_wait: usize,
     /// When the last TIME-WAIT expires, in ms.
     pub time_wait_expires_ms: u32,
@@ -99,6 +107,10 @@ impl Holders {
                         h.unowned.push(i);
                     }
                 }
+                (true, State::Unconn) => {
+                    h.bound.push(i);
+                    h.bound_pids.extend(s.owners.iter().copied());
+                }
                 (true, State::TimeWait) => {
                     h.time_wait += 1;
                     let ms = s.timer.map_or(0, |t| t.expires_ms);
@@ -123,7 +135,7 @@ impl Holders {
                 (false, _) => {}
             }
         }
-        for pids in [&mut h.pids, &mut h.udp_pids] {
+        for pids in [&mut h.pids, &mut h.udp_pids, &mut h.bound_pids] {
             pids.sort_unstable();
             pids.dedup();
         }
@@ -158,7 +170,8 @@ pub struct Verdict {
     pub probe: Probe,
     /// Indices into the snapshot's sockets: TCP and UDP listeners on the port.
     pub listeners: Vec<usize>,
-    /// Pids holding the TCP listeners, in order.
+    /// Pids holding the TCP listeners, in order; with no listener, those holding the
+    /// sockets bound to the port without listening ([`Kind::Bound`]).
     pub holders: Vec<u32>,
     /// Everything bound to the port.
     pub evidence: Holders,
@@ -196,15 +209,22 @@ fn plural(n: usize) -> &'static str {
 /// Judges `port` from a snapshot of every socket (`Scope::All`) and a fresh probe.
 pub fn verdict(snap: &Snapshot, port: u16, probe: Probe, leaking: &HashSet<u32>) -> Verdict {
     let h = Holders::of(snap, port);
+    let (kind, headline) = judge(snap, &h, &probe);
+    // Who holds it: the listeners' owners, or when none listens those of the sockets
+    // bound to it.
+    let (sockets, holders) = if kind == Kind::Bound {
+        (&h.bound, &h.bound_pids)
+    } else {
+        (&h.tcp, &h.pids)
+    };
     let mut flags = Flags::empty();
-    for &i in &h.tcp {
+    for &i in sockets {
         flags |= socket_flags(&snap.sockets[i], snap, leaking);
     }
-    for p in h.pids.iter().filter_map(|p| snap.processes.get(p)) {
+    for p in holders.iter().filter_map(|p| snap.processes.get(p)) {
         flags |= process_flags(p);
     }
-    let supervisors = supervisors_of(snap, &h.pids, port);
-    let (kind, headline) = judge(snap, &h, &probe);
+    let supervisors = supervisors_of(snap, holders, port);
     let next = next_steps(snap, &h, kind, flags, &probe, &supervisors);
     let mut listeners: Vec<usize> = h.tcp.iter().chain(&h.udp).copied().collect();
     listeners.sort_unstable();
@@ -213,7 +233,7 @@ pub fn verdict(snap: &Snapshot, port: u16, probe: Probe, leaking: &HashSet<u32>)
         kind,
         probe,
         listeners,
-        holders: h.pids.clone(),
+        holders: holders.clone(),
         flags,
         time_wait: h.time_wait,
         time_wait_expires_ms: h.time_wait_expires_ms,
@@ -337,6 +357,17 @@ fn judge(snap: &Snapshot, h: &Holders, probe: &Probe) -> (Kind, String) {
             );
         }
         return (Kind::Free, super::release::free_sentence(port, false));
+    }
+    if !h.bound.is_empty() {
+        let who = if h.bound_pids.is_empty() {
+            "a process you cannot see".to_owned()
+        } else {
+            snap.pids_text(&h.bound_pids)
+        };
+        return (
+            Kind::Bound,
+            format!("port {port} is held by a socket bound to it without listening, by {who}"),
+        );
     }
     if h.time_wait > 0 && h.connections.is_empty() {
         return (

@@ -31,6 +31,8 @@ pub struct WhyDoc<'a> {
     pub steps: &'a [crate::model::Step],
     pub probe: &'a Probe,
     pub listeners: Vec<SocketDoc<'a>>,
+    /// TCP sockets bound to the port that neither listen nor connect (verdict `bound`).
+    pub bound: Vec<SocketDoc<'a>>,
     /// Listeners on the same port in other network namespaces (they do not block it).
     pub elsewhere: Vec<SocketDoc<'a>>,
     pub holders: Vec<Holder<'a>>,
@@ -115,6 +117,7 @@ pub fn document<'a>(
         free_nearby: &v.free_nearby,
         probe: &v.probe,
         listeners: docs(&v.listeners),
+        bound: docs(&v.evidence.bound),
         elsewhere: docs(&v.evidence.elsewhere),
         holders: v
             .holders
@@ -207,7 +210,7 @@ pub fn write_text(
 ) -> io::Result<()> {
     writeln!(out, "{}", v.headline)?;
     writeln!(out)?;
-    for &i in &v.listeners {
+    for &i in v.listeners.iter().chain(&v.evidence.bound) {
         let s = &snap.sockets[i];
         let queue = if s.state == crate::model::State::Listen {
             format!("  accept queue {} of {}", s.recv_q, s.send_q)

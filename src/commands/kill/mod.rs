@@ -30,7 +30,10 @@ const AFTER_KILL: Duration = Duration::from_secs(3);
 
 pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
     let mut collector = collect::open_once(kind)?;
-    let snap = collector.snapshot(Scope::All)?;
+    let mut snap = collector.snapshot(Scope::All)?;
+    if let crate::cli::KillTarget::Port(port) = args.target {
+        collect::add_bound_holders(collector.as_mut(), &mut snap, port);
+    }
     let mut out = io::stdout();
     if args.container {
         return container::run(collector.as_mut(), &snap, args, &mut out);
@@ -41,11 +44,15 @@ pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
             super::warn(&why);
             return Ok(super::EXIT_ERROR);
         }
-        plan::Planned::Nothing(lines) => {
+        plan::Planned::Nothing { lines, held } => {
             for line in lines {
                 writeln!(out, "{line}")?;
             }
-            return Ok(super::EXIT_OK);
+            return Ok(if held {
+                super::EXIT_IN_USE
+            } else {
+                super::EXIT_OK
+            });
         }
     };
     for note in &plan.notes {

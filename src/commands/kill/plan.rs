@@ -4,7 +4,7 @@
 use crate::cli::KillTarget;
 use crate::collect::procs::Procs;
 use crate::diagnose::supervisor::is_docker_proxy;
-use crate::diagnose::{CloseWaitTracker, Departed, Holders, Probe, supervisor, verdict};
+use crate::diagnose::{CloseWaitTracker, Departed, Holders, Kind, Probe, supervisor, verdict};
 use crate::model::{Process, Refusal, Snapshot};
 use crate::signal::{RealSignaller, Signaller, Target};
 
@@ -32,8 +32,10 @@ pub enum Planned {
     /// Nothing will be signalled, and that is an error (a docker-proxy, an owner that is
     /// not visible): one line for stderr.
     Refused(String),
-    /// Nothing holds the port: what to say (stdout), not an error.
-    Nothing(Vec<String>),
+    /// Nothing to signal: what to say (stdout), not an error; `held` when the port is
+    /// still in use all the same (connections, or nothing here explains it), so that
+    /// the exit status says so.
+    Nothing { lines: Vec<String>, held: bool },
 }
 
 /// What to signal: the holders of `target`'s port (TCP listeners; UDP too with `udp`),
@@ -56,7 +58,9 @@ pub fn plan(snap: &Snapshot, target: KillTarget, udp: bool) -> Planned {
         KillTarget::Port(port) => port,
     };
     let h = Holders::of(snap, port);
-    let mut sockets: Vec<usize> = h.tcp.clone();
+    // A socket bound without listening holds the port as a listener does (present only
+    // when no listener is: see `collect::add_bound_holders`).
+    let mut sockets: Vec<usize> = h.tcp.iter().chain(&h.bound).copied().collect();
     if udp {
         sockets.extend(&h.udp);
     }
@@ -82,8 +86,13 @@ pub fn plan(snap: &Snapshot, target: KillTarget, udp: bool) -> Planned {
     if let Some(&i) = sockets.iter().find(|&&i| snap.sockets[i].owners.is_empty()) {
         let status = snap.sockets[i].owner_status;
         if targets.is_empty() {
+            let what = if snap.sockets[i].state == crate::model::State::Listen {
+                "its listener's owner"
+            } else {
+                "the owner of the socket bound to it"
+            };
             return Planned::Refused(format!(
-                "no process to signal on port {port}: its listener's owner is {}",
+                "no process to signal on port {port}: {what} is {}",
                 status.explain()
             ));
         }
@@ -102,7 +111,8 @@ pub fn plan(snap: &Snapshot, target: KillTarget, udp: bool) -> Planned {
                 snap.pids_text(&h.udp_pids)
             ));
         }
-        return Planned::Nothing(lines);
+        let held = !matches!(v.kind, Kind::Free | Kind::TimeWaitOnly);
+        return Planned::Nothing { lines, held };
     }
     Planned::Go(Plan {
         targets,
@@ -133,10 +143,14 @@ fn proxy_refusal(proxy: &Process, snap: &Snapshot, port: u16) -> String {
     format!("{stop}; to signal the proxy anyway, name it: `sockscope kill pid:{pid}`")
 }
 
-/// Sockets that count as holding a port for `kill`: TCP listeners, and UDP with `--udp`.
+/// Sockets that count as holding a port for `kill`: TCP listeners (and sockets bound
+/// without listening, when a snapshot has them), and UDP with `--udp`.
 pub fn held_kind(s: &crate::model::Socket, udp: bool) -> bool {
     if s.proto.is_tcp() {
-        s.state == crate::model::State::Listen
+        matches!(
+            s.state,
+            crate::model::State::Listen | crate::model::State::Unconn
+        )
     } else {
         udp && s.is_listener()
     }

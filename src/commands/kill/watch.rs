@@ -70,7 +70,10 @@ pub fn report(
     how: (Sig, bool, bool),
 ) -> Result<Vec<String>> {
     let (sig, escalate, udp) = how;
-    let snap = collector.snapshot(Scope::All)?;
+    let mut snap = collector.snapshot(Scope::All)?;
+    for &port in ports {
+        crate::collect::add_bound_holders(collector, &mut snap, port);
+    }
     let targets: Vec<u32> = chosen.iter().map(|c| c.target.pid).collect();
     let mut lines = Vec::new();
     for c in chosen.iter().filter(|c| c.target.has_exited()) {
@@ -79,7 +82,12 @@ pub fn report(
     let leaking = CloseWaitTracker::default().observe(&snap);
     for &port in ports {
         let v = verdict(&snap, port, Probe::run(port), &leaking);
-        let ours = v.evidence.pids.iter().any(|p| targets.contains(p));
+        let ours = v
+            .evidence
+            .pids
+            .iter()
+            .chain(&v.evidence.bound_pids)
+            .any(|p| targets.contains(p));
         let hint = if ours && sig != Sig::Kill && !escalate {
             " (it may ignore the signal: try --signal KILL or --escalate)"
         } else {

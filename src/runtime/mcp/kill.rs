@@ -43,11 +43,15 @@ pub fn kill(s: &Server, a: args::Kill) -> Reply {
 }
 
 fn preview(s: &Server, a: &args::Kill) -> Reply {
-    let snap = said(collect::open_once(s.kind).and_then(|mut c| c.snapshot(Scope::All)))?;
+    let snap = said(collect::open_once(s.kind).and_then(|mut c| {
+        let mut snap = c.snapshot(Scope::All)?;
+        collect::add_bound_holders(c.as_mut(), &mut snap, a.port);
+        Ok(snap)
+    }))?;
     let plan = match plan::plan(&snap, KillTarget::Port(a.port), a.udp) {
         Planned::Go(plan) => plan,
         Planned::Refused(why) => return Err(why),
-        Planned::Nothing(lines) => {
+        Planned::Nothing { lines, .. } => {
             return Ok(json!({
                 "stage": "nothing",
                 "port": a.port,
@@ -135,7 +139,8 @@ fn execute(s: &Server, a: &args::Kill, token: &str) -> Reply {
         ));
     }
     let mut collector = said(collect::open_once(s.kind))?;
-    let snap = said(collector.snapshot(Scope::All))?;
+    let mut snap = said(collector.snapshot(Scope::All))?;
+    collect::add_bound_holders(collector.as_mut(), &mut snap, p.port);
     let chosen = plan::pin_exact(&snap, Some(p.port), &p.targets)
         .map_err(|r| format!("nothing was sent: {r}"))?;
     own_user(&chosen, p.port)?;
