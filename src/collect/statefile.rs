@@ -9,13 +9,21 @@
 //! reader believes it only when the directory and the file belong to the reader's own
 //! user, nobody else may write them, and the file is fresh: anyone else could plant a
 //! file that names an innocent process as the maker of a TIME-WAIT storm.
+//!
+//! The runtime directory itself must be the user's own and writable by nobody else (root
+//! with another user's `XDG_RUNTIME_DIR`, after `su`, uses `/run`): someone who may write
+//! in it could swap `sockscope` for a symbolic link between a check and a write, and make
+//! root write wherever it points. Both directories are opened once and checked through
+//! their handles; the file is created, renamed and read relative to them, never by path.
 
 use crate::model::lifecycle::{Lost, Maker};
 use crate::model::{Addr, Snapshot, State};
+use rustix::fd::OwnedFd;
+use rustix::fs::{Mode, OFlags};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -36,19 +44,61 @@ struct Doc {
     tw: Vec<(u32, String, String, u32)>,
 }
 
+const DIR: &str = "sockscope";
+
 /// The directory: `$XDG_RUNTIME_DIR/sockscope`, else `/run/user/UID/sockscope`, else (root)
-/// `/run/sockscope`.
+/// `/run/sockscope`; a runtime directory counts only when it is the user's own and
+/// nobody else may write it (checked again through its handle when used).
 pub fn dir() -> Option<PathBuf> {
     let uid = rustix::process::geteuid().as_raw();
+    let ours = |p: &PathBuf| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o022 == 0)
+    };
     let base = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| {
-            let p = PathBuf::from(format!("/run/user/{uid}"));
-            p.is_dir().then_some(p)
-        })
+        .filter(|p| p.is_absolute() && ours(p))
+        .or_else(|| Some(PathBuf::from(format!("/run/user/{uid}"))).filter(ours))
         .or_else(|| (uid == 0).then(|| PathBuf::from("/run")))?;
-    Some(base.join("sockscope"))
+    Some(base.join(DIR))
+}
+
+/// `dir`, opened (and made, with `create`) through its parent's handle: both must be
+/// directories of this user that nobody else may write, `dir` no symbolic link.
+fn open_dir(dir: &Path, create: bool) -> std::io::Result<OwnedFd> {
+    let refused = |what: &Path| {
+        std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is not a directory only its user may write",
+                what.display()
+            ),
+        )
+    };
+    let (Some(base), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return Err(refused(dir));
+    };
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let b = rustix::fs::open(base, flags, Mode::empty())?;
+    if !trusted(&b, 0o022) {
+        return Err(refused(base));
+    }
+    if create {
+        match rustix::fs::mkdirat(&b, name, Mode::from_raw_mode(0o700)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let d = rustix::fs::openat(&b, name, flags | OFlags::NOFOLLOW, Mode::empty())?;
+    if !trusted(&d, 0o022) {
+        return Err(refused(dir));
+    }
+    Ok(d)
+}
+
+/// The open file or directory is this user's and nobody else has the `forbidden` bits.
+fn trusted(fd: &OwnedFd, forbidden: u32) -> bool {
+    let me = rustix::process::geteuid().as_raw();
+    rustix::fs::fstat(fd).is_ok_and(|st| st.st_uid == me && st.st_mode & forbidden == 0)
 }
 
 fn now_ms(t: SystemTime) -> u64 {
@@ -58,11 +108,7 @@ fn now_ms(t: SystemTime) -> u64 {
 
 /// Writes what `snap` knows of its TIME-WAIT sockets' makers into `dir`.
 pub fn write(dir: &Path, snap: &Snapshot) -> std::io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    trusted_dir(dir)?;
+    let d = open_dir(dir, true)?;
     let doc = Doc {
         version: VERSION,
         written_ms: now_ms(snap.taken_at),
@@ -82,19 +128,19 @@ pub fn write(dir: &Path, snap: &Snapshot) -> std::io::Result<()> {
             })
             .collect(),
     };
-    let tmp = dir.join(format!(".{FILE}.{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&tmp)?;
-    let mut w = std::io::BufWriter::new(&mut f);
+    let tmp = format!(".{FILE}.{}", std::process::id());
+    let f = rustix::fs::openat(
+        &d,
+        tmp.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )?;
+    let mut w = std::io::BufWriter::new(std::fs::File::from(f));
     serde_json::to_writer(&mut w, &doc)?;
     w.flush()?;
     drop(w);
-    std::fs::rename(&tmp, dir.join(FILE))
+    rustix::fs::renameat(&d, tmp.as_str(), &d, FILE)?;
+    Ok(())
 }
 
 /// How often a running instance rewrites the file.
@@ -124,22 +170,6 @@ impl Writer {
     }
 }
 
-/// The directory is ours and nobody else may write in it.
-fn trusted_dir(dir: &Path) -> std::io::Result<()> {
-    let m = std::fs::symlink_metadata(dir)?;
-    let me = rustix::process::geteuid().as_raw();
-    if !m.is_dir() || m.uid() != me || m.mode() & 0o022 != 0 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            format!(
-                "{} is not a directory only its user may write",
-                dir.display()
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// Why the state file was not used.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Unused {
@@ -155,10 +185,14 @@ pub fn apply(dir: &Path, snap: &mut Snapshot) -> Result<(), Unused> {
     let path = dir.join(FILE);
     // The directory comes from the user's environment: opened with the user's rights.
     let file = match crate::caps::as_user(|| {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
+        let d = open_dir(dir, false)?;
+        let f = rustix::fs::openat(
+            &d,
+            FILE,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(std::fs::File::from(f))
     }) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Unused::Missing),
@@ -175,7 +209,6 @@ pub fn apply(dir: &Path, snap: &mut Snapshot) -> Result<(), Unused> {
             m.uid()
         )));
     }
-    trusted_dir(dir).map_err(|e| Unused::Untrusted(e.to_string()))?;
     // Left by an instance that stopped: said without reading it (it can be megabytes).
     let stale = |age_ms: u64| {
         Unused::Untrusted(format!(
@@ -230,6 +263,22 @@ mod tests {
     use crate::app::testkit::{snapshot, time_wait};
     use crate::model::Scope;
 
+    /// `sockscope` in a fresh private runtime directory of this test's own (mode 0700).
+    fn private_dir(tag: &str) -> PathBuf {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = std::env::temp_dir().join(format!("sockscope-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&base)
+            .unwrap();
+        base.join(DIR)
+    }
+
+    fn remove(dir: &Path) {
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
     fn tw_snap() -> Snapshot {
         let tw = time_wait("127.0.0.1:5000", "127.0.0.1:40000", 99);
         let mut s = snapshot(0, Scope::All, vec![tw], &[]);
@@ -239,8 +288,7 @@ mod tests {
 
     #[test]
     fn written_by_one_instance_read_by_a_one_shot_command() {
-        let dir = std::env::temp_dir().join(format!("sockscope-state-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = private_dir("state");
         let mut live = tw_snap();
         live.makers = vec![Maker::Owner {
             pid: 42,
@@ -268,12 +316,12 @@ mod tests {
         ));
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(apply(&dir, &mut tw_snap()), Err(Unused::Missing));
+        remove(&dir);
     }
 
     #[test]
     fn a_stale_file_is_not_believed() {
-        let dir = std::env::temp_dir().join(format!("sockscope-stale-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = private_dir("stale");
         let mut old = tw_snap();
         old.taken_at = SystemTime::now() - Duration::from_secs(120);
         write(&dir, &old).unwrap();
@@ -282,15 +330,14 @@ mod tests {
             matches!(&r, Err(Unused::Untrusted(w)) if w.contains("not running")),
             "{r:?}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
+        remove(&dir);
     }
 
     /// A file not written for longer than FRESH is stale by its time stamp alone: it is
     /// not read (a stopped instance can leave megabytes), even when what it says is new.
     #[test]
     fn a_file_not_written_lately_is_not_read() {
-        let dir = std::env::temp_dir().join(format!("sockscope-mtime-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = private_dir("mtime");
         write(&dir, &tw_snap()).unwrap();
         let mut fresh = tw_snap();
         assert!(apply(&dir, &mut fresh).is_ok());
@@ -305,6 +352,50 @@ mod tests {
             matches!(&r, Err(Unused::Untrusted(w)) if w.contains("not running")),
             "{r:?}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
+        remove(&dir);
+    }
+
+    /// A runtime directory someone else may write in is not used: there the `sockscope`
+    /// directory could be swapped for a link between a check and a write. Nothing is
+    /// written, and a file found there is not believed.
+    #[test]
+    fn a_runtime_directory_others_may_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = private_dir("open");
+        let base = dir.parent().unwrap().to_owned();
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = write(&dir, &tw_snap()).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied, "{e}");
+        assert!(!dir.exists());
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700)).unwrap();
+        write(&dir, &tw_snap()).unwrap();
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(
+            apply(&dir, &mut tw_snap()),
+            Err(Unused::Untrusted(_))
+        ));
+        remove(&dir);
+    }
+
+    /// `sockscope` as a symbolic link to another directory: refused by the writer (the
+    /// target stays untouched) and by the reader.
+    #[test]
+    fn a_linked_state_directory_is_refused() {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = private_dir("link");
+        let target = dir.parent().unwrap().join("elsewhere");
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&target)
+            .unwrap();
+        std::os::unix::fs::symlink(&target, &dir).unwrap();
+        assert!(write(&dir, &tw_snap()).is_err());
+        assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
+        std::fs::write(target.join(FILE), b"{}").unwrap();
+        assert!(matches!(
+            apply(&dir, &mut tw_snap()),
+            Err(Unused::Untrusted(_))
+        ));
+        remove(&dir);
     }
 }
