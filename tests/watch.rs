@@ -421,3 +421,69 @@ fn next_event(
         }
     }
 }
+
+/// Sockscope's own bind probes on a listener's port (`why` makes four) are sockets that
+/// never connected: no `closed` event, nothing said made by the listener's owner. The
+/// one real connection made after them is reported, both ends.
+#[test]
+fn bind_probes_are_not_short_connections() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut w = Kid::sockscope(&[
+        "watch",
+        &format!("port:{port}"),
+        "--json",
+        "--interval",
+        "3s",
+    ]);
+    assert!(w.err_line().starts_with("sockscope: watching "));
+    let (code, _, err) = run(&["why", &port.to_string()]);
+    assert_eq!(code, 1, "{err}");
+    let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (a, _) = l.accept().unwrap();
+    drop(c);
+    drop(a);
+    let mut ends = 0;
+    while ends < 2 {
+        let doc = next_event(&mut w, "the connection's closed events", |doc| {
+            doc["event"] == "closed"
+        });
+        assert_ne!(doc["remote"]["port"], 0, "a probe reported closed: {doc}");
+        ends += 1;
+    }
+}
+
+/// A connection reset by its own side (SO_LINGER 0) is disconnected before the kernel
+/// frees it: its destroy event says 0.0.0.0 and peer port 0. One a poll saw is reported
+/// with the addresses the poll saw, so `watch port:P` still sees its close.
+#[test]
+fn a_reset_connection_a_poll_saw_keeps_its_addresses() {
+    use std::os::fd::AsFd;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut w = Kid::sockscope(&[
+        "watch",
+        &format!("port:{port}"),
+        "--json",
+        "--interval",
+        "250ms",
+    ]);
+    assert!(w.err_line().starts_with("sockscope: watching "));
+    let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (a, _) = l.accept().unwrap();
+    let mine = c.local_addr().unwrap().port();
+    // A poll sees the client end open.
+    next_event(&mut w, "the client end opened", |doc| {
+        doc["event"] == "opened" && doc["local"]["port"] == mine
+    });
+    rustix::net::sockopt::set_socket_linger(c.as_fd(), Some(std::time::Duration::ZERO)).unwrap();
+    drop(c);
+    let closed = next_event(&mut w, "the client end closed", |doc| {
+        doc["event"] == "closed" && doc["local"]["port"] == mine
+    });
+    assert_eq!(closed["local"]["addr"], "127.0.0.1", "{closed}");
+    assert_eq!(closed["remote"]["port"], port, "{closed}");
+    assert_eq!(closed["made_by"]["by"], "owner", "{closed}");
+    assert_eq!(closed["made_by"]["pid"], std::process::id(), "{closed}");
+    drop(a);
+}

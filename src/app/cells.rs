@@ -253,17 +253,7 @@ fn event_cell(e: &Event, c: EventCol) -> String {
         EventCol::Proto => e.socket.proto.as_str().to_owned(),
         EventCol::Local => Endpoint(&e.socket.local).to_string(),
         EventCol::Peer => Endpoint(&e.socket.remote).to_string(),
-        EventCol::State => match &e.kind {
-            EventKind::StateChanged { from } => format!("{from}→{}", e.state),
-            // A TCP connection no poll saw has no state to show: the kernel's last,
-            // CLOSE, reads as ss's UDP word "UNCONN".
-            EventKind::Closed
-                if e.socket.proto.is_tcp() && e.life.as_ref().is_some_and(|l| l.short_lived) =>
-            {
-                "short-lived".to_owned()
-            }
-            _ => e.state.to_string(),
-        },
+        EventCol::State => e.state_text(),
         EventCol::Owner => match &e.kind {
             EventKind::OwnerChanged { .. } => {
                 format!("{}→{}", e.old_owners_text(), e.owners_text())

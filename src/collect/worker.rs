@@ -1097,7 +1097,11 @@ mod lifecycle_tests {
     /// closed first; its destroy event, a snapshot later, is not a second event.
     #[test]
     fn a_socket_the_diff_said_closed_is_not_said_again_by_its_destroy_event() {
-        let l = listener();
+        // A connection: an event with no peer port that no poll saw is no connection
+        // and would be dropped whatever was said before.
+        let mut l = listener();
+        l.state = State::Estab;
+        l.remote = "127.0.0.1:40000".parse().unwrap();
         let mut d = Differ::default();
         d.next(
             snapshot(0, Scope::All, vec![l.clone()], &[]),

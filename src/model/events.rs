@@ -93,6 +93,22 @@ impl Event {
         }
     }
 
+    /// Its state as every view and `watch` write it: `FROM→TO` for a change, and
+    /// `short-lived` for a TCP connection no poll saw (it has no state to show: the
+    /// kernel's last, CLOSE, would read as ss's UDP word `UNCONN`).
+    pub fn state_text(&self) -> String {
+        match &self.kind {
+            EventKind::StateChanged { from } => format!("{from}→{}", self.state),
+            EventKind::Closed
+                if self.socket.proto.is_tcp()
+                    && self.life.as_ref().is_some_and(|l| l.short_lived) =>
+            {
+                "short-lived".to_owned()
+            }
+            _ => self.state.to_string(),
+        }
+    }
+
     /// The owners before an owner change, the same way (`(unknown)` when none was
     /// visible).
     pub fn old_owners_text(&self) -> &str {

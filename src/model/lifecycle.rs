@@ -232,8 +232,9 @@ fn closed(
     known: &mut Makers,
 ) -> Vec<Closed> {
     let wanted: HashSet<(u32, u64)> = freed.iter().map(|f| (f.netns, f.cookie)).collect();
-    // What a poll saw of each: its state, its owner, else the uid of its row.
-    let mut seen: HashMap<(u32, u64), (State, Maker)> = HashMap::default();
+    // What a poll saw of each: its state, its owner (else the uid of its row) and its
+    // addresses.
+    let mut seen: HashMap<(u32, u64), (State, Maker, Addr, Addr)> = HashMap::default();
     for snap in prev.into_iter().chain(std::iter::once(next)) {
         for s in snap.sockets.iter().filter(|s| s.cookie != 0) {
             let key = (s.netns, s.cookie);
@@ -242,7 +243,7 @@ fn closed(
                     uid: s.uid,
                     user: snap.user_name(s.uid).map(str::to_owned),
                 });
-                seen.insert(key, (s.state, by));
+                seen.insert(key, (s.state, by, s.local, s.remote));
             }
         }
     }
@@ -250,8 +251,12 @@ fn closed(
     let mut out = Vec::with_capacity(freed.len());
     for f in freed {
         let key = (f.netns, f.cookie);
-        let (last_state, by) = match seen.get(&key) {
-            Some((state, m @ Maker::Owner { .. })) => (Some(*state), m.clone()),
+        let found = seen.get(&key);
+        if found.is_none() && never_connected(f) {
+            continue;
+        }
+        let (last_state, by) = match found {
+            Some((state, m @ Maker::Owner { .. }, ..)) => (Some(*state), m.clone()),
             found => {
                 let listeners = listeners.get_or_insert_with(|| listeners_of(next));
                 let on = f
@@ -264,22 +269,38 @@ fn closed(
                         pid: *pid,
                         name: name.clone(),
                     },
-                    (_, Some((_, m))) => m.clone(),
+                    (_, Some((_, m, ..))) => m.clone(),
                     (_, None) => Maker::Unseen,
                 };
-                (found.map(|(state, _)| *state), by)
+                (found.map(|(state, ..)| *state), by)
             }
         };
+        let mut freed = f.clone();
+        // The addresses a poll saw: a connection reset by its own side (SO_LINGER 0) is
+        // disconnected before it is freed, and its event says 0.0.0.0 and port 0.
+        if let Some(&(_, _, local, remote)) = found {
+            (freed.local, freed.remote) = (local, remote);
+        }
         if f.proto.is_tcp() && by != Maker::Unseen {
-            known.insert((f.netns, f.local, f.remote), by.clone());
+            known.insert((freed.netns, freed.local, freed.remote), by.clone());
         }
         out.push(Closed {
-            freed: f.clone(),
+            freed,
             last_state,
             by,
         });
     }
     out
+}
+
+/// A freed socket that was never a connection: no peer port, and for TCP nothing a
+/// handshake leaves (no round-trip time, no byte either way): a bind probe (`why`,
+/// `wait-free` and `free-port` make them), a socket bound and closed, a listener no poll
+/// saw. A connection reset by its own side also loses its peer port, but not those.
+fn never_connected(f: &Freed) -> bool {
+    f.remote.port() == 0
+        && f.tcp
+            .is_none_or(|t| t.rtt_us == 0 && t.bytes_acked == 0 && t.bytes_received == 0)
 }
 
 /// TCP listeners with a visible owner, by (namespace, port).
@@ -454,6 +475,70 @@ mod tests {
                 .get(&(0, closed[1].freed.local, closed[1].freed.remote))
                 .is_none()
         );
+    }
+
+    /// Sockets that never connected are not closed connections: a bind probe on a
+    /// listener's port (what `why` and `wait-free` make) was counted as a short connection
+    /// made by the listener's owner. A connection reset by its own side keeps its event
+    /// (a handshake's RTT and bytes) though the kernel has dropped its peer port; one a
+    /// poll saw gets back the addresses the poll saw.
+    #[test]
+    fn what_never_connected_is_no_connection_and_a_reset_keeps_its_addresses() {
+        let listener = sock(
+            Proto::Tcp,
+            "0.0.0.0:8080",
+            "0.0.0.0:0",
+            State::Listen,
+            5,
+            &[7],
+        );
+        let mut conn = sock(
+            Proto::Tcp,
+            "127.0.0.1:48078",
+            "127.0.0.1:8080",
+            State::Estab,
+            6,
+            &[9],
+        );
+        conn.cookie = 95;
+        let procs = [process(7, "nginx", 'S'), process(9, "client", 'S')];
+        let prev = snapshot(0, Scope::All, vec![listener.clone(), conn], &procs);
+        let mut next = snapshot(1, Scope::All, vec![listener], &procs);
+        let quiet = |local: &str, remote: &str, cookie| Freed {
+            tcp: Some(TcpInfo::default()),
+            ..freed(local, remote, cookie, 0)
+        };
+        let mut reset = freed("0.0.0.0:48100", "127.0.0.1:0", 96, 0);
+        reset.tcp = Some(TcpInfo {
+            rtt_us: 40,
+            ..TcpInfo::default()
+        });
+        next.freed = vec![
+            // Bind probes of port 8080, v4 and v6: never connected.
+            quiet("0.0.0.0:8080", "0.0.0.0:0", 90),
+            Freed {
+                proto: Proto::Tcp6,
+                ..quiet("[::]:8080", "[::]:0", 91)
+            },
+            // An unconnected UDP socket.
+            Freed {
+                proto: Proto::Udp,
+                tcp: None,
+                ..quiet("0.0.0.0:5353", "0.0.0.0:0", 92)
+            },
+            // The poll saw it; reset, its event lost both addresses.
+            quiet("0.0.0.0:48078", "127.0.0.1:0", 95),
+            // No poll saw it, reset after a handshake.
+            reset,
+        ];
+        let closed = attribute(Some(&prev), &mut next, &mut Makers::default());
+        let cookies: Vec<u64> = closed.iter().map(|c| c.freed.cookie).collect();
+        assert_eq!(cookies, vec![95, 96]);
+        assert_eq!(closed[0].freed.local.to_string(), "127.0.0.1:48078");
+        assert_eq!(closed[0].freed.remote.to_string(), "127.0.0.1:8080");
+        assert_eq!(closed[0].by.text(), "9/client");
+        assert_eq!(closed[1].by, Maker::Unseen);
+        assert!(closed[1].short_lived());
     }
 
     /// Measured here: a connection no dump ever saw has no cookie yet when it turns into a

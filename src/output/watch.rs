@@ -128,10 +128,7 @@ pub fn json_line(w: &WatchEvent<'_>) -> serde_json::Result<String> {
 pub fn text_line(w: &WatchEvent<'_>) -> String {
     let e = w.event;
     let k = &e.socket;
-    let state = match &e.kind {
-        EventKind::StateChanged { from } => format!("{from}→{}", e.state),
-        _ => e.state.to_string(),
-    };
+    let state = e.state_text();
     let owners = match &e.kind {
         EventKind::OwnerChanged { .. } => {
             format!("{}→{}", e.old_owners_text(), e.owners_text())
@@ -193,5 +190,35 @@ mod tests {
         let mut list = String::new();
         b.write_owners(&mut list, &b.sockets[0]);
         assert_eq!(list, "(kernel)", "the word list uses");
+    }
+
+    /// A TCP connection no poll saw says `short-lived` in `watch` as in the Events view,
+    /// not the kernel's last state (UNCONN, UDP's word in ss).
+    #[test]
+    fn a_short_connection_is_short_lived_not_unconn() {
+        use crate::model::lifecycle::{Closed, Freed, Maker, TcpInfo};
+        let b = Snapshot::empty(Scope::All);
+        let c = Closed {
+            freed: Freed {
+                proto: crate::model::Proto::Tcp,
+                local: "127.0.0.1:8080".parse().unwrap(),
+                remote: "127.0.0.1:41406".parse().unwrap(),
+                netns: 0,
+                cookie: 7,
+                uid: 0,
+                tcp: Some(TcpInfo::default()),
+            },
+            last_state: None,
+            by: Maker::Unseen,
+        };
+        let delta = crate::model::diff::diff(&b, &b);
+        let evs = events(&delta, Some(&b), &b, &[c], FlagsOf::default());
+        let line = text_line(&WatchEvent {
+            event: &evs[0],
+            snap: &b,
+            flags: Flags::empty(),
+        });
+        assert!(line.contains(" short-lived "), "{line}");
+        assert!(!line.contains("UNCONN"), "{line}");
     }
 }
