@@ -161,6 +161,43 @@ fn forged_runsv_and_supervisord_ancestors_give_no_command() {
     }
 }
 
+/// Root's python3 running a script of nobody's own named `supervisord` (argv[0] the
+/// interpreter, as a real supervisord run by python shows): the script is no root-owned
+/// file, so the program name it hands its child is a claim, and no `supervisorctl` is
+/// offered.
+#[test]
+fn a_users_own_script_named_supervisord_is_a_claim() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("own-supervisord");
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = dir.0.join("supervisord");
+    std::fs::write(
+        &script,
+        "import os, subprocess, sys\nenv = dict(os.environ, SUPERVISOR_PROCESS_NAME='nginx')\nsubprocess.run(['/usr/bin/python3', '-u', '-c', sys.argv[1]], env=env)\n",
+    )
+    .unwrap();
+    std::os::unix::fs::chown(&script, Some(65534), Some(65534)).unwrap();
+    let mut kid = Kid::spawn(as_nobody(&[
+        "-u",
+        script.to_str().unwrap(),
+        &listener_script(),
+    ]));
+    let port: u16 = kid.line().parse().unwrap();
+    wait_listening(port);
+    let doc = why_json(port, &[]);
+    let sup = &doc["holders"][0]["supervisor"];
+    assert_eq!(sup["kind"], "supervisord", "{doc:#}");
+    assert_ne!(sup["trust"], "verified", "{sup:#}");
+    assert!(
+        sup["why"]
+            .as_str()
+            .unwrap()
+            .contains("is not a root-owned file in root's directories"),
+        "{sup:#}"
+    );
+    no_command_of(&doc, &["supervisorctl"]);
+}
+
 /// A cgroup subtree a user owns (systemd delegates `user@UID.service` so; simulated by a
 /// directory the test chowns to nobody): the user names directories anything.
 struct Delegated {

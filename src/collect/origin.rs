@@ -152,6 +152,38 @@ pub fn exe_root_owned(p: &dyn Proc) -> bool {
         .is_ok_and(|m| m.uid == 0 && m.mode & 0o022 == 0)
 }
 
+/// Whether an interpreter's script ([`crate::model::process::script_arg`], against its
+/// working directory `cwd`) is a root-owned file that only root could have put there:
+/// every directory on the way, and on the way to where its links lead, is root's and
+/// writable by nobody else. (The script is named by argv, which its process wrote; a
+/// path only root controls cannot have held another file when it started.)
+pub fn script_root_owned(cmdline: &[String], cwd: Option<&Path>) -> bool {
+    let Some(arg) = crate::model::process::script_arg(cmdline) else {
+        return false;
+    };
+    let path = match (Path::new(arg).is_absolute(), cwd) {
+        (true, _) => PathBuf::from(arg),
+        (false, Some(cwd)) if cwd.is_absolute() => cwd.join(arg),
+        _ => return false,
+    };
+    let Ok(real) = std::fs::canonicalize(&path) else {
+        return false;
+    };
+    std::fs::metadata(&real).is_ok_and(|m| m.is_file())
+        && root_controlled(&path)
+        && root_controlled(&real)
+}
+
+/// Every prefix of `path` is root's, and (but for a link) writable by nobody else.
+fn root_controlled(path: &Path) -> bool {
+    let mut at = PathBuf::new();
+    path.components().all(|c| {
+        at.push(c);
+        std::fs::symlink_metadata(&at)
+            .is_ok_and(|m| m.uid() == 0 && (m.file_type().is_symlink() || m.mode() & 0o022 == 0))
+    })
+}
+
 /// The PM2 apps of a daemon's children of its own user (each app once, by name).
 fn pm2_children(src: &dyn ProcSource, p: &dyn Proc) -> Vec<Pm2App> {
     let uid = real_uid(p);
@@ -265,15 +297,21 @@ fn ancestor(p: &dyn Proc) -> Ancestor {
                 .collect()
         })
         .unwrap_or_default();
-    let link = |l: std::io::Result<PathBuf>| l.ok().map(|p| sanitize(&p.to_string_lossy()));
+    let exe = p.exe().ok();
+    let cwd = p.cwd().ok();
+    let script_root_owned = crate::model::process::interpreter(
+        crate::model::process::exe_basename(exe.as_deref().and_then(|e| e.to_str())),
+    ) && script_root_owned(&cmdline, cwd.as_deref());
+    let link = |l: Option<PathBuf>| l.map(|p| sanitize(&p.to_string_lossy()));
     let titled_pm2 =
         name.starts_with("PM2 v") || cmdline.first().is_some_and(|c| c.starts_with("PM2 v"));
     Ancestor {
         pid: p.pid(),
         uid: real_uid(p),
-        exe: link(p.exe()),
+        exe: link(exe),
         exe_root_owned: exe_root_owned(p),
-        cwd: link(p.cwd()),
+        script_root_owned,
+        cwd: link(cwd),
         pm2_home: if titled_pm2 {
             get(&environ(p), "PM2_HOME").map(str::to_owned)
         } else {
@@ -549,5 +587,54 @@ mod tests {
             let _ = pm2(&env);
             let _ = mux(&env);
         }
+    }
+
+    /// A script counts as root's only when root alone could have put it at its path:
+    /// root's file in root's directories. The same file in a directory anyone may write
+    /// (/tmp), a file of another user's, or a relative path without a working directory
+    /// are not.
+    #[test]
+    fn an_interpreters_script_is_roots_only_on_a_path_only_root_controls() {
+        use std::os::unix::fs::PermissionsExt;
+        let cmd = |path: &str| vec!["python3".to_owned(), "-u".to_owned(), path.to_owned()];
+        // Under the build directory: root's and 0755 on a root checkout.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(format!("script-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = dir.join("supervisord");
+        std::fs::write(&script, "print()").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let root = rustix::process::geteuid().is_root()
+            && root_controlled(Path::new(env!("CARGO_MANIFEST_DIR")));
+        assert_eq!(
+            script_root_owned(&cmd(script.to_str().unwrap()), None),
+            root
+        );
+        // Relative: against its working directory, and not without one.
+        assert_eq!(script_root_owned(&cmd("supervisord"), Some(&dir)), root);
+        assert!(!script_root_owned(&cmd("supervisord"), None));
+        // Others may write the directory: anyone could have put it there.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(!script_root_owned(&cmd(script.to_str().unwrap()), None));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Another user's file.
+        if root {
+            rustix::fs::chown(&script, Some(rustix::fs::Uid::from_raw(65534)), None).unwrap();
+            assert!(!script_root_owned(&cmd(script.to_str().unwrap()), None));
+        }
+        // In /tmp (anyone may write there), even through a root-owned link.
+        let tmp = std::env::temp_dir().join(format!("supervisord-{}", std::process::id()));
+        std::fs::write(&tmp, "print()").unwrap();
+        assert!(!script_root_owned(&cmd(tmp.to_str().unwrap()), None));
+        let link = dir.join("linked");
+        std::os::unix::fs::symlink(&tmp, &link).unwrap();
+        assert!(!script_root_owned(&cmd(link.to_str().unwrap()), None));
+        std::fs::remove_file(&tmp).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        // No script at all.
+        assert!(!script_root_owned(&["python3".to_owned()], None));
     }
 }

@@ -58,6 +58,11 @@ pub struct Ancestor {
     pub exe: Option<String>,
     /// That program is a root-owned file nobody else may write.
     pub exe_root_owned: bool,
+    /// When that program is an interpreter ([`interpreter`]): the script it was started
+    /// with ([`script_arg`], against its working directory) is a root-owned file, reached
+    /// through directories that are root's and that nobody else may write. Anyone can run
+    /// root's python3 on a script of their own named `supervisord`.
+    pub script_root_owned: bool,
     /// Its working directory (runsv and s6-supervise run in their service's directory).
     pub cwd: Option<String>,
     /// `PM2_HOME` from its own environment, read for a PM2 daemon.
@@ -69,6 +74,25 @@ impl Ancestor {
     pub fn program(&self) -> Option<&str> {
         exe_basename(self.exe.as_deref())
     }
+}
+
+/// An interpreter's program (the basename of an exe, or of argv[0]): `python3.11`, `node`.
+pub fn interpreter(program: Option<&str>) -> bool {
+    program.is_some_and(|b| {
+        matches!(
+            b,
+            "node" | "nodejs" | "python" | "python3" | "perl" | "ruby"
+        ) || b.starts_with("python3.")
+    })
+}
+
+/// The script an interpreter runs: its first argument that is not an option.
+pub fn script_arg(cmdline: &[String]) -> Option<&str> {
+    cmdline
+        .iter()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .map(String::as_str)
 }
 
 /// The basename of an exe path, without a ` (deleted)` mark.

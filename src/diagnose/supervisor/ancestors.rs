@@ -3,6 +3,7 @@
 //! program as root or as the holder's user.
 
 use super::{Kind, Supervisor, exact, run_as, user_text};
+use crate::model::process::interpreter;
 use crate::model::{Ancestor, Command, Evidence, Process, Snapshot};
 
 /// The basename of a command line's program, and for an interpreter its script.
@@ -21,19 +22,10 @@ fn program(cmdline: &[String]) -> Option<&str> {
     Some(pick.rsplit('/').next().unwrap_or(pick))
 }
 
-/// An interpreter's program: `python3.11`, `node`.
-fn interpreter(exe: Option<&str>) -> bool {
-    exe.is_some_and(|b| {
-        matches!(
-            b,
-            "node" | "nodejs" | "python" | "python3" | "perl" | "ruby"
-        ) || b.starts_with("python3.")
-    })
-}
-
 /// Whether ancestor `a`, which says it is `tool`, is believed: it runs as root or as the
 /// holder's user, and the kernel says it runs the real program (a root-owned file named
-/// `tool`, or a root-owned interpreter running a script named so). `Err` says why not.
+/// `tool`, or a root-owned interpreter running a root-owned script named so). `Err` says
+/// why not.
 fn real_tool(
     a: &Ancestor,
     holder: &Process,
@@ -45,6 +37,14 @@ fn real_tool(
     // naming the interpreter too (`exec -a supervisord python3` is not that).
     let argv0 = a.cmdline.first().map(|c| c.rsplit('/').next().unwrap_or(c));
     let script = interpreter(prog) && interpreter(argv0) && program(&a.cmdline) == Some(tool);
+    if script && a.exe_root_owned && !a.script_root_owned {
+        return Err(format!(
+            "{} {} runs a script named {tool}, but {} is not a root-owned file in root's directories",
+            a.pid,
+            a.name,
+            crate::model::process::script_arg(&a.cmdline).unwrap_or("(unknown)")
+        ));
+    }
     let runs_it = prog == Some(tool) || script;
     if !runs_it || !a.exe_root_owned {
         return Err(format!(

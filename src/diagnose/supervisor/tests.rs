@@ -5,7 +5,8 @@ use crate::model::container::{Access, Published, PublishedBy};
 use crate::model::process::SupervisordProgram;
 use crate::model::{Ancestor, Container, Pm2App, Proto, Runtime, Scope, State};
 
-/// An ancestor as the kernel shows a real program: its exe a root-owned file.
+/// An ancestor as the kernel shows a real program: its exe a root-owned file (and an
+/// interpreter's script one too).
 fn real(pid: u32, exe: &str, uid: u32, cmd: &[&str]) -> Ancestor {
     Ancestor {
         pid,
@@ -14,6 +15,7 @@ fn real(pid: u32, exe: &str, uid: u32, cmd: &[&str]) -> Ancestor {
         uid: Some(uid),
         exe: Some(exe.into()),
         exe_root_owned: true,
+        script_root_owned: true,
         ..Ancestor::default()
     }
 }
@@ -460,6 +462,27 @@ fn supervisord_names_a_program_only_from_its_own_user() {
     // argv[0] `supervisord` from a program comm set by prctl: a claim.
     p.origin.ancestors = vec![forged(60, "supervisord", 1000, &["supervisord"])];
     assert!(!supervisor(&p, &empty(), None).unwrap().verified());
+    // Root's python3 running a script of the user's own named supervisord (it could
+    // have set SUPERVISOR_PROCESS_NAME to anything): a claim, no `supervisorctl`.
+    let mut own_script = sd.clone();
+    own_script.cmdline = vec!["python3".into(), "/tmp/x/supervisord".into()];
+    own_script.uid = Some(0);
+    own_script.script_root_owned = false;
+    p.origin.ancestors = vec![own_script];
+    p.origin.supervisord = Some(SupervisordProgram {
+        group: None,
+        name: "nginx".into(),
+    });
+    let s = supervisor(&p, &empty(), None).unwrap();
+    assert!(!s.verified(), "{s:?}");
+    assert_eq!(s.stop, None);
+    assert!(
+        s.evidence
+            .why()
+            .contains("/tmp/x/supervisord is not a root-owned file"),
+        "{}",
+        s.evidence.why()
+    );
     // `exec -a supervisord python3 …`: root's interpreter, but argv[0] lies about it.
     p.origin.ancestors = vec![real(
         60,
