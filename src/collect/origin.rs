@@ -287,16 +287,11 @@ fn ancestor(p: &dyn Proc) -> Ancestor {
         .comm()
         .map(|n| sanitize_capped(n.trim_end(), 64))
         .unwrap_or_default();
-    let cmdline: Vec<String> = p
-        .read(PidFile::Cmdline, u64::MAX)
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .filter(|a| !a.is_empty())
-                .take(64)
-                .map(|a| sanitize(&String::from_utf8_lossy(a)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let cmdline = crate::model::sanitize::cmdline(
+        &p.read(PidFile::Cmdline, crate::model::sanitize::MAX_CMDLINE_BYTES)
+            .unwrap_or_default(),
+        64,
+    );
     let exe = p.exe().ok();
     let cwd = p.cwd().ok();
     let script_root_owned = crate::model::process::interpreter(

@@ -14,6 +14,35 @@ pub fn sanitize(input: &str) -> String {
     sanitize_capped(input, MAX_CHARS)
 }
 
+/// Longest command line kept, all its arguments together, in characters: a process may
+/// pass megabytes of arguments, and its line is printed, sent as JSON and over MCP.
+pub const MAX_CMDLINE_CHARS: usize = 8192;
+
+/// Bytes of a `/proc/PID/cmdline` worth reading for [`cmdline`].
+pub const MAX_CMDLINE_BYTES: u64 = 64 << 10;
+
+/// A command line as read from `/proc/PID/cmdline` (NUL-separated), sanitised: at most
+/// `max_args` arguments and [`MAX_CMDLINE_CHARS`] characters in all; what is cut ends
+/// with `…` (the last argument kept, or one more).
+pub fn cmdline(raw: &[u8], max_args: usize) -> Vec<String> {
+    let mut left = MAX_CMDLINE_CHARS;
+    let mut out = Vec::new();
+    for a in raw
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .take(max_args)
+    {
+        if left == 0 {
+            out.push("…".to_owned());
+            break;
+        }
+        let s = sanitize_capped(&String::from_utf8_lossy(a), left.min(MAX_CHARS));
+        left = left.saturating_sub(s.chars().count());
+        out.push(s);
+    }
+    out
+}
+
 /// Sanitises raw bytes (a cmdline argument, a link target): invalid UTF-8 is decoded lossily.
 pub fn sanitize_bytes(input: &[u8]) -> String {
     sanitize(&String::from_utf8_lossy(input))
@@ -150,5 +179,24 @@ mod tests {
         fn safe_text_is_unchanged(s in "[a-zA-Z0-9 ./:_=-]{0,100}") {
             prop_assert_eq!(sanitize(&s), s);
         }
+    }
+
+    /// A command line of 250 arguments of 4,000 characters (a megabyte) keeps 8,192
+    /// characters in all and says it was cut; a short one is kept whole, sanitised.
+    #[test]
+    fn a_command_line_is_capped_as_a_whole() {
+        let arg = "a".repeat(4000);
+        let raw: Vec<u8> = (0..250).flat_map(|_| arg.bytes().chain([0])).collect();
+        let args = cmdline(&raw, 256);
+        let chars: usize = args.iter().map(|a| a.chars().count()).sum();
+        assert!(chars <= MAX_CMDLINE_CHARS + 2, "{chars}");
+        assert!(chars >= MAX_CMDLINE_CHARS, "{chars}");
+        assert_eq!(args.len(), 4, "two whole, one cut, then the mark");
+        assert!(args[2].ends_with('…'));
+        assert_eq!(args[3], "…");
+        assert_eq!(
+            cmdline(b"python3\0-c\0print(1)\x1b[2J\0", 256),
+            ["python3", "-c", "print(1)\\e[2J"]
+        );
     }
 }

@@ -47,14 +47,11 @@ impl Procs {
         let raw = h.read(PidFile::Stat, 4096).ok()?;
         let st: Stat = parse_stat(&raw)?;
         let comm = String::from_utf8_lossy(stat_comm(&raw).unwrap_or_default()).into_owned();
-        let cmdline: Vec<String> = h
-            .read(PidFile::Cmdline, u64::MAX)
-            .unwrap_or_default()
-            .split(|&b| b == 0)
-            .filter(|a| !a.is_empty())
-            .take(MAX_ARGS)
-            .map(|a| sanitize(&String::from_utf8_lossy(a)))
-            .collect();
+        let cmdline = crate::model::sanitize::cmdline(
+            &h.read(PidFile::Cmdline, crate::model::sanitize::MAX_CMDLINE_BYTES)
+                .unwrap_or_default(),
+            MAX_ARGS,
+        );
         // A program replaced or removed since it started reads with " (deleted)".
         let exe = h.exe().ok().map(|e| {
             let e = e.to_string_lossy();

@@ -54,12 +54,13 @@ impl Procs {
     fn read_one(&mut self, pid: u32) -> Option<Process> {
         let p = self.sys.process(Pid::from_u32(pid))?;
         let uid = p.user_id().map(|u| **u);
-        let cmdline: Vec<String> = p
+        let raw: Vec<u8> = p
             .cmd()
             .iter()
             .take(MAX_ARGS)
-            .map(|a| sanitize(&a.to_string_lossy()))
+            .flat_map(|a| a.as_encoded_bytes().iter().copied().chain([0]))
             .collect();
+        let cmdline = crate::model::sanitize::cmdline(&raw, MAX_ARGS);
         let start_time = if p.start_time() > 0 {
             p.start_time()
         } else {
