@@ -135,6 +135,16 @@ impl App {
     }
 
     pub(super) fn restore_selection(&mut self) {
+        // The Events view at its newest row, newest first, no detail open: it follows the
+        // newest event as `tail -f` does, instead of the event that was newest.
+        let follow = self.table.view == View::Events
+            && self.table.cursor == 0
+            && (self.table.sort().column, self.table.sort().descending)
+                == super::columns::Col::default_sort(View::Events)
+            && self.modes.detail.is_none();
+        if follow {
+            self.table.selected = None;
+        }
         let found = self.table.selected.and_then(|sel| {
             // Fast path: the cursor still points at it.
             if let Some(r) = self.table.rows.get(self.table.cursor).copied()

@@ -38,7 +38,7 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
         let msg = if app.live.collect.snapshots == 0 {
             "collecting the first snapshot…".to_owned()
         } else if app.table.view == View::Events {
-            "no events yet: changes to sockets show up here".to_owned()
+            events_empty(app)
         } else if !app.modes.filter.text.is_empty() {
             format!(
                 "no rows match `{}` (Esc clears the filter)",
@@ -160,4 +160,25 @@ fn put(
     let len = t.chars().count() as u16;
     let x = if right { x + w.saturating_sub(len) } else { x };
     buf.set_line(x, y, &Line::from(Span::styled(t, style)), w);
+}
+
+/// Why the Events view shows no row: nothing happened yet, or nothing in the log matches
+/// the filter (and older events, which might have, were dropped from the full log).
+fn events_empty(app: &App) -> String {
+    let log = &app.live.events;
+    let dropped = log.dropped();
+    let filter = &app.modes.filter.text;
+    if filter.is_empty() && log.is_empty() && dropped == 0 {
+        return "no events yet: changes to sockets show up here".to_owned();
+    }
+    let older = if dropped > 0 {
+        format!("; {dropped} older events left the full log")
+    } else {
+        String::new()
+    };
+    if filter.is_empty() {
+        format!("no events in the log{older}")
+    } else {
+        format!("no event in the log matches `{filter}`{older} (Esc clears the filter)")
+    }
 }

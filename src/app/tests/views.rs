@@ -293,3 +293,75 @@ fn the_events_view_says_kernel_for_a_time_wait() {
         .collect();
     assert_eq!(owners, vec!["(kernel)"]);
 }
+
+/// At its newest row the Events view follows the newest event, as `tail -f` does;
+/// one row down, the selection stays with its event while new ones arrive above it.
+#[test]
+fn the_events_view_at_its_top_follows_the_newest_event() {
+    let (mut app, mut feed) = app(View::Events);
+    let (base, p) = table();
+    let conn = |port: u16| {
+        sock(
+            Proto::Tcp,
+            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:3000",
+            State::Estab,
+            u32::from(port),
+            &[100],
+        )
+    };
+    let mut sockets = base.clone();
+    let mut step = 1;
+    let mut open = |app: &mut crate::app::App, port: u16| {
+        sockets.push(conn(port));
+        feed.feed(app, snapshot(step, Scope::All, sockets.clone(), &p));
+        step += 1;
+    };
+    open(&mut app, 40001);
+    open(&mut app, 40002);
+    let local = |app: &crate::app::App| {
+        app.cell(
+            app.selected_row().unwrap(),
+            Col::Event(crate::app::EventCol::Local),
+        )
+        .into_owned()
+    };
+    key(&mut app, KeyCode::Home);
+    assert_eq!(local(&app), "127.0.0.1:40002");
+    open(&mut app, 40003);
+    assert_eq!(app.table.cursor, 0);
+    assert_eq!(local(&app), "127.0.0.1:40003", "the newest, at the top");
+    key(&mut app, KeyCode::Down);
+    let held = local(&app);
+    open(&mut app, 40004);
+    assert_eq!(local(&app), held, "one row down, it stays with its event");
+    assert_eq!(app.table.cursor, 2);
+}
+
+/// An Events view that a filter empties says so, not "no events yet".
+#[test]
+fn an_events_view_a_filter_empties_says_no_event_matches() {
+    let (mut app, mut feed) = app(View::Events);
+    super::liveview::resize(&mut app, 100, 20);
+    let (mut s, p) = table();
+    feed.feed(&mut app, snapshot(1, Scope::All, s.clone(), &p));
+    s.push(sock(
+        Proto::Tcp,
+        "127.0.0.1:40001",
+        "127.0.0.1:3000",
+        State::Estab,
+        40001,
+        &[100],
+    ));
+    feed.feed(&mut app, snapshot(2, Scope::All, s, &p));
+    assert!(!app.table.rows.is_empty());
+    press(&mut app, "/:9");
+    key(&mut app, KeyCode::Enter);
+    assert!(app.table.rows.is_empty());
+    let screen = super::liveview::render(&app, 100, 20);
+    assert!(
+        screen.contains("no event in the log matches `:9` (Esc clears the filter)"),
+        "{screen}"
+    );
+    assert!(!screen.contains("no events yet"), "{screen}");
+}
