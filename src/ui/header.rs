@@ -5,11 +5,16 @@ use crate::app::views::fmt_interval;
 use crate::app::{App, View};
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
-    let lines = vec![status(app, th), counts(app, th), tabs(app, th)];
+    let lines = vec![
+        status(app, th),
+        counts(app, th, area.width),
+        tabs(app, th, area.width),
+    ];
     frame.render_widget(Paragraph::new(lines), area);
 }
 
@@ -82,7 +87,8 @@ pub fn stale(f: &crate::model::Freshness, now: std::time::SystemTime) -> Option<
 
 /// Line 2: counts per state and protocol, hidden owners. Counts that are estimates
 /// (between full tables, from the kernel's counters or the last full table) have a `~`.
-fn counts<'a>(app: &App, th: &Styles) -> Line<'a> {
+/// The notes at its end take the longest wording that fits `width`.
+fn counts<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
     let (states, protos) = app.counts();
     let estimates = app.live.collect.fresh.counts;
     let mut l2 = Vec::new();
@@ -105,38 +111,78 @@ fn counts<'a>(app: &App, th: &Styles) -> Line<'a> {
         l2.push(Span::styled(format!("{} ", p.as_str()), th.header));
         l2.push(Span::raw(format!("{approx}{n}  ")));
     }
+    // Each note in its wordings, longest first.
+    let mut notes: Vec<(Vec<String>, Style)> = Vec::new();
     let hidden = app.live.snap.visibility.hidden_sockets;
     if hidden > 0 {
-        l2.push(Span::styled(
-            format!(
-                "│ owners of {hidden} socket{} hidden: run as root to see them",
-                if hidden == 1 { "" } else { "s" }
-            ),
+        let s = if hidden == 1 { "" } else { "s" };
+        notes.push((
+            vec![
+                format!("│ owners of {hidden} socket{s} hidden: run as root to see them"),
+                format!("│ {hidden} owner{s} hidden: run as root"),
+                format!("│ {hidden} owner{s} hidden"),
+            ],
             th.error,
         ));
     }
     if app.live.snap.visibility.netns_skipped {
-        l2.push(Span::styled(
-            " │ this network namespace only (root reads the others)",
+        notes.push((
+            vec![
+                " │ this network namespace only (root reads the others)".to_owned(),
+                " │ this netns only".to_owned(),
+            ],
             th.dim,
         ));
     } else {
         let others = app.live.snap.netns.others.len();
         if others > 0 {
-            l2.push(Span::styled(
-                format!(
-                    " │ {others} other network namespace{}",
-                    if others == 1 { "" } else { "s" }
-                ),
+            let s = if others == 1 { "" } else { "s" };
+            notes.push((
+                vec![
+                    format!(" │ {others} other network namespace{s}"),
+                    format!(" │ +{others} netns"),
+                ],
                 th.dim,
             ));
         }
     }
+    let used: usize = l2.iter().map(Span::width).sum();
+    let mut left = usize::from(width).saturating_sub(used);
+    let shortest = |words: &[String]| words.last().map_or(0, |w| w.chars().count());
+    if notes.iter().map(|(w, _)| shortest(w)).sum::<usize>() > left {
+        // No room after the counts: the notes come first (a warning matters more than
+        // the last count), in their middle wording, and the counts are cut instead.
+        let mut front: Vec<Span<'a>> = Vec::new();
+        for (words, style) in &notes {
+            let w = words.get(1).or(words.last()).cloned().unwrap_or_default();
+            let w = w.trim_start_matches([' ', '│']).to_owned();
+            front.push(Span::styled(format!("{w} │ "), *style));
+        }
+        front.extend(l2);
+        return Line::from(front);
+    }
+    for i in 0..notes.len() {
+        // Room is left for the shortest wording of each note still to come.
+        let later: usize = notes[i + 1..].iter().map(|(w, _)| shortest(w)).sum();
+        let (words, style) = &notes[i];
+        let room = left.saturating_sub(later);
+        let pick = words
+            .iter()
+            .find(|w| w.chars().count() <= room)
+            .or(words.last())
+            .cloned()
+            .unwrap_or_default();
+        left = left.saturating_sub(pick.chars().count());
+        l2.push(Span::styled(pick, *style));
+    }
     Line::from(l2)
 }
 
-/// Line 3: the view tabs, where the selection is, what is filtered or folded.
-fn tabs<'a>(app: &App, th: &Styles) -> Line<'a> {
+/// Line 3: the view tabs, where the selection is, what is filtered or folded. What does
+/// not fit `width` goes, least needed first: the closed rows folded, where the selection
+/// is, the log's fill, the counts; the filter typed stays, and so does what is dropped
+/// or hidden.
+fn tabs<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
     let mut l3 = Vec::new();
     for (v, label, _) in app.tabs() {
         let style = if v == app.table.view {
@@ -146,13 +192,15 @@ fn tabs<'a>(app: &App, th: &Styles) -> Line<'a> {
         };
         l3.push(Span::styled(label, style));
     }
+    // (how much it is needed: 0 stays whatever the width, higher goes first; its spans)
+    let mut extras: Vec<(u8, Vec<Span<'a>>)> = Vec::new();
     // Where the selection is, as in a pager: the table itself has no room for it.
     let position = if app.table.rows.is_empty() {
         "no rows".to_owned()
     } else {
         format!("row {}/{}", app.table.cursor + 1, app.table.rows.len())
     };
-    l3.push(Span::styled(format!(" {position} "), th.dim));
+    extras.push((4, vec![Span::styled(format!(" {position} "), th.dim)]));
     let filtered = !app.modes.filter.text.is_empty() || app.table.hide_time_wait;
     if filtered && app.table.view.is_socket_view() {
         let live = app
@@ -161,44 +209,73 @@ fn tabs<'a>(app: &App, th: &Styles) -> Line<'a> {
             .iter()
             .filter(|r| matches!(r, crate::app::RowId::Live(_)))
             .count();
-        l3.push(Span::styled(
-            format!(
-                "· {} of {} ",
-                thousands(live),
-                thousands(app.live.snap.sockets.len())
-            ),
-            th.header,
+        extras.push((
+            2,
+            vec![Span::styled(
+                format!(
+                    "· {} of {} ",
+                    thousands(live),
+                    thousands(app.live.snap.sockets.len())
+                ),
+                th.header,
+            )],
         ));
     }
     if app.table.folded_ghosts > 0 {
         let secs = app.settings.ghost.as_secs();
-        l3.push(Span::styled(
-            format!(
-                "· +{} closed in the last {secs} s ",
-                thousands(app.table.folded_ghosts)
-            ),
-            th.dim,
+        extras.push((
+            5,
+            vec![Span::styled(
+                format!(
+                    "· +{} closed in the last {secs} s ",
+                    thousands(app.table.folded_ghosts)
+                ),
+                th.dim,
+            )],
         ));
     }
     if app.table.view == View::Events {
-        let dropped = app.live.events.dropped();
         let kept = format!(
             " log {}/{}",
             app.live.events.len(),
             app.live.events.capacity()
         );
-        l3.push(Span::styled(kept, th.dim));
+        extras.push((3, vec![Span::styled(kept, th.dim)]));
+        let dropped = app.live.events.dropped();
         if dropped > 0 {
-            l3.push(Span::styled(format!(" {dropped} dropped"), th.error));
+            extras.push((
+                1,
+                vec![Span::styled(format!(" {dropped} dropped"), th.error)],
+            ));
         }
     }
     if !app.modes.filter.text.is_empty() {
-        l3.push(Span::styled(" filter: ", th.dim));
-        l3.push(Span::styled(app.modes.filter.text.clone(), th.key));
+        extras.push((
+            0,
+            vec![
+                Span::styled(" filter: ", th.dim),
+                Span::styled(app.modes.filter.text.clone(), th.key),
+            ],
+        ));
     }
     if app.table.hide_time_wait {
-        l3.push(Span::styled("  TIME-WAIT hidden", th.dim));
+        extras.push((1, vec![Span::styled("  TIME-WAIT hidden", th.dim)]));
     }
+    let wide = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
+    let fixed = wide(&l3);
+    while fixed + extras.iter().map(|(_, s)| wide(s)).sum::<usize>() > usize::from(width) {
+        let Some(at) = extras
+            .iter()
+            .enumerate()
+            .filter(|(_, (need, _))| *need > 0)
+            .max_by_key(|(i, (need, _))| (*need, *i))
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
+        extras.remove(at);
+    }
+    l3.extend(extras.into_iter().flat_map(|(_, spans)| spans));
     Line::from(l3)
 }
 

@@ -365,3 +365,76 @@ fn an_events_view_a_filter_empties_says_no_event_matches() {
     );
     assert!(!screen.contains("no events yet"), "{screen}");
 }
+
+/// At 80 columns the tabs line keeps the filter typed whole: where the selection is and
+/// the counts go first when it does not all fit.
+#[test]
+fn at_80_columns_the_tabs_line_keeps_the_filter() {
+    let (mut app, mut feed) = app(View::Sockets);
+    super::liveview::resize(&mut app, 80, 24);
+    let (mut s, p) = table();
+    for port in 40_000..41_500u16 {
+        s.push(sock(
+            Proto::Tcp,
+            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:3000",
+            State::Estab,
+            u32::from(port),
+            &[100],
+        ));
+    }
+    feed.feed(&mut app, snapshot(1, Scope::All, s, &p));
+    let filter = "rport:3000 state:estab";
+    press(&mut app, &format!("/{filter}"));
+    key(&mut app, KeyCode::Enter);
+    let screen = super::liveview::render(&app, 80, 24);
+    let tabs = screen.lines().nth(2).unwrap();
+    assert!(tabs.contains(&format!("filter: {filter}")), "{tabs}");
+    // A wide terminal shows everything.
+    let wide = super::liveview::render(&app, 160, 24);
+    let tabs = wide.lines().nth(2).unwrap();
+    assert!(
+        tabs.contains("row 1/") && tabs.contains(" of 1,5") && tabs.contains(filter),
+        "{tabs}"
+    );
+}
+
+/// The counts line's notes take the longest wording that fits: at 80 columns an
+/// unprivileged user still reads the whole of "run as root", never a word cut off.
+#[test]
+fn the_counts_line_words_its_notes_to_fit() {
+    let (mut app, mut feed) = app(View::Sockets);
+    super::liveview::resize(&mut app, 80, 24);
+    let (s, p) = table();
+    let mut snap = snapshot(1, Scope::All, s, &p);
+    snap.visibility.hidden_sockets = 3;
+    snap.visibility.netns_skipped = true;
+    feed.feed(&mut app, snap);
+    let line = |w: u16| {
+        super::liveview::render(&app, w, 24)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim_end()
+            .to_owned()
+    };
+    // No room after the counts at 80 columns: the notes come first.
+    let narrow = line(80);
+    assert!(
+        narrow.starts_with("3 owners hidden: run as root │ this netns only │ LISTEN 3"),
+        "{narrow}"
+    );
+    // Room after the counts for a shorter wording.
+    let middle = line(130);
+    assert!(
+        middle.ends_with("│ 3 owners hidden: run as root │ this netns only"),
+        "{middle}"
+    );
+    let wide = line(200);
+    assert!(
+        wide.ends_with(
+            "│ owners of 3 sockets hidden: run as root to see them │ this network namespace only (root reads the others)"
+        ),
+        "{wide}"
+    );
+}
