@@ -26,12 +26,13 @@ pub enum Role {
 pub type HelpLine = Vec<(String, Role)>;
 
 /// The filter terms, one group a line (wrapped when narrow).
-const TERMS: [&str; 7] = [
+const TERMS: [&str; 8] = [
     ":3000 port:80,443 port:3000-3999 lport:… rport:…",
     "addr:10.0.0.5 addr:[::1]:8080 laddr:… raddr:… (whole addresses)",
     "state:listen,tw proto:udp tcp udp v4 v6 netns:NAME",
     "pid:123 proc:node user:alice inode:81234",
     "flag:stopped flag:orphan flag:zombie flag:backlog flag:close-wait-leak flag:docker-proxy flag:hidden",
+    "closed:any closed:short closed:seen (Events view, watch: connections that closed)",
     "!term negates a term",
     "bare words match process names, command lines and addresses",
 ];

@@ -42,9 +42,8 @@ pub fn judge(port: u16, udp: bool, kind: CollectorKind) -> Result<Judged> {
         collect::add_bound_holders(collector.as_mut(), &mut snap, port);
     }
     // Who made the TIME-WAITs: what a running sockscope knows, when it is believed.
-    if let Some(dir) = collect::statefile::dir() {
-        let _ = collect::statefile::apply(&dir, &mut snap);
-    }
+    let traced = collect::statefile::dir()
+        .is_some_and(|dir| collect::statefile::apply(&dir, &mut snap).is_ok());
     let mut v = if udp {
         verdict_udp(&snap, port, Probe::run_udp(port))
     } else {
@@ -54,6 +53,7 @@ pub fn judge(port: u16, udp: bool, kind: CollectorKind) -> Result<Judged> {
     if v.kind != Kind::Free && !udp {
         v.free_nearby = nearby(&snap, port);
     }
+    v.traced = traced;
     let inspections: Vec<_> = v.holders.iter().map(|&pid| procs::inspect(pid)).collect();
     Ok(Judged {
         verdict: v,

@@ -193,6 +193,9 @@ pub struct Verdict {
     /// Ports near this one that are free now (filled by `why` for a port in use: it
     /// needs bind probes, see [`super::free`]).
     pub free_nearby: Vec<u16>,
+    /// A running sockscope's record of who made the TIME-WAITs was read (filled by
+    /// `why`): a TIME-WAIT it names no maker for came from a connection it did not see.
+    pub traced: bool,
 }
 
 impl Verdict {
@@ -244,6 +247,7 @@ pub fn verdict(snap: &Snapshot, port: u16, probe: Probe, leaking: &HashSet<u32>)
         udp: false,
         evidence: h,
         free_nearby: Vec::new(),
+        traced: false,
     }
 }
 
@@ -304,6 +308,7 @@ pub fn verdict_udp(snap: &Snapshot, port: u16, probe: Probe) -> Verdict {
         udp: true,
         evidence: h,
         free_nearby: Vec::new(),
+        traced: false,
     }
 }
 

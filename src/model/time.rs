@@ -32,6 +32,8 @@ pub fn fmt_interval(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
+    } else if ms.is_multiple_of(3_600_000) {
+        format!("{}h", ms / 3_600_000)
     } else if ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
     } else if ms.is_multiple_of(1000) {
@@ -177,6 +179,12 @@ mod tests {
         assert_eq!(fmt_interval(Duration::from_millis(250)), "250ms");
         assert_eq!(fmt_interval(Duration::from_millis(1500)), "1.5s");
         assert_eq!(fmt_interval(Duration::from_secs(120)), "2m");
+        assert_eq!(fmt_interval(Duration::from_secs(90 * 60)), "90m");
+        assert_eq!(fmt_interval(Duration::from_secs(25 * 3600)), "25h");
+        assert_eq!(
+            check_timeout(Duration::from_secs(25 * 3600)).unwrap_err(),
+            "timeout 25h is longer than a day (24h)"
+        );
         assert_eq!(clock_secs(0), "");
         assert_eq!(clock(UNIX_EPOCH + Duration::from_secs(3661)), "01:01:01");
     }

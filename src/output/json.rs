@@ -161,7 +161,10 @@ pub fn document<'a>(rows: &'a [Row<'a>], snap: &'a Snapshot, pretty: bool) -> Li
             crate::model::Scope::All => "all",
         },
         euid: snap.visibility.euid,
-        hidden_sockets: snap.visibility.hidden_sockets,
+        hidden_sockets: rows
+            .iter()
+            .filter(|r| r.socket.owner_status == crate::model::OwnerStatus::Hidden)
+            .count(),
         netns_skipped: snap.visibility.netns_skipped,
         sockets: Rows { rows, snap, pretty },
     }

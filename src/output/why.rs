@@ -276,6 +276,10 @@ fn evidence(out: &mut impl Write, v: &Verdict, snap: &Snapshot) -> io::Result<()
         )?;
         match v.evidence.time_wait_makers(snap) {
             Some(by) => writeln!(out, "                  {by}")?,
+            None if v.traced => writeln!(
+                out,
+                "                  who made them is not known: the sockscope running now did not see their connections (they closed before it started)"
+            )?,
             None => writeln!(
                 out,
                 "                  who made them is known while a sockscope runs (the live view, `sockscope watch` or `serve`): start one to trace new ones"
@@ -297,4 +301,45 @@ fn evidence(out: &mut impl Write, v: &Verdict, snap: &Snapshot) -> io::Result<()
         p.v6_reuseaddr.as_str(),
         port = v.port
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::testkit::{snapshot, time_wait};
+    use crate::diagnose::probe::BindResult;
+    use crate::model::Scope;
+
+    /// TIME-WAITs with no known maker: "start one" only when no sockscope is running; a
+    /// running one that names no maker did not see their connections.
+    #[test]
+    fn unknown_makers_say_whether_a_sockscope_runs() {
+        let snap = snapshot(
+            0,
+            Scope::All,
+            vec![time_wait("127.0.0.1:7000", "127.0.0.1:40000", 9)],
+            &[],
+        );
+        let probe = Probe {
+            v4: BindResult::InUse,
+            v4_reuseaddr: BindResult::Ok,
+            v6: BindResult::Ok,
+            v6_reuseaddr: BindResult::Ok,
+        };
+        let mut v = crate::diagnose::verdict(&snap, 7000, probe, &Default::default());
+        let text = |v: &Verdict| {
+            let mut out = Vec::new();
+            write_text(&mut out, v, &snap, &[]).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert!(
+            text(&v).contains("start one to trace new ones"),
+            "{}",
+            text(&v)
+        );
+        v.traced = true;
+        let t = text(&v);
+        assert!(t.contains("the sockscope running now did not see"), "{t}");
+        assert!(!t.contains("start one"), "{t}");
+    }
 }

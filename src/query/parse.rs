@@ -123,7 +123,13 @@ fn parse_test(body: &str) -> Result<Test, String> {
 
 fn keyed(key: &str, value: &str) -> Result<Test, String> {
     if value.is_empty() {
-        return Err(format!("`{key}:` needs a value"));
+        let values = match key {
+            "closed" => " (closed:any, closed:short or closed:seen)",
+            "state" => " (state:listen, state:estab, state:tw, …)",
+            "proto" => " (proto:tcp, proto:udp, …)",
+            _ => "",
+        };
+        return Err(format!("`{key}:` needs a value{values}"));
     }
     Ok(match key {
         "port" => Test::Port(Side::Either, ports(value)?),

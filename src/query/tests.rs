@@ -96,6 +96,12 @@ fn errors_name_the_term_and_column() {
     let e = parse("colour:red").unwrap_err();
     assert!(e.reason.contains("unknown key `colour`"), "{e}");
     assert!(parse("port:").is_err());
+    let e = parse("closed:").unwrap_err();
+    assert!(
+        e.reason
+            .contains("needs a value (closed:any, closed:short or closed:seen)"),
+        "{e}"
+    );
     assert!(parse("!").is_err());
     assert!(parse("port:9-1").is_err());
     assert!(parse("port:70000").is_err());
