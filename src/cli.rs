@@ -475,6 +475,42 @@ pub struct ListArgs {
     pub csv: bool,
 }
 
+/// Ends the process on a command line clap refused (or `--help`, `--version`). Its
+/// message quotes what was typed: shown as clap writes it when that is plain and short,
+/// else as plain text with every control character escaped and each line cut at 400
+/// characters (an argument can hold escape sequences, or be a page long).
+pub fn exit_on(e: clap::Error) -> ! {
+    let plain = e.render().to_string();
+    if safe_message(&plain) {
+        e.exit()
+    }
+    use std::io::Write;
+    let code = e.exit_code();
+    let mut out: Box<dyn Write> = if e.use_stderr() {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let _ = out.write_all(safe_text(&plain).as_bytes());
+    let _ = out.flush();
+    std::process::exit(code)
+}
+
+/// Longest line of a refused command line's message that is shown whole.
+const MESSAGE_LINE: usize = 400;
+
+fn safe_message(text: &str) -> bool {
+    text.lines().all(|l| {
+        l.chars().count() <= MESSAGE_LINE && !l.chars().any(crate::model::sanitize::is_unsafe_char)
+    })
+}
+
+fn safe_text(text: &str) -> String {
+    text.lines()
+        .map(|l| crate::model::sanitize::sanitize_capped(l, MESSAGE_LINE) + "\n")
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,6 +590,28 @@ mod tests {
         assert!(Cli::try_parse_from(["sockscope", "why", "0"]).is_err());
         assert!(Cli::try_parse_from(["sockscope", "why", "70000"]).is_err());
         assert!(Cli::try_parse_from(["sockscope", "kill", ":80", "--signal", "BOGUS"]).is_err());
+        // What was typed comes back escaped and cut when clap quotes it.
+        let e = Cli::try_parse_from(["sockscope", "why", "\u{1b}]0;PWNED\u{7}1"]).unwrap_err();
+        let plain = e.render().to_string();
+        assert!(!safe_message(&plain));
+        let shown = safe_text(&plain);
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+            "{shown}"
+        );
+        assert!(shown.contains("PWNED"), "{shown}");
+        let long = format!("--{}", "x".repeat(1000));
+        let e = Cli::try_parse_from(["sockscope", "list", &long]).unwrap_err();
+        let shown = safe_text(&e.render().to_string());
+        assert!(
+            shown.lines().all(|l| l.chars().count() <= MESSAGE_LINE + 1),
+            "{shown}"
+        );
+        let e = Cli::try_parse_from(["sockscope", "why", "0"]).unwrap_err();
+        assert!(
+            safe_message(&e.render().to_string()),
+            "a plain message stays clap's"
+        );
         assert!(Cli::try_parse_from(["sockscope", "why", "+80"]).is_err());
         assert!(Cli::try_parse_from(["sockscope", "kill", "pid:+42"]).is_err());
         assert!(Cli::try_parse_from(["sockscope", "kill", "pid:-1"]).is_err());

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     sockscope::collect::return_big_frees();
-    let cli = sockscope::cli::Cli::parse();
+    let cli = match sockscope::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => sockscope::cli::exit_on(e),
+    };
     // Before any thread exists: every thread inherits the capabilities this leaves.
     if let Err(e) = sockscope::caps::init(cli.reads_processes()) {
         sockscope::commands::warn(&e);

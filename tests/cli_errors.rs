@@ -68,6 +68,22 @@ fn quoted_input_is_sanitised_and_short() {
     assert_eq!(code, 2);
     assert!(err.len() < 600, "{} bytes", err.len());
     one_clean_line(&err);
+    // What the argument parser refuses is escaped and cut too: a terminal title, a
+    // screen clear, a page-long option.
+    for bad in [
+        vec!["why", "\x1b]0;PWNED\x071"],
+        vec!["free-port", "--near", "\x1b[2J1"],
+        vec!["list", "--bogus\x1b[2J"],
+    ] {
+        let (code, _, err) = run(&bad);
+        assert_eq!(code, 2, "{err}");
+        assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+        assert!(err.contains("\\e"), "{err}");
+    }
+    let long = format!("--{}", "x".repeat(2000));
+    let (code, _, err) = run(&["list", &long]);
+    assert_eq!(code, 2);
+    assert!(err.lines().all(|l| l.chars().count() <= 401), "{err}");
 }
 
 /// A reader that goes away ends the command quietly with status 0; a full disk is one
