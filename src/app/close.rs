@@ -20,6 +20,9 @@ pub struct CloseDialog {
     /// What closing them will do, and what it will not (the port stays in use while a
     /// listener or connections hold it).
     pub note: String,
+    /// Each socket's owners as the table words them when the dialog opened (`(made by
+    /// 4242/php-fpm)` for a TIME-WAIT whose maker is known), in the same order.
+    pub owners: Vec<String>,
     pub focus: Button,
 }
 
@@ -105,10 +108,19 @@ impl App {
             return vec![];
         }
         let note = close_note(snap, &sockets, port);
+        let owners = sockets
+            .iter()
+            .map(|s| {
+                let mut out = String::new();
+                snap.write_owners(&mut out, s);
+                out
+            })
+            .collect();
         self.modes.close = Some(CloseDialog {
             sockets,
             port,
             note,
+            owners,
             focus: Button::Cancel,
         });
         self.modes.mode = super::keymap::Mode::Dialog;

@@ -17,7 +17,7 @@ const SHOWN_TARGETS: usize = 4;
 
 pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     if let Some(c) = &app.modes.close {
-        draw_close(frame, app, c, th, area);
+        draw_close(frame, c, th, area);
         return;
     }
     let Some(d) = &app.modes.dialog else { return };
@@ -158,16 +158,9 @@ fn buttons<'a>(d: &Dialog, th: &Styles, room: usize) -> Line<'a> {
 }
 
 /// The close dialog: which sockets, whose, what the kernel will do, Cancel focused.
-fn draw_close(
-    frame: &mut Frame,
-    app: &App,
-    c: &crate::app::close::CloseDialog,
-    th: &Styles,
-    area: Rect,
-) {
+fn draw_close(frame: &mut Frame, c: &crate::app::close::CloseDialog, th: &Styles, area: Rect) {
     let width = area.width.saturating_sub(4).min(100);
     let text_width = usize::from(width.saturating_sub(4));
-    let snap = &app.live.snap;
     let n = c.sockets.len();
     let mut lines = vec![Line::from(vec![
         Span::styled("close ", th.header),
@@ -178,14 +171,27 @@ fn draw_close(
         )),
     ])];
     lines.push(Line::raw(""));
-    // Frame (2), head (2), notes (up to 2), blank and buttons (2).
-    let room = usize::from(area.height).saturating_sub(10).max(1);
-    for s in c.sockets.iter().take(room) {
-        let owners = if s.owners.is_empty() {
-            format!("({})", s.owner_status.as_str())
-        } else {
-            snap.pids_text(&s.owners)
-        };
+    let mut notes: Vec<Line> = Vec::new();
+    for l in super::wrap(&c.note, text_width.saturating_sub(2)) {
+        notes.push(Line::styled(format!("  {l}"), th.flag_warn));
+    }
+    for l in super::wrap(
+        "only these exact sockets (tuple and cookie): one that changed is not touched",
+        text_width.saturating_sub(2),
+    ) {
+        notes.push(Line::styled(format!("  {l}"), th.dim));
+    }
+    // Frame (2), head (2), the notes as wrapped, "… more" (1), blank and buttons (2):
+    // the sockets get what is left, the notes are never cut.
+    let room = usize::from(area.height)
+        .saturating_sub(7 + notes.len())
+        .max(1);
+    let room = if c.sockets.len() > room {
+        room.saturating_sub(1).max(1)
+    } else {
+        room
+    };
+    for (s, owners) in c.sockets.iter().zip(&c.owners).take(room) {
         let row = format!(
             "  {} {} {} → {}  {owners}",
             s.proto.as_str(),
@@ -198,15 +204,7 @@ fn draw_close(
     if n > room {
         lines.push(Line::styled(format!("  … {} more", n - room), th.dim));
     }
-    for l in super::wrap(&c.note, text_width.saturating_sub(2)) {
-        lines.push(Line::styled(format!("  {l}"), th.flag_warn));
-    }
-    for l in super::wrap(
-        "only these exact sockets (tuple and cookie): one that changed is not touched",
-        text_width.saturating_sub(2),
-    ) {
-        lines.push(Line::styled(format!("  {l}"), th.dim));
-    }
+    lines.extend(notes);
     let close = format!("Close {n} socket{}", if n == 1 { "" } else { "s" });
     let buttons = button_row(
         c.focus,

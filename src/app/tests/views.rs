@@ -438,3 +438,54 @@ fn the_counts_line_words_its_notes_to_fit() {
         "{wide}"
     );
 }
+
+/// The close dialog at 80×24 for a port of many TIME-WAITs: its sentences are never cut
+/// (the list of sockets gives way), and each TIME-WAIT names who made it, as the table
+/// does.
+#[test]
+fn the_close_dialog_at_80x24_keeps_its_sentences_and_names_the_maker() {
+    let (mut app, mut feed) = app(View::Ports);
+    super::liveview::resize(&mut app, 80, 24);
+    let (base, p) = table();
+    // 200 connections of 100/node a poll saw, then their TIME-WAITs.
+    let (mut open, mut closed) = (base.clone(), base);
+    for i in 0..200u16 {
+        let peer = format!("127.0.0.1:{}", 50_000 + i);
+        open.push(sock(
+            Proto::Tcp,
+            "127.0.0.1:5000",
+            &peer,
+            State::Estab,
+            70_000 + u32::from(i),
+            &[100],
+        ));
+        closed.push(crate::app::testkit::time_wait(
+            "127.0.0.1:5000",
+            &peer,
+            90_000 + u64::from(i),
+        ));
+    }
+    feed.feed(&mut app, snapshot(1, Scope::All, open, &p));
+    feed.feed(&mut app, snapshot(2, Scope::All, closed, &p));
+    let i = app
+        .table
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).is_some_and(|s| s.local.port() == 5000))
+        .unwrap();
+    app.select_index(i);
+    press(&mut app, "x");
+    let screen = super::liveview::render(&app, 80, 24);
+    let joined: String = screen
+        .lines()
+        .map(|l| l.trim_matches(|c: char| c == '│' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        joined.contains("one that changed is not touched"),
+        "{screen}"
+    );
+    assert!(screen.contains("(made by 100/node)"), "{screen}");
+    assert!(screen.contains("more"), "{screen}");
+    assert!(screen.contains("Close 200 sockets"), "{screen}");
+}
