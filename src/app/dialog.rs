@@ -176,10 +176,10 @@ impl App {
             return vec![];
         };
         if socket.owners.is_empty() {
-            let why = format!(
-                "no process to signal: owner {}",
-                socket.owner_status.explain()
-            );
+            // "none: the kernel holds it …" as a reason: "the kernel holds it …".
+            let explain = socket.owner_status.explain();
+            let reason = explain.split_once(": ").map_or(explain, |(_, r)| r);
+            let why = format!("no process to signal: {reason}");
             self.say(why, true);
             return vec![];
         }

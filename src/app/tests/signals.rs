@@ -361,3 +361,41 @@ fn the_dialog_says_a_stopped_target_gets_cont() {
     assert_eq!(d.targets[0].note(Sig::Kill), None);
     assert_eq!(d.targets[0].inode, Some(13), "pinned to its socket");
 }
+
+/// `k` on a TIME-WAIT row says why nothing can be signalled in plain words ("the kernel
+/// holds it"), not "owner none: …".
+#[test]
+fn k_on_a_time_wait_says_the_kernel_holds_it() {
+    let (mut app, mut feed) = crate::app::testkit::app(crate::app::View::Sockets);
+    let (mut s, p) = crate::app::testkit::table();
+    s.push(crate::app::testkit::time_wait(
+        "127.0.0.1:5000",
+        "127.0.0.1:50000",
+        7,
+    ));
+    feed.feed(
+        &mut app,
+        crate::app::testkit::snapshot(1, crate::model::Scope::All, s, &p),
+    );
+    let i = app
+        .table
+        .rows
+        .iter()
+        .position(|r| {
+            app.row_socket(*r)
+                .is_some_and(|s| s.state == crate::model::State::TimeWait && s.local.port() == 5000)
+        })
+        .unwrap();
+    app.select_index(i);
+    crate::app::testkit::press(&mut app, "k");
+    let said = app
+        .modes
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
+    assert!(
+        said.starts_with("no process to signal: the kernel holds it (TIME-WAIT"),
+        "{said}"
+    );
+}
