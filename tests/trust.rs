@@ -162,9 +162,9 @@ fn forged_runsv_and_supervisord_ancestors_give_no_command() {
 }
 
 /// Root's python3 running a script of nobody's own named `supervisord` (argv[0] the
-/// interpreter, as a real supervisord run by python shows): the script is no root-owned
-/// file, so the program name it hands its child is a claim, and no `supervisorctl` is
-/// offered.
+/// interpreter, as a real supervisord run by python shows): which script an interpreter
+/// runs is its argv's say, believed of root's processes only, so the program name it
+/// hands its child is a claim, and no `supervisorctl` is offered.
 #[test]
 fn a_users_own_script_named_supervisord_is_a_claim() {
     use std::os::unix::fs::PermissionsExt;
@@ -192,7 +192,7 @@ fn a_users_own_script_named_supervisord_is_a_claim() {
         sup["why"]
             .as_str()
             .unwrap()
-            .contains("is not a root-owned file in root's directories"),
+            .contains("a script's name is its own say, believed of root's only"),
         "{sup:#}"
     );
     no_command_of(&doc, &["supervisorctl"]);

@@ -362,8 +362,10 @@ fn at_80x24_the_detail_pane_scrolls_and_says_what_is_below() {
     let port = l.local_addr().unwrap().port();
     let filter = format!("lport:{port} tcp state:listen");
     let mut tui = Tui::start_sized(&["--interval", "250ms", "--filter", &filter], 80, 24);
+    // At 80 columns the tabs line keeps the filter whole (the other tabs show their
+    // number only).
     tui.wait_screen("our listener", |s| {
-        s.contains(&format!("127.0.0.1:{port}")) && s.contains("row 1/1")
+        s.contains(&format!("127.0.0.1:{port}")) && s.contains(&format!("filter: {filter}"))
     });
     tui.keys("\r");
     let screen = tui.wait_screen("the pane, with more below", |s| {
@@ -373,7 +375,7 @@ fn at_80x24_the_detail_pane_scrolls_and_says_what_is_below() {
     tui.keys(keys::DOWN);
     let screen = tui.wait_screen("one line down", |s| s.contains("↑ 1 more"));
     assert!(
-        screen.contains("row 1/1"),
+        screen.contains(&format!("127.0.0.1:{port}")),
         "the table kept its row: {screen}"
     );
     tui.keys(keys::END);

@@ -288,7 +288,7 @@ fn why_names_who_made_the_time_waits_while_a_sockscope_runs() {
     assert_eq!(kid.line(), "up");
     // A runtime directory of the test's own: another sockscope running on the host as
     // root (a benchmark, a live view) writes root's state file in /run/sockscope.
-    let runtime = crate::support::stack::TempDir::new("runtime");
+    let runtime = crate::support::stack::TempDir::private("runtime");
     let env = [("XDG_RUNTIME_DIR", runtime.0.to_str().unwrap())];
     let mut cmd = std::process::Command::new(crate::support::bin());
     cmd.args(["watch", "--count", "100000", "--interval", "300ms"])
@@ -486,4 +486,37 @@ fn a_reset_connection_a_poll_saw_keeps_its_addresses() {
     assert_eq!(closed["made_by"]["by"], "owner", "{closed}");
     assert_eq!(closed["made_by"]["pid"], std::process::id(), "{closed}");
     drop(a);
+}
+
+/// A connection reset by its own side before any poll saw it: the kernel clears its
+/// peer port, local address and counters before freeing it, but it is still a closed
+/// connection (its peer's address is left): reported, not taken for a bind probe.
+#[test]
+fn a_reset_no_poll_saw_is_still_a_closed_connection() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsFd;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut w = Kid::sockscope(&[
+        "watch",
+        &format!("port:{port}"),
+        "--json",
+        "--interval",
+        "3s",
+    ]);
+    assert!(w.err_line().starts_with("sockscope: watching "));
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (mut a, _) = l.accept().unwrap();
+    c.write_all(b"hello").unwrap();
+    let mut buf = [0u8; 5];
+    a.read_exact(&mut buf).unwrap();
+    // The server resets: its end keeps its own port, the listener's.
+    rustix::net::sockopt::set_socket_linger(a.as_fd(), Some(std::time::Duration::ZERO)).unwrap();
+    drop(a);
+    let closed = next_event(&mut w, "the server end's closed event", |doc| {
+        doc["event"] == "closed" && doc["local"]["port"] == port
+    });
+    assert_eq!(closed["remote"]["addr"], "127.0.0.1", "{closed}");
+    assert_eq!(closed["short_lived"], true, "{closed}");
+    drop(c);
 }

@@ -221,12 +221,20 @@ impl App {
     pub fn tabs(&self) -> Vec<(View, String, u16)> {
         let mut x = 0u16;
         let wide = self.table.width >= 110;
+        // A filter that would not fit beside the five names: the other tabs show their
+        // number only (the filter typed is what the line must keep).
+        let filter = self.modes.filter.text.chars().count();
+        let compact = !wide && filter > 0 && 48 + 9 + filter > usize::from(self.table.width);
         View::ALL
             .iter()
             .enumerate()
             .map(|(i, v)| {
                 let name = if wide { v.title() } else { v.short() };
-                let label = format!(" {} {name} ", i + 1);
+                let label = if compact && *v != self.table.view {
+                    format!(" {} ", i + 1)
+                } else {
+                    format!(" {} {name} ", i + 1)
+                };
                 let at = x;
                 x = x.saturating_add(label.chars().count() as u16);
                 (*v, label, at)

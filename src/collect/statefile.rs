@@ -52,7 +52,9 @@ const DIR: &str = "sockscope";
 pub fn dir() -> Option<PathBuf> {
     let uid = rustix::process::geteuid().as_raw();
     let ours = |p: &PathBuf| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o022 == 0)
+        std::fs::symlink_metadata(p)
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o022 == 0)
+            && private_path(p, uid)
     };
     let base = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
@@ -60,6 +62,21 @@ pub fn dir() -> Option<PathBuf> {
         .or_else(|| Some(PathBuf::from(format!("/run/user/{uid}"))).filter(ours))
         .or_else(|| (uid == 0).then(|| PathBuf::from("/run")))?;
     Some(base.join(DIR))
+}
+
+/// Every directory on the way to `p` is root's or `uid`'s, no symbolic link, and
+/// writable by nobody else: nobody else can swap a part of it for a link.
+fn private_path(p: &Path, uid: u32) -> bool {
+    let mut at = PathBuf::new();
+    p.is_absolute()
+        && p.components().all(|c| {
+            at.push(c);
+            std::fs::symlink_metadata(&at).is_ok_and(|m| {
+                !m.file_type().is_symlink()
+                    && (m.uid() == 0 || m.uid() == uid)
+                    && m.mode() & 0o022 == 0
+            })
+        })
 }
 
 /// `dir`, opened (and made, with `create`) through its parent's handle: both must be
@@ -78,7 +95,10 @@ fn open_dir(dir: &Path, create: bool) -> std::io::Result<OwnedFd> {
         return Err(refused(dir));
     };
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let b = rustix::fs::open(base, flags, Mode::empty())?;
+    if !private_path(base, rustix::process::geteuid().as_raw()) {
+        return Err(refused(base));
+    }
+    let b = rustix::fs::open(base, flags | OFlags::NOFOLLOW, Mode::empty())?;
     if !trusted(&b, 0o022) {
         return Err(refused(base));
     }
@@ -135,12 +155,19 @@ pub fn write(dir: &Path, snap: &Snapshot) -> std::io::Result<()> {
         OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::from_raw_mode(0o600),
     )?;
-    let mut w = std::io::BufWriter::new(std::fs::File::from(f));
-    serde_json::to_writer(&mut w, &doc)?;
-    w.flush()?;
-    drop(w);
-    rustix::fs::renameat(&d, tmp.as_str(), &d, FILE)?;
-    Ok(())
+    let written = (|| {
+        let mut w = std::io::BufWriter::new(std::fs::File::from(f));
+        serde_json::to_writer(&mut w, &doc)?;
+        w.flush()?;
+        drop(w);
+        rustix::fs::renameat(&d, tmp.as_str(), &d, FILE)?;
+        Ok(())
+    })();
+    if written.is_err() {
+        // A full disk, say: no temporary file is left behind.
+        let _ = rustix::fs::unlinkat(&d, tmp.as_str(), rustix::fs::AtFlags::empty());
+    }
+    written
 }
 
 /// How often a running instance rewrites the file.
@@ -263,10 +290,14 @@ mod tests {
     use crate::app::testkit::{snapshot, time_wait};
     use crate::model::Scope;
 
-    /// `sockscope` in a fresh private runtime directory of this test's own (mode 0700).
+    /// `sockscope` in a fresh private runtime directory of this test's own (mode 0700),
+    /// under the build directory: /tmp is writable by all, so no runtime directory there
+    /// is believed.
     fn private_dir(tag: &str) -> PathBuf {
         use std::os::unix::fs::DirBuilderExt;
-        let base = std::env::temp_dir().join(format!("sockscope-{tag}-{}", std::process::id()));
+        let base = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(format!("sockscope-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         std::fs::DirBuilder::new()
             .mode(0o700)
@@ -396,6 +427,24 @@ mod tests {
             apply(&dir, &mut tw_snap()),
             Err(Unused::Untrusted(_))
         ));
+        remove(&dir);
+    }
+
+    /// A runtime directory reached through a link someone else could have made (or
+    /// through a directory others may write) is not used: the link could point anywhere.
+    #[test]
+    fn a_runtime_directory_behind_a_link_is_refused() {
+        let dir = private_dir("behind");
+        let base = dir.parent().unwrap();
+        let link = base.with_extension("link");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(base, &link).unwrap();
+        let via = link.join(DIR);
+        assert!(write(&via, &tw_snap()).is_err());
+        assert!(!dir.exists(), "nothing written through the link");
+        std::fs::remove_file(&link).unwrap();
+        assert!(!private_path(Path::new("/tmp"), 0));
+        assert!(!private_path(Path::new("relative"), 0));
         remove(&dir);
     }
 }

@@ -293,14 +293,13 @@ fn closed(
     out
 }
 
-/// A freed socket that was never a connection: no peer port, and for TCP nothing a
-/// handshake leaves (no round-trip time, no byte either way): a bind probe (`why`,
-/// `wait-free` and `free-port` make them), a socket bound and closed, a listener no poll
-/// saw. A connection reset by its own side also loses its peer port, but not those.
+/// A freed socket that was never a connection: no peer at all (unspecified address, port
+/// 0): a bind probe (`why`, `wait-free` and `free-port` make them), a socket bound and
+/// closed, a listener no poll saw, an unconnected UDP socket. A connection reset by its
+/// own side loses its peer port, local address and `tcp_info` counters before it is
+/// freed (measured), but keeps its peer's address.
 fn never_connected(f: &Freed) -> bool {
-    f.remote.port() == 0
-        && f.tcp
-            .is_none_or(|t| t.rtt_us == 0 && t.bytes_acked == 0 && t.bytes_received == 0)
+    f.remote.port() == 0 && f.remote.ip().is_unspecified()
 }
 
 /// TCP listeners with a visible owner, by (namespace, port).
@@ -480,7 +479,7 @@ mod tests {
     /// Sockets that never connected are not closed connections: a bind probe on a
     /// listener's port (what `why` and `wait-free` make) was counted as a short connection
     /// made by the listener's owner. A connection reset by its own side keeps its event
-    /// (a handshake's RTT and bytes) though the kernel has dropped its peer port; one a
+    /// (its peer's address is left) though the kernel has dropped its peer port; one a
     /// poll saw gets back the addresses the poll saw.
     #[test]
     fn what_never_connected_is_no_connection_and_a_reset_keeps_its_addresses() {
@@ -508,11 +507,10 @@ mod tests {
             tcp: Some(TcpInfo::default()),
             ..freed(local, remote, cookie, 0)
         };
+        // As the kernel leaves it: no peer port, no local address, counters zeroed;
+        // only the peer's address is left.
         let mut reset = freed("0.0.0.0:48100", "127.0.0.1:0", 96, 0);
-        reset.tcp = Some(TcpInfo {
-            rtt_us: 40,
-            ..TcpInfo::default()
-        });
+        reset.tcp = Some(TcpInfo::default());
         next.freed = vec![
             // Bind probes of port 8080, v4 and v6: never connected.
             quiet("0.0.0.0:8080", "0.0.0.0:0", 90),

@@ -278,7 +278,7 @@ fn evidence(out: &mut impl Write, v: &Verdict, snap: &Snapshot) -> io::Result<()
             Some(by) => writeln!(out, "                  {by}")?,
             None if v.traced => writeln!(
                 out,
-                "                  who made them is not known: the sockscope running now did not see their connections (they closed before it started)"
+                "                  who made them is not in the record of the sockscope running now (rewritten every 3 s): their connections closed before it started, or in the last seconds"
             )?,
             None => writeln!(
                 out,
@@ -339,7 +339,10 @@ mod tests {
         );
         v.traced = true;
         let t = text(&v);
-        assert!(t.contains("the sockscope running now did not see"), "{t}");
+        assert!(
+            t.contains("not in the record of the sockscope running now"),
+            "{t}"
+        );
         assert!(!t.contains("start one"), "{t}");
     }
 }

@@ -180,8 +180,9 @@ fn counts<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
 
 /// Line 3: the view tabs, where the selection is, what is filtered or folded. What does
 /// not fit `width` goes, least needed first: the closed rows folded, where the selection
-/// is, the log's fill, the counts; the filter typed stays, and so does what is dropped
-/// or hidden.
+/// is, the log's fill, the counts, then what is dropped or hidden; the filter typed stays
+/// longest (the other tabs show their number only to make room for it, see
+/// [`App::tabs`]), and what of it still does not fit ends in `…`.
 fn tabs<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
     let mut l3 = Vec::new();
     for (v, label, _) in app.tabs() {
@@ -274,6 +275,18 @@ fn tabs<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
             break;
         };
         extras.remove(at);
+    }
+    let over = (fixed + extras.iter().map(|(_, s)| wide(s)).sum::<usize>())
+        .saturating_sub(usize::from(width));
+    if over > 0
+        && let Some(text) = extras
+            .iter_mut()
+            .find(|(need, _)| *need == 0)
+            .and_then(|(_, spans)| spans.last_mut())
+    {
+        let keep = text.width().saturating_sub(over + 1);
+        let cut: String = text.content.chars().take(keep).collect();
+        text.content = format!("{cut}…").into();
     }
     l3.extend(extras.into_iter().flat_map(|(_, spans)| spans));
     Line::from(l3)

@@ -51,6 +51,26 @@ impl TempDir {
     }
 }
 
+impl TempDir {
+    /// A directory of mode 0700 under the build directory, whose every parent is root's
+    /// and writable by nobody else: what sockscope accepts as a runtime directory (one
+    /// under /tmp, writable by all, is not).
+    pub fn private(tag: &str) -> TempDir {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(format!("rt-{tag}-{}-{}", std::process::id(), {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static N: AtomicU32 = AtomicU32::new(0);
+                N.fetch_add(1, Ordering::Relaxed)
+            }));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create private dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        TempDir(dir)
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);

@@ -390,6 +390,23 @@ fn at_80_columns_the_tabs_line_keeps_the_filter() {
     let screen = super::liveview::render(&app, 80, 24);
     let tabs = screen.lines().nth(2).unwrap();
     assert!(tabs.contains(&format!("filter: {filter}")), "{tabs}");
+    // A filter too long beside the tab names: the other tabs show their number only,
+    // and what still does not fit ends in `…`.
+    key(&mut app, KeyCode::Esc);
+    let long = "rport:3000 state:estab proc:node user:root addr:127.0.0.1 port:3000-3999";
+    press(&mut app, &format!("/{long}"));
+    key(&mut app, KeyCode::Enter);
+    let screen = super::liveview::render(&app, 80, 24);
+    let tabs = screen.lines().nth(2).unwrap().trim_end();
+    assert!(tabs.starts_with(" 1 Sock  2  3  4  5  "), "{tabs}");
+    assert!(
+        tabs.contains("filter: rport:3000 state:estab proc:node"),
+        "{tabs}"
+    );
+    assert!(tabs.ends_with('…') && tabs.chars().count() <= 80, "{tabs}");
+    key(&mut app, KeyCode::Esc);
+    press(&mut app, &format!("/{filter}"));
+    key(&mut app, KeyCode::Enter);
     // A wide terminal shows everything.
     let wide = super::liveview::render(&app, 160, 24);
     let tabs = wide.lines().nth(2).unwrap();

@@ -37,13 +37,26 @@ fn real_tool(
     // naming the interpreter too (`exec -a supervisord python3` is not that).
     let argv0 = a.cmdline.first().map(|c| c.rsplit('/').next().unwrap_or(c));
     let script = interpreter(prog) && interpreter(argv0) && program(&a.cmdline) == Some(tool);
-    if script && a.exe_root_owned && !a.script_root_owned {
-        return Err(format!(
-            "{} {} runs a script named {tool}, but {} is not a root-owned file in root's directories",
-            a.pid,
-            a.name,
-            crate::model::process::script_arg(&a.cmdline).unwrap_or("(unknown)")
-        ));
+    if script && a.exe_root_owned {
+        // Which script an interpreter runs is known from its argv only, which the process
+        // wrote (and can rewrite; an option's value can look like a script): believed of
+        // root's processes alone, and then only for a script only root controls.
+        if a.uid != Some(0) {
+            return Err(format!(
+                "{} {} runs a script named {tool} as {}: a script's name is its own say, believed of root's only",
+                a.pid,
+                a.name,
+                user_text(snap, a.uid)
+            ));
+        }
+        if !a.script_root_owned {
+            return Err(format!(
+                "{} {} runs a script named {tool}, but {} is not a root-owned file in root's directories",
+                a.pid,
+                a.name,
+                crate::model::process::script_arg(&a.cmdline).unwrap_or("(unknown)")
+            ));
+        }
     }
     let runs_it = prog == Some(tool) || script;
     if !runs_it || !a.exe_root_owned {

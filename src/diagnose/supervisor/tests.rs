@@ -483,6 +483,27 @@ fn supervisord_names_a_program_only_from_its_own_user() {
         "{}",
         s.evidence.why()
     );
+    // Another user's python3 whose argv names root's supervisord script (an option's
+    // value, or an argv it rewrote): which script runs is its own say, not root's.
+    let mut users = sd.clone();
+    users.uid = Some(1000);
+    users.cmdline = vec![
+        "/usr/bin/python3".into(),
+        "-X".into(),
+        "/usr/bin/supervisord".into(),
+        "/tmp/x/runsv".into(),
+    ];
+    p.uid = Some(1000);
+    p.origin.ancestors = vec![users];
+    let s = supervisor(&p, &empty(), None).unwrap();
+    assert!(!s.verified(), "{s:?}");
+    assert_eq!(s.stop, None);
+    assert!(
+        s.evidence.why().contains("believed of root's only"),
+        "{}",
+        s.evidence.why()
+    );
+    p.uid = Some(0);
     // `exec -a supervisord python3 …`: root's interpreter, but argv[0] lies about it.
     p.origin.ancestors = vec![real(
         60,
