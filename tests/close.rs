@@ -202,8 +202,12 @@ sys.stdin.read()
         (mine && owned(up_port, kid.pid()) && owned(own_port, kid.pid())).then_some(())
     });
 
-    // The address as a bare word: both ends of the .3 connection, nothing else.
-    let (code, out, err) = run(&["close", &three, "state:estab", "--dry-run"]);
+    // The address as a bare word: both ends of the .3 connection, nothing else. (Asked
+    // again while a child another test starts holds this process's fds until its exec.)
+    let (code, out, err) = wait_for("one holder of the .3 sockets", || {
+        let r = run(&["close", &three, "state:estab", "--dry-run"]);
+        (!r.2.contains("sockets of 2 processes")).then_some(r)
+    });
     assert_eq!(
         code, 0,
         "one process, two sockets: no --many needed\n{out}{err}"
@@ -224,7 +228,11 @@ sys.stdin.read()
 
     // The .35 connections span two processes (ours and the child): 4 sockets need --many 4.
     let q35 = format!("addr:{thirty_five}");
-    let (code, out, err) = run(&["close", &q35, "state:estab", "--dry-run"]);
+    // (Asked again while a child another test starts holds this process's fds.)
+    let (code, out, err) = wait_for("two holders of the .35 sockets", || {
+        let r = run(&["close", &q35, "state:estab", "--dry-run"]);
+        (!r.2.contains("sockets of 3 processes")).then_some(r)
+    });
     assert_eq!(code, 2, "{out}{err}");
     assert!(
         out.contains("would close 4 sockets"),
