@@ -47,26 +47,19 @@ pub fn rows_flagged<'a>(
 /// (then namespace, inode and cookie: a total order, so an unstable sort gives the same
 /// output every time).
 pub fn sort_rows(rows: &mut [Row<'_>]) {
-    rows.sort_unstable_by(|a, b| {
-        let (a, b) = (a.socket, b.socket);
+    // Addresses by `order_key`, which orders as the addresses do without building them.
+    rows.sort_unstable_by_key(|r| {
+        let s = r.socket;
         (
-            a.local.port(),
-            a.proto,
-            a.local.ip(),
-            a.remote,
-            a.netns,
-            a.inode,
-            a.cookie,
+            s.local.port(),
+            s.proto,
+            s.local.order_key(),
+            s.remote.order_key(),
+            s.remote.port(),
+            s.netns,
+            s.inode,
+            s.cookie,
         )
-            .cmp(&(
-                b.local.port(),
-                b.proto,
-                b.local.ip(),
-                b.remote,
-                b.netns,
-                b.inode,
-                b.cookie,
-            ))
     });
 }
 
@@ -95,6 +88,63 @@ pub fn user_cell_into(out: &mut String, s: &Socket, snap: &Snapshot) {
         Some(name) => out.push_str(name),
         None => {
             let _ = write!(out, "{}", s.uid);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Addr, Proto, State};
+    use proptest::prelude::*;
+
+    fn addr(v6: bool, bits: u8, port: u16) -> Addr {
+        let ip: std::net::IpAddr = if v6 {
+            std::net::Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, u16::from(bits)).into()
+        } else {
+            std::net::Ipv4Addr::new(10, 0, 0, bits).into()
+        };
+        Addr::new(ip, port)
+    }
+
+    proptest! {
+        /// The order by address keys is the order of the addresses themselves (port,
+        /// protocol, local address, remote address and port, namespace, inode, cookie).
+        #[test]
+        fn rows_sort_as_their_addresses(
+            specs in proptest::collection::vec(
+                (any::<bool>(), 0u8..4, 0u16..3, 0u8..4, 0u16..3, 0u32..3, 0u64..3),
+                0..40,
+            ),
+        ) {
+            let sockets: Vec<Socket> = specs
+                .iter()
+                .map(|&(v6, l, lp, r, rp, inode, cookie)| {
+                    let mut s = crate::app::testkit::sock(
+                        if v6 { Proto::Tcp6 } else { Proto::Tcp },
+                        "127.0.0.1:1",
+                        "127.0.0.1:2",
+                        State::Estab,
+                        inode,
+                        &[],
+                    );
+                    s.local = addr(v6, l, lp);
+                    s.remote = addr(v6 && r % 2 == 0, r, rp);
+                    s.cookie = cookie;
+                    s
+                })
+                .collect();
+            let mut rows: Vec<Row> = sockets
+                .iter()
+                .map(|socket| Row { socket, flags: Flags::empty() })
+                .collect();
+            sort_rows(&mut rows);
+            let key = |s: &Socket| {
+                (s.local.port(), s.proto, s.local.ip(), s.remote, s.netns, s.inode, s.cookie)
+            };
+            for w in rows.windows(2) {
+                prop_assert!(key(w[0].socket) <= key(w[1].socket));
+            }
         }
     }
 }

@@ -88,11 +88,11 @@ pub fn json_line(w: &WatchEvent<'_>) -> serde_json::Result<String> {
         event: e.kind.as_str(),
         proto: k.proto.as_str(),
         local: EndpointDoc {
-            addr: k.local.ip().to_string(),
+            addr: k.local.ip(),
             port: k.local.port(),
         },
         remote: EndpointDoc {
-            addr: k.remote.ip().to_string(),
+            addr: k.remote.ip(),
             port: k.remote.port(),
         },
         state: e.state.as_str(),
