@@ -202,14 +202,7 @@ fn watch_sees_connections_that_live_less_than_one_poll() {
     );
     let port: u16 = kid.line().parse().unwrap();
     // A long interval: no poll sees these connections open.
-    let mut w = Kid::sockscope(&[
-        "watch",
-        &format!("port:{port}"),
-        "--json",
-        "--interval",
-        "3s",
-    ]);
-    assert!(w.err_line().starts_with("sockscope: watching "));
+    let mut w = watch_port(port, "3s");
     const N: usize = 20;
     for _ in 0..N {
         let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -402,6 +395,19 @@ fn watch_sees_short_connections_in_another_network_namespace() {
 
 /// Reads `watch --json` lines until one matches, without pausing between lines (a busy
 /// machine's events come by the hundred), against one deadline.
+/// `watch port:P --json` at `interval`, once it says it is watching.
+fn watch_port(port: u16, interval: &str) -> Kid {
+    let mut w = Kid::sockscope(&[
+        "watch",
+        &format!("port:{port}"),
+        "--json",
+        "--interval",
+        interval,
+    ]);
+    assert!(w.err_line().starts_with("sockscope: watching "));
+    w
+}
+
 fn next_event(
     w: &mut Kid,
     what: &str,
@@ -429,14 +435,7 @@ fn next_event(
 fn bind_probes_are_not_short_connections() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let mut w = Kid::sockscope(&[
-        "watch",
-        &format!("port:{port}"),
-        "--json",
-        "--interval",
-        "3s",
-    ]);
-    assert!(w.err_line().starts_with("sockscope: watching "));
+    let mut w = watch_port(port, "3s");
     let (code, _, err) = run(&["why", &port.to_string()]);
     assert_eq!(code, 1, "{err}");
     let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -461,14 +460,7 @@ fn a_reset_connection_a_poll_saw_keeps_its_addresses() {
     use std::os::fd::AsFd;
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let mut w = Kid::sockscope(&[
-        "watch",
-        &format!("port:{port}"),
-        "--json",
-        "--interval",
-        "250ms",
-    ]);
-    assert!(w.err_line().starts_with("sockscope: watching "));
+    let mut w = watch_port(port, "250ms");
     let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let (a, _) = l.accept().unwrap();
     let mine = c.local_addr().unwrap().port();
@@ -497,14 +489,7 @@ fn a_reset_no_poll_saw_is_still_a_closed_connection() {
     use std::os::fd::AsFd;
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let mut w = Kid::sockscope(&[
-        "watch",
-        &format!("port:{port}"),
-        "--json",
-        "--interval",
-        "3s",
-    ]);
-    assert!(w.err_line().starts_with("sockscope: watching "));
+    let mut w = watch_port(port, "3s");
     let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let (mut a, _) = l.accept().unwrap();
     c.write_all(b"hello").unwrap();
