@@ -232,9 +232,10 @@ fn closed(
     known: &mut Makers,
 ) -> Vec<Closed> {
     let wanted: HashSet<(u32, u64)> = freed.iter().map(|f| (f.netns, f.cookie)).collect();
-    // What a poll saw of each: its state, its owner (else the uid of its row) and its
-    // addresses.
-    let mut seen: HashMap<(u32, u64), (State, Maker, Addr, Addr)> = HashMap::default();
+    // What a poll saw of each: its state, its owner (else the uid of its row), its
+    // addresses and its `tcp_info` (when traffic is on).
+    let mut seen: HashMap<(u32, u64), (State, Maker, Addr, Addr, Option<TcpInfo>)> =
+        HashMap::default();
     for snap in prev.into_iter().chain(std::iter::once(next)) {
         for s in snap.sockets.iter().filter(|s| s.cookie != 0) {
             let key = (s.netns, s.cookie);
@@ -243,7 +244,10 @@ fn closed(
                     uid: s.uid,
                     user: snap.user_name(s.uid).map(str::to_owned),
                 });
-                seen.insert(key, (s.state, by, s.local, s.remote));
+                seen.insert(
+                    key,
+                    (s.state, by, s.local, s.remote, snap.tcp_of(s).copied()),
+                );
             }
         }
     }
@@ -277,9 +281,13 @@ fn closed(
         };
         let mut freed = f.clone();
         // The addresses a poll saw: a connection reset by its own side (SO_LINGER 0) is
-        // disconnected before it is freed, and its event says 0.0.0.0 and port 0.
-        if let Some(&(_, _, local, remote)) = found {
+        // disconnected before it is freed, and its event says 0.0.0.0 and port 0. Its
+        // counters are zeroed too: what the poll read is then the better (lower) bound.
+        if let Some(&(_, _, local, remote, polled)) = found {
             (freed.local, freed.remote) = (local, remote);
+            if freed.tcp.as_ref().is_some_and(zeroed) && polled.is_some() {
+                freed.tcp = polled;
+            }
         }
         if f.proto.is_tcp() && by != Maker::Unseen {
             known.insert((freed.netns, freed.local, freed.remote), by.clone());
@@ -291,6 +299,11 @@ fn closed(
         });
     }
     out
+}
+
+/// `tcp_info` as the kernel leaves it after disconnecting a socket: nothing counted.
+fn zeroed(t: &TcpInfo) -> bool {
+    t.rtt_us == 0 && t.bytes_acked == 0 && t.bytes_received == 0 && t.payload_sent.unwrap_or(0) == 0
 }
 
 /// A freed socket that was never a connection: no peer at all (unspecified address, port
@@ -501,7 +514,14 @@ mod tests {
         );
         conn.cookie = 95;
         let procs = [process(7, "nginx", 'S'), process(9, "client", 'S')];
-        let prev = snapshot(0, Scope::All, vec![listener.clone(), conn], &procs);
+        let mut prev = snapshot(0, Scope::All, vec![listener.clone(), conn], &procs);
+        let polled = TcpInfo {
+            rtt_us: 30,
+            bytes_acked: 501,
+            bytes_received: 7,
+            ..TcpInfo::default()
+        };
+        prev.tcp = vec![(95, polled)];
         let mut next = snapshot(1, Scope::All, vec![listener], &procs);
         let quiet = |local: &str, remote: &str, cookie| Freed {
             tcp: Some(TcpInfo::default()),
@@ -535,6 +555,11 @@ mod tests {
         assert_eq!(closed[0].freed.local.to_string(), "127.0.0.1:48078");
         assert_eq!(closed[0].freed.remote.to_string(), "127.0.0.1:8080");
         assert_eq!(closed[0].by.text(), "9/client");
+        assert_eq!(
+            closed[0].freed.tcp,
+            Some(polled),
+            "the poll's counters, not zeros"
+        );
         assert_eq!(closed[1].by, Maker::Unseen);
         assert!(closed[1].short_lived());
     }
