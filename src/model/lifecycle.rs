@@ -225,6 +225,16 @@ pub fn attribute_freed(snap: &Snapshot, freed: &[Freed], known: &mut Makers) -> 
     closed(None, snap, freed, known)
 }
 
+/// What a poll saw of a socket freed since: its state, its owner (else the uid of its
+/// row), its addresses and its `tcp_info` (when traffic is on).
+struct Polled {
+    state: State,
+    by: Maker,
+    local: Addr,
+    remote: Addr,
+    tcp: Option<TcpInfo>,
+}
+
 fn closed(
     prev: Option<&Snapshot>,
     next: &Snapshot,
@@ -232,10 +242,7 @@ fn closed(
     known: &mut Makers,
 ) -> Vec<Closed> {
     let wanted: HashSet<(u32, u64)> = freed.iter().map(|f| (f.netns, f.cookie)).collect();
-    // What a poll saw of each: its state, its owner (else the uid of its row), its
-    // addresses and its `tcp_info` (when traffic is on).
-    let mut seen: HashMap<(u32, u64), (State, Maker, Addr, Addr, Option<TcpInfo>)> =
-        HashMap::default();
+    let mut seen: HashMap<(u32, u64), Polled> = HashMap::default();
     for snap in prev.into_iter().chain(std::iter::once(next)) {
         for s in snap.sockets.iter().filter(|s| s.cookie != 0) {
             let key = (s.netns, s.cookie);
@@ -246,7 +253,13 @@ fn closed(
                 });
                 seen.insert(
                     key,
-                    (s.state, by, s.local, s.remote, snap.tcp_of(s).copied()),
+                    Polled {
+                        state: s.state,
+                        by,
+                        local: s.local,
+                        remote: s.remote,
+                        tcp: snap.tcp_of(s).copied(),
+                    },
                 );
             }
         }
@@ -260,7 +273,12 @@ fn closed(
             continue;
         }
         let (last_state, by) = match found {
-            Some((state, m @ Maker::Owner { .. }, ..)) => (Some(*state), m.clone()),
+            Some(
+                p @ Polled {
+                    by: Maker::Owner { .. },
+                    ..
+                },
+            ) => (Some(p.state), p.by.clone()),
             found => {
                 let listeners = listeners.get_or_insert_with(|| listeners_of(next));
                 let on = f
@@ -273,20 +291,20 @@ fn closed(
                         pid: *pid,
                         name: name.clone(),
                     },
-                    (_, Some((_, m, ..))) => m.clone(),
+                    (_, Some(p)) => p.by.clone(),
                     (_, None) => Maker::Unseen,
                 };
-                (found.map(|(state, ..)| *state), by)
+                (found.map(|p| p.state), by)
             }
         };
         let mut freed = f.clone();
         // The addresses a poll saw: a connection reset by its own side (SO_LINGER 0) is
         // disconnected before it is freed, and its event says 0.0.0.0 and port 0. Its
         // counters are zeroed too: what the poll read is then the better (lower) bound.
-        if let Some(&(_, _, local, remote, polled)) = found {
-            (freed.local, freed.remote) = (local, remote);
-            if freed.tcp.as_ref().is_some_and(zeroed) && polled.is_some() {
-                freed.tcp = polled;
+        if let Some(p) = found {
+            (freed.local, freed.remote) = (p.local, p.remote);
+            if freed.tcp.as_ref().is_some_and(zeroed) && p.tcp.is_some() {
+                freed.tcp = p.tcp;
             }
         }
         if f.proto.is_tcp() && by != Maker::Unseen {
