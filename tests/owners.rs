@@ -93,7 +93,19 @@ fn unprivileged_user_sees_hidden_owner() {
         .args(["list", "--json", &format!("lport:{port}")])
         .output()
         .unwrap();
+    // The table says so on stderr, as the live view's header does.
+    let text = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(&exe)
+        .args(["list", &format!("lport:{port}")])
+        .output()
+        .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+    let err = String::from_utf8_lossy(&text.stderr);
+    assert!(
+        err.contains("owners of 1 listed socket are hidden from you: run as root"),
+        "{err}"
+    );
     assert!(
         out.status.success(),
         "exit {:?}: {}",

@@ -17,6 +17,16 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
     if snap.visibility.netns_skipped && !args.json {
         super::warn("this network namespace only: entering the others needs root");
     }
+    let hidden = rows
+        .iter()
+        .filter(|r| r.socket.owner_status == crate::model::OwnerStatus::Hidden)
+        .count();
+    if hidden > 0 && !args.json {
+        super::warn(&format!(
+            "owners of {hidden} listed socket{} hidden from you: run as root (or `sockscope info` says how to see them)",
+            if hidden == 1 { " are" } else { "s are" }
+        ));
+    }
 
     let stdout = io::stdout();
     let terminal = stdout.is_terminal();
