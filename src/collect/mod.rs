@@ -80,6 +80,24 @@ pub fn add_bound_holders(collector: &mut dyn Collector, snap: &mut Snapshot, por
     }
 }
 
+/// Nobody but root and `uid` can have put what is at `path` there: every directory and
+/// file on the way (the path is absolute) belongs to root or `uid` and nobody else may
+/// write it. With `links`, a symbolic link on the way counts when root or `uid` owns it
+/// (its own mode is always 0777; where it leads is the caller's to check); without, none
+/// may be one. The one rule for the state file's directory and a supervisor's script.
+pub(crate) fn path_held_by(path: &std::path::Path, uid: u32, links: bool) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let mut at = std::path::PathBuf::new();
+    path.is_absolute()
+        && path.components().all(|c| {
+            at.push(c);
+            std::fs::symlink_metadata(&at).is_ok_and(|m| {
+                let link = m.file_type().is_symlink();
+                (m.uid() == 0 || m.uid() == uid) && if link { links } else { m.mode() & 0o022 == 0 }
+            })
+        })
+}
+
 /// Which collector to use (`--collector`, mapped in `cli`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CollectorKind {

@@ -176,12 +176,7 @@ pub fn script_root_owned(cmdline: &[String], cwd: Option<&Path>) -> bool {
 
 /// Every prefix of `path` is root's, and (but for a link) writable by nobody else.
 fn root_controlled(path: &Path) -> bool {
-    let mut at = PathBuf::new();
-    path.components().all(|c| {
-        at.push(c);
-        std::fs::symlink_metadata(&at)
-            .is_ok_and(|m| m.uid() == 0 && (m.file_type().is_symlink() || m.mode() & 0o022 == 0))
-    })
+    super::path_held_by(path, 0, true)
 }
 
 /// The PM2 apps of a daemon's children of its own user (each app once, by name).

@@ -67,16 +67,7 @@ pub fn dir() -> Option<PathBuf> {
 /// Every directory on the way to `p` is root's or `uid`'s, no symbolic link, and
 /// writable by nobody else: nobody else can swap a part of it for a link.
 fn private_path(p: &Path, uid: u32) -> bool {
-    let mut at = PathBuf::new();
-    p.is_absolute()
-        && p.components().all(|c| {
-            at.push(c);
-            std::fs::symlink_metadata(&at).is_ok_and(|m| {
-                !m.file_type().is_symlink()
-                    && (m.uid() == 0 || m.uid() == uid)
-                    && m.mode() & 0o022 == 0
-            })
-        })
+    super::path_held_by(p, uid, false)
 }
 
 /// `dir`, opened (and made, with `create`) through its parent's handle: both must be
