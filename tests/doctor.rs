@@ -422,6 +422,58 @@ fn kill_signals_the_holder_of_a_socket_bound_without_listening() {
     assert!(!status.success());
 }
 
+/// A wildcard socket bound with `SO_REUSEADDR` and not listening, printing its port.
+const BOUND_REUSE: &str = r#"
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 0))
+print(s.getsockname()[1])
+sys.stdin.read()
+"#;
+
+/// A listener on 127.0.0.1 and the port given, with `SO_REUSEADDR`.
+const LISTEN_REUSE: &str = r#"
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+print("listening")
+sys.stdin.read()
+"#;
+
+/// `kill :P` is "freed" (exit 0) only when the port is: a socket still bound to it
+/// without listening, which the release judgement (listeners only) does not watch,
+/// keeps it held after the listener it signalled exited (review finding: exit 0, and
+/// `kill :P && start-server` failed with EADDRINUSE).
+#[test]
+fn kill_exits_1_when_a_socket_bound_without_listening_still_holds_the_port() {
+    let mut bound = Kid::python(BOUND_REUSE, &[]);
+    let port: u16 = bound.line().parse().unwrap();
+    let mut listener = Kid::python_own_group(LISTEN_REUSE, &[&port.to_string()]);
+    assert_eq!(listener.line(), "listening");
+    let (code, out, err) = run(&["kill", &format!(":{port}"), "--yes", "--timeout", "10s"]);
+    assert!(
+        out.contains(&format!("sent SIGTERM to {}/python3", listener.pid())),
+        "{out}{err}"
+    );
+    assert!(
+        out.contains(&format!(
+            "port {port} is held by a socket bound to it without listening, by {}/python3",
+            bound.pid()
+        )),
+        "{out}"
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let status = wait_for("the listener to die", || listener.child.try_wait().unwrap());
+    assert!(!status.success());
+    assert!(
+        bound.child.try_wait().unwrap().is_none(),
+        "the bound holder was not a target and lives on"
+    );
+}
+
 /// Nothing to signal is not "freed": a port still used by a connection (no listener,
 /// no socket bound alone) exits 1, as the help says; a free one exits 0.
 #[test]

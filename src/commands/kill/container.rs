@@ -100,16 +100,18 @@ pub fn run(
         },
     };
     let ended = wait.run(collector)?;
-    for line in report(
+    let (lines, free) = report(
         collector,
         &[],
         &ports,
         (args.signal, args.escalate, args.udp),
-    )? {
+    )?;
+    for line in lines {
         writeln!(out, "{line}")?;
     }
     Ok(match ended {
-        Ended::Port(Outcome::Freed { .. }) | Ended::Exited(true) => super::super::EXIT_OK,
+        Ended::Port(Outcome::Freed { .. }) if free => super::super::EXIT_OK,
+        Ended::Exited(true) => super::super::EXIT_OK,
         _ => super::super::EXIT_IN_USE,
     })
 }

@@ -111,7 +111,7 @@ pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
         writeln!(out, "{}", o.sentence(&snap))?;
         return Ok(super::EXIT_IN_USE);
     }
-    let lines = watch::report(
+    let (lines, free) = watch::report(
         collector.as_mut(),
         &chosen,
         &plan.ports,
@@ -120,8 +120,11 @@ pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
     for line in lines {
         writeln!(out, "{line}")?;
     }
+    // The release judgement watches listeners; the final check also sees sockets bound
+    // without listening and connections still on the port: "freed" needs both.
     Ok(match ended {
-        Ended::Port(Outcome::Freed { .. }) | Ended::Exited(true) => super::EXIT_OK,
+        Ended::Port(Outcome::Freed { .. }) if free => super::EXIT_OK,
+        Ended::Exited(true) => super::EXIT_OK,
         _ => super::EXIT_IN_USE,
     })
 }

@@ -3,7 +3,7 @@
 
 use super::plan::Chosen;
 use crate::collect::Collector;
-use crate::diagnose::{Acted, CloseWaitTracker, Outcome, Probe, Release, verdict};
+use crate::diagnose::{Acted, CloseWaitTracker, Kind, Outcome, Probe, Release, verdict};
 use crate::error::Result;
 use crate::model::{Scope, Sig};
 use std::time::{Duration, Instant};
@@ -61,14 +61,16 @@ impl Wait<'_> {
     }
 }
 
-/// The final word: who exited, and each port's verdict, as lines. `how` is the signal
-/// sent, whether it was escalated, and whether UDP was judged.
+/// The final word: who exited, and each port's verdict, as lines; and whether every port
+/// is free for a server now (nothing but TIME-WAIT left on it, which a server's
+/// `SO_REUSEADDR` bind takes over). `how` is the signal sent, whether it was escalated,
+/// and whether UDP was judged.
 pub fn report(
     collector: &mut dyn Collector,
     chosen: &[Chosen],
     ports: &[u16],
     how: (Sig, bool, bool),
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, bool)> {
     let (sig, escalate, udp) = how;
     let mut snap = collector.snapshot(Scope::All)?;
     for &port in ports {
@@ -80,8 +82,10 @@ pub fn report(
         lines.push(format!("{}/{} exited", c.process.pid, c.process.name));
     }
     let leaking = CloseWaitTracker::default().observe(&snap);
+    let mut free = true;
     for &port in ports {
         let v = verdict(&snap, port, Probe::run(port), &leaking);
+        free &= matches!(v.kind, Kind::Free | Kind::TimeWaitOnly);
         let ours = v
             .evidence
             .pids
@@ -95,11 +99,12 @@ pub fn report(
         };
         lines.push(format!("{}{hint}", v.headline));
         if udp && !v.evidence.udp.is_empty() {
+            free = false;
             lines.push(format!(
                 "UDP port {port} is still bound by {}",
                 snap.pids_text(&v.evidence.udp_pids)
             ));
         }
     }
-    Ok(lines)
+    Ok((lines, free))
 }

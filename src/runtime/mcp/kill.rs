@@ -165,7 +165,7 @@ fn execute(s: &Server, a: &args::Kill, token: &str) -> Reply {
         }
         .run(collector.as_mut()),
     )?;
-    let (outcome, sentence, freed) = match &ended {
+    let (mut outcome, mut sentence, mut freed) = match &ended {
         Ended::Port(o) => (kind(o), o.sentence(&snap), o.freed()),
         Ended::Exited(true) => ("exited", "it exited".to_owned(), true),
         Ended::Exited(false) => ("held", "it has not exited".to_owned(), false),
@@ -180,12 +180,22 @@ fn execute(s: &Server, a: &args::Kill, token: &str) -> Reply {
             lines.push(sentence.clone());
             lines
         }
-        _ => said(report(
-            collector.as_mut(),
-            &chosen,
-            &[p.port],
-            (p.signal, false, p.udp),
-        ))?,
+        _ => {
+            let (lines, free) = said(report(
+                collector.as_mut(),
+                &chosen,
+                &[p.port],
+                (p.signal, false, p.udp),
+            ))?;
+            // The release judgement watches listeners; the final check also sees sockets
+            // bound without listening and connections left on the port.
+            if freed && !free {
+                (outcome, freed) = ("held", false);
+                let targets_exited = chosen.iter().filter(|c| c.target.has_exited()).count();
+                sentence = lines[targets_exited..].join("; ");
+            }
+            lines
+        }
     };
     Ok(json!({
         "stage": "done",
