@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     sockscope::collect::return_big_frees();
+    sockscope::collect::raise_fd_limit();
     let cli = match sockscope::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => sockscope::cli::exit_on(e),

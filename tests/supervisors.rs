@@ -65,6 +65,87 @@ fn a_listener_in_another_network_namespace_is_listed_and_named_by_why() {
     assert!(out.contains(&format!("127.0.0.1:{port}")), "{out}");
 }
 
+/// Forks N children, each in a user and network namespace of its own (what any user
+/// may make), which die with it; prints "ready" once all are in.
+const USER_NAMESPACES: &str = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+r, w = os.pipe()
+hold, _never = os.pipe()
+for i in range(int(sys.argv[1])):
+    if os.fork() == 0:
+        libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL: gone with the parent
+        if libc.unshare(0x10000000 | 0x40000000) != 0:  # CLONE_NEWUSER | CLONE_NEWNET
+            os._exit(1)
+        os.write(w, b"x")
+        os.read(hold, 1)  # blocks: nothing is ever written to it
+        os._exit(0)
+got = 0
+while got < int(sys.argv[1]):
+    got += len(os.read(r, 64))
+print("ready")
+sys.stdin.read()
+"#;
+
+/// Namespaces cost sockscope a socket and a dump each, and any user may make them: 1,200
+/// made by `nobody` ran root's open-file limit out and every command failed (review
+/// finding). Those made by other users' user namespaces are read up to a limit, after
+/// the ones root made, and the rest are counted as unread, never silently dropped.
+#[test]
+fn namespaces_users_make_are_capped_and_never_crowd_out_roots() {
+    need_root();
+    need("unshare");
+    need("setpriv");
+    let many = 40;
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        // Root's python may live where nobody cannot run it (pyenv).
+        "/usr/bin/python3",
+        "-u",
+        "-c",
+        USER_NAMESPACES,
+        &many.to_string(),
+    ]);
+    let mut flood = Kid::spawn(cmd);
+    assert_eq!(flood.line(), "ready");
+
+    let script = format!("{PY_LISTEN}\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.read()");
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--net",
+        "--",
+        "sh",
+        "-c",
+        "ip link set lo up && exec python3 -u -c \"$0\"",
+    ])
+    .arg(&script);
+    let mut kid = Kid::spawn(cmd);
+    let port: u16 = kid.line().parse().unwrap();
+
+    let doc = json(&["list", "--all", "--json"], &[]);
+    assert_schema("list.schema.json", &doc);
+    let unread = doc["netns_unread"].as_u64().unwrap();
+    assert!(
+        unread >= 8,
+        "{many} made by nobody, at most 32 read: {unread}"
+    );
+    let listed = doc["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["local"]["port"] == port && s["owners"][0]["pid"] == u64::from(kid.pid()));
+    assert!(listed, "the namespace root made is read first");
+    let (code, _, err) = run_env(&["list"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("network namespaces not read: sockscope reads at most 256"),
+        "{err}"
+    );
+}
+
 /// A child moved into `system.slice/NAME.service` is that unit's, as under systemd.
 #[test]
 fn a_service_cgroup_names_the_systemd_unit_and_kill_warns_before() {

@@ -188,6 +188,20 @@ pub fn trim_after_shrink(high_water: &mut usize, sockets: usize) {
     }
 }
 
+/// Raises the soft limit on open files to the hard one, as Go's runtime does: a socket
+/// per network namespace, fd tables read while processes come and go, and `serve`'s
+/// clients all take descriptors, and the usual soft limit (1024) was what another user
+/// could run out by making namespaces. sockscope polls (never `select`), so high numbers
+/// are safe; it starts no processes that could inherit it.
+pub fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+}
+
 /// Makes every allocation of 256 KiB or more a mapping of its own, returned to the
 /// system when freed. glibc's default raises that threshold to 32 MiB after the first big
 /// free, and then keeps freed socket tables, maps and buffers of a big snapshot in its

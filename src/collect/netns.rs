@@ -35,6 +35,15 @@ use std::sync::Arc;
 pub const FULL_EVERY: u64 = 5;
 /// Namespaces are looked for this often (in snapshots).
 pub const DISCOVER_EVERY: u64 = 5;
+/// At most this many other namespaces are read. Each holds a socket (two while destroy
+/// events are watched) and costs a dump per snapshot; any user may make namespaces (a
+/// user namespace of their own), and 1,200 of them ran root's open-file limit out so
+/// that every command failed (review finding).
+pub const MAX_READ: usize = 256;
+/// Of those, at most this many made by another user namespace (an unprivileged user's
+/// `unshare -Urn`): the namespaces root made (containers, `ip netns`, a root `unshare`)
+/// are read first and cannot be crowded out.
+pub const MAX_USER_MADE: usize = 32;
 
 /// Where a namespace's handle is.
 #[derive(Clone, Debug)]
@@ -53,6 +62,10 @@ struct Found {
     kind: NetnsKind,
     /// A process in it, to name it after when nothing better is known.
     pid: Option<u32>,
+    /// Made by root: a bind mount root made, or a namespace a process of sockscope's
+    /// own user namespace is in (an unprivileged user's own namespaces hold only
+    /// processes of the user namespace they made).
+    rooted: bool,
 }
 
 /// A namespace being read: its diag socket, its destroy-event subscriber and its last
@@ -80,6 +93,8 @@ pub struct Namespaces {
     found: BTreeMap<u32, Found>,
     /// Namespaces that could not be entered (and are not tried again until they go).
     refused: HashSet<u32>,
+    /// Namespaces found and left unread (over [`MAX_READ`] or [`MAX_USER_MADE`]).
+    unread: usize,
     tick: u64,
     /// The receive buffer of each namespace's destroy subscriber; none when 0 (the
     /// one-shot commands do not watch).
@@ -109,6 +124,7 @@ impl Namespaces {
             readers: HashMap::new(),
             found: BTreeMap::new(),
             refused: HashSet::new(),
+            unread: 0,
             tick: 0,
             events_buf: 0,
             lost_before: Lost::default(),
@@ -160,6 +176,7 @@ impl Namespaces {
                 NetnsTable {
                     host: self.host,
                     others: BTreeMap::new(),
+                    unread: 0,
                 },
                 true,
             );
@@ -221,6 +238,7 @@ impl Namespaces {
                     )
                 })
                 .collect(),
+            unread: self.unread,
         };
         (table, !self.refused.is_empty())
     }
@@ -288,12 +306,14 @@ impl Namespaces {
                         name: crate::model::sanitize::sanitize_capped(&name, 64),
                         kind,
                         pid: None,
+                        rooted: true,
                     },
                 );
             }
         }
         // Namespaces of processes: a container's, an `unshare -n`'s.
         let fs = &self.fs;
+        let own_users = fs.own_ns_inode(Ns::User).ok();
         fs.each_pid(|pid| {
             let Some(inode) = fs
                 .ns_inode(pid, Ns::Net)
@@ -305,18 +325,22 @@ impl Namespaces {
             if inode == self.host {
                 return;
             }
+            let rooted = own_users.is_some() && fs.ns_inode(pid, Ns::User).ok() == own_users;
             found
                 .entry(inode)
                 .and_modify(|f| {
                     f.pid.get_or_insert(pid);
+                    f.rooted |= rooted;
                 })
                 .or_insert(Found {
                     handle: Handle::Process(pid),
                     name: String::new(),
                     kind: NetnsKind::Process,
                     pid: Some(pid),
+                    rooted,
                 });
         });
+        self.unread = keep_readable(&mut found);
         for f in found.values_mut() {
             name(&*self.fs, f, names);
         }
@@ -333,6 +357,23 @@ impl Namespaces {
         self.refused.retain(|inode| found.contains_key(inode));
         self.found = found;
     }
+}
+
+/// Keeps the namespaces to read: root's first, then at most [`MAX_USER_MADE`] others, at
+/// most [`MAX_READ`] in all (each group in inode order, so the same ones stay from one
+/// discovery to the next). Returns how many were left out.
+fn keep_readable(found: &mut BTreeMap<u32, Found>) -> usize {
+    let rooted = found.values().filter(|f| f.rooted).count().min(MAX_READ);
+    let user_made = (MAX_READ - rooted).min(MAX_USER_MADE);
+    let (mut r, mut u) = (0, 0);
+    let before = found.len();
+    found.retain(|_, f| {
+        let room = if f.rooted { &mut r } else { &mut u };
+        let cap = if f.rooted { rooted } else { user_made };
+        *room += 1;
+        *room <= cap
+    });
+    before - found.len()
 }
 
 /// Names a namespace: an `ip netns` name stays; a container's gets the container's name

@@ -17,6 +17,9 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
     if snap.visibility.netns_skipped && !args.json {
         super::warn("this network namespace only: entering the others needs root");
     }
+    if snap.netns.unread > 0 && !args.json {
+        super::warn(&unread_sentence(snap.netns.unread));
+    }
     let hidden = rows
         .iter()
         .filter(|r| r.socket.owner_status == crate::model::OwnerStatus::Hidden)
@@ -42,6 +45,15 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Why some namespaces are missing from the listing.
+fn unread_sentence(unread: usize) -> String {
+    use crate::collect::netns::{MAX_READ, MAX_USER_MADE};
+    let s = if unread == 1 { "" } else { "s" };
+    format!(
+        "{unread} network namespace{s} not read: sockscope reads at most {MAX_READ}, those root made first and at most {MAX_USER_MADE} made by other users"
+    )
 }
 
 /// The one snapshot `list` shows: listeners, or every socket with `all`; each TCP

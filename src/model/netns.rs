@@ -34,6 +34,9 @@ pub struct NetnsTable {
     /// Inode of the namespace sockscope runs in.
     pub host: u32,
     pub others: BTreeMap<u32, Netns>,
+    /// Namespaces found and not read: more than sockscope reads (see
+    /// `collect::netns::MAX_READ`).
+    pub unread: usize,
 }
 
 impl NetnsTable {

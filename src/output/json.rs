@@ -28,6 +28,8 @@ pub struct ListDoc<'a> {
     pub hidden_sockets: usize,
     /// Other network namespaces could not be read (entering them needs root).
     pub netns_skipped: bool,
+    /// Namespaces found and not read (more than sockscope reads).
+    pub netns_unread: usize,
     pub sockets: Rows<'a>,
 }
 
@@ -173,6 +175,7 @@ pub fn document<'a>(rows: &'a [Row<'a>], snap: &'a Snapshot, pretty: bool) -> Li
             .filter(|r| r.socket.owner_status == crate::model::OwnerStatus::Hidden)
             .count(),
         netns_skipped: snap.visibility.netns_skipped,
+        netns_unread: snap.netns.unread,
         sockets: Rows { rows, snap, pretty },
     }
 }

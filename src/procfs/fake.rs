@@ -28,6 +28,7 @@ pub struct FakeProc {
     pub children: Vec<u32>,
     pub net_ns: u64,
     pub pid_ns: u64,
+    pub user_ns: u64,
     /// Its fd table as (fd, socket inode); `None`: not readable for us.
     pub fds: Option<Vec<(u32, Ino)>>,
     /// Its threads' fd tables (read when its main thread has exited).
@@ -64,6 +65,7 @@ impl FakeProc {
             children: Vec::new(),
             net_ns: 4026531840,
             pid_ns: 4026531836,
+            user_ns: 4026531837,
             fds: Some(Vec::new()),
             tasks: Vec::new(),
         }
@@ -168,6 +170,7 @@ impl ProcSource for FakeProcs {
         Ok(match ns {
             Ns::Net => 4026531840,
             Ns::Pid => 4026531836,
+            Ns::User => 4026531837,
         })
     }
 }
@@ -266,6 +269,7 @@ impl Proc for Handle {
         self.with(|p| match ns {
             Ns::Net => p.net_ns,
             Ns::Pid => p.pid_ns,
+            Ns::User => p.user_ns,
         })
     }
 

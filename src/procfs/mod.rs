@@ -104,6 +104,8 @@ impl PidFile {
 pub enum Ns {
     Net,
     Pid,
+    /// The user namespace: who owns the namespaces a process makes.
+    User,
 }
 
 impl Ns {
@@ -111,6 +113,7 @@ impl Ns {
         match self {
             Ns::Net => "ns/net",
             Ns::Pid => "ns/pid",
+            Ns::User => "ns/user",
         }
     }
 }

@@ -134,6 +134,16 @@ fn counts<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
             th.dim,
         ));
     } else {
+        let unread = app.live.snap.netns.unread;
+        if unread > 0 {
+            notes.push((
+                vec![
+                    format!(" │ {unread} network namespaces not read (over the limit)"),
+                    format!(" │ {unread} netns unread"),
+                ],
+                th.error,
+            ));
+        }
         let others = app.live.snap.netns.others.len();
         if others > 0 {
             let s = if others == 1 { "" } else { "s" };
