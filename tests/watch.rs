@@ -313,6 +313,81 @@ fn why_names_who_made_the_time_waits_while_a_sockscope_runs() {
     drop(w);
 }
 
+/// The server closes first and the client keeps its end open past a poll: the server's
+/// end is an orphan in FIN-WAIT-2 for a while, then a TIME-WAIT. Its maker is still the
+/// listener's owner once it is a TIME-WAIT (review finding: the orphan's round forgot it,
+/// and `why` said the record did not have it), and `watch` says `closed` once, with no
+/// `opened` of the orphan on the same addresses.
+#[test]
+fn a_server_side_close_seen_as_fin_wait_2_keeps_its_maker() {
+    use std::io::{Read, Write};
+    let port = crate::support::stack::fresh_port();
+    let mut kid = Kid::python(
+        &format!(
+            "{PY_LISTEN}\ns = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(16)\nprint('up', flush=True)\nc, _ = s.accept()\nc.recv(10)\nc.close()\nsys.stdin.read()"
+        ),
+        &[],
+    );
+    assert_eq!(kid.line(), "up");
+    let runtime = crate::support::stack::TempDir::private("runtime");
+    let env = [("XDG_RUNTIME_DIR", runtime.0.to_str().unwrap())];
+    let mut cmd = std::process::Command::new(crate::support::bin());
+    cmd.args([
+        "watch",
+        &format!("port:{port}"),
+        "--json",
+        "--interval",
+        "300ms",
+    ])
+    .envs(env)
+    .stderr(std::process::Stdio::piped());
+    let mut w = Kid::spawn(cmd);
+    assert!(w.err_line().starts_with("sockscope: watching "));
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let client = c.local_addr().unwrap().port();
+    c.write_all(b"x").unwrap();
+    // The server has closed once our read sees its FIN; the orphan then waits for ours.
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    let orphan =
+        |doc: &serde_json::Value| doc["local"]["port"] == port && doc["remote"]["port"] == client;
+    let fin_wait = next_event(&mut w, "the orphan's FIN-WAIT-2", |doc| {
+        orphan(doc) && (doc["state"] == "FIN-WAIT-2" || doc["event"] == "closed")
+    });
+    assert_eq!(
+        fin_wait["event"], "closed",
+        "one event, not opened: {fin_wait}"
+    );
+    // Past a few polls, so that a round has seen the orphan before it is a TIME-WAIT.
+    // The running watch rewrites its state file every few seconds.
+    let seen = wait_for("list to name the orphan's maker", || {
+        let (_, out, _) = run_env(
+            &["list", "--all", &format!("port:{port}"), "state:fin-wait-2"],
+            &env,
+        );
+        (out.contains(&format!(":{client}")) && out.contains("(made by")).then_some(out)
+    });
+    assert!(
+        seen.contains(&format!("(made by {}/python3)", kid.pid())),
+        "the orphan is the listener owner's: {seen}"
+    );
+    drop(c);
+    let pid = kid.pid();
+    let out = wait_for("why to name the TIME-WAIT's maker", || {
+        let (_, out, _) = run_env(&["why", &port.to_string()], &env);
+        out.contains("TIME-WAIT").then_some(out)
+    });
+    assert!(out.contains(&format!("made by {pid}/python3")), "{out}");
+    while let Some(line) = w.poll_line() {
+        if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&line) {
+            assert!(
+                !(orphan(&doc) && doc["event"] == "opened"),
+                "the orphan is not said to open: {doc}"
+            );
+        }
+    }
+}
+
 /// A subscriber that falls behind is never silent: with a tiny receive buffer (the
 /// kernel drops what does not fit: ENOBUFS) and a burst of closes, `watch` says how
 /// many times events were lost and when, and goes on with a table resynced by its full
@@ -475,8 +550,15 @@ fn a_reset_connection_a_poll_saw_keeps_its_addresses() {
     });
     assert_eq!(closed["local"]["addr"], "127.0.0.1", "{closed}");
     assert_eq!(closed["remote"]["port"], port, "{closed}");
-    assert_eq!(closed["made_by"]["by"], "owner", "{closed}");
-    assert_eq!(closed["made_by"]["pid"], std::process::id(), "{closed}");
+    // Said by its destroy event (made by its owner), or, when the kernel's work queue
+    // sent that event after a dump had already missed the socket, by the diff (its
+    // owners as the poll saw them; the late event is then not said again).
+    if closed["made_by"].is_null() {
+        assert_eq!(closed["owner_pids"][0], std::process::id(), "{closed}");
+    } else {
+        assert_eq!(closed["made_by"]["by"], "owner", "{closed}");
+        assert_eq!(closed["made_by"]["pid"], std::process::id(), "{closed}");
+    }
     drop(a);
 }
 

@@ -16,8 +16,8 @@
 //! root write wherever it points. Both directories are opened once and checked through
 //! their handles; the file is created, renamed and read relative to them, never by path.
 
-use crate::model::lifecycle::{Lost, Maker};
-use crate::model::{Addr, Snapshot, State};
+use crate::model::lifecycle::{Lost, Maker, lingers};
+use crate::model::{Addr, Snapshot};
 use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 use serde::{Deserialize, Serialize};
@@ -128,7 +128,7 @@ pub fn write(dir: &Path, snap: &Snapshot) -> std::io::Result<()> {
         tw: snap
             .sockets
             .iter()
-            .filter(|s| s.state == State::TimeWait && s.maker != 0)
+            .filter(|s| s.maker != 0 && lingers(s))
             .map(|s| {
                 (
                     s.netns,
@@ -255,11 +255,7 @@ pub fn apply(dir: &Path, snap: &mut Snapshot) -> Result<(), Unused> {
         .filter(|(_, _, _, i)| (*i as usize) < doc.makers.len())
         .filter_map(|(ns, l, r, i)| Some(((*ns, l.parse().ok()?, r.parse().ok()?), i + 1)))
         .collect();
-    for s in snap
-        .sockets
-        .iter_mut()
-        .filter(|s| s.state == State::TimeWait)
-    {
+    for s in snap.sockets.iter_mut().filter(|s| lingers(s)) {
         if let Some(&i) = by.get(&(s.netns, s.local, s.remote)) {
             s.maker = i;
         }

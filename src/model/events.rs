@@ -131,7 +131,12 @@ pub struct FlagsOf<'a> {
 /// shown: closed, opened, changed. The one place a diff becomes events, for the live
 /// view's log and for `watch`. `prev` knows the closed sockets' owners; `next` everyone
 /// else's. A socket both the diff and a destroy event say closed is one event, the
-/// destroy event's (it knows more).
+/// destroy event's (it knows more). A connection its process closed while the kernel
+/// still closes it (an orphan in FIN-WAIT-2, no file: see [`super::lifecycle::lingers`])
+/// is one `closed` event too: the orphan that goes on with its tuple is not said to
+/// open, nor its state to change, in the same round (a user read "closed", then "opened"
+/// on the same addresses, as a new connection). A TIME-WAIT it leaves is said, as every
+/// TIME-WAIT is (with who made it).
 pub fn events(
     delta: &Delta,
     prev: Option<&Snapshot>,
@@ -148,6 +153,17 @@ pub fn events(
         .iter()
         .map(|c| (c.freed.netns, c.freed.cookie))
         .collect();
+    let ended: std::collections::HashSet<super::lifecycle::Tuple> = closed
+        .iter()
+        .filter(|c| c.freed.proto.is_tcp())
+        .map(|c| (c.freed.netns, c.freed.local, c.freed.remote))
+        .collect();
+    let goes_on = |s: &super::Socket| {
+        s.state != State::TimeWait
+            && super::lifecycle::lingers(s)
+            && (freed.contains(&(s.netns, s.cookie))
+                || ended.contains(&(s.netns, s.local, s.remote)))
+    };
     for c in closed {
         out.push(freed_event(at, c));
     }
@@ -171,6 +187,9 @@ pub fn events(
     }
     for &i in &delta.opened {
         let s = &next.sockets[i];
+        if goes_on(s) {
+            continue;
+        }
         out.push(Event {
             at,
             kind: EventKind::Opened,
@@ -187,6 +206,9 @@ pub fn events(
     }
     for c in &delta.changed {
         let s = &next.sockets[c.index];
+        if goes_on(s) {
+            continue;
+        }
         let (kind, old_names) = match &c.kind {
             ChangeKind::State { from, .. } => {
                 (EventKind::StateChanged { from: *from }, String::new())
@@ -343,6 +365,62 @@ mod tests {
     use crate::model::diff::diff;
     use crate::model::diff::tests::sock;
     use crate::model::snapshot::Scope;
+
+    /// A connection its process closed while the kernel still closes it is one
+    /// `closed` event: its orphan (FIN-WAIT-2, another cookie when no poll saw it open)
+    /// is not said to open on the same addresses in the same round.
+    #[test]
+    fn an_orphan_going_on_is_not_said_to_open() {
+        use crate::model::lifecycle::{Closed, Freed, Maker};
+        let a = Snapshot::empty(Scope::All);
+        let mut orphan = crate::app::testkit::time_wait("127.0.0.1:8080", "127.0.0.1:41406", 99);
+        orphan.state = State::FinWait2;
+        let other = crate::app::testkit::time_wait("127.0.0.1:8080", "127.0.0.1:41407", 98);
+        // A TIME-WAIT left by a connection freed in the same round is said, as before.
+        let left = crate::app::testkit::time_wait("127.0.0.1:8080", "127.0.0.1:41408", 97);
+        let mut b = Snapshot::empty(Scope::All);
+        b.sockets = vec![orphan, other, left];
+        let tw = Closed {
+            freed: Freed {
+                proto: crate::model::Proto::Tcp,
+                local: "127.0.0.1:8080".parse().unwrap(),
+                remote: "127.0.0.1:41408".parse().unwrap(),
+                netns: 0,
+                cookie: 6,
+                uid: 0,
+                tcp: None,
+            },
+            last_state: None,
+            by: Maker::Unseen,
+        };
+        let c = Closed {
+            freed: Freed {
+                proto: crate::model::Proto::Tcp,
+                local: "127.0.0.1:8080".parse().unwrap(),
+                remote: "127.0.0.1:41406".parse().unwrap(),
+                netns: 0,
+                cookie: 7,
+                uid: 0,
+                tcp: None,
+            },
+            last_state: None,
+            by: Maker::Unseen,
+        };
+        let evs = events(&diff(&a, &b), Some(&a), &b, &[c, tw], FlagsOf::default());
+        let kinds: Vec<(&str, u16)> = evs
+            .iter()
+            .map(|e| (e.kind.as_str(), e.socket.remote.port()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("closed", 41406),
+                ("closed", 41408),
+                ("opened", 41407),
+                ("opened", 41408)
+            ]
+        );
+    }
 
     #[test]
     fn ring_drops_oldest_and_counts() {

@@ -189,6 +189,20 @@ impl Makers {
     }
 }
 
+/// A connection the kernel holds on to after its process closed it: TIME-WAIT, or an
+/// orphan still closing (FIN-WAIT-1/2, CLOSING, LAST-ACK, no file refers to it). Its
+/// full socket's destroy event came when its process let go; the row goes on with the
+/// same tuple, and who made it is the connection's maker.
+pub fn lingers(s: &Socket) -> bool {
+    s.proto.is_tcp()
+        && (s.state == State::TimeWait
+            || (s.inode == 0
+                && matches!(
+                    s.state,
+                    State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck
+                )))
+}
+
 /// The owner of a socket as a maker: its first pid, named from the snapshot.
 fn owner_of(snap: &Snapshot, s: &Socket) -> Option<Maker> {
     let pid = *s.owners.first()?;
@@ -286,13 +300,20 @@ fn closed(
                     .is_tcp()
                     .then(|| listeners.get(&(f.netns, f.local.port())))
                     .flatten();
-                let by = match (on, found) {
-                    (Some(Maker::Owner { pid, name }), _) => Maker::Listener {
+                // What an earlier round found out about this connection (a poll saw it
+                // open, then only its orphan): better than the orphan's uid.
+                let tuple = found.map_or((f.netns, f.local, f.remote), |p| {
+                    (f.netns, p.local, p.remote)
+                });
+                let earlier = f.proto.is_tcp().then(|| known.get(&tuple)).flatten();
+                let by = match (on, found, earlier) {
+                    (Some(Maker::Owner { pid, name }), _, _) => Maker::Listener {
                         pid: *pid,
                         name: name.clone(),
                     },
-                    (_, Some(p)) => p.by.clone(),
-                    (_, None) => Maker::Unseen,
+                    (_, _, Some(m)) => m.clone(),
+                    (_, Some(p), None) => p.by.clone(),
+                    (_, None, None) => Maker::Unseen,
                 };
                 (found.map(|p| p.state), by)
             }
@@ -342,20 +363,21 @@ fn listeners_of(snap: &Snapshot) -> HashMap<(u32, u16), Maker> {
         .collect()
 }
 
-/// Marks each TIME-WAIT socket of `next` with its maker, and keeps in `known` only the
-/// makers of TIME-WAIT sockets that still exist.
+/// Marks each TIME-WAIT socket of `next` (and each orphan still closing: see
+/// [`lingers`]) with its maker, and keeps in `known` only the makers of those that still
+/// exist: an orphan in FIN-WAIT-2 that becomes a TIME-WAIT later keeps its maker.
 fn mark_time_waits(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Makers) {
     let tw: HashSet<Tuple> = next
         .sockets
         .iter()
-        .filter(|s| s.state == State::TimeWait)
+        .filter(|s| lingers(s))
         .map(|s| (s.netns, s.local, s.remote))
         .collect();
     // A connection a poll saw open that is a TIME-WAIT now: its owner made it, even when
     // its destroy event was lost.
     let missing: HashSet<&Tuple> = tw.iter().filter(|k| known.get(k).is_none()).collect();
     if let Some(prev) = prev.filter(|_| !missing.is_empty()) {
-        for s in prev.sockets.iter().filter(|s| s.state != State::TimeWait) {
+        for s in prev.sockets.iter().filter(|s| !lingers(s)) {
             let key = (s.netns, s.local, s.remote);
             if missing.contains(&key)
                 && let Some(m) = owner_of(prev, s)
@@ -371,11 +393,7 @@ fn mark_time_waits(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Mak
     }
     let mut index: HashMap<&Maker, u32> = HashMap::default();
     let mut makers: Vec<Maker> = Vec::new();
-    for s in next
-        .sockets
-        .iter_mut()
-        .filter(|s| s.state == State::TimeWait)
-    {
+    for s in next.sockets.iter_mut().filter(|s| lingers(s)) {
         let Some(m) = known.map.get(&(s.netns, s.local, s.remote)) else {
             continue;
         };
@@ -456,6 +474,46 @@ mod tests {
         let mut empty = snapshot(3, Scope::All, vec![], &[]);
         attribute(Some(&again), &mut empty, &mut known);
         assert!(known.is_empty());
+    }
+
+    /// The server closed first: its end is an orphan in FIN-WAIT-2 (no file, same tuple)
+    /// for a round or more before it is a TIME-WAIT. The orphan carries its connection's
+    /// maker, and so does the TIME-WAIT it becomes (a round that kept only TIME-WAIT
+    /// makers forgot it while it was an orphan).
+    #[test]
+    fn an_orphan_in_fin_wait_2_keeps_its_maker_into_time_wait() {
+        let listener = sock(
+            Proto::Tcp,
+            "127.0.0.1:5000",
+            "0.0.0.0:0",
+            State::Listen,
+            5,
+            &[42],
+        );
+        let procs = [process(42, "php-fpm", 'S')];
+        let mut orphan = crate::app::testkit::time_wait("127.0.0.1:5000", "127.0.0.1:40000", 0);
+        orphan.state = State::FinWait2;
+        let mut one = snapshot(1, Scope::All, vec![listener.clone(), orphan], &procs);
+        one.freed = vec![freed("127.0.0.1:5000", "127.0.0.1:40000", 77, 0)];
+        let mut known = Makers::default();
+        let closed = attribute(None, &mut one, &mut known);
+        assert!(matches!(closed[0].by, Maker::Listener { pid: 42, .. }));
+        assert_eq!(one.maker_of(&one.sockets[1]).and_then(Maker::pid), Some(42));
+        // Next round: still FIN-WAIT-2, no event.
+        let mut two = snapshot(2, Scope::All, one.sockets.clone(), &procs);
+        two.sockets[1].maker = 0;
+        attribute(Some(&one), &mut two, &mut known);
+        // Then the client closes: a TIME-WAIT, with no event either.
+        let tw = crate::app::testkit::time_wait("127.0.0.1:5000", "127.0.0.1:40000", 0);
+        let mut three = snapshot(3, Scope::All, vec![listener, tw], &procs);
+        attribute(Some(&two), &mut three, &mut known);
+        assert_eq!(
+            three
+                .maker_of(&three.sockets[1])
+                .map(Maker::text)
+                .as_deref(),
+            Some("42/php-fpm")
+        );
     }
 
     /// Inbound: the listener's owner. Outbound and never seen: unseen, whatever uid the
