@@ -590,3 +590,42 @@ fn a_set_id_copy_refuses_to_run() {
         );
     }
 }
+
+/// A non-dumpable process's file descriptors are refused to a root without
+/// CAP_SYS_PTRACE (as a security module or a guest's init refuses even full root: pid 1
+/// of this machine does): listing its fd table works, reading the links does not. Its
+/// listener is `hidden`, and the hint says root was refused, not "run as root"
+/// (review finding: it was `unknown`, "the kernel holds it", and `info` said every
+/// owner was visible).
+#[test]
+fn a_listener_whose_fds_root_may_not_read_is_hidden_not_unknown() {
+    assert!(is_root(), "run the suite as root, as CI does");
+    need("setpriv");
+    let mut kid = Kid::python(
+        &format!(
+            "{PY_LISTEN}\nimport ctypes\nctypes.CDLL(None).prctl(4, 0)  # PR_SET_DUMPABLE 0\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.read()"
+        ),
+        &[],
+    );
+    let port: u16 = kid.line().parse().unwrap();
+    let out = Command::new("setpriv")
+        .args(["--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace", "--"])
+        .arg(bin())
+        .args(["list", &format!("port:{port}"), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_schema("list.schema.json", &doc);
+    assert_eq!(doc["sockets"][0]["owner_status"], "hidden", "{doc:#}");
+    let out = Command::new("setpriv")
+        .args(["--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace", "--"])
+        .arg(bin())
+        .args(["list", &format!("port:{port}")])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refused even root"), "{err}");
+    assert!(!err.contains("run as root"), "{err}");
+    drop(kid);
+}

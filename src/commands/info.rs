@@ -113,7 +113,23 @@ pub fn gather(config: Option<&Path>, kind: CollectorKind) -> Result<Info> {
     let exe = std::env::current_exe()
         .map(|p| crate::model::sanitize::sanitize_capped(&p.to_string_lossy(), 256))
         .unwrap_or_else(|_| "/usr/bin/sockscope".into());
-    checks.push(if privilege.reads_all_processes() {
+    checks.push(if privilege.reads_all_processes() && v.unreadable_pids > 0 {
+        // Root refused: a security module, or a non-dumpable process.
+        let how = if privilege.root { "root" } else { "the capabilities" };
+        let n = v.unreadable_pids;
+        check(
+            "owners",
+            false,
+            format!(
+                "{n} process{} refused {how} the read of {} file descriptors: the owners of {} socket{} are hidden (a security module or a non-dumpable process; nothing sockscope can change)",
+                if n == 1 { "" } else { "es" },
+                if n == 1 { "its" } else { "their" },
+                v.hidden_sockets,
+                if v.hidden_sockets == 1 { "" } else { "s" },
+            ),
+            None,
+        )
+    } else if privilege.reads_all_processes() {
         let how = if privilege.root { "root" } else { "capabilities" };
         check("owners", true, format!("every process's sockets ({how})"), None)
     } else {

@@ -25,10 +25,7 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
         .filter(|r| r.socket.owner_status == crate::model::OwnerStatus::Hidden)
         .count();
     if hidden > 0 && !args.json {
-        super::warn(&format!(
-            "owners of {hidden} listed socket{} hidden from you: run as root (or `sockscope info` says how to see them)",
-            if hidden == 1 { " are" } else { "s are" }
-        ));
+        super::warn(&hidden_sentence(hidden, &snap.visibility));
     }
 
     let stdout = io::stdout();
@@ -45,6 +42,21 @@ pub fn run(args: &ListArgs, kind: CollectorKind) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Why the owners of `hidden` listed sockets are not shown, and what to do.
+fn hidden_sentence(hidden: usize, v: &crate::model::Visibility) -> String {
+    let are = if hidden == 1 { " are" } else { "s are" };
+    if !v.root_refused() {
+        return format!(
+            "owners of {hidden} listed socket{are} hidden from you: run as root (or `sockscope info` says how to see them)"
+        );
+    }
+    let n = v.unreadable_pids;
+    let (es, their) = if n == 1 { ("", "its") } else { ("es", "their") };
+    format!(
+        "owners of {hidden} listed socket{are} hidden: {n} process{es} refused even root the read of {their} file descriptors (a security module or a non-dumpable process)"
+    )
 }
 
 /// Why some namespaces are missing from the listing.

@@ -134,7 +134,9 @@ pub fn explain(flag: Flag) -> &'static str {
             "CLOSE-WAIT sockets are piling up in this process: peers closed but it never closes its side (a socket leak)"
         }
         Flag::DockerProxy => "docker-proxy publishes a container's port on the host",
-        Flag::Hidden => "the owner is hidden from you: run as root to see it",
+        Flag::Hidden => {
+            "the owner is hidden: its file descriptors are not readable for sockscope (run it as root; `sockscope info` says what root is refused)"
+        }
     }
 }
 

@@ -57,6 +57,11 @@ fn verdict_steps(
     match kind {
         Kind::Listener => next.extend(listener_steps(snap, h, flags, supervisors)),
         Kind::Hidden => next.push(match snap.sockets[h.unowned[0]].owner_status {
+            // Root was refused: running as root again cannot help.
+            OwnerStatus::Hidden if snap.visibility.root_refused() => Step::say(format!(
+                "its owner ({}) refused even root the read of its file descriptors (a security module or a non-dumpable process guards them); `sockscope info` counts such processes",
+                socket_user(snap, &snap.sockets[h.unowned[0]])
+            )),
             OwnerStatus::Hidden => Step::run(
                 format!(
                     "its owner ({}) is hidden from you: run",

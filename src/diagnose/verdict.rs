@@ -340,7 +340,7 @@ fn judge(snap: &Snapshot, h: &Holders, probe: &Probe) -> (Kind, String) {
     }
     if h.listening() {
         let why = match snap.sockets[h.unowned[0]].owner_status {
-            OwnerStatus::Hidden => "whose owner is hidden from you",
+            OwnerStatus::Hidden => "whose owner is hidden",
             OwnerStatus::OtherNs => "held by a process in another pid namespace",
             _ => "that no visible process holds",
         };

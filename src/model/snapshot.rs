@@ -44,6 +44,14 @@ pub struct Visibility {
     pub netns_skipped: bool,
 }
 
+impl Visibility {
+    /// Root was refused some fd tables (a security module, a non-dumpable process):
+    /// running as root cannot show the owners they hide.
+    pub fn root_refused(&self) -> bool {
+        self.euid == 0 && self.unreadable_pids > 0
+    }
+}
+
 /// A snapshot: sockets, their owners' details, and socket uids' user names.
 #[derive(Clone, Debug)]
 pub struct Snapshot {

@@ -213,7 +213,7 @@ impl OwnerStatus {
                 "none: the kernel holds it (TIME-WAIT, SYN-RECV or an orphaned FIN-WAIT); it goes away by itself"
             }
             OwnerStatus::Hidden => {
-                "hidden: its process is not readable for you; run sockscope as root to see it"
+                "hidden: its process's file descriptors are not readable for you; run sockscope as root (when root is refused too, a security module or a non-dumpable process guards them)"
             }
             OwnerStatus::OtherNs => {
                 "in another pid namespace: sockscope runs in a nested pid namespace and cannot see the process that holds it; run it from the host"

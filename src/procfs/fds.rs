@@ -141,6 +141,10 @@ pub(super) fn read_fd_dir(
         }
     };
     let mut seen = 0;
+    // Listing the table can be allowed while reading its links is not (a non-dumpable
+    // process under a security module refuses even root): then what it holds is
+    // unknown, and the table counts as unreadable.
+    let mut denied = false;
     while let Some(Ok(entry)) = dir.read() {
         let name = entry.file_name();
         if name.to_bytes().first() == Some(&b'.') {
@@ -157,14 +161,18 @@ pub(super) fn read_fd_dir(
             continue;
         }
         // A vanished fd (closed mid-walk) is simply skipped.
-        if let Ok((target, _)) = readlinkat_raw(fd, name, &mut *link)
-            && let Some(inode) = socket_inode(target)
-        {
-            out.push(number, inode);
+        match readlinkat_raw(fd, name, &mut *link) {
+            Ok((target, _)) => {
+                if let Some(inode) = socket_inode(target) {
+                    out.push(number, inode);
+                }
+            }
+            Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => denied = true,
+            Err(_) => {}
         }
     }
     FdDir {
-        readable: true,
+        readable: !denied,
         seen,
     }
 }

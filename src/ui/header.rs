@@ -116,10 +116,16 @@ fn counts<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
     let hidden = app.live.snap.visibility.hidden_sockets;
     if hidden > 0 {
         let s = if hidden == 1 { "" } else { "s" };
+        // Root is refused only by a security module or a non-dumpable process.
+        let (fix, long) = if app.live.snap.visibility.root_refused() {
+            ("refused to root", "refused even to root")
+        } else {
+            ("run as root", "run as root to see them")
+        };
         notes.push((
             vec![
-                format!("│ owners of {hidden} socket{s} hidden: run as root to see them"),
-                format!("│ {hidden} owner{s} hidden: run as root"),
+                format!("│ owners of {hidden} socket{s} hidden: {long}"),
+                format!("│ {hidden} owner{s} hidden: {fix}"),
                 format!("│ {hidden} owner{s} hidden"),
             ],
             th.error,

@@ -446,11 +446,14 @@ impl Owners {
         })
     }
 
-    /// Why no visible process holds a socket of `uid`. Root reads every fd table, so for
-    /// root the owner is never "hidden": it is in a pid namespace we cannot see, or it
-    /// closed the socket while we read.
+    /// Why no visible process holds a socket of `uid`. A process of that uid whose fd
+    /// table we could not read may hold it: hidden, even from root (a security module or
+    /// a non-dumpable process can refuse root: measured, `readlink /proc/1/fd/0` is
+    /// EACCES for root in a Firecracker guest). Otherwise root reads every fd table, so
+    /// for root the owner is in a pid namespace we cannot see, or it closed the socket
+    /// while we read.
     fn unowned_status(&self, uid: u32, unreadable_uids: &HashSet<u32>) -> OwnerStatus {
-        let hidden = !self.sees_all && (unreadable_uids.contains(&uid) || uid != self.euid);
+        let hidden = unreadable_uids.contains(&uid) || (!self.sees_all && uid != self.euid);
         if hidden {
             OwnerStatus::Hidden
         } else if self.nested_pidns {
