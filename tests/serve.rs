@@ -390,6 +390,64 @@ fn a_thousand_idle_connections_do_not_keep_a_scraper_out() {
     assert!(reconnects.parse::<u64>().unwrap() > 0, "{stats}");
 }
 
+/// Opens argv[2] connections to port argv[1] on 127.0.0.1 with a tiny receive buffer,
+/// pipelines 400 scrapes on each without ever reading an answer, prints "ready", and
+/// waits for stdin to close.
+const PY_PIPELINE_NEVER_READ: &str = r#"
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+req = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 400
+held = []
+for _ in range(n):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    s.connect(("127.0.0.1", port))
+    s.setblocking(False)
+    sent = 0
+    try:
+        while sent < len(req):
+            sent += s.send(req[sent:])
+    except BlockingIOError:
+        pass
+    held.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+/// A local user pipelines scrapes on a loopback client's every slot and never reads the
+/// answers: each connection is stuck writing, with requests unread in the kernel behind
+/// the response. Once stuck past `STUCK` they make room, so a scrape gets through.
+#[test]
+fn clients_that_pipeline_and_never_read_do_not_keep_a_scraper_out() {
+    let serve = Serve::start();
+    let n = sockscope::runtime::serve::PER_CLIENT.to_string();
+    let mut stuck = Kid::python(PY_PIPELINE_NEVER_READ, &[&serve.port.to_string(), &n]);
+    assert_eq!(stuck.line(), "ready");
+    let started = Instant::now();
+    let limit = Duration::from_secs(30);
+    let mut failures = Vec::new();
+    loop {
+        match scrape_within(serve.port, Duration::from_secs(5)) {
+            Ok(_) => break,
+            Err(e) => failures.push(e),
+        }
+        assert!(
+            started.elapsed() < limit,
+            "no scrape got through in {limit:?} ({} tries; last: {:?})",
+            failures.len(),
+            failures.last()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!(
+        "a scrape got through after {:?} ({} refused before)",
+        started.elapsed(),
+        failures.len()
+    );
+    // The stuck clients are still connected (the server dropped one or more of theirs).
+    assert!(stuck.child.try_wait().unwrap().is_none());
+}
+
 /// Opens argv[1] TCP listeners on 127.0.0.1, prints "ready", and waits for stdin to close.
 const PY_LISTENERS: &str = r#"
 import resource, socket, sys

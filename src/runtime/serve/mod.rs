@@ -8,8 +8,9 @@
 //!
 //! Robustness: a request's head must arrive within [`HEADER_TIMEOUT`] (a slow or silent
 //! client is dropped, between requests too), a head larger than [`MAX_HEAD`] is answered
-//! 431, and unknown paths get 404. Who gets a connection slot is the rule of `slots.rs`:
-//! the newcomer is served, and the connection idle longest makes room, so that local
+//! 431, and unknown paths get 404. A response not written out within
+//! [`slots::WRITE_DEADLINE`] (a client that stopped reading) ends its connection. Who
+//! gets a connection slot is the rule of `slots.rs`: the newcomer is served, and the connection idle longest makes room, so that local
 //! users holding idle connections cannot keep a scraper out. Rendering happens on the
 //! collector thread, outside the lock scrapes read under. SIGTERM, SIGINT and SIGHUP end
 //! it with status 0.
@@ -193,6 +194,11 @@ async fn connection(stream: TcpStream, ticket: Ticket, shared: Shared, interval:
         biased;
         _ = conn.as_mut() => return,
         () = peer.evicted() => {}
+        () = peer.stalled() => {
+            // Its client stopped reading: nothing it asked for can reach it any more.
+            peer.reset_on_close();
+            return;
+        }
     }
     if peer.is_busy() {
         conn.as_mut().graceful_shutdown();

@@ -11,7 +11,12 @@
 //!   bytes waiting in the kernel (a peek, so that a scraper whose request has arrived but
 //!   has not been read yet is never taken for idle), least recently used (accepted, or
 //!   last asked something). A response stuck for [`STUCK`] (a client that does not read)
-//!   no longer protects its connection.
+//!   no longer protects its connection, and neither do request bytes waiting behind it:
+//!   a client that pipelines requests and never reads the answers always has some, and
+//!   would otherwise hold its slot for ever. Unread bytes protect only a connection that
+//!   is not stuck writing.
+//! - **A response must be written within [`WRITE_DEADLINE`]**: a connection whose peer
+//!   stops reading ends then, with or without a newcomer to make room for.
 //! - **Loopback is one client.** Every local user connects from loopback, and each can
 //!   pick any source address in 127.0.0.0/8 (or `::1`), so addresses cannot tell local
 //!   users apart; counting them one by one would only let one user multiply its share.
@@ -41,6 +46,9 @@ pub const MAX_CONNECTIONS: usize = 64;
 pub const PER_CLIENT: usize = 16;
 /// A response not written out after this long no longer protects its connection.
 pub const STUCK: Duration = Duration::from_secs(10);
+/// A response not written out after this long ends its connection (far beyond any
+/// scrape timeout: Prometheus gives up after its scrape interval at most).
+pub const WRITE_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Who a connection comes from, as far as the caps are concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -115,12 +123,13 @@ pub fn choose(
     // Idle ones first, the least recently used first; then stuck ones, the oldest first.
     candidates.sort_unstable();
     let mut waiting = false;
-    for (_, _, i) in candidates {
-        if pending(i) {
-            waiting = true;
-        } else {
+    for (stuck, _, i) in candidates {
+        // A stuck connection goes even with requests waiting: they wait behind a response
+        // its client does not read (pipelined, never to be answered).
+        if stuck || !pending(i) {
             return Choice::Evict(i);
         }
+        waiting = true;
     }
     if waiting {
         Choice::Wait
@@ -157,6 +166,25 @@ impl Peer {
         self.blocked_since.load(Ordering::Relaxed) != 0
     }
 
+    /// How long a response has been waiting to be written, if one is.
+    pub fn busy_for(&self) -> Option<Duration> {
+        let b = self.blocked_since.load(Ordering::Relaxed);
+        (b != 0).then(|| Duration::from_millis(self.now().saturating_sub(b - 1)))
+    }
+
+    /// Resolves once a response has waited [`WRITE_DEADLINE`] to be written: its client
+    /// does not read. Wakes once per deadline while nothing waits.
+    pub async fn stalled(&self) {
+        loop {
+            let left = match self.busy_for() {
+                Some(d) if d >= WRITE_DEADLINE => return,
+                Some(d) => WRITE_DEADLINE - d,
+                None => WRITE_DEADLINE,
+            };
+            tokio::time::sleep(left).await;
+        }
+    }
+
     /// Whether this connection ever asked for anything.
     pub fn answered(&self) -> bool {
         self.answered.load(Ordering::Relaxed)
@@ -190,12 +218,16 @@ impl Peer {
         }
     }
 
-    fn write_waits(&self, waits: bool) {
-        if !waits {
-            self.blocked_since.store(0, Ordering::Relaxed);
-        } else if self.blocked_since.load(Ordering::Relaxed) == 0 {
+    /// A write had to wait: the response is busy from now, unless it already was.
+    fn write_waits(&self) {
+        if self.blocked_since.load(Ordering::Relaxed) == 0 {
             self.blocked_since.store(self.now() + 1, Ordering::Relaxed);
         }
+    }
+
+    /// Everything hyper had to write has reached the kernel.
+    fn written(&self) {
+        self.blocked_since.store(0, Ordering::Relaxed);
     }
 }
 
@@ -281,7 +313,10 @@ impl Drop for Ticket {
 }
 
 /// The connection's stream, telling its [`Peer`] whether a write is waiting for the
-/// client to read.
+/// client to read. Busy runs from the first write that waits until hyper flushes, which
+/// it does once its whole buffer reached the kernel: a client that reads a little now
+/// and then (letting one write through) stays busy, so it cannot keep its response
+/// young.
 pub struct Watched<T> {
     io: T,
     peer: Arc<Peer>,
@@ -310,7 +345,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.io).poll_write(cx, buf);
-        self.peer.write_waits(r.is_pending());
+        if r.is_pending() {
+            self.peer.write_waits();
+        }
         r
     }
 
@@ -320,7 +357,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        self.peer.write_waits(r.is_pending());
+        if r.is_pending() {
+            self.peer.write_waits();
+        }
         r
     }
 
@@ -329,7 +368,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        let r = Pin::new(&mut self.io).poll_flush(cx);
+        if r.is_ready() {
+            self.peer.written();
+        }
+        r
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

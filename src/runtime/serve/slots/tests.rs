@@ -97,6 +97,41 @@ fn only_when_every_connection_is_answering_is_the_newcomer_refused() {
     );
 }
 
+/// A client that pipelines requests and never reads the answers: every connection is
+/// stuck writing, with more requests unread in the kernel behind the response. Past
+/// STUCK they no longer keep a newcomer out; before it, only they are answering.
+#[test]
+fn requests_behind_a_stuck_response_do_not_protect_its_connection() {
+    let entries: Vec<Seen> = (0..PER_CLIENT)
+        .map(|i| Seen {
+            client: Client::Loopback,
+            last_use: 10,
+            busy_since: Some(1000 + i as u64),
+        })
+        .collect();
+    assert_eq!(
+        choose(&entries, Client::Loopback, 1500, |_| true),
+        Choice::Refuse
+    );
+    let later = 1000 + STUCK.as_millis() as u64 + 5;
+    assert_eq!(
+        choose(&entries, Client::Loopback, later, |_| true),
+        Choice::Evict(0)
+    );
+    // An idle connection with a request waiting is still protected, and one that is not
+    // waiting still goes before a stuck one.
+    let mut mixed = entries.clone();
+    mixed[3] = idle(Client::Loopback, 0);
+    assert_eq!(
+        choose(&mixed, Client::Loopback, later, |i| i == 3),
+        Choice::Evict(0)
+    );
+    assert_eq!(
+        choose(&mixed, Client::Loopback, later, |_| false),
+        Choice::Evict(3)
+    );
+}
+
 #[test]
 fn a_client_at_its_cap_makes_room_among_its_own_connections() {
     // Loopback holds PER_CLIENT connections, all newer than a remote one.
