@@ -234,19 +234,20 @@ fn unknown_tool(name: &str, actions: bool) -> ErrorData {
 }
 
 /// A reply as the tool's result: the document as structured content and as text, or the
-/// refusal as text with `isError`. A document over [`MAX_RESULT`] is refused with a hint.
+/// refusal as text with `isError`. A result over [`MAX_RESULT`], both copies counted as
+/// they are sent, is refused with a hint.
 fn result(reply: Reply) -> CallToolResult {
     match reply {
         Ok(doc) => {
             let text = doc.to_string();
-            if text.len() > MAX_RESULT {
-                return CallToolResult::error(vec![Content::text(format!(
-                    "the result is {} bytes, over the limit of {MAX_RESULT}: narrow the query or lower `limit`",
-                    text.len()
-                ))]);
-            }
             let mut r = CallToolResult::success(vec![Content::text(text)]);
             r.structured_content = Some(doc);
+            let size = serde_json::to_vec(&r).map_or(usize::MAX, |v| v.len());
+            if size > MAX_RESULT {
+                return CallToolResult::error(vec![Content::text(format!(
+                    "the result is {size} bytes, over the limit of {MAX_RESULT}: narrow the query or lower `limit`"
+                ))]);
+            }
             r
         }
         Err(why) => CallToolResult::error(vec![Content::text(why)]),
@@ -265,6 +266,9 @@ mod tests {
         let big = result(Ok(serde_json::json!({"a": "x".repeat(MAX_RESULT)})));
         assert_eq!(big.is_error, Some(true));
         assert!(big.structured_content.is_none());
+        // The text and the structured copy together: each under the limit, both over.
+        let half = result(Ok(serde_json::json!({"a": "x".repeat(MAX_RESULT / 2)})));
+        assert_eq!(half.is_error, Some(true));
         let no = result(Err("refusing".into()));
         assert_eq!(no.is_error, Some(true));
         let e = unknown_tool("kill_port", false);
