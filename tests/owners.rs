@@ -254,3 +254,64 @@ print(pid, n, f1, flush=True)\nsys.stdin.read()"
         matches!(state, None | Some("Z")).then_some(())
     });
 }
+
+/// A listener on 127.0.0.1 shared by argv[1] forked children, as a pre-fork server's
+/// workers share it. Prints the port, then waits for stdin to close; each child exits
+/// when its parent is gone (the pipe only the parent writes to reaches end of file), and
+/// within two minutes at most.
+const PY_SHARED_LISTENER: &str = r#"
+import os, signal, socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+r, w = os.pipe()
+for _ in range(int(sys.argv[1])):
+    if os.fork() == 0:
+        os.close(w)
+        signal.alarm(120)
+        os.read(r, 1)
+        os._exit(0)
+os.close(r)
+print(s.getsockname()[1], flush=True)
+sys.stdin.read()
+"#;
+
+/// A listener held by 41 processes: `why` names the first 16 in full and counts the
+/// rest by name and user, in text and JSON; `kill --dry-run` lists the same way.
+#[test]
+fn many_holders_of_one_listener_are_folded_past_the_first_16() {
+    // Its own process group: `kill` refuses to target the group of the sockscope the
+    // test runs (the test's own).
+    let mut kid = Kid::python_own_group(PY_SHARED_LISTENER, &["40"]);
+    let port = kid.line();
+    let folded = "and 25 more: 25 python3 processes of user ";
+    let (code, out, err) = wait_for("all 41 holders in `why`", || {
+        let r = run(&["why", &port]);
+        r.1.contains(folded).then_some(r)
+    });
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out.matches("\n  holder ").count(), 16, "{out}");
+    assert!(out.len() < 64 * 1024, "{} bytes:\n{out}", out.len());
+    let headline = out.lines().next().unwrap();
+    assert!(headline.ends_with(", … and 25 more"), "{headline}");
+
+    let (_, json, err) = run(&["why", &port, "--json"]);
+    let doc: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_schema("why.schema.json", &doc);
+    assert_eq!(doc["holders"].as_array().unwrap().len(), 16);
+    assert_eq!(
+        doc["holders_omitted"]["count"], 25,
+        "{:#}",
+        doc["holders_omitted"]
+    );
+    assert_eq!(doc["holders_omitted"]["by"][0]["name"], "python3");
+    assert_eq!(doc["listeners"][0]["owners"].as_array().unwrap().len(), 16);
+    assert!(json.len() < 128 * 1024, "{} bytes", json.len());
+
+    let (code, out, err) = run(&["kill", &format!(":{port}"), "--dry-run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.matches("would send ").count(), 16, "{out}");
+    assert!(out.contains(folded), "{out}");
+    // Nothing was sent: the parent still answers.
+    kid.send("");
+    assert!(kid.child.try_wait().unwrap().is_none());
+}

@@ -188,7 +188,7 @@ fn close_note(snap: &crate::model::Snapshot, sockets: &[Socket], port: Option<u1
         let who = if h.pids.is_empty() {
             "a listener".to_owned()
         } else {
-            format!("the listener of {}", snap.pids_text(&h.pids))
+            format!("the listener of {}", snap.pids_folded(&h.pids))
         };
         format!("removes them at once; the port stays in use: {who} still holds it (k stops it)")
     } else if !h.connections.is_empty() {

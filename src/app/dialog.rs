@@ -287,7 +287,7 @@ impl App {
             port,
             tcp,
             pids.clone(),
-            self.live.snap.pids_text(&pids),
+            self.live.snap.pids_folded(&pids),
             Act::Signal(d.sig()),
             departed,
             before,

@@ -266,7 +266,7 @@ impl App {
         } else {
             text.push_str(&format!(
                 "UDP port {port} is still bound by {}",
-                snap.pids_text(&v.evidence.udp_pids)
+                snap.pids_folded(&v.evidence.udp_pids)
             ));
         }
         let holders = if w.tcp {

@@ -289,7 +289,7 @@ pub(crate) fn describe(snap: &Snapshot, s: &Socket) -> String {
     let owners = if s.owners.is_empty() {
         format!("({})", s.owner_status.as_str())
     } else {
-        snap.pids_text(&s.owners)
+        snap.pids_folded(&s.owners)
     };
     let ns = if snap.netns.is_host(s.netns) {
         String::new()

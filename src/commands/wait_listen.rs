@@ -125,7 +125,7 @@ pub fn describe(snap: &Snapshot, port: u16, all: &[&Socket]) -> String {
     let by = if pids.is_empty() {
         String::new()
     } else {
-        format!(": {}", snap.pids_text(&pids))
+        format!(": {}", snap.pids_folded(&pids))
     };
     format!("port {port} is listening on {}{only}{by}", addrs.join(", "))
 }

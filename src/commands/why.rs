@@ -54,7 +54,13 @@ pub fn judge(port: u16, udp: bool, kind: CollectorKind) -> Result<Judged> {
         v.free_nearby = nearby(&snap, port);
     }
     v.traced = traced;
-    let inspections: Vec<_> = v.holders.iter().map(|&pid| procs::inspect(pid)).collect();
+    // Only the holders shown in full are inspected (see `model::fold`).
+    let inspections: Vec<_> = v
+        .holders
+        .iter()
+        .take(crate::model::fold::SHOWN)
+        .map(|&pid| procs::inspect(pid))
+        .collect();
     Ok(Judged {
         verdict: v,
         snap,

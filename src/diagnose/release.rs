@@ -120,10 +120,10 @@ impl Outcome {
                 port,
                 pids,
                 by_targets: true,
-            } => format!("port {port} is still held by {}", snap.pids_text(pids)),
+            } => format!("port {port} is still held by {}", snap.pids_folded(pids)),
             Outcome::Held { port, pids, .. } => format!(
                 "port {port} is still held by {}, which was not signalled",
-                snap.pids_text(pids)
+                snap.pids_folded(pids)
             ),
             Outcome::Respawned { port, after, by } => match after {
                 Some(d) => format!(

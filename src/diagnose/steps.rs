@@ -17,9 +17,10 @@ pub(super) fn supervisor_steps(supervisors: &[(u32, Supervisor)]) -> Vec<Step> {
             Some(c) => format!("({pid} {rel} {}, which {c})", s.what()),
             None => format!("({pid} {rel} {})", s.what()),
         };
-        let step = Step::run("stop it for good:", cmd.clone(), tail);
-        if !steps.contains(&step) {
-            steps.push(step);
+        // One step a command: hundreds of workers under one unit get one step, named
+        // by the first of them.
+        if !steps.iter().any(|s| s.command.as_ref() == Some(cmd)) {
+            steps.push(Step::run("stop it for good:", cmd.clone(), tail));
         }
     }
     steps
@@ -109,7 +110,7 @@ fn verdict_steps(
             next.push(Step::say(if pids.is_empty() {
                 "they belong to the kernel or to hidden owners; they end when the connections close".to_owned()
             } else {
-                format!("they are held by {}: the port frees when those connections close or those processes exit", snap.pids_text(&pids))
+                format!("they are held by {}: the port frees when those connections close or those processes exit", snap.pids_folded(&pids))
             }));
         }
         Kind::Free if probe.denied() => next.push(Step::say(format!(
@@ -138,7 +139,7 @@ fn close_steps(snap: &Snapshot, h: &Holders, kind: Kind) -> Vec<Step> {
         let who = if pids.is_empty() {
             "their holder".to_owned()
         } else {
-            snap.pids_text(&pids)
+            snap.pids_folded(&pids)
         };
         let lead = format!(
             "the CLOSE-WAIT connections stay until {who} closes its side (a bug in its code is the usual cause)"
@@ -170,7 +171,7 @@ fn elsewhere_step(snap: &Snapshot, h: &Holders, kind: Kind) -> Option<Step> {
             let who = if s.owners.is_empty() {
                 String::new()
             } else {
-                format!("{} ", snap.pids_text(&s.owners))
+                format!("{} ", snap.pids_folded(&s.owners))
             };
             format!("{who}in {}", snap.netns.name(s.netns))
         })
@@ -196,7 +197,7 @@ fn udp_step(snap: &Snapshot, h: &Holders) -> Option<Step> {
     let who = if h.udp_pids.is_empty() {
         "a process you cannot see".to_owned()
     } else {
-        snap.pids_text(&h.udp_pids)
+        snap.pids_folded(&h.udp_pids)
     };
     Some(Step::run(
         format!(

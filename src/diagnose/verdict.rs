@@ -264,7 +264,7 @@ pub fn verdict_udp(snap: &Snapshot, port: u16, probe: Probe) -> Verdict {
             Kind::Listener,
             format!(
                 "UDP port {port} is in use: bound by {}",
-                snap.pids_text(&h.udp_pids)
+                snap.pids_folded(&h.udp_pids)
             ),
         )
     } else if !h.udp.is_empty() {
@@ -327,7 +327,7 @@ fn judge(snap: &Snapshot, h: &Holders, probe: &Probe) -> (Kind, String) {
     if h.listening() && !h.pids.is_empty() {
         let mut line = format!(
             "port {port} is in use: listening by {}",
-            snap.pids_text(&h.pids)
+            snap.pids_folded(&h.pids)
         );
         if !h.unowned.is_empty() {
             line.push_str(&format!(
@@ -354,7 +354,7 @@ fn judge(snap: &Snapshot, h: &Holders, probe: &Probe) -> (Kind, String) {
             let who = if h.udp_pids.is_empty() {
                 "a process you cannot see".to_owned()
             } else {
-                snap.pids_text(&h.udp_pids)
+                snap.pids_folded(&h.udp_pids)
             };
             return (
                 Kind::Free,
@@ -367,7 +367,7 @@ fn judge(snap: &Snapshot, h: &Holders, probe: &Probe) -> (Kind, String) {
         let who = if h.bound_pids.is_empty() {
             "a process you cannot see".to_owned()
         } else {
-            snap.pids_text(&h.bound_pids)
+            snap.pids_folded(&h.bound_pids)
         };
         return (
             Kind::Bound,

@@ -10,6 +10,7 @@ pub mod diff;
 pub mod events;
 pub mod evidence;
 pub mod flags;
+pub mod fold;
 pub mod fresh;
 pub mod lifecycle;
 pub mod narrow;

@@ -3,6 +3,7 @@
 
 use super::json::{ProcessDoc, SocketDoc, process_doc, socket_doc};
 use crate::diagnose::{Probe, Verdict, explain, explain_process};
+use crate::model::fold::{Folded, SHOWN};
 use crate::model::process::Inspection;
 use crate::model::socket::Endpoint;
 use crate::model::{Process, Snapshot};
@@ -12,7 +13,7 @@ use std::io::{self, Write};
 /// Version 2: `netns` on sockets, `container` objects, `supervisor` on holders,
 /// `elsewhere` and `close_wait`. Version 3: `steps` (each next step with its command as
 /// argv), `udp`, and trust on supervisors and containers (`trust`, `why`; a claimed one
-/// has no `stop_command`).
+/// has no `stop_command`); later `holders_omitted` (a field added, none changed meaning).
 pub const VERSION: u32 = 3;
 
 #[derive(Serialize)]
@@ -35,7 +36,10 @@ pub struct WhyDoc<'a> {
     pub bound: Vec<SocketDoc<'a>>,
     /// Listeners on the same port in other network namespaces (they do not block it).
     pub elsewhere: Vec<SocketDoc<'a>>,
+    /// The first 16 holders in full.
     pub holders: Vec<Holder<'a>>,
+    /// The holders beyond them: how many, and by name and user.
+    pub holders_omitted: Folded,
     pub flags: Vec<FlagDoc>,
     pub time_wait: TimeWaitDoc,
     pub connections: usize,
@@ -101,7 +105,10 @@ pub fn document<'a>(
             .map(|&i| {
                 let s = &snap.sockets[i];
                 let flags = crate::diagnose::socket_flags(s, snap, &Default::default());
-                socket_doc(s, snap, flags)
+                let mut doc = socket_doc(s, snap, flags);
+                // The same first holders as `holders`; `holders_omitted` counts the rest.
+                doc.owners.truncate(SHOWN);
+                doc
             })
             .collect()
     };
@@ -122,6 +129,7 @@ pub fn document<'a>(
         holders: v
             .holders
             .iter()
+            .take(SHOWN)
             .filter_map(|pid| snap.processes.get(pid))
             .map(|p| {
                 let i = inspections.iter().find(|i| i.pid == p.pid);
@@ -138,6 +146,7 @@ pub fn document<'a>(
                 }
             })
             .collect(),
+        holders_omitted: Folded::of(snap, &v.holders),
         flags: v
             .flags
             .iter()
@@ -225,7 +234,12 @@ pub fn write_text(
             Endpoint(&s.local)
         )?;
     }
-    for p in v.holders.iter().filter_map(|pid| snap.processes.get(pid)) {
+    for p in v
+        .holders
+        .iter()
+        .take(SHOWN)
+        .filter_map(|pid| snap.processes.get(pid))
+    {
         holder(out, p, inspections.iter().find(|i| i.pid == p.pid))?;
         if let Some((_, s)) = v.supervisors.iter().find(|(pid, _)| *pid == p.pid) {
             writeln!(out, "          {}", s.sentence())?;
@@ -233,6 +247,9 @@ pub fn write_text(
         if let Some(link) = crate::diagnose::supervisor::proxy_link(p, snap, Some(v.port)) {
             writeln!(out, "          forwards :{} → {link}", v.port)?;
         }
+    }
+    if let Some(rest) = Folded::of(snap, &v.holders).sentence() {
+        writeln!(out, "  {rest}")?;
     }
     evidence(out, v, snap)?;
     writeln!(out)?;
@@ -257,7 +274,7 @@ fn evidence(out: &mut impl Write, v: &Verdict, snap: &Snapshot) -> io::Result<()
         let who = if pids.is_empty() {
             "no visible process".to_owned()
         } else {
-            snap.pids_text(&pids)
+            snap.pids_folded(&pids)
         };
         writeln!(
             out,

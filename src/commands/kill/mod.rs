@@ -70,18 +70,31 @@ pub fn run(args: &KillArgs, kind: CollectorKind) -> Result<u8> {
     } else {
         "target:"
     };
-    for c in &chosen {
+    // Every target is signalled; the listing names the first ones and counts the rest.
+    for c in chosen.iter().take(crate::model::fold::SHOWN) {
         writeln!(out, "{verb} {}", describe(&snap, &c.process, args.signal))?;
         for note in notes(c, args.signal) {
             writeln!(out, "        {note}")?;
         }
     }
+    let all: Vec<u32> = chosen.iter().map(|c| c.process.pid).collect();
+    if let Some(rest) = crate::model::fold::Folded::of(&snap, &all).sentence() {
+        writeln!(out, "{rest}")?;
+    }
     if args.dry_run {
         writeln!(out, "dry run: nothing was sent")?;
         return Ok(super::EXIT_OK);
     }
-    let pids: Vec<u32> = chosen.iter().map(|c| c.process.pid).collect();
-    let question = format!("send {} to {}?", args.signal, snap.pids_text(&pids));
+    let question = format!(
+        "send {} to {}{}?",
+        args.signal,
+        snap.pids_folded(&all),
+        if all.len() > 1 {
+            format!(" ({} processes)", all.len())
+        } else {
+            String::new()
+        }
+    );
     if !args.yes && !super::confirm(&question)? {
         return Ok(super::EXIT_ERROR);
     }
@@ -239,7 +252,7 @@ pub(crate) fn notes(c: &Chosen, sig: Sig) -> Vec<String> {
 pub(crate) fn describe(snap: &Snapshot, p: &Process, sig: Sig) -> String {
     format!(
         "{sig} to {} (user {}, started {} UTC): {}",
-        snap.pids_text(&[p.pid]),
+        snap.pids_folded(&[p.pid]),
         p.user.as_deref().unwrap_or("?"),
         crate::model::time::clock_secs(p.start_time),
         p.command()
@@ -287,7 +300,7 @@ pub(crate) fn send_each<C: std::borrow::Borrow<Chosen>>(
     let mut said = Vec::new();
     for c in chosen {
         let c = c.borrow();
-        let who = snap.pids_text(&[c.process.pid]);
+        let who = snap.pids_folded(&[c.process.pid]);
         said.push(match signaller.send(&c.target, sig) {
             Ok(sent) => {
                 let how = match sent.delivery {

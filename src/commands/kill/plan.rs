@@ -108,7 +108,7 @@ pub fn plan(snap: &Snapshot, target: KillTarget, udp: bool) -> Planned {
         if !udp && !h.udp.is_empty() {
             lines.push(format!(
                 "UDP port {port} is bound by {}: add --udp to signal it",
-                snap.pids_text(&h.udp_pids)
+                snap.pids_folded(&h.udp_pids)
             ));
         }
         let held = !matches!(v.kind, Kind::Free | Kind::TimeWaitOnly);

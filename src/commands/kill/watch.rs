@@ -102,7 +102,7 @@ pub fn report(
             free = false;
             lines.push(format!(
                 "UDP port {port} is still bound by {}",
-                snap.pids_text(&v.evidence.udp_pids)
+                snap.pids_folded(&v.evidence.udp_pids)
             ));
         }
     }

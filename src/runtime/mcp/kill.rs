@@ -117,7 +117,7 @@ fn preview(s: &Server, a: &args::Kill) -> Reply {
         "next": format!(
             "to send {} to {} (exactly these processes), call kill_port again within {} s with the same port and this token",
             a.signal,
-            snap.pids_text(&pids),
+            snap.pids_folded(&pids),
             ttl.as_secs()
         ),
     }))
