@@ -456,3 +456,50 @@ fn at_80x24_columns_stay_put_from_home_to_end() {
     tui.keys("q");
     assert!(tui.wait_exit().success());
 }
+
+/// The line of the screen that holds `text`, counting from 0.
+fn line_of(screen: &str, text: &str) -> Option<usize> {
+    screen.lines().position(|l| l.contains(text))
+}
+
+/// Stops or continues our own child, the sockscope this test started, and waits until
+/// the kernel says it did.
+fn stop_or_continue(tui: &Tui, stop: bool) {
+    let pid = tui.child.process_id().expect("sockscope pid");
+    let sig = if stop {
+        rustix::process::Signal::STOP
+    } else {
+        rustix::process::Signal::CONT
+    };
+    rustix::process::kill_process(rustix::process::Pid::from_raw(pid as i32).unwrap(), sig)
+        .unwrap();
+    wait_for("sockscope to stop or go on", || {
+        let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let stopped = st[st.rfind(')')? + 2..].starts_with('T');
+        (stopped == stop).then_some(())
+    });
+}
+
+/// Enter on the filter line and a resize that reach the program together (it was busy
+/// with a frame; here, to make it certain, stopped by the test): crossterm reports the
+/// key and loses the resize, so the layout must come from the terminal's own size, not
+/// from resize events. Every resize is followed: the footer goes to the new last line.
+#[test]
+fn a_resize_that_arrives_with_a_key_is_followed() {
+    let mut tui = Tui::start_sized(&["--view", "sockets", "--interval", "250ms"], 80, 24);
+    tui.wait_screen("the first frame at 80×24", |s| {
+        line_of(s, "q quit") == Some(23)
+    });
+    tui.keys("/");
+    tui.wait_screen("the filter line", |s| s.contains("Enter keep"));
+    stop_or_continue(&tui, true);
+    tui.keys("tcp\r");
+    tui.resize(200, 50);
+    stop_or_continue(&tui, false);
+    let screen = tui.wait_screen("the layout at 200×50", |s| {
+        s.contains("filter: tcp") && line_of(s, "q quit") == Some(49)
+    });
+    assert!(!screen.contains("Enter keep"), "{screen}");
+    tui.keys("q");
+    assert!(tui.wait_exit().success());
+}

@@ -107,19 +107,17 @@ async fn event_loop<S: Signaller, O: Os>(
     let mut sigint = on(SignalKind::interrupt())?;
     let mut sigtstp = on(SignalKind::from_raw(rustix::process::Signal::TSTP.as_raw()))?;
     let mut sigcont = on(SignalKind::from_raw(rustix::process::Signal::CONT.as_raw()))?;
-    let size = session
-        .terminal
-        .size()
-        .map_err(term_err("read the size of"))?;
-    // The first view may need the collector to read tcp_info (the Processes view).
-    let flow = session.input(Input::Msg(Msg::Resize {
-        width: size.width,
-        height: size.height,
-    }));
-    for c in flow.worker {
-        worker.send(c);
-    }
+    // A resize wakes the loop even when crossterm loses its event (see `follow_size`).
+    let mut sigwinch = on(SignalKind::window_change())?;
     loop {
+        // The terminal's size, not the last resize event, lays the frame out. The first
+        // view may need the collector to read tcp_info (the Processes view).
+        let flow = session
+            .follow_size()
+            .map_err(term_err("read the size of"))?;
+        for c in flow.worker {
+            worker.send(c);
+        }
         session.draw().map_err(term_err("draw on"))?;
         let input = tokio::select! {
             biased;
@@ -134,6 +132,7 @@ async fn event_loop<S: Signaller, O: Os>(
             _ = sigterm.recv() => return Ok(()),
             _ = sighup.recv() => return Ok(()),
             _ = sigint.recv() => return Ok(()),
+            _ = sigwinch.recv() => continue,
             _ = sigtstp.recv() => {
                 worker.suspending();
                 terminal::suspend(&mut session.terminal).map_err(term_err("suspend"))?;

@@ -102,6 +102,23 @@ impl<B: Backend, S: Signaller, O: Os> Session<B, S, O> {
         self.dirty = true;
     }
 
+    /// Lays the app out for the terminal's own size when it differs from the size the app
+    /// last heard of. Resize events alone are not enough: crossterm loses a SIGWINCH that
+    /// is ready in the same poll as a key (it returns the key and never reports the
+    /// signal again), and a resize while the process was stopped may come as no event at
+    /// all. Called before every draw, so the last size always wins.
+    pub fn follow_size(&mut self) -> Result<Flow, B::Error> {
+        let size = self.terminal.size()?;
+        let table = &self.app.table;
+        if (size.width, size.height) == (table.width, table.height) {
+            return Ok(Flow::default());
+        }
+        Ok(self.input(Input::Msg(Msg::Resize {
+            width: size.width,
+            height: size.height,
+        })))
+    }
+
     /// Draws when something changed since the last frame.
     pub fn draw(&mut self) -> Result<(), B::Error> {
         if self.dirty {

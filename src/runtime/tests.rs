@@ -72,6 +72,8 @@ enum Step {
     Snap(Snapshot),
     Tick(u64),
     Resize(u16, u16),
+    /// The terminal changed size and no resize event came (crossterm lost it).
+    SilentResize(u16, u16),
 }
 
 struct Script {
@@ -132,7 +134,10 @@ impl Script {
                     height: h,
                 }));
             }
+            Step::SilentResize(w, h) => self.session.terminal.backend_mut().resize(w, h),
         }
+        // As the event loop does before every draw.
+        self.session.follow_size().unwrap();
         self.session.draw().unwrap();
         let buf = self.session.terminal.backend().buffer();
         self.frames.push_str(&format!(
@@ -258,6 +263,33 @@ fn a_resize() {
         "the selection stayed"
     );
     insta::assert_snapshot!("session_resize", s.frames);
+}
+
+/// A resize no event told of (crossterm drops a SIGWINCH that is ready in the same poll
+/// as a key) is still followed: the frame is laid out for the terminal's own size, the
+/// footer on its last line.
+#[test]
+fn a_resize_without_its_event_is_followed() {
+    let mut s = Script::new(View::Sockets, 80, 24, BindResult::Ok);
+    let (sockets, procs) = table();
+    s.step(
+        "80×24",
+        Step::Snap(snapshot(0, Scope::All, sockets, &procs)),
+    );
+    s.step("filter", Step::Keys("/tcp\r"));
+    s.step("resized, no event", Step::SilentResize(120, 40));
+    assert_eq!(
+        (s.session.app.table.width, s.session.app.table.height),
+        (120, 40)
+    );
+    let buf = s.session.terminal.backend().buffer();
+    let line = |y: u16| -> String { (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect() };
+    assert!(
+        line(39).contains("q quit"),
+        "footer on the last line: {}",
+        s.frames
+    );
+    assert!(!line(23).contains("q quit"), "{}", s.frames);
 }
 
 /// The holder of the port: a docker-proxy publishing container web1's :8080 (and the

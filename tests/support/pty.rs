@@ -17,7 +17,7 @@ pub struct Tui {
     pub raw: Arc<Mutex<Vec<u8>>>,
     /// While set, nothing reads the terminal: the program's writes fill it, then block.
     stalled: Arc<AtomicBool>,
-    _master: Box<dyn portable_pty::MasterPty + Send>,
+    master: Box<dyn portable_pty::MasterPty + Send>,
 }
 
 impl Tui {
@@ -87,7 +87,7 @@ impl Tui {
             parser,
             raw,
             stalled,
-            _master: pair.master,
+            master: pair.master,
         }
     }
 
@@ -147,6 +147,23 @@ impl Tui {
             );
             std::thread::sleep(Duration::from_millis(25));
         }
+    }
+
+    /// Resizes the terminal, as a user dragging its window: the kernel sends SIGWINCH to
+    /// the program; the parser that reads the screen takes the new size first.
+    pub fn resize(&self, cols: u16, rows: u16) {
+        self.parser.lock().unwrap().set_size(
+            std::num::NonZeroU16::new(rows).unwrap(),
+            std::num::NonZeroU16::new(cols).unwrap(),
+        );
+        self.master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
     }
 
     pub fn keys(&mut self, s: &str) {
