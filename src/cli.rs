@@ -475,13 +475,22 @@ pub struct ListArgs {
     pub csv: bool,
 }
 
-/// Ends the process on a command line clap refused (or `--help`, `--version`). Its
-/// message quotes what was typed: shown as clap writes it when that is plain and short,
+/// Ends the process on a command line clap refused (or `--help`, `--version`). A
+/// refusal quotes what was typed: shown as clap writes it when that is plain and short,
 /// else as plain text with every control character escaped and each line cut at 400
-/// characters (an argument can hold escape sequences, or be a page long).
+/// characters (an argument can hold escape sequences, or be a page long). Help and the
+/// version are our own text, never what was typed: shown whole (a paragraph of `--help`
+/// is one line, longer than 400 characters, and its end holds the exit status).
 pub fn exit_on(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let ours = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
     let plain = e.render().to_string();
-    if safe_message(&plain) {
+    if ours || safe_message(&plain) {
         e.exit()
     }
     use std::io::Write;

@@ -180,3 +180,52 @@ fn a_bad_budget_is_one_clear_line() {
         "{err}"
     );
 }
+
+/// `--help` of every subcommand (and `help SUB`) prints the whole long description: the
+/// safety rules and exit status that the man page has, never a line cut short with "…".
+/// `-h` may be shorter, but never cut.
+#[test]
+fn help_of_every_subcommand_is_whole() {
+    use clap::CommandFactory;
+    let squash = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cmd = sockscope::cli::Cli::command();
+    let mut checked = 0;
+    for sub in cmd.get_subcommands() {
+        let name = sub.get_name();
+        let Some(long) = sub.get_long_about().or(sub.get_about()) else {
+            continue;
+        };
+        let long = squash(&long.to_string());
+        for args in [vec![name, "--help"], vec!["help", name], vec![name, "-h"]] {
+            let (code, out, err) = run(&args);
+            assert_eq!(code, 0, "{args:?}: {err}");
+            for line in out.lines() {
+                assert!(!line.trim_end().ends_with('…'), "{args:?} cut: {line}");
+            }
+            if args[1] == "-h" {
+                continue;
+            }
+            assert!(
+                squash(&out).contains(&long),
+                "{args:?}:\n{out}\nwants:\n{long}"
+            );
+            if let Some(i) = long.to_lowercase().find("exit status") {
+                assert!(
+                    squash(&out).contains(&long[i..]),
+                    "{args:?}: exit status whole"
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "{checked} subcommands");
+    let root = squash(
+        &cmd.get_long_about()
+            .or(cmd.get_about())
+            .unwrap()
+            .to_string(),
+    );
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(squash(&out).contains(&root), "{out}");
+}
