@@ -229,3 +229,59 @@ fn help_of_every_subcommand_is_whole() {
     assert_eq!(code, 0);
     assert!(squash(&out).contains(&root), "{out}");
 }
+
+/// `--config` names a file that must load, for every command: missing, a directory or
+/// bad TOML is one line naming the file (and the line), exit 2, before anything is
+/// done; a valid file is accepted by commands that have no use for it.
+#[test]
+fn a_bad_config_file_stops_every_command() {
+    let dir = crate::support::stack::TempDir::new("cfg-all");
+    let bad = dir.0.join("bad.toml");
+    std::fs::write(&bad, "[general]\ninterval = \"soon\"\n").unwrap();
+    let good = dir.0.join("good.toml");
+    std::fs::write(&good, "[general]\ninterval = \"2s\"\n").unwrap();
+    let missing = dir.0.join("missing.toml");
+    let (bad, good, missing, folder) = (
+        bad.to_str().unwrap(),
+        good.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        dir.0.to_str().unwrap(),
+    );
+    // Each command would otherwise succeed quickly, or act (close, kill: nothing is done).
+    let commands: &[&[&str]] = &[
+        &["list"],
+        &["list", ":1", "--json"],
+        &["why", "1"],
+        &["free-port"],
+        &["wait-free", "1", "--timeout", "1s"],
+        &["wait-listen", "1", "--timeout", "250ms"],
+        &["kill", "pid:1", "--dry-run"],
+        &["close", "127.0.0.1:1", "--yes"],
+        &["watch", "--count", "0"],
+        &["info"],
+        &["completions", "bash"],
+        &["man"],
+    ];
+    for cmd in commands {
+        for (path, says) in [
+            (bad, format!("{bad}:2: `soon` is not a duration")),
+            (missing, format!("{missing}: No such file")),
+            (folder, format!("bad config {folder}")),
+        ] {
+            let mut args = vec!["--config", path];
+            args.extend_from_slice(cmd);
+            let (code, out, err) = run(&args);
+            assert_eq!(code, 2, "{args:?}: {err}");
+            one_clean_line(&err);
+            assert!(err.contains(&says), "{args:?}: {err}");
+            assert!(err.contains("config"), "{args:?}: {err}");
+            assert!(out.is_empty(), "{args:?}: nothing done: {out}");
+        }
+    }
+    for cmd in [&["list"][..], &["why", "1"], &["free-port"], &["info"]] {
+        let mut args = vec!["--config", good];
+        args.extend_from_slice(cmd);
+        let (code, _, err) = run(&args);
+        assert_ne!(code, 2, "{args:?}: {err}");
+    }
+}

@@ -39,6 +39,13 @@ fn budget(cli: &crate::cli::Cli) -> crate::error::Result<crate::model::Budget> {
 /// line.
 pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
     use crate::cli::Command;
+    // A config file named on the command line must load, whatever the command: a typo in
+    // its path is never silently ignored (most commands have no use for its contents).
+    if let Some(path) = &cli.config
+        && let Err(e) = crate::config::load(Some(path))
+    {
+        return finish(Err(e.into()));
+    }
     let kind = cli.collector_kind();
     let result = match &cli.command {
         Some(Command::List(args)) => list::run(args, kind).map(|()| EXIT_OK),
