@@ -201,7 +201,7 @@ impl App {
         let queues = if s.state == State::Listen {
             format!("accept queue {} of backlog {}", s.recv_q, s.send_q)
         } else {
-            format!("recv-q {} bytes, send-q {} bytes", s.recv_q, s.send_q)
+            format!("recv-q {}, send-q {}", bytes(s.recv_q), bytes(s.send_q))
         };
         let mut out = vec![
             item(
@@ -377,4 +377,13 @@ fn wrap_items(items: &[Item], width: usize) -> Vec<PaneLine> {
         }
     }
     out
+}
+
+/// `1 byte`, `0 bytes`.
+fn bytes(n: u32) -> String {
+    if n == 1 {
+        "1 byte".to_owned()
+    } else {
+        format!("{n} bytes")
+    }
 }

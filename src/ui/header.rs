@@ -54,8 +54,13 @@ fn status<'a>(app: &App, th: &Styles) -> Line<'a> {
     if app.live.collect.overruns > 0 {
         l1.push(Span::styled(
             format!(
-                "· {} overruns (snapshot slower than interval) ",
-                app.live.collect.overruns
+                "· {} overrun{} (snapshot slower than interval) ",
+                app.live.collect.overruns,
+                if app.live.collect.overruns == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             ),
             th.error,
         ));
@@ -262,7 +267,7 @@ fn tabs<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
         if dropped > 0 {
             extras.push((
                 1,
-                vec![Span::styled(format!(" {dropped} dropped"), th.error)],
+                vec![Span::styled(format!(" · {dropped} dropped "), th.error)],
             ));
         }
     }

@@ -88,8 +88,16 @@ fn footer(frame: &mut Frame, app: &App, th: &theme::Styles, area: Rect) {
             .key_for(Mode::Normal, action)
             .map(|k| (k.to_string(), format!(" {label}  ")))
     };
-    // `? help  q quit` always show, at the right; the rest fill what is left.
-    let right: Vec<(String, String)> = [hint(A::Help, "help"), hint(A::Quit, "quit")]
+    // `? help  q quit` always show, at the right; the rest fill what is left. When the
+    // sort column has no room on screen, no arrow shows the order: the footer does.
+    let sort = app.sort();
+    let hidden = !app.visible_columns().contains(&sort.column);
+    let sorted = hidden.then(|| {
+        let arrow = if sort.descending { '▼' } else { '▲' };
+        let title = sort.column.spec(app.table.view).title;
+        (format!("sort: {title}{arrow}"), "  ".to_owned())
+    });
+    let right: Vec<(String, String)> = [sorted, hint(A::Help, "help"), hint(A::Quit, "quit")]
         .into_iter()
         .flatten()
         .collect();

@@ -3,6 +3,7 @@
 use super::fit;
 use super::theme::Styles;
 use crate::app::columns::{Col, EventCol, header};
+use crate::app::keymap::{Action, Mode};
 use crate::app::views::RowMark;
 use crate::app::{App, RowId, View};
 use crate::model::Flag;
@@ -39,6 +40,21 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
             "collecting the first snapshot…".to_owned()
         } else if app.table.view == View::Events {
             events_empty(app)
+        } else if app.table.hide_time_wait {
+            // `t` may be what hides every row: say so, and how to show them.
+            let key = app
+                .settings
+                .keymap
+                .key_for(Mode::Normal, Action::ToggleTimeWait)
+                .map_or_else(String::new, |k| format!("`{k}` shows them"));
+            if app.modes.filter.text.is_empty() {
+                format!("no rows: TIME-WAIT rows are hidden ({key})")
+            } else {
+                format!(
+                    "no rows match `{}` with TIME-WAIT rows hidden ({key}; Esc clears the filter)",
+                    app.modes.filter.text
+                )
+            }
         } else if !app.modes.filter.text.is_empty() {
             format!(
                 "no rows match `{}` (Esc clears the filter)",

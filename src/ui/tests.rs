@@ -342,3 +342,111 @@ fn the_header_says_what_the_budget_left_stale() {
         "{narrow}"
     );
 }
+
+/// Applies a filter as Enter on the `/` line would.
+fn filter(app: &mut App, text: &str) {
+    app.modes.filter.text = text.to_owned();
+    app.modes.filter.query = crate::query::parse(text).unwrap();
+    app.rebuild();
+}
+
+/// Counts say one thing in the singular; items of the Events tab line stay apart.
+#[test]
+fn singular_counts_and_separate_status_items() {
+    let (sockets, procs) = table();
+    let mut sockets = sockets;
+    let i = sockets
+        .iter()
+        .position(|s| s.state == crate::model::State::Estab)
+        .unwrap();
+    sockets[i].recv_q = 1;
+    sockets[i].send_q = 0;
+    let inode = sockets[i].inode;
+    let mut app = App::new(settings(), View::Sockets, std::time::Duration::from_secs(1));
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 160,
+            height: 50,
+        },
+    );
+    let mut f = Feeder::default();
+    f.feed(
+        &mut app,
+        snapshot(0, crate::model::Scope::All, sockets, &procs),
+    );
+    app.live.collect.overruns = 1;
+    let row = app
+        .table
+        .rows
+        .iter()
+        .position(|r| app.row_socket(*r).is_some_and(|s| s.inode == inode))
+        .unwrap();
+    app.select_index(row);
+    update(
+        &mut app,
+        Msg::Key(crate::app::msg::Key::plain(KeyCode::Enter)),
+    );
+    let screen = render(&app, 160, 50);
+    assert!(screen.contains("· 1 overrun (snapshot"), "{screen}");
+    assert!(screen.contains("recv-q 1 byte, send-q 0 bytes"), "{screen}");
+
+    let (mut app, _) = app_with_log();
+    app.live.events.missed(12639);
+    filter(&mut app, ":33747");
+    let screen = render(&app, 160, 50);
+    let tabs = screen.lines().nth(2).unwrap();
+    assert!(tabs.contains("12639 dropped  filter: :33747"), "{tabs}");
+    assert!(tabs.contains("· 12639 dropped"), "{tabs}");
+}
+
+fn app_with_log() -> (App, Feeder) {
+    let (mut app, mut feed) = crate::app::testkit::app(View::Events);
+    let (mut s, p) = table();
+    s.remove(0);
+    feed.feed(&mut app, snapshot(2, crate::model::Scope::All, s, &p));
+    (app, feed)
+}
+
+/// When `t` hides every row the filter leaves, the empty table says so and how to show
+/// them, not only that the filter matches nothing.
+#[test]
+fn an_empty_table_says_time_wait_rows_are_hidden() {
+    let mut app = sized(View::Sockets, 100, 20);
+    filter(&mut app, "state:tw");
+    assert!(!app.table.rows.is_empty(), "the table has TIME-WAIT rows");
+    update(&mut app, Msg::Key(crate::app::msg::Key::char('t')));
+    let screen = render(&app, 100, 20);
+    assert!(
+        screen.contains(
+            "no rows match `state:tw` with TIME-WAIT rows hidden (`t` shows them; Esc clears the filter)"
+        ),
+        "{screen}"
+    );
+}
+
+/// A narrow terminal has no room for the sort column, so no arrow shows the order: the
+/// footer names it; with the column on screen it does not.
+#[test]
+fn the_footer_names_a_sort_column_that_is_off_screen() {
+    use crate::app::columns::{Col, Column};
+    let mut app = sized(View::Sockets, 60, 14);
+    let peer = Col::Socket(Column::Peer);
+    assert!(!app.visible_columns().contains(&peer), "Peer is off screen");
+    app.table.sort_by(peer, false, false);
+    app.rebuild();
+    let screen = render(&app, 60, 14);
+    let footer = screen.lines().last().unwrap();
+    assert!(footer.contains("sort: Peer▲"), "{screen}");
+    insta::assert_snapshot!("sort_off_screen_60x14", screen);
+    update(
+        &mut app,
+        Msg::Resize {
+            width: 160,
+            height: 14,
+        },
+    );
+    let screen = render(&app, 160, 14);
+    assert!(!screen.contains("sort:"), "{screen}");
+    assert!(screen.contains("Peer▲"), "{screen}");
+}
