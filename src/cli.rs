@@ -44,8 +44,9 @@ pub struct Cli {
     pub no_color: bool,
 
     /// Configuration file instead of $XDG_CONFIG_HOME/sockscope/config.toml. Every command
-    /// refuses one that is missing, unreadable or invalid (exit 2); the live view, `watch`,
-    /// `serve`, `mcp` and `info` read it, the other commands have no use for it.
+    /// but `info` refuses one that is missing, unreadable or invalid (exit 2; `info` reports
+    /// it as a failed check); the live view, `watch`, `serve`, `mcp` and `info` read it,
+    /// the other commands have no use for it.
     #[arg(long, value_name = "PATH")]
     pub config: Option<std::path::PathBuf>,
 }

@@ -500,3 +500,29 @@ fn kill_with_nothing_to_signal_exits_1_while_the_port_is_held() {
         "{out}"
     );
 }
+
+/// Connections that wait in a listener's accept queue when their peers close are
+/// CLOSE-WAIT with no file (nobody accepted them): `why` says they were never accepted
+/// and whose queue they are in, not "held by no visible process" and a bug in someone's
+/// code (review finding).
+#[test]
+fn close_waits_never_accepted_are_said_to_wait_in_the_accept_queue() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    for _ in 0..3 {
+        drop(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    }
+    let out = wait_for("the queued connections to be CLOSE-WAIT", || {
+        let (_, out, _) = run(&["why", &port.to_string()]);
+        out.contains("CLOSE-WAIT").then_some(out)
+    });
+    assert!(
+        out.contains("3 connections never accepted: they wait in the accept queue of"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("{}/", std::process::id())), "{out}");
+    assert!(!out.contains("no visible process"), "{out}");
+    assert!(!out.contains("a bug in its code"), "{out}");
+    assert!(out.contains("never accepted: they go once"), "{out}");
+    drop(l);
+}

@@ -41,7 +41,9 @@ pub fn dispatch(cli: &crate::cli::Cli) -> u8 {
     use crate::cli::Command;
     // A config file named on the command line must load, whatever the command: a typo in
     // its path is never silently ignored (most commands have no use for its contents).
+    // `info` is the one that diagnoses it: a failed check naming the line, exit 0.
     if let Some(path) = &cli.config
+        && !matches!(cli.command, Some(Command::Info(_)))
         && let Err(e) = crate::config::load(Some(path))
     {
         return finish(Err(e.into()));

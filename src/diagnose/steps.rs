@@ -134,7 +134,18 @@ fn close_steps(snap: &Snapshot, h: &Holders, kind: Kind) -> Vec<Step> {
             "(closes the TIME-WAIT sockets)",
         ));
     }
-    if !h.close_wait.is_empty() {
+    let queued = h.unaccepted_close_waits(snap);
+    if queued > 0 && queued == h.close_wait.len() {
+        // In the accept queue: the listener is not accepting (hung, stopped, overloaded).
+        let who = if h.pids.is_empty() {
+            "the listener".to_owned()
+        } else {
+            snap.pids_folded(&h.pids)
+        };
+        next.push(Step::say(format!(
+            "the CLOSE-WAIT connections were never accepted: they go once {who} accepts and closes them, or exits (a listener that does not accept is hung, stopped or overloaded)"
+        )));
+    } else if !h.close_wait.is_empty() {
         let pids = h.close_wait_pids(snap);
         let who = if pids.is_empty() {
             "their holder".to_owned()

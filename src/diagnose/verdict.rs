@@ -156,6 +156,18 @@ impl Holders {
         pids
     }
 
+    /// The port's CLOSE-WAIT connections no process has accepted yet (no file refers to
+    /// them: they wait in a listener's accept queue), when a listener is on the port.
+    pub fn unaccepted_close_waits(&self, snap: &Snapshot) -> usize {
+        if self.tcp.is_empty() {
+            return 0;
+        }
+        self.close_wait
+            .iter()
+            .filter(|&&i| snap.sockets[i].inode == 0)
+            .count()
+    }
+
     /// A TCP listener is on the port, owned or not: a server's bind fails.
     pub fn listening(&self) -> bool {
         !self.tcp.is_empty()

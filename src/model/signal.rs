@@ -111,7 +111,9 @@ pub enum Refusal {
     Init,
     #[error("refusing to signal sockscope itself")]
     OwnPid,
-    #[error("refusing to signal pid {0}: it is in sockscope's own process group")]
+    #[error(
+        "refusing to signal pid {0}: it is in sockscope's own process group (started by the same shell job or script; start the server with `setsid`, or run sockscope from another terminal)"
+    )]
     OwnGroup(u32),
     #[error("refusing to signal pid {0}: it is a kernel thread")]
     KernelThread(u32),

@@ -269,7 +269,10 @@ fn evidence(out: &mut impl Write, v: &Verdict, snap: &Snapshot) -> io::Result<()
         writeln!(out, "  {:<15} {}", f.as_str(), explain(f))?;
     }
     let cw = &v.evidence.close_wait;
-    if !cw.is_empty() {
+    // Not accepted yet: in the listener's accept queue, no file refers to them.
+    let queued = v.evidence.unaccepted_close_waits(snap);
+    let held = cw.len() - queued;
+    if held > 0 {
         let pids = v.evidence.close_wait_pids(snap);
         let who = if pids.is_empty() {
             "no visible process".to_owned()
@@ -278,9 +281,21 @@ fn evidence(out: &mut impl Write, v: &Verdict, snap: &Snapshot) -> io::Result<()
         };
         writeln!(
             out,
-            "  CLOSE-WAIT      {} connection{} held by {who}: the peers closed, the holder has not",
-            cw.len(),
-            if cw.len() == 1 { "" } else { "s" },
+            "  CLOSE-WAIT      {held} connection{} held by {who}: the peers closed, the holder has not",
+            if held == 1 { "" } else { "s" },
+        )?;
+    }
+    if queued > 0 {
+        let listener = if v.evidence.pids.is_empty() {
+            "the listener".to_owned()
+        } else {
+            snap.pids_folded(&v.evidence.pids)
+        };
+        writeln!(
+            out,
+            "  CLOSE-WAIT      {queued} connection{} never accepted: {} in the accept queue of {listener}, the peers gave up and closed",
+            if queued == 1 { "" } else { "s" },
+            if queued == 1 { "it waits" } else { "they wait" },
         )?;
     }
     if v.time_wait > 0 {
@@ -295,7 +310,7 @@ fn evidence(out: &mut impl Write, v: &Verdict, snap: &Snapshot) -> io::Result<()
             Some(by) => writeln!(out, "                  {by}")?,
             None if v.traced => writeln!(
                 out,
-                "                  who made them is not in the record of the sockscope running now (rewritten every 3 s): their connections closed before it started, or in the last seconds"
+                "                  who made them is unknown even to the sockscope running now: their connections closed before it started, or in its last 3 s"
             )?,
             None => writeln!(
                 out,
@@ -357,7 +372,7 @@ mod tests {
         v.traced = true;
         let t = text(&v);
         assert!(
-            t.contains("not in the record of the sockscope running now"),
+            t.contains("unknown even to the sockscope running now"),
             "{t}"
         );
         assert!(!t.contains("start one"), "{t}");
