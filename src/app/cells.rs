@@ -3,6 +3,7 @@
 use super::App;
 use super::Mark;
 use super::columns::{Col, Column, EventCol, PortCol, ProcCol};
+use super::text::{fit, fit_endpoint};
 use super::views::{Counts, PortRow, ProcRow, RowId, RowMark, clock, short_duration};
 use crate::model::socket::Endpoint;
 use crate::model::traffic::{bytes_short, idle_text, rtt_text};
@@ -95,6 +96,12 @@ impl App {
             },
             _ => Cow::Borrowed(""),
         }
+    }
+
+    /// The text of one cell cut to `width` columns the way its column reads best: an
+    /// address keeps its port (its host is cut instead). Called only for rows on screen.
+    pub fn fitted_cell(&self, row: RowId, col: Col, width: usize) -> String {
+        fit_cell(col, &self.cell(row, col), width)
     }
 
     fn port_cell(&self, p: &PortRow, c: PortCol) -> String {
@@ -243,6 +250,15 @@ impl App {
             .filter(|(_, n)| *n > 0)
             .collect();
         (st, pr)
+    }
+}
+
+/// `text`, a cell of `col`, cut to `width` columns (see [`App::fitted_cell`]).
+pub fn fit_cell(col: Col, text: &str, width: usize) -> String {
+    match col {
+        Col::Socket(Column::Local | Column::Peer)
+        | Col::Event(EventCol::Local | EventCol::Peer) => fit_endpoint(text, width),
+        _ => fit(text, width),
     }
 }
 

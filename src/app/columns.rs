@@ -198,15 +198,24 @@ impl Column {
 
     fn spec(self, view: View) -> ColSpec {
         match self {
-            Column::Proto => spec("Proto", "Pr", 6, 0, 6),
+            // Five columns: `tcp6`, and the title without an arrow (`Pr▲` with one). In
+            // the Sockets view it stays as long as the addresses (with the traffic
+            // columns too): a connected UDP socket is ESTAB like a TCP connection, only
+            // this column tells them apart.
+            Column::Proto if view == View::Sockets => spec("Proto", "Pr", 5, 0, 9),
+            Column::Proto => spec("Proto", "Pr", 5, 0, 6),
             Column::State => spec("State", "St", 10, 0, 8),
             Column::RecvQ => num("Recv-Q", "RQ", 7, 3),
             Column::SendQ => num("Send-Q", "SQ", 7, 2),
-            Column::Local => spec("Local", "Local", 21, 2, 10),
+            // An address cut keeps its port (see `fit_endpoint`): 19 holds
+            // `192.168.100.20:54321`, and Proto, State, Local, Peer, Process and Flags
+            // fit 80 columns.
+            Column::Local => spec("Local", "Local", 19, 2, 10),
             // A listener's peer is always `*:*`: in the Listeners view it goes first.
-            Column::Peer if view == View::Listeners => spec("Peer", "Peer", 21, 2, 0),
-            Column::Peer => spec("Peer", "Peer", 21, 2, 7),
-            Column::Process => spec("Process", "Proc", 16, 3, 9),
+            Column::Peer if view == View::Listeners => spec("Peer", "Peer", 19, 2, 0),
+            Column::Peer => spec("Peer", "Peer", 19, 2, 7),
+            // `12345/postgres`; more pids are cut with `…` (the detail pane has them all).
+            Column::Process => spec("Process", "Proc", 14, 3, 9),
             Column::User => spec("User", "User", 8, 0, 4),
             Column::Timer => spec("Timer", "Timer", 15, 0, 1),
             Column::Age => num("Age", "Age", 5, 5),
@@ -426,8 +435,8 @@ mod tests {
     fn every_title_and_arrow_fit_the_minimum_width() {
         for s in every_spec() {
             assert!(
-                s.title.chars().count() < usize::from(s.width),
-                "{} is too narrow for its title and the arrow",
+                s.title.chars().count() <= usize::from(s.width),
+                "{} is too narrow for its title",
                 s.title
             );
             assert!(

@@ -54,6 +54,25 @@ pub fn fit(s: &str, width: usize) -> String {
     out
 }
 
+/// Cuts an address `host:port` to `width` columns keeping its port, the part a user
+/// looks for: `192.168.100.200:54321` in 19 is `192.168.100.…:54321`. With no room for
+/// the port and a character of the host, it is cut like any text.
+pub fn fit_endpoint(s: &str, width: usize) -> String {
+    let len = s.chars().count();
+    let Some(colon) = s.rfind(':') else {
+        return fit(s, width);
+    };
+    let port = &s[colon..];
+    let port_len = port.chars().count();
+    if len <= width || port_len + 2 > width {
+        return fit(s, width);
+    }
+    let mut out: String = s[..colon].chars().take(width - port_len - 1).collect();
+    out.push('…');
+    out.push_str(port);
+    out
+}
+
 /// `8041` → `8,041`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -69,7 +88,23 @@ pub fn thousands(n: u64) -> String {
 
 #[cfg(test)]
 mod fit_tests {
-    use super::fit;
+    use super::{fit, fit_endpoint};
+
+    #[test]
+    fn an_address_cut_keeps_its_port() {
+        assert_eq!(
+            fit_endpoint("192.168.100.200:54321", 19),
+            "192.168.100.…:54321"
+        );
+        assert_eq!(fit_endpoint("127.0.0.1:37807", 13), "127.0.…:37807");
+        assert_eq!(fit_endpoint("[fe80::1]:22", 8), "[fe8…:22");
+        assert_eq!(fit_endpoint("127.0.0.1:3000", 14), "127.0.0.1:3000");
+        assert_eq!(fit_endpoint("127.0.0.1:37807", 6), "127.0…", "no room: cut");
+        assert_eq!(fit_endpoint("no-colon-here", 5), "no-c…");
+        for w in 0..25 {
+            assert!(fit_endpoint("[2001:db8::1]:54321", w).chars().count() <= w);
+        }
+    }
 
     #[test]
     fn cuts_keep_the_start() {

@@ -4,6 +4,8 @@ mod detail;
 mod dialog;
 mod header;
 mod help;
+#[cfg(test)]
+mod layout_tests;
 mod menu;
 mod table;
 #[cfg(test)]

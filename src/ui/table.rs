@@ -120,7 +120,7 @@ pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
                 flags(buf, area.x + x, y, *w, app.row_flags(row), th, style);
                 continue;
             }
-            let text = app.cell(row, *col);
+            let text = app.fitted_cell(row, *col, usize::from(*w));
             put(buf, area.x + x, y, *w, &text, spec.numeric, style);
         }
     }
