@@ -258,8 +258,40 @@ pub fn fit_cell(col: Col, text: &str, width: usize) -> String {
     match col {
         Col::Socket(Column::Local | Column::Peer)
         | Col::Event(EventCol::Local | EventCol::Peer) => fit_endpoint(text, width),
+        Col::Event(EventCol::State) => fit_change(text, width),
+        Col::Event(EventCol::Owner) | Col::Socket(Column::Process) => fit_owner(text, width),
         _ => fit(text, width),
     }
+}
+
+/// A state change `FROM→TO` that does not fit keeps where it went: `…→CLOSE-WAIT`, or
+/// `→CLOSE-WAIT` with no room for the `…`.
+fn fit_change(text: &str, width: usize) -> String {
+    let len = text.chars().count();
+    match text.find('→') {
+        Some(at) if len > width => {
+            let to = &text[at..];
+            match to.chars().count() {
+                n if n < width => format!("…{to}"),
+                n if n == width => to.to_owned(),
+                _ => fit(text, width),
+            }
+        }
+        _ => fit(text, width),
+    }
+}
+
+/// An owner text that does not fit: `(made by 8395/python3)` says `by 8395/python3`, so
+/// that the pid and the name stay readable.
+fn fit_owner(text: &str, width: usize) -> String {
+    if text.chars().count() > width
+        && let Some(maker) = text
+            .strip_prefix("(made by ")
+            .and_then(|t| t.strip_suffix(')'))
+    {
+        return fit(&format!("by {maker}"), width);
+    }
+    fit(text, width)
 }
 
 fn event_cell(e: &Event, c: EventCol) -> String {
@@ -283,6 +315,31 @@ fn event_cell(e: &Event, c: EventCol) -> String {
 mod tests {
     use super::*;
     use crate::model::lifecycle::{Closed, Freed, Maker, TcpInfo};
+
+    /// Cut cells keep what is read: a change its new state, a maker its pid and name.
+    #[test]
+    fn cut_changes_and_makers_keep_the_part_that_is_read() {
+        let state = Col::Event(EventCol::State);
+        assert_eq!(fit_cell(state, "UNCONN→CLOSE-WAIT", 12), "…→CLOSE-WAIT");
+        assert_eq!(fit_cell(state, "UNCONN→CLOSE-WAIT", 11), "→CLOSE-WAIT");
+        assert_eq!(fit_cell(state, "ESTAB→CLOSE-WAIT", 16), "ESTAB→CLOSE-WAIT");
+        assert_eq!(fit_cell(state, "short-lived", 11), "short-lived");
+        assert_eq!(fit_cell(state, "UNCONN→CLOSE-WAIT", 6), "UNCON…");
+        let owner = Col::Event(EventCol::Owner);
+        assert_eq!(
+            fit_cell(owner, "(made by 8395/python3)", 15),
+            "by 8395/python3"
+        );
+        assert_eq!(
+            fit_cell(owner, "(made by 8395/python3)", 12),
+            "by 8395/pyt…"
+        );
+        assert_eq!(
+            fit_cell(owner, "(made by 8395/python3)", 22),
+            "(made by 8395/python3)"
+        );
+        assert_eq!(fit_cell(owner, "100/node,101/node", 12), "100/node,10…");
+    }
 
     /// The State cell of a closed connection: the state a poll last saw, "short-lived"
     /// for a TCP connection no poll saw (never ss's UDP word UNCONN), and UNCONN for UDP.

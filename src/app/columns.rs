@@ -277,13 +277,19 @@ impl EventCol {
     fn spec(self) -> ColSpec {
         match self {
             // Newest first: time sorts like a number.
-            EventCol::Time => num("Time", "Time", 9, 8),
+            EventCol::Time => num("Time", "Time", 8, 8),
             EventCol::Event => spec("Event", "Event", 13, 0, 9),
-            EventCol::Proto => spec("Proto", "Pr", 6, 0, 3),
-            EventCol::Local => spec("Local", "Local", 21, 2, 7),
-            EventCol::Peer => spec("Peer", "Peer", 21, 2, 4),
-            EventCol::State => spec("State", "State", 20, 0, 6),
-            EventCol::Owner => spec("Owner", "Owner", 12, 2, 5),
+            EventCol::Proto => spec("Proto", "Pr", 5, 0, 3),
+            // At 80 columns: Time, Event, Local, Peer, State and Owner. The peer tells
+            // apart the connections of one local port; it gets the least room and goes
+            // first when narrower. Addresses keep their port when cut.
+            EventCol::Local => spec("Local", "Local", 15, 2, 7),
+            EventCol::Peer => spec("Peer", "Peer", 13, 1, 4),
+            // `short-lived`, `TIME-WAIT`, `CLOSE-WAIT`; a change (`ESTAB→CLOSE-WAIT`)
+            // gets its share of spare width, and cut keeps its new state (`→CLOSE-WAIT`).
+            EventCol::State => spec("State", "State", 11, 1, 6),
+            // `by 8395/python3`: `(made by X)` says `by X` when it does not fit.
+            EventCol::Owner => spec("Owner", "Owner", 15, 2, 5),
         }
     }
 }
