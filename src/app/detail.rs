@@ -8,7 +8,7 @@ use super::App;
 use super::views::{Selected, clock_secs, short_duration};
 use crate::diagnose::{BindResult, Probe, explain_process, supervisor, verdict, verdict_udp};
 use crate::model::socket::Endpoint;
-use crate::model::{Flag, Process, Socket, State, Step};
+use crate::model::{Flag, Flags, Process, Socket, State, Step};
 use std::collections::{BTreeMap, HashSet};
 
 /// Width of the label column, with its two spaces.
@@ -116,6 +116,11 @@ impl App {
                 Tone::Plain,
             )];
         };
+        if let super::views::RowId::Proc(i) = row
+            && let Some(r) = self.table.procs.get(i as usize)
+        {
+            return self.process_pane(r.pid, r.flags);
+        }
         let mut out = Vec::new();
         for (flag, why) in self.flag_sentences(row) {
             let tone = match flag {
@@ -140,10 +145,64 @@ impl App {
         for pid in &s.owners {
             out.push(blank());
             match self.live.snap.processes.get(pid) {
-                Some(p) => out.extend(self.owner_items(s, p)),
+                Some(p) => out.extend(self.owner_items(Some(s), p)),
                 None => out.push(item("owner", format!("{pid} (gone)"), Tone::Plain)),
             }
         }
+        out
+    }
+
+    /// The Processes view's pane is about the process, not one socket of it: each flag
+    /// names the sockets it is about (a flag of the process itself, such as STOPPED,
+    /// none), and what to do acts on the process (`sockscope kill pid:PID`), never on
+    /// one picked socket's port.
+    fn process_pane(&self, pid: u32, flags: Flags) -> Vec<Item> {
+        let snap = &self.live.snap;
+        let Some(p) = snap.processes.get(&pid) else {
+            return vec![item("owner", format!("{pid} (gone)"), Tone::Plain)];
+        };
+        let mine: Vec<(usize, &Socket)> = snap
+            .sockets
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.owners.contains(&pid))
+            .collect();
+        let mut out = Vec::new();
+        for flag in flags.iter() {
+            let tone = match flag {
+                Flag::Stopped | Flag::Zombie | Flag::CloseWaitLeak => Tone::Bad,
+                _ => Tone::Warn,
+            };
+            let why = crate::diagnose::explain(flag);
+            let on: Vec<&Socket> = mine
+                .iter()
+                .filter(|(i, _)| self.live.flags.get(*i).is_some_and(|f| f.contains(flag)))
+                .map(|(_, s)| *s)
+                .collect();
+            let text = match flag {
+                Flag::Orphan | Flag::Stopped | Flag::Zombie | Flag::DockerProxy | Flag::Hidden => {
+                    format!("{} — {why}", flag.as_str())
+                }
+                _ => format!("{} on {} — {why}", flag.as_str(), sockets_named(&on)),
+            };
+            out.push(item("flag", text, tone));
+        }
+        let mut stops = false;
+        if let Some(sup) = supervisor(p, snap, None) {
+            let tone = if sup.verified() {
+                Tone::Act
+            } else {
+                Tone::Warn
+            };
+            out.push(item("behind", sup.sentence(), tone));
+            stops = sup.stop.is_some();
+        }
+        if !stops && !flags.contains(Flag::DockerProxy) {
+            let step = crate::diagnose::process_kill_step(snap, pid);
+            out.push(item("next", step.text(), Tone::Act));
+        }
+        out.push(blank());
+        out.extend(self.owner_items(None, p));
         out
     }
 
@@ -235,7 +294,9 @@ impl App {
         out
     }
 
-    fn owner_items(&self, s: &Socket, p: &Process) -> Vec<Item> {
+    /// An owner of `s` in full, with its other sockets; with no `s` (the Processes
+    /// view), the process with all its sockets.
+    fn owner_items(&self, s: Option<&Socket>, p: &Process) -> Vec<Item> {
         let user = p
             .user
             .clone()
@@ -288,7 +349,8 @@ impl App {
         }
         let others = self.other_sockets(s, p);
         if !others.is_empty() {
-            out.push(item("also", others.join(" · "), Tone::Plain));
+            let label = if s.is_some() { "also" } else { "sockets" };
+            out.push(item(label, others.join(" · "), Tone::Plain));
         }
         out
     }
@@ -296,7 +358,7 @@ impl App {
     /// The owner's other sockets, grouped: connections to one peer, or on one of its
     /// listening ports, count as one entry ("12× ESTAB on :3000", "3× ESTAB →
     /// 10.0.0.5:5432").
-    fn other_sockets(&self, s: &Socket, p: &Process) -> Vec<String> {
+    fn other_sockets(&self, s: Option<&Socket>, p: &Process) -> Vec<String> {
         let all: Vec<&Socket> = self
             .live
             .snap
@@ -309,9 +371,9 @@ impl App {
             .filter(|o| o.is_listener())
             .map(|o| o.local.port())
             .collect();
-        let key = s.key();
+        let key = s.map(Socket::key);
         let mut groups: BTreeMap<(State, String), usize> = BTreeMap::new();
-        for o in all.iter().filter(|o| o.key() != key) {
+        for o in all.iter().filter(|o| Some(o.key()) != key) {
             let place = if o.is_listener() {
                 format!("{} {}", o.proto.as_str(), Endpoint(&o.local))
             } else if listening.contains(&o.local.port()) {
@@ -348,6 +410,31 @@ fn next_steps(snap: &crate::model::Snapshot, s: &Socket) -> Vec<Step> {
         verdict(snap, port, held, &HashSet::new()).next
     } else {
         verdict_udp(snap, port, held).next
+    }
+}
+
+/// The sockets a flag is about: `tcp6 LISTEN [::1]:58753`, three at most and how many
+/// more.
+fn sockets_named(on: &[&Socket]) -> String {
+    const SHOWN: usize = 3;
+    let mut names: Vec<String> = on
+        .iter()
+        .take(SHOWN)
+        .map(|s| {
+            let mut t = format!("{} {} {}", s.proto.as_str(), s.state, Endpoint(&s.local));
+            if !s.is_listener() && s.remote.port() != 0 {
+                t.push_str(&format!(" → {}", Endpoint(&s.remote)));
+            }
+            t
+        })
+        .collect();
+    if on.len() > SHOWN {
+        names.push(format!("{} more", on.len() - SHOWN));
+    }
+    if names.is_empty() {
+        "its sockets".to_owned()
+    } else {
+        names.join(", ")
     }
 }
 

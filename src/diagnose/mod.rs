@@ -13,6 +13,7 @@ pub mod verdict;
 pub use probe::{BindResult, Probe};
 pub use release::{Acted, Outcome, Release};
 pub use respawn::{Back, Departed, Respawn, Taken, back, respawned};
+pub use steps::process_kill_step;
 pub use supervisor::{Supervisor, supervisor};
 pub use verdict::{Holders, Kind, Verdict, verdict, verdict_udp};
 

@@ -221,6 +221,26 @@ fn udp_step(snap: &Snapshot, h: &Holders) -> Option<Step> {
 
 /// Who may signal all of `pids`: nobody else when sockscope runs as root or as their
 /// one user; that user, or root when they are several.
+/// What stops one process (the Processes view's pane): `sockscope kill pid:PID`, as the
+/// user who may signal it, and SIGCONT after for a suspended one. It is about the
+/// process, never about one of its sockets' ports.
+pub fn process_kill_step(snap: &Snapshot, pid: u32) -> Step {
+    let stopped = snap
+        .processes
+        .get(&pid)
+        .is_some_and(crate::model::Process::is_stopped);
+    let cont = if stopped {
+        ", then SIGCONT because it is suspended, so that it can exit"
+    } else {
+        ""
+    };
+    Step::run(
+        "stop it:",
+        Command::sockscope(["kill", &format!("pid:{pid}")]).run_as(signaller(snap, &[pid])),
+        format!("(sends SIGTERM{cont})"),
+    )
+}
+
 fn signaller(snap: &Snapshot, pids: &[u32]) -> Option<String> {
     let me = snap.visibility.euid;
     if me == 0 {

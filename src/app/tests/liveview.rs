@@ -308,3 +308,76 @@ fn the_help_scrolls_within_its_lines() {
     let screen = render(&app, 80, 24);
     assert!(screen.contains("bare words match"), "{screen}");
 }
+
+/// In the Processes view the pane is about the process (review finding: it paired the
+/// listener's BACKLOG flag with a `kill :PORT --udp` for the process's UDP socket, and
+/// showed that UDP socket as "the" socket): each flag names the socket it is about, and
+/// what to do acts on the process.
+#[test]
+fn the_processes_pane_is_about_the_process() {
+    let mut full = sock(
+        Proto::Tcp6,
+        "[::1]:58753",
+        "[::]:0",
+        State::Listen,
+        60,
+        &[8394],
+    );
+    full.recv_q = 5;
+    full.send_q = 5;
+    let udp = sock(
+        Proto::Udp,
+        "127.0.0.1:44093",
+        "0.0.0.0:0",
+        State::Unconn,
+        61,
+        &[8394],
+    );
+    let mut app = crate::app::App::new(
+        settings(),
+        View::Processes,
+        std::time::Duration::from_secs(1),
+    );
+    resize(&mut app, 80, 24);
+    Feeder::default().feed(
+        &mut app,
+        snapshot(
+            1,
+            Scope::All,
+            vec![udp, full],
+            &[process(8394, "python3", 'S')],
+        ),
+    );
+    key(&mut app, KeyCode::Enter);
+    let lines = pane_text(&app);
+    let text = lines.join("\n");
+    let flag = lines
+        .iter()
+        .find(|l| l.contains("BACKLOG"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        flag.contains("BACKLOG on tcp6 LISTEN [::1]:58753 —"),
+        "the flag names its socket: {text}"
+    );
+    assert!(
+        text.contains("`sockscope kill pid:8394`"),
+        "the action is the process's: {text}"
+    );
+    assert!(!text.contains(":44093 --udp"), "{text}");
+    assert!(
+        !text.contains("kill :"),
+        "no socket's port is acted on: {text}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.trim_start().starts_with("socket ")),
+        "no one socket stands for the process: {text}"
+    );
+    let sockets = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("sockets "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        sockets.contains("[::1]:58753") && text.contains("127.0.0.1:44093"),
+        "its sockets are all listed: {text}"
+    );
+}
