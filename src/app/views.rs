@@ -223,8 +223,11 @@ impl App {
         let wide = self.table.width >= 110;
         // A filter that would not fit beside the five names: the other tabs show their
         // number only (the filter typed is what the line must keep).
+        // So does a terminal narrower than the five names (46 columns): a name is never
+        // cut (`5 E`).
         let filter = self.modes.filter.text.chars().count();
-        let compact = !wide && filter > 0 && 48 + 9 + filter > usize::from(self.table.width);
+        let width = usize::from(self.table.width);
+        let compact = !wide && ((filter > 0 && 48 + 9 + filter > width) || width < 46);
         View::ALL
             .iter()
             .enumerate()

@@ -11,36 +11,128 @@ use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, app: &App, th: &Styles, area: Rect) {
     let lines = vec![
-        status(app, th),
+        status(app, th, area.width),
         counts(app, th, area.width),
         tabs(app, th, area.width),
     ];
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-/// Line 1: host, interval, pause, the collector's health.
-fn status<'a>(app: &App, th: &Styles) -> Line<'a> {
-    let mut l1 = vec![
-        Span::styled("sockscope", th.title),
-        Span::styled(format!(" {} ", app.settings.host), th.header),
-    ];
-    // First after the host: at 80 columns the rest of the line may be cut.
-    if let Some(lost) = app.live.lost_notice() {
-        l1.push(Span::styled(format!("· {lost} "), th.error));
+/// One item of a header line: its wordings, longest first, each with how much it is
+/// needed there (0: never dropped; the highest is shortened, or dropped after its last
+/// wording, first). Items go whole: a word or a number is never cut from its unit.
+struct Part<'a> {
+    words: Vec<(u8, Vec<Span<'a>>)>,
+}
+
+impl<'a> Part<'a> {
+    fn new(words: Vec<(u8, Vec<Span<'a>>)>) -> Part<'a> {
+        Part { words }
     }
-    l1.push(Span::styled(
+
+    /// One wording of one span.
+    fn one(need: u8, text: String, style: Style) -> Part<'a> {
+        Part::new(vec![(need, vec![Span::styled(text, style)])])
+    }
+}
+
+/// The spans of `parts` in `width`: the least needed wording is shortened or its item
+/// dropped (the rightmost first among equals) until the line fits, and a dropped item
+/// leaves a `…` at the end. What still does not fit (items never dropped) is cut with
+/// `…`.
+fn fit_parts<'a>(parts: Vec<Part<'a>>, width: usize, dim: Style) -> Vec<Span<'a>> {
+    let wide = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
+    // Per item, the wording in use; None once dropped.
+    let mut at: Vec<Option<usize>> = parts
+        .iter()
+        .map(|p| (!p.words.is_empty()).then_some(0))
+        .collect();
+    let mut dropped = false;
+    let total = |at: &[Option<usize>], dropped: bool| -> usize {
+        parts
+            .iter()
+            .zip(at)
+            .filter_map(|(p, k)| k.map(|k| wide(&p.words[k].1)))
+            .sum::<usize>()
+            + usize::from(dropped)
+    };
+    while total(&at, dropped) > width {
+        let Some(i) = (0..parts.len())
+            .filter_map(|i| at[i].map(|k| (i, parts[i].words[k].0)))
+            .filter(|(_, need)| *need > 0)
+            .max_by_key(|(i, need)| (*need, *i))
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
+        let k = at[i].unwrap_or_default();
+        if k + 1 < parts[i].words.len() {
+            at[i] = Some(k + 1);
+        } else {
+            at[i] = None;
+            dropped = true;
+        }
+    }
+    let mut out: Vec<Span<'a>> = parts
+        .into_iter()
+        .zip(at)
+        .filter_map(|(mut p, k)| k.map(|k| p.words.swap_remove(k).1))
+        .flatten()
+        .collect();
+    if dropped {
+        out.push(Span::styled("…", dim));
+    }
+    let over = wide(&out).saturating_sub(width);
+    if over > 0 {
+        // Only items that are never dropped are left: cut the end of the line.
+        let mut room = width.saturating_sub(1);
+        let mut cut = Vec::new();
+        for sp in out {
+            if room == 0 {
+                break;
+            }
+            let text: String = sp.content.chars().take(room).collect();
+            room -= text.chars().count();
+            cut.push(Span::styled(text, sp.style));
+        }
+        cut.push(Span::styled("…", dim));
+        return cut;
+    }
+    out
+}
+
+/// Line 1: host, interval, pause, the collector's health. What does not fit goes
+/// whole, least needed first: the read's timing, then the long wordings.
+fn status<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
+    let mut parts = vec![Part::new(vec![(
+        0,
+        vec![
+            Span::styled("sockscope", th.title),
+            Span::styled(format!(" {} ", app.settings.host), th.header),
+        ],
+    )])];
+    if let Some(lost) = app.live.lost_notice() {
+        parts.push(Part::one(1, format!("· {lost} "), th.error));
+    }
+    parts.push(Part::one(
+        0,
         format!("· every {} ", fmt_interval(app.modes.interval)),
         th.dim,
     ));
     if app.modes.paused {
-        l1.push(Span::styled("[PAUSED] ", th.error));
+        parts.push(Part::one(0, "[PAUSED] ".to_owned(), th.error));
     }
-    // What is stale before how long the last read took: at 80 columns the end is cut.
+    // What is stale before how long the last read took.
     if let Some(stale) = stale(&app.live.collect.fresh, app.live.now) {
-        l1.push(Span::styled(stale, th.dim));
+        let short = stale_short(&app.live.collect.fresh, app.live.now);
+        parts.push(Part::new(vec![
+            (3, vec![Span::styled(stale, th.dim)]),
+            (2, vec![Span::styled(short, th.dim)]),
+        ]));
     }
     if app.live.collect.snapshots > 0 {
-        l1.push(Span::styled(
+        parts.push(Part::one(
+            4,
             format!(
                 "· {} {:.1} ms ",
                 app.live.snap.collector,
@@ -49,26 +141,29 @@ fn status<'a>(app: &App, th: &Styles) -> Line<'a> {
             th.dim,
         ));
     } else {
-        l1.push(Span::styled("· collecting… ", th.dim));
+        parts.push(Part::one(4, "· collecting… ".to_owned(), th.dim));
     }
-    if app.live.collect.overruns > 0 {
-        l1.push(Span::styled(
-            format!(
-                "· {} overrun{} (snapshot slower than interval) ",
-                app.live.collect.overruns,
-                if app.live.collect.overruns == 1 {
-                    ""
-                } else {
-                    "s"
-                }
+    let n = app.live.collect.overruns;
+    if n > 0 {
+        let s = if n == 1 { "" } else { "s" };
+        parts.push(Part::new(vec![
+            (
+                5,
+                vec![Span::styled(
+                    format!("· {n} overrun{s} (snapshot slower than interval) "),
+                    th.error,
+                )],
             ),
-            th.error,
-        ));
+            (
+                1,
+                vec![Span::styled(format!("· {n} overrun{s} "), th.error)],
+            ),
+        ]));
     }
     if let Some(e) = &app.live.collect.error {
-        l1.push(Span::styled(format!("· collect failed: {e}"), th.error));
+        parts.push(Part::one(0, format!("· collect failed: {e}"), th.error));
     }
-    Line::from(l1)
+    Line::from(fit_parts(parts, usize::from(width), th.dim))
 }
 
 /// What the CPU budget leaves stale, for the status line: `· full table every 4 s:
@@ -90,31 +185,51 @@ pub fn stale(f: &crate::model::Freshness, now: std::time::SystemTime) -> Option<
     ))
 }
 
+/// The short wording of [`stale`]: `· full table every 4s (2 s old) `.
+fn stale_short(f: &crate::model::Freshness, now: std::time::SystemTime) -> String {
+    let age = now.duration_since(f.full_at).map_or(0, |d| d.as_secs());
+    format!(
+        "· full table every {} ({age} s old) ",
+        fmt_interval(f.full_period())
+    )
+}
+
 /// Line 2: counts per state and protocol, hidden owners. Counts that are estimates
 /// (between full tables, from the kernel's counters or the last full table) have a `~`.
 /// The notes at its end take the longest wording that fits `width`.
 fn counts<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
     let (states, protos) = app.counts();
     let estimates = app.live.collect.fresh.counts;
-    let mut l2 = Vec::new();
-    for (s, n) in states {
+    // Each count is an item: the rarer states, then the protocols (the last first),
+    // go before LISTEN and ESTAB when the line is narrow.
+    let mut parts: Vec<Part<'a>> = Vec::new();
+    for (i, (s, n)) in states.into_iter().enumerate() {
         let approx = if estimates.is_some_and(|c| c.is_estimate(s)) {
             "~"
         } else {
             ""
         };
-        l2.push(Span::styled(format!("{s} "), th.header));
-        l2.push(Span::raw(format!("{approx}{n}  ")));
+        parts.push(Part::new(vec![(
+            2 + i as u8,
+            vec![
+                Span::styled(format!("{s} "), th.header),
+                Span::raw(format!("{approx}{n}  ")),
+            ],
+        )]));
     }
-    l2.push(Span::styled("│ ", th.dim));
     let approx = if estimates.is_some_and(|c| c.protos_estimated) {
         "~"
     } else {
         ""
     };
-    for (p, n) in protos {
-        l2.push(Span::styled(format!("{} ", p.as_str()), th.header));
-        l2.push(Span::raw(format!("{approx}{n}  ")));
+    for (j, (p, n)) in protos.into_iter().enumerate() {
+        let mut spans = Vec::new();
+        if j == 0 {
+            spans.push(Span::styled("│ ", th.dim));
+        }
+        spans.push(Span::styled(format!("{} ", p.as_str()), th.header));
+        spans.push(Span::raw(format!("{approx}{n}  ")));
+        parts.push(Part::new(vec![(30 + j as u8, spans)]));
     }
     // Each note in its wordings, longest first.
     let mut notes: Vec<(Vec<String>, Style)> = Vec::new();
@@ -167,21 +282,46 @@ fn counts<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
             ));
         }
     }
-    let used: usize = l2.iter().map(Span::width).sum();
+    let used: usize = parts
+        .iter()
+        .flat_map(|p| p.words.first())
+        .flat_map(|(_, spans)| spans)
+        .map(Span::width)
+        .sum();
     let mut left = usize::from(width).saturating_sub(used);
     let shortest = |words: &[String]| words.last().map_or(0, |w| w.chars().count());
     if notes.iter().map(|(w, _)| shortest(w)).sum::<usize>() > left {
         // No room after the counts: the notes come first (a warning matters more than
         // the last count), in their middle wording, and the counts are cut instead.
-        let mut front: Vec<Span<'a>> = Vec::new();
-        for (words, style) in &notes {
-            let w = words.get(1).or(words.last()).cloned().unwrap_or_default();
-            let w = w.trim_start_matches([' ', '│']).to_owned();
-            front.push(Span::styled(format!("{w} │ "), *style));
+        // The counts then drop whole, least needed first, and a `…` says so.
+        let notes_front = |pick: fn(&Vec<String>) -> Option<&String>| -> Vec<Span<'a>> {
+            notes
+                .iter()
+                .map(|(words, style)| {
+                    let w = pick(words).cloned().unwrap_or_default();
+                    let w = w.trim_start_matches([' ', '│']).to_owned();
+                    Span::styled(format!("{w} │ "), *style)
+                })
+                .collect()
+        };
+        let wide = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
+        let mut front = notes_front(|w| w.get(1).or(w.last()));
+        // The first count (LISTEN) matters more than the note's longer wording.
+        let first = parts
+            .first()
+            .and_then(|p| p.words.first())
+            .map_or(0, |(_, spans)| wide(spans));
+        if wide(&front) + first > usize::from(width) {
+            front = notes_front(|w| w.last());
         }
-        front.extend(l2);
+        let left = usize::from(width).saturating_sub(wide(&front));
+        front.extend(fit_parts(parts, left, th.dim));
         return Line::from(front);
     }
+    let mut l2: Vec<Span<'a>> = parts
+        .into_iter()
+        .flat_map(|mut p| p.words.swap_remove(0).1)
+        .collect();
     for i in 0..notes.len() {
         // Room is left for the shortest wording of each note still to come.
         let later: usize = notes[i + 1..].iter().map(|(w, _)| shortest(w)).sum();
@@ -284,8 +424,12 @@ fn tabs<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
         extras.push((1, vec![Span::styled("  TIME-WAIT hidden", th.dim)]));
     }
     let wide = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
+    // A dropped item leaves a `…` at the end, and room is kept for it.
+    let mut dropped = false;
     let fixed = wide(&l3);
-    while fixed + extras.iter().map(|(_, s)| wide(s)).sum::<usize>() > usize::from(width) {
+    while fixed + extras.iter().map(|(_, s)| wide(s)).sum::<usize>() + usize::from(dropped)
+        > usize::from(width)
+    {
         let Some(at) = extras
             .iter()
             .enumerate()
@@ -296,8 +440,9 @@ fn tabs<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
             break;
         };
         extras.remove(at);
+        dropped = true;
     }
-    let over = (fixed + extras.iter().map(|(_, s)| wide(s)).sum::<usize>())
+    let over = (fixed + extras.iter().map(|(_, s)| wide(s)).sum::<usize>() + usize::from(dropped))
         .saturating_sub(usize::from(width));
     if over > 0
         && let Some(text) = extras
@@ -308,8 +453,13 @@ fn tabs<'a>(app: &App, th: &Styles, width: u16) -> Line<'a> {
         let keep = text.width().saturating_sub(over + 1);
         let cut: String = text.content.chars().take(keep).collect();
         text.content = format!("{cut}…").into();
+        // The cut filter ends the line: its `…` says that too.
+        dropped = false;
     }
     l3.extend(extras.into_iter().flat_map(|(_, spans)| spans));
+    if dropped {
+        l3.push(Span::styled("…", th.dim));
+    }
     Line::from(l3)
 }
 

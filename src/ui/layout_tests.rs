@@ -132,3 +132,90 @@ fn the_events_view_shows_peer_and_owner_at_80_columns() {
     let owner = header.find("Owner").unwrap();
     assert!(owner - state <= 12, "{header}");
 }
+
+/// An app as the review saw it: a host `vm` whose full table is read every 49 s, a
+/// snapshot slower than the interval, and counts in the tens of thousands.
+fn busy_app() -> App {
+    use crate::model::{Budget, Counts, Freshness};
+    let (mut app, _) = app(View::Listeners);
+    app.settings.host = "vm".into();
+    let mut snap = (*app.live.snap).clone();
+    snap.collector = "sockdiag";
+    app.live.snap = std::sync::Arc::new(snap);
+    app.live.collect.took = std::time::Duration::from_micros(21_400);
+    app.live.collect.overruns = 1;
+    let mut counts = Counts::default();
+    for (s, n) in [
+        (State::Listen, 13),
+        (State::Estab, 20037),
+        (State::TimeWait, 411),
+        (State::CloseWait, 2),
+        (State::SynSent, 1),
+        (State::Unconn, 5),
+    ] {
+        counts.states[s as usize] = n;
+    }
+    counts.protos = [20013, 451, 3, 2];
+    let now = app.live.now;
+    app.live.collect.fresh = Freshness {
+        budget: Budget::default(),
+        interval: std::time::Duration::from_secs(1),
+        every: 49,
+        full_at: now - std::time::Duration::from_secs(32),
+        partial: true,
+        narrowed: false,
+        counts: Some(counts),
+        taken_at: now,
+    };
+    app
+}
+
+/// Every word of `line` (split at spaces, `·`, `│` and `:`) is one the full line has: nothing
+/// is cut mid-word, and a number keeps its unit.
+fn whole_words(line: &str, full: &str) {
+    let words: Vec<&str> = full
+        .split([' ', '·', '│', ':'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    for w in line
+        .split([' ', '·', '│', ':'])
+        .filter(|w| !w.is_empty() && *w != "…")
+    {
+        assert!(words.contains(&w), "`{w}` is cut: {line:?} (of {full:?})");
+    }
+}
+
+/// The header lines drop whole items, least needed first, and end in `…` when they
+/// dropped one; a number never loses its unit, a tab name is never cut.
+#[test]
+fn header_lines_drop_whole_items_and_say_so() {
+    let mut app = busy_app();
+    resized(&mut app, 200, 24);
+    let wide = render(&app, 200, 24);
+    let full: Vec<&str> = wide.lines().take(3).collect();
+    assert!(!full[0].ends_with('…') && !full[1].ends_with('…'), "{wide}");
+    for (w, h) in [(80, 24), (60, 12), (40, 10)] {
+        resized(&mut app, w, h);
+        let screen = render(&app, w, h);
+        let lines: Vec<&str> = screen.lines().take(3).collect();
+        whole_words(lines[0], full[0]);
+        // The note's shorter wordings are its own words.
+        whole_words(lines[1], &format!("{} 1 owner hidden", full[1]));
+        for l in &lines[..2] {
+            assert!(l.chars().count() <= usize::from(w), "{l}");
+            assert!(l.ends_with('…'), "a dropped item is signalled: {l:?}");
+        }
+        assert!(lines[0].contains("every 1s"), "{screen}");
+        assert!(lines[1].contains("owner hidden"), "{screen}");
+        assert!(lines[1].contains("LISTEN 13"), "{screen}");
+        // The tabs: whole names (the current one at least), never `5 E`.
+        assert!(lines[2].contains(" 2 Listen "), "{screen}");
+        assert!(!lines[2].trim_end().ends_with(" E"), "{screen}");
+    }
+    resized(&mut app, 80, 24);
+    let screen = render(&app, 80, 24);
+    let status = screen.lines().next().unwrap();
+    assert!(status.contains("· 1 overrun "), "kept, short: {status}");
+    assert!(status.contains("(32 s old)"), "{status}");
+    assert!(!status.contains("sockdia"), "dropped whole: {status}");
+}
