@@ -4,6 +4,7 @@ mod detail;
 mod dialog;
 mod header;
 mod help;
+mod items;
 #[cfg(test)]
 mod layout_tests;
 mod menu;
