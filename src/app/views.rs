@@ -199,9 +199,21 @@ impl App {
         let traffic = has_traffic(&cols);
         let specs: Vec<ColSpec> = cols.iter().map(|c| self.column_spec(*c, traffic)).collect();
         let flags = u16::try_from(self.table.flags_width.min(40)).unwrap_or(40);
+        // The sorted column wants room for its whole title and the arrow (`Proto▲`, not
+        // `Pr▲`) when there is some to spare.
+        let sorted = self.sort().column;
         let want: Vec<u16> = cols
             .iter()
-            .map(|c| if c.is_flags() { flags } else { 0 })
+            .zip(&specs)
+            .map(|(c, spec)| {
+                if c.is_flags() {
+                    flags
+                } else if *c == sorted {
+                    u16::try_from(spec.title.chars().count() + 1).unwrap_or(0)
+                } else {
+                    0
+                }
+            })
             .collect();
         let places = super::columns::layout(&specs, &want, width);
         cols.into_iter().zip(places).collect()
