@@ -22,10 +22,9 @@ fn need_root() {
     );
 }
 
-/// `unshare --net` with `lo` up: the listener is in a namespace of its own.
-#[test]
-fn a_listener_in_another_network_namespace_is_listed_and_named_by_why() {
-    need_root();
+/// A listener of the test's own in a network namespace root made for it (`unshare
+/// --net`, `lo` up), and its port.
+fn listener_in_a_namespace_of_its_own() -> (Kid, u16) {
     need("unshare");
     need("ip");
     let script = format!("{PY_LISTEN}\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.read()");
@@ -40,6 +39,16 @@ fn a_listener_in_another_network_namespace_is_listed_and_named_by_why() {
     .arg(&script);
     let mut kid = Kid::spawn(cmd);
     let port: u16 = kid.line().parse().unwrap();
+    (kid, port)
+}
+
+/// `unshare --net` with `lo` up: the listener is in a namespace of its own.
+#[test]
+fn a_listener_in_another_network_namespace_is_listed_and_named_by_why() {
+    need_root();
+    need("unshare");
+    need("ip");
+    let (kid, port) = listener_in_a_namespace_of_its_own();
     let pid = kid.pid().to_string();
     let pid_n = u64::from(kid.pid());
 
@@ -112,18 +121,7 @@ fn namespaces_users_make_are_capped_and_never_crowd_out_roots() {
     let mut flood = Kid::spawn(cmd);
     assert_eq!(flood.line(), "ready");
 
-    let script = format!("{PY_LISTEN}\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.read()");
-    let mut cmd = Command::new("unshare");
-    cmd.args([
-        "--net",
-        "--",
-        "sh",
-        "-c",
-        "ip link set lo up && exec python3 -u -c \"$0\"",
-    ])
-    .arg(&script);
-    let mut kid = Kid::spawn(cmd);
-    let port: u16 = kid.line().parse().unwrap();
+    let (kid, port) = listener_in_a_namespace_of_its_own();
 
     let doc = json(&["list", "--all", "--json"], &[]);
     assert_schema("list.schema.json", &doc);
