@@ -307,6 +307,12 @@ fn many_holders_of_one_listener_are_folded_past_the_first_16() {
     assert_eq!(doc["listeners"][0]["owners"].as_array().unwrap().len(), 16);
     assert!(json.len() < 128 * 1024, "{} bytes", json.len());
 
+    // `list`'s PROCESS cell names the first 4 and counts the rest (a 5,700-character
+    // line with 400 holders before).
+    let (_, out, err) = run(&["list", &format!("lport:{port}")]);
+    assert!(out.contains(",+37 more"), "{out}{err}");
+    assert!(out.lines().all(|l| l.len() < 600), "{out}");
+
     let (code, out, err) = run(&["kill", &format!(":{port}"), "--dry-run"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(out.matches("would send ").count(), 16, "{out}");

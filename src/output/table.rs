@@ -31,6 +31,9 @@ const STATE: usize = 1;
 /// Peer in its Listeners view. PROTO, LOCAL and PROCESS
 /// stay; COMMAND, last, is cut at the right.
 const DROP_ORDER: [usize; 9] = [10, 9, 3, 2, NETNS, 8, 1, 5, 11];
+
+/// Owners a PROCESS cell names before it counts the rest.
+const OWNERS_SHOWN: usize = 4;
 /// What COMMAND keeps at least before another column is dropped for it.
 const COMMAND_ROOM: usize = 16;
 
@@ -165,7 +168,14 @@ fn fill(cells: &mut [String; COLUMNS], row: &Row<'_>, snap: &Snapshot, short: bo
         write!(cells[4], "{}", Endpoint(&s.local))?;
         write!(cells[5], "{}", Endpoint(&s.remote))?;
         cells[NETNS].push_str(&snap.netns.name(s.netns));
-        snap.write_owners(&mut cells[7], s);
+        // A listener shared by hundreds of workers: the first few, and how many more
+        // (`--json` and `--csv` keep them all).
+        if s.owners.len() > OWNERS_SHOWN {
+            snap.write_pids(&mut cells[7], &s.owners[..OWNERS_SHOWN]);
+            write!(cells[7], ",+{} more", s.owners.len() - OWNERS_SHOWN)?;
+        } else {
+            snap.write_owners(&mut cells[7], s);
+        }
         user_cell_into(&mut cells[8], s, snap);
         if let Some(t) = s.timer {
             write!(cells[9], "{t}")?;
