@@ -122,6 +122,23 @@ fn namespaces_users_make_are_capped_and_never_crowd_out_roots() {
     assert_eq!(flood.line(), "ready");
 
     let (kid, port) = listener_in_a_namespace_of_its_own();
+    // Root's namespace with a user namespace of its own (as rootless-style containers
+    // make): root made it too (review finding: it was left to compete with nobody's).
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--user",
+        "--map-root-user",
+        "--net",
+        "--",
+        "sh",
+        "-c",
+        "ip link set lo up && exec python3 -u -c \"$0\"",
+    ])
+    .arg(format!(
+        "{PY_LISTEN}\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.read()"
+    ));
+    let mut userns = Kid::spawn(cmd);
+    let userns_port: u16 = userns.line().parse().unwrap();
 
     let doc = json(&["list", "--all", "--json"], &[]);
     assert_schema("list.schema.json", &doc);
@@ -136,6 +153,13 @@ fn namespaces_users_make_are_capped_and_never_crowd_out_roots() {
         .iter()
         .any(|s| s["local"]["port"] == port && s["owners"][0]["pid"] == u64::from(kid.pid()));
     assert!(listed, "the namespace root made is read first");
+    let listed = doc["sockets"].as_array().unwrap().iter().any(|s| {
+        s["local"]["port"] == userns_port && s["owners"][0]["pid"] == u64::from(userns.pid())
+    });
+    assert!(
+        listed,
+        "root's namespace with a user namespace of its own is root's too"
+    );
     let (code, _, err) = run_env(&["list"], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(

@@ -21,8 +21,9 @@
 use super::lifecycle::Subscriber;
 use super::sockdiag::SockDiag;
 use crate::model::lifecycle::{Freed, Lost};
+use crate::model::stat::parse_status;
 use crate::model::{Netns, NetnsKind, NetnsTable, Scope, Socket};
-use crate::procfs::{FdShortage, Ns, ProcFs, ProcSource};
+use crate::procfs::{FdShortage, Ns, PidFile, ProcFs, ProcSource};
 use rustix::fd::OwnedFd;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::AsFd;
@@ -40,9 +41,10 @@ pub const DISCOVER_EVERY: u64 = 5;
 /// user namespace of their own), and 1,200 of them ran root's open-file limit out so
 /// that every command failed (review finding).
 pub const MAX_READ: usize = 256;
-/// Of those, at most this many made by another user namespace (an unprivileged user's
-/// `unshare -Urn`): the namespaces root made (containers, `ip netns`, a root `unshare`)
-/// are read first and cannot be crowded out.
+/// Of those, at most this many made by other users (an unprivileged user's `unshare
+/// -Urn`), shared out between their uids in turn: the namespaces root made (containers,
+/// `ip netns`, a root `unshare`, with a user namespace of its own or not) are read first
+/// and cannot be crowded out, and one user cannot take every other user's places.
 pub const MAX_USER_MADE: usize = 32;
 
 /// Where a namespace's handle is.
@@ -63,9 +65,12 @@ struct Found {
     /// A process in it, to name it after when nothing better is known.
     pid: Option<u32>,
     /// Made by root: a bind mount root made, or a namespace a process of sockscope's
-    /// own user namespace is in (an unprivileged user's own namespaces hold only
-    /// processes of the user namespace they made).
+    /// own user namespace or of real uid 0 is in. An unprivileged user's own namespaces
+    /// hold only processes of the user namespace they made, whose real uid is theirs (a
+    /// setuid program does not change it there); joining another's takes privilege.
     rooted: bool,
+    /// The real uid of the first process found in it that is not root's.
+    uid: Option<u32>,
 }
 
 /// A namespace being read: its diag socket, its destroy-event subscriber and its last
@@ -307,6 +312,7 @@ impl Namespaces {
                         kind,
                         pid: None,
                         rooted: true,
+                        uid: None,
                     },
                 );
             }
@@ -325,12 +331,21 @@ impl Namespaces {
             if inode == self.host {
                 return;
             }
-            let rooted = own_users.is_some() && fs.ns_inode(pid, Ns::User).ok() == own_users;
+            let ours = own_users.is_some() && fs.ns_inode(pid, Ns::User).ok() == own_users;
+            let uid = if ours {
+                None
+            } else {
+                fs.read(pid, PidFile::Status, 64 * 1024)
+                    .ok()
+                    .and_then(|t| parse_status(&String::from_utf8_lossy(&t)).real_uid)
+            };
+            let rooted = ours || uid == Some(0);
             found
                 .entry(inode)
                 .and_modify(|f| {
                     f.pid.get_or_insert(pid);
                     f.rooted |= rooted;
+                    f.uid = f.uid.or(uid);
                 })
                 .or_insert(Found {
                     handle: Handle::Process(pid),
@@ -338,6 +353,7 @@ impl Namespaces {
                     kind: NetnsKind::Process,
                     pid: Some(pid),
                     rooted,
+                    uid,
                 });
         });
         self.unread = keep_readable(&mut found);
@@ -359,20 +375,40 @@ impl Namespaces {
     }
 }
 
-/// Keeps the namespaces to read: root's first, then at most [`MAX_USER_MADE`] others, at
-/// most [`MAX_READ`] in all (each group in inode order, so the same ones stay from one
-/// discovery to the next). Returns how many were left out.
+/// Keeps the namespaces to read: root's first (in inode order, so the same ones stay from
+/// one discovery to the next), then at most [`MAX_USER_MADE`] others, one per uid in
+/// turn; at most [`MAX_READ`] in all. Returns how many were left out.
 fn keep_readable(found: &mut BTreeMap<u32, Found>) -> usize {
-    let rooted = found.values().filter(|f| f.rooted).count().min(MAX_READ);
-    let user_made = (MAX_READ - rooted).min(MAX_USER_MADE);
-    let (mut r, mut u) = (0, 0);
+    let mut keep: HashSet<u32> = found
+        .iter()
+        .filter(|(_, f)| f.rooted)
+        .map(|(&i, _)| i)
+        .take(MAX_READ)
+        .collect();
+    let room = (MAX_READ - keep.len()).min(MAX_USER_MADE);
+    let mut by_uid: BTreeMap<Option<u32>, Vec<u32>> = BTreeMap::new();
+    for (&inode, f) in found.iter().filter(|(_, f)| !f.rooted) {
+        by_uid.entry(f.uid).or_default().push(inode);
+    }
+    let mut taken = 0;
+    'turns: for turn in 0.. {
+        let mut any = false;
+        for inodes in by_uid.values() {
+            if let Some(&inode) = inodes.get(turn) {
+                if taken == room {
+                    break 'turns;
+                }
+                keep.insert(inode);
+                taken += 1;
+                any = true;
+            }
+        }
+        if !any {
+            break;
+        }
+    }
     let before = found.len();
-    found.retain(|_, f| {
-        let room = if f.rooted { &mut r } else { &mut u };
-        let cap = if f.rooted { rooted } else { user_made };
-        *room += 1;
-        *room <= cap
-    });
+    found.retain(|inode, _| keep.contains(inode));
     before - found.len()
 }
 
@@ -451,4 +487,42 @@ fn open_in(
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the namespace thread panicked")))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(rooted: bool, uid: Option<u32>) -> Found {
+        Found {
+            handle: Handle::Process(1),
+            name: String::new(),
+            kind: NetnsKind::Process,
+            pid: Some(1),
+            rooted,
+            uid,
+        }
+    }
+
+    /// Root's namespaces are all kept; the places for other users' go to each uid in
+    /// turn, so one user's many namespaces (lower inodes first) do not take them all.
+    #[test]
+    fn roots_namespaces_first_then_each_user_in_turn() {
+        let mut all = BTreeMap::new();
+        for i in 0..40 {
+            all.insert(100 + i, found(false, Some(65534)));
+        }
+        for i in 0..5 {
+            all.insert(500 + i, found(false, Some(1000)));
+        }
+        for i in 0..3 {
+            all.insert(900 + i, found(true, None));
+        }
+        let unread = keep_readable(&mut all);
+        assert_eq!(unread, 48 - 3 - MAX_USER_MADE);
+        assert_eq!(all.values().filter(|f| f.rooted).count(), 3);
+        let of = |uid| all.values().filter(|f| f.uid == Some(uid)).count();
+        assert_eq!(of(1000), 5, "every one of the smaller user's");
+        assert_eq!(of(65534), MAX_USER_MADE - 5);
+    }
 }
