@@ -163,7 +163,8 @@ pub type Tuple = (u32, Addr, Addr);
 /// unattributed).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Makers {
-    map: HashMap<Tuple, Maker>,
+    /// The maker, and the cookie of the socket it was learnt from.
+    map: HashMap<Tuple, (Maker, u64)>,
 }
 
 impl Makers {
@@ -171,7 +172,20 @@ impl Makers {
     pub const CAP: usize = 1 << 18;
 
     pub fn get(&self, key: &Tuple) -> Option<&Maker> {
-        self.map.get(key)
+        self.map.get(key).map(|(m, _)| m)
+    }
+
+    /// The maker learnt from the socket with `cookie` itself: a new connection on the
+    /// same addresses (a TIME-WAIT reused) is another socket, whose maker this is not.
+    fn of_socket(&self, key: &Tuple, cookie: u64) -> Option<&Maker> {
+        self.map
+            .get(key)
+            .filter(|(_, c)| cookie != 0 && *c == cookie)
+            .map(|(m, _)| m)
+    }
+
+    fn forget(&mut self, key: &Tuple) {
+        self.map.remove(key);
     }
 
     pub fn len(&self) -> usize {
@@ -182,9 +196,9 @@ impl Makers {
         self.map.is_empty()
     }
 
-    fn insert(&mut self, key: Tuple, maker: Maker) {
+    fn insert(&mut self, key: Tuple, maker: Maker, cookie: u64) {
         if self.map.len() < Self::CAP || self.map.contains_key(&key) {
-            self.map.insert(key, maker);
+            self.map.insert(key, (maker, cookie));
         }
     }
 }
@@ -300,12 +314,18 @@ fn closed(
                     .is_tcp()
                     .then(|| listeners.get(&(f.netns, f.local.port())))
                     .flatten();
-                // What an earlier round found out about this connection (a poll saw it
-                // open, then only its orphan): better than the orphan's uid.
+                // What an earlier round found out about this very socket (a poll saw it
+                // open, then only its orphan): better than the orphan's uid. Learnt
+                // from another socket on the same addresses (a TIME-WAIT a new
+                // connection took over), it is not this connection's maker.
                 let tuple = found.map_or((f.netns, f.local, f.remote), |p| {
                     (f.netns, p.local, p.remote)
                 });
-                let earlier = f.proto.is_tcp().then(|| known.get(&tuple)).flatten();
+                let earlier = f
+                    .proto
+                    .is_tcp()
+                    .then(|| known.of_socket(&tuple, f.cookie))
+                    .flatten();
                 let by = match (on, found, earlier) {
                     (Some(Maker::Owner { pid, name }), _, _) => Maker::Listener {
                         pid: *pid,
@@ -328,8 +348,13 @@ fn closed(
                 freed.tcp = p.tcp;
             }
         }
+        // The addresses are this connection's now: what an earlier one on them left
+        // (a TIME-WAIT it took over) no longer names who made the TIME-WAIT to come.
+        let tuple = (freed.netns, freed.local, freed.remote);
         if f.proto.is_tcp() && by != Maker::Unseen {
-            known.insert((freed.netns, freed.local, freed.remote), by.clone());
+            known.insert(tuple, by.clone(), freed.cookie);
+        } else if f.proto.is_tcp() {
+            known.forget(&tuple);
         }
         out.push(Closed {
             freed,
@@ -382,7 +407,7 @@ fn mark_time_waits(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Mak
             if missing.contains(&key)
                 && let Some(m) = owner_of(prev, s)
             {
-                known.insert(key, m);
+                known.insert(key, m, s.cookie);
             }
         }
     }
@@ -394,7 +419,7 @@ fn mark_time_waits(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Mak
     let mut index: HashMap<&Maker, u32> = HashMap::default();
     let mut makers: Vec<Maker> = Vec::new();
     for s in next.sockets.iter_mut().filter(|s| lingers(s)) {
-        let Some(m) = known.map.get(&(s.netns, s.local, s.remote)) else {
+        let Some(m) = known.get(&(s.netns, s.local, s.remote)) else {
             continue;
         };
         let at = *index.entry(m).or_insert_with(|| {
@@ -474,6 +499,44 @@ mod tests {
         let mut empty = snapshot(3, Scope::All, vec![], &[]);
         attribute(Some(&again), &mut empty, &mut known);
         assert!(known.is_empty());
+    }
+
+    /// A new connection on the addresses of a TIME-WAIT another process left (the kernel
+    /// lets one take a TIME-WAIT over) is not that process's: its closed event and the
+    /// TIME-WAIT it leaves name no one rather than the earlier maker (review finding: a
+    /// user's connections were blamed on an exited root process, for as long as the
+    /// user liked).
+    #[test]
+    fn a_connection_reusing_a_time_waits_addresses_is_not_its_makers() {
+        let conn = sock(
+            Proto::Tcp,
+            "127.0.0.1:47301",
+            "127.0.0.1:47200",
+            State::Estab,
+            77,
+            &[42],
+        );
+        let mut conn = conn;
+        conn.cookie = 77;
+        let prev = snapshot(0, Scope::All, vec![conn], &[process(42, "innocent", 'S')]);
+        let tw = crate::app::testkit::time_wait("127.0.0.1:47301", "127.0.0.1:47200", 77);
+        let mut one = snapshot(1, Scope::All, vec![tw], &[]);
+        one.freed = vec![freed("127.0.0.1:47301", "127.0.0.1:47200", 77, 0)];
+        let mut known = Makers::default();
+        attribute(Some(&prev), &mut one, &mut known);
+        assert_eq!(one.maker_of(&one.sockets[0]).and_then(Maker::pid), Some(42));
+        // Another socket (cookie 99) takes the addresses over, opens and closes between
+        // two polls: no poll saw it, no listener of ours took it.
+        let again = crate::app::testkit::time_wait("127.0.0.1:47301", "127.0.0.1:47200", 100);
+        let mut two = snapshot(2, Scope::All, vec![again], &[]);
+        two.freed = vec![freed("127.0.0.1:47301", "127.0.0.1:47200", 99, 0)];
+        let closed = attribute(Some(&one), &mut two, &mut known);
+        assert_eq!(closed[0].by, Maker::Unseen);
+        assert_eq!(
+            two.maker_of(&two.sockets[0]),
+            None,
+            "its TIME-WAIT is no one's"
+        );
     }
 
     /// The server closed first: its end is an orphan in FIN-WAIT-2 (no file, same tuple)
