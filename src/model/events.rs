@@ -177,7 +177,11 @@ pub fn events(
             socket: c.key(),
             state: c.state,
             owners: c.owners.clone(),
-            names: before.pids_text(&c.owners),
+            // An orphan or TIME-WAIT that goes says who made it, as its row did.
+            names: match before.maker_of(c).filter(|_| c.owners.is_empty()) {
+                Some(m) => format!("(made by {})", m.text()),
+                None => before.pids_text(&c.owners),
+            },
             old_names: String::new(),
             owner_status: c.owner_status,
             flags: flags.prev.get(i).copied().unwrap_or_default(),
@@ -365,6 +369,25 @@ mod tests {
     use crate::model::diff::diff;
     use crate::model::diff::tests::sock;
     use crate::model::snapshot::Scope;
+
+    /// A TIME-WAIT (or an orphan) that goes says who made it, as its row did, not
+    /// `(kernel)`.
+    #[test]
+    fn a_time_wait_that_goes_names_its_maker() {
+        use crate::model::lifecycle::Maker;
+        let mut tw = crate::app::testkit::time_wait("127.0.0.1:8080", "127.0.0.1:41406", 9);
+        tw.maker = 1;
+        let mut a = Snapshot::empty(Scope::All);
+        a.sockets = vec![tw];
+        a.makers = vec![Maker::Owner {
+            pid: 42,
+            name: "php-fpm".into(),
+        }];
+        let b = Snapshot::empty(Scope::All);
+        let evs = events(&diff(&a, &b), Some(&a), &b, &[], FlagsOf::default());
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].owners_text(), "(made by 42/php-fpm)");
+    }
 
     /// A connection its process closed while the kernel still closes it is one
     /// `closed` event: its orphan (FIN-WAIT-2, another cookie when no poll saw it open)
