@@ -30,7 +30,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// A file older than this was left by an instance that stopped: not believed.
 pub const FRESH: Duration = Duration::from_secs(30);
 const FILE: &str = "makers.json";
-const VERSION: u32 = 1;
+/// 2: each socket's cookie (a maker is believed for that very socket only).
+const VERSION: u32 = 2;
 
 /// What is written.
 #[derive(Serialize, Deserialize, Default)]
@@ -40,8 +41,10 @@ struct Doc {
     lost_times: u64,
     /// Distinct makers.
     makers: Vec<Maker>,
-    /// (namespace inode, local, remote, index into `makers`) of each TIME-WAIT socket.
-    tw: Vec<(u32, String, String, u32)>,
+    /// (namespace inode, local, remote, index into `makers`, cookie) of each TIME-WAIT
+    /// socket. The cookie tells it from a socket that took its addresses over since
+    /// (the kernel lets a new connection reuse a TIME-WAIT's): that one is not its maker's.
+    tw: Vec<(u32, String, String, u32, u64)>,
 }
 
 const DIR: &str = "sockscope";
@@ -135,6 +138,7 @@ pub fn write(dir: &Path, snap: &Snapshot) -> std::io::Result<()> {
                     s.local.to_string(),
                     s.remote.to_string(),
                     s.maker - 1,
+                    s.cookie,
                 )
             })
             .collect(),
@@ -249,14 +253,18 @@ pub fn apply(dir: &Path, snap: &mut Snapshot) -> Result<(), Unused> {
     if doc.version != VERSION || age > FRESH.as_millis() as u64 {
         return Err(stale(age));
     }
-    let by: HashMap<(u32, Addr, Addr), u32> = doc
+    let by: HashMap<(u32, Addr, Addr), (u32, u64)> = doc
         .tw
         .iter()
-        .filter(|(_, _, _, i)| (*i as usize) < doc.makers.len())
-        .filter_map(|(ns, l, r, i)| Some(((*ns, l.parse().ok()?, r.parse().ok()?), i + 1)))
+        .filter(|(_, _, _, i, cookie)| (*i as usize) < doc.makers.len() && *cookie != 0)
+        .filter_map(|(ns, l, r, i, cookie)| {
+            Some(((*ns, l.parse().ok()?, r.parse().ok()?), (i + 1, *cookie)))
+        })
         .collect();
     for s in snap.sockets.iter_mut().filter(|s| lingers(s)) {
-        if let Some(&i) = by.get(&(s.netns, s.local, s.remote)) {
+        if let Some(&(i, cookie)) = by.get(&(s.netns, s.local, s.remote))
+            && cookie == s.cookie
+        {
             s.maker = i;
         }
     }
@@ -322,6 +330,12 @@ mod tests {
             once.maker_of(&once.sockets[0]).map(Maker::text).as_deref(),
             Some("42/php-fpm")
         );
+        // Another socket took the TIME-WAIT's addresses over since (another cookie):
+        // not 42's (review finding: a user's TIME-WAIT was said made by it).
+        let mut taken = tw_snap();
+        taken.sockets[0].cookie = 100;
+        apply(&dir, &mut taken).unwrap();
+        assert_eq!(taken.maker_of(&taken.sockets[0]), None);
         // Others may write the file: not believed.
         std::fs::set_permissions(
             dir.join(FILE),

@@ -163,8 +163,18 @@ pub type Tuple = (u32, Addr, Addr);
 /// unattributed).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Makers {
-    /// The maker, and the cookie of the socket it was learnt from.
-    map: HashMap<Tuple, (Maker, u64)>,
+    map: HashMap<Tuple, Known>,
+}
+
+/// A maker, and the socket it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Known {
+    maker: Maker,
+    /// The cookie of the socket it was learnt from; once a TIME-WAIT (or orphan) row
+    /// took it (`bound`), that row's. A row with another cookie on the same addresses is
+    /// another socket: a connection that took them over, whose maker this is not.
+    cookie: u64,
+    bound: bool,
 }
 
 impl Makers {
@@ -172,7 +182,7 @@ impl Makers {
     pub const CAP: usize = 1 << 18;
 
     pub fn get(&self, key: &Tuple) -> Option<&Maker> {
-        self.map.get(key).map(|(m, _)| m)
+        self.map.get(key).map(|k| &k.maker)
     }
 
     /// The maker learnt from the socket with `cookie` itself: a new connection on the
@@ -180,8 +190,19 @@ impl Makers {
     fn of_socket(&self, key: &Tuple, cookie: u64) -> Option<&Maker> {
         self.map
             .get(key)
-            .filter(|(_, c)| cookie != 0 && *c == cookie)
-            .map(|(m, _)| m)
+            .filter(|k| cookie != 0 && k.cookie == cookie)
+            .map(|k| &k.maker)
+    }
+
+    /// The maker of the lingering row `key` with `cookie`: the first row to come after
+    /// what it was learnt from takes it (a connection no poll saw has another cookie in
+    /// TIME-WAIT than in its destroy event), and keeps it to itself.
+    fn of_row(&mut self, key: &Tuple, cookie: u64) -> Option<&Maker> {
+        let k = self.map.get_mut(key)?;
+        if !k.bound {
+            (k.cookie, k.bound) = (cookie, true);
+        }
+        (k.cookie == cookie).then_some(&k.maker)
     }
 
     fn forget(&mut self, key: &Tuple) {
@@ -198,7 +219,15 @@ impl Makers {
 
     fn insert(&mut self, key: Tuple, maker: Maker, cookie: u64) {
         if self.map.len() < Self::CAP || self.map.contains_key(&key) {
-            self.map.insert(key, (maker, cookie));
+            let bound = false;
+            self.map.insert(
+                key,
+                Known {
+                    maker,
+                    cookie,
+                    bound,
+                },
+            );
         }
     }
 }
@@ -416,16 +445,20 @@ fn mark_time_waits(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Mak
     if next.scope == super::snapshot::Scope::All {
         known.map.retain(|k, _| tw.contains(k));
     }
-    let mut index: HashMap<&Maker, u32> = HashMap::default();
+    let mut index: HashMap<Maker, u32> = HashMap::default();
     let mut makers: Vec<Maker> = Vec::new();
     for s in next.sockets.iter_mut().filter(|s| lingers(s)) {
-        let Some(m) = known.get(&(s.netns, s.local, s.remote)) else {
+        let Some(m) = known.of_row(&(s.netns, s.local, s.remote), s.cookie) else {
             continue;
         };
-        let at = *index.entry(m).or_insert_with(|| {
-            makers.push(m.clone());
-            makers.len() as u32
-        });
+        let at = match index.get(m) {
+            Some(&at) => at,
+            None => {
+                makers.push(m.clone());
+                index.insert(m.clone(), makers.len() as u32);
+                makers.len() as u32
+            }
+        };
         s.maker = at;
     }
     next.makers = makers;
@@ -537,6 +570,19 @@ mod tests {
             None,
             "its TIME-WAIT is no one's"
         );
+
+        // Its destroy event late or lost: the TIME-WAIT on those addresses is another
+        // socket than the one the maker was taken by, all the same.
+        let mut known = Makers::default();
+        let tw = crate::app::testkit::time_wait("127.0.0.1:47301", "127.0.0.1:47200", 77);
+        let mut one = snapshot(1, Scope::All, vec![tw], &[]);
+        one.freed = vec![freed("127.0.0.1:47301", "127.0.0.1:47200", 77, 0)];
+        attribute(Some(&prev), &mut one, &mut known);
+        assert_eq!(one.maker_of(&one.sockets[0]).and_then(Maker::pid), Some(42));
+        let other = crate::app::testkit::time_wait("127.0.0.1:47301", "127.0.0.1:47200", 100);
+        let mut two = snapshot(2, Scope::All, vec![other], &[]);
+        attribute(Some(&one), &mut two, &mut known);
+        assert_eq!(two.maker_of(&two.sockets[0]), None);
     }
 
     /// The server closed first: its end is an orphan in FIN-WAIT-2 (no file, same tuple)
