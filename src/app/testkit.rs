@@ -79,6 +79,30 @@ pub fn time_wait(local: &str, remote: &str, cookie: u64) -> Socket {
     s
 }
 
+/// A TCP connection freed between two polls (no poll saw it, no maker known), with
+/// `tcp_info` as given.
+pub fn short_closed(
+    local: &str,
+    remote: &str,
+    cookie: u64,
+    tcp: Option<crate::model::lifecycle::TcpInfo>,
+) -> crate::model::lifecycle::Closed {
+    use crate::model::lifecycle::{Closed, Freed, Maker};
+    Closed {
+        freed: Freed {
+            proto: Proto::Tcp,
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            netns: 0,
+            cookie,
+            uid: 0,
+            tcp,
+        },
+        last_state: None,
+        by: Maker::Unseen,
+    }
+}
+
 pub fn process(pid: u32, name: &str, state: char) -> Process {
     crate::model::process::fixture(pid, name, state)
 }

@@ -394,7 +394,7 @@ mod tests {
     /// is not said to open on the same addresses in the same round.
     #[test]
     fn an_orphan_going_on_is_not_said_to_open() {
-        use crate::model::lifecycle::{Closed, Freed, Maker};
+        use crate::app::testkit::short_closed;
         let a = Snapshot::empty(Scope::All);
         let mut orphan = crate::app::testkit::time_wait("127.0.0.1:8080", "127.0.0.1:41406", 99);
         orphan.state = State::FinWait2;
@@ -403,32 +403,8 @@ mod tests {
         let left = crate::app::testkit::time_wait("127.0.0.1:8080", "127.0.0.1:41408", 97);
         let mut b = Snapshot::empty(Scope::All);
         b.sockets = vec![orphan, other, left];
-        let tw = Closed {
-            freed: Freed {
-                proto: crate::model::Proto::Tcp,
-                local: "127.0.0.1:8080".parse().unwrap(),
-                remote: "127.0.0.1:41408".parse().unwrap(),
-                netns: 0,
-                cookie: 6,
-                uid: 0,
-                tcp: None,
-            },
-            last_state: None,
-            by: Maker::Unseen,
-        };
-        let c = Closed {
-            freed: Freed {
-                proto: crate::model::Proto::Tcp,
-                local: "127.0.0.1:8080".parse().unwrap(),
-                remote: "127.0.0.1:41406".parse().unwrap(),
-                netns: 0,
-                cookie: 7,
-                uid: 0,
-                tcp: None,
-            },
-            last_state: None,
-            by: Maker::Unseen,
-        };
+        let tw = short_closed("127.0.0.1:8080", "127.0.0.1:41408", 6, None);
+        let c = short_closed("127.0.0.1:8080", "127.0.0.1:41406", 7, None);
         let evs = events(&diff(&a, &b), Some(&a), &b, &[c, tw], FlagsOf::default());
         let kinds: Vec<(&str, u16)> = evs
             .iter()

@@ -541,28 +541,25 @@ mod tests {
     /// user liked).
     #[test]
     fn a_connection_reusing_a_time_waits_addresses_is_not_its_makers() {
-        let conn = sock(
-            Proto::Tcp,
-            "127.0.0.1:47301",
-            "127.0.0.1:47200",
-            State::Estab,
-            77,
-            &[42],
-        );
-        let mut conn = conn;
+        use crate::app::testkit::time_wait;
+        let (l, r) = ("127.0.0.1:47301", "127.0.0.1:47200");
+        let mut conn = sock(Proto::Tcp, l, r, State::Estab, 77, &[42]);
         conn.cookie = 77;
         let prev = snapshot(0, Scope::All, vec![conn], &[process(42, "innocent", 'S')]);
-        let tw = crate::app::testkit::time_wait("127.0.0.1:47301", "127.0.0.1:47200", 77);
-        let mut one = snapshot(1, Scope::All, vec![tw], &[]);
-        one.freed = vec![freed("127.0.0.1:47301", "127.0.0.1:47200", 77, 0)];
+        // The innocent's connection closes actively: its TIME-WAIT is 42's.
+        let innocents = |known: &mut Makers| {
+            let mut one = snapshot(1, Scope::All, vec![time_wait(l, r, 77)], &[]);
+            one.freed = vec![freed(l, r, 77, 0)];
+            attribute(Some(&prev), &mut one, known);
+            assert_eq!(one.maker_of(&one.sockets[0]).and_then(Maker::pid), Some(42));
+            one
+        };
         let mut known = Makers::default();
-        attribute(Some(&prev), &mut one, &mut known);
-        assert_eq!(one.maker_of(&one.sockets[0]).and_then(Maker::pid), Some(42));
+        let one = innocents(&mut known);
         // Another socket (cookie 99) takes the addresses over, opens and closes between
         // two polls: no poll saw it, no listener of ours took it.
-        let again = crate::app::testkit::time_wait("127.0.0.1:47301", "127.0.0.1:47200", 100);
-        let mut two = snapshot(2, Scope::All, vec![again], &[]);
-        two.freed = vec![freed("127.0.0.1:47301", "127.0.0.1:47200", 99, 0)];
+        let mut two = snapshot(2, Scope::All, vec![time_wait(l, r, 100)], &[]);
+        two.freed = vec![freed(l, r, 99, 0)];
         let closed = attribute(Some(&one), &mut two, &mut known);
         assert_eq!(closed[0].by, Maker::Unseen);
         assert_eq!(
@@ -574,13 +571,8 @@ mod tests {
         // Its destroy event late or lost: the TIME-WAIT on those addresses is another
         // socket than the one the maker was taken by, all the same.
         let mut known = Makers::default();
-        let tw = crate::app::testkit::time_wait("127.0.0.1:47301", "127.0.0.1:47200", 77);
-        let mut one = snapshot(1, Scope::All, vec![tw], &[]);
-        one.freed = vec![freed("127.0.0.1:47301", "127.0.0.1:47200", 77, 0)];
-        attribute(Some(&prev), &mut one, &mut known);
-        assert_eq!(one.maker_of(&one.sockets[0]).and_then(Maker::pid), Some(42));
-        let other = crate::app::testkit::time_wait("127.0.0.1:47301", "127.0.0.1:47200", 100);
-        let mut two = snapshot(2, Scope::All, vec![other], &[]);
+        let one = innocents(&mut known);
+        let mut two = snapshot(2, Scope::All, vec![time_wait(l, r, 100)], &[]);
         attribute(Some(&one), &mut two, &mut known);
         assert_eq!(two.maker_of(&two.sockets[0]), None);
     }

@@ -196,21 +196,14 @@ mod tests {
     /// not the kernel's last state (UNCONN, UDP's word in ss).
     #[test]
     fn a_short_connection_is_short_lived_not_unconn() {
-        use crate::model::lifecycle::{Closed, Freed, Maker, TcpInfo};
+        use crate::model::lifecycle::TcpInfo;
         let b = Snapshot::empty(Scope::All);
-        let c = Closed {
-            freed: Freed {
-                proto: crate::model::Proto::Tcp,
-                local: "127.0.0.1:8080".parse().unwrap(),
-                remote: "127.0.0.1:41406".parse().unwrap(),
-                netns: 0,
-                cookie: 7,
-                uid: 0,
-                tcp: Some(TcpInfo::default()),
-            },
-            last_state: None,
-            by: Maker::Unseen,
-        };
+        let c = crate::app::testkit::short_closed(
+            "127.0.0.1:8080",
+            "127.0.0.1:41406",
+            7,
+            Some(TcpInfo::default()),
+        );
         let delta = crate::model::diff::diff(&b, &b);
         let evs = events(&delta, Some(&b), &b, &[c], FlagsOf::default());
         let line = text_line(&WatchEvent {
