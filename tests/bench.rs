@@ -618,7 +618,9 @@ fn tui_figures(polls: usize) {
 
 /// `n` established sockets with owners; `round` replaces a different 1% each time.
 fn synthetic(n: usize, round: u64) -> sockscope::model::Snapshot {
-    use sockscope::model::{OwnerStatus, Pids, Process, Proto, Scope, Snapshot, Socket, State};
+    use sockscope::model::{
+        AddrPair, OwnerStatus, Pids, Process, Proto, Scope, Snapshot, Socket, State,
+    };
     use std::net::{Ipv4Addr, SocketAddr};
     let mut snap = Snapshot::empty(Scope::All);
     snap.taken_at = std::time::UNIX_EPOCH + Duration::from_secs(1_790_000_000 + round);
@@ -632,12 +634,14 @@ fn synthetic(n: usize, round: u64) -> sockscope::model::Snapshot {
         let a = (i / 60000) as u8;
         snap.sockets.push(Socket {
             proto: Proto::Tcp,
-            local: SocketAddr::from((Ipv4Addr::new(10, a, 0, 1), 443)).into(),
-            remote: SocketAddr::from((
-                Ipv4Addr::new(10, a, 1, (i % 250) as u8),
-                (1024 + i % 60000) as u16,
-            ))
-            .into(),
+            addrs: AddrPair::new(
+                SocketAddr::from((Ipv4Addr::new(10, a, 0, 1), 443)).into(),
+                SocketAddr::from((
+                    Ipv4Addr::new(10, a, 1, (i % 250) as u8),
+                    (1024 + i % 60000) as u16,
+                ))
+                .into(),
+            ),
             state: if i % 7 == 0 {
                 State::TimeWait
             } else {

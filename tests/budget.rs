@@ -18,7 +18,11 @@ fn ours(rows: &[Socket], inodes: &BTreeSet<u32>) -> BTreeSet<String> {
         .map(|s| {
             format!(
                 "{:?} {} {} {:?} {}",
-                s.proto, s.local, s.remote, s.state, s.inode
+                s.proto,
+                s.local(),
+                s.remote(),
+                s.state,
+                s.inode
             )
         })
         .collect()
@@ -57,7 +61,7 @@ fn the_bytecode_filter_keeps_what_the_narrowing_accepts() {
             (p6, c6.local_addr().unwrap().port()),
         ];
         all.iter()
-            .filter(|s| mine.contains(&(s.local.port(), s.remote.port())))
+            .filter(|s| mine.contains(&(s.local().port(), s.remote().port())))
             .map(|s| s.inode)
             .collect()
     };
@@ -248,7 +252,7 @@ fn a_new_listener_between_full_tables_has_its_owner() {
     let new: Vec<&Socket> = f
         .sockets
         .iter()
-        .filter(|s| ports.contains(&s.local.port()))
+        .filter(|s| ports.contains(&s.local().port()))
         .collect();
     assert_eq!(new.len(), 300, "every new listener was read");
     let pid = new[0].owners.as_slice().first().copied().expect("an owner");

@@ -28,7 +28,7 @@ fn time_waits(port: u16, n: usize) {
         let k = snap
             .sockets
             .iter()
-            .filter(|s| s.local.port() == port && s.state == State::TimeWait)
+            .filter(|s| s.local().port() == port && s.state == State::TimeWait)
             .count();
         (k >= n).then_some(())
     });
@@ -102,7 +102,7 @@ fn a_socket_whose_cookie_changed_is_not_touched() {
     let mut s = snap
         .sockets
         .iter()
-        .find(|s| s.local.port() == port && s.state == State::TimeWait)
+        .find(|s| s.local().port() == port && s.state == State::TimeWait)
         .unwrap()
         .clone();
     assert_ne!(s.cookie, 0);
@@ -193,7 +193,7 @@ sys.stdin.read()
         let snap = c.snapshot(Scope::All).unwrap();
         let owned = |port: u16, pid: u32| {
             snap.sockets.iter().any(|s| {
-                s.local.port() == port && s.state == State::Estab && s.owners.contains(&pid)
+                s.local().port() == port && s.state == State::Estab && s.owners.contains(&pid)
             })
         };
         let mine = [&c3, &s3, &c35, &s35, &s_kid]

@@ -22,7 +22,7 @@ fn tcp_listeners_v4_and_v6_are_owned_by_us() {
         let s = snap
             .sockets
             .iter()
-            .find(|s| s.local == addr && s.proto.is_tcp())
+            .find(|s| s.local() == addr && s.proto.is_tcp())
             .unwrap_or_else(|| panic!("no row for {addr}"));
         assert_eq!(s.proto, proto);
         assert_eq!(s.state, State::Listen);
@@ -55,12 +55,12 @@ fn established_pair_shows_both_ends() {
     let cl = snap
         .sockets
         .iter()
-        .find(|s| s.local == ca && s.remote == sa)
+        .find(|s| s.local() == ca && s.remote() == sa)
         .expect("client end");
     let sv = snap
         .sockets
         .iter()
-        .find(|s| s.local == sa && s.remote == ca)
+        .find(|s| s.local() == sa && s.remote() == ca)
         .expect("server end");
     for s in [cl, sv] {
         assert_eq!(s.state, State::Estab);
@@ -74,7 +74,7 @@ fn established_pair_shows_both_ends() {
         !listeners
             .sockets
             .iter()
-            .any(|s| s.local == ca && s.proto.is_tcp())
+            .any(|s| s.local() == ca && s.proto.is_tcp())
     );
 }
 
@@ -87,7 +87,7 @@ fn queues_are_reported() {
     let sa = server.local_addr().unwrap();
     let mut c = collector();
     let (snap, i) = snapshot_until(&mut c, Scope::All, "1000 bytes in recv-q", |s, _| {
-        s.local == sa && s.state == State::Estab && s.recv_q == 1000
+        s.local() == sa && s.state == State::Estab && s.recv_q == 1000
     });
     assert_eq!(snap.sockets[i].send_q, 0);
     drop(server);
@@ -107,7 +107,7 @@ fn time_wait_after_active_close_belongs_to_the_kernel() {
     drop(server);
     let mut c = collector();
     let (snap, i) = snapshot_until(&mut c, Scope::All, "TIME-WAIT row", |s, _| {
-        s.local == ca && s.remote == sa && s.state == State::TimeWait
+        s.local() == ca && s.remote() == sa && s.state == State::TimeWait
     });
     let tw = &snap.sockets[i];
     assert_eq!(tw.inode, 0);
@@ -137,7 +137,7 @@ fn udp_unconnected_and_connected_with_peer() {
     let u = snap
         .sockets
         .iter()
-        .find(|s| s.local == ua && !s.proto.is_tcp())
+        .find(|s| s.local() == ua && !s.proto.is_tcp())
         .expect("unconnected udp");
     assert_eq!((u.proto, u.state), (Proto::Udp, State::Unconn));
     assert!(u.remote_is_unspecified());
@@ -145,22 +145,22 @@ fn udp_unconnected_and_connected_with_peer() {
     let k = snap
         .sockets
         .iter()
-        .find(|s| s.local == ca && !s.proto.is_tcp())
+        .find(|s| s.local() == ca && !s.proto.is_tcp())
         .expect("connected udp");
     assert_eq!((k.proto, k.state), (Proto::Udp6, State::Estab));
-    assert_eq!(k.remote, pa, "connected UDP shows its peer");
+    assert_eq!(k.remote(), pa, "connected UDP shows its peer");
     // Listeners scope: the unconnected one only.
     let snap = c.snapshot(Scope::Listeners).unwrap();
     assert!(
         snap.sockets
             .iter()
-            .any(|s| s.local == ua && !s.proto.is_tcp())
+            .any(|s| s.local() == ua && !s.proto.is_tcp())
     );
     assert!(
         !snap
             .sockets
             .iter()
-            .any(|s| s.local == ca && !s.proto.is_tcp())
+            .any(|s| s.local() == ca && !s.proto.is_tcp())
     );
 }
 
@@ -177,10 +177,10 @@ fn v4_mapped_v6_is_shown_in_v4_form() {
     let s = snap
         .sockets
         .iter()
-        .find(|s| s.remote == ca && s.local.port() == port)
+        .find(|s| s.remote() == ca && s.local().port() == port)
         .expect("server end of the mapped connection");
     assert_eq!(s.proto, Proto::Tcp6);
-    assert_eq!(s.local, SocketAddr::from(([127, 0, 0, 1], port)));
+    assert_eq!(s.local(), SocketAddr::from(([127, 0, 0, 1], port)));
 }
 
 #[test]
@@ -192,7 +192,7 @@ fn child_listener_has_pid_name_and_cmdline() {
     let port: u16 = kid.line().parse().unwrap();
     let mut c = collector();
     let (snap, i) = snapshot_until(&mut c, Scope::Listeners, "child listener", |s, _| {
-        s.local.port() == port && s.proto.is_tcp()
+        s.local().port() == port && s.proto.is_tcp()
     });
     let s = &snap.sockets[i];
     assert_eq!(s.owners.as_slice(), &[kid.pid()]);
@@ -223,7 +223,7 @@ fn listener_inherited_after_fork_lists_both_pids() {
         &mut c,
         Scope::Listeners,
         "listener with two owners",
-        |s, _| s.local.port() == port && s.proto.is_tcp() && s.owners.len() == 2,
+        |s, _| s.local().port() == port && s.proto.is_tcp() && s.owners.len() == 2,
     );
     let mut want = vec![kid.pid(), grandchild];
     want.sort_unstable();
@@ -303,12 +303,12 @@ fn portable_collector_agrees_on_our_sockets() {
         let mut v: Vec<_> = snap
             .sockets
             .iter()
-            .filter(|s| ours.contains(&(s.proto, s.local.into(), s.remote.into())))
+            .filter(|s| ours.contains(&(s.proto, s.local().into(), s.remote().into())))
             .map(|s| {
                 (
                     s.proto,
-                    s.local,
-                    s.remote,
+                    s.local(),
+                    s.remote(),
                     s.state,
                     s.inode,
                     s.owners.to_vec(),

@@ -310,7 +310,7 @@ fn time_waits(port: u16, n: usize) {
         let k = snap
             .sockets
             .iter()
-            .filter(|s| s.local.port() == port && s.state == sockscope::model::State::TimeWait)
+            .filter(|s| s.local().port() == port && s.state == sockscope::model::State::TimeWait)
             .count();
         (k >= n).then_some(())
     });

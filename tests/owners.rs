@@ -16,13 +16,13 @@ fn swapped_socket_with_same_fd_count_is_found() {
     let first: u16 = kid.line().parse().unwrap();
     let mut c = collector();
     let (snap, i) = snapshot_until(&mut c, Scope::Listeners, "first listener", |s, _| {
-        s.local.port() == first && s.proto.is_tcp()
+        s.local().port() == first && s.proto.is_tcp()
     });
     assert_eq!(snap.sockets[i].owners.as_slice(), &[kid.pid()]);
     kid.send("swap");
     let second: u16 = kid.line().parse().unwrap();
     let (snap, i) = snapshot_until(&mut c, Scope::Listeners, "second listener", |s, _| {
-        s.local.port() == second && s.proto.is_tcp()
+        s.local().port() == second && s.proto.is_tcp()
     });
     assert_eq!(
         snap.sockets[i].owners.as_slice(),
@@ -33,7 +33,7 @@ fn swapped_socket_with_same_fd_count_is_found() {
         !snap
             .sockets
             .iter()
-            .any(|s| s.local.port() == first && s.proto.is_tcp())
+            .any(|s| s.local().port() == first && s.proto.is_tcp())
     );
 }
 
@@ -52,7 +52,7 @@ fn new_process_is_found_on_the_next_snapshot() {
     let s = snap
         .sockets
         .iter()
-        .find(|s| s.local.port() == port && s.proto.is_tcp())
+        .find(|s| s.local().port() == port && s.proto.is_tcp())
         .expect("row");
     assert_eq!(s.owners.as_slice(), &[kid.pid()]);
     // And the owner leaves with the process.
@@ -63,7 +63,7 @@ fn new_process_is_found_on_the_next_snapshot() {
         (!snap
             .sockets
             .iter()
-            .any(|s| s.local.port() == port && s.proto.is_tcp()))
+            .any(|s| s.local().port() == port && s.proto.is_tcp()))
         .then_some(snap)
     });
     assert!(!snap.processes.contains_key(&pid));
@@ -152,7 +152,7 @@ fn socket_of_a_process_whose_main_thread_exited_is_found() {
         &mut c,
         Scope::Listeners,
         "listener of the zombie leader",
-        |s, _| s.local.port() == port && s.proto.is_tcp() && !s.owners.is_empty(),
+        |s, _| s.local().port() == port && s.proto.is_tcp() && !s.owners.is_empty(),
     );
     assert_eq!(snap.sockets[i].owners.as_slice(), &[pid]);
     assert_eq!(snap.processes[&pid].state, 'Z');
@@ -187,7 +187,7 @@ fn processes_exiting_during_the_walk_never_break_a_snapshot() {
         let s = snap
             .sockets
             .iter()
-            .find(|s| s.local.port() == port && s.proto.is_tcp())
+            .find(|s| s.local().port() == port && s.proto.is_tcp())
             .expect("the steady listener");
         assert_eq!(s.owners.as_slice(), &[steady.pid()]);
         // An owner without details is one that exited between the walk and the read
@@ -222,7 +222,7 @@ print(pid, n, f1, flush=True)\nsys.stdin.read()"
     let port: u16 = kid.line().parse().unwrap();
     let mut c = collector();
     let (snap, i) = snapshot_until(&mut c, Scope::Listeners, "the listener", |s, _| {
-        s.local.port() == port && s.proto.is_tcp()
+        s.local().port() == port && s.proto.is_tcp()
     });
     assert_eq!(snap.sockets[i].owners.as_slice(), &[kid.pid()]);
     // Twice more, so that the next one is an incremental update, not the first walk.
@@ -240,7 +240,7 @@ print(pid, n, f1, flush=True)\nsys.stdin.read()"
     let s = snap
         .sockets
         .iter()
-        .find(|s| s.local.port() == port && s.proto.is_tcp())
+        .find(|s| s.local().port() == port && s.proto.is_tcp())
         .expect("the listener, held by the child");
     assert_eq!(s.owners.as_slice(), &[child], "{:?}", c.owner_stats());
     // The child reads stdin too: closing it (with the parent) ends both.

@@ -23,7 +23,7 @@ fn time_wait_port() -> u16 {
         &mut c,
         sockscope::model::Scope::All,
         "the TIME-WAIT socket",
-        |s, _| s.local.port() == port && s.state == sockscope::model::State::TimeWait,
+        |s, _| s.local().port() == port && s.state == sockscope::model::State::TimeWait,
     );
     port
 }

@@ -108,7 +108,7 @@ pub fn fold(mut events: Vec<Event>, snap: &Snapshot) -> Vec<Event> {
         .sockets
         .iter()
         .filter(|s| s.proto.is_tcp() && s.state == State::Listen)
-        .map(|s| (s.netns, s.local.port()))
+        .map(|s| (s.netns, s.local().port()))
         .collect();
     let keys: Vec<Option<Burst>> = events.iter().map(|e| burst_of(e, &listening)).collect();
     let mut sizes: HashMap<&Burst, u32> = HashMap::new();
@@ -154,7 +154,7 @@ fn name_time_wait_makers(events: &mut [Event], snap: &Snapshot) {
         .sockets
         .iter()
         .filter(|s| s.state == State::TimeWait)
-        .filter_map(|s| Some(((s.netns, s.local, s.remote), snap.maker_of(s)?)))
+        .filter_map(|s| Some(((s.netns, s.local(), s.remote()), snap.maker_of(s)?)))
         .collect();
     for e in events.iter_mut().filter(|e| unnamed(e)) {
         let k = &e.socket;

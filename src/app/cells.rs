@@ -174,8 +174,8 @@ impl App {
             Column::State => Cow::Borrowed(s.state.as_str()),
             Column::RecvQ => Cow::Owned(s.recv_q.to_string()),
             Column::SendQ => Cow::Owned(s.send_q.to_string()),
-            Column::Local => Cow::Owned(Endpoint(&s.local).to_string()),
-            Column::Peer => Cow::Owned(Endpoint(&s.remote).to_string()),
+            Column::Local => Cow::Owned(Endpoint(&s.local()).to_string()),
+            Column::Peer => Cow::Owned(Endpoint(&s.remote()).to_string()),
             Column::Process if s.owners.is_empty() => {
                 let mut out = String::new();
                 self.live.snap.write_owners(&mut out, s);
@@ -198,7 +198,7 @@ impl App {
             Column::Service => Cow::Borrowed(
                 self.settings
                     .services
-                    .name(s.local.port(), s.proto.is_tcp())
+                    .name(s.local().port(), s.proto.is_tcp())
                     .unwrap_or(""),
             ),
             Column::RxRate => self

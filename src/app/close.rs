@@ -65,7 +65,7 @@ impl App {
                 let tw = snap
                     .sockets
                     .iter()
-                    .filter(|s| s.state == State::TimeWait && s.local.port() == port && in_ns(s))
+                    .filter(|s| s.state == State::TimeWait && s.local().port() == port && in_ns(s))
                     .cloned()
                     .collect::<Vec<_>>();
                 if tw.is_empty() {

@@ -159,7 +159,7 @@ impl App {
     /// gives (the stop commands already said left out).
     fn actions(&self, s: &Socket, owners: &[&Process]) -> Vec<Item> {
         let snap = &self.live.snap;
-        let port = s.local.port();
+        let port = s.local().port();
         let mut out = Vec::new();
         let mut stops = Vec::new();
         for p in owners {
@@ -217,8 +217,8 @@ impl App {
                     "{} {} {} → {}",
                     s.proto.as_str(),
                     s.state,
-                    Endpoint(&s.local),
-                    Endpoint(&s.remote)
+                    Endpoint(&s.local()),
+                    Endpoint(&s.remote())
                 ),
                 Tone::Plain,
             ),
@@ -317,17 +317,17 @@ impl App {
         let listening: HashSet<u16> = all
             .iter()
             .filter(|o| o.is_listener())
-            .map(|o| o.local.port())
+            .map(|o| o.local().port())
             .collect();
         let key = s.map(Socket::key);
         let mut groups: BTreeMap<(State, String), usize> = BTreeMap::new();
         for o in all.iter().filter(|o| Some(o.key()) != key) {
             let place = if o.is_listener() {
-                format!("{} {}", o.proto.as_str(), Endpoint(&o.local))
-            } else if listening.contains(&o.local.port()) {
-                format!("on :{}", o.local.port())
+                format!("{} {}", o.proto.as_str(), Endpoint(&o.local()))
+            } else if listening.contains(&o.local().port()) {
+                format!("on :{}", o.local().port())
             } else {
-                format!("→ {}", Endpoint(&o.remote))
+                format!("→ {}", Endpoint(&o.remote()))
             };
             *groups.entry((o.state, place)).or_default() += 1;
         }
@@ -347,7 +347,7 @@ impl App {
 /// `why`'s next steps for the port of a listener: the judgement is `why`'s own. A
 /// listener is there, so a bind of its port fails: the probe says so without binding.
 fn next_steps(snap: &crate::model::Snapshot, s: &Socket) -> Vec<Step> {
-    let port = s.local.port();
+    let port = s.local().port();
     let held = Probe {
         v4: BindResult::InUse,
         v4_reuseaddr: BindResult::InUse,

@@ -237,7 +237,7 @@ impl App {
             return vec![];
         };
         self.modes.back_to_rest();
-        let port = d.socket.local.port();
+        let port = d.socket.local().port();
         let tcp = d.socket.proto.is_tcp();
         if let (Some(c), true) = (&d.container, d.stop_container) {
             self.modes.watch = Some(KillWatch::new(
@@ -314,7 +314,7 @@ struct Offer {
 }
 
 fn offer(snap: &Snapshot, socket: &Socket) -> Offer {
-    let port = socket.local.port();
+    let port = socket.local().port();
     let mut o = Offer {
         targets: Vec::new(),
         note: None,

@@ -267,7 +267,7 @@ impl Live {
         for s in &snap.sockets {
             other |= !snap.netns.is_host(s.netns);
             if s.state == crate::model::State::Listen {
-                let p = usize::from(s.local.port());
+                let p = usize::from(s.local().port());
                 self.listened[p / 64] |= 1 << (p % 64);
             }
         }

@@ -217,7 +217,7 @@ impl App {
         let netns = &self.live.snap.netns;
         let mut by_port: HashMap<(u32, u16), PortRow> = HashMap::new();
         for (i, s, flags) in self.counted() {
-            let port = s.local.port();
+            let port = s.local().port();
             let listener = s.is_listener();
             // Most sockets on ephemeral ports are clients': no row is made for them.
             if !listener && !server(port) {
@@ -263,8 +263,8 @@ impl App {
                     State::CloseWait => row.close_wait += 1,
                     _ => {}
                 }
-                if s.is_listener() && !row.listening.contains(&s.local.port()) {
-                    row.listening.push(s.local.port());
+                if s.is_listener() && !row.listening.contains(&s.local().port()) {
+                    row.listening.push(s.local().port());
                     row.example = i;
                 }
             }

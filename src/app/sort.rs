@@ -43,7 +43,7 @@ impl App {
                     });
                     (
                         name,
-                        s.map(|s| (s.owners.first().copied(), s.local, s.remote, s.inode)),
+                        s.map(|s| (s.owners.first().copied(), s.local(), s.remote(), s.inode)),
                     )
                 });
             }
@@ -147,8 +147,8 @@ impl App {
         flags: Flags,
         first_seen: Option<std::time::SystemTime>,
     ) -> SortKey {
-        let (lf, lip) = s.local.order_key();
-        let (rf, rip) = s.remote.order_key();
+        let (lf, lip) = s.local().order_key();
+        let (rf, rip) = s.remote().order_key();
         let num = |n: u128| (0, 0, n);
         let primary: (u16, u8, u128) = match c {
             Column::Proto => num(s.proto as u128),
@@ -161,8 +161,8 @@ impl App {
             // By port, then address (the tie-break below): `*:22`, `127.0.0.1:22`,
             // `[::]:22`, then port 80 … — never by the text, where every IPv6 address
             // came after every IPv4 one.
-            Column::Local => (s.local.port(), lf, lip),
-            Column::Peer => (s.remote.port(), rf, rip),
+            Column::Local => (s.local().port(), lf, lip),
+            Column::Peer => (s.remote().port(), rf, rip),
             Column::Timer => num(s.timer.map_or(0, |t| u128::from(t.expires_ms) + 1)),
             // Age in ms: the longest seen is the biggest.
             Column::Age => num(first_seen
@@ -171,7 +171,7 @@ impl App {
             Column::Inode => num(u128::from(s.inode)),
             Column::Process | Column::User | Column::Netns => num(0),
             // By port: services are named after their port.
-            Column::Service => num(u128::from(s.local.port())),
+            Column::Service => num(u128::from(s.local().port())),
             Column::Flags => num(u128::from(flags.bits())),
             // Without figures (a listener, UDP, traffic off) below any figure.
             Column::RxRate => num(self.socket_rate(s).map_or(0, |r| u128::from(r.rx) + 1)),
@@ -182,7 +182,7 @@ impl App {
                 .socket_tcp(s)
                 .map_or(0, |t| u128::from(t.idle_ms()) + 1)),
         };
-        let ports = (u32::from(s.local.port()) << 16) | u32::from(s.remote.port());
+        let ports = (u32::from(s.local().port()) << 16) | u32::from(s.remote().port());
         encode((
             primary,
             lf,

@@ -45,8 +45,7 @@ pub fn sock(
 ) -> Socket {
     Socket {
         proto,
-        local: local.parse().unwrap(),
-        remote: remote.parse().unwrap(),
+        addrs: crate::model::AddrPair::new(local.parse().unwrap(), remote.parse().unwrap()),
         state,
         recv_q: 0,
         send_q: if state == State::Listen { 128 } else { 0 },
@@ -316,7 +315,7 @@ pub fn answer_probes(app: &mut App, effects: Vec<Effect>) -> Vec<Effect> {
                     .snap
                     .sockets
                     .iter()
-                    .any(|s| s.proto.is_tcp() && s.local.port() == port);
+                    .any(|s| s.proto.is_tcp() && s.local().port() == port);
                 let r = if held {
                     crate::diagnose::BindResult::InUse
                 } else {
@@ -370,7 +369,7 @@ pub fn locals(app: &App) -> Vec<String> {
         .rows
         .iter()
         .filter_map(|r| app.row_socket(*r))
-        .map(|s| format!("{} {}", s.local, s.remote))
+        .map(|s| format!("{} {}", s.local(), s.remote()))
         .collect()
 }
 
@@ -410,7 +409,7 @@ pub fn select_port(app: &mut App, port: u16) {
         .table
         .rows
         .iter()
-        .position(|r| app.row_socket(*r).is_some_and(|s| s.local.port() == port))
+        .position(|r| app.row_socket(*r).is_some_and(|s| s.local().port() == port))
         .unwrap();
     app.select_index(i);
 }

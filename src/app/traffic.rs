@@ -115,7 +115,7 @@ impl PortConns {
         let mut per_port: HashMap<(u32, u16), u32> = HashMap::default();
         for s in c.delta.opened.iter().filter_map(|&i| snap.sockets.get(i)) {
             if s.proto.is_tcp() && is_new_connection(s.state) {
-                *per_port.entry((ns(s.netns), s.local.port())).or_default() += 1;
+                *per_port.entry((ns(s.netns), s.local().port())).or_default() += 1;
             }
         }
         for closed in c.closed.iter().filter(|c| c.short_lived()) {

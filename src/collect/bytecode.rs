@@ -201,7 +201,7 @@ pub fn run(bc: &[u8], s: &crate::model::Socket) -> bool {
         let yes_len = usize::from(bc[pc + 1]);
         let no_len = usize::from(u16::from_ne_bytes([bc[pc + 2], bc[pc + 3]]));
         let arg = || usize::from(u16::from_ne_bytes([bc[pc + 6], bc[pc + 7]])) as u16;
-        let (sp, dp) = (s.local.port(), s.remote.port());
+        let (sp, dp) = (s.local().port(), s.remote().port());
         let yes = match code {
             JMP => false,
             S_GE => sp >= arg(),
@@ -209,7 +209,11 @@ pub fn run(bc: &[u8], s: &crate::model::Socket) -> bool {
             D_GE => dp >= arg(),
             D_LE => dp <= arg(),
             S_COND | D_COND => {
-                let a = if code == S_COND { &s.local } else { &s.remote };
+                let a = if code == S_COND {
+                    &s.local()
+                } else {
+                    &s.remote()
+                };
                 let family = bc[pc + 4];
                 let port = i32::from_ne_bytes([bc[pc + 8], bc[pc + 9], bc[pc + 10], bc[pc + 11]]);
                 let ip: IpAddr = if family == AF_INET {
@@ -290,8 +294,8 @@ mod tests {
             let n = Narrow::new(clauses).unwrap();
             let mut s = sock(sport, dport, 1, State::Estab, 0);
             let ip = if v6 { ips[1] } else if lo_ip { ips[0] } else { "10.0.0.1".parse().unwrap() };
-            s.local = crate::model::Addr::new(ip, sport);
-            s.remote = crate::model::Addr::new(ip, dport);
+            s.set_local(crate::model::Addr::new(ip, sport));
+            s.set_remote(crate::model::Addr::new(ip, dport));
             match compile(&n) {
                 Some(bc) => prop_assert_eq!(run(&bc, &s), n.accepts(&s)),
                 None => prop_assert!(n.accepts(&s)),

@@ -62,13 +62,12 @@ pub fn destroy_events() -> Answer {
 pub fn sock_destroy() -> Answer {
     #[cfg(target_os = "linux")]
     {
-        use crate::model::{Addr, OwnerStatus, Pids, Proto, Socket, State};
+        use crate::model::{Addr, AddrPair, OwnerStatus, Pids, Proto, Socket, State};
         use std::net::{IpAddr, Ipv4Addr};
         let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let nothing = Socket {
             proto: Proto::new(true, false),
-            local: Addr::new(lo, 0),
-            remote: Addr::new(lo, 0),
+            addrs: AddrPair::new(Addr::new(lo, 0), Addr::new(lo, 0)),
             state: State::Estab,
             recv_q: 0,
             send_q: 0,

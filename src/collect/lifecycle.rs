@@ -179,8 +179,8 @@ fn parse_freed(payload: &[u8], netns: u32) -> Option<Freed> {
     let s = parse_row(payload, !tcp)?;
     Some(Freed {
         proto: s.proto,
-        local: s.local,
-        remote: s.remote,
+        local: s.local(),
+        remote: s.remote(),
         netns,
         cookie: s.cookie,
         uid: s.uid,

@@ -242,7 +242,9 @@ fn proxy_port_missing(
     snap.sockets.iter().any(|s| {
         s.is_listener()
             && s.owners.iter().any(|p| proxies.contains(p))
-            && !published.iter().any(|p| p.port.host_port == s.local.port())
+            && !published
+                .iter()
+                .any(|p| p.port.host_port == s.local().port())
     })
 }
 
@@ -552,7 +554,7 @@ impl Collector for SockDiagCollector {
             return Ok(());
         }
         let host = self.namespaces.host();
-        rows.retain(|s| s.local.port() == port && s.state == State::Unconn);
+        rows.retain(|s| s.local().port() == port && s.state == State::Unconn);
         for s in &mut rows {
             s.netns = host;
         }

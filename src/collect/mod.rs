@@ -72,7 +72,7 @@ pub fn add_bound_holders(collector: &mut dyn Collector, snap: &mut Snapshot, por
     let listened = snap.sockets.iter().any(|s| {
         s.proto.is_tcp()
             && s.state == crate::model::State::Listen
-            && s.local.port() == port
+            && s.local().port() == port
             && snap.netns.is_host(s.netns)
     });
     if !listened {

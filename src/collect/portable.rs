@@ -9,7 +9,9 @@ use super::procs::Procs;
 use super::{Collector, fill_details};
 use crate::error::{Error, Result};
 use crate::model::socket::unmap;
-use crate::model::{OwnerStatus, Pids, Proto, Scope, Snapshot, Socket, State, Visibility};
+use crate::model::{
+    AddrPair, OwnerStatus, Pids, Proto, Scope, Snapshot, Socket, State, Visibility,
+};
 use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, TcpState};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::SystemTime;
@@ -98,8 +100,7 @@ fn row(info: &netstat2::SocketInfo, euid: u32) -> Option<Socket> {
     };
     Some(Socket {
         proto,
-        local: local.into(),
-        remote: remote.into(),
+        addrs: AddrPair::new(local.into(), remote.into()),
         state,
         recv_q: 0,
         send_q: 0,

@@ -8,7 +8,9 @@
 use crate::error::{Error, Result};
 use crate::model::lifecycle::TcpInfo;
 use crate::model::socket::unmap;
-use crate::model::{Addr, OwnerStatus, Pids, Proto, Scope, Socket, State, Timer, TimerKind};
+use crate::model::{
+    Addr, AddrPair, OwnerStatus, Pids, Proto, Scope, Socket, State, Timer, TimerKind,
+};
 use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer};
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY};
 use netlink_packet_sock_diag::inet::{InetResponseBuffer, SocketIdBuffer};
@@ -503,9 +505,9 @@ pub(crate) fn encode_exact(s: &Socket, seq: u32, kind: u16, flags: u16, buf: &mu
     let protocol = if s.proto.is_tcp() { 6 } else { IPPROTO_UDP };
     buf.extend_from_slice(&[if v6 { AF_INET6 } else { AF_INET }, protocol, 0, 0]);
     buf.extend_from_slice(&s.state.mask_bit().to_ne_bytes());
-    buf.extend_from_slice(&s.local.port().to_be_bytes());
-    buf.extend_from_slice(&s.remote.port().to_be_bytes());
-    for a in [s.local.ip(), s.remote.ip()] {
+    buf.extend_from_slice(&s.local().port().to_be_bytes());
+    buf.extend_from_slice(&s.remote().port().to_be_bytes());
+    for a in [s.local().ip(), s.remote().ip()] {
         let mut bytes = [0u8; 16];
         match (a, v6) {
             (IpAddr::V4(ip), false) => bytes[..4].copy_from_slice(&ip.octets()),
@@ -562,8 +564,7 @@ pub(crate) fn parse_row(payload: &[u8], udp: bool) -> Option<Socket> {
             .any(|n| n.kind() == INET_DIAG_SKV6ONLY && n.value().first() == Some(&1));
     Some(Socket {
         proto: Proto::new(!udp, v6),
-        local,
-        remote,
+        addrs: AddrPair::new(local, remote),
         state,
         recv_q: row.recv_queue(),
         send_q: row.send_queue(),
@@ -764,7 +765,7 @@ mod tests {
         row[68..72].copy_from_slice(&42u32.to_ne_bytes());
         let s = parse_row(&row, false).unwrap();
         assert_eq!(
-            (s.proto, s.state, s.local.to_string(), s.inode),
+            (s.proto, s.state, s.local().to_string(), s.inode),
             (Proto::Tcp, State::Listen, "127.0.0.1:8080".into(), 42)
         );
     }

@@ -135,8 +135,8 @@ pub fn write(dir: &Path, snap: &Snapshot) -> std::io::Result<()> {
             .map(|s| {
                 (
                     s.netns,
-                    s.local.to_string(),
-                    s.remote.to_string(),
+                    s.local().to_string(),
+                    s.remote().to_string(),
                     s.maker - 1,
                     s.cookie,
                 )
@@ -262,7 +262,7 @@ pub fn apply(dir: &Path, snap: &mut Snapshot) -> Result<(), Unused> {
         })
         .collect();
     for s in snap.sockets.iter_mut().filter(|s| lingers(s)) {
-        if let Some(&(i, cookie)) = by.get(&(s.netns, s.local, s.remote))
+        if let Some(&(i, cookie)) = by.get(&(s.netns, s.local(), s.remote()))
             && cookie == s.cookie
         {
             s.maker = i;

@@ -1000,9 +1000,9 @@ mod tests {
             .delta
             .opened
             .iter()
-            .map(|&i| c.snapshot.sockets[i].local.port())
+            .map(|&i| c.snapshot.sockets[i].local().port())
             .collect();
-        let closed = c.delta.closed.iter().map(|s| s.local.port()).collect();
+        let closed = c.delta.closed.iter().map(|s| s.local().port()).collect();
         (opened, closed)
     }
 
@@ -1101,7 +1101,7 @@ mod lifecycle_tests {
         // and would be dropped whatever was said before.
         let mut l = listener();
         l.state = State::Estab;
-        l.remote = "127.0.0.1:40000".parse().unwrap();
+        l.set_remote("127.0.0.1:40000".parse().unwrap());
         let mut d = Differ::default();
         d.next(
             snapshot(0, Scope::All, vec![l.clone()], &[]),
@@ -1113,8 +1113,8 @@ mod lifecycle_tests {
         let mut late = snapshot(3, Scope::All, vec![], &[]);
         late.freed = vec![Freed {
             proto: Proto::Tcp,
-            local: l.local,
-            remote: l.remote,
+            local: l.local(),
+            remote: l.remote(),
             netns: 0,
             cookie: 55,
             uid: 0,
@@ -1164,8 +1164,8 @@ mod lifecycle_tests {
         let l = listener();
         let freed = Freed {
             proto: Proto::Tcp,
-            local: l.local,
-            remote: l.remote,
+            local: l.local(),
+            remote: l.remote(),
             netns: 0,
             cookie: 55,
             uid: 0,
@@ -1187,7 +1187,7 @@ mod lifecycle_tests {
         // Another socket the diff finds gone is still said.
         let mut m = l.clone();
         m.cookie = 56;
-        m.local = "127.0.0.1:3001".parse().unwrap();
+        m.set_local("127.0.0.1:3001".parse().unwrap());
         d.next(snapshot(3, Scope::All, vec![m], &[]), Duration::ZERO, 0);
         let c = d.next(snapshot(4, Scope::All, vec![], &[]), Duration::ZERO, 0);
         assert_eq!(c.delta.closed.len(), 1);

@@ -181,7 +181,7 @@ pub(crate) fn destroy_each(collector: &mut SockDiagCollector, sockets: &[&Socket
                     }
                     _ => e.to_string(),
                 };
-                d.failed = Some(format!("cannot close {}: {why}", Endpoint(&s.local)));
+                d.failed = Some(format!("cannot close {}: {why}", Endpoint(&s.local())));
                 return d;
             }
         }
@@ -227,7 +227,7 @@ impl Remaining {
                 now.sockets.iter().any(|s| s.key() == key)
             })
             .count();
-        let mut ports: Vec<u16> = closed.iter().map(|s| s.local.port()).collect();
+        let mut ports: Vec<u16> = closed.iter().map(|s| s.local().port()).collect();
         ports.sort_unstable();
         ports.dedup();
         let port = match ports[..] {
@@ -300,8 +300,8 @@ pub(crate) fn describe(snap: &Snapshot, s: &Socket) -> String {
         "{:<5} {:<11} {} → {}  {owners}{ns}",
         s.proto.as_str(),
         s.state.to_string(),
-        Endpoint(&s.local),
-        Endpoint(&s.remote),
+        Endpoint(&s.local()),
+        Endpoint(&s.remote()),
     )
 }
 

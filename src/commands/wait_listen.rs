@@ -46,7 +46,7 @@ pub fn wait(
             message,
             addresses: all
                 .iter()
-                .map(|s| crate::model::socket::Endpoint(&s.local).to_string())
+                .map(|s| crate::model::socket::Endpoint(&s.local()).to_string())
                 .collect(),
             pids: owners(&all),
         };
@@ -89,7 +89,7 @@ fn listeners(snap: &Snapshot, port: u16) -> Vec<&Socket> {
         .filter(|s| {
             s.proto.is_tcp()
                 && s.state == State::Listen
-                && s.local.port() == port
+                && s.local().port() == port
                 && snap.netns.is_host(s.netns)
         })
         .collect()
@@ -107,7 +107,7 @@ fn owners(all: &[&Socket]) -> Vec<u32> {
 pub fn describe(snap: &Snapshot, port: u16, all: &[&Socket]) -> String {
     let addrs: Vec<String> = all
         .iter()
-        .map(|s| crate::model::socket::Endpoint(&s.local).to_string())
+        .map(|s| crate::model::socket::Endpoint(&s.local()).to_string())
         .collect();
     let v4 = all
         .iter()

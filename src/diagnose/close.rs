@@ -131,7 +131,7 @@ pub fn plan(sel: &Selection, snap: &Snapshot) -> Result<ClosePlan, CloseRefusal>
         && let Some(&first) = plan.listeners.first()
     {
         return Err(CloseRefusal::OnlyListeners {
-            port: snap.sockets[first].local.port(),
+            port: snap.sockets[first].local().port(),
         });
     }
     Ok(plan)
@@ -182,18 +182,18 @@ mod tests {
     fn listeners_are_left_out_and_udp_needs_naming() {
         let snap = snap();
         // Node's sockets on :3000: its listener, two connections; and two TIME-WAITs.
-        let p = plan(&select(&snap, |s| s.local.port() == 3000), &snap).unwrap();
+        let p = plan(&select(&snap, |s| s.local().port() == 3000), &snap).unwrap();
         assert_eq!(p.listeners, vec![0]);
         assert_eq!(p.sockets, vec![3, 5, 7, 8]);
         assert_eq!((p.processes, p.blocked), (1, None));
         let only = select(&snap, |s| {
-            s.local.port() == 3000 && s.state == State::Listen
+            s.local().port() == 3000 && s.state == State::Listen
         });
         assert_eq!(
             plan(&only, &snap),
             Err(CloseRefusal::OnlyListeners { port: 3000 })
         );
-        let mut udp = select(&snap, |s| s.local.port() == 53);
+        let mut udp = select(&snap, |s| s.local().port() == 53);
         assert_eq!(plan(&udp, &snap), Err(CloseRefusal::Udp { count: 1 }));
         udp.names_udp = true;
         assert_eq!(plan(&udp, &snap).unwrap().sockets, vec![2]);

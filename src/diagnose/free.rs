@@ -103,7 +103,7 @@ pub fn held_ports(snap: &crate::model::Snapshot) -> HashSet<u16> {
     snap.sockets
         .iter()
         .filter(|s| snap.netns.is_host(s.netns))
-        .map(|s| s.local.port())
+        .map(|s| s.local().port())
         .collect()
 }
 

@@ -266,7 +266,7 @@ fn an_ownerless_listener_is_never_free() {
     }
     // Owned and unowned listeners together: a listener verdict that mentions both.
     let (s, p) = table();
-    let mut s: Vec<_> = s.into_iter().filter(|s| s.local.port() == 3000).collect();
+    let mut s: Vec<_> = s.into_iter().filter(|s| s.local().port() == 3000).collect();
     let mut other = sock(Proto::Tcp6, "[::1]:3000", "[::]:0", State::Listen, 99, &[]);
     other.owner_status = OwnerStatus::OtherNs;
     s.push(other);

@@ -90,7 +90,7 @@ impl Holders {
             ..Holders::default()
         };
         for (i, s) in snap.sockets.iter().enumerate() {
-            if s.local.port() != port {
+            if s.local().port() != port {
                 continue;
             }
             if !snap.netns.is_host(s.netns) {

@@ -59,6 +59,16 @@ impl Addr {
         self.ip[..12] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]
     }
 
+    /// The IPv4 address as bits (an IPv4-mapped one included); `None` for IPv6.
+    pub(super) fn v4_bits(&self) -> Option<u32> {
+        self.is_ipv4()
+            .then(|| u32::from_be_bytes([self.ip[12], self.ip[13], self.ip[14], self.ip[15]]))
+    }
+
+    pub(super) fn from_v4_bits(bits: u32, port: u16) -> Addr {
+        Addr::new(IpAddr::V4(std::net::Ipv4Addr::from_bits(bits)), port)
+    }
+
     /// (family, bits): v4 before v6, as `IpAddr` orders them; sorts as [`Addr`]'s `Ord`
     /// without building an `IpAddr`.
     pub fn order_key(&self) -> (u8, u128) {

@@ -213,8 +213,7 @@ fn ident(s: &Socket) -> u64 {
 fn same_socket(a: &Socket, b: &Socket) -> bool {
     a.cookie == b.cookie
         && a.netns == b.netns
-        && a.local == b.local
-        && a.remote == b.remote
+        && a.addrs == b.addrs
         && a.proto == b.proto
         && (a.cookie != 0 || a.inode == b.inode)
 }
@@ -230,8 +229,10 @@ pub(crate) mod tests {
     pub(crate) fn sock(port: u16, rport: u16, inode: u32, state: State, owner: u32) -> Socket {
         Socket {
             proto: Proto::Tcp,
-            local: SocketAddr::from(([127, 0, 0, 1], port)).into(),
-            remote: SocketAddr::from(([127, 0, 0, 1], rport)).into(),
+            addrs: crate::model::AddrPair::new(
+                SocketAddr::from(([127, 0, 0, 1], port)).into(),
+                SocketAddr::from(([127, 0, 0, 1], rport)).into(),
+            ),
             state,
             recv_q: 0,
             send_q: 0,
@@ -270,7 +271,7 @@ pub(crate) mod tests {
         let d = diff_sockets(&prev, &next);
         assert_eq!(d.opened, vec![2]);
         assert_eq!(d.closed.len(), 1);
-        assert_eq!(d.closed[0].local.port(), 80);
+        assert_eq!(d.closed[0].local().port(), 80);
         assert_eq!(
             d.changed,
             vec![

@@ -162,7 +162,7 @@ pub fn events(
         s.state != State::TimeWait
             && super::lifecycle::lingers(s)
             && (freed.contains(&(s.netns, s.cookie))
-                || ended.contains(&(s.netns, s.local, s.remote)))
+                || ended.contains(&(s.netns, s.local(), s.remote())))
     };
     for c in closed {
         out.push(freed_event(at, c));

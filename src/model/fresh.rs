@@ -360,8 +360,8 @@ mod tests {
     fn freed(s: &Socket) -> Freed {
         Freed {
             proto: s.proto,
-            local: s.local,
-            remote: s.remote,
+            local: s.local(),
+            remote: s.remote(),
             netns: s.netns,
             cookie: s.cookie,
             uid: s.uid,
@@ -373,7 +373,7 @@ mod tests {
         let mut v: Vec<_> = s
             .sockets
             .iter()
-            .map(|s| (s.local.port(), s.remote.port(), s.state))
+            .map(|s| (s.local().port(), s.remote().port(), s.state))
             .collect();
         v.sort_by_key(|x| (x.0, x.1));
         v

@@ -313,8 +313,8 @@ fn closed(
                     Polled {
                         state: s.state,
                         by,
-                        local: s.local,
-                        remote: s.remote,
+                        local: s.local(),
+                        remote: s.remote(),
                         tcp: snap.tcp_of(s).copied(),
                     },
                 );
@@ -413,7 +413,7 @@ fn listeners_of(snap: &Snapshot) -> HashMap<(u32, u16), Maker> {
     snap.sockets
         .iter()
         .filter(|s| s.proto.is_tcp() && s.state == State::Listen)
-        .filter_map(|s| Some(((s.netns, s.local.port()), owner_of(snap, s)?)))
+        .filter_map(|s| Some(((s.netns, s.local().port()), owner_of(snap, s)?)))
         .collect()
 }
 
@@ -425,14 +425,14 @@ fn mark_time_waits(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Mak
         .sockets
         .iter()
         .filter(|s| lingers(s))
-        .map(|s| (s.netns, s.local, s.remote))
+        .map(|s| (s.netns, s.local(), s.remote()))
         .collect();
     // A connection a poll saw open that is a TIME-WAIT now: its owner made it, even when
     // its destroy event was lost.
     let missing: HashSet<&Tuple> = tw.iter().filter(|k| known.get(k).is_none()).collect();
     if let Some(prev) = prev.filter(|_| !missing.is_empty()) {
         for s in prev.sockets.iter().filter(|s| !lingers(s)) {
-            let key = (s.netns, s.local, s.remote);
+            let key = (s.netns, s.local(), s.remote());
             if missing.contains(&key)
                 && let Some(m) = owner_of(prev, s)
             {
@@ -448,7 +448,7 @@ fn mark_time_waits(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Mak
     let mut index: HashMap<Maker, u32> = HashMap::default();
     let mut makers: Vec<Maker> = Vec::new();
     for s in next.sockets.iter_mut().filter(|s| lingers(s)) {
-        let Some(m) = known.of_row(&(s.netns, s.local, s.remote), s.cookie) else {
+        let Some(m) = known.of_row(&(s.netns, s.local(), s.remote()), s.cookie) else {
             continue;
         };
         let at = match index.get(m) {

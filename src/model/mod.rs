@@ -15,6 +15,7 @@ pub mod fresh;
 pub mod lifecycle;
 pub mod narrow;
 pub mod netns;
+pub mod pair;
 pub mod pids;
 pub mod process;
 pub mod sanitize;
@@ -41,4 +42,6 @@ pub use netns::{Netns, NetnsKind, NetnsTable};
 pub use process::{Ancestor, Origin, Pm2App, Process};
 pub use signal::{Delivery, Refusal, Sent, Sig};
 pub use snapshot::{Collected, Scope, Snapshot, Visibility};
-pub use socket::{Addr, OwnerStatus, Pids, Proto, Socket, SocketKey, State, Timer, TimerKind};
+pub use socket::{
+    Addr, AddrPair, OwnerStatus, Pids, Proto, Socket, SocketKey, State, Timer, TimerKind,
+};

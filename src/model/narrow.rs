@@ -34,8 +34,8 @@ impl Cond {
     /// What the kernel answers for this socket (`inet_diag_bc_run`).
     pub fn accepts(&self, s: &Socket) -> bool {
         let at = |end: End| match end {
-            End::Local => &s.local,
-            End::Remote => &s.remote,
+            End::Local => s.local(),
+            End::Remote => s.remote(),
         };
         match *self {
             Cond::Port { end, lo, hi } => (lo..=hi).contains(&at(end).port()),
@@ -86,7 +86,7 @@ mod tests {
     #[test]
     fn ports_and_addresses_as_the_kernel_tests_them() {
         let mut s = sock(3000, 0, 1, State::Listen, 0);
-        s.remote = "0.0.0.0:0".parse().unwrap();
+        s.set_remote("0.0.0.0:0".parse().unwrap());
         let local = |lo, hi| Cond::Port {
             end: End::Local,
             lo,
@@ -113,10 +113,10 @@ mod tests {
         // A v6 socket on a v4-mapped address is that v4 address; `::` is not 0.0.0.0.
         let mut v6 = s.clone();
         v6.proto = Proto::Tcp6;
-        v6.local = Addr::new("::ffff:127.0.0.1".parse().unwrap(), 3000);
+        v6.set_local(Addr::new("::ffff:127.0.0.1".parse().unwrap(), 3000));
         assert!(addr(here, None).accepts(&v6));
         assert!(addr("::ffff:127.0.0.1".parse().unwrap(), None).accepts(&v6));
-        v6.local = Addr::new("::".parse().unwrap(), 3000);
+        v6.set_local(Addr::new("::".parse().unwrap(), 3000));
         assert!(!addr("0.0.0.0".parse().unwrap(), None).accepts(&v6));
         let n = Narrow::new(vec![
             vec![local(1, 2), local(3000, 3000)],

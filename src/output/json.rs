@@ -195,8 +195,8 @@ fn socket_doc_cached<'a>(
     SocketDoc {
         proto: s.proto.as_str(),
         state: s.state.as_str(),
-        local: endpoint(&s.local),
-        remote: endpoint(&s.remote),
+        local: endpoint(&s.local()),
+        remote: endpoint(&s.remote()),
         recv_q: s.recv_q,
         send_q: s.send_q,
         timer: s.timer,
@@ -221,7 +221,7 @@ fn socket_doc_cached<'a>(
             .owners_of(s)
             .map(|p| match cache.and_then(|c| c.get(&p.pid)) {
                 Some(raw) => OwnerDoc::Shared(raw),
-                None => OwnerDoc::Full(process_doc(p, snap, Some(s.local.port()))),
+                None => OwnerDoc::Full(process_doc(p, snap, Some(s.local().port()))),
             })
             .collect(),
         flags: flags.iter().map(|f| f.as_str()).collect(),

@@ -51,11 +51,11 @@ pub fn sort_rows(rows: &mut [Row<'_>]) {
     rows.sort_unstable_by_key(|r| {
         let s = r.socket;
         (
-            s.local.port(),
+            s.local().port(),
             s.proto,
-            s.local.order_key(),
-            s.remote.order_key(),
-            s.remote.port(),
+            s.local().order_key(),
+            s.remote().order_key(),
+            s.remote().port(),
             s.netns,
             s.inode,
             s.cookie,
@@ -128,8 +128,8 @@ mod tests {
                         inode,
                         &[],
                     );
-                    s.local = addr(v6, l, lp);
-                    s.remote = addr(v6 && r % 2 == 0, r, rp);
+                    s.set_local(addr(v6, l, lp));
+                    s.set_remote(addr(v6 && r % 2 == 0, r, rp));
                     s.cookie = cookie;
                     s
                 })
@@ -140,7 +140,7 @@ mod tests {
                 .collect();
             sort_rows(&mut rows);
             let key = |s: &Socket| {
-                (s.local.port(), s.proto, s.local.ip(), s.remote, s.netns, s.inode, s.cookie)
+                (s.local().port(), s.proto, s.local().ip(), s.remote(), s.netns, s.inode, s.cookie)
             };
             for w in rows.windows(2) {
                 prop_assert!(key(w[0].socket) <= key(w[1].socket));

@@ -165,8 +165,8 @@ fn fill(cells: &mut [String; COLUMNS], row: &Row<'_>, snap: &Snapshot, short: bo
         cells[1].push_str(s.state.as_str());
         write!(cells[2], "{}", s.recv_q)?;
         write!(cells[3], "{}", s.send_q)?;
-        write!(cells[4], "{}", Endpoint(&s.local))?;
-        write!(cells[5], "{}", Endpoint(&s.remote))?;
+        write!(cells[4], "{}", Endpoint(&s.local()))?;
+        write!(cells[5], "{}", Endpoint(&s.remote()))?;
         cells[NETNS].push_str(&snap.netns.name(s.netns));
         // A listener shared by hundreds of workers: the first few, and how many more
         // (`--json` and `--csv` keep them all).
@@ -248,7 +248,7 @@ mod tests {
         for (i, port) in [2024u16, 38082, 3000].into_iter().enumerate() {
             let pid = 4000 + i as u32;
             let mut s = sock(port, 0, 100 + i as u32, State::Listen, pid);
-            s.remote = "0.0.0.0:0".parse().unwrap();
+            s.set_remote("0.0.0.0:0".parse().unwrap());
             s.uid = 1000;
             s.send_q = 128;
             snap.sockets.push(s);

@@ -231,7 +231,7 @@ pub fn write_text(
             "  {:<5} {:<7} {}{queue}",
             s.proto.as_str(),
             s.state.as_str(),
-            Endpoint(&s.local)
+            Endpoint(&s.local())
         )?;
     }
     for p in v

@@ -201,8 +201,8 @@ impl<'a> Subject<'a> {
     pub fn socket(s: &'a Socket, snap: &'a Snapshot, flags: Flags) -> Subject<'a> {
         Subject {
             proto: s.proto,
-            local: s.local,
-            remote: s.remote,
+            local: s.local(),
+            remote: s.remote(),
             state: s.state,
             netns: s.netns,
             uid: Some(s.uid),

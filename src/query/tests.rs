@@ -173,9 +173,9 @@ fn namespaces_by_name_or_inode() {
 /// names 127.0.0.3.
 fn at(local: &str, remote: &str) -> Socket {
     let mut s = sock(1, 1, 1, State::Estab, 10);
-    s.local = local.parse().unwrap();
-    s.remote = remote.parse().unwrap();
-    if s.local.ip().is_ipv6() || local.starts_with("[::ffff:") {
+    s.set_local(local.parse().unwrap());
+    s.set_remote(remote.parse().unwrap());
+    if s.local().ip().is_ipv6() || local.starts_with("[::ffff:") {
         s.proto = crate::model::Proto::Tcp6;
     }
     s

@@ -337,7 +337,7 @@ mod tests {
             .live
             .ghosts
             .iter()
-            .map(|g| g.socket.local.port())
+            .map(|g| g.socket.local().port())
             .collect();
         assert_eq!(ghosts, [2]);
         assert_eq!(app.live.snap.sockets.len(), 2);

@@ -46,7 +46,8 @@ impl Os for FakeOs {
         sockets: &[crate::model::Socket],
         port: Option<u16>,
     ) -> crate::app::close::Closed {
-        self.closed.extend(sockets.iter().map(|s| s.remote.port()));
+        self.closed
+            .extend(sockets.iter().map(|s| s.remote().port()));
         crate::app::close::Closed {
             closed: sockets.len(),
             gone: 0,

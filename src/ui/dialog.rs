@@ -45,7 +45,7 @@ fn head<'a>(d: &Dialog, th: &Styles, text_width: usize) -> Vec<Line<'a>> {
             "{} {} {}",
             d.socket.proto.as_str(),
             d.socket.state,
-            Endpoint(&d.socket.local)
+            Endpoint(&d.socket.local())
         )),
     ])];
     if let Some(n) = &d.note {
@@ -196,8 +196,8 @@ fn draw_close(frame: &mut Frame, c: &crate::app::close::CloseDialog, th: &Styles
             "  {} {} {} → {}  {owners}",
             s.proto.as_str(),
             s.state,
-            Endpoint(&s.local),
-            Endpoint(&s.remote)
+            Endpoint(&s.local()),
+            Endpoint(&s.remote())
         );
         lines.push(Line::raw(fit(&row, text_width)));
     }

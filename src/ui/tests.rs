@@ -73,7 +73,7 @@ fn detail_dialog_help() {
             .table
             .rows
             .iter()
-            .position(|r| app.row_socket(*r).unwrap().local.port() == 8080)
+            .position(|r| app.row_socket(*r).unwrap().local().port() == 8080)
             .unwrap();
         app.select_index(i);
         update(

@@ -146,7 +146,7 @@ fn detail_pane_shows_tcp_info() {
         .iter()
         .position(|r| {
             app.row_socket(*r)
-                .is_some_and(|s| s.local.port() == 3000 && s.remote.port() == 41000)
+                .is_some_and(|s| s.local().port() == 3000 && s.remote().port() == 41000)
         })
         .unwrap();
     app.select_index(i);

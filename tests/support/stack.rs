@@ -439,7 +439,7 @@ pub fn wait_listening(port: u16) {
             .any(|s| {
                 s.proto.is_tcp()
                     && s.state == sockscope::model::State::Listen
-                    && s.local.port() == port
+                    && s.local().port() == port
                     && snap.netns.is_host(s.netns)
             })
             .then_some(())

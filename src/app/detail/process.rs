@@ -70,9 +70,9 @@ fn sockets_named(on: &[&Socket]) -> String {
         .iter()
         .take(SHOWN)
         .map(|s| {
-            let mut t = format!("{} {} {}", s.proto.as_str(), s.state, Endpoint(&s.local));
-            if !s.is_listener() && s.remote.port() != 0 {
-                t.push_str(&format!(" → {}", Endpoint(&s.remote)));
+            let mut t = format!("{} {} {}", s.proto.as_str(), s.state, Endpoint(&s.local()));
+            if !s.is_listener() && s.remote().port() != 0 {
+                t.push_str(&format!(" → {}", Endpoint(&s.remote())));
             }
             t
         })

@@ -146,7 +146,7 @@ fn tab_gives_the_table_the_focus_and_the_pane_follows() {
     let socket = app.row_socket(app.selected_row().unwrap()).unwrap().clone();
     let shown = pane_text(&app).join("\n");
     assert!(
-        shown.contains(&crate::model::socket::Endpoint(&socket.local).to_string()),
+        shown.contains(&crate::model::socket::Endpoint(&socket.local()).to_string()),
         "{shown}"
     );
     key(&mut app, KeyCode::Enter);

@@ -171,7 +171,7 @@ fn kernel_and_hidden_rows_cannot_be_signalled() {
         .table
         .rows
         .iter()
-        .position(|r| app.row_socket(*r).unwrap().local.port() == 22)
+        .position(|r| app.row_socket(*r).unwrap().local().port() == 22)
         .unwrap();
     app.select_index(hidden);
     assert!(press(&mut app, "k").is_empty());
@@ -382,8 +382,9 @@ fn k_on_a_time_wait_says_the_kernel_holds_it() {
         .rows
         .iter()
         .position(|r| {
-            app.row_socket(*r)
-                .is_some_and(|s| s.state == crate::model::State::TimeWait && s.local.port() == 5000)
+            app.row_socket(*r).is_some_and(|s| {
+                s.state == crate::model::State::TimeWait && s.local().port() == 5000
+            })
         })
         .unwrap();
     app.select_index(i);

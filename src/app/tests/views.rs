@@ -145,7 +145,7 @@ fn the_ports_view_shows_the_ephemeral_ports_of_servers_and_of_the_filter() {
     };
     assert_eq!(ports(&app), vec![22, 53, 3000, 8080, 38100]);
     // The listener goes; its TIME-WAITs stay: the port still shows.
-    s.retain(|x| x.local.port() != 38100);
+    s.retain(|x| x.local().port() != 38100);
     s.push(tw("127.0.0.1:38100", "127.0.0.1:50100"));
     feed.feed(&mut app, snapshot(2, Scope::All, s, &p));
     assert_eq!(ports(&app), vec![22, 53, 3000, 8080, 38100]);
@@ -224,7 +224,7 @@ fn a_filter_edit_that_matches_nothing_keeps_the_selection() {
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.table.selected, selected, "the selection came back");
     let s = app.row_socket(app.selected_row().unwrap()).unwrap();
-    assert_eq!(s.local.port(), 8080);
+    assert_eq!(s.local().port(), 8080);
 }
 
 /// `x` on a Ports row says what closing its TIME-WAITs does and does not do.
@@ -245,7 +245,7 @@ fn the_close_dialog_says_whether_the_port_stays_in_use() {
         app.table
             .rows
             .iter()
-            .position(|r| app.row_socket(*r).is_some_and(|s| s.local.port() == port))
+            .position(|r| app.row_socket(*r).is_some_and(|s| s.local().port() == port))
             .unwrap()
     };
     let i = row(&app, 3000);
@@ -488,7 +488,7 @@ fn the_close_dialog_at_80x24_keeps_its_sentences_and_names_the_maker() {
         .table
         .rows
         .iter()
-        .position(|r| app.row_socket(*r).is_some_and(|s| s.local.port() == 5000))
+        .position(|r| app.row_socket(*r).is_some_and(|s| s.local().port() == 5000))
         .unwrap();
     app.select_index(i);
     press(&mut app, "x");

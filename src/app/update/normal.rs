@@ -252,7 +252,7 @@ fn quick_filter(app: &mut App, a: Action) {
         return;
     };
     let (prefix, term) = match a {
-        Action::FilterPort => ("lport:", format!("lport:{}", s.local.port())),
+        Action::FilterPort => ("lport:", format!("lport:{}", s.local().port())),
         Action::FilterState => (
             "state:",
             format!("state:{}", s.state.as_str().to_ascii_lowercase()),

@@ -28,7 +28,7 @@ pub fn behind(
                 .sockets
                 .iter()
                 .filter(|s| s.owners.contains(&pid) && super::plan::held_kind(s, false))
-                .map(|s| s.local.port())
+                .map(|s| s.local().port())
                 .collect();
             ports.sort_unstable();
             ports.dedup();

@@ -47,7 +47,7 @@ pub fn plan(snap: &Snapshot, target: KillTarget, udp: bool) -> Planned {
                 .sockets
                 .iter()
                 .filter(|s| s.owners.contains(&pid) && held_kind(s, udp))
-                .map(|s| s.local.port())
+                .map(|s| s.local().port())
                 .collect::<std::collections::BTreeSet<u16>>();
             return Planned::Go(Plan {
                 targets: vec![(pid, None)],

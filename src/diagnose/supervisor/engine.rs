@@ -102,13 +102,15 @@ fn published_by<'a>(
     snap.sockets
         .iter()
         .filter(|s| {
-            s.is_listener() && s.owners.contains(&p.pid) && port.is_none_or(|x| s.local.port() == x)
+            s.is_listener()
+                && s.owners.contains(&p.pid)
+                && port.is_none_or(|x| s.local().port() == x)
         })
         .find_map(|s| {
             snap.published.iter().find(|e| {
-                e.port.host_port == s.local.port()
+                e.port.host_port == s.local().port()
                     && e.port.tcp == s.proto.is_tcp()
-                    && ip_matches(e.port.host_ip, s.local.ip())
+                    && ip_matches(e.port.host_ip, s.local().ip())
             })
         })
 }

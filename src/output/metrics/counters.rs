@@ -185,7 +185,7 @@ fn listening_ports(snap: &Snapshot) -> HashSet<(&'static str, u16)> {
         .filter(|s| s.state == State::Listen || (!s.proto.is_tcp() && s.is_listener()))
         .map(|s| {
             let proto = if s.proto.is_tcp() { "tcp" } else { "udp" };
-            (proto, s.local.port())
+            (proto, s.local().port())
         })
         .collect()
 }

@@ -18,7 +18,7 @@ pub(super) fn listeners<'a>(
         .iter()
         .filter(|s| {
             s.state == State::Listen
-                || (!s.proto.is_tcp() && s.is_listener() && !ephemeral.contains(&s.local.port()))
+                || (!s.proto.is_tcp() && s.is_listener() && !ephemeral.contains(&s.local().port()))
         })
         .collect()
 }
@@ -94,14 +94,14 @@ pub(super) fn listener_info(
             |p| p.name.clone(),
         );
         let container = match p {
-            Some(p) => match container_label(p, snap, s.local.port()) {
+            Some(p) => match container_label(p, snap, s.local().port()) {
                 Some(c) => c,
                 None => continue,
             },
             None => String::new(),
         };
-        let addr = s.local.ip().to_string();
-        let port = s.local.port().to_string();
+        let addr = s.local().ip().to_string();
+        let port = s.local().port().to_string();
         let netns = netns_label(s, p, snap);
         let l = labels(&[
             ("proto", family_proto(s)),
@@ -111,7 +111,7 @@ pub(super) fn listener_info(
             ("container", &container),
             ("netns", &netns),
         ]);
-        all.insert(l, s.local.port());
+        all.insert(l, s.local().port());
     }
     let mut ranked: Vec<(Labels, u16)> = all.into_iter().collect();
     // Stable: ties keep the label order of the map.
@@ -146,7 +146,7 @@ pub(super) fn listen_queues(
     for s in listeners.iter().filter(|s| s.state == State::Listen) {
         let p = s.owners.first().and_then(|pid| snap.processes.get(pid));
         let e = by_port
-            .entry((s.local.port(), netns_label(s, p, snap)))
+            .entry((s.local().port(), netns_label(s, p, snap)))
             .or_default();
         e.0 += i64::from(s.recv_q);
         e.1 += i64::from(s.send_q);
@@ -190,7 +190,7 @@ pub(super) fn service_ports(
     let listening: HashSet<u16> = listeners
         .iter()
         .filter(|s| s.state == State::Listen)
-        .map(|s| s.local.port())
+        .map(|s| s.local().port())
         .collect();
     let mut conns: BTreeMap<(&str, u16), BTreeMap<String, u64>> = BTreeMap::new();
     for s in snap
@@ -198,10 +198,10 @@ pub(super) fn service_ports(
         .iter()
         .filter(|s| s.proto.is_tcp() && s.state != State::Listen)
     {
-        let (role, port) = if listening.contains(&s.local.port()) {
-            ("server", s.local.port())
-        } else if !i.ephemeral.contains(&s.remote.port()) {
-            ("client", s.remote.port())
+        let (role, port) = if listening.contains(&s.local().port()) {
+            ("server", s.local().port())
+        } else if !i.ephemeral.contains(&s.remote().port()) {
+            ("client", s.remote().port())
         } else {
             ("client", 0)
         };
@@ -301,7 +301,8 @@ pub(super) fn stopped_holders(
             } else {
                 continue;
             };
-            *all.entry((p.name.clone(), s.local.port(), st)).or_default() += 1;
+            *all.entry((p.name.clone(), s.local().port(), st))
+                .or_default() += 1;
         }
     }
     let (kept, folded) = top_n(&all, top);
