@@ -243,7 +243,15 @@ pub(crate) fn fill_details(snap: &mut Snapshot, procs: &mut procs::Procs) {
     let mut pids: Vec<u32> = pids.into_iter().collect();
     pids.sort_unstable();
     snap.processes = procs.refresh(&pids);
-    let mut uids: rustc_hash::FxHashSet<u32> = snap.sockets.iter().map(|s| s.uid).collect();
+    // Inserted one by one: `collect` would first make room for a uid per socket (5 MB at
+    // 500k sockets, at the live view's peak) where a handful are distinct.
+    let mut uids = rustc_hash::FxHashSet::<u32>::default();
+    let mut last = None;
+    for s in snap.sockets.iter() {
+        if last.replace(s.uid) != Some(s.uid) {
+            uids.insert(s.uid);
+        }
+    }
     uids.extend(snap.processes.values().filter_map(|p| p.uid));
     let mut uids: Vec<u32> = uids.into_iter().collect();
     uids.sort_unstable();

@@ -66,7 +66,11 @@ impl Addr {
     }
 
     pub(super) fn from_v4_bits(bits: u32, port: u16) -> Addr {
-        Addr::new(IpAddr::V4(std::net::Ipv4Addr::from_bits(bits)), port)
+        let [a, b, c, d] = bits.to_be_bytes();
+        Addr {
+            ip: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d],
+            port,
+        }
     }
 
     /// (family, bits): v4 before v6, as `IpAddr` orders them; sorts as [`Addr`]'s `Ord`
