@@ -227,17 +227,12 @@ impl App {
     /// Counts per state (in `STATE_ORDER`) and per protocol for the header, of every
     /// socket and of the ones the filter shows.
     pub fn counts(&self) -> Counts {
-        let mut states = [0usize; 13];
-        let mut protos = [0usize; 4];
+        let (mut states, mut protos) = self.live.tally;
         if let Some(c) = &self.live.collect.fresh.counts {
             // Between full tables: the collector's counts (some of them estimates).
+            states = [0; 13];
             states[..12].copy_from_slice(&c.states);
             protos = c.protos;
-        } else {
-            for s in &self.live.snap.sockets {
-                states[s.state as usize] += 1;
-                protos[s.proto as usize] += 1;
-            }
         }
         let st = STATE_ORDER
             .into_iter()

@@ -102,6 +102,9 @@ pub struct Live {
     pub collect: CollectInfo,
     /// Some socket lives in a network namespace other than the host's.
     pub other_netns: bool,
+    /// Sockets of `snap` per state (by the kernel's number) and per protocol, counted
+    /// once per snapshot rather than at every frame.
+    pub tally: ([usize; 13], [usize; 4]),
     /// Ports a TCP listener held since the first snapshot, one bit a port (8 KiB): the
     /// Ports view shows their sockets even in the ephemeral range.
     listened: Box<[u64; 1024]>,
@@ -149,6 +152,7 @@ impl Default for Live {
             close_waits: CloseWaitTracker::default(),
             collect: CollectInfo::default(),
             other_netns: false,
+            tally: ([0; 13], [0; 4]),
             listened: Box::new([0; 1024]),
             traffic: None,
             conns: super::traffic::PortConns::default(),
@@ -264,14 +268,18 @@ impl Live {
         }
         let snap = &self.snap;
         let mut other = false;
+        let (mut states, mut protos) = ([0; 13], [0; 4]);
         for s in &snap.sockets {
             other |= !snap.netns.is_host(s.netns);
+            states[s.state as usize] += 1;
+            protos[s.proto as usize] += 1;
             if s.state == crate::model::State::Listen {
                 let p = usize::from(s.local().port());
                 self.listened[p / 64] |= 1 << (p % 64);
             }
         }
         self.other_netns = other;
+        self.tally = (states, protos);
     }
 
     /// "events lost: 2 at 10:42:07; resynced" while the last loss of destroy events is

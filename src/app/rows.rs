@@ -93,11 +93,12 @@ impl App {
     fn shown(&self, s: &Socket, flags: Flags) -> bool {
         (self.table.view != View::Listeners || s.is_listener())
             && !(self.table.hide_time_wait && s.state == State::TimeWait)
-            && self
-                .modes
-                .filter
-                .query
-                .matches(&Subject::socket(s, &self.live.snap, flags))
+            && (self.modes.filter.query.is_empty()
+                || self
+                    .modes
+                    .filter
+                    .query
+                    .matches(&Subject::socket(s, &self.live.snap, flags)))
     }
 
     /// Live sockets, then the newest closed ones that fit their share of the screen.

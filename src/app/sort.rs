@@ -48,22 +48,22 @@ impl App {
                 });
             }
             _ => {
-                // Keys computed once per row and compared as plain integers.
-                let mut keyed: Vec<(SortKey, RowId)> = rows
-                    .iter()
-                    .filter_map(|r| {
-                        sock(r).map(|s| {
-                            let key = self.socket_key(
-                                column,
-                                s,
-                                self.row_flags(*r),
-                                self.row_first_seen(*r),
-                            );
-                            (key, *r)
-                        })
-                    })
-                    .collect();
-                sort_keyed(&mut keyed, rows);
+                // Keys computed once per row and compared as plain integers. A row
+                // without a socket (none in practice) sorts last.
+                sort_keyed(rows, |r| match sock(r) {
+                    Some(s) => {
+                        let flags = match column {
+                            Column::Flags => self.row_flags(*r),
+                            _ => Flags::empty(),
+                        };
+                        let seen = match column {
+                            Column::Age => self.row_first_seen(*r),
+                            _ => None,
+                        };
+                        self.socket_key(column, s, flags, seen)
+                    }
+                    None => [u64::MAX; 7],
+                });
             }
         }
     }
@@ -190,32 +190,32 @@ impl App {
 /// Above this many rows, the two halves of the keys sort on two threads and merge.
 const SORT_IN_TWO: usize = 100_000;
 
-/// Sorts `keyed` by key and writes its rows, in that order, into `rows`. A big table
-/// sorts its halves at once and merges them: at 500k sockets the sort was most of an
-/// `update`, with the other core idle.
-fn sort_keyed(keyed: &mut [(SortKey, RowId)], rows: &mut [RowId]) {
-    if keyed.len() < SORT_IN_TWO {
-        keyed.sort_unstable_by_key(|a| a.0);
-        for (dst, (_, r)) in rows.iter_mut().zip(keyed.iter()) {
+/// Sorts `rows` by `key_of` (a key computed once per row). A big table computes and
+/// sorts the keys of its two halves at once, then merges them: at 500k sockets the keys
+/// and the sort were most of an `update`, with the other core idle.
+fn sort_keyed(rows: &mut [RowId], key_of: impl Fn(&RowId) -> SortKey + Sync) {
+    let keyed_of = |rows: &[RowId]| {
+        let mut keyed: Vec<(SortKey, RowId)> = rows.iter().map(|r| (key_of(r), *r)).collect();
+        keyed.sort_unstable_by_key(|k| k.0);
+        keyed
+    };
+    if rows.len() < SORT_IN_TWO {
+        let keyed = keyed_of(rows);
+        for (dst, (_, r)) in rows.iter_mut().zip(&keyed) {
             *dst = *r;
         }
         return;
     }
-    let (a, b) = keyed.split_at_mut(keyed.len() / 2);
-    let sorted_a = std::thread::scope(|scope| {
-        let other =
-            std::thread::Builder::new().spawn_scoped(scope, || a.sort_unstable_by_key(|k| k.0));
-        b.sort_unstable_by_key(|k| k.0);
-        other.is_ok_and(|t| t.join().is_ok())
+    let (first, second) = rows.split_at(rows.len() / 2);
+    let (a, b) = std::thread::scope(|scope| {
+        let other = std::thread::Builder::new().spawn_scoped(scope, || keyed_of(first));
+        let b = keyed_of(second);
+        (other.ok().and_then(|t| t.join().ok()), b)
     });
-    if !sorted_a {
-        // No thread to spare: this one sorts the first half too.
-        a.sort_unstable_by_key(|k| k.0);
-    }
-    let (a, b) = keyed.split_at(keyed.len() / 2);
+    // No thread to spare: this one does the first half too.
+    let a = a.unwrap_or_else(|| keyed_of(first));
     let (mut i, mut j) = (0, 0);
-    // (Rows without a socket have no key: as with one sort, the keyed come first.)
-    for dst in rows.iter_mut().take(keyed.len()) {
+    for dst in rows.iter_mut() {
         // Equal keys cannot happen (the key ends in the socket's identity), and either
         // order would do.
         let take_a = j >= b.len() || (i < a.len() && a[i].0 <= b[j].0);
@@ -376,7 +376,7 @@ mod tests {
     fn two_halves_merge_into_the_order_of_one_sort() {
         let n = SORT_IN_TWO + 12_345;
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut keyed: Vec<(SortKey, RowId)> = (0..n)
+        let keys: Vec<SortKey> = (0..n)
             .map(|i| {
                 x ^= x << 13;
                 x ^= x >> 7;
@@ -386,17 +386,27 @@ mod tests {
                 k[2] = x >> 20;
                 // The identity at the end: no two keys are equal.
                 k[6] = i as u64;
-                (k, RowId::Live(i as u32))
+                k
             })
             .collect();
-        let mut once = keyed.clone();
-        once.sort_unstable_by_key(|a| a.0);
-        let want: Vec<RowId> = once.iter().map(|k| k.1).collect();
-        // One more row than keys (a row without a socket): it stays last, no panic.
-        let mut rows = vec![RowId::Live(u32::MAX); n + 1];
-        sort_keyed(&mut keyed, &mut rows);
-        assert_eq!(rows[..n], want[..]);
-        assert_eq!(rows[n], RowId::Live(u32::MAX));
+        let mut rows: Vec<RowId> = (0..n).map(|i| RowId::Live(i as u32)).collect();
+        let mut want = rows.clone();
+        want.sort_unstable_by_key(|r| keys[row_of(*r)]);
+        sort_keyed(&mut rows, |r| keys[row_of(*r)]);
+        assert_eq!(rows, want);
+        // A small table sorts in one piece, to the same order.
+        let mut small: Vec<RowId> = rows[..1000].iter().rev().copied().collect();
+        let mut want: Vec<RowId> = small.clone();
+        want.sort_unstable_by_key(|r| keys[row_of(*r)]);
+        sort_keyed(&mut small, |r| keys[row_of(*r)]);
+        assert_eq!(small, want);
+    }
+
+    fn row_of(r: RowId) -> usize {
+        match r {
+            RowId::Live(i) => i as usize,
+            _ => unreachable!("only live rows here"),
+        }
     }
 
     proptest! {
