@@ -50,12 +50,13 @@ pub fn sort_rows(rows: &mut [Row<'_>]) {
     // Addresses by `order_key`, which orders as the addresses do without building them.
     rows.sort_unstable_by_key(|r| {
         let s = r.socket;
+        let (local, remote) = s.addrs.get();
         (
-            s.local().port(),
+            local.port(),
             s.proto,
-            s.local().order_key(),
-            s.remote().order_key(),
-            s.remote().port(),
+            local.order_key(),
+            remote.order_key(),
+            remote.port(),
             s.netns,
             s.inode,
             s.cookie,
