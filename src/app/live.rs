@@ -114,7 +114,7 @@ pub struct Live {
     pub conns: super::traffic::PortConns,
 }
 
-/// A table this big is freed on a thread of its own: at 500k sockets giving its 44 MB
+/// A table this big is freed on a thread of its own: at 500k sockets giving its 32 MB
 /// back took about 8 ms of each `update`, during which the screen waited.
 const RETIRE_ON_A_THREAD: usize = 50_000;
 

@@ -472,7 +472,7 @@ impl Rounds<'_> {
     /// consumer that takes no messages is not waited for forever). The live view's
     /// first `update` of a big table takes longer than a round: meanwhile it holds that
     /// table, the round it has not taken holds the last one, and the next full round
-    /// would read a third (at 500k sockets, 44 MB more at the peak).
+    /// would read a third (at 500k sockets, 32 MB more at the peak).
     fn wait_for_older(&self, interval: Duration) {
         let until = Instant::now() + interval;
         while self.older.strong_count() > 0 && Instant::now() < until {

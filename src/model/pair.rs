@@ -61,6 +61,17 @@ impl AddrPair {
         }
     }
 
+    /// Both addresses are IPv4 (IPv4-mapped ones included).
+    pub fn both_v4(&self) -> bool {
+        match self.boxed() {
+            None => true,
+            Some(_) => {
+                let (l, r) = self.get();
+                l.v4_bits().is_some() && r.v4_bits().is_some()
+            }
+        }
+    }
+
     pub fn local(&self) -> Addr {
         self.get().0
     }
@@ -140,6 +151,7 @@ mod tests {
             prop_assert_eq!(p.get(), (l, r));
             let copy = p.clone();
             drop(p);
+            prop_assert_eq!(copy.both_v4(), l.v4_bits().is_some() && r.v4_bits().is_some());
             prop_assert_eq!(copy.local(), l);
             prop_assert_eq!(copy.remote(), r);
             prop_assert_eq!(&copy, &AddrPair::new(l, r));
