@@ -65,7 +65,8 @@ impl App {
                 };
                 // Rows whose ends are all IPv4 have keys of at most 32 bytes: 40 bytes a
                 // row with its id instead of 64 (at 500k sockets 20 MB, not 32, at the
-                // moment of an update).
+                // moment of an update). One row with an IPv6 end (a `[::]` listener, on
+                // most hosts) makes every key seven words.
                 if rows
                     .iter()
                     .all(|r| sock(r).is_none_or(|s| s.addrs.both_v4()))
@@ -278,11 +279,12 @@ impl Fields {
 }
 
 /// A socket row's sort key: its fields written big-endian, most significant first, and
-/// compared as words (seven; four when both ends of every row are IPv4). Every field says its own length (an IPv4 address takes 5
-/// bytes with its family, IPv6 17; a figure takes a length byte and its bytes), so no
-/// key is the beginning of another and the bytes compare as the fields do. 56 bytes: at
-/// most 55 for a figure and two IPv6 ends, 22 for a row of IPv4 sorted by address; the
-/// fixed layout this replaces took 65 bytes, compared with `memcmp`.
+/// compared as words: seven, or four when both ends of every row sorted are IPv4 (one
+/// `[::]` listener among them makes it seven). Every field says its own length (an IPv4
+/// address takes 5 bytes with its family, IPv6 17; a figure takes a length byte and its
+/// bytes), so no key is the beginning of another and the bytes compare as the fields
+/// do. 56 bytes: at most 55 for a figure and two IPv6 ends, 22 for a row of IPv4 sorted
+/// by address; the fixed layout this replaces took 65 bytes, compared with `memcmp`.
 fn encode(f: &Fields) -> KeyBytes {
     let mut key = KeyBytes::new();
     let (lport, laddr) = f.local;
