@@ -46,12 +46,17 @@ impl NetnsTable {
 
     /// `host`, the namespace's name, or `netns:INODE` when nothing better is known.
     pub fn name(&self, inode: u32) -> String {
+        self.name_ref(inode).into_owned()
+    }
+
+    /// [`NetnsTable::name`], borrowed where it can be (no string a row for `host`).
+    pub fn name_ref(&self, inode: u32) -> std::borrow::Cow<'_, str> {
         if self.is_host(inode) {
             return "host".into();
         }
         self.others
             .get(&inode)
-            .map_or_else(|| format!("netns:{inode}"), |n| n.name.clone())
+            .map_or_else(|| format!("netns:{inode}").into(), |n| n.name.as_str().into())
     }
 
     pub fn kind(&self, inode: u32) -> NetnsKind {

@@ -93,13 +93,39 @@ pub enum OwnerDoc<'a> {
 pub struct Endpoint {
     /// The address as text, written straight into the output (no string per endpoint:
     /// a cold `list --all --json` writes 40,000 of them at 20k sockets).
-    #[serde(serialize_with = "display")]
+    #[serde(serialize_with = "ip_text")]
     pub addr: std::net::IpAddr,
     pub port: u16,
 }
 
-fn display<S: serde::Serializer>(v: &impl std::fmt::Display, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
+/// An address as text, as `Display` writes it: IPv4 digit by digit into a buffer on the
+/// stack (`fmt` took about 3 ms of a cold `list --all --json` at 20k sockets, for two
+/// addresses a socket), IPv6 through `Display`.
+fn ip_text<S: serde::Serializer>(ip: &std::net::IpAddr, s: S) -> Result<S::Ok, S::Error> {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut buf = [0u8; 15];
+            let mut n = 0;
+            for (i, &o) in v4.octets().iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                if o >= 100 {
+                    buf[n] = b'0' + o / 100;
+                    n += 1;
+                }
+                if o >= 10 {
+                    buf[n] = b'0' + (o / 10) % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + o % 10;
+                n += 1;
+            }
+            s.serialize_str(std::str::from_utf8(&buf[..n]).map_err(S::Error::custom)?)
+        }
+        std::net::IpAddr::V6(_) => s.collect_str(ip),
+    }
 }
 
 #[derive(Serialize)]
@@ -114,7 +140,7 @@ pub struct SocketDoc<'a> {
     pub uid: u32,
     pub user: Option<&'a str>,
     pub inode: u64,
-    pub netns: NetnsDoc,
+    pub netns: NetnsDoc<'a>,
     pub owner_status: OwnerStatus,
     pub owners: Vec<OwnerDoc<'a>>,
     /// Diagnosis flags (`STOPPED`, `ORPHAN`, …), empty when healthy.
@@ -128,9 +154,9 @@ pub struct SocketDoc<'a> {
 /// The network namespace of a socket: its inode and what it is called (`host`, an `ip
 /// netns` name, a container's name, `comm[pid]`).
 #[derive(Serialize)]
-pub struct NetnsDoc {
+pub struct NetnsDoc<'a> {
     pub inode: u64,
-    pub name: String,
+    pub name: std::borrow::Cow<'a, str>,
 }
 
 /// A process as every document shows it: its fields, and what supervises it.
@@ -214,7 +240,7 @@ fn socket_doc_cached<'a>(
             } else {
                 u64::from(s.netns)
             },
-            name: snap.netns.name(s.netns),
+            name: snap.netns.name_ref(s.netns),
         },
         owner_status: s.owner_status,
         owners: snap
@@ -270,6 +296,20 @@ impl TcpDoc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// An endpoint's address is written as `Display` writes it, IPv4 and IPv6.
+        #[test]
+        fn addresses_are_written_as_display_writes_them(bits in proptest::prelude::any::<u128>(), v6 in proptest::prelude::any::<bool>()) {
+            let ip = if v6 {
+                std::net::IpAddr::V6(std::net::Ipv6Addr::from_bits(bits))
+            } else {
+                std::net::IpAddr::V4(std::net::Ipv4Addr::from_bits(bits as u32))
+            };
+            let text = serde_json::to_string(&Endpoint { addr: ip, port: 1 }).unwrap();
+            proptest::prop_assert_eq!(text, format!("{{\"addr\":\"{ip}\",\"port\":1}}"));
+        }
+    }
     use crate::app::testkit::{snapshot, table};
     use crate::model::Scope;
 

@@ -32,7 +32,7 @@ struct Doc<'a> {
     state: &'static str,
     old_state: Option<&'static str>,
     inode: u64,
-    netns: NetnsDoc,
+    netns: NetnsDoc<'a>,
     owners: Vec<ProcessDoc<'a>>,
     owner_pids: &'a [u32],
     old_owner_pids: Option<&'a [u32]>,
@@ -104,7 +104,7 @@ pub fn json_line(w: &WatchEvent<'_>) -> serde_json::Result<String> {
             } else {
                 u64::from(k.netns)
             },
-            name: w.snap.netns.name(k.netns),
+            name: w.snap.netns.name_ref(k.netns),
         },
         owners: e
             .owners
