@@ -54,9 +54,10 @@ impl NetnsTable {
         if self.is_host(inode) {
             return "host".into();
         }
-        self.others
-            .get(&inode)
-            .map_or_else(|| format!("netns:{inode}").into(), |n| n.name.as_str().into())
+        self.others.get(&inode).map_or_else(
+            || format!("netns:{inode}").into(),
+            |n| n.name.as_str().into(),
+        )
     }
 
     pub fn kind(&self, inode: u32) -> NetnsKind {
