@@ -172,23 +172,15 @@ pub fn text(e: &Event) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::lifecycle::{Closed, Freed, TcpInfo};
+    use crate::model::lifecycle::{Closed, TcpInfo};
     use crate::model::{EventLog, Proto, State};
 
     fn closed(local: &str, remote: &str, cookie: u64, by: Maker, short: bool) -> Closed {
-        Closed {
-            freed: Freed {
-                proto: Proto::Tcp,
-                local: local.parse().unwrap(),
-                remote: remote.parse().unwrap(),
-                netns: 0,
-                cookie,
-                uid: 0,
-                tcp: Some(TcpInfo::default()),
-            },
-            last_state: (!short).then_some(State::Estab),
-            by,
-        }
+        let mut c =
+            crate::app::testkit::short_closed(local, remote, cookie, Some(TcpInfo::default()));
+        c.last_state = (!short).then_some(State::Estab);
+        c.by = by;
+        c
     }
 
     fn empty() -> Snapshot {

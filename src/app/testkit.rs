@@ -337,6 +337,12 @@ pub fn answer_probes(app: &mut App, effects: Vec<Effect>) -> Vec<Effect> {
 
 /// An app in `view`, sized, with the standard table fed once.
 pub fn app(view: View) -> (App, Feeder) {
+    let (s, p) = table();
+    app_with(view, s, &p)
+}
+
+/// An app in `view`, sized, fed these sockets and processes once.
+pub fn app_with(view: View, sockets: Vec<Socket>, procs: &[Process]) -> (App, Feeder) {
     let mut app = App::new(settings(), view, Duration::from_secs(1));
     update(
         &mut app,
@@ -346,8 +352,7 @@ pub fn app(view: View) -> (App, Feeder) {
         },
     );
     let mut f = Feeder::default();
-    let (s, p) = table();
-    f.feed(&mut app, snapshot(0, Scope::All, s, &p));
+    f.feed(&mut app, snapshot(0, Scope::All, sockets, procs));
     (app, f)
 }
 

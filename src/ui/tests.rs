@@ -362,19 +362,7 @@ fn singular_counts_and_separate_status_items() {
     sockets[i].recv_q = 1;
     sockets[i].send_q = 0;
     let inode = sockets[i].inode;
-    let mut app = App::new(settings(), View::Sockets, std::time::Duration::from_secs(1));
-    update(
-        &mut app,
-        Msg::Resize {
-            width: 160,
-            height: 50,
-        },
-    );
-    let mut f = Feeder::default();
-    f.feed(
-        &mut app,
-        snapshot(0, crate::model::Scope::All, sockets, &procs),
-    );
+    let (mut app, _f) = crate::app::testkit::app_with(View::Sockets, sockets, &procs);
     app.live.collect.overruns = 1;
     let row = app
         .table
