@@ -213,18 +213,10 @@ fn kill_port_previews_then_kills_exactly_the_previewed_process() {
     );
     let (mut victim, victim_port) = holder();
     let (mut spared, spared_port) = holder();
-    let mut cmd = Command::new("setpriv");
-    cmd.args([
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        "/usr/bin/python3",
-        "-u",
-        "-c",
-    ])
-    .arg(format!(
-        "{PY_LISTEN}\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.read()"
-    ));
+    let cmd = crate::support::python_as_nobody(
+        &format!("{PY_LISTEN}\ns = listen()\nprint(s.getsockname()[1])\nsys.stdin.read()"),
+        &[],
+    );
     let mut nobody = Kid::spawn(cmd);
     let nobody_port: u16 = nobody.line().parse().unwrap();
 

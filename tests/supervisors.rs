@@ -106,18 +106,7 @@ fn namespaces_users_make_are_capped_and_never_crowd_out_roots() {
     need("unshare");
     need("setpriv");
     let many = 40;
-    let mut cmd = Command::new("setpriv");
-    cmd.args([
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        // Root's python may live where nobody cannot run it (pyenv).
-        "/usr/bin/python3",
-        "-u",
-        "-c",
-        USER_NAMESPACES,
-        &many.to_string(),
-    ]);
+    let cmd = crate::support::python_as_nobody(USER_NAMESPACES, &[&many.to_string()]);
     let mut flood = Kid::spawn(cmd);
     assert_eq!(flood.line(), "ready");
 

@@ -465,3 +465,20 @@ print(("pid %d" if pid == want else "missed %d") % pid, flush=True)
 while True:
     time.sleep(1)
 "#;
+
+/// `python3 -u -c script args…` run as nobody (`/usr/bin/python3`: root's python may live
+/// where nobody cannot run it, as pyenv's does).
+pub fn python_as_nobody(script: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "/usr/bin/python3",
+        "-u",
+        "-c",
+        script,
+    ])
+    .args(args);
+    cmd
+}
