@@ -12,7 +12,7 @@ use super::text::thousands;
 use crate::model::lifecycle::Maker;
 use crate::model::socket::Endpoint;
 use crate::model::{Addr, Event, EventKind, Folded, Snapshot, State};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// Events of one snapshot of one kind, service and maker from which on they fold into
 /// one line: fewer stay one line each.
@@ -111,7 +111,7 @@ pub fn fold(mut events: Vec<Event>, snap: &Snapshot) -> Vec<Event> {
         .map(|s| (s.netns, s.local().port()))
         .collect();
     let keys: Vec<Option<Burst>> = events.iter().map(|e| burst_of(e, &listening)).collect();
-    let mut sizes: HashMap<&Burst, u32> = HashMap::new();
+    let mut sizes: HashMap<&Burst, u32> = HashMap::default();
     for k in keys.iter().flatten() {
         *sizes.entry(k).or_default() += 1;
     }
@@ -119,7 +119,7 @@ pub fn fold(mut events: Vec<Event>, snap: &Snapshot) -> Vec<Event> {
         return events;
     }
     // Where each folded group's line is: the index in `out` of its first event.
-    let mut first: HashMap<&Burst, usize> = HashMap::new();
+    let mut first: HashMap<&Burst, usize> = HashMap::default();
     let mut out: Vec<Event> = Vec::with_capacity(events.len());
     for (mut e, k) in events.into_iter().zip(&keys) {
         let Some((k, &n)) = k

@@ -30,14 +30,9 @@ impl App {
     pub fn row_mark(&self, row: RowId) -> Option<RowMark> {
         match row {
             RowId::Ghost(_) => Some(RowMark::Closed),
-            RowId::Live(i) => match self
-                .live
-                .marks
-                .get(&self.live.snap.sockets.get(i as usize)?.key())
-            {
-                Some((Mark::New, _)) => Some(RowMark::New),
-                Some((Mark::Changed, _)) => Some(RowMark::Changed),
-                None => None,
+            RowId::Live(i) => match self.live.mark_of(i as usize)? {
+                Mark::New => Some(RowMark::New),
+                Mark::Changed => Some(RowMark::Changed),
             },
             _ => None,
         }

@@ -35,7 +35,10 @@ pub struct Ghost {
 
 /// When each socket was first seen, as tenths of a second after the first snapshot: 4
 /// bytes a socket instead of a `SystemTime`'s 16 (8 MB less at 500k sockets), exact to
-/// the tenth for 13 years.
+/// the tenth for 6 years. The top bit says the socket opened while the view watched (a
+/// diff saw it come), so its row is marked new for a while: no map of keys to keep and
+/// expire, which under a churn of thousands of connections a second cost more than
+/// anything else the screen's thread did.
 #[derive(Clone, Debug)]
 pub struct Stamps {
     base: SystemTime,
@@ -52,16 +55,29 @@ impl Default for Stamps {
 }
 
 impl Stamps {
+    /// The bit of a stamp that says the socket opened while the view watched.
+    const OPENED: u32 = 1 << 31;
+
     /// `t` as tenths of a second after `base` (0 before it, saturated far after).
     fn tenths_after(base: SystemTime, t: SystemTime) -> u32 {
         t.duration_since(base).map_or(0, |d| {
-            u32::try_from(d.as_millis() / 100).unwrap_or(u32::MAX)
+            u32::try_from(d.as_millis() / 100).map_or(Self::OPENED - 1, |t| t.min(Self::OPENED - 1))
         })
     }
 
+    fn time(&self, stamp: u32) -> SystemTime {
+        self.base + Duration::from_millis(u64::from(stamp & !Self::OPENED) * 100)
+    }
+
     pub fn get(&self, i: usize) -> Option<SystemTime> {
+        Some(self.time(*self.tenths.get(i)?))
+    }
+
+    /// When the `i`-th socket opened, if the view saw it open (not there at the first
+    /// snapshot, nor found by a change of scope).
+    pub fn opened(&self, i: usize) -> Option<SystemTime> {
         let t = *self.tenths.get(i)?;
-        Some(self.base + Duration::from_millis(u64::from(t) * 100))
+        (t & Self::OPENED != 0).then(|| self.time(t))
     }
 }
 
@@ -85,11 +101,19 @@ pub struct Live {
     /// to the next by the diff's index map: no map of keys, which at 500k sockets would
     /// weigh over 100 MB).
     pub first_seen: Stamps,
-    pub marks: HashMap<SocketKey, (Mark, SystemTime)>,
-    /// When each mark was made to go, in that order (a mark set again later has a later
-    /// entry): a tick takes the expired ones from the front instead of going through
-    /// every mark, four times a second, under churn.
-    mark_expiry: VecDeque<(SystemTime, SocketKey)>,
+    /// Rows whose state changed recently, until when they are marked. (A new row's mark
+    /// is in its stamp: [`Stamps::opened`].)
+    changed: HashMap<SocketKey, SystemTime>,
+    /// When each change mark was made to go, in that order (a mark set again later has a
+    /// later entry): a tick takes the expired ones from the front instead of going
+    /// through every mark.
+    changed_expiry: VecDeque<(SystemTime, SocketKey)>,
+    /// When the new marks of each snapshot that opened sockets go, oldest first.
+    opened_expiry: VecDeque<SystemTime>,
+    /// How long a row stays marked (the ghost time of the last snapshot).
+    mark_for: Duration,
+    /// How many times marks went: a tick that counts one redraws.
+    pub marks_gone: u64,
     /// Closed sockets, oldest first.
     pub ghosts: VecDeque<Ghost>,
     /// A ghost was added that goes before one added earlier (the ghost time was made
@@ -143,8 +167,11 @@ impl Default for Live {
             snap: Arc::new(Snapshot::empty(crate::model::Scope::All)),
             now: SystemTime::UNIX_EPOCH,
             first_seen: Stamps::default(),
-            marks: HashMap::default(),
-            mark_expiry: VecDeque::new(),
+            changed: HashMap::default(),
+            changed_expiry: VecDeque::new(),
+            opened_expiry: VecDeque::new(),
+            mark_for: Duration::ZERO,
+            marks_gone: 0,
             ghosts: VecDeque::new(),
             ghosts_unordered: false,
             events: EventLog::default(),
@@ -212,7 +239,8 @@ impl Live {
         let until = now + ghost;
         let leaking = self.close_waits.observe(&c.snapshot);
         let flags = crate::diagnose::row_flags(&c.snapshot, &leaking);
-        let first_seen = self.carry_first_seen(&c, now);
+        let marking = !(c.rescoped || self.collect.snapshots == 1);
+        let first_seen = self.carry_first_seen(&c, now, marking);
         self.conns = super::traffic::PortConns::of(&c);
         self.traffic = c.traffic.take();
         if c.rescoped || self.collect.snapshots == 1 {
@@ -221,7 +249,7 @@ impl Live {
                 self.ghosts_unordered = false;
             }
         } else {
-            self.mark(&c, until);
+            self.mark(&c, until, ghost);
             let prev = c.previous.as_deref();
             // (A closed socket's mark, if any, goes when it expires: a ghost row shows
             // as closed whatever its mark.)
@@ -262,8 +290,8 @@ impl Live {
         self.first_seen = first_seen;
         {
             use crate::model::spare::ShrinkSpare;
-            self.marks.shrink_spare();
-            self.mark_expiry.shrink_spare();
+            self.changed.shrink_spare();
+            self.changed_expiry.shrink_spare();
             self.ghosts.shrink_spare();
         }
         let snap = &self.snap;
@@ -301,7 +329,7 @@ impl Live {
     /// When each socket of the new snapshot was first seen: from the diff's index map
     /// when the diff was against the snapshot on screen (always, unless the scope
     /// changed), else by key.
-    fn carry_first_seen(&self, c: &Collected, now: SystemTime) -> Stamps {
+    fn carry_first_seen(&self, c: &Collected, now: SystemTime, marking: bool) -> Stamps {
         let sockets = &c.snapshot.sockets;
         let against_ours = c
             .previous
@@ -311,13 +339,19 @@ impl Live {
         let old = &self.first_seen;
         let base = if old.tenths.is_empty() { now } else { old.base };
         let fresh = Stamps::tenths_after(base, now);
+        // A socket the diff saw open is marked new from its stamp.
+        let opened = if marking {
+            fresh | Stamps::OPENED
+        } else {
+            fresh
+        };
         let tenths = if against_ours {
             c.delta
                 .previous
                 .iter()
                 .map(|&j| {
                     if j == crate::model::diff::NEW {
-                        fresh
+                        opened
                     } else {
                         old.tenths.get(j as usize).copied().unwrap_or(fresh)
                     }
@@ -344,21 +378,36 @@ impl Live {
         self.first_seen.get(i)
     }
 
-    fn mark(&mut self, c: &Collected, until: SystemTime) {
-        for &i in &c.delta.opened {
-            if let Some(s) = c.snapshot.sockets.get(i) {
-                self.marks.insert(s.key(), (Mark::New, until));
-                self.mark_expiry.push_back((until, s.key()));
-            }
+    /// Marks the rows whose state changed (the new ones are marked by their stamps),
+    /// and notes when this snapshot's marks go.
+    fn mark(&mut self, c: &Collected, until: SystemTime, ghost: Duration) {
+        self.mark_for = ghost;
+        if !c.delta.opened.is_empty() {
+            self.opened_expiry.push_back(until);
         }
         for ch in &c.delta.changed {
             if let Some(s) = c.snapshot.sockets.get(ch.index)
                 && matches!(ch.kind, ChangeKind::State { .. })
             {
-                self.marks.insert(s.key(), (Mark::Changed, until));
-                self.mark_expiry.push_back((until, s.key()));
+                self.changed.insert(s.key(), until);
+                self.changed_expiry.push_back((until, s.key()));
             }
         }
+    }
+
+    /// The mark of the `i`-th socket of the snapshot, if it opened or changed state
+    /// less than the ghost time ago (a change is the later news).
+    pub fn mark_of(&self, i: usize) -> Option<Mark> {
+        if !self.changed.is_empty() {
+            let s = self.snap.sockets.get(i)?;
+            if self.changed.get(&s.key()).is_some_and(|&u| u > self.now) {
+                return Some(Mark::Changed);
+            }
+        }
+        let opened = self.first_seen.opened(i)?;
+        // The stamp is the snapshot's time to the tenth below: a mark goes at most a
+        // tenth early.
+        (opened + self.mark_for > self.now).then_some(Mark::New)
     }
 
     /// Lets time pass: expired ghosts and marks go. Returns the ghosts that went, with
@@ -382,11 +431,20 @@ impl Live {
             }
             self.ghosts_unordered = !self.ghosts.iter().is_sorted_by_key(|g| g.until);
         }
-        while let Some((until, key)) = self.mark_expiry.pop_front_if(|(until, _)| *until <= now) {
+        while let Some((until, key)) = self.changed_expiry.pop_front_if(|(until, _)| *until <= now)
+        {
             // A mark set again since has its own, later entry.
-            if self.marks.get(&key).is_some_and(|&(_, u)| u <= until) {
-                self.marks.remove(&key);
+            if self.changed.get(&key).is_some_and(|&u| u <= until) {
+                self.changed.remove(&key);
+                self.marks_gone += 1;
             }
+        }
+        while self
+            .opened_expiry
+            .pop_front_if(|until| *until <= now)
+            .is_some()
+        {
+            self.marks_gone += 1;
         }
         went
     }

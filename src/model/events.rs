@@ -149,11 +149,11 @@ pub fn events(
     let mut out = Vec::with_capacity(
         closed.len() + delta.opened.len() + delta.closed.len() + delta.changed.len(),
     );
-    let freed: std::collections::HashSet<(u32, u64)> = closed
+    let freed: rustc_hash::FxHashSet<(u32, u64)> = closed
         .iter()
         .map(|c| (c.freed.netns, c.freed.cookie))
         .collect();
-    let ended: std::collections::HashSet<super::lifecycle::Tuple> = closed
+    let ended: rustc_hash::FxHashSet<super::lifecycle::Tuple> = closed
         .iter()
         .filter(|c| c.freed.proto.is_tcp())
         .map(|c| (c.freed.netns, c.freed.local, c.freed.remote))

@@ -262,14 +262,24 @@ fn owner_of(snap: &Snapshot, s: &Socket) -> Option<Maker> {
 /// who made its connection (`Socket::maker`, an index into `next.makers`), from what
 /// `known` kept or what `prev` saw open; `known` keeps only those.
 pub fn attribute(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Makers) -> Vec<Closed> {
+    let lingering: HashSet<Tuple> = next
+        .sockets
+        .iter()
+        .filter(|s| lingers(s))
+        .map(|s| (s.netns, s.local(), s.remote()))
+        .collect();
+    // A full table's rows are all there is: a maker of no lingering row would be
+    // forgotten below anyway, so it is not kept at all (under churn, most connections
+    // end with a reset and leave no row).
+    let keep = (next.scope == super::snapshot::Scope::All).then_some(&lingering);
     let freed = std::mem::take(&mut next.freed);
     let closed = if freed.is_empty() {
         Vec::new()
     } else {
-        closed(prev, next, &freed, known)
+        closed(prev, next, &freed, known, keep)
     };
     next.freed = freed;
-    mark_time_waits(prev, next, known);
+    mark_time_waits(prev, next, known, &lingering);
     closed
 }
 
@@ -279,7 +289,7 @@ pub fn attribute_freed(snap: &Snapshot, freed: &[Freed], known: &mut Makers) -> 
     if freed.is_empty() {
         return Vec::new();
     }
-    closed(None, snap, freed, known)
+    closed(None, snap, freed, known, None)
 }
 
 /// What a poll saw of a socket freed since: its state, its owner (else the uid of its
@@ -292,14 +302,18 @@ struct Polled {
     tcp: Option<TcpInfo>,
 }
 
+/// The connections in `freed`, with who made them; `known` learns the makers of those
+/// whose tuple is in `keep` (all when `None`), for the TIME-WAIT rows they leave.
 fn closed(
     prev: Option<&Snapshot>,
     next: &Snapshot,
     freed: &[Freed],
     known: &mut Makers,
+    keep: Option<&HashSet<Tuple>>,
 ) -> Vec<Closed> {
     let wanted: HashSet<(u32, u64)> = freed.iter().map(|f| (f.netns, f.cookie)).collect();
-    let mut seen: HashMap<(u32, u64), Polled> = HashMap::default();
+    let mut seen: HashMap<(u32, u64), Polled> =
+        HashMap::with_capacity_and_hasher(wanted.len(), Default::default());
     for snap in prev.into_iter().chain(std::iter::once(next)) {
         for s in snap.sockets.iter().filter(|s| s.cookie != 0) {
             let key = (s.netns, s.cookie);
@@ -380,7 +394,9 @@ fn closed(
         // The addresses are this connection's now: what an earlier one on them left
         // (a TIME-WAIT it took over) no longer names who made the TIME-WAIT to come.
         let tuple = (freed.netns, freed.local, freed.remote);
-        if f.proto.is_tcp() && by != Maker::Unseen {
+        if keep.is_some_and(|k| !k.contains(&tuple)) {
+            // Nothing to name: no row lingers on these addresses.
+        } else if f.proto.is_tcp() && by != Maker::Unseen {
             known.insert(tuple, by.clone(), freed.cookie);
         } else if f.proto.is_tcp() {
             known.forget(&tuple);
@@ -420,13 +436,12 @@ fn listeners_of(snap: &Snapshot) -> HashMap<(u32, u16), Maker> {
 /// Marks each TIME-WAIT socket of `next` (and each orphan still closing: see
 /// [`lingers`]) with its maker, and keeps in `known` only the makers of those that still
 /// exist: an orphan in FIN-WAIT-2 that becomes a TIME-WAIT later keeps its maker.
-fn mark_time_waits(prev: Option<&Snapshot>, next: &mut Snapshot, known: &mut Makers) {
-    let tw: HashSet<Tuple> = next
-        .sockets
-        .iter()
-        .filter(|s| lingers(s))
-        .map(|s| (s.netns, s.local(), s.remote()))
-        .collect();
+fn mark_time_waits(
+    prev: Option<&Snapshot>,
+    next: &mut Snapshot,
+    known: &mut Makers,
+    tw: &HashSet<Tuple>,
+) {
     // A connection a poll saw open that is a TIME-WAIT now: its owner made it, even when
     // its destroy event was lost.
     let missing: HashSet<&Tuple> = tw.iter().filter(|k| known.get(k).is_none()).collect();

@@ -131,10 +131,10 @@ impl<B: Backend, S: Signaller, O: Os> Session<B, S, O> {
 }
 
 /// Cheap summary of what a tick can change, to redraw only when it did.
-fn fingerprint(app: &App) -> (usize, usize, bool, bool) {
+fn fingerprint(app: &App) -> (usize, u64, bool, bool) {
     (
         app.live.ghosts.len(),
-        app.live.marks.len(),
+        app.live.marks_gone,
         app.modes.status.is_some(),
         app.modes.watch.is_some(),
     )
