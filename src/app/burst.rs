@@ -118,28 +118,29 @@ pub fn fold(mut events: Vec<Event>, snap: &Snapshot) -> Vec<Event> {
     if !sizes.values().any(|n| *n as usize >= FOLD_AT) {
         return events;
     }
-    // Where each folded group's line is: the index in `out` of its first event.
-    let mut first: HashMap<&Burst, usize> = HashMap::default();
-    let mut out: Vec<Event> = Vec::with_capacity(events.len());
-    for (mut e, k) in events.into_iter().zip(&keys) {
-        let Some((k, &n)) = k
-            .as_ref()
+    // In place (no second vector of thousands of events under churn): each folded
+    // group keeps its first event, which carries the line.
+    let mut first: HashSet<&Burst> = HashSet::default();
+    let mut keys = keys.iter();
+    events.retain_mut(|e| {
+        let Some((k, &n)) = keys
+            .next()
+            .and_then(Option::as_ref)
             .and_then(|k| Some((k, sizes.get(k)?)))
             .filter(|(_, n)| **n as usize >= FOLD_AT)
         else {
-            out.push(e);
-            continue;
+            return true;
         };
-        if !first.contains_key(k) {
-            first.insert(k, out.len());
-            e.folded = Some(Box::new(Folded {
-                count: n,
-                line: line(k, n),
-            }));
-            out.push(e);
+        if !first.insert(k) {
+            return false;
         }
-    }
-    out
+        e.folded = Some(Box::new(Folded {
+            count: n,
+            line: line(k, n),
+        }));
+        true
+    });
+    events
 }
 
 /// Opened TIME-WAIT events have no owner; the snapshot may know who made their

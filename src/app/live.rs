@@ -275,14 +275,23 @@ impl Live {
         }
         // A ghost that reappeared (same identity) is not closed any more.
         if !self.ghosts.is_empty() && !c.delta.opened.is_empty() {
-            let keys: HashSet<_> = c
-                .delta
-                .opened
+            // First by cookie (or inode) alone, which under churn rules out every ghost
+            // at the cost of a small set; whole keys only when one may be back.
+            let opened = || {
+                c.delta
+                    .opened
+                    .iter()
+                    .filter_map(|&i| c.snapshot.sockets.get(i))
+            };
+            let idents: HashSet<u64> = opened().map(Socket::ident).collect();
+            if self
+                .ghosts
                 .iter()
-                .filter_map(|&i| c.snapshot.sockets.get(i))
-                .map(Socket::key)
-                .collect();
-            self.ghosts.retain(|g| !keys.contains(&g.socket.key()));
+                .any(|g| idents.contains(&g.socket.ident()))
+            {
+                let keys: HashSet<_> = opened().map(Socket::key).collect();
+                self.ghosts.retain(|g| !keys.contains(&g.socket.key()));
+            }
         }
         let old = std::mem::replace(&mut self.snap, c.snapshot);
         retire((old, c.previous.take()));
@@ -417,6 +426,10 @@ impl Live {
         let mut went = Vec::new();
         // Oldest first: those that went are at the front, unless the ghost time was
         // changed meanwhile.
+        // Sized first: under churn a thousand go each tick, and a vector grown to that
+        // size goes through a fresh mapping and its page faults.
+        let due = self.ghosts.iter().take_while(|g| g.until <= now).count();
+        went.reserve_exact(due);
         while let Some(g) = self.ghosts.pop_front_if(|g| g.until <= now) {
             went.push((went.len(), g));
         }

@@ -181,11 +181,11 @@ fn closed(
         // look at every newer socket; then by whole key).
         let ids: HashSet<u64> = unmatched
             .iter()
-            .map(|&k| ident(&prev[k as usize]))
+            .map(|&k| prev[k as usize].ident())
             .collect();
         let present: HashSet<SocketKey> = next
             .iter()
-            .filter(|s| ids.contains(&ident(s)))
+            .filter(|s| ids.contains(&s.ident()))
             .map(Socket::key)
             .collect();
         if !present.is_empty() {
@@ -196,15 +196,6 @@ fn closed(
         let s = &prev[k as usize];
         delta.closed.push(s.clone());
         delta.closed_at.push(k as usize);
-    }
-}
-
-/// What tells sockets on the same addresses apart: the cookie, or the inode.
-fn ident(s: &Socket) -> u64 {
-    if s.cookie != 0 {
-        s.cookie
-    } else {
-        u64::from(s.inode)
     }
 }
 

@@ -365,6 +365,16 @@ impl Socket {
         }
     }
 
+    /// What tells sockets on the same addresses apart: the cookie, or the inode (a
+    /// cheap first look before a whole [`Socket::key`] is compared).
+    pub fn ident(&self) -> u64 {
+        if self.cookie != 0 {
+            self.cookie
+        } else {
+            u64::from(self.inode)
+        }
+    }
+
     pub fn key(&self) -> SocketKey {
         let (local, remote) = self.addrs.get();
         SocketKey {

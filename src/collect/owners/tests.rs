@@ -103,6 +103,42 @@ fn a_changed_process_reads_only_what_can_have_changed() {
     assert_eq!(o.stats().links_read, 3, "{:?}", o.stats());
 }
 
+/// Tables big enough to be read on several threads (the calling one reads a share):
+/// every socket is found with its owner, at the first read and after a change.
+#[test]
+fn big_tables_are_read_on_threads_and_every_owner_is_found() {
+    let p = FakeProc::new("threads");
+    let per = (super::walk::PARALLEL_MIN_FDS as u32) / 2 + 100;
+    let mut inodes = Vec::new();
+    for (k, pid) in [100u32, 200, 300].into_iter().enumerate() {
+        p.process(pid, 5000 + k as u64);
+        for fd in 0..per {
+            let inode = 10_000 + k as u32 * per + fd;
+            p.fd(pid, fd, u64::from(inode));
+            inodes.push(inode);
+        }
+    }
+    let owner = |inode: u32| [100, 200, 300][((inode - 10_000) / per) as usize];
+    let mut o = p.owners();
+    let mut s = dump(&inodes);
+    o.update(&mut s);
+    assert_eq!(o.stats().walked, 3);
+    for (inode, owners) in owners_of(&s) {
+        assert_eq!(owners, vec![owner(inode)], "socket {inode}");
+    }
+    // Process 200's first fd now holds a new socket.
+    let first = 10_000 + per;
+    p.fd(200, 0, 1);
+    let mut now: Vec<u32> = inodes.iter().copied().filter(|&i| i != first).collect();
+    now.push(1);
+    let mut s = dump(&now);
+    o.update(&mut s);
+    for (inode, owners) in owners_of(&s) {
+        let want = if inode == 1 { 200 } else { owner(inode) };
+        assert_eq!(owners, vec![want], "socket {inode}");
+    }
+}
+
 /// A full walk run ahead of the dump, then a socket opened before the dump: the
 /// update finds it by re-reading its process's new fds, and nothing else.
 #[test]
