@@ -253,8 +253,11 @@ impl Live {
             let prev = c.previous.as_deref();
             // (A closed socket's mark, if any, goes when it expires: a ghost row shows
             // as closed whatever its mark.)
+            let mut texts = Default::default();
             for (s, &at) in c.delta.closed.iter().zip(&c.delta.closed_at) {
-                let names = prev.unwrap_or(&c.snapshot).pids_text(&s.owners);
+                let names = prev
+                    .unwrap_or(&c.snapshot)
+                    .pids_text_of_many(&s.owners, &mut texts);
                 self.ghosts_unordered |= self.ghosts.back().is_some_and(|g| g.until > until);
                 self.ghosts.push_back(Ghost {
                     socket: s.clone(),

@@ -164,8 +164,16 @@ pub fn events(
             && (freed.contains(&(s.netns, s.cookie))
                 || ended.contains(&(s.netns, s.local(), s.remote())))
     };
+    let (mut before_texts, mut next_texts) = Default::default();
+    // Thousands of connections closed by the same few makers: each text written once.
+    let mut maker_texts: rustc_hash::FxHashMap<&super::lifecycle::Maker, String> =
+        Default::default();
     for c in closed {
-        out.push(freed_event(at, c));
+        let names = maker_texts
+            .entry(&c.by)
+            .or_insert_with(|| c.by.text())
+            .clone();
+        out.push(freed_event(at, c, names));
     }
     for (c, &i) in delta.closed.iter().zip(&delta.closed_at) {
         if c.cookie != 0 && freed.contains(&(c.netns, c.cookie)) {
@@ -180,7 +188,7 @@ pub fn events(
             // An orphan or TIME-WAIT that goes says who made it, as its row did.
             names: match before.maker_of(c).filter(|_| c.owners.is_empty()) {
                 Some(m) => format!("(made by {})", m.text()),
-                None => before.pids_text(&c.owners),
+                None => before.pids_text_of_many(&c.owners, &mut before_texts),
             },
             old_names: String::new(),
             owner_status: c.owner_status,
@@ -200,7 +208,7 @@ pub fn events(
             socket: s.key(),
             state: s.state,
             owners: s.owners.clone(),
-            names: next.pids_text(&s.owners),
+            names: next.pids_text_of_many(&s.owners, &mut next_texts),
             old_names: String::new(),
             owner_status: s.owner_status,
             flags: flags.next.get(i).copied().unwrap_or_default(),
@@ -228,7 +236,7 @@ pub fn events(
             socket: s.key(),
             state: s.state,
             owners: s.owners.clone(),
-            names: next.pids_text(&s.owners),
+            names: next.pids_text_of_many(&s.owners, &mut next_texts),
             old_names,
             owner_status: s.owner_status,
             flags: flags.next.get(c.index).copied().unwrap_or_default(),
@@ -241,7 +249,7 @@ pub fn events(
 
 /// A connection the kernel freed, as an event: the state a poll last saw it in (UNCONN,
 /// the kernel's CLOSE, when none did), its maker as its owner.
-fn freed_event(at: SystemTime, c: &Closed) -> Event {
+fn freed_event(at: SystemTime, c: &Closed, names: String) -> Event {
     let f = &c.freed;
     let owners = c.by.pid().into_iter().collect::<Pids>();
     Event {
@@ -262,7 +270,7 @@ fn freed_event(at: SystemTime, c: &Closed) -> Event {
             OwnerStatus::Known
         },
         owners,
-        names: c.by.text(),
+        names,
         old_names: String::new(),
         flags: Flags::empty(),
         life: Some(Box::new(Life {

@@ -3,6 +3,9 @@
 use super::process::Process;
 use super::socket::{OwnerStatus, Socket};
 use std::collections::HashMap;
+
+/// `pid/name` texts of single owners, by pid, for [`Snapshot::pids_text_of_many`].
+pub type TextsByPid = rustc_hash::FxHashMap<u32, String>;
 use std::time::SystemTime;
 
 /// Which sockets a snapshot holds. Listeners-only lets the kernel skip its established
@@ -135,6 +138,19 @@ impl Snapshot {
         let mut out = String::new();
         self.write_pids(&mut out, pids);
         out
+    }
+
+    /// [`Snapshot::pids_text`] for one of many sockets of this snapshot: a single owner's
+    /// text is written once into `texts` and copied after (under churn thousands of
+    /// events of one snapshot name the same few processes).
+    pub fn pids_text_of_many(&self, pids: &[u32], texts: &mut TextsByPid) -> String {
+        match pids {
+            [pid] => texts
+                .entry(*pid)
+                .or_insert_with(|| self.pids_text(pids))
+                .clone(),
+            _ => self.pids_text(pids),
+        }
     }
 
     /// [`Snapshot::pids_text`] appended to a reused buffer.
