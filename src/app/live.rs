@@ -239,8 +239,7 @@ impl Live {
         let until = now + ghost;
         let leaking = self.close_waits.observe(&c.snapshot);
         let flags = crate::diagnose::row_flags(&c.snapshot, &leaking);
-        let marking = !(c.rescoped || self.collect.snapshots == 1);
-        let first_seen = self.carry_first_seen(&c, now, marking);
+        let first_seen = self.carry_first_seen(&c, now);
         self.conns = super::traffic::PortConns::of(&c);
         self.traffic = c.traffic.take();
         if c.rescoped || self.collect.snapshots == 1 {
@@ -341,7 +340,7 @@ impl Live {
     /// When each socket of the new snapshot was first seen: from the diff's index map
     /// when the diff was against the snapshot on screen (always, unless the scope
     /// changed), else by key.
-    fn carry_first_seen(&self, c: &Collected, now: SystemTime, marking: bool) -> Stamps {
+    fn carry_first_seen(&self, c: &Collected, now: SystemTime) -> Stamps {
         let sockets = &c.snapshot.sockets;
         let against_ours = c
             .previous
@@ -351,12 +350,9 @@ impl Live {
         let old = &self.first_seen;
         let base = if old.tenths.is_empty() { now } else { old.base };
         let fresh = Stamps::tenths_after(base, now);
-        // A socket the diff saw open is marked new from its stamp.
-        let opened = if marking {
-            fresh | Stamps::OPENED
-        } else {
-            fresh
-        };
+        // A socket the diff against the table on screen saw open is marked new from its
+        // stamp (the first table, or one of another scope, is stamped by key: unmarked).
+        let opened = fresh | Stamps::OPENED;
         let tenths = if against_ours {
             c.delta
                 .previous

@@ -267,6 +267,41 @@ fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
     assert_eq!(mark_of(&app, 50), None);
 }
 
+/// Only a socket the view saw open is marked new: not those of the first snapshot, nor
+/// those a change of scope brings in; its age is still its first snapshot's time.
+#[test]
+fn rows_of_the_first_snapshot_or_a_new_scope_are_not_marked_new() {
+    let (mut app, mut feed) = app(View::Listeners);
+    let (s, p) = table();
+    let marked = |app: &super::App| app.table.rows.iter().any(|r| app.row_mark(*r).is_some());
+    assert!(!marked(&app));
+    let listener = |inode: u32, port: u16| {
+        sock(
+            Proto::Tcp,
+            &format!("0.0.0.0:{port}"),
+            "0.0.0.0:0",
+            State::Listen,
+            inode,
+            &[100],
+        )
+    };
+    let mut only = vec![listener(60, 9060)];
+    only.extend(s.iter().filter(|s| s.is_listener()).cloned());
+    feed.feed(&mut app, snapshot(1, Scope::Listeners, only.clone(), &p));
+    assert!(!marked(&app), "a change of scope marks nothing");
+    only.push(listener(61, 9061));
+    feed.feed(&mut app, snapshot(2, Scope::Listeners, only, &p));
+    let mark_of =
+        |app: &super::App, inode: u32| row_with_inode(app, inode).and_then(|r| app.row_mark(r));
+    assert_eq!(mark_of(&app, 61), Some(RowMark::New));
+    assert_eq!(mark_of(&app, 60), None);
+    let age_of = |app: &super::App, inode: u32| {
+        row_with_inode(app, inode).and_then(|r| app.row_first_seen(r))
+    };
+    assert_eq!(age_of(&app, 61), Some(at(2)));
+    assert_eq!(age_of(&app, 60), Some(at(1)));
+}
+
 /// Under churn ghosts expire every tick: the rows follow without a rebuild, and come out
 /// as a rebuild makes them (the newest matching ghosts that fit, the rest counted as
 /// folded), also with a filter that some ghosts fail and a sort that puts ghosts among
