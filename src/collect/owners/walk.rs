@@ -291,7 +291,9 @@ impl Owners {
                 share.1.push(job);
             }
         }
-        // The calling thread reads one share itself: one thread fewer to start.
+        // Fewer jobs than threads leave shares empty: no thread for those. The calling
+        // thread reads one share itself: one thread fewer to start.
+        shares.retain(|s| !s.1.is_empty());
         let (_, own) = shares.pop().unwrap_or_default();
         let link = &mut self.link;
         std::thread::scope(|scope| {
