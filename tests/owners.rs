@@ -321,3 +321,142 @@ fn many_holders_of_one_listener_are_folded_past_the_first_16() {
     kid.send("");
     assert!(kid.child.try_wait().unwrap().is_none());
 }
+
+/// A process with a dense fd table is read by probing its fd numbers instead of listing
+/// them: sockets closed, new ones in the freed numbers, and one moved above the last
+/// read's highest fd are all seen at the next (incremental) snapshot, each with its one
+/// owner, and the stats say the table was probed.
+#[test]
+fn a_dense_fd_table_is_probed_and_every_change_is_seen() {
+    let script = format!(
+        "{PY_LISTEN}\nsocks = [listen() for _ in range(8)]\n\
+print(' '.join(str(s.getsockname()[1]) for s in socks), flush=True)\nsys.stdin.readline()\n\
+gone = [socks[2].getsockname()[1], socks[5].getsockname()[1]]\nsocks[2].close(); socks[5].close()\n\
+new = [listen(), listen()]\nhi = listen(); port_hi = hi.getsockname()[1]\nos.dup2(hi.fileno(), 300); hi.close()\n\
+print(' '.join(str(p) for p in gone), ' '.join(str(s.getsockname()[1]) for s in new), port_hi, flush=True)\n\
+sys.stdin.read()"
+    );
+    let mut kid = Kid::python(&script, &[]);
+    let before: Vec<u16> = kid
+        .line()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let mut c = collector();
+    let held = |snap: &sockscope::model::Snapshot, port: u16| {
+        snap.sockets
+            .iter()
+            .find(|s| s.local().port() == port && s.proto.is_tcp())
+            .map(|s| s.owners.as_slice().to_vec())
+    };
+    let last = before[7];
+    snapshot_until(&mut c, Scope::Listeners, "the listeners", |s, _| {
+        s.local().port() == last && s.proto.is_tcp()
+    });
+    // One more: from now on the table has a read to probe against.
+    c.snapshot(Scope::Listeners).unwrap();
+    kid.send("go");
+    let after: Vec<u16> = kid
+        .line()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let snap = c.snapshot(Scope::Listeners).unwrap();
+    let stats = c.owner_stats();
+    assert!(!stats.full, "an incremental update: {stats:?}");
+    assert!(stats.probed >= 1, "the dense table was probed: {stats:?}");
+    for &p in &after[..2] {
+        assert_eq!(held(&snap, p), None, "closed listener {p} still listed");
+    }
+    for &p in after[2..]
+        .iter()
+        .chain(before.iter().filter(|p| !after[..2].contains(p)))
+    {
+        assert_eq!(
+            held(&snap, p),
+            Some(vec![kid.pid()]),
+            "listener {p}: {stats:?}"
+        );
+    }
+}
+
+/// One read of a real process's fd table, probing below `probe_below` with `keep` taken
+/// as it is; (inodes sorted, kept inodes, what the read said).
+fn read_fds(
+    pid: u32,
+    probe_below: u32,
+    keep: &[(u32, u32)],
+) -> (Vec<u32>, Vec<u32>, Vec<u32>, sockscope::procfs::fds::FdRead) {
+    use sockscope::procfs::{Found, ProcFs, read_socket_fds};
+    let fs = ProcFs::new();
+    let (mut inodes, mut fds, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+    let mut out = Found {
+        inodes: &mut inodes,
+        fds: Some(&mut fds),
+        keep,
+        kept_inodes: &mut kept,
+        probe_below,
+    };
+    let mut link = [std::mem::MaybeUninit::uninit(); 64];
+    let read = read_socket_fds(&fs.pid(pid), &mut link, &mut out);
+    let mut sorted = inodes.clone();
+    sorted.sort_unstable();
+    let _ = fds;
+    (sorted, inodes, kept, read)
+}
+
+/// The probing reader on a real table: after sockets closed, new ones took the freed
+/// numbers and one moved far above the dense start, a read that probes below the dense
+/// start (taking the surviving sockets as they are) finds the same sockets as a full
+/// listing, the moved one included, and reads no link of a kept one.
+#[test]
+fn probing_below_the_dense_start_finds_what_a_listing_finds() {
+    let script = format!(
+        "{PY_LISTEN}\nsocks = [listen() for _ in range(8)]\nprint('ready', flush=True)\nsys.stdin.readline()\n\
+closed = [socks[2].fileno(), socks[5].fileno()]\nsocks[2].close(); socks[5].close()\n\
+new = [listen(), listen()]\nhi = listen(); os.dup2(hi.fileno(), 300); hi.close()\n\
+print(' '.join(str(f) for f in closed), flush=True)\nsys.stdin.read()"
+    );
+    let mut kid = Kid::python(&script, &[]);
+    kid.line();
+    let (_, before_inodes, _, first) = read_fds(kid.pid(), 0, &[]);
+    assert!(first.dense_top > 8, "the table is dense: {first:?}");
+    // The fd numbers of the first read, from a listing.
+    let numbers: Vec<u32> = std::fs::read_dir(format!("/proc/{}/fd", kid.pid()))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let mut pairs = Vec::new();
+    for n in numbers {
+        if let Ok(link) = std::fs::read_link(format!("/proc/{}/fd/{n}", kid.pid()))
+            && let Some(i) =
+                sockscope::procfs::fds::socket_inode(link.as_os_str().as_encoded_bytes())
+        {
+            assert!(before_inodes.contains(&i));
+            pairs.push((n, i));
+        }
+    }
+    kid.send("go");
+    let closed: Vec<u32> = kid
+        .line()
+        .split_whitespace()
+        .map(|f| f.parse().unwrap())
+        .collect();
+    let mut keep: Vec<(u32, u32)> = pairs
+        .into_iter()
+        .filter(|(n, _)| !closed.contains(n))
+        .collect();
+    keep.sort_unstable();
+    let (listed, _, _, _) = read_fds(kid.pid(), 0, &[]);
+    let (probed, _, mut kept, read) = read_fds(kid.pid(), first.dense_top, &keep);
+    assert_eq!(probed, listed, "probed {read:?}");
+    assert_eq!(
+        listed.len(),
+        9,
+        "8 listeners, 2 closed, 2 new, 1 moved to fd 300"
+    );
+    kept.sort_unstable();
+    let mut want: Vec<u32> = keep.iter().map(|k| k.1).collect();
+    want.sort_unstable();
+    assert_eq!(kept, want, "the surviving sockets were taken as they were");
+}

@@ -215,16 +215,15 @@ impl FdTables for Handle {
                 FdDir {
                     readable: true,
                     seen: fds.len(),
+                    links: fds.len(),
+                    dense_top: 0,
                 }
             }
             Ok(None) => FdDir {
                 readable: false,
-                seen: 0,
+                ..FdDir::EMPTY
             },
-            Err(_) => FdDir {
-                readable: true,
-                seen: 0,
-            },
+            Err(_) => FdDir::EMPTY,
         }
     }
 

@@ -21,6 +21,8 @@ pub struct ProcFs {
     root_path: PathBuf,
     /// Opened when first needed, and again after a failure (fds may be back).
     root: OnceLock<OwnedFd>,
+    /// Whether the root is a proc file system (see [`ProcFs::is_procfs`]).
+    procfs: OnceLock<bool>,
     shortage: FdShortage,
 }
 
@@ -70,8 +72,22 @@ impl ProcFs {
         ProcFs {
             root_path: root.into(),
             root: OnceLock::new(),
+            procfs: OnceLock::new(),
             shortage,
         }
+    }
+
+    /// Whether the root is a real proc file system, where an fd directory's offset is the
+    /// fd number + 2 and its links can be probed by number (a directory laid out like
+    /// /proc for tests is not).
+    pub fn is_procfs(&self) -> bool {
+        const PROC_SUPER_MAGIC: u64 = 0x9fa0;
+        let Ok(root) = self.root() else {
+            return false;
+        };
+        *self.procfs.get_or_init(|| {
+            rustix::fs::fstatfs(root).is_ok_and(|st| st.f_type as u64 == PROC_SUPER_MAGIC)
+        })
     }
 
     pub fn shortage(&self) -> &FdShortage {
@@ -226,10 +242,7 @@ impl FdTables for PidView<'_> {
         out: &mut Found<'_>,
     ) -> FdDir {
         let Ok(root) = self.fs.root() else {
-            return FdDir {
-                readable: true,
-                seen: 0,
-            };
+            return FdDir::EMPTY;
         };
         let path = match task {
             None => PidPath::new(self.pid, "fd"),
@@ -364,13 +377,13 @@ fn read_fd_dir_at(
     out: &mut Found<'_>,
 ) -> FdDir {
     match open_at(shortage, base, path, OFlags::RDONLY | OFlags::DIRECTORY) {
-        Ok(fd) => fds::read_fd_dir(&fd, link, out, shortage),
+        Ok(fd) => fds::read_fd_dir(fd, link, out),
         Err(e) => FdDir {
             readable: !matches!(
                 e.raw_os_error().map(Errno::from_raw_os_error),
                 Some(Errno::ACCESS | Errno::PERM)
             ),
-            seen: 0,
+            ..FdDir::EMPTY
         },
     }
 }

@@ -40,6 +40,9 @@ struct PidEntry {
     inodes: Vec<Ino>,
     /// The fd number of each of `inodes` (same order), when read from its own fd table.
     fds: Vec<u32>,
+    /// Where its own fd table's dense start ended at the last read: the next read
+    /// probes below it instead of listing (see `procfs::Density`).
+    fd_dense_top: u32,
     uid: u32,
     /// False when its fd table was not readable for us (EACCES).
     readable: bool,
@@ -60,6 +63,9 @@ pub struct WalkStats {
     pub full: bool,
     /// Pids found to be a different process than at the last walk (pid reuse).
     pub reused: usize,
+    /// Pids whose fd table was probed by number (up to where it was dense at the last
+    /// read) instead of listed.
+    pub probed: usize,
 }
 
 /// The incremental inode → pids map.

@@ -14,13 +14,16 @@ use std::mem::MaybeUninit;
 /// live view's samples, with the page faults of their fresh stacks.
 pub(super) const PARALLEL_MIN_FDS: i64 = 16_384;
 
-/// One pid to read: the buffers its previous inodes and fd numbers were in (reused), and
-/// the (fd, inode) pairs that may be taken as still true without reading their links.
+/// One pid to read: the buffers its previous inodes and fd numbers were in (reused), the
+/// (fd, inode) pairs that may be taken as still true without reading their links, and
+/// below which number its table is probed instead of listed (0: listed in full): where
+/// it was dense at the last read.
 struct Job {
     pid: u32,
     inodes: Vec<Ino>,
     fds: Vec<u32>,
     keep: Vec<(u32, Ino)>,
+    probe_below: u32,
 }
 
 /// What one pid's fd table held.
@@ -33,9 +36,13 @@ struct PidRead {
     fds: Vec<u32>,
     /// Links read.
     links: usize,
-    /// The inodes of the entries of `keep` still listed, taken without reading their
-    /// links; sorted.
+    /// The inodes of the entries of `keep` still listed (or below the probed number),
+    /// taken without reading their links; sorted.
     kept_inodes: Vec<Ino>,
+    /// Where its own table's dense start ends.
+    dense_top: u32,
+    /// Its table was probed below the last read's top.
+    probed: bool,
 }
 
 /// Reads one pid's socket inodes (the job's buffers are cleared first and reused).
@@ -48,6 +55,7 @@ fn read_pid(fs: &ProcFs, link: &mut [MaybeUninit<u8>], job: Job) -> PidRead {
         mut inodes,
         mut fds,
         keep,
+        probe_below,
     } = job;
     inodes.clear();
     fds.clear();
@@ -57,6 +65,7 @@ fn read_pid(fs: &ProcFs, link: &mut [MaybeUninit<u8>], job: Job) -> PidRead {
         fds: Some(&mut fds),
         keep: &keep,
         kept_inodes: &mut kept_inodes,
+        probe_below,
     };
     let read = read_socket_fds(&fs.pid(pid), link, &mut out);
     PidRead {
@@ -67,6 +76,8 @@ fn read_pid(fs: &ProcFs, link: &mut [MaybeUninit<u8>], job: Job) -> PidRead {
         fds,
         links: read.links,
         kept_inodes,
+        dense_top: read.dense_top,
+        probed: probe_below > 0,
     }
 }
 
@@ -147,6 +158,7 @@ impl Owners {
         for r in reads {
             self.stats.walked += 1;
             self.stats.links_read += r.links;
+            self.stats.probed += usize::from(r.probed);
             for &inode in &r.inodes {
                 self.by_inode.add(inode, r.pid);
                 self.negative.remove(&inode);
@@ -156,6 +168,7 @@ impl Owners {
                 e.fds = r.fds;
                 e.readable = r.readable;
                 e.via_tasks = r.via_tasks;
+                e.fd_dense_top = r.dense_top;
             }
         }
         partial
@@ -165,6 +178,7 @@ impl Owners {
     /// [`Owners::walk_many`]); takes its inodes out of the map unless the walk is full.
     fn jobs(&mut self, pids: &[u32], full: bool, alive: Option<&[Ino]>) -> Vec<(i64, Job)> {
         let mut jobs: Vec<(i64, Job)> = Vec::with_capacity(pids.len());
+        let probes = alive.is_some() && self.fs.is_procfs();
         for &pid in pids {
             // The identity the fds about to be read belong to; read first, so that a pid
             // reused during the read shows as changed at the next update.
@@ -177,12 +191,16 @@ impl Owners {
             let old = std::mem::take(&mut e.inodes);
             let fds = std::mem::take(&mut e.fds);
             let mut keep = Vec::new();
+            let mut probe_below = 0;
             if let Some(alive) = alive
                 && same_process
                 && e.readable
                 && !e.via_tasks
                 && fds.len() == old.len()
             {
+                if probes {
+                    probe_below = e.fd_dense_top;
+                }
                 for (&fd, &inode) in fds.iter().zip(&old) {
                     let alone = self.by_inode.get(inode) == [pid];
                     if fd != u32::MAX && alone && alive.binary_search(&inode).is_ok() {
@@ -203,6 +221,7 @@ impl Owners {
                     inodes: old,
                     fds,
                     keep,
+                    probe_below,
                 },
             ));
         }
@@ -260,6 +279,7 @@ impl Owners {
                             inodes: Vec::new(),
                             fds: Vec::new(),
                             keep: Vec::new(),
+                            probe_below: 0,
                         },
                     ))
                 })
