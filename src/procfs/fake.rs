@@ -217,6 +217,7 @@ impl FdTables for Handle {
                     seen: fds.len(),
                     links: fds.len(),
                     dense_top: 0,
+                    probed: false,
                 }
             }
             Ok(None) => FdDir {

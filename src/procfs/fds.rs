@@ -61,6 +61,8 @@ pub struct FdDir {
     /// Where the table's dense start ends: the next read may probe below it (see
     /// [`Density`]); 0 when no start is dense enough.
     pub dense_top: u32,
+    /// The table was probed (see [`read_fd_dir`]).
+    pub probed: bool,
 }
 
 impl FdDir {
@@ -70,6 +72,7 @@ impl FdDir {
         seen: 0,
         links: 0,
         dense_top: 0,
+        probed: false,
     };
 }
 
@@ -121,6 +124,23 @@ pub struct Found<'a> {
 }
 
 impl Found<'_> {
+    /// Where the output stands now, to go back to with [`Found::rewind`].
+    fn mark(&self) -> (usize, usize, usize) {
+        (
+            self.inodes.len(),
+            self.fds.as_deref().map_or(0, Vec::len),
+            self.kept_inodes.len(),
+        )
+    }
+
+    fn rewind(&mut self, (inodes, fds, kept): (usize, usize, usize)) {
+        self.inodes.truncate(inodes);
+        if let Some(f) = self.fds.as_deref_mut() {
+            f.truncate(fds);
+        }
+        self.kept_inodes.truncate(kept);
+    }
+
     fn push(&mut self, fd: Option<u32>, inode: Ino) {
         self.inodes.push(inode);
         if let Some(fds) = self.fds.as_deref_mut() {
@@ -139,6 +159,8 @@ pub struct FdRead {
     pub links: usize,
     /// Where the own table's dense start ends (the next read probes below it).
     pub dense_top: u32,
+    /// The own table was probed.
+    pub probed: bool,
 }
 
 /// Reads the socket inodes a process holds. An fd listed in `out.keep` with its number
@@ -157,6 +179,7 @@ pub fn read_socket_fds<T: FdTables + ?Sized>(
         via_tasks: false,
         links: own.links,
         dense_top: own.dense_top,
+        probed: own.probed,
     };
     if own.readable && own.seen == 0 && p.main_thread_exited() {
         r.via_tasks = true;
@@ -180,71 +203,133 @@ pub fn read_socket_fds<T: FdTables + ?Sized>(
     r
 }
 
-/// Reads the socket links of one open fd directory.
+/// Reads the socket links of one open fd directory (of process `pid`, when it is a
+/// process's own table).
 ///
-/// Numbers below `out.probe_below` are probed: the link of each number is read (`keep`'s
-/// numbers are taken as they are, unread), and the directory is listed only from there
-/// on (a /proc fd directory's offset is the fd number + 2). Probing skips the listing,
-/// which costs the kernel a locked dentry lookup for every open fd, and reads no more
-/// links than a listing would: every fd a listing finds outside `keep` has its link read
-/// either way. It costs one failed lookup for each number that holds nothing, so the
-/// owner walk probes a table only up to where it was dense at its last read
-/// ([`FdDir::dense_top`]).
-pub(super) fn read_fd_dir(fd: OwnedFd, link: &mut [MaybeUninit<u8>], out: &mut Found<'_>) -> FdDir {
+/// Numbers below `out.probe_below` are probed instead of listed, and the directory is
+/// listed only from there on (a /proc fd directory's offset is the fd number + 2). A
+/// listing costs the kernel a locked dentry lookup for every open fd. A probe reads the
+/// link of each number outside `keep` (which a listing does for every open fd outside
+/// `keep` anyway), and asks only whether each of `keep`'s numbers is still open, the one
+/// thing a listing tells of them: with kcmp(2), which looks in the fd table itself, at a
+/// third of a lookup's cost. It costs a failed lookup for each free number, so the owner
+/// walk probes a table only up to where it was dense at its last read
+/// ([`FdDir::dense_top`]). The caller checks that `pid` is still the same process after
+/// the read (kcmp names it by number).
+pub(super) fn read_fd_dir(
+    fd: OwnedFd,
+    pid: Option<u32>,
+    link: &mut [MaybeUninit<u8>],
+    out: &mut Found<'_>,
+) -> FdDir {
     let mut r = FdDir::EMPTY;
     let mut density = Density::default();
-    // Listing the table can be allowed while reading its links is not (a non-dumpable
-    // process under a security module refuses even root): then what it holds is
-    // unknown, and the table counts as unreadable.
-    let mut denied = false;
-    if out.probe_below > 0 {
-        let mut keep = out.keep.iter().peekable();
-        let mut name = FdName::default();
-        for n in 0..out.probe_below {
-            while keep.next_if(|k| k.0 < n).is_some() {}
-            if let Some(&(_, inode)) = keep.next_if(|k| k.0 == n) {
-                out.kept_inodes.push(inode);
-                out.push(Some(n), inode);
-                r.seen += 1;
-                density.saw(n);
-                continue;
+    if let Some(pid) = pid.filter(|_| out.probe_below > 0) {
+        let mark = out.mark();
+        match probe(&fd, pid, link, out, &mut r, &mut density) {
+            Probed::Done => {
+                r.probed = true;
+                r.dense_top = density.top();
+                return r;
             }
-            r.links += 1;
-            match readlinkat_raw(&fd, name.of(n), &mut *link) {
-                Ok((target, _)) => {
-                    r.seen += 1;
-                    density.saw(n);
-                    if let Some(inode) = socket_inode(target) {
-                        out.push(Some(n), inode);
-                    }
+            Probed::Denied => return r,
+            // Something the probe cannot tell: listed in full, as without it.
+            Probed::Unsure => {
+                out.rewind(mark);
+                r = FdDir {
+                    links: r.links,
+                    ..FdDir::EMPTY
+                };
+                density = Density::default();
+                if rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0)).is_err() {
+                    return r;
                 }
-                Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => {
-                    denied = true;
-                    break;
-                }
-                // Nothing at this number (or it closed as it was read).
-                Err(_) => {}
             }
         }
     }
-    if denied {
-        r.readable = false;
-        return r;
+    list(&fd, link, out, &mut r, &mut density);
+    r.dense_top = density.top();
+    r
+}
+
+/// How a probe ended.
+enum Probed {
+    Done,
+    /// A link may not be read: the table is unreadable.
+    Denied,
+    /// A check failed in a way that says nothing of the fd (a seek, a lookup refused).
+    Unsure,
+}
+
+/// The probe of [`read_fd_dir`]: numbers below `out.probe_below`, then a listing from
+/// there on; adds to `r` and `density`.
+fn probe(
+    fd: &OwnedFd,
+    pid: u32,
+    link: &mut [MaybeUninit<u8>],
+    out: &mut Found<'_>,
+    r: &mut FdDir,
+    density: &mut Density,
+) -> Probed {
+    let mut keep = out.keep.iter().peekable();
+    let mut name = FdName::default();
+    for n in 0..out.probe_below {
+        while keep.next_if(|k| k.0 < n).is_some() {}
+        if let Some(&(_, inode)) = keep.next_if(|k| k.0 == n) {
+            match fd_open(pid, n) {
+                Some(true) => {
+                    out.kept_inodes.push(inode);
+                    out.push(Some(n), inode);
+                    r.seen += 1;
+                    density.saw(n);
+                }
+                Some(false) => {}
+                // Not allowed (a seccomp filter, a security module), or gone.
+                None => return Probed::Unsure,
+            }
+            continue;
+        }
+        r.links += 1;
+        match readlinkat_raw(fd, name.of(n), &mut *link) {
+            Ok((target, _)) => {
+                r.seen += 1;
+                density.saw(n);
+                if let Some(inode) = socket_inode(target) {
+                    out.push(Some(n), inode);
+                }
+            }
+            // Listing the table can be allowed while reading its links is not (a
+            // non-dumpable process under a security module refuses even root): then
+            // what it holds is unknown, and the table counts as unreadable.
+            Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => {
+                r.readable = false;
+                return Probed::Denied;
+            }
+            // Nothing at this number (or it closed as it was read).
+            Err(_) => {}
+        }
     }
-    if out.probe_below > 0
-        && rustix::fs::seek(
-            &fd,
-            rustix::fs::SeekFrom::Start(u64::from(out.probe_below) + 2),
-        )
-        .is_err()
-    {
-        return r;
+    let from = u64::from(out.probe_below) + 2;
+    if rustix::fs::seek(fd, rustix::fs::SeekFrom::Start(from)).is_err() {
+        return Probed::Unsure;
     }
+    list(fd, link, out, r, density);
+    Probed::Done
+}
+
+/// Lists the fd directory from its current offset, reading the link of every fd not in
+/// `keep`; adds to `r` and `density`.
+fn list(
+    fd: &OwnedFd,
+    link: &mut [MaybeUninit<u8>],
+    out: &mut Found<'_>,
+    r: &mut FdDir,
+    density: &mut Density,
+) {
     let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
     let mut dir = RawDir::new(fd.as_fd(), &mut buf);
-    while let Some(next) = dir.next() {
-        // The process exited mid-read: what was read stands.
-        let Ok(entry) = next else { break };
+    // The process exited mid-read: what was read stands.
+    while let Some(Ok(entry)) = dir.next() {
         let name = entry.file_name();
         if name.to_bytes().first() == Some(&b'.') {
             continue;
@@ -264,19 +349,41 @@ pub(super) fn read_fd_dir(fd: OwnedFd, link: &mut [MaybeUninit<u8>], out: &mut F
         }
         r.links += 1;
         // A vanished fd (closed mid-walk) is simply skipped.
-        match readlinkat_raw(&fd, name, &mut *link) {
+        match readlinkat_raw(fd, name, &mut *link) {
             Ok((target, _)) => {
                 if let Some(inode) = socket_inode(target) {
                     out.push(number, inode);
                 }
             }
-            Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => denied = true,
+            // See `probe`.
+            Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => r.readable = false,
             Err(_) => {}
         }
     }
-    r.readable = !denied;
-    r.dense_top = density.top();
-    r
+}
+
+/// Whether fd `n` of process `pid` is open: kcmp(2) of the fd with itself, 0 when it
+/// is open, EBADF when not; None when kcmp cannot tell (the process is gone, or kcmp is
+/// refused: it asks for the same ptrace read access as reading the fd table does).
+fn fd_open(pid: u32, n: u32) -> Option<bool> {
+    const KCMP_FILE: libc::c_int = 0;
+    let pid = libc::pid_t::try_from(pid).ok()?;
+    // SAFETY: kcmp takes five integers and reads or writes no memory of ours.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            pid,
+            pid,
+            KCMP_FILE,
+            libc::c_ulong::from(n),
+            libc::c_ulong::from(n),
+        )
+    };
+    match r {
+        0 => Some(true),
+        -1 if std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF) => Some(false),
+        _ => None,
+    }
 }
 
 /// An fd number as a file name, written into a buffer kept across numbers.

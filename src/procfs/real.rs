@@ -248,7 +248,8 @@ impl FdTables for PidView<'_> {
             None => PidPath::new(self.pid, "fd"),
             Some(tid) => PidPath::new(self.pid, &format!("task/{tid}/fd")),
         };
-        read_fd_dir_at(&self.fs.shortage, root, path.bytes(), link, out)
+        let own = task.is_none().then_some(self.pid);
+        read_fd_dir_at(&self.fs.shortage, root, path.bytes(), own, link, out)
     }
 
     fn task_ids(&self) -> Vec<u32> {
@@ -287,7 +288,7 @@ impl FdTables for Pinned {
             None => "fd".to_owned(),
             Some(tid) => format!("task/{tid}/fd"),
         };
-        read_fd_dir_at(&self.shortage, &self.dir, path.as_bytes(), link, out)
+        read_fd_dir_at(&self.shortage, &self.dir, path.as_bytes(), None, link, out)
     }
 
     fn task_ids(&self) -> Vec<u32> {
@@ -373,11 +374,12 @@ fn read_fd_dir_at(
     shortage: &FdShortage,
     base: &OwnedFd,
     path: &[u8],
+    pid: Option<u32>,
     link: &mut [MaybeUninit<u8>],
     out: &mut Found<'_>,
 ) -> FdDir {
     match open_at(shortage, base, path, OFlags::RDONLY | OFlags::DIRECTORY) {
-        Ok(fd) => fds::read_fd_dir(fd, link, out),
+        Ok(fd) => fds::read_fd_dir(fd, pid, link, out),
         Err(e) => FdDir {
             readable: !matches!(
                 e.raw_os_error().map(Errno::from_raw_os_error),

@@ -24,6 +24,8 @@ struct Job {
     fds: Vec<u32>,
     keep: Vec<(u32, Ino)>,
     probe_below: u32,
+    /// Its start time when the job was made (0: unknown).
+    start: u64,
 }
 
 /// What one pid's fd table held.
@@ -41,7 +43,7 @@ struct PidRead {
     kept_inodes: Vec<Ino>,
     /// Where its own table's dense start ends.
     dense_top: u32,
-    /// Its table was probed below the last read's top.
+    /// Its table was probed.
     probed: bool,
 }
 
@@ -56,6 +58,7 @@ fn read_pid(fs: &ProcFs, link: &mut [MaybeUninit<u8>], job: Job) -> PidRead {
         mut fds,
         keep,
         probe_below,
+        start,
     } = job;
     inodes.clear();
     fds.clear();
@@ -67,7 +70,15 @@ fn read_pid(fs: &ProcFs, link: &mut [MaybeUninit<u8>], job: Job) -> PidRead {
         kept_inodes: &mut kept_inodes,
         probe_below,
     };
-    let read = read_socket_fds(&fs.pid(pid), link, &mut out);
+    let mut read = read_socket_fds(&fs.pid(pid), link, &mut out);
+    // A probe asks the kernel about the pid by number: a process that exited meanwhile
+    // (its pid maybe taken by another) held nothing by the time of the read.
+    if read.probed && fs.start_ticks(pid) != Some(start) {
+        inodes.clear();
+        fds.clear();
+        kept_inodes.clear();
+        read.via_tasks = false;
+    }
     PidRead {
         pid,
         readable: read.readable,
@@ -77,7 +88,7 @@ fn read_pid(fs: &ProcFs, link: &mut [MaybeUninit<u8>], job: Job) -> PidRead {
         links: read.links,
         kept_inodes,
         dense_top: read.dense_top,
-        probed: probe_below > 0,
+        probed: read.probed,
     }
 }
 
@@ -178,7 +189,7 @@ impl Owners {
     /// [`Owners::walk_many`]); takes its inodes out of the map unless the walk is full.
     fn jobs(&mut self, pids: &[u32], full: bool, alive: Option<&[Ino]>) -> Vec<(i64, Job)> {
         let mut jobs: Vec<(i64, Job)> = Vec::with_capacity(pids.len());
-        let probes = alive.is_some() && self.fs.is_procfs();
+        let probes = self.fs.is_procfs();
         for &pid in pids {
             // The identity the fds about to be read belong to; read first, so that a pid
             // reused during the read shows as changed at the next update.
@@ -191,16 +202,26 @@ impl Owners {
             let old = std::mem::take(&mut e.inodes);
             let fds = std::mem::take(&mut e.fds);
             let mut keep = Vec::new();
-            let mut probe_below = 0;
+            // Probing pays off while the table is about as big as where it was dense
+            // (its count is the directory's size from Linux 6.2 on, 0 before: then the
+            // table is listed).
+            let probe_below = if probes
+                && same_process
+                && e.readable
+                && !e.via_tasks
+                && e.fd_count > 0
+                && e.fd_count.saturating_mul(2) >= i64::from(e.fd_dense_top)
+            {
+                e.fd_dense_top
+            } else {
+                0
+            };
             if let Some(alive) = alive
                 && same_process
                 && e.readable
                 && !e.via_tasks
                 && fds.len() == old.len()
             {
-                if probes {
-                    probe_below = e.fd_dense_top;
-                }
                 for (&fd, &inode) in fds.iter().zip(&old) {
                     let alone = self.by_inode.get(inode) == [pid];
                     if fd != u32::MAX && alone && alive.binary_search(&inode).is_ok() {
@@ -222,6 +243,7 @@ impl Owners {
                     fds,
                     keep,
                     probe_below,
+                    start,
                 },
             ));
         }
@@ -280,6 +302,7 @@ impl Owners {
                             fds: Vec::new(),
                             keep: Vec::new(),
                             probe_below: 0,
+                            start: 0,
                         },
                     ))
                 })
