@@ -102,31 +102,49 @@ fn line(b: &Burst, n: u32) -> String {
 /// and line; every other event stays as it was, in order. A TIME-WAIT that appeared
 /// says who made its connection, when that is known (`(made by 4242/php-fpm)`), as the
 /// Sockets view does.
-pub fn fold(mut events: Vec<Event>, snap: &Snapshot) -> Vec<Event> {
-    name_time_wait_makers(&mut events, snap);
+pub fn fold(events: &mut Vec<Event>, snap: &Snapshot) {
+    name_time_wait_makers(events, snap);
+    // Only short connections' ends and new TIME-WAITs can fold: under churn of
+    // connections that polls see, that is a few events among thousands.
+    let candidate = |e: &Event| match (&e.kind, e.life.as_deref()) {
+        (EventKind::Closed, Some(life)) => life.short_lived,
+        (EventKind::Opened, _) => e.state == State::TimeWait,
+        _ => false,
+    };
+    if events.iter().filter(|e| candidate(e)).take(FOLD_AT).count() < FOLD_AT {
+        return;
+    }
     let listening: Listening = snap
         .sockets
         .iter()
         .filter(|s| s.proto.is_tcp() && s.state == State::Listen)
         .map(|s| (s.netns, s.local().port()))
         .collect();
-    let keys: Vec<Option<Burst>> = events.iter().map(|e| burst_of(e, &listening)).collect();
+    // (index, burst) of the events that may fold, in order.
+    let keys: Vec<(usize, Burst)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| candidate(e))
+        .filter_map(|(i, e)| Some((i, burst_of(e, &listening)?)))
+        .collect();
     let mut sizes: HashMap<&Burst, u32> = HashMap::default();
-    for k in keys.iter().flatten() {
+    for (_, k) in &keys {
         *sizes.entry(k).or_default() += 1;
     }
     if !sizes.values().any(|n| *n as usize >= FOLD_AT) {
-        return events;
+        return;
     }
     // In place (no second vector of thousands of events under churn): each folded
     // group keeps its first event, which carries the line.
     let mut first: HashSet<&Burst> = HashSet::default();
-    let mut keys = keys.iter();
+    let mut keys = keys.iter().peekable();
+    let mut at = 0;
     events.retain_mut(|e| {
+        let i = at;
+        at += 1;
         let Some((k, &n)) = keys
-            .next()
-            .and_then(Option::as_ref)
-            .and_then(|k| Some((k, sizes.get(k)?)))
+            .next_if(|(j, _)| *j == i)
+            .and_then(|(_, k)| Some((k, sizes.get(k)?)))
             .filter(|(_, n)| **n as usize >= FOLD_AT)
         else {
             return true;
@@ -140,7 +158,6 @@ pub fn fold(mut events: Vec<Event>, snap: &Snapshot) -> Vec<Event> {
         }));
         true
     });
-    events
 }
 
 /// Opened TIME-WAIT events have no owner; the snapshot may know who made their
@@ -151,15 +168,21 @@ fn name_time_wait_makers(events: &mut [Event], snap: &Snapshot) {
     if snap.makers.is_empty() || !events.iter().any(unnamed) {
         return;
     }
-    let makers: HashMap<(u32, Addr, Addr), &Maker> = snap
-        .sockets
+    // The new TIME-WAITs are few next to the table's: a map of theirs, and one pass over
+    // the table's TIME-WAITs to find their makers.
+    let mut wanted: HashMap<(u32, Addr, Addr), Option<&Maker>> = events
         .iter()
-        .filter(|s| s.state == State::TimeWait)
-        .filter_map(|s| Some(((s.netns, s.local(), s.remote()), snap.maker_of(s)?)))
+        .filter(|e| unnamed(e))
+        .map(|e| ((e.socket.netns, e.socket.local, e.socket.remote), None))
         .collect();
+    for s in snap.sockets.iter().filter(|s| s.state == State::TimeWait) {
+        if let Some(slot) = wanted.get_mut(&(s.netns, s.local(), s.remote())) {
+            *slot = snap.maker_of(s);
+        }
+    }
     for e in events.iter_mut().filter(|e| unnamed(e)) {
         let k = &e.socket;
-        if let Some(m) = makers.get(&(k.netns, k.local, k.remote)) {
+        if let Some(Some(m)) = wanted.get(&(k.netns, k.local, k.remote)) {
             e.names = format!("(made by {})", m.text());
         }
     }
@@ -235,7 +258,8 @@ mod tests {
         let events = burst();
         let all = events.len() as u64;
         assert_eq!(all, 1204 + 12 + 3 + 1);
-        let folded = fold(events, &empty());
+        let mut folded = events;
+        fold(&mut folded, &empty());
         let lines: Vec<String> = folded
             .iter()
             .map(|e| text(e).map_or_else(|| format!("one {}", e.socket.local), str::to_owned))
@@ -268,7 +292,8 @@ mod tests {
         let events =
             crate::model::events::events(&Default::default(), None, &snap, &cs, Default::default());
         let n = events.len();
-        let folded = fold(events, &empty());
+        let mut folded = events;
+        fold(&mut folded, &empty());
         assert_eq!(folded.len(), n);
         assert!(folded.iter().all(|e| text(e).is_none()));
     }
@@ -331,7 +356,8 @@ mod tests {
         };
         let events = crate::model::events::events(&delta, None, &snap, &[], Default::default());
         assert_eq!(events.len(), 27);
-        let folded = fold(events, &snap);
+        let mut folded = events;
+        fold(&mut folded, &snap);
         let lines: Vec<String> = folded
             .iter()
             .map(|e| text(e).map_or_else(|| e.owners_text().to_owned(), str::to_owned))
@@ -353,7 +379,9 @@ mod tests {
     #[test]
     fn a_folded_line_pushed_out_counts_all_it_stood_for() {
         let mut log = EventLog::new(2);
-        for e in fold(burst(), &empty()) {
+        let mut folded = burst();
+        fold(&mut folded, &empty());
+        for e in folded {
             log.push(e);
         }
         // 6 lines into a ring of 2: the first (1), the 1,204, the 12 and one more (1)

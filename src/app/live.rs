@@ -120,6 +120,9 @@ pub struct Live {
     /// shorter): expiring them takes a pass over all, not only the front.
     ghosts_unordered: bool,
     pub events: EventLog,
+    /// The room one round's new events were made in, kept for the next (see
+    /// [`crate::model::events::events_into`]).
+    new_events: Vec<crate::model::Event>,
     /// Diagnosis flags of each socket of `snap`, same order.
     pub flags: Vec<Flags>,
     pub close_waits: CloseWaitTracker,
@@ -175,6 +178,7 @@ impl Default for Live {
             ghosts: VecDeque::new(),
             ghosts_unordered: false,
             events: EventLog::default(),
+            new_events: Vec::new(),
             flags: Vec::new(),
             close_waits: CloseWaitTracker::default(),
             collect: CollectInfo::default(),
@@ -270,9 +274,16 @@ impl Live {
                 next: &flags,
             };
             // Bursts of short connections fold into one line each, with their count.
-            let new = crate::model::events(&c.delta, prev, &c.snapshot, &c.closed, of);
-            for e in super::burst::fold(new, &c.snapshot) {
+            let mut new = std::mem::take(&mut self.new_events);
+            crate::model::events::events_into(&mut new, &c.delta, prev, &c.snapshot, &c.closed, of);
+            super::burst::fold(&mut new, &c.snapshot);
+            let made = new.len();
+            for e in new.drain(..) {
                 self.events.push(e);
+            }
+            // Kept for the next round, unless a burst left it far too big.
+            if !(new.capacity() > 1024 && new.capacity() > made.saturating_mul(4)) {
+                self.new_events = new;
             }
         }
         // A ghost that reappeared (same identity) is not closed any more.

@@ -144,11 +144,25 @@ pub fn events(
     closed: &[Closed],
     flags: FlagsOf<'_>,
 ) -> Vec<Event> {
+    let mut out = Vec::new();
+    events_into(&mut out, delta, prev, next, closed, flags);
+    out
+}
+
+/// [`events`], appended to `out` (a buffer the live view keeps from round to round: under
+/// churn it holds thousands of events, and a fresh one each round is a fresh mapping
+/// with its page faults).
+pub fn events_into(
+    out: &mut Vec<Event>,
+    delta: &Delta,
+    prev: Option<&Snapshot>,
+    next: &Snapshot,
+    closed: &[Closed],
+    flags: FlagsOf<'_>,
+) {
     let at = next.taken_at;
     let before = prev.unwrap_or(next);
-    let mut out = Vec::with_capacity(
-        closed.len() + delta.opened.len() + delta.closed.len() + delta.changed.len(),
-    );
+    out.reserve(closed.len() + delta.opened.len() + delta.closed.len() + delta.changed.len());
     let freed: rustc_hash::FxHashSet<(u32, u64)> = closed
         .iter()
         .map(|c| (c.freed.netns, c.freed.cookie))
@@ -244,7 +258,6 @@ pub fn events(
             folded: None,
         });
     }
-    out
 }
 
 /// A connection the kernel freed, as an event: the state a poll last saw it in (UNCONN,
