@@ -212,7 +212,7 @@ pub fn read_socket_fds<T: FdTables + ?Sized>(
 /// link of each number outside `keep` (which a listing does for every open fd outside
 /// `keep` anyway), and asks only whether each of `keep`'s numbers is still open, the one
 /// thing a listing tells of them: with kcmp(2), which looks in the fd table itself, at a
-/// third of a lookup's cost. It costs a failed lookup for each free number, so the owner
+/// third of a lookup's cost (where kcmp is refused, their links are read too). It costs a failed lookup for each free number, so the owner
 /// walk probes a table only up to where it was dense at its last read
 /// ([`FdDir::dense_top`]). The caller checks that `pid` is still the same process after
 /// the read (kcmp names it by number).
@@ -226,43 +226,28 @@ pub(super) fn read_fd_dir(
     let mut density = Density::default();
     if let Some(pid) = pid.filter(|_| out.probe_below > 0) {
         let mark = out.mark();
-        match probe(&fd, pid, link, out, &mut r, &mut density) {
-            Probed::Done => {
-                r.probed = true;
-                r.dense_top = density.top();
-                return r;
-            }
-            Probed::Denied => return r,
-            // Something the probe cannot tell: listed in full, as without it.
-            Probed::Unsure => {
-                out.rewind(mark);
-                r = FdDir {
-                    links: r.links,
-                    ..FdDir::EMPTY
-                };
-                density = Density::default();
-                if rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0)).is_err() {
-                    return r;
-                }
-            }
+        if probe(&fd, pid, link, out, &mut r, &mut density) {
+            r.probed = true;
+            r.dense_top = density.top();
+            return r;
         }
+        // The seek failed (the directory was not read yet): listed in full, as without
+        // the probe.
+        out.rewind(mark);
+        r = FdDir {
+            links: r.links,
+            ..FdDir::EMPTY
+        };
+        density = Density::default();
     }
     list(&fd, link, out, &mut r, &mut density);
     r.dense_top = density.top();
     r
 }
 
-/// How a probe ended.
-enum Probed {
-    Done,
-    /// A link may not be read: the table is unreadable.
-    Denied,
-    /// A check failed in a way that says nothing of the fd (a seek, a lookup refused).
-    Unsure,
-}
-
 /// The probe of [`read_fd_dir`]: numbers below `out.probe_below`, then a listing from
-/// there on; adds to `r` and `density`.
+/// there on; adds to `r` and `density`. False when the seek to the listing's start
+/// failed (nothing was listed).
 fn probe(
     fd: &OwnedFd,
     pid: u32,
@@ -270,24 +255,27 @@ fn probe(
     out: &mut Found<'_>,
     r: &mut FdDir,
     density: &mut Density,
-) -> Probed {
+) -> bool {
     let mut keep = out.keep.iter().peekable();
     let mut name = FdName::default();
+    // Until kcmp says it cannot tell (refused by a seccomp filter or a security module,
+    // or not built in): then the kept numbers' links are read like the others'.
+    let mut kcmp = true;
     for n in 0..out.probe_below {
         while keep.next_if(|k| k.0 < n).is_some() {}
-        if let Some(&(_, inode)) = keep.next_if(|k| k.0 == n) {
+        if let Some(&&(_, inode)) = keep.peek().filter(|k| k.0 == n && kcmp) {
+            keep.next();
             match fd_open(pid, n) {
                 Some(true) => {
                     out.kept_inodes.push(inode);
                     out.push(Some(n), inode);
                     r.seen += 1;
                     density.saw(n);
+                    continue;
                 }
-                Some(false) => {}
-                // Not allowed (a seccomp filter, a security module), or gone.
-                None => return Probed::Unsure,
+                Some(false) => continue,
+                None => kcmp = false,
             }
-            continue;
         }
         r.links += 1;
         match readlinkat_raw(fd, name.of(n), &mut *link) {
@@ -301,20 +289,17 @@ fn probe(
             // Listing the table can be allowed while reading its links is not (a
             // non-dumpable process under a security module refuses even root): then
             // what it holds is unknown, and the table counts as unreadable.
-            Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => {
-                r.readable = false;
-                return Probed::Denied;
-            }
+            Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => r.readable = false,
             // Nothing at this number (or it closed as it was read).
             Err(_) => {}
         }
     }
     let from = u64::from(out.probe_below) + 2;
     if rustix::fs::seek(fd, rustix::fs::SeekFrom::Start(from)).is_err() {
-        return Probed::Unsure;
+        return false;
     }
     list(fd, link, out, r, density);
-    Probed::Done
+    true
 }
 
 /// Lists the fd directory from its current offset, reading the link of every fd not in

@@ -21,7 +21,8 @@ pub struct ProcFs {
     root_path: PathBuf,
     /// Opened when first needed, and again after a failure (fds may be back).
     root: OnceLock<OwnedFd>,
-    /// Whether the root is a proc file system (see [`ProcFs::is_procfs`]).
+    /// Whether the root is a proc file system of our own pid namespace (see
+    /// [`ProcFs::can_probe_fds`]).
     procfs: OnceLock<bool>,
     shortage: FdShortage,
 }
@@ -77,16 +78,29 @@ impl ProcFs {
         }
     }
 
-    /// Whether the root is a real proc file system, where an fd directory's offset is the
-    /// fd number + 2 and its links can be probed by number (a directory laid out like
-    /// /proc for tests is not).
-    pub fn is_procfs(&self) -> bool {
+    /// Whether fd tables can be probed by number: the root is a real proc file system,
+    /// where an fd directory's offset is the fd number + 2 (a directory laid out like
+    /// /proc for tests is not), and it shows our own pid namespace, whose numbers
+    /// kcmp(2) takes (a /proc of another namespace, as under `unshare -p` without
+    /// `--mount-proc`, names other processes by the same numbers): our `NSpid` there has
+    /// one number.
+    pub fn can_probe_fds(&self) -> bool {
         const PROC_SUPER_MAGIC: u64 = 0x9fa0;
         let Ok(root) = self.root() else {
             return false;
         };
         *self.procfs.get_or_init(|| {
-            rustix::fs::fstatfs(root).is_ok_and(|st| st.f_type as u64 == PROC_SUPER_MAGIC)
+            let procfs =
+                rustix::fs::fstatfs(root).is_ok_and(|st| st.f_type as u64 == PROC_SUPER_MAGIC);
+            let own_ns = read_at(&self.shortage, root, "self/status", 64 * 1024)
+                .ok()
+                .and_then(|status| {
+                    let text = String::from_utf8_lossy(&status).into_owned();
+                    let line = text.lines().find(|l| l.starts_with("NSpid:"))?.to_owned();
+                    Some(line.split_whitespace().count() == 2)
+                })
+                .unwrap_or(false);
+            procfs && own_ns
         })
     }
 

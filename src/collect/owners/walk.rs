@@ -45,6 +45,8 @@ struct PidRead {
     dense_top: u32,
     /// Its table was probed.
     probed: bool,
+    /// Another process had taken its pid by the end of the read: read again next time.
+    reused: bool,
 }
 
 /// Reads one pid's socket inodes (the job's buffers are cleared first and reused).
@@ -71,9 +73,10 @@ fn read_pid(fs: &ProcFs, link: &mut [MaybeUninit<u8>], job: Job) -> PidRead {
         probe_below,
     };
     let mut read = read_socket_fds(&fs.pid(pid), link, &mut out);
-    // A probe asks the kernel about the pid by number: a process that exited meanwhile
-    // (its pid maybe taken by another) held nothing by the time of the read.
-    if read.probed && fs.start_ticks(pid) != Some(start) {
+    // A probe asks kcmp about the pid by number: if another process has the number now,
+    // what it said is about that one. (A process that exited left nothing to find.)
+    let reused = read.probed && fs.start_ticks(pid).is_some_and(|t| t != start);
+    if reused {
         inodes.clear();
         fds.clear();
         kept_inodes.clear();
@@ -89,6 +92,7 @@ fn read_pid(fs: &ProcFs, link: &mut [MaybeUninit<u8>], job: Job) -> PidRead {
         kept_inodes,
         dense_top: read.dense_top,
         probed: read.probed,
+        reused,
     }
 }
 
@@ -180,6 +184,9 @@ impl Owners {
                 e.readable = r.readable;
                 e.via_tasks = r.via_tasks;
                 e.fd_dense_top = r.dense_top;
+                if r.reused {
+                    e.fd_count = -1;
+                }
             }
         }
         partial
@@ -189,7 +196,7 @@ impl Owners {
     /// [`Owners::walk_many`]); takes its inodes out of the map unless the walk is full.
     fn jobs(&mut self, pids: &[u32], full: bool, alive: Option<&[Ino]>) -> Vec<(i64, Job)> {
         let mut jobs: Vec<(i64, Job)> = Vec::with_capacity(pids.len());
-        let probes = self.fs.is_procfs();
+        let probes = self.fs.can_probe_fds();
         for &pid in pids {
             // The identity the fds about to be read belong to; read first, so that a pid
             // reused during the read shows as changed at the next update.
