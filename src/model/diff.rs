@@ -64,6 +64,14 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
 /// Sockets out of step a poll that the parking maps take without growing.
 const PARK_ROOM: usize = 4096;
 
+thread_local! {
+    /// The parking maps, kept from one diff to the next on the same thread (emptied):
+    /// at [`PARK_ROOM`] each is half a megabyte, a fresh mapping with its page faults
+    /// every poll when made anew.
+    static PARKING: std::cell::RefCell<(HashMap<SocketKey, u32>, HashMap<SocketKey, u32>)> =
+        std::cell::RefCell::default();
+}
+
 /// Walks both dumps in the kernel's order: `previous[j]` is the index in `prev` of
 /// `next[j]` (or `NEW`). Returns also the older sockets left unmatched (parked), and those
 /// an older one with the same key parked already (a socket listed twice: a race inside
@@ -76,10 +84,13 @@ fn match_in_step(
     // Room for a churn of a few thousand sockets a poll made up front: growing the maps
     // step by step (each step rehashing) was half the diff's time under churn.
     let room = prev.len().min(next.len()).min(PARK_ROOM);
-    let mut parked_old: HashMap<SocketKey, u32> =
-        HashMap::with_capacity_and_hasher(room, Default::default());
-    let mut parked_new: HashMap<SocketKey, u32> =
-        HashMap::with_capacity_and_hasher(room, Default::default());
+    let (mut parked_old, mut parked_new) = PARKING
+        .try_with(|p| p.try_borrow_mut().map(|mut p| std::mem::take(&mut *p)).ok())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    parked_old.reserve(room);
+    parked_new.reserve(room);
     let mut twice: Vec<u32> = Vec::new();
     let (mut i, mut j) = (0usize, 0usize);
     while i < prev.len() || j < next.len() {
@@ -121,8 +132,26 @@ fn match_in_step(
             j += 1;
         }
     }
-
+    parked_new.clear();
+    give_back_parking(HashMap::default(), parked_new);
     (previous, parked_old, twice)
+}
+
+/// Returns the parking maps (emptied) for the next diff on this thread, unless a burst
+/// left one far roomier than a poll's churn needs.
+fn give_back_parking(mut old: HashMap<SocketKey, u32>, mut new: HashMap<SocketKey, u32>) {
+    old.clear();
+    new.clear();
+    let _ = PARKING.try_with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut() {
+            let (kept_old, kept_new) = &mut *p;
+            for (kept, map) in [(kept_old, old), (kept_new, new)] {
+                if map.capacity() <= 4 * PARK_ROOM && map.capacity() > kept.capacity() {
+                    *kept = map;
+                }
+            }
+        }
+    });
 }
 
 /// Opened sockets and the changes of the matched ones.
@@ -174,7 +203,8 @@ fn closed(
     twice: Vec<u32>,
     delta: &mut Delta,
 ) {
-    let mut unmatched: Vec<u32> = parked_old.into_values().chain(twice).collect();
+    let mut unmatched: Vec<u32> = parked_old.values().copied().chain(twice).collect();
+    give_back_parking(parked_old, HashMap::default());
     unmatched.sort_unstable();
     if !unmatched.is_empty() {
         // Which of them a newer socket still has (first by cookie or inode, a cheap
