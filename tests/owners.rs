@@ -337,11 +337,7 @@ print(' '.join(str(p) for p in gone), ' '.join(str(s.getsockname()[1]) for s in 
 sys.stdin.read()"
     );
     let mut kid = Kid::python(&script, &[]);
-    let before: Vec<u16> = kid
-        .line()
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
+    let before: Vec<u16> = numbers(&kid.line());
     let mut c = collector();
     let held = |snap: &sockscope::model::Snapshot, port: u16| {
         snap.sockets
@@ -356,11 +352,7 @@ sys.stdin.read()"
     // One more: from now on the table has a read to probe against.
     c.snapshot(Scope::Listeners).unwrap();
     kid.send("go");
-    let after: Vec<u16> = kid
-        .line()
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
+    let after: Vec<u16> = numbers(&kid.line());
     let snap = c.snapshot(Scope::Listeners).unwrap();
     let stats = c.owner_stats();
     assert!(!stats.full, "an incremental update: {stats:?}");
@@ -380,6 +372,16 @@ sys.stdin.read()"
             "listener {p}: {stats:?}"
         );
     }
+}
+
+/// The numbers of a line a child printed.
+fn numbers<T: std::str::FromStr>(line: &str) -> Vec<T>
+where
+    T::Err: std::fmt::Debug,
+{
+    line.split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect()
 }
 
 /// One read of a real process's fd table, probing below `probe_below` with `keep` taken
@@ -453,11 +455,7 @@ print(' '.join(str(f) for f in closed), new[2].fileno(), flush=True)\nsys.stdin.
         before.iter().copied().collect()
     );
     kid.send("go");
-    let f: Vec<u32> = kid
-        .line()
-        .split_whitespace()
-        .map(|f| f.parse().unwrap())
-        .collect();
+    let f: Vec<u32> = numbers(&kid.line());
     let (closed, third) = (&f[..2], f[2]);
     assert_eq!(
         third, first.dense_top,
