@@ -282,7 +282,7 @@ impl Live {
                 self.events.push(e);
             }
             // Kept for the next round, unless a burst left it far too big.
-            if !(new.capacity() > 1024 && new.capacity() > made.saturating_mul(4)) {
+            if !crate::model::spare::too_roomy(made, new.capacity()) {
                 self.new_events = new;
             }
         }

@@ -64,12 +64,39 @@ pub fn diff_sockets(prev: &[Socket], next: &[Socket]) -> Delta {
 /// Sockets out of step a poll that the parking maps take without growing.
 const PARK_ROOM: usize = 4096;
 
+/// A parking map kept from one diff to the next on the same thread (emptied): at
+/// [`PARK_ROOM`] each is half a megabyte, a fresh mapping with its page faults every poll
+/// when made anew.
+type Parking = std::thread::LocalKey<std::cell::RefCell<HashMap<SocketKey, u32>>>;
+
 thread_local! {
-    /// The parking maps, kept from one diff to the next on the same thread (emptied):
-    /// at [`PARK_ROOM`] each is half a megabyte, a fresh mapping with its page faults
-    /// every poll when made anew.
-    static PARKING: std::cell::RefCell<(HashMap<SocketKey, u32>, HashMap<SocketKey, u32>)> =
-        std::cell::RefCell::default();
+    static PARKED_OLD: std::cell::RefCell<HashMap<SocketKey, u32>> = Default::default();
+    static PARKED_NEW: std::cell::RefCell<HashMap<SocketKey, u32>> = Default::default();
+}
+
+/// The map kept in `slot` (empty when there is none), with room for `room`.
+fn take_parking(slot: &'static Parking, room: usize) -> HashMap<SocketKey, u32> {
+    let mut map = slot
+        .try_with(|p| p.try_borrow_mut().map(|mut p| std::mem::take(&mut *p)).ok())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    map.reserve(room);
+    map
+}
+
+/// Keeps `map` (emptied) in `slot` for the next diff on this thread, unless a burst left
+/// it far roomier than a poll's churn needs.
+fn give_back_parking(slot: &'static Parking, mut map: HashMap<SocketKey, u32>) {
+    if map.capacity() > 4 * PARK_ROOM {
+        return;
+    }
+    map.clear();
+    let _ = slot.try_with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut() {
+            *p = map;
+        }
+    });
 }
 
 /// Walks both dumps in the kernel's order: `previous[j]` is the index in `prev` of
@@ -84,13 +111,8 @@ fn match_in_step(
     // Room for a churn of a few thousand sockets a poll made up front: growing the maps
     // step by step (each step rehashing) was half the diff's time under churn.
     let room = prev.len().min(next.len()).min(PARK_ROOM);
-    let (mut parked_old, mut parked_new) = PARKING
-        .try_with(|p| p.try_borrow_mut().map(|mut p| std::mem::take(&mut *p)).ok())
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    parked_old.reserve(room);
-    parked_new.reserve(room);
+    let mut parked_old = take_parking(&PARKED_OLD, room);
+    let mut parked_new = take_parking(&PARKED_NEW, room);
     let mut twice: Vec<u32> = Vec::new();
     let (mut i, mut j) = (0usize, 0usize);
     while i < prev.len() || j < next.len() {
@@ -132,26 +154,8 @@ fn match_in_step(
             j += 1;
         }
     }
-    parked_new.clear();
-    give_back_parking(HashMap::default(), parked_new);
+    give_back_parking(&PARKED_NEW, parked_new);
     (previous, parked_old, twice)
-}
-
-/// Returns the parking maps (emptied) for the next diff on this thread, unless a burst
-/// left one far roomier than a poll's churn needs.
-fn give_back_parking(mut old: HashMap<SocketKey, u32>, mut new: HashMap<SocketKey, u32>) {
-    old.clear();
-    new.clear();
-    let _ = PARKING.try_with(|p| {
-        if let Ok(mut p) = p.try_borrow_mut() {
-            let (kept_old, kept_new) = &mut *p;
-            for (kept, map) in [(kept_old, old), (kept_new, new)] {
-                if map.capacity() <= 4 * PARK_ROOM && map.capacity() > kept.capacity() {
-                    *kept = map;
-                }
-            }
-        }
-    });
 }
 
 /// Opened sockets and the changes of the matched ones.
@@ -204,7 +208,7 @@ fn closed(
     delta: &mut Delta,
 ) {
     let mut unmatched: Vec<u32> = parked_old.values().copied().chain(twice).collect();
-    give_back_parking(parked_old, HashMap::default());
+    give_back_parking(&PARKED_OLD, parked_old);
     unmatched.sort_unstable();
     if !unmatched.is_empty() {
         // Which of them a newer socket still has (first by cookie or inode, a cheap

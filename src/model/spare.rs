@@ -16,7 +16,8 @@ pub trait ShrinkSpare {
     fn shrink_spare(&mut self);
 }
 
-fn too_roomy(len: usize, capacity: usize) -> bool {
+/// Whether room for `capacity` is far more than `len` entries need (see [`ShrinkSpare`]).
+pub fn too_roomy(len: usize, capacity: usize) -> bool {
     capacity > FLOOR && capacity > len.saturating_mul(4)
 }
 

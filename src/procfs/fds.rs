@@ -50,7 +50,7 @@ pub trait FdTables {
 }
 
 /// What reading one fd directory gave.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FdDir {
     /// False when the table is not readable for us (EACCES, EPERM).
     pub readable: bool,
@@ -124,23 +124,6 @@ pub struct Found<'a> {
 }
 
 impl Found<'_> {
-    /// Where the output stands now, to go back to with [`Found::rewind`].
-    fn mark(&self) -> (usize, usize, usize) {
-        (
-            self.inodes.len(),
-            self.fds.as_deref().map_or(0, Vec::len),
-            self.kept_inodes.len(),
-        )
-    }
-
-    fn rewind(&mut self, (inodes, fds, kept): (usize, usize, usize)) {
-        self.inodes.truncate(inodes);
-        if let Some(f) = self.fds.as_deref_mut() {
-            f.truncate(fds);
-        }
-        self.kept_inodes.truncate(kept);
-    }
-
     fn push(&mut self, fd: Option<u32>, inode: Ino) {
         self.inodes.push(inode);
         if let Some(fds) = self.fds.as_deref_mut() {
@@ -212,10 +195,10 @@ pub fn read_socket_fds<T: FdTables + ?Sized>(
 /// link of each number outside `keep` (which a listing does for every open fd outside
 /// `keep` anyway), and asks only whether each of `keep`'s numbers is still open, the one
 /// thing a listing tells of them: with kcmp(2), which looks in the fd table itself, at a
-/// third of a lookup's cost (where kcmp is refused, their links are read too). It costs a failed lookup for each free number, so the owner
-/// walk probes a table only up to where it was dense at its last read
-/// ([`FdDir::dense_top`]). The caller checks that `pid` is still the same process after
-/// the read (kcmp names it by number).
+/// third of a lookup's cost (where kcmp is refused, their links are read too). It costs
+/// a failed lookup for each free number, so the owner walk probes a table only up to
+/// where it was dense at its last read ([`FdDir::dense_top`]). The caller checks that
+/// `pid` is still the same process after the read (kcmp names it by number).
 pub(super) fn read_fd_dir(
     fd: OwnedFd,
     pid: Option<u32>,
@@ -224,30 +207,21 @@ pub(super) fn read_fd_dir(
 ) -> FdDir {
     let mut r = FdDir::EMPTY;
     let mut density = Density::default();
-    if let Some(pid) = pid.filter(|_| out.probe_below > 0) {
-        let mark = out.mark();
-        if probe(&fd, pid, link, out, &mut r, &mut density) {
-            r.probed = true;
-            r.dense_top = density.top();
-            return r;
-        }
-        // The seek failed (the directory was not read yet): listed in full, as without
-        // the probe.
-        out.rewind(mark);
-        r = FdDir {
-            links: r.links,
-            ..FdDir::EMPTY
-        };
-        density = Density::default();
+    // The listing's start first: where the seek fails, the table is listed in full.
+    let from = u64::from(out.probe_below) + 2;
+    if let Some(pid) = pid.filter(|_| out.probe_below > 0)
+        && rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(from)).is_ok()
+    {
+        probe(&fd, pid, link, out, &mut r, &mut density);
+        r.probed = true;
     }
     list(&fd, link, out, &mut r, &mut density);
     r.dense_top = density.top();
     r
 }
 
-/// The probe of [`read_fd_dir`]: numbers below `out.probe_below`, then a listing from
-/// there on; adds to `r` and `density`. False when the seek to the listing's start
-/// failed (nothing was listed).
+/// The probe of [`read_fd_dir`]: the numbers below `out.probe_below` (the listing of
+/// the rest follows); adds to `r` and `density`.
 fn probe(
     fd: &OwnedFd,
     pid: u32,
@@ -255,7 +229,7 @@ fn probe(
     out: &mut Found<'_>,
     r: &mut FdDir,
     density: &mut Density,
-) -> bool {
+) {
     let mut keep = out.keep.iter().peekable();
     let mut name = FdName::default();
     // Until kcmp says it cannot tell (refused by a seccomp filter or a security module,
@@ -294,12 +268,6 @@ fn probe(
             Err(_) => {}
         }
     }
-    let from = u64::from(out.probe_below) + 2;
-    if rustix::fs::seek(fd, rustix::fs::SeekFrom::Start(from)).is_err() {
-        return false;
-    }
-    list(fd, link, out, r, density);
-    true
 }
 
 /// Lists the fd directory from its current offset, reading the link of every fd not in
@@ -377,21 +345,12 @@ struct FdName([u8; 12]);
 
 impl FdName {
     fn of(&mut self, n: u32) -> &CStr {
-        let mut digits = [0u8; 10];
-        let mut at = digits.len();
-        let mut v = n;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        let len = digits.len() - at;
-        self.0[..len].copy_from_slice(&digits[at..]);
-        self.0[len] = 0;
-        CStr::from_bytes_with_nul(&self.0[..=len]).unwrap_or_default()
+        use std::io::Write as _;
+        let room = self.0.len();
+        let mut w: &mut [u8] = &mut self.0;
+        let _ = write!(w, "{n}\0");
+        let len = room - w.len();
+        CStr::from_bytes_with_nul(&self.0[..len]).unwrap_or_default()
     }
 }
 
