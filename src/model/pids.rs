@@ -74,15 +74,15 @@ impl Pids {
         };
     }
 
+    /// Appends `pid`. The first stays inline: no heap for the one holder nearly every
+    /// socket has (a list made and freed for each cost two allocator calls per owned
+    /// socket, thousands a second under churn).
     pub fn push(&mut self, pid: u32) {
         match self.list() {
             // SAFETY: as in `as_mut_slice`.
             Some(list) => unsafe { (*list).push(pid) },
-            None => {
-                let mut v = self.to_vec();
-                v.push(pid);
-                self.set(v);
-            }
+            None if self.raw[1] == ONE => *self = Pids::boxed(vec![self.raw[0], pid]),
+            None => self.raw = [pid, ONE],
         }
     }
 
@@ -104,8 +104,15 @@ impl Pids {
 
     /// Keeps the pids `keep` says yes to, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(&u32) -> bool) {
-        let kept: Vec<u32> = self.iter().copied().filter(|p| keep(p)).collect();
-        self.set(kept);
+        match self.list() {
+            // SAFETY: as in `as_mut_slice`.
+            Some(list) => {
+                let kept = std::mem::take(unsafe { &mut *list });
+                self.set(kept.into_iter().filter(|p| keep(p)).collect());
+            }
+            None if self.raw[1] == ONE && !keep(&self.raw[0]) => self.clear(),
+            None => {}
+        }
     }
 }
 
@@ -167,8 +174,11 @@ impl fmt::Debug for Pids {
 
 impl FromIterator<u32> for Pids {
     fn from_iter<I: IntoIterator<Item = u32>>(iter: I) -> Pids {
-        let v: Vec<u32> = iter.into_iter().collect();
-        Pids::from_slice(&v)
+        let mut pids = Pids::new();
+        for pid in iter {
+            pids.push(pid);
+        }
+        pids
     }
 }
 

@@ -518,6 +518,7 @@ mod compact_tests {
                 }
                 prop_assert_eq!(p.as_slice(), v.as_slice());
                 prop_assert_eq!(p.clone(), Pids::from_slice(&v));
+                prop_assert_eq!(&v.iter().copied().collect::<Pids>(), &p);
                 prop_assert_eq!(p.len(), v.len());
                 // A copy is its own: changing one leaves the other as it was.
                 let mut copy = p.clone();
