@@ -14,6 +14,14 @@ use std::time::{Duration, SystemTime};
 /// How long the header says that destroy events were lost.
 pub const LOST_SHOWN: Duration = Duration::from_secs(60);
 
+/// How much before its time a ghost or a mark may go with a snapshot: the clock's tick.
+/// Ghosts and marks go with the snapshot drawn at their time, not at a tick of their
+/// own: under churn some go every second, and a redraw of their own, a fraction of a
+/// second after the snapshot's, doubled what the screen's thread did. A snapshot takes
+/// those due by the next tick; the clock takes them only when no snapshot came for an
+/// interval and a tick (paused, a slow round).
+pub const GO_EARLY: Duration = Duration::from_millis(250);
+
 /// Highlight of a row that changed recently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mark {
@@ -114,6 +122,10 @@ pub struct Live {
     mark_for: Duration,
     /// How many times marks went: a tick that counts one redraws.
     pub marks_gone: u64,
+    /// Ghosts and marks due by then have gone (see [`GO_EARLY`]).
+    gone_by: SystemTime,
+    /// When the last round the view took in was taken.
+    last_round: SystemTime,
     /// Closed sockets, oldest first.
     pub ghosts: VecDeque<Ghost>,
     /// A ghost was added that goes before one added earlier (the ghost time was made
@@ -175,6 +187,8 @@ impl Default for Live {
             opened_expiry: VecDeque::new(),
             mark_for: Duration::ZERO,
             marks_gone: 0,
+            gone_by: SystemTime::UNIX_EPOCH,
+            last_round: SystemTime::UNIX_EPOCH,
             ghosts: VecDeque::new(),
             ghosts_unordered: false,
             events: EventLog::default(),
@@ -205,9 +219,12 @@ impl Live {
     }
 
     /// Takes in a round that changed no row (see [`Live::same_table`]): its status, and
-    /// the connections the kernel freed meanwhile as events.
-    pub fn touch(&mut self, c: &Collected) {
+    /// the connections the kernel freed meanwhile as events. Returns the ghosts that
+    /// went with it, as [`Live::tick`] does.
+    pub fn touch(&mut self, c: &Collected) -> Vec<(usize, Ghost)> {
         self.now = self.now.max(c.fresh.taken_at);
+        self.last_round = c.fresh.taken_at;
+        let went = self.expire(c.fresh.taken_at + GO_EARLY);
         if !c.closed.is_empty() {
             let of = FlagsOf {
                 prev: &self.flags,
@@ -226,6 +243,7 @@ impl Live {
         self.collect.fresh = c.fresh.clone();
         self.collect.error = None;
         self.collect.snapshots += 1;
+        went
     }
 
     /// Takes in a new snapshot and its diff; `ghost` is how long closed rows stay.
@@ -241,6 +259,9 @@ impl Live {
         // read): what happened between them is counted, never shown as if it had not.
         self.events.missed(c.unseen);
         let until = now + ghost;
+        self.last_round = now;
+        // What was due goes with this snapshot (the rows are built again from what is left).
+        drop(self.expire(now + GO_EARLY));
         let leaking = self.close_waits.observe(&c.snapshot);
         let flags = crate::diagnose::row_flags(&c.snapshot, &leaking);
         let first_seen = self.carry_first_seen(&c, now);
@@ -419,20 +440,37 @@ impl Live {
     pub fn mark_of(&self, i: usize) -> Option<Mark> {
         if !self.changed.is_empty() {
             let s = self.snap.sockets.get(i)?;
-            if self.changed.get(&s.key()).is_some_and(|&u| u > self.now) {
+            if self
+                .changed
+                .get(&s.key())
+                .is_some_and(|&u| u > self.gone_by)
+            {
                 return Some(Mark::Changed);
             }
         }
         let opened = self.first_seen.opened(i)?;
         // The stamp is the snapshot's time to the tenth below: a mark goes at most a
-        // tenth early.
-        (opened + self.mark_for > self.now).then_some(Mark::New)
+        // tenth earlier than a change's.
+        (opened + self.mark_for > self.gone_by).then_some(Mark::New)
     }
 
-    /// Lets time pass: expired ghosts and marks go. Returns the ghosts that went, with
-    /// their index before they went (oldest first), for the rows to follow.
-    pub fn tick(&mut self, now: SystemTime) -> Vec<(usize, Ghost)> {
+    /// Lets time pass. Ghosts and marks go with snapshots ([`GO_EARLY`]); when none came
+    /// for `interval` and a tick, the expired ones go now. Returns the ghosts that went,
+    /// with their index before they went (oldest first), for the rows to follow.
+    pub fn tick(&mut self, now: SystemTime, interval: Duration) -> Vec<(usize, Ghost)> {
         self.now = self.now.max(now);
+        let overdue = self.last_round + interval + GO_EARLY <= now;
+        if overdue {
+            self.expire(now)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Ghosts and marks due by `by` go. Returns the ghosts that went, as [`Live::tick`].
+    fn expire(&mut self, by: SystemTime) -> Vec<(usize, Ghost)> {
+        self.gone_by = self.gone_by.max(by);
+        let now = self.gone_by;
         let mut went = Vec::new();
         // Oldest first: those that went are at the front, unless the ghost time was
         // changed meanwhile.

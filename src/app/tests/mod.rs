@@ -267,6 +267,53 @@ fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
     assert_eq!(mark_of(&app, 50), None);
 }
 
+/// While snapshots come, ghosts and marks go with the snapshot taken at their time (or
+/// less than a tick before), not at a tick of their own: a redraw of their own a moment
+/// after each snapshot's doubled the screen's work under churn.
+#[test]
+fn ghosts_and_marks_go_with_the_snapshot_at_their_time() {
+    let (mut app, mut feed) = app(View::Sockets);
+    let (mut s, p) = table();
+    let closed = s.remove(0);
+    s.push(sock(
+        Proto::Tcp,
+        "0.0.0.0:9000",
+        "0.0.0.0:0",
+        State::Listen,
+        50,
+        &[100],
+    ));
+    let ghost = app.settings.ghost;
+    assert_eq!(ghost, std::time::Duration::from_secs(3));
+    let mark_of =
+        |app: &super::App, inode: u32| row_with_inode(app, inode).and_then(|r| app.row_mark(r));
+    let ghosts = |app: &super::App| app.table.rows.iter().any(|r| matches!(r, RowId::Ghost(_)));
+    feed.feed(&mut app, snapshot(1, Scope::All, s.clone(), &p));
+    feed.feed(&mut app, snapshot(2, Scope::All, s.clone(), &p));
+    feed.feed(&mut app, snapshot(3, Scope::All, s.clone(), &p));
+    // Due at 4 s; the last snapshot is less than an interval old: the clock leaves them
+    // to the next snapshot.
+    update(&mut app, Msg::Tick(at(4)));
+    assert!(ghosts(&app));
+    assert_eq!(mark_of(&app, closed.inode), Some(RowMark::Closed));
+    assert_eq!(mark_of(&app, 50), Some(RowMark::New));
+    // A snapshot taken a little before their time takes them.
+    let mut snap = snapshot(4, Scope::All, s, &p);
+    snap.taken_at -= super::live::GO_EARLY / 2;
+    feed.feed(&mut app, snap);
+    assert!(!ghosts(&app));
+    assert!(app.live.ghosts.is_empty());
+    assert_eq!(mark_of(&app, 50), None);
+    // With no snapshot for an interval and a tick, the clock takes them at their time.
+    let (mut s, p) = table();
+    let (mut app, mut feed) = super::testkit::app_with(View::Sockets, s.clone(), &p);
+    s.remove(0);
+    feed.feed(&mut app, snapshot(1, Scope::All, s, &p));
+    assert!(ghosts(&app));
+    update(&mut app, Msg::Tick(at(4)));
+    assert!(!ghosts(&app));
+}
+
 /// Only a socket the view saw open is marked new: not those of the first snapshot, nor
 /// those a change of scope brings in; its age is still its first snapshot's time.
 #[test]

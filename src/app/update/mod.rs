@@ -81,10 +81,12 @@ fn snapshot(app: &mut App, c: Collected) -> Vec<Effect> {
     if app.live.same_table(&c) {
         // A round between full tables that changed no row: the status moves on, and the
         // connections freed meanwhile are events.
-        app.live.touch(&c);
+        let went = app.live.touch(&c);
         let effects = app.check_watch();
         if !c.closed.is_empty() && app.table.view == crate::app::View::Events {
             app.rebuild();
+        } else if !went.is_empty() {
+            app.ghosts_went(&went);
         }
         return effects;
     }
@@ -95,7 +97,7 @@ fn snapshot(app: &mut App, c: Collected) -> Vec<Effect> {
 }
 
 fn tick(app: &mut App, now: SystemTime) {
-    let ghosts_went = app.live.tick(now);
+    let ghosts_went = app.live.tick(now, app.modes.interval);
     app.modes.expire(now);
     let undecided = app.modes.watch.as_ref().is_some_and(|w| {
         !w.judged()
