@@ -183,7 +183,7 @@ fn name_time_wait_makers(events: &mut [Event], snap: &Snapshot) {
     for e in events.iter_mut().filter(|e| unnamed(e)) {
         let k = &e.socket;
         if let Some(Some(m)) = wanted.get(&(k.netns, k.local, k.remote)) {
-            e.names = format!("(made by {})", m.text());
+            e.names = format!("(made by {})", m.text()).into();
         }
     }
 }

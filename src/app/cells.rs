@@ -68,12 +68,9 @@ impl App {
                                 .as_secs(),
                         ))
                     }),
-                    (RowId::Ghost(i), Column::Process) if !s.owners.is_empty() => Cow::Borrowed(
-                        self.live
-                            .ghosts
-                            .get(i as usize)
-                            .map_or("", |g| g.names.as_str()),
-                    ),
+                    (RowId::Ghost(i), Column::Process) if !s.owners.is_empty() => {
+                        Cow::Borrowed(self.live.ghosts.get(i as usize).map_or("", |g| &*g.names))
+                    }
                     _ => self.socket_cell(s, c),
                 }
             }

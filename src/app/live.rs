@@ -34,8 +34,8 @@ pub enum Mark {
 pub struct Ghost {
     pub socket: Socket,
     /// Its owners as `pid/name`, from the snapshot that last saw them: they may have
-    /// exited since.
-    pub names: String,
+    /// exited since. Shared with the events that name them.
+    pub names: std::sync::Arc<str>,
     pub until: SystemTime,
     /// When it was first seen, for its age.
     pub first_seen: Option<SystemTime>,

@@ -39,8 +39,9 @@ pub struct Event {
     pub state: State,
     pub owners: Pids,
     /// The owners as `pid/name`, written when the event happened: a closed socket's
-    /// owner may have exited since, and its name is still wanted.
-    pub names: String,
+    /// owner may have exited since, and its name is still wanted. Shared: thousands of
+    /// events a second under churn name the same few processes.
+    pub names: std::sync::Arc<str>,
     /// For an owner change, the owners before, as `pid/name`; empty otherwise.
     pub old_names: String,
     /// Why no owner is known, when none is (`(kernel)` for a TIME-WAIT).
@@ -180,12 +181,12 @@ pub fn events_into(
     };
     let (mut before_texts, mut next_texts) = Default::default();
     // Thousands of connections closed by the same few makers: each text written once.
-    let mut maker_texts: rustc_hash::FxHashMap<&super::lifecycle::Maker, String> =
+    let mut maker_texts: rustc_hash::FxHashMap<&super::lifecycle::Maker, std::sync::Arc<str>> =
         Default::default();
     for c in closed {
         let names = maker_texts
             .entry(&c.by)
-            .or_insert_with(|| c.by.text())
+            .or_insert_with(|| c.by.text().into())
             .clone();
         out.push(freed_event(at, c, names));
     }
@@ -201,7 +202,7 @@ pub fn events_into(
             owners: c.owners.clone(),
             // An orphan or TIME-WAIT that goes says who made it, as its row did.
             names: match before.maker_of(c).filter(|_| c.owners.is_empty()) {
-                Some(m) => format!("(made by {})", m.text()),
+                Some(m) => format!("(made by {})", m.text()).into(),
                 None => before.pids_text_of_many(&c.owners, &mut before_texts),
             },
             old_names: String::new(),
@@ -262,7 +263,7 @@ pub fn events_into(
 
 /// A connection the kernel freed, as an event: the state a poll last saw it in (UNCONN,
 /// the kernel's CLOSE, when none did), its maker as its owner.
-fn freed_event(at: SystemTime, c: &Closed, names: String) -> Event {
+fn freed_event(at: SystemTime, c: &Closed, names: std::sync::Arc<str>) -> Event {
     let f = &c.freed;
     let owners = c.by.pid().into_iter().collect::<Pids>();
     Event {
@@ -457,7 +458,7 @@ mod tests {
                 },
                 state: State::Listen,
                 owners: Pids::new(),
-                names: String::new(),
+                names: "".into(),
                 old_names: String::new(),
                 owner_status: OwnerStatus::Known,
                 flags: Flags::empty(),

@@ -6,6 +6,7 @@ use super::snapshot::Snapshot;
 use super::socket::{Addr, Proto, Socket, State};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// What `tcp_info` says about a TCP connection (`INET_DIAG_INFO`), the fields people ask
 /// for. Byte counts are the kernel's (`bytes_acked` counts our SYN, on the end that
@@ -104,10 +105,11 @@ impl Lost {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "kebab-case")]
 pub enum Maker {
-    /// Its owner, when a poll saw it open.
-    Owner { pid: u32, name: String },
+    /// Its owner, when a poll saw it open. (Names are shared: thousands of connections
+    /// a second may name the same process.)
+    Owner { pid: u32, name: Arc<str> },
     /// It came in on a listener of this process (no poll saw it open).
-    Listener { pid: u32, name: String },
+    Listener { pid: u32, name: Arc<str> },
     /// A poll saw it open without a visible owner: the uid of its row in the dump.
     Uid { uid: u32, user: Option<String> },
     /// No poll saw it and it did not come in on a listener: nothing is known. (A destroy
@@ -246,13 +248,15 @@ pub fn lingers(s: &Socket) -> bool {
                 )))
 }
 
-/// The owner of a socket as a maker: its first pid, named from the snapshot.
-fn owner_of(snap: &Snapshot, s: &Socket) -> Option<Maker> {
+/// The owner of a socket as a maker: its first pid, named from the snapshot. `names`
+/// keeps each pid's name from `snap` once made (under churn thousands of connections a
+/// second have the same few owners).
+fn owner_of(snap: &Snapshot, s: &Socket, names: &mut HashMap<u32, Arc<str>>) -> Option<Maker> {
     let pid = *s.owners.first()?;
-    let name = snap
-        .processes
-        .get(&pid)
-        .map_or_else(String::new, |p| p.name.clone());
+    let name = names
+        .entry(pid)
+        .or_insert_with(|| snap.processes.get(&pid).map_or("", |p| &p.name).into())
+        .clone();
     Some(Maker::Owner { pid, name })
 }
 
@@ -325,11 +329,13 @@ fn closed(
             }
         }
     }
-    let polled = |key: &(u32, u64)| {
+    // Each snapshot's process names, made once per pid.
+    let mut names: [HashMap<u32, Arc<str>>; 2] = Default::default();
+    let mut polled = |key: &(u32, u64)| {
         let (older, i) = (*at.get(key)?)?;
         let snap = if older { prev? } else { next };
         let s = snap.sockets.get(i as usize)?;
-        let by = owner_of(snap, s).unwrap_or_else(|| Maker::Uid {
+        let by = owner_of(snap, s, &mut names[usize::from(older)]).unwrap_or_else(|| Maker::Uid {
             uid: s.uid,
             user: snap.user_name(s.uid).map(str::to_owned),
         });
@@ -435,7 +441,10 @@ fn listeners_of(snap: &Snapshot) -> HashMap<(u32, u16), Maker> {
     snap.sockets
         .iter()
         .filter(|s| s.proto.is_tcp() && s.state == State::Listen)
-        .filter_map(|s| Some(((s.netns, s.local().port()), owner_of(snap, s)?)))
+        .filter_map(|s| {
+            let by = owner_of(snap, s, &mut HashMap::default())?;
+            Some(((s.netns, s.local().port()), by))
+        })
         .collect()
 }
 
@@ -452,10 +461,11 @@ fn mark_time_waits(
     // its destroy event was lost.
     let missing: HashSet<&Tuple> = tw.iter().filter(|k| known.get(k).is_none()).collect();
     if let Some(prev) = prev.filter(|_| !missing.is_empty()) {
+        let mut names = HashMap::default();
         for s in prev.sockets.iter().filter(|s| !lingers(s)) {
             let key = (s.netns, s.local(), s.remote());
             if missing.contains(&key)
-                && let Some(m) = owner_of(prev, s)
+                && let Some(m) = owner_of(prev, s, &mut names)
             {
                 known.insert(key, m, s.cookie);
             }

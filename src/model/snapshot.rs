@@ -5,7 +5,7 @@ use super::socket::{OwnerStatus, Socket};
 use std::collections::HashMap;
 
 /// `pid/name` texts of single owners, by pid, for [`Snapshot::pids_text_of_many`].
-pub type TextsByPid = rustc_hash::FxHashMap<u32, String>;
+pub type TextsByPid = rustc_hash::FxHashMap<u32, std::sync::Arc<str>>;
 use std::time::SystemTime;
 
 /// Which sockets a snapshot holds. Listeners-only lets the kernel skip its established
@@ -141,15 +141,16 @@ impl Snapshot {
     }
 
     /// [`Snapshot::pids_text`] for one of many sockets of this snapshot: a single owner's
-    /// text is written once into `texts` and copied after (under churn thousands of
-    /// events of one snapshot name the same few processes).
-    pub fn pids_text_of_many(&self, pids: &[u32], texts: &mut TextsByPid) -> String {
+    /// text is written once into `texts` and shared after (under churn thousands of
+    /// events of one snapshot name the same few processes: a copy each was an allocation
+    /// each).
+    pub fn pids_text_of_many(&self, pids: &[u32], texts: &mut TextsByPid) -> std::sync::Arc<str> {
         match pids {
             [pid] => texts
                 .entry(*pid)
-                .or_insert_with(|| self.pids_text(pids))
+                .or_insert_with(|| self.pids_text(pids).into())
                 .clone(),
-            _ => self.pids_text(pids),
+            _ => self.pids_text(pids).into(),
         }
     }
 

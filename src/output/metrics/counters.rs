@@ -206,7 +206,7 @@ fn process_name(c: &Collected, pid: u32) -> String {
                 | crate::model::lifecycle::Maker::Listener { pid: p, name }
                     if *p == pid =>
                 {
-                    Some(name.clone())
+                    Some(name.to_string())
                 }
                 _ => None,
             })

@@ -332,7 +332,7 @@ pub(super) fn time_wait_makers(snap: &Snapshot, top: usize) -> (BTreeMap<Labels,
     let mut all: BTreeMap<String, u64> = BTreeMap::new();
     for s in snap.sockets.iter().filter(|s| s.state == State::TimeWait) {
         let maker = match snap.maker_of(s) {
-            Some(Maker::Owner { name, .. } | Maker::Listener { name, .. }) => name.clone(),
+            Some(Maker::Owner { name, .. } | Maker::Listener { name, .. }) => name.to_string(),
             Some(Maker::Uid { uid, .. }) => format!("uid:{uid}"),
             Some(Maker::Unseen) | None => "unknown".to_owned(),
         };

@@ -281,7 +281,7 @@ mod tests {
             state: State::Listen,
             owner_status: crate::model::OwnerStatus::Kernel,
             owners: Pids::new(),
-            names: String::new(),
+            names: "".into(),
             old_names: String::new(),
             flags: Flags::empty(),
             life: None,
