@@ -299,9 +299,7 @@ impl Live {
             crate::model::events::events_into(&mut new, &c.delta, prev, &c.snapshot, &c.closed, of);
             super::burst::fold(&mut new, &c.snapshot);
             let made = new.len();
-            for e in new.drain(..) {
-                self.events.push(e);
-            }
+            self.events.append(&mut new);
             // Kept for the next round, unless a burst left it far too big.
             if !crate::model::spare::too_roomy(made, new.capacity()) {
                 self.new_events = new;
