@@ -227,6 +227,31 @@ fn views_switch_with_digits_and_tab() {
     assert_eq!(app.table.view, View::Processes);
 }
 
+/// The standard table after the :3000 listener closed (returned) and a listener on :9000
+/// (inode 50) opened.
+fn one_closed_one_opened() -> (
+    Vec<crate::model::Socket>,
+    Vec<crate::model::Process>,
+    crate::model::Socket,
+) {
+    let (mut s, p) = table();
+    let closed = s.remove(0);
+    s.push(sock(
+        Proto::Tcp,
+        "0.0.0.0:9000",
+        "0.0.0.0:0",
+        State::Listen,
+        50,
+        &[100],
+    ));
+    (s, p, closed)
+}
+
+/// The mark of the row (live or ghost) of the socket with this inode.
+fn mark_of(app: &super::App, inode: u32) -> Option<RowMark> {
+    row_with_inode(app, inode).and_then(|r| app.row_mark(r))
+}
+
 /// The row on screen (live or ghost) of the socket with this inode.
 fn row_with_inode(app: &super::App, inode: u32) -> Option<RowId> {
     app.table
@@ -239,20 +264,9 @@ fn row_with_inode(app: &super::App, inode: u32) -> Option<RowId> {
 #[test]
 fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
     let (mut app, mut feed) = app(View::Sockets);
-    let (mut s, p) = table();
-    let closed = s.remove(0); // the :3000 listener closes
+    let (mut s, p, closed) = one_closed_one_opened();
     s[2].state = State::CloseWait; // ESTAB → CLOSE-WAIT (inode 14)
-    s.push(sock(
-        Proto::Tcp,
-        "0.0.0.0:9000",
-        "0.0.0.0:0",
-        State::Listen,
-        50,
-        &[100],
-    ));
     feed.feed(&mut app, snapshot(1, Scope::All, s, &p));
-    let mark_of =
-        |app: &super::App, inode: u32| row_with_inode(app, inode).and_then(|r| app.row_mark(r));
     assert_eq!(mark_of(&app, 50), Some(RowMark::New));
     assert_eq!(mark_of(&app, 14), Some(RowMark::Changed));
     assert_eq!(mark_of(&app, closed.inode), Some(RowMark::Closed));
@@ -273,20 +287,8 @@ fn new_changed_and_closed_rows_are_marked_and_ghosts_expire() {
 #[test]
 fn ghosts_and_marks_go_with_the_snapshot_at_their_time() {
     let (mut app, mut feed) = app(View::Sockets);
-    let (mut s, p) = table();
-    let closed = s.remove(0);
-    s.push(sock(
-        Proto::Tcp,
-        "0.0.0.0:9000",
-        "0.0.0.0:0",
-        State::Listen,
-        50,
-        &[100],
-    ));
-    let ghost = app.settings.ghost;
-    assert_eq!(ghost, std::time::Duration::from_secs(3));
-    let mark_of =
-        |app: &super::App, inode: u32| row_with_inode(app, inode).and_then(|r| app.row_mark(r));
+    let (s, p, closed) = one_closed_one_opened();
+    assert_eq!(app.settings.ghost, std::time::Duration::from_secs(3));
     let ghosts = |app: &super::App| app.table.rows.iter().any(|r| matches!(r, RowId::Ghost(_)));
     feed.feed(&mut app, snapshot(1, Scope::All, s.clone(), &p));
     feed.feed(&mut app, snapshot(2, Scope::All, s.clone(), &p));
@@ -338,8 +340,6 @@ fn rows_of_the_first_snapshot_or_a_new_scope_are_not_marked_new() {
     assert!(!marked(&app), "a change of scope marks nothing");
     only.push(listener(61, 9061));
     feed.feed(&mut app, snapshot(2, Scope::Listeners, only, &p));
-    let mark_of =
-        |app: &super::App, inode: u32| row_with_inode(app, inode).and_then(|r| app.row_mark(r));
     assert_eq!(mark_of(&app, 61), Some(RowMark::New));
     assert_eq!(mark_of(&app, 60), None);
     let age_of = |app: &super::App, inode: u32| {
