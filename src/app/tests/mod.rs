@@ -236,15 +236,20 @@ fn one_closed_one_opened() -> (
 ) {
     let (mut s, p) = table();
     let closed = s.remove(0);
-    s.push(sock(
+    s.push(listener_9000());
+    (s, p, closed)
+}
+
+/// A listener on :9000 (inode 50) of pid 100.
+fn listener_9000() -> crate::model::Socket {
+    sock(
         Proto::Tcp,
         "0.0.0.0:9000",
         "0.0.0.0:0",
         State::Listen,
         50,
         &[100],
-    ));
-    (s, p, closed)
+    )
 }
 
 /// The mark of the row (live or ghost) of the socket with this inode.
@@ -459,14 +464,7 @@ fn ages_follow_sockets_across_reordered_snapshots() {
     reborn.inode = 77;
     reborn.cookie = 77;
     next.push(reborn);
-    next.push(sock(
-        Proto::Tcp,
-        "0.0.0.0:9000",
-        "0.0.0.0:0",
-        State::Listen,
-        50,
-        &[100],
-    ));
+    next.push(listener_9000());
     feed.feed(&mut app, snapshot(4, Scope::All, next.clone(), &p));
     for old in &next[..next.len() - 2] {
         assert_eq!(age_of(&app, old.inode), Some(at(0)), "{old:?}");
