@@ -224,7 +224,7 @@ impl Live {
     pub fn touch(&mut self, c: &Collected) -> Vec<(usize, Ghost)> {
         self.now = self.now.max(c.fresh.taken_at);
         self.last_round = c.fresh.taken_at;
-        let went = self.expire(c.fresh.taken_at + GO_EARLY);
+        let went = self.expire(c.fresh.taken_at + GO_EARLY, true);
         if !c.closed.is_empty() {
             let of = FlagsOf {
                 prev: &self.flags,
@@ -261,7 +261,7 @@ impl Live {
         let until = now + ghost;
         self.last_round = now;
         // What was due goes with this snapshot (the rows are built again from what is left).
-        drop(self.expire(now + GO_EARLY));
+        self.expire(now + GO_EARLY, false);
         let leaking = self.close_waits.observe(&c.snapshot);
         let flags = crate::diagnose::row_flags(&c.snapshot, &leaking);
         let first_seen = self.carry_first_seen(&c, now);
@@ -459,32 +459,34 @@ impl Live {
         self.now = self.now.max(now);
         let overdue = self.last_round + interval + GO_EARLY <= now;
         if overdue {
-            self.expire(now)
+            self.expire(now, true)
         } else {
             Vec::new()
         }
     }
 
-    /// Ghosts and marks due by `by` go. Returns the ghosts that went, as [`Live::tick`].
-    fn expire(&mut self, by: SystemTime) -> Vec<(usize, Ghost)> {
+    /// Ghosts and marks due by `by` go. Returns the ghosts that went, as [`Live::tick`],
+    /// when `keep` asks for them (a snapshot builds its rows again and needs none: under
+    /// churn thousands go with each, dropped where they lie).
+    fn expire(&mut self, by: SystemTime, keep: bool) -> Vec<(usize, Ghost)> {
         self.gone_by = self.gone_by.max(by);
         let now = self.gone_by;
-        let mut went = Vec::new();
         // Oldest first: those that went are at the front, unless the ghost time was
         // changed meanwhile.
         // Sized first: under churn a thousand go each tick, and a vector grown to that
         // size goes through a fresh mapping and its page faults.
         let due = self.ghosts.iter().take_while(|g| g.until <= now).count();
-        went.reserve_exact(due);
-        while let Some(g) = self.ghosts.pop_front_if(|g| g.until <= now) {
-            went.push((went.len(), g));
+        let mut went = Vec::with_capacity(if keep { due } else { 0 });
+        for (i, g) in self.ghosts.drain(..due).enumerate() {
+            if keep {
+                went.push((i, g));
+            }
         }
         if self.ghosts_unordered && self.ghosts.iter().any(|g| g.until <= now) {
-            let first = went.len();
-            for (i, g) in (first..).zip(std::mem::take(&mut self.ghosts)) {
+            for (i, g) in (due..).zip(std::mem::take(&mut self.ghosts)) {
                 if g.until > now {
                     self.ghosts.push_back(g);
-                } else {
+                } else if keep {
                     went.push((i, g));
                 }
             }

@@ -362,11 +362,9 @@ impl EventLog {
         closed: &[Closed],
         flags: FlagsOf<'_>,
     ) -> usize {
-        let new = events(delta, prev, next, closed, flags);
+        let mut new = events(delta, prev, next, closed, flags);
         let n = new.len();
-        for e in new {
-            self.push(e);
-        }
+        self.append(&mut new);
         n
     }
 

@@ -438,11 +438,12 @@ fn never_connected(f: &Freed) -> bool {
 
 /// TCP listeners with a visible owner, by (namespace, port).
 fn listeners_of(snap: &Snapshot) -> HashMap<(u32, u16), Maker> {
+    let mut names = HashMap::default();
     snap.sockets
         .iter()
         .filter(|s| s.proto.is_tcp() && s.state == State::Listen)
         .filter_map(|s| {
-            let by = owner_of(snap, s, &mut HashMap::default())?;
+            let by = owner_of(snap, s, &mut names)?;
             Some(((s.netns, s.local().port()), by))
         })
         .collect()
